@@ -1,0 +1,31 @@
+# Berth: the two commands in the README are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: setup demo test unit functional integration sanity bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/ansible-playbook -i playbooks/inventory.ini playbooks/demo.yml
+
+test: setup
+	$(PYTEST) -q -p no:cacheprovider tests/unit tests/functional tests/integration
+
+unit: setup
+	$(PYTEST) -q tests/unit
+
+functional: setup
+	$(PYTEST) -q tests/functional
+
+integration: setup
+	$(PYTEST) -q tests/integration
+
+bench: setup
+	$(PY) bench/pull.py
+
+clean:
+	rm -rf $(VENV) tests/output

@@ -1,0 +1,230 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The engine configuration: Docker's ``daemon.json`` keys, validated, defaults in one place.
+
+Unknown keys are refused, as dockerd refuses them, so a typo never silently
+does nothing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+import typing as t
+import urllib.parse
+
+from ..errors import ConfigError
+
+# key -> (python type(s), default). Defaults here are the only engine defaults.
+SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
+    "data-root": ((str,), None),
+    "registry-mirrors": ((list,), []),
+    "insecure-registries": ((list,), []),
+    "max-concurrent-downloads": ((int,), 3),
+    "max-concurrent-uploads": ((int,), 5),
+    "max-download-attempts": ((int,), 5),
+    "dns": ((list,), []),
+    "dns-opts": ((list,), []),
+    "dns-search": ((list,), []),
+    "bip": ((str,), None),
+    "mtu": ((int,), 1500),
+    "log-driver": ((str,), "json-file"),
+    "log-opts": ((dict,), {}),
+    "runtimes": ((dict,), {}),
+    "default-runtime": ((str,), "berth"),
+    "labels": ((list,), []),
+    "debug": ((bool,), False),
+    "features": ((dict,), {}),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class InsecureRegistries:
+    hosts: frozenset[str]
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    def matches(self, host: str) -> bool:
+        """True when *host* (``name[:port]``) is listed by name or falls in a listed CIDR."""
+        if host in self.hosts:
+            return True
+        hostname = _strip_port(host)
+        if hostname in self.hosts:
+            return True
+        if not self.networks:
+            return False
+        try:
+            addrs = [ipaddress.ip_address(hostname.strip("[]"))]
+        except ValueError:
+            addrs = _resolve(hostname)
+        return any(a in net for a in addrs for net in self.networks)
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):
+        return host[: host.index("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _resolve(hostname: str) -> list[t.Any]:
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(hostname, None)
+    except OSError:
+        return []
+    out = []
+    for info in infos:
+        try:
+            out.append(ipaddress.ip_address(info[4][0]))
+        except ValueError:
+            pass
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class DaemonConfig:
+    """A validated daemon.json; ``raw`` keeps exactly what the file said."""
+
+    path: str
+    raw: t.Mapping[str, t.Any]
+
+    def get(self, key: str) -> t.Any:
+        if key in self.raw:
+            return self.raw[key]
+        return SCHEMA[key][1]
+
+    @property
+    def data_root(self) -> str | None:
+        return t.cast("str | None", self.get("data-root"))
+
+    @property
+    def registry_mirrors(self) -> list[str]:
+        return list(self.get("registry-mirrors"))
+
+    @property
+    def insecure_registries(self) -> InsecureRegistries:
+        hosts: set[str] = set()
+        nets = []
+        for item in self.get("insecure-registries"):
+            if "/" in item:
+                nets.append(ipaddress.ip_network(item, strict=False))
+            else:
+                hosts.add(item)
+        return InsecureRegistries(frozenset(hosts), tuple(nets))
+
+    @property
+    def max_concurrent_downloads(self) -> int:
+        return int(self.get("max-concurrent-downloads"))
+
+    @property
+    def max_download_attempts(self) -> int:
+        return int(self.get("max-download-attempts"))
+
+    @property
+    def certs_dir(self) -> str:
+        """``<config dir>/certs.d/<host:port>/ca.crt`` like Docker's /etc/docker/certs.d."""
+        return os.path.join(os.path.dirname(self.path) or ".", "certs.d")
+
+    @property
+    def auth_path(self) -> str:
+        """Registry credentials, docker ``config.json`` format, mode 0600."""
+        return os.path.join(os.path.dirname(self.path) or ".", "auth.json")
+
+    @classmethod
+    def load(cls, path: str) -> "DaemonConfig":
+        """Read and validate *path*; a missing file means all defaults."""
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            return cls(path=path, raw={})
+        except OSError as exc:
+            raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
+        if not data.strip():
+            return cls(path=path, raw={})
+        try:
+            raw = json.loads(data)
+        except ValueError as exc:
+            raise ConfigError(path, None, f"not valid JSON: {exc}") from None
+        return cls.from_dict(raw, path)
+
+    @classmethod
+    def from_dict(cls, raw: t.Any, path: str = "<memory>") -> "DaemonConfig":
+        validate(raw, path)
+        return cls(path=path, raw=dict(raw))
+
+
+def validate(raw: t.Any, path: str = "<memory>") -> None:
+    """Raise :class:`ConfigError` naming the first bad key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(path, None, "the top level must be a JSON object")
+    unknown = sorted(set(raw) - set(SCHEMA))
+    if unknown:
+        raise ConfigError(path, unknown[0], f"unknown configuration option (known: {', '.join(sorted(SCHEMA))})")
+    for key, value in raw.items():
+        types, _default = SCHEMA[key]
+        if isinstance(value, bool) and bool not in types:
+            raise ConfigError(path, key, f"expected {types[0].__name__}, got {value!r}")
+        if not isinstance(value, types):
+            raise ConfigError(path, key, f"expected {types[0].__name__}, got {type(value).__name__} {value!r}")
+        check = _CHECKS.get(key)
+        if check:
+            check(path, key, value)
+
+
+def _positive(path: str, key: str, value: int) -> None:
+    if value < 1:
+        raise ConfigError(path, key, f"must be at least 1, got {value}")
+
+
+def _str_list(path: str, key: str, value: list) -> None:
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise ConfigError(path, key, f"every entry must be a non-empty string, got {item!r}")
+
+
+def _mirrors(path: str, key: str, value: list) -> None:
+    _str_list(path, key, value)
+    for item in value:
+        url = urllib.parse.urlsplit(item)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise ConfigError(path, key, f"mirror {item!r} must be an http:// or https:// URL")
+        if url.path not in ("", "/"):
+            raise ConfigError(path, key, f"mirror {item!r} must not have a path")
+
+
+def _insecure(path: str, key: str, value: list) -> None:
+    _str_list(path, key, value)
+    for item in value:
+        if "://" in item:
+            raise ConfigError(path, key, f"{item!r}: give host[:port] or a CIDR, without a scheme")
+        if "/" in item:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ConfigError(path, key, f"{item!r} is not a valid CIDR") from None
+
+
+def _data_root(path: str, key: str, value: str) -> None:
+    if not os.path.isabs(value):
+        raise ConfigError(path, key, f"{value!r} must be an absolute path")
+
+
+def _mtu(path: str, key: str, value: int) -> None:
+    if not 68 <= value <= 65535:
+        raise ConfigError(path, key, f"{value} is outside 68..65535")
+
+
+_CHECKS: dict[str, t.Callable[[str, str, t.Any], None]] = {
+    "max-concurrent-downloads": _positive,
+    "max-concurrent-uploads": _positive,
+    "max-download-attempts": _positive,
+    "registry-mirrors": _mirrors,
+    "insecure-registries": _insecure,
+    "dns": _str_list,
+    "dns-opts": _str_list,
+    "dns-search": _str_list,
+    "data-root": _data_root,
+    "mtu": _mtu,
+    "labels": _str_list,
+}

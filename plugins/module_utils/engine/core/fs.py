@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""File-system helpers: atomic writes, safe joins, directories with modes."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import typing as t
+import uuid
+
+
+def ensure_dir(path: str, mode: int = 0o755) -> str:
+    """Create *path* (and parents) if missing; return it."""
+    try:
+        os.makedirs(path, mode=mode, exist_ok=True)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+    return path
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, data: bytes | str, mode: int = 0o644, fsync: bool = True) -> None:
+    """Write *data* to *path* so readers see either the old or the new content.
+
+    The data goes to a temporary file in the same directory, is fsynced, then
+    renamed over *path*.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fchmod(fd, mode)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+    if fsync:
+        fsync_dir(directory)
+
+
+def atomic_write_json(path: str, obj: t.Any, mode: int = 0o644, fsync: bool = True) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True) + "\n", mode=mode, fsync=fsync)
+
+
+def read_json(path: str, default: t.Any = None) -> t.Any:
+    """Read a JSON file; return *default* when it does not exist."""
+    try:
+        with open(path, "rb") as fh:
+            return json.loads(fh.read())
+    except FileNotFoundError:
+        return default
+
+
+def remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def rmtree(path: str) -> None:
+    """Remove a tree, including overlay whiteouts and read-only dirs; missing is fine."""
+    def onerror(func: t.Callable[..., t.Any], p: str, exc: t.Any) -> None:
+        err = exc[1] if isinstance(exc, tuple) else exc
+        if isinstance(err, FileNotFoundError):
+            return
+        if isinstance(err, PermissionError):
+            parent = os.path.dirname(p)
+            try:
+                os.chmod(parent, 0o700)
+                func(p)
+                return
+            except OSError:
+                pass
+        raise err
+
+    if not os.path.lexists(path):
+        return
+    if os.path.islink(path) or not os.path.isdir(path):
+        remove_quietly(path)
+        return
+    shutil.rmtree(path, onerror=onerror)
+
+
+def safe_join(root: str, name: str) -> str:
+    """Join a relative *name* under *root*, refusing anything that escapes it.
+
+    Only looks at the string (no symlinks are followed); callers that write
+    through existing directories must also make sure no component is a symlink.
+    """
+    norm = os.path.normpath("/" + name.lstrip("/")).lstrip("/")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if name.startswith("/") or ".." in parts:
+        raise ValueError(f"path {name!r} escapes {root!r}")
+    return os.path.join(root, norm) if norm else root
+
+
+def dir_size(path: str) -> int:
+    """Apparent size of all regular files below *path* (hard links counted once)."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for dirpath, _dirnames, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if st.st_nlink > 1:
+                key = (st.st_dev, st.st_ino)
+                if key in seen:
+                    continue
+                seen.add(key)
+            total += st.st_size
+    return total
+
+
+def is_enospc(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The data-root tree: one function per path, nothing else knows the layout.
+
+::
+
+    <root>/
+      blobs/sha256/<hex>                 manifests, configs, indexes, layer blobs (verbatim, verified)
+      layers/sha256/<diffid-hex>/diff/   an unpacked layer (an overlayfs lower dir)
+      layers/sha256/<diffid-hex>/layer.json   {diff_id, size, ...}
+      images/sha256/<config-hex>.json    image record (manifest, layers, blob mapping)
+      repositories.json                  tags and digests -> image IDs
+      tmp/                               staging; anything here is garbage once no operation runs
+      locks/                             flock files
+"""
+from __future__ import annotations
+
+import os
+
+DEFAULT_ROOT = "/var/lib/berth"
+DEFAULT_CONFIG = "/etc/berth/daemon.json"
+
+
+class Layout:
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+
+    # blobs -----------------------------------------------------------
+    @property
+    def blobs_dir(self) -> str:
+        return os.path.join(self.root, "blobs", "sha256")
+
+    def blob(self, digest: str) -> str:
+        algo, hexpart = digest.split(":", 1)
+        return os.path.join(self.root, "blobs", algo, hexpart)
+
+    # layers ----------------------------------------------------------
+    @property
+    def layers_dir(self) -> str:
+        return os.path.join(self.root, "layers", "sha256")
+
+    def layer_dir(self, diff_id: str) -> str:
+        return os.path.join(self.layers_dir, diff_id.split(":", 1)[1])
+
+    def layer_diff(self, diff_id: str) -> str:
+        return os.path.join(self.layer_dir(diff_id), "diff")
+
+    def layer_meta(self, diff_id: str) -> str:
+        return os.path.join(self.layer_dir(diff_id), "layer.json")
+
+    # images ----------------------------------------------------------
+    @property
+    def images_dir(self) -> str:
+        return os.path.join(self.root, "images", "sha256")
+
+    def image_record(self, image_id: str) -> str:
+        return os.path.join(self.images_dir, image_id.split(":", 1)[1] + ".json")
+
+    @property
+    def repositories(self) -> str:
+        return os.path.join(self.root, "repositories.json")
+
+    # staging and locks -----------------------------------------------
+    @property
+    def tmp_dir(self) -> str:
+        return os.path.join(self.root, "tmp")
+
+    @property
+    def locks_dir(self) -> str:
+        return os.path.join(self.root, "locks")
+
+    @property
+    def store_lock(self) -> str:
+        """Exclusive while metadata (tags, image records) changes."""
+        return os.path.join(self.locks_dir, "store.lock")
+
+    @property
+    def gc_lock(self) -> str:
+        """Shared by every operation that adds content; exclusive for prune/remove."""
+        return os.path.join(self.locks_dir, "gc.lock")
+
+    def object_lock(self, kind: str, digest: str) -> str:
+        """Per-object lock (``blob``/``layer``), so one download serves concurrent pulls."""
+        return os.path.join(self.locks_dir, f"{kind}-{digest.split(':', 1)[-1]}.lock")
+
+    def all_dirs(self) -> list[str]:
+        return [self.blobs_dir, self.layers_dir, self.images_dir, self.tmp_dir, self.locks_dir]

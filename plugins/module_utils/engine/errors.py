@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Typed errors raised by the engine.
+
+Every error is rooted at :class:`EngineError` and carries a message that names
+the field, value, path, registry or digest involved, so the Ansible glue and
+the CLI can show it as-is.  The engine never exits and never prints.
+"""
+from __future__ import annotations
+
+import typing as t
+
+
+class EngineError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+    #: CLI exit code for this kind of error (docker uses 1 for most errors).
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidOption(EngineError):
+    """A user-supplied option has a bad value."""
+
+    exit_code = 125
+
+    def __init__(self, field: str, value: t.Any, reason: str) -> None:
+        super().__init__(f"invalid value {value!r} for {field}: {reason}")
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+class InvalidReference(InvalidOption):
+    """An image reference cannot be parsed."""
+
+    def __init__(self, value: str, reason: str, field: str = "name") -> None:
+        super().__init__(field, value, reason)
+
+
+class ConfigError(EngineError):
+    """The engine configuration file (daemon.json) is invalid."""
+
+    def __init__(self, path: str, key: str | None, reason: str) -> None:
+        where = f"{path}: key {key!r}" if key else path
+        super().__init__(f"invalid engine configuration {where}: {reason}")
+        self.path = path
+        self.key = key
+        self.reason = reason
+
+
+class NotFound(EngineError):
+    """Something the user named does not exist."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"No such {kind}: {name}")
+        self.kind = kind
+        self.name = name
+
+
+class ImageNotFound(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__("image", name)
+
+
+class Conflict(EngineError):
+    """The operation conflicts with the current state (e.g. an image in use)."""
+
+    exit_code = 1
+
+
+class StoreError(EngineError):
+    """The image store is inconsistent or an I/O operation on it failed."""
+
+
+class DigestMismatch(StoreError):
+    def __init__(self, what: str, expected: str, actual: str) -> None:
+        super().__init__(f"digest mismatch for {what}: expected {expected}, got {actual}")
+        self.what = what
+        self.expected = expected
+        self.actual = actual
+
+
+class UnsafeLayer(StoreError):
+    """A layer tar member would write outside its layer directory."""
+
+    def __init__(self, layer: str, member: str, reason: str) -> None:
+        super().__init__(f"refusing layer {layer}: member {member!r} {reason}")
+        self.layer = layer
+        self.member = member
+        self.reason = reason
+
+
+class ArchiveError(StoreError):
+    """An image archive (docker-archive, OCI layout, rootfs tarball) is invalid."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"invalid image archive {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class RegistryError(EngineError):
+    """Talking to a registry failed."""
+
+    def __init__(
+        self,
+        registry: str,
+        reason: str,
+        repository: str | None = None,
+        digest: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        parts = [f"registry {registry}"]
+        if repository:
+            parts.append(f"repository {repository}")
+        if digest:
+            parts.append(f"digest {digest}")
+        super().__init__(f"{', '.join(parts)}: {reason}")
+        self.registry = registry
+        self.repository = repository
+        self.digest = digest
+        self.status = status
+        self.reason = reason
+
+
+class AuthError(RegistryError):
+    """The registry refused our credentials (or we had none)."""
+
+
+class ManifestUnknown(RegistryError):
+    """The registry has no such tag or digest."""
+
+
+class UnsupportedManifest(RegistryError):
+    """The manifest is of a kind we refuse (schema1) or cannot use."""
+
+
+class LockTimeout(EngineError):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__(f"timed out after {timeout:g}s waiting for lock {path} (another berth operation is running)")
+        self.path = path
+        self.timeout = timeout
+
+
+class MissingDependency(EngineError):
+    """An optional library or host tool is needed but missing."""
+
+    def __init__(self, what: str, needed_for: str, hint: str = "") -> None:
+        msg = f"{what} is required for {needed_for}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+        self.what = what

@@ -1,0 +1,242 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Image references, parsed and normalised the way Docker does it.
+
+``busybox`` -> ``docker.io/library/busybox:latest``;
+``localhost:5000/team/app@sha256:...``; ``ghcr.io/o/r:1.0``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing as t
+
+from ..errors import InvalidReference
+
+DEFAULT_DOMAIN = "docker.io"
+LEGACY_DOMAINS = ("index.docker.io", "registry-1.docker.io")
+OFFICIAL_PREFIX = "library/"
+DEFAULT_TAG = "latest"
+#: Where Docker Hub's API really lives.
+DOCKER_HUB_API = "registry-1.docker.io"
+
+_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$")
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = re.compile(
+    r"^(?:" + _DOMAIN_COMPONENT + r"(?:\." + _DOMAIN_COMPONENT + r")*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$"
+)
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
+_SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+MAX_NAME = 255
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageReference:
+    """A normalised reference: ``domain/path[:tag][@digest]``."""
+
+    domain: str
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def parse(cls, value: str, field: str = "name", default_tag: bool = True) -> "ImageReference":
+        """Parse and normalise *value*; add ``latest`` when it has neither tag nor digest."""
+        if not isinstance(value, str) or not value:
+            raise InvalidReference(str(value), "an image reference must be a non-empty string", field)
+        if value != value.strip() or any(c.isspace() for c in value):
+            raise InvalidReference(value, "an image reference must not contain white space", field)
+        if _HEX64.match(value):
+            raise InvalidReference(value, "a 64-character hex string is an image ID, not a repository name", field)
+        rest = value
+        digest = None
+        if "@" in rest:
+            rest, digest = rest.split("@", 1)
+            if not _DIGEST.match(digest):
+                raise InvalidReference(value, f"invalid digest {digest!r}", field)
+            if digest.startswith("sha256:") and not _SHA256.match(digest):
+                raise InvalidReference(value, f"invalid sha256 digest {digest!r}", field)
+        tag = None
+        last_slash = rest.rfind("/")
+        colon = rest.rfind(":")
+        if colon > last_slash:
+            rest, tag = rest[:colon], rest[colon + 1 :]
+            if not _TAG.match(tag):
+                raise InvalidReference(value, f"invalid tag {tag!r}", field)
+        if not rest:
+            raise InvalidReference(value, "missing repository name", field)
+        domain, path = _split_domain(rest)
+        if not _DOMAIN.match(domain):
+            raise InvalidReference(value, f"invalid registry host {domain!r}", field)
+        for comp in path.split("/"):
+            if not _COMPONENT.match(comp):
+                if comp.lower() != comp and _COMPONENT.match(comp.lower()):
+                    raise InvalidReference(value, "repository name must be lowercase", field)
+                raise InvalidReference(value, f"invalid repository path component {comp!r}", field)
+        if len(domain) + 1 + len(path) > MAX_NAME:
+            raise InvalidReference(value, f"repository name longer than {MAX_NAME} characters", field)
+        if tag is None and digest is None and default_tag:
+            tag = DEFAULT_TAG
+        return cls(domain=domain, path=path, tag=tag, digest=digest)
+
+    # ---------------------------------------------------------------
+    @property
+    def repository(self) -> str:
+        """``docker.io/library/busybox``."""
+        return f"{self.domain}/{self.path}"
+
+    @property
+    def familiar_repository(self) -> str:
+        """``busybox``, ``user/app``, ``localhost:5000/app`` (as docker prints them)."""
+        if self.domain == DEFAULT_DOMAIN:
+            if self.path.startswith(OFFICIAL_PREFIX) and self.path.count("/") == 1:
+                return self.path[len(OFFICIAL_PREFIX) :]
+            return self.path
+        return self.repository
+
+    @property
+    def api_host(self) -> str:
+        """The host whose /v2/ API serves this repository."""
+        return DOCKER_HUB_API if self.domain == DEFAULT_DOMAIN else self.domain
+
+    def with_tag(self, tag: str | None) -> "ImageReference":
+        return dataclasses.replace(self, tag=tag, digest=None)
+
+    def with_digest(self, digest: str) -> "ImageReference":
+        return dataclasses.replace(self, tag=None, digest=digest)
+
+    @property
+    def tagged(self) -> str | None:
+        """``docker.io/library/busybox:latest`` or None."""
+        return f"{self.repository}:{self.tag}" if self.tag else None
+
+    @property
+    def digested(self) -> str | None:
+        return f"{self.repository}@{self.digest}" if self.digest else None
+
+    def __str__(self) -> str:
+        s = self.repository
+        if self.tag:
+            s += ":" + self.tag
+        if self.digest:
+            s += "@" + self.digest
+        return s
+
+    @property
+    def familiar(self) -> str:
+        s = self.familiar_repository
+        if self.tag:
+            s += ":" + self.tag
+        if self.digest:
+            s += "@" + self.digest
+        return s
+
+    @property
+    def remote_ref(self) -> str:
+        """What to ask the registry for: the digest when pinned, else the tag."""
+        return self.digest or self.tag or DEFAULT_TAG
+
+
+def _split_domain(name: str) -> tuple[str, str]:
+    i = name.find("/")
+    if i == -1:
+        domain, path = DEFAULT_DOMAIN, name
+    else:
+        first = name[:i]
+        if "." in first or ":" in first or first == "localhost" or first != first.lower():
+            domain, path = first, name[i + 1 :]
+        else:
+            domain, path = DEFAULT_DOMAIN, name
+    if domain in LEGACY_DOMAINS:
+        domain = DEFAULT_DOMAIN
+    if domain == DEFAULT_DOMAIN and "/" not in path:
+        path = OFFICIAL_PREFIX + path
+    return domain, path
+
+
+def familiar(name: str) -> str:
+    """Shorten a fully qualified ``repo:tag`` or ``repo@digest`` string for display."""
+    try:
+        return ImageReference.parse(name, default_tag=False).familiar
+    except InvalidReference:
+        return name
+
+
+def looks_like_id(value: str) -> bool:
+    """``sha256:<hex>`` or a hex prefix: might be an image ID (the store decides)."""
+    if _SHA256.match(value):
+        return True
+    return bool(re.match(r"^[0-9a-f]{1,64}$", value))
+
+
+def is_full_id(value: str) -> bool:
+    return bool(_SHA256.match(value))
+
+
+def reference_matches(pattern: str, ref: "ImageReference") -> bool:
+    """Docker's ``reference=`` filter: shell-style match on familiar and full names."""
+    import fnmatch
+
+    candidates = []
+    for name in (ref.familiar_repository, ref.repository):
+        candidates.append(name)
+        if ref.tag:
+            candidates.append(f"{name}:{ref.tag}")
+    return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
+
+
+def parse_platform(value: str, field: str = "platform") -> dict[str, str]:
+    """``linux/arm64/v8`` -> {"os": "linux", "architecture": "arm64", "variant": "v8"}."""
+    parts = value.split("/") if isinstance(value, str) else []
+    if not (1 <= len(parts) <= 3) or not all(parts):
+        raise InvalidReference(value, "expected os[/arch[/variant]], e.g. linux/amd64", field)
+    plat = {"os": parts[0].lower()}
+    if len(parts) > 1:
+        plat["architecture"] = normalize_arch(parts[1].lower())[0]
+        variant = normalize_arch(parts[1].lower())[1]
+        if variant:
+            plat["variant"] = variant
+    if len(parts) > 2:
+        plat["variant"] = parts[2].lower()
+    return plat
+
+
+def normalize_arch(arch: str) -> tuple[str, str]:
+    """Map kernel/alias names to OCI (architecture, variant)."""
+    table: dict[str, tuple[str, str]] = {
+        "x86_64": ("amd64", ""),
+        "x86-64": ("amd64", ""),
+        "amd64": ("amd64", ""),
+        "aarch64": ("arm64", ""),
+        "arm64": ("arm64", ""),
+        "armhf": ("arm", "v7"),
+        "armel": ("arm", "v6"),
+        "armv7l": ("arm", "v7"),
+        "armv6l": ("arm", "v6"),
+        "arm": ("arm", ""),
+        "i386": ("386", ""),
+        "i686": ("386", ""),
+        "386": ("386", ""),
+        "ppc64le": ("ppc64le", ""),
+        "s390x": ("s390x", ""),
+        "riscv64": ("riscv64", ""),
+    }
+    return table.get(arch, (arch, ""))
+
+
+def host_platform() -> dict[str, str]:
+    import os
+
+    arch, variant = normalize_arch(os.uname().machine)
+    plat = {"os": "linux", "architecture": arch}
+    if variant:
+        plat["variant"] = variant
+    return plat
+
+
+def format_platform(plat: t.Mapping[str, str]) -> str:
+    s = f"{plat.get('os', 'linux')}/{plat.get('architecture', '')}"
+    if plat.get("variant"):
+        s += "/" + plat["variant"]
+    return s
