@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The engine facade: the one entry point for modules and the CLI.
+
+    eng = Engine.open(data_root=None, config_path=None)
+    eng.images.pull("busybox")
+"""
+from __future__ import annotations
+
+import os
+
+from .config.daemon import DaemonConfig
+from .core.layout import DEFAULT_CONFIG, DEFAULT_ROOT, Layout
+from .errors import InvalidOption
+from .services.images import ImageService, LoadedImage, PullResult
+from .services.system import VERSION, SystemService
+from .store.images import ImageStore
+
+__all__ = ["Engine", "LoadedImage", "PullResult", "VERSION"]
+
+
+class Engine:
+    def __init__(self, config: DaemonConfig, root: str, lock_timeout: float | None = 600.0) -> None:
+        self.config = config
+        self.root = root
+        self.layout = Layout(root)
+        self.store = ImageStore(self.layout, lock_timeout)
+        self.images = ImageService(self.store, config)
+        self.system = SystemService(self.store, config, self.images)
+
+    @classmethod
+    def open(
+        cls,
+        data_root: str | None = None,
+        config_path: str | None = None,
+        lock_timeout: float | None = 600.0,
+    ) -> "Engine":
+        """Load the engine configuration and bind to a data root.
+
+        Precedence for the data root: *data_root* > ``data-root`` in the
+        configuration > ``/var/lib/berth``.  Nothing is created on disk until
+        an operation needs it, so read-only calls on a fresh host stay read-only.
+        """
+        config = DaemonConfig.load(config_path or DEFAULT_CONFIG)
+        root = data_root or config.data_root or DEFAULT_ROOT
+        if not os.path.isabs(root):
+            raise InvalidOption("data_root", root, "must be an absolute path")
+        if lock_timeout is not None and lock_timeout < 0:
+            raise InvalidOption("lock_timeout", lock_timeout, "must not be negative")
+        return cls(config, os.path.normpath(root), lock_timeout)
+

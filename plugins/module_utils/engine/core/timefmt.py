@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""RFC 3339 timestamps as images carry them (nanoseconds, ``Z`` or offsets)."""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$"
+)
+
+
+def parse_rfc3339(value: str | None) -> float | None:
+    """Seconds since the epoch, or None when *value* is empty or unparsable."""
+    if not value:
+        return None
+    m = _RFC3339.match(value.strip())
+    if not m:
+        return None
+    y, mo, d, h, mi, s, frac, _z, sign, oh, om = m.groups()
+    dt = _dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=_dt.timezone.utc)
+    ts = dt.timestamp()
+    if frac:
+        ts += float("0." + frac[:9])
+    if sign:
+        offset = int(oh) * 3600 + int(om) * 60
+        ts -= offset if sign == "+" else -offset
+    return ts
+
+
+def format_rfc3339(ts: float) -> str:
+    """``2024-05-01T12:00:00.123456789Z`` style (Docker prints nanoseconds)."""
+    dt = _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{dt.microsecond:06d}000Z"
+
+
+def now_rfc3339() -> str:
+    import time
+
+    return format_rfc3339(time.time())

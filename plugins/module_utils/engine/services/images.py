@@ -1,0 +1,636 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Image use cases: pull, inspect, list, tag, remove, prune, load, save, import.
+
+The only place that combines the store with the registry client.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from ..config.daemon import DaemonConfig
+from ..core import events, oci
+from ..core.digest import Digest
+from ..core.timefmt import format_rfc3339, parse_rfc3339
+from ..errors import Conflict, ImageNotFound, InvalidOption, InvalidReference, RegistryError
+from ..store.images import ImageRecord, ImageStore, LayerRef, Repositories
+from ..store.reference import (
+    ImageReference,
+    familiar,
+    format_platform,
+    host_platform,
+    parse_platform,
+    reference_matches,
+)
+
+if t.TYPE_CHECKING:
+    from ..registry.client import RegistryClient
+
+ImageUsers = t.Callable[[str], t.List[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class PullResult:
+    image_id: str
+    reference: str  # normalised, e.g. docker.io/library/busybox:latest
+    repo_digest: str | None  # repo@sha256:... of what the tag pointed at
+    changed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedImage:
+    image_id: str
+    tags: tuple[str, ...]
+    changed: bool
+
+
+def _no_users(_image_id: str) -> list[str]:
+    return []
+
+
+IMAGE_FILTERS = ("dangling", "reference", "before", "since", "label", "until")
+
+
+class ImageService:
+    def __init__(
+        self,
+        store: ImageStore,
+        config: DaemonConfig,
+        image_users: ImageUsers = _no_users,
+        registry_factory: t.Callable[[], "RegistryClient"] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self._image_users = image_users
+        self._registry_factory = registry_factory
+        self._registry: RegistryClient | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def registry(self) -> "RegistryClient":
+        if self._registry is None:
+            if self._registry_factory is not None:
+                self._registry = self._registry_factory()
+            else:
+                from ..registry.auth import Credentials
+                from ..registry.client import RegistryClient
+
+                self._registry = RegistryClient(self.config, Credentials.load(self.config.auth_path))
+        return self._registry
+
+    def _record_and_config(self, image_id: str) -> tuple[ImageRecord, dict[str, t.Any]]:
+        return self.store.get(image_id), self.store.config(image_id)
+
+    # ------------------------------------------------------------------ pull
+    def _resolve_remote(
+        self, ref: ImageReference, platform: t.Mapping[str, str]
+    ) -> tuple[str, oci.ImageManifest, bytes, str]:
+        """(repo digest, platform manifest, manifest bytes, manifest media type) as the registry has them."""
+        client = self.registry()
+        top = client.fetch_manifest(ref)
+        try:
+            parsed = oci.parse_manifest(top.raw, top.media_type, what=f"manifest {ref}")
+        except oci.FormatError as exc:
+            raise RegistryError(ref.api_host, str(exc), ref.path, top.digest) from None
+        raw, media_type = top.raw, top.media_type
+        if isinstance(parsed, oci.ImageIndex):
+            try:
+                desc = oci.select_platform(parsed, platform, what=f"image {ref.familiar}")
+            except oci.FormatError as exc:
+                raise RegistryError(ref.api_host, str(exc), ref.path, top.digest) from None
+            sub = client.fetch_manifest(ref, desc.digest)
+            try:
+                parsed = oci.parse_manifest(sub.raw, sub.media_type, what=f"manifest {desc.digest}")
+            except oci.FormatError as exc:
+                raise RegistryError(ref.api_host, str(exc), ref.path, desc.digest) from None
+            if not isinstance(parsed, oci.ImageManifest):
+                raise RegistryError(ref.api_host, "nested image index is not supported", ref.path, desc.digest)
+            raw, media_type = sub.raw, sub.media_type
+        return top.digest, parsed, raw, oci.detect_media_type(raw, media_type)
+
+    def remote_digest(self, name: str, platform: str | None = None) -> tuple[str, str]:
+        """(``repo@digest``, image ID) that a pull of *name* would produce now; downloads no layer."""
+        ref = ImageReference.parse(name)
+        plat = parse_platform(platform) if platform else host_platform()
+        repo_digest, manifest, _raw, _mt = self._resolve_remote(ref, plat)
+        return f"{ref.repository}@{repo_digest}", manifest.config.digest
+
+    def pull(
+        self, name: str, platform: str | None = None, on_event: events.Callback = events.ignore
+    ) -> PullResult:
+        ref = ImageReference.parse(name)
+        plat = parse_platform(platform) if platform else host_platform()
+        self.store.ensure()
+        on_event(events.Event("resolve", ref.familiar, message=f"Pulling from {ref.familiar_repository}"))
+        with self.store.gc_lock(shared=True):
+            repo_digest = None
+            # A pull by digest we already have needs no request at all.
+            if ref.digest:
+                known = self.store.lookup(str(ref))
+                if known and self.store.complete(known):
+                    on_event(events.Event("image.done", ref.familiar, message="up to date"))
+                    return PullResult(known, str(ref), f"{ref.repository}@{ref.digest}", False)
+            repo_digest, manifest, manifest_raw, manifest_mt = self._resolve_remote(ref, plat)
+            image_id = manifest.config.digest
+            created = False
+            if not self.store.complete(image_id):
+                created = self._download(ref, manifest, manifest_raw, manifest_mt, plat, on_event)
+            else:
+                for desc in manifest.layers:
+                    on_event(events.Event("layer.exists", Digest(desc.digest).short, desc.size, desc.size))
+            tags = [ref.tagged] if ref.tagged and not ref.digest else []
+            digests = [f"{ref.repository}@{repo_digest}"]
+            moved = self.store.set_refs(image_id, tags, digests)
+        changed = created or bool(moved)
+        on_event(events.Event("image.done", ref.familiar, message="downloaded" if changed else "up to date"))
+        return PullResult(image_id, str(ref), f"{ref.repository}@{repo_digest}", changed)
+
+    def _download(
+        self,
+        ref: ImageReference,
+        manifest: oci.ImageManifest,
+        manifest_raw: bytes,
+        manifest_mt: str,
+        plat: t.Mapping[str, str],
+        on_event: events.Callback,
+    ) -> bool:
+        client = self.registry()
+        image_id = manifest.config.digest
+        if self.store.blobs.has(image_id):
+            config_raw = self.store.blobs.read(image_id)
+        else:
+            config_raw = client.fetch_blob(ref, manifest.config)
+        try:
+            config = oci.parse_config(config_raw, what=f"image config {image_id}")
+        except oci.FormatError as exc:
+            raise RegistryError(ref.api_host, str(exc), ref.path, image_id) from None
+        self._check_platform(ref, config, plat)
+        diff_ids = config["rootfs"]["diff_ids"]
+        if len(diff_ids) != len(manifest.layers):
+            raise RegistryError(
+                ref.api_host,
+                f"manifest lists {len(manifest.layers)} layers but the config has {len(diff_ids)} diff IDs",
+                ref.path,
+                image_id,
+            )
+        for desc in manifest.layers:
+            if desc.media_type and desc.media_type not in oci.LAYER_TYPES:
+                raise RegistryError(ref.api_host, f"unsupported layer media type {desc.media_type!r}", ref.path, desc.digest)
+        layer_refs = self._fetch_layers(ref, manifest.layers, diff_ids, on_event)
+        _image, created = self.store.commit(config_raw, layer_refs, manifest_raw, manifest_mt)
+        return created
+
+    @staticmethod
+    def _check_platform(ref: ImageReference, config: t.Mapping[str, t.Any], plat: t.Mapping[str, str]) -> None:
+        arch = config.get("architecture")
+        if arch and plat.get("architecture") and arch != plat["architecture"]:
+            raise RegistryError(
+                ref.api_host,
+                f"image is for {config.get('os', 'linux')}/{arch}, not the requested platform {format_platform(plat)}",
+                ref.path,
+            )
+
+    def _fetch_layers(
+        self,
+        ref: ImageReference,
+        descs: t.Sequence[oci.Descriptor],
+        diff_ids: t.Sequence[str],
+        on_event: events.Callback,
+    ) -> list[LayerRef]:
+        """Download, verify and unpack the missing layers, in parallel."""
+        client = self.registry()
+        layers = self.store.layers
+        results: dict[int, LayerRef] = {}
+        todo = []
+        for i, (desc, diff_id) in enumerate(zip(descs, diff_ids)):
+            short = Digest(desc.digest).short
+            if layers.has(diff_id) and self.store.blobs.has(desc.digest):
+                results[i] = LayerRef(diff_id, desc.digest, desc.media_type, desc.size)
+                on_event(events.Event("layer.exists", short, desc.size, desc.size))
+            else:
+                todo.append(i)
+                on_event(events.Event("layer.waiting", short, 0, desc.size))
+
+        def fetch(i: int) -> LayerRef:
+            desc, diff_id = descs[i], diff_ids[i]
+            short = Digest(desc.digest).short
+
+            def progress(n: int) -> None:
+                on_event(events.Event("layer.download", short, n, desc.size))
+
+            stream = client.open_blob(ref, desc)
+            try:
+                info = layers.ingest(
+                    stream,
+                    media_type=desc.media_type,
+                    blob_digest=desc.digest,
+                    diff_id=diff_id,
+                    blob_size=desc.size,
+                    progress=progress,
+                )
+            finally:
+                stream.close()
+            on_event(events.Event("layer.done", short, desc.size, desc.size))
+            return LayerRef(info.diff_id, info.blob or desc.digest, desc.media_type, desc.size)
+
+        workers = max(1, min(self.config.max_concurrent_downloads, len(todo)))
+        if workers == 1:
+            for i in todo:
+                results[i] = fetch(i)
+        elif todo:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="berth-pull") as pool:
+                futures = {i: pool.submit(fetch, i) for i in todo}
+                errors = []
+                for i, fut in futures.items():
+                    try:
+                        results[i] = fut.result()
+                    except BaseException as exc:  # keep waiting for the others, then raise the first
+                        errors.append(exc)
+                if errors:
+                    raise errors[0]
+        return [results[i] for i in range(len(descs))]
+
+    # ------------------------------------------------------------------ queries
+    def resolve(self, name: str) -> str | None:
+        if not self.store.exists:
+            return None
+        return self.store.lookup(name)
+
+    def inspect(self, name: str) -> dict[str, t.Any]:
+        if not self.store.exists:
+            raise ImageNotFound(name)
+        image_id = self.store.require(name)
+        return self._inspect(image_id, self.store.repositories())
+
+    def _inspect(self, image_id: str, repos: Repositories) -> dict[str, t.Any]:
+        rec, cfg = self._record_and_config(image_id)
+        container_config = dict(cfg.get("config") or {})
+        last_tag = self.store.last_tag_time(image_id)
+        return {
+            "Id": image_id,
+            "RepoTags": [familiar(x) for x in repos.tags_of(image_id)],
+            "RepoDigests": [familiar(x) for x in repos.digests_of(image_id)],
+            "Parent": rec.parent,
+            "Comment": cfg.get("comment", "") or _last_comment(cfg),
+            "Created": cfg.get("created", ""),
+            "DockerVersion": cfg.get("docker_version", ""),
+            "Author": cfg.get("author", ""),
+            "Config": container_config,
+            "Architecture": cfg.get("architecture", ""),
+            "Variant": cfg.get("variant", ""),
+            "Os": cfg.get("os", ""),
+            "Size": self.store.image_size(rec),
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": {"LowerDir": ":".join(self.store.layers.diff_dir(x.diff_id) for x in reversed(rec.layers))},
+            },
+            "RootFS": {"Type": "layers", "Layers": [x.diff_id for x in rec.layers]},
+            "History": list(cfg.get("history") or []),
+            "Descriptor": {"mediaType": rec.manifest_media_type, "digest": rec.manifest_digest}
+            if rec.manifest_digest
+            else None,
+            "Metadata": {"LastTagTime": format_rfc3339(last_tag) if last_tag else "0001-01-01T00:00:00Z"},
+        }
+
+    def list(self, filters: t.Mapping[str, t.Any] | None = None, all: bool = False) -> list[dict[str, t.Any]]:
+        if not self.store.exists:
+            return []
+        flt = _normalise_filters(filters)
+        repos = self.store.repositories()
+        before = self._filter_time(flt.get("before"), "before")
+        since = self._filter_time(flt.get("since"), "since")
+        until = _until(flt.get("until"))
+        out = []
+        for rec in self.store.records():
+            cfg = self.store.config(rec.id)
+            tags = repos.tags_of(rec.id)
+            created = parse_rfc3339(cfg.get("created")) or 0.0
+            if "dangling" in flt:
+                want = _bool_filter(flt["dangling"], "dangling")
+                if want != (not tags):
+                    continue
+            if "reference" in flt:
+                refs = [ImageReference.parse(x, default_tag=False) for x in tags]
+                if not any(reference_matches(p, r) for p in flt["reference"] for r in refs):
+                    continue
+            if before is not None and not created < before:
+                continue
+            if since is not None and not created > since:
+                continue
+            if until is not None and not created < until:
+                continue
+            if "label" in flt and not _labels_match(flt["label"], (cfg.get("config") or {}).get("Labels") or {}):
+                continue
+            out.append(
+                {
+                    "Id": rec.id,
+                    "ParentId": rec.parent,
+                    "RepoTags": [familiar(x) for x in tags],
+                    "RepoDigests": [familiar(x) for x in repos.digests_of(rec.id)],
+                    "Created": int(created),
+                    "Size": self.store.image_size(rec),
+                    "SharedSize": -1,
+                    "Labels": (cfg.get("config") or {}).get("Labels") or {},
+                    "Containers": len(self._image_users(rec.id)),
+                }
+            )
+        out.sort(key=lambda x: (-x["Created"], x["Id"]))
+        return out
+
+    def _filter_time(self, values: list[str] | None, field: str) -> float | None:
+        if not values:
+            return None
+        image_id = self.store.lookup(values[0])
+        if image_id is None:
+            raise InvalidOption(f"filters.{field}", values[0], "no such image")
+        return parse_rfc3339(self.store.config(image_id).get("created")) or 0.0
+
+    def history(self, name: str) -> list[dict[str, t.Any]]:
+        image_id = self.store.require(name)
+        rec, cfg = self._record_and_config(image_id)
+        repos = self.store.repositories()
+        entries = list(cfg.get("history") or [])
+        sizes = [self.store.layers.size(x.diff_id) for x in rec.layers]
+        rows = []
+        layer_i = 0
+        for h in entries:
+            size = 0
+            if not h.get("empty_layer"):
+                size = sizes[layer_i] if layer_i < len(sizes) else 0
+                layer_i += 1
+            rows.append(
+                {
+                    "Id": "<missing>",
+                    "Created": int(parse_rfc3339(h.get("created")) or 0),
+                    "CreatedBy": h.get("created_by", ""),
+                    "Tags": None,
+                    "Size": size,
+                    "Comment": h.get("comment", ""),
+                }
+            )
+        if not rows:
+            rows = [{"Id": "<missing>", "Created": 0, "CreatedBy": "", "Tags": None, "Size": s, "Comment": ""} for s in sizes]
+        rows.reverse()
+        rows[0]["Id"] = image_id
+        rows[0]["Tags"] = [familiar(x) for x in repos.tags_of(image_id)] or None
+        return rows
+
+    # ------------------------------------------------------------------ tag / remove
+    def tag(self, source: str, target: str) -> bool:
+        self.store.ensure()
+        image_id = self.store.require(source)
+        ref = ImageReference.parse(target, field="target")
+        if ref.digest:
+            raise InvalidReference(target, "refusing to create a tag with a digest reference", "target")
+        assert ref.tagged is not None
+        return bool(self.store.set_refs(image_id, [ref.tagged]))
+
+    def remove(self, name: str, force: bool = False) -> list[dict[str, str]]:
+        """Docker's ``rmi``: untag, and delete the image when its last reference goes."""
+        if not self.store.exists:
+            raise ImageNotFound(name)
+        with self.store.gc_lock(shared=False):
+            repos = self.store.repositories()
+            image_id = self.store.lookup(name, repos)
+            if image_id is None:
+                raise ImageNotFound(name)
+            tags = repos.tags_of(image_id)
+            digests = repos.digests_of(image_id)
+            by_ref = self._names_reference(name, image_id, repos)
+            report: list[dict[str, str]] = []
+            if by_ref is not None:
+                remaining_tags = [x for x in tags if x != by_ref]
+                if remaining_tags:
+                    # Other tags still point at the image: only untag.
+                    for r in self.store.remove_refs([by_ref]):
+                        report.append({"Untagged": familiar(r)})
+                    return report
+                self._check_users(image_id, name, force)
+                untag = [by_ref] + digests if by_ref in tags else digests
+            else:
+                repos_of = {ImageReference.parse(x, default_tag=False).repository for x in tags}
+                if len(repos_of) > 1 and not force:
+                    raise Conflict(
+                        f"conflict: unable to delete {Digest(image_id).short} (must be forced) - "
+                        "image is referenced in multiple repositories"
+                    )
+                self._check_users(image_id, name, force)
+                untag = tags + digests
+            for r in self.store.remove_refs(untag):
+                report.append({"Untagged": familiar(r)})
+            report.extend(self._delete_image(image_id))
+            return report
+
+    @staticmethod
+    def _names_reference(name: str, image_id: str, repos: Repositories) -> str | None:
+        """The tag/digest reference *name* stands for, or None when it is an ID."""
+        try:
+            ref = ImageReference.parse(name)
+        except InvalidReference:
+            return None
+        key = ref.digested if ref.digest else ref.tagged
+        if key and (repos.tags.get(key) == image_id or repos.digests.get(key) == image_id):
+            return key
+        return None
+
+    def _check_users(self, image_id: str, name: str, force: bool) -> None:
+        users = self._image_users(image_id)
+        if users and not force:
+            raise Conflict(
+                f"conflict: unable to remove repository reference {name!r} (must force) - "
+                f"container {users[0][:12]} is using its referenced image {Digest(image_id).short}"
+            )
+
+    def _delete_image(self, image_id: str) -> list[dict[str, str]]:
+        """Drop the record and whatever content no other image uses (gc lock held)."""
+        report = [{"Deleted": image_id}]
+        self.store.delete_record(image_id)
+        deleted_layers, _freed = self.store.collect_garbage()
+        report.extend({"Deleted": d} for d in deleted_layers)
+        return report
+
+    def prune(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+        flt = _normalise_filters(filters, allowed=("until", "label", "label!", "dangling"))
+        if "dangling" in flt:
+            all = not _bool_filter(flt["dangling"], "dangling")
+        if not self.store.exists:
+            return {"ImagesDeleted": [], "SpaceReclaimed": 0}
+        until = _until(flt.get("until"))
+        deleted: list[dict[str, str]] = []
+        with self.store.gc_lock(shared=False):
+            before = self._store_bytes()
+            repos = self.store.repositories()
+            for rec in self.store.records():
+                tags = repos.tags_of(rec.id)
+                if tags and not all:
+                    continue
+                if self._image_users(rec.id):
+                    continue
+                cfg = self.store.config(rec.id)
+                created = parse_rfc3339(cfg.get("created")) or 0.0
+                if until is not None and not created < until:
+                    continue
+                labels = (cfg.get("config") or {}).get("Labels") or {}
+                if "label" in flt and not _labels_match(flt["label"], labels):
+                    continue
+                if "label!" in flt and _labels_match(flt["label!"], labels, any_=True):
+                    continue
+                for r in self.store.remove_refs(tags + repos.digests_of(rec.id)):
+                    deleted.append({"Untagged": familiar(r)})
+                self.store.delete_record(rec.id)
+                deleted.append({"Deleted": rec.id})
+            layers, _ = self.store.collect_garbage()
+            deleted.extend({"Deleted": d} for d in layers)
+            reclaimed = max(0, before - self._store_bytes())
+        return {"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}
+
+    def _store_bytes(self) -> int:
+        total = sum(self.store.layers.size(d) for d in self.store.layers.all())
+        return total + sum(self.store.blobs.size(b) for b in self.store.blobs.all())
+
+    # ------------------------------------------------------------------ archives
+    def load(self, path: str, on_event: events.Callback = events.ignore) -> list[LoadedImage]:
+        from ..store import archive
+
+        self.store.ensure()
+        with self.store.gc_lock(shared=True):
+            loaded = archive.load(self.store, path, on_event=on_event)
+        return [LoadedImage(x.image_id, tuple(familiar(tg) for tg in x.tags), x.changed) for x in loaded]
+
+    def save(self, names: t.Sequence[str], path: str, format: str = "docker-archive") -> None:
+        from ..store import archive
+
+        if format not in archive.SAVE_FORMATS:
+            raise InvalidOption("format", format, f"expected one of {', '.join(archive.SAVE_FORMATS)}")
+        if not names:
+            raise InvalidOption("names", list(names), "name at least one image to save")
+        items = []
+        repos = self.store.repositories() if self.store.exists else Repositories()
+        for name in names:
+            image_id = self.store.lookup(name, repos) if self.store.exists else None
+            if image_id is None:
+                raise ImageNotFound(name)
+            ref_key = self._names_reference(name, image_id, repos)
+            tags = [ref_key] if ref_key and ref_key in repos.tags else []
+            items.append((image_id, tags))
+        with self.store.gc_lock(shared=True):
+            archive.save(self.store, items, path, format=format)
+
+    def import_(
+        self,
+        path: str,
+        reference: str | None = None,
+        changes: t.Sequence[str] = (),
+        message: str = "",
+        platform: str | None = None,
+    ) -> str:
+        from ..store import archive
+
+        ref = ImageReference.parse(reference, field="reference") if reference else None
+        if ref is not None and ref.digest:
+            raise InvalidReference(reference or "", "an imported image cannot be named by digest", "reference")
+        plat = parse_platform(platform) if platform else host_platform()
+        self.store.ensure()
+        with self.store.gc_lock(shared=True):
+            image_id = archive.import_rootfs(self.store, path, changes=list(changes), message=message, platform=plat)
+            if ref is not None and ref.tagged:
+                self.store.set_refs(image_id, [ref.tagged])
+        return image_id
+
+    # ------------------------------------------------------------------ df
+    def disk_usage(self) -> dict[str, t.Any]:
+        if not self.store.exists:
+            return {"LayersSize": 0, "Images": []}
+        repos = self.store.repositories()
+        records = self.store.records()
+        use_count: dict[str, int] = {}
+        for rec in records:
+            for d in {x.diff_id for x in rec.layers}:
+                use_count[d] = use_count.get(d, 0) + 1
+        layer_size = {d: self.store.layers.size(d) for d in use_count}
+        images = []
+        for rec in records:
+            cfg = self.store.config(rec.id)
+            uniq = {x.diff_id for x in rec.layers}
+            size = sum(layer_size[d] for d in uniq)
+            shared = sum(layer_size[d] for d in uniq if use_count[d] > 1)
+            images.append(
+                {
+                    "Id": rec.id,
+                    "RepoTags": [familiar(x) for x in repos.tags_of(rec.id)],
+                    "RepoDigests": [familiar(x) for x in repos.digests_of(rec.id)],
+                    "Created": int(parse_rfc3339(cfg.get("created")) or 0),
+                    "Size": size,
+                    "SharedSize": shared,
+                    "Containers": len(self._image_users(rec.id)),
+                    "Labels": (cfg.get("config") or {}).get("Labels") or {},
+                }
+            )
+        return {"LayersSize": sum(layer_size.values()), "Images": images}
+
+
+def _last_comment(cfg: t.Mapping[str, t.Any]) -> str:
+    hist = cfg.get("history") or []
+    if hist and isinstance(hist[-1], dict):
+        return str(hist[-1].get("comment", ""))
+    return ""
+
+
+def _normalise_filters(
+    filters: t.Mapping[str, t.Any] | None, allowed: t.Sequence[str] = IMAGE_FILTERS
+) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in (filters or {}).items():
+        if key not in allowed:
+            raise InvalidOption("filters", key, f"unknown filter (supported: {', '.join(allowed)})")
+        if isinstance(value, (list, tuple)):
+            vals = [str(v) for v in value]
+        elif isinstance(value, bool):
+            vals = ["true" if value else "false"]
+        else:
+            vals = [str(value)]
+        out.setdefault(key, []).extend(vals)
+    return out
+
+
+def _bool_filter(values: list[str], field: str) -> bool:
+    v = values[-1].lower()
+    if v in ("true", "1"):
+        return True
+    if v in ("false", "0"):
+        return False
+    raise InvalidOption(f"filters.{field}", values[-1], "expected true or false")
+
+
+def _labels_match(wanted: list[str], labels: t.Mapping[str, str], any_: bool = False) -> bool:
+    def one(w: str) -> bool:
+        if "=" in w:
+            k, v = w.split("=", 1)
+            return labels.get(k) == v
+        return w in labels
+
+    results = [one(w) for w in wanted]
+    return any(results) if any_ else all(results)
+
+
+def _until(values: list[str] | None) -> float | None:
+    if not values:
+        return None
+    v = values[-1]
+    import re
+    import time
+
+    m = re.match(r"^(\d+(?:\.\d+)?)([smhd]?)$", v)
+    if m:
+        n = float(m.group(1))
+        unit = m.group(2)
+        if not unit:
+            return n  # a unix timestamp
+        mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+        return time.time() - n * mult
+    ts = parse_rfc3339(v)
+    if ts is None:
+        raise InvalidOption("filters.until", v, "expected a duration like 24h or an RFC 3339 timestamp")
+    return ts
+

@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Content-addressed blobs: nothing becomes visible before its digest is verified."""
+from __future__ import annotations
+
+import os
+import typing as t
+import uuid
+
+from ..core import fs
+from ..core.digest import Digest, hasher, verify
+from ..core.layout import Layout
+from ..errors import StoreError
+
+
+class BlobWriter:
+    """Stream a blob into staging; :meth:`commit` verifies and renames it into place."""
+
+    def __init__(self, blobs: "BlobStore", expected: str | None, algorithm: str = "sha256") -> None:
+        self._blobs = blobs
+        self.expected = expected
+        self._hash = hasher(expected or f"{algorithm}:")
+        self.tmp = os.path.join(blobs.layout.tmp_dir, f"blob-{uuid.uuid4().hex}")
+        self._fh: t.BinaryIO | None = open(self.tmp, "xb")
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        assert self._fh is not None
+        self._hash.update(data)
+        self._fh.write(data)
+        self.size += len(data)
+        return len(data)
+
+    @property
+    def digest(self) -> Digest:
+        return Digest(f"{self._hash.name}:{self._hash.hexdigest()}")
+
+    def commit(self, what: str = "blob") -> Digest:
+        """Verify against the expected digest (if any) and make the blob visible."""
+        assert self._fh is not None
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        self._fh = None
+        digest = self.digest
+        if self.expected:
+            verify(what, self.expected, digest.hex)
+        dest = self._blobs.layout.blob(digest)
+        if os.path.exists(dest):
+            fs.remove_quietly(self.tmp)
+        else:
+            os.chmod(self.tmp, 0o644)
+            os.rename(self.tmp, dest)
+        return digest
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        fs.remove_quietly(self.tmp)
+
+    def __enter__(self) -> "BlobWriter":
+        return self
+
+    def __exit__(self, exc_type: t.Any, *_: t.Any) -> None:
+        if self._fh is not None or exc_type is not None:
+            self.abort()
+
+
+class BlobStore:
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    def path(self, digest: str) -> str:
+        return self.layout.blob(digest)
+
+    def has(self, digest: str) -> bool:
+        return os.path.exists(self.layout.blob(digest))
+
+    def size(self, digest: str) -> int:
+        try:
+            return os.stat(self.layout.blob(digest)).st_size
+        except FileNotFoundError:
+            return 0
+
+    def read(self, digest: str) -> bytes:
+        try:
+            with open(self.layout.blob(digest), "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise StoreError(f"blob {digest} is missing from the store {self.layout.root}") from None
+
+    def open(self, digest: str) -> t.BinaryIO:
+        try:
+            return open(self.layout.blob(digest), "rb")
+        except FileNotFoundError:
+            raise StoreError(f"blob {digest} is missing from the store {self.layout.root}") from None
+
+    def writer(self, expected: str | None = None) -> BlobWriter:
+        return BlobWriter(self, expected)
+
+    def put_bytes(self, data: bytes, expected: str | None = None, what: str = "blob") -> Digest:
+        if expected and self.has(expected):
+            # Already present: still verify what we were given.
+            h = hasher(expected)
+            h.update(data)
+            verify(what, expected, h.hexdigest())
+            return Digest(expected)
+        with self.writer(expected) as w:
+            w.write(data)
+            return w.commit(what)
+
+    def remove(self, digest: str) -> int:
+        path = self.layout.blob(digest)
+        try:
+            size = os.stat(path).st_size
+            os.unlink(path)
+            return size
+        except FileNotFoundError:
+            return 0
+
+    def all(self) -> list[Digest]:
+        try:
+            return [Digest("sha256:" + n) for n in os.listdir(self.layout.blobs_dir) if len(n) == 64]
+        except FileNotFoundError:
+            return []

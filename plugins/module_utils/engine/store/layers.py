@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unpacked layers, keyed by diff ID and stored once however many images share them.
+
+A layer is ingested from a (possibly compressed) blob stream in one pass: the
+raw bytes are hashed and kept as a blob, the uncompressed stream is hashed
+(diff ID) and extracted into a staging directory.  Only when both digests
+verify is the staging directory renamed into ``layers/sha256/<diffid>``; a
+crash before that leaves garbage in ``tmp/`` and nothing visible.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import typing as t
+import uuid
+
+from ..core import fs
+from ..core.digest import Digest, HashingReader, verify
+from ..core.layout import Layout
+from ..core.locks import flock
+from ..errors import StoreError
+from .blobs import BlobStore
+from .unpack import extract_layer, open_decompressed
+
+Progress = t.Callable[[int], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerInfo:
+    diff_id: str
+    size: int  # bytes of file content, uncompressed
+    blob: str | None  # digest of the stored (as distributed) blob, if kept
+    media_type: str
+    blob_size: int
+
+
+class _Tee:
+    """Read from *raw*, copy every byte into *sink*, report progress."""
+
+    def __init__(self, raw: t.BinaryIO | t.Any, sink: t.Any, progress: Progress | None, limit: int | None) -> None:
+        self._raw = raw
+        self._sink = sink
+        self._progress = progress
+        self._limit = limit
+        self.count = 0
+        self._last = 0.0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self.count += len(data)
+            if self._limit is not None and self.count > self._limit:
+                raise StoreError(f"blob is larger than its declared size {self._limit}")
+            self._sink.write(data)
+            if self._progress is not None:
+                now = time.monotonic()
+                if now - self._last >= 0.05:
+                    self._last = now
+                    self._progress(self.count)
+        return data
+
+    def drain(self, bufsize: int = 1 << 20) -> None:
+        while self.read(bufsize):
+            pass
+
+
+class LayerStore:
+    def __init__(self, layout: Layout, blobs: BlobStore, lock_timeout: float | None = 600.0) -> None:
+        self.layout = layout
+        self.blobs = blobs
+        self.lock_timeout = lock_timeout
+
+    def has(self, diff_id: str) -> bool:
+        return os.path.exists(self.layout.layer_meta(diff_id))
+
+    def info(self, diff_id: str) -> dict[str, t.Any]:
+        data = fs.read_json(self.layout.layer_meta(diff_id))
+        if data is None:
+            raise StoreError(f"layer {diff_id} is missing from the store {self.layout.root}")
+        return t.cast("dict[str, t.Any]", data)
+
+    def size(self, diff_id: str) -> int:
+        try:
+            return int(self.info(diff_id).get("size", 0))
+        except StoreError:
+            return 0
+
+    def diff_dir(self, diff_id: str) -> str:
+        return self.layout.layer_diff(diff_id)
+
+    def all(self) -> list[Digest]:
+        try:
+            return [Digest("sha256:" + n) for n in os.listdir(self.layout.layers_dir) if len(n) == 64]
+        except FileNotFoundError:
+            return []
+
+    def ingest(
+        self,
+        raw: t.BinaryIO | t.Any,
+        media_type: str = "",
+        blob_digest: str | None = None,
+        diff_id: str | None = None,
+        blob_size: int | None = None,
+        keep_blob: bool = True,
+        progress: Progress | None = None,
+    ) -> LayerInfo:
+        """Verify and unpack one layer blob; return what was stored.
+
+        *blob_digest* / *diff_id*, when given, must match or nothing becomes
+        visible.  Concurrent ingests of the same layer are serialised by a
+        per-layer lock and the second one finds it done.
+        """
+        label = blob_digest or diff_id or "layer"
+        lock_key = diff_id or blob_digest
+        if lock_key:
+            with flock(self.layout.object_lock("layer", lock_key), timeout=self.lock_timeout):
+                if diff_id and self.has(diff_id) and (not keep_blob or not blob_digest or self.blobs.has(blob_digest)):
+                    return self._existing(diff_id, media_type, blob_digest)
+                return self._ingest(raw, media_type, blob_digest, diff_id, blob_size, keep_blob, progress, label)
+        return self._ingest(raw, media_type, blob_digest, diff_id, blob_size, keep_blob, progress, label)
+
+    def _existing(self, diff_id: str, media_type: str, blob_digest: str | None) -> LayerInfo:
+        info = self.info(diff_id)
+        blob = blob_digest if blob_digest and self.blobs.has(blob_digest) else None
+        return LayerInfo(diff_id, int(info.get("size", 0)), blob, media_type, self.blobs.size(blob) if blob else 0)
+
+    def _ingest(
+        self,
+        raw: t.Any,
+        media_type: str,
+        blob_digest: str | None,
+        diff_id: str | None,
+        blob_size: int | None,
+        keep_blob: bool,
+        progress: Progress | None,
+        label: str,
+    ) -> LayerInfo:
+        stage = os.path.join(self.layout.tmp_dir, f"layer-{uuid.uuid4().hex}")
+        diff = os.path.join(stage, "diff")
+        os.makedirs(diff, mode=0o755)
+        writer = self.blobs.writer(blob_digest) if keep_blob else None
+        try:
+            tee = _Tee(raw, writer if writer is not None else _Null(), progress, blob_size)
+            plain = HashingReader(open_decompressed(tee, media_type))
+            size = extract_layer(plain, diff, label)
+            plain.drain()
+            tee.drain()
+            if blob_size is not None and tee.count != blob_size:
+                raise StoreError(f"layer {label}: got {tee.count} bytes, expected {blob_size}")
+            got_diff = plain.digest
+            if diff_id:
+                verify(f"layer {label} (uncompressed)", diff_id, got_diff.hex)
+            stored_blob = None
+            if writer is not None:
+                stored_blob = writer.commit(f"layer {label}")
+            elif blob_digest:
+                pass
+            if progress is not None:
+                progress(tee.count)
+            meta = {
+                "diff_id": str(got_diff),
+                "size": size,
+                "created": time.time(),
+            }
+            with open(os.path.join(stage, "layer.json"), "w") as fh:
+                json.dump(meta, fh)
+            dest = self.layout.layer_dir(got_diff)
+            if os.path.exists(os.path.join(dest, "layer.json")):
+                fs.rmtree(stage)  # someone else (or an earlier run) finished it
+                size = int(self.info(got_diff).get("size", size))
+            else:
+                fs.rmtree(dest)  # a half-removed leftover without layer.json
+                os.rename(stage, dest)
+            return LayerInfo(str(got_diff), size, stored_blob, media_type, tee.count)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            fs.rmtree(stage)
+            raise
+
+    def remove(self, diff_id: str) -> int:
+        """Delete a layer (caller holds the gc lock and knows it is unused); return its size."""
+        size = self.size(diff_id)
+        d = self.layout.layer_dir(diff_id)
+        if not os.path.exists(d):
+            return 0
+        # Make it invisible first, then delete at leisure.
+        trash = os.path.join(self.layout.tmp_dir, f"trash-{uuid.uuid4().hex}")
+        try:
+            os.rename(d, trash)
+        except OSError:
+            trash = d
+        fs.rmtree(trash)
+        return size
+
+
+class _Null:
+    def write(self, data: bytes) -> int:
+        return len(data)
