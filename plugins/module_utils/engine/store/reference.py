@@ -175,15 +175,39 @@ def is_full_id(value: str) -> bool:
 
 
 def reference_matches(pattern: str, ref: "ImageReference") -> bool:
-    """Docker's ``reference=`` filter: shell-style match on familiar and full names."""
-    import fnmatch
-
+    """Docker's ``reference=`` filter: path.Match on familiar and full names (``*`` stops at ``/``)."""
+    rx = _path_pattern(pattern)
     candidates = []
     for name in (ref.familiar_repository, ref.repository):
         candidates.append(name)
         if ref.tag:
             candidates.append(f"{name}:{ref.tag}")
-    return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
+    return any(rx.match(c) for c in candidates)
+
+
+def _path_pattern(pattern: str) -> "re.Pattern[str]":
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pattern.find("]", i + 1)
+            if j == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : j].replace("\\", "\\\\")
+                if body.startswith("^"):
+                    body = "^" + body[1:]
+                out.append("[" + body + "]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("^" + "".join(out) + "$")
 
 
 def parse_platform(value: str, field: str = "platform") -> dict[str, str]:

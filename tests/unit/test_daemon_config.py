@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.berth.engine.plugins.module_utils.engine.config.daemon import DaemonConfig
+from ansible_collections.berth.engine.plugins.module_utils.engine.errors import ConfigError
+
+
+def test_missing_file_means_defaults(tmp_path) -> None:
+    cfg = DaemonConfig.load(str(tmp_path / "nope.json"))
+    assert cfg.max_concurrent_downloads == 3
+    assert cfg.registry_mirrors == []
+    assert not cfg.insecure_registries.matches("127.0.0.1:5000")
+    assert cfg.auth_path == str(tmp_path / "auth.json")
+    assert cfg.certs_dir == str(tmp_path / "certs.d")
+
+
+def test_insecure_by_host_and_cidr(tmp_path) -> None:
+    p = tmp_path / "daemon.json"
+    p.write_text(json.dumps({"insecure-registries": ["reg.local:5000", "10.0.0.0/8", "127.0.0.0/8"]}))
+    ins = DaemonConfig.load(str(p)).insecure_registries
+    assert ins.matches("reg.local:5000")
+    assert not ins.matches("reg.local:5001")
+    assert ins.matches("10.1.2.3:443")
+    assert ins.matches("127.0.0.1:5000")
+    assert ins.matches("localhost:5000")  # resolves into 127.0.0.0/8, as Docker does
+    assert not ins.matches("192.0.2.1:5000")
+
+
+@pytest.mark.parametrize(
+    "raw, key, reason",
+    [
+        ({"max-concurrent-downloads": 0}, "max-concurrent-downloads", "at least 1"),
+        ({"max-concurrent-downloads": "3"}, "max-concurrent-downloads", "expected int"),
+        ({"debug": 1}, "debug", "expected bool"),
+        ({"registry-mirrors": ["mirror.local"]}, "registry-mirrors", "http:// or https://"),
+        ({"registry-mirrors": ["https://m.local/path"]}, "registry-mirrors", "path"),
+        ({"insecure-registries": ["http://x:5000"]}, "insecure-registries", "without a scheme"),
+        ({"insecure-registries": ["10.0.0.0/99"]}, "insecure-registries", "CIDR"),
+        ({"data-root": "relative/dir"}, "data-root", "absolute"),
+        ({"mtu": 10}, "mtu", "68..65535"),
+        ({"regsitry-mirrors": []}, "regsitry-mirrors", "unknown configuration option"),
+    ],
+)
+def test_bad_values_name_key_and_value(tmp_path, raw, key, reason) -> None:
+    p = tmp_path / "daemon.json"
+    p.write_text(json.dumps(raw))
+    with pytest.raises(ConfigError) as err:
+        DaemonConfig.load(str(p))
+    assert key in str(err.value)
+    assert reason in str(err.value)
+    assert str(p) in str(err.value)
+
+
+def test_invalid_json(tmp_path) -> None:
+    p = tmp_path / "daemon.json"
+    p.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        DaemonConfig.load(str(p))
+    p.write_text("[]")
+    with pytest.raises(ConfigError, match="JSON object"):
+        DaemonConfig.load(str(p))
