@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Options of the ``image`` and ``image_info`` tasks.
+
+The module DOCUMENTATION mirrors these tables exactly (a unit test compares
+names, types, elements, choices, defaults and aliases).
+"""
+from __future__ import annotations
+
+import typing as t
+
+from ..errors import InvalidOption, InvalidReference
+from ..store.reference import ImageReference, is_full_id, looks_like_id, normalize_arch, parse_platform
+from .common import ENGINE_OPTIONS
+from .model import Option, OptionTable
+
+STATES = ("present", "absent")
+SOURCES = ("pull", "load", "import")
+PULL_POLICIES = ("always", "missing", "never")
+DEFAULT_TAG = "latest"
+
+IMAGE_OPTIONS = OptionTable(
+    options=(
+        Option(
+            "name",
+            required=True,
+            doc="Image reference, optionally with a tag or @digest; for state=absent also a full image ID.",
+        ),
+        Option(
+            "tag",
+            default=DEFAULT_TAG,
+            doc="Tag used when name has neither a tag nor a digest.",
+        ),
+        Option("state", default="present", choices=STATES, doc="Whether the image should be present."),
+        Option("source", default="pull", choices=SOURCES, doc="Where a missing image comes from."),
+        Option(
+            "pull",
+            default="missing",
+            choices=PULL_POLICIES,
+            doc="When to contact the registry for source=pull.",
+        ),
+        Option(
+            "force",
+            kind="bool",
+            default=False,
+            doc="absent: remove even if referenced; load/import: load again even if present.",
+        ),
+        Option("archive_path", kind="path", doc="Archive to load or root file system tarball to import."),
+        Option(
+            "changes",
+            kind="list",
+            elements="str",
+            doc="Dockerfile instructions applied on import (CMD, ENTRYPOINT, ENV, ...).",
+            comparison_type="list",
+        ),
+        Option("platform", doc="Platform to pull, os[/arch[/variant]], e.g. linux/arm64."),
+    )
+    + ENGINE_OPTIONS,
+    required_if=(
+        ("source", "load", ("archive_path",)),
+        ("source", "import", ("archive_path",)),
+    ),
+)
+
+IMAGE_INFO_OPTIONS = OptionTable(
+    options=(
+        Option("name", kind="list", elements="str", doc="Images to inspect: references or IDs."),
+        Option(
+            "filters",
+            kind="dict",
+            doc="Filters for listing: dangling, reference, before, since, label.",
+        ),
+        Option("all", kind="bool", default=False, doc="Include intermediate images when listing."),
+    )
+    + ENGINE_OPTIONS,
+    mutually_exclusive=(("name", "filters"),),
+)
+
+
+def image_reference(name: str, tag: str | None = DEFAULT_TAG) -> str:
+    """The validated, canonical reference the image task works on.
+
+    ``busybox`` + tag ``1.36`` -> ``docker.io/library/busybox:1.36``; a name that
+    already carries a tag or digest keeps it (*tag* is then ignored, as in
+    community.docker); a full image ID (``sha256:<64 hex>``) is returned as is.
+    Raises InvalidReference/InvalidOption naming ``name`` or ``tag``.
+    """
+    if is_image_id(name):
+        return name
+    ref = ImageReference.parse(name, field="name", default_tag=False)
+    if ref.tag is None and ref.digest is None:
+        tag = tag or DEFAULT_TAG
+        try:
+            ref = ImageReference.parse(f"{ref.repository}:{tag}", field="tag")
+        except InvalidReference as exc:
+            raise InvalidOption("tag", tag, exc.reason) from None
+    return str(ref)
+
+
+def familiar_name(reference: str) -> str:
+    """``docker.io/library/busybox:latest`` -> ``busybox:latest`` (IDs unchanged)."""
+    if is_image_id(reference):
+        return reference
+    return ImageReference.parse(reference, default_tag=False).familiar
+
+
+def is_image_id(name: str) -> bool:
+    """``sha256:<64 hex>``: the only ID form the image task accepts as a name."""
+    return is_full_id(name)
+
+
+def platform_matches(platform: str | None, image: t.Mapping[str, t.Any]) -> bool:
+    """Does an inspected image fit the requested ``os[/arch[/variant]]``? (None = any)."""
+    if not platform:
+        return True
+    want = parse_platform(platform)
+    have = {
+        "os": (image.get("Os") or "").lower(),
+        "architecture": normalize_arch((image.get("Architecture") or "").lower())[0],
+        "variant": (image.get("Variant") or "").lower(),
+    }
+    return all(have.get(k) == v for k, v in want.items())
+
+
+def normalise_filters(filters: t.Mapping[str, t.Any] | None) -> dict[str, list[str]] | None:
+    """Ansible-friendly filters (scalars, bools) -> the engine's ``{key: [str, ...]}``."""
+    if not filters:
+        return None
+    out: dict[str, list[str]] = {}
+    for key, value in filters.items():
+        if isinstance(value, dict):
+            # label: {com.example.tier: web} -> ["com.example.tier=web"]
+            values = [f"{k}={v}" for k, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            values = [_filter_value(v) for v in value]
+        else:
+            values = [_filter_value(value)]
+        out[str(key)] = values
+    return out
+
+
+def _filter_value(value: t.Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def check_lookup_name(name: str, field: str = "name") -> str:
+    """Accept an image ID (full or hex prefix) or a valid reference; raise naming *field* otherwise."""
+    if not looks_like_id(name):
+        ImageReference.parse(name, field=field)
+    return name
