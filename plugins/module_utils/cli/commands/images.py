@@ -1,0 +1,459 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Image verbs of the ``berth`` command: pull, images, inspect, tag, rmi, prune, load, save, import, history.
+
+Each handler takes the :class:`~..main.Context`, calls ``ctx.engine.images``
+and prints what docker prints. Imported only when one of these verbs runs.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import typing as t
+
+from .. import render
+from ...engine.core import events
+from ...engine.errors import EngineError
+
+if t.TYPE_CHECKING:
+    from ..main import Context
+
+_DEFAULT_DOMAIN = "docker.io"
+
+
+# ---------------------------------------------------------------- references, display only
+def _split_repo_tag(ref: str) -> tuple[str, str]:
+    """``localhost:5000/app:1`` -> (``localhost:5000/app``, ``1``); no tag -> (ref, "")."""
+    i = ref.rfind(":")
+    if i > ref.rfind("/"):
+        return ref[:i], ref[i + 1:]
+    return ref, ""
+
+
+def _familiar(ref: str) -> str:
+    """``docker.io/library/busybox:latest`` -> ``busybox:latest`` (display only; the engine normalises)."""
+    if ref.startswith(_DEFAULT_DOMAIN + "/"):
+        ref = ref[len(_DEFAULT_DOMAIN) + 1:]
+        name = ref.split("@", 1)[0]
+        name = _split_repo_tag(name)[0]
+        if name.startswith("library/") and name.count("/") == 1:
+            ref = ref[len("library/"):]
+    return ref
+
+
+def _has_tag_or_digest(name: str) -> bool:
+    return "@" in name or bool(_split_repo_tag(name)[1])
+
+
+def _label_of(ident: str) -> str:
+    """The ``latest`` (or digest) docker puts before ``: Pulling from …``."""
+    if "@" in ident:
+        return ident.split("@", 1)[1]
+    return _split_repo_tag(ident)[1] or "latest"
+
+
+def _filters(values: t.Sequence[str], prog: str) -> dict[str, list[str]]:
+    from ..main import UsageError
+
+    out: dict[str, list[str]] = {}
+    for v in values:
+        if "=" not in v:
+            raise UsageError(f"bad format of filter (expected name=value): {v}", prog)
+        key, val = v.split("=", 1)
+        out.setdefault(key.strip().lower(), []).append(val)
+    return out
+
+
+def _terminal_width() -> int:
+    return shutil.get_terminal_size((200, 24)).columns or 200
+
+
+# ---------------------------------------------------------------- pull
+class _PullEvents:
+    """Feeds the progress renderer and adds docker's ``<tag>: Pulling from <repo>`` header on ``resolve``."""
+
+    def __init__(self, progress: render.Progress | None) -> None:
+        self.progress = progress
+
+    def __call__(self, ev: events.Event) -> None:
+        if self.progress is None:
+            return
+        if ev.kind == "resolve":
+            if ev.message:
+                self.progress.set_header(f"{_label_of(ev.ident)}: {ev.message}")
+            return
+        self.progress(ev)
+
+
+def pull(ctx: Context) -> int:
+    a = ctx.args
+    if not a.quiet and not _has_tag_or_digest(a.name):
+        ctx.out("Using default tag: latest")
+        ctx.stdout.flush()
+    progress = None
+    if not a.quiet:
+        tty = ctx.is_tty()
+        progress = render.Progress(ctx.stdout, tty=tty, width=_terminal_width() if tty else 200)
+    try:
+        result = ctx.engine.images.pull(a.name, platform=a.platform, on_event=_PullEvents(progress))
+    finally:
+        if progress is not None:
+            progress.finish(show_existing=False)
+    if a.quiet:
+        ctx.out(result.reference)
+        return 0
+    if result.repo_digest and "@" in result.repo_digest:
+        ctx.out(f"Digest: {result.repo_digest.split('@', 1)[1]}")
+    what = "Downloaded newer image for" if result.changed else "Image is up to date for"
+    ctx.out(f"Status: {what} {_familiar(result.reference)}")
+    ctx.out(result.reference)
+    return 0
+
+
+# ---------------------------------------------------------------- images
+_IMAGE_HEADERS = {
+    "ID": "IMAGE ID",
+    "Repository": "REPOSITORY",
+    "Tag": "TAG",
+    "Digest": "DIGEST",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Size": "SIZE",
+    "Containers": "CONTAINERS",
+    "VirtualSize": "SIZE",
+    "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+}
+
+
+def _is_dangling(img: t.Mapping[str, t.Any]) -> bool:
+    tags = img.get("RepoTags") or []
+    digests = img.get("RepoDigests") or []
+    if not tags and not digests:
+        return True
+    return tags == ["<none>:<none>"] and digests == ["<none>@<none>"]
+
+
+def image_rows(img: t.Mapping[str, t.Any], digests_wanted: bool) -> list[tuple[str, str, str]]:
+    """(repository, tag, digest) rows for one image, by docker's ``imageFormatTaggedAndDigest``."""
+    if _is_dangling(img):
+        return [("<none>", "<none>", "<none>")]
+    repo_tags: dict[str, list[str]] = {}
+    repo_digests: dict[str, list[str]] = {}
+    for ref in img.get("RepoTags") or []:
+        repo, tag = _split_repo_tag(ref)
+        if tag:
+            repo_tags.setdefault(repo, []).append(tag)
+    for ref in img.get("RepoDigests") or []:
+        if "@" in ref:
+            repo, dgst = ref.split("@", 1)
+            repo_digests.setdefault(repo, []).append(dgst)
+    rows = []
+    for repo, tags in repo_tags.items():
+        dg = repo_digests.pop(repo, [])
+        if not digests_wanted:
+            dg = []
+        for tag in tags:
+            if not dg:
+                rows.append((repo, tag, "<none>"))
+            for d in dg:
+                rows.append((repo, tag, d))
+    for repo, dg in repo_digests.items():
+        if digests_wanted:
+            rows.extend((repo, "<none>", d) for d in dg)
+        else:
+            rows.append((repo, "<none>", ""))
+    return rows
+
+
+def image_items(
+    images: t.Sequence[t.Mapping[str, t.Any]], trunc: bool, digests: bool, now: float | None = None
+) -> list[dict[str, str]]:
+    """The fields docker's image formatter offers, one dict per table row."""
+    items = []
+    for img in images:
+        created = int(img.get("Created") or 0)
+        size = int(img.get("Size") or 0)
+        shared = img.get("SharedSize", -1)
+        shared = -1 if shared is None else int(shared)
+        containers = img.get("Containers", -1)
+        containers = -1 if containers is None else int(containers)
+        for repo, tag, dgst in image_rows(img, digests):
+            items.append(
+                {
+                    "Containers": "N/A" if containers == -1 else str(containers),
+                    "CreatedAt": render.go_time(created),
+                    "CreatedSince": render.created_since(created, now),
+                    "Digest": dgst,
+                    "ID": render.trunc_id(str(img.get("Id", "")), trunc),
+                    "Repository": repo,
+                    "SharedSize": "N/A" if shared == -1 else render.human_size(shared),
+                    "Size": render.human_size(size, 3),
+                    "Tag": tag,
+                    "UniqueSize": "N/A" if shared == -1 else render.human_size(size - shared),
+                    "VirtualSize": render.human_size(size),
+                }
+            )
+    return items
+
+
+def images(ctx: Context) -> int:
+    a = ctx.args
+    flt = _filters(a.filter, a._parser.prog)
+    if a.repository:
+        flt.setdefault("reference", []).append(a.repository)
+    found = ctx.engine.images.list(filters=flt or None, all=a.all)
+    trunc = not a.no_trunc
+    if a.quiet:
+        seen = set()
+        for img in found:
+            iid = render.trunc_id(str(img.get("Id", "")), trunc)
+            if iid not in seen:
+                seen.add(iid)
+                ctx.out(iid)
+        return 0
+    items = image_items(found, trunc, a.digests)
+    fmt = a.format or "table"
+    if fmt == "table":
+        cols = ["Repository", "Tag"] + (["Digest"] if a.digests else []) + ["ID", "CreatedSince", "Size"]
+        rows = [[_IMAGE_HEADERS[c] for c in cols]] + [[i[c] for c in cols] for i in items]
+        ctx.stdout.write(render.table(rows))
+        return 0
+    ctx.stdout.write(_format(fmt, items, _IMAGE_HEADERS, a._parser.prog))
+    return 0
+
+
+def _format(fmt: str, items: t.Sequence[t.Mapping[str, t.Any]], headers: t.Mapping[str, str], prog: str) -> str:
+    from ..main import UsageError
+
+    try:
+        return render.format_rows(fmt, items, headers)
+    except render.TemplateError as exc:
+        raise UsageError(f"template parsing error: {exc}", prog) from None
+
+
+# ---------------------------------------------------------------- inspect
+def inspect(ctx: Context) -> int:
+    a = ctx.args
+    found = []
+    rc = 0
+    for name in a.names:
+        try:
+            found.append(ctx.engine.images.inspect(name))
+        except EngineError as exc:
+            rc = ctx.error(exc)
+    if a.format and a.format != "json":
+        from ..main import UsageError
+
+        for item in found:
+            try:
+                ctx.out(render.render_template(a.format, item))
+            except render.TemplateError as exc:
+                raise UsageError(f"template parsing error: {exc}", a._parser.prog) from None
+    elif a.format == "json":
+        for item in found:
+            ctx.out(render.go_json(item))
+    else:
+        import json
+
+        ctx.out(json.dumps(found, indent=4, ensure_ascii=False))
+    return rc
+
+
+# ---------------------------------------------------------------- tag / rmi / prune
+def tag(ctx: Context) -> int:
+    ctx.engine.images.tag(ctx.args.source, ctx.args.target)
+    return 0
+
+
+def _report_lines(report: t.Sequence[t.Mapping[str, str]], untagged: str, deleted: str) -> t.Iterator[str]:
+    for entry in report:
+        if entry.get("Untagged"):
+            yield f"{untagged}: {entry['Untagged']}"
+        elif entry.get("Deleted"):
+            yield f"{deleted}: {entry['Deleted']}"
+
+
+def rmi(ctx: Context) -> int:
+    rc = 0
+    for name in ctx.args.names:
+        try:
+            report = ctx.engine.images.remove(name, force=ctx.args.force)
+        except EngineError as exc:
+            rc = ctx.error(exc)
+            continue
+        for line in _report_lines(report, "Untagged", "Deleted"):
+            ctx.out(line)
+    return rc
+
+
+_PRUNE_DANGLING = "WARNING! This will remove all dangling images."
+_PRUNE_ALL = "WARNING! This will remove all images without at least one container associated to them."
+
+
+def confirm(ctx: Context, warning: str) -> bool:
+    """docker's ``prompt.Confirm``: ``… [y/N] ``; anything but y/yes (or end of input) is no."""
+    ctx.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    ctx.stdout.flush()
+    try:
+        answer = ctx.stdin.readline()
+    except (OSError, ValueError):
+        answer = ""
+    if not answer.endswith("\n"):
+        ctx.out()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def prune(ctx: Context) -> int:
+    a = ctx.args
+    flt = _filters(a.filter, a._parser.prog)
+    if not a.force and not confirm(ctx, _PRUNE_ALL if a.all else _PRUNE_DANGLING):
+        return 0
+    report = ctx.engine.images.prune(all=a.all, filters=flt or None)
+    deleted = report.get("ImagesDeleted") or []
+    if deleted:
+        ctx.out("Deleted Images:")
+        for line in _report_lines(deleted, "untagged", "deleted"):
+            ctx.out(line)
+        ctx.out()
+    ctx.out(f"Total reclaimed space: {render.human_size(int(report.get('SpaceReclaimed') or 0))}")
+    return 0
+
+
+# ---------------------------------------------------------------- load / save / import
+def _stdin_to_file(ctx: Context, what: str) -> str:
+    """Spool standard input to a temporary file (the engine reads paths); the caller removes it."""
+    import tempfile
+
+    try:
+        if ctx.stdin.isatty():
+            raise _Refused(f"requested {what} from stdin, but stdin is empty")
+    except (AttributeError, ValueError):
+        pass
+    src = getattr(ctx.stdin, "buffer", None) or sys.stdin.buffer
+    fd, path = tempfile.mkstemp(prefix="berth-stdin-", suffix=".tar")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            shutil.copyfileobj(src, fh, 1 << 20)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+class _Refused(EngineError):
+    """A CLI-side refusal reported like an engine error (``Error: …``, exit 1)."""
+
+
+def load(ctx: Context) -> int:
+    a = ctx.args
+    path = a.input
+    spooled = None
+    if not path or path == "-":
+        path = spooled = _stdin_to_file(ctx, "load")
+    progress = None
+    if not a.quiet and ctx.is_tty():
+        progress = render.Progress(ctx.stdout, tty=True, width=_terminal_width(), mode="load")
+    try:
+        loaded = ctx.engine.images.load(path, on_event=progress or events.ignore)
+    finally:
+        if progress is not None:
+            progress.finish()
+        if spooled:
+            os.unlink(spooled)
+    for img in loaded:
+        if img.tags:
+            for tg in img.tags:
+                ctx.out(f"Loaded image: {tg}")
+        else:
+            ctx.out(f"Loaded image ID: {img.image_id}")
+    return 0
+
+
+def save(ctx: Context) -> int:
+    a = ctx.args
+    if a.output and a.output != "-":
+        ctx.engine.images.save(a.names, os.path.abspath(a.output), format=a.format)
+        return 0
+    if ctx.is_tty():
+        raise _Refused("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="berth-save-", suffix=".tar")
+    os.close(fd)
+    try:
+        ctx.engine.images.save(a.names, tmp, format=a.format)
+        ctx.stdout.flush()
+        dst = getattr(ctx.stdout, "buffer", None) or sys.stdout.buffer
+        with open(tmp, "rb") as fh:
+            shutil.copyfileobj(fh, dst, 1 << 20)
+        dst.flush()
+    finally:
+        os.unlink(tmp)
+    return 0
+
+
+def import_(ctx: Context) -> int:
+    a = ctx.args
+    if "://" in a.file:
+        raise _Refused(f"importing from a URL is not supported: download {a.file} and import the file")
+    path = a.file
+    spooled = None
+    if path == "-":
+        path = spooled = _stdin_to_file(ctx, "import")
+    try:
+        image_id = ctx.engine.images.import_(
+            os.path.abspath(path), reference=a.reference, changes=a.change, message=a.message, platform=a.platform
+        )
+    finally:
+        if spooled:
+            os.unlink(spooled)
+    ctx.out(image_id)
+    return 0
+
+
+# ---------------------------------------------------------------- history
+_HISTORY_HEADERS = {
+    "ID": "IMAGE",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY",
+    "Size": "SIZE",
+    "Comment": "COMMENT",
+}
+
+
+def history_items(rows: t.Sequence[t.Mapping[str, t.Any]], trunc: bool, now: float | None = None) -> list[dict[str, str]]:
+    items = []
+    for h in rows:
+        iid = str(h.get("Id") or "<missing>")
+        created_by = str(h.get("CreatedBy") or "").replace("\t", " ")
+        created = int(h.get("Created") or 0)
+        items.append(
+            {
+                "ID": iid if iid == "<missing>" else render.trunc_id(iid, trunc),
+                "CreatedSince": render.created_since(created, now),
+                "CreatedAt": render.go_time(created),
+                "CreatedBy": render.ellipsis(created_by, 45) if trunc else created_by,
+                "Size": render.human_size(int(h.get("Size") or 0), 3),
+                "Comment": str(h.get("Comment") or ""),
+            }
+        )
+    return items
+
+
+def history(ctx: Context) -> int:
+    a = ctx.args
+    items = history_items(ctx.engine.images.history(a.name), not a.no_trunc)
+    if a.quiet:
+        for i in items:
+            ctx.out(i["ID"])
+        return 0
+    fmt = a.format or "table"
+    if fmt == "table":
+        cols = ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
+        rows = [[_HISTORY_HEADERS[c] for c in cols]] + [[i[c] for c in cols] for i in items]
+        ctx.stdout.write(render.table(rows))
+        return 0
+    ctx.stdout.write(_format(fmt, items, _HISTORY_HEADERS, a._parser.prog))
+    return 0

@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``berth system`` verbs: ``df`` (disk usage, docker's table and verbose views)."""
+from __future__ import annotations
+
+import typing as t
+
+from .. import render
+
+if t.TYPE_CHECKING:
+    from ..main import Context
+
+_DF_HEADERS = {
+    "Type": "TYPE",
+    "TotalCount": "TOTAL",
+    "Active": "ACTIVE",
+    "Size": "SIZE",
+    "Reclaimable": "RECLAIMABLE",
+}
+
+_ACTIVE_STATES = ("running", "paused", "restarting")
+
+
+def _int(value: t.Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def df_summary(du: t.Mapping[str, t.Any]) -> list[dict[str, str]]:
+    """The four rows of ``docker system df`` from a ``/system/df``-shaped dict."""
+    images = list(du.get("Images") or [])
+    layers_size = _int(du.get("LayersSize"))
+    used = 0
+    for img in images:
+        if _int(img.get("Containers")) > 0:
+            size, shared = _int(img.get("Size"), -1), _int(img.get("SharedSize"), -1)
+            if size != -1 and shared != -1:
+                used += size - shared
+    rows = [
+        {
+            "Type": "Images",
+            "TotalCount": str(len(images)),
+            "Active": str(sum(1 for i in images if _int(i.get("Containers")) > 0)),
+            "Size": render.human_size(layers_size),
+            "Reclaimable": render.percent_of(layers_size - used, layers_size),
+        }
+    ]
+
+    containers = list(du.get("Containers") or [])
+    active = [c for c in containers if any(s in str(c.get("State", "")) for s in _ACTIVE_STATES)]
+    c_total = sum(_int(c.get("SizeRw")) for c in containers)
+    c_reclaim = c_total - sum(_int(c.get("SizeRw")) for c in active)
+    rows.append(
+        {
+            "Type": "Containers",
+            "TotalCount": str(len(containers)),
+            "Active": str(len(active)),
+            "Size": render.human_size(c_total),
+            "Reclaimable": render.percent_of(c_reclaim, c_total),
+        }
+    )
+
+    volumes = list(du.get("Volumes") or [])
+    v_total = v_reclaim = v_active = 0
+    for v in volumes:
+        usage = v.get("UsageData") or {}
+        size, refs = _int(usage.get("Size"), -1), _int(usage.get("RefCount"), -1)
+        if refs > 0:
+            v_active += 1
+        if size != -1:
+            v_total += size
+            if refs == 0:
+                v_reclaim += size
+    rows.append(
+        {
+            "Type": "Local Volumes",
+            "TotalCount": str(len(volumes)),
+            "Active": str(v_active),
+            "Size": render.human_size(v_total),
+            "Reclaimable": render.percent_of(v_reclaim, v_total),
+        }
+    )
+
+    cache = list(du.get("BuildCache") or [])
+    rows.append(
+        {
+            "Type": "Build Cache",
+            "TotalCount": str(len(cache)),
+            "Active": str(sum(1 for b in cache if b.get("InUse"))),
+            "Size": render.human_size(sum(_int(b.get("Size")) for b in cache if not b.get("Shared"))),
+            "Reclaimable": render.human_size(
+                sum(_int(b.get("Size")) for b in cache if not b.get("InUse") and not b.get("Shared"))
+            ),
+        }
+    )
+    return rows
+
+
+def df_verbose(du: t.Mapping[str, t.Any], now: float | None = None) -> str:
+    """``docker system df -v``: one table per kind."""
+    out = ["Images space usage:\n\n"]
+    rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]]
+    for img in du.get("Images") or []:
+        repo, tag = "<none>", "<none>"
+        tags = img.get("RepoTags") or []
+        if tags and tags != ["<none>:<none>"]:
+            first = tags[0]
+            i = first.rfind(":")
+            if i > first.rfind("/"):
+                repo, tag = first[:i], first[i + 1:]
+        size, shared = _int(img.get("Size"), -1), _int(img.get("SharedSize"), -1)
+        containers = _int(img.get("Containers"), -1)
+        rows.append(
+            [
+                repo,
+                tag,
+                render.trunc_id(str(img.get("Id", ""))),
+                render.created_since(_int(img.get("Created")), now),
+                render.human_size(size, 3),
+                "N/A" if shared == -1 else render.human_size(shared),
+                "N/A" if size == -1 or shared == -1 else render.human_size(size - shared),
+                "N/A" if containers == -1 else str(containers),
+            ]
+        )
+    out.append(render.table(rows))
+
+    out.append("\nContainers space usage:\n\n")
+    rows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"]]
+    for c in du.get("Containers") or []:
+        import json
+
+        command = render.ellipsis(json.dumps(str(c.get("Command", ""))), 20)
+        vols = sum(1 for m in c.get("Mounts") or [] if m.get("Type") == "volume")
+        names = ",".join(str(n).lstrip("/") for n in c.get("Names") or [])
+        rows.append(
+            [
+                render.trunc_id(str(c.get("Id", ""))),
+                str(c.get("Image", "")),
+                command,
+                str(vols),
+                render.human_size(_int(c.get("SizeRw")), 3),
+                render.created_since(_int(c.get("Created")), now),
+                str(c.get("Status", "")),
+                names,
+            ]
+        )
+    out.append(render.table(rows))
+
+    out.append("\nLocal Volumes space usage:\n\n")
+    rows = [["VOLUME NAME", "LINKS", "SIZE"]]
+    for v in du.get("Volumes") or []:
+        usage = v.get("UsageData") or {}
+        size, refs = _int(usage.get("Size"), -1), _int(usage.get("RefCount"), -1)
+        rows.append(
+            [str(v.get("Name", "")), "N/A" if refs == -1 else str(refs), "N/A" if size == -1 else render.human_size(size)]
+        )
+    out.append(render.table(rows))
+
+    cache = list(du.get("BuildCache") or [])
+    total = sum(_int(b.get("Size")) for b in cache if not b.get("Shared"))
+    out.append(f"\nBuild cache usage: {render.human_size(total)}\n\n")
+    rows = [["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]]
+    for b in cache:
+        cid = render.trunc_id(str(b.get("ID", ""))) + ("*" if b.get("InUse") else "")
+        rows.append(
+            [
+                cid,
+                str(b.get("Type", "")),
+                render.human_size(_int(b.get("Size")), 3),
+                str(b.get("CreatedAt", "")),
+                str(b.get("LastUsedAt", "")),
+                str(_int(b.get("UsageCount"))),
+                "true" if b.get("Shared") else "false",
+            ]
+        )
+    out.append(render.table(rows))
+    return "".join(out)
+
+
+def df(ctx: Context) -> int:
+    a = ctx.args
+    du = ctx.engine.system.df()
+    fmt = a.format or "table"
+    if a.verbose and fmt == "table":
+        ctx.stdout.write(df_verbose(du))
+        return 0
+    if a.verbose and fmt == "json":
+        ctx.out(render.go_json(du))
+        return 0
+    rows = df_summary(du)
+    if fmt == "table":
+        cols = ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
+        ctx.stdout.write(render.table([[_DF_HEADERS[c] for c in cols]] + [[row[c] for c in cols] for row in rows]))
+        return 0
+    from ..main import UsageError
+
+    try:
+        ctx.stdout.write(render.format_rows(fmt, rows, _DF_HEADERS))
+    except render.TemplateError as exc:
+        raise UsageError(f"template parsing error: {exc}", a._parser.prog) from None
+    return 0
