@@ -1,0 +1,230 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ``image`` and ``image_info`` tasks: desired state in, result dict out.
+
+Idempotency is decided on image IDs, never on names or timestamps.  Check
+mode walks the same decisions as a real run, but predicts instead of
+downloading or writing: a pull is predicted with ``remote_digest`` (manifest
+and config only), so ``changed`` and the ``diff`` of a check run equal those
+of the real run that follows.
+
+The diff tracks "the image that *name* points at": its ``id`` (None when
+absent) and its ``repo_tags`` (sorted).
+"""
+from __future__ import annotations
+
+import typing as t
+
+from ..engine.errors import EngineError, InvalidOption
+from ..engine.options.compare import Diff
+from ..engine.options.image import (
+    check_lookup_name,
+    familiar_name,
+    image_reference,
+    is_image_id,
+    normalise_filters,
+    platform_matches,
+)
+
+if t.TYPE_CHECKING:
+    from .runner import TaskContext
+
+#: Placeholder for an ID that only the real run can know (check mode).
+UNKNOWN_ID = "(known after the run)"
+
+
+class _Outcome:
+    """Collects what a task did or would do."""
+
+    def __init__(self, before_id: str | None, before_tags: t.Sequence[str]) -> None:
+        self.before_id = before_id
+        self.before_tags = sorted(before_tags)
+        self.actions: list[str] = []
+        self.changed = False
+
+    def result(self, after_id: str | None, after_tags: t.Sequence[str], image: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        diff = Diff()
+        diff.add("id", self.before_id, after_id)
+        diff.add("repo_tags", self.before_tags, list(after_tags), kind="set")
+        return {
+            "changed": self.changed,
+            "actions": self.actions,
+            "image": dict(image),
+            "diff": diff.as_dict(),
+        }
+
+
+def _inspect(ctx: TaskContext, image_id: str | None) -> dict[str, t.Any]:
+    return ctx.engine.images.inspect(image_id) if image_id else {}
+
+
+# ---------------------------------------------------------------------- image
+def image(ctx: TaskContext) -> dict[str, t.Any]:
+    p = ctx.params
+    ref = image_reference(p["name"], p.get("tag"))
+    if p["state"] == "absent":
+        return _absent(ctx, ref)
+    _check_present_options(p, ref)
+    source = p["source"]
+    if source == "pull":
+        return _pull(ctx, ref)
+    if source == "load":
+        return _load(ctx, ref)
+    return _import(ctx, ref)
+
+
+def _check_present_options(p: t.Mapping[str, t.Any], ref: str) -> None:
+    source = p["source"]
+    if is_image_id(ref):
+        raise InvalidOption("name", p["name"], "an image ID can only be used with state=absent")
+    if source != "pull" and "@" in ref:
+        raise InvalidOption("name", p["name"], f"a digest cannot name an image made by source={source}")
+    if p.get("archive_path") and source == "pull":
+        raise InvalidOption("archive_path", p["archive_path"], "only used with source=load or source=import")
+    if p.get("changes") and source != "import":
+        raise InvalidOption("changes", p["changes"], "only used with source=import")
+    if p.get("platform") and source == "load":
+        raise InvalidOption("platform", p["platform"], "not used with source=load (the archive decides)")
+
+
+def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
+    p = ctx.params
+    images = ctx.engine.images
+    platform = p.get("platform")
+    local_id = images.resolve(ref)
+    local = _inspect(ctx, local_id)
+    out = _Outcome(local_id, local.get("RepoTags", []))
+    fits = bool(local) and platform_matches(platform, local)
+    policy = p["pull"]
+
+    if fits and policy != "always":
+        return out.result(local_id, local.get("RepoTags", []), local)
+    if not fits and policy == "never":
+        why = "is not present" if not local else f"is present but not for platform {platform}"
+        raise InvalidOption("pull", policy, f"image {familiar_name(ref)} {why}, and pull=never forbids pulling it")
+
+    if ctx.check_mode:
+        _repo_digest, after_id = images.remote_digest(ref, platform)
+        out.actions.append(f"Pulled image {ref}")
+        out.changed = after_id != local_id
+        after_tags = _tags_after_pull(ctx, after_id, ref)
+        return out.result(after_id, after_tags, local)
+
+    pulled = images.pull(ref, platform)
+    out.actions.append(f"Pulled image {pulled.reference}")
+    out.changed = pulled.image_id != local_id
+    after = images.inspect(pulled.image_id)
+    return out.result(pulled.image_id, after["RepoTags"], after)
+
+
+def _tags_after_pull(ctx: TaskContext, image_id: str, ref: str) -> list[str]:
+    """RepoTags of *image_id* once *ref* points at it (check-mode prediction)."""
+    tags = set()
+    if ctx.engine.images.resolve(image_id):
+        tags.update(ctx.engine.images.inspect(image_id)["RepoTags"])
+    if "@" not in ref:
+        tags.add(familiar_name(ref))
+    return sorted(tags)
+
+
+def _load(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
+    p = ctx.params
+    images = ctx.engine.images
+    path = p["archive_path"]
+    local_id = images.resolve(ref)
+    local = _inspect(ctx, local_id)
+    out = _Outcome(local_id, local.get("RepoTags", []))
+    if local_id and not p["force"]:
+        return out.result(local_id, local.get("RepoTags", []), local)
+    if ctx.check_mode:
+        out.actions.append(f"Loaded image archive {path}")
+        # Without reading the archive the resulting ID is unknown; a forced
+        # reload of identical content changes nothing.
+        out.changed = local_id is None
+        return out.result(UNKNOWN_ID if local_id is None else local_id, [familiar_name(ref)], local)
+
+    loaded = images.load(path)
+    found = [x for x in loaded if familiar_name(ref) in x.tags]
+    if not found:
+        holds = ", ".join(sorted(tg for x in loaded for tg in x.tags)) or "only untagged images"
+        raise InvalidOption("name", p["name"], f"archive {path} does not contain {familiar_name(ref)} (it holds {holds})")
+    out.actions.extend(f"Loaded image {tg}" for x in loaded if x.changed for tg in (x.tags or (x.image_id,)))
+    out.changed = any(x.changed for x in loaded) or found[0].image_id != local_id
+    after = images.inspect(found[0].image_id)
+    return out.result(after["Id"], after["RepoTags"], after)
+
+
+def _import(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
+    p = ctx.params
+    images = ctx.engine.images
+    path = p["archive_path"]
+    local_id = images.resolve(ref)
+    local = _inspect(ctx, local_id)
+    out = _Outcome(local_id, local.get("RepoTags", []))
+    if local_id and not p["force"]:
+        return out.result(local_id, local.get("RepoTags", []), local)
+    if ctx.check_mode:
+        out.actions.append(f"Imported {path} as {ref}")
+        out.changed = True
+        return out.result(UNKNOWN_ID, [familiar_name(ref)], local)
+
+    new_id = images.import_(path, reference=ref, changes=p.get("changes") or (), platform=p.get("platform"))
+    out.changed = new_id != local_id
+    if out.changed:
+        out.actions.append(f"Imported {path} as {ref}")
+    after = images.inspect(new_id)
+    return out.result(new_id, after["RepoTags"], after)
+
+
+def _absent(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
+    images = ctx.engine.images
+    local_id = images.resolve(ref)
+    local = _inspect(ctx, local_id)
+    out = _Outcome(local_id, local.get("RepoTags", []))
+    if local_id is None:
+        return out.result(None, [], {})
+    out.changed = True
+    if ctx.check_mode:
+        out.actions.extend(_predict_removal(ref, local, ctx.params["force"]))
+    else:
+        report = images.remove(ref, force=ctx.params["force"])
+        out.actions.extend(f"{kind}: {value}" for entry in report for kind, value in entry.items())
+    after_id = None if ctx.check_mode else images.resolve(ref)
+    if after_id:
+        # Removing a tag normally makes the name unresolvable; say so when it did not.
+        raise EngineError(f"image {familiar_name(ref)} is still present as {after_id} after removal")
+    return out.result(None, [], {})
+
+
+def _predict_removal(ref: str, local: t.Mapping[str, t.Any], force: bool) -> list[str]:
+    """The Untagged/Deleted lines a real removal reports (layer deletions not predicted)."""
+    tags = list(local.get("RepoTags") or [])
+    if is_image_id(ref):
+        lines = [f"Untagged: {x}" for x in tags + list(local.get("RepoDigests") or [])]
+        return lines + [f"Deleted: {local['Id']}"]
+    name = familiar_name(ref)
+    others = [x for x in tags if x != name]
+    if others:
+        return [f"Untagged: {name}"]
+    lines = [f"Untagged: {x}" for x in [name] + list(local.get("RepoDigests") or [])]
+    return lines + [f"Deleted: {local['Id']}"]
+
+
+# ----------------------------------------------------------------- image_info
+def image_info(ctx: TaskContext) -> dict[str, t.Any]:
+    p = ctx.params
+    images = ctx.engine.images
+    found: list[dict[str, t.Any]] = []
+    seen: set[str] = set()
+    if p.get("name"):
+        ids = []
+        for i, name in enumerate(p["name"]):
+            check_lookup_name(name, field=f"name[{i}]")
+            ids.append(images.resolve(name))
+    else:
+        rows = images.list(filters=normalise_filters(p.get("filters")), all=bool(p.get("all")))
+        ids = [row["Id"] for row in rows]
+    for image_id in ids:
+        if image_id and image_id not in seen:
+            seen.add(image_id)
+            found.append(images.inspect(image_id))
+    return {"changed": False, "images": found}

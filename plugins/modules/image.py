@@ -1,0 +1,201 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image
+short_description: Pull, load, import and remove container images with the Berth engine
+version_added: 0.1.0
+description:
+  - Makes sure an image is present in, or absent from, the local Berth image store.
+  - Images are pulled from an OCI/Docker registry, loaded from a C(docker save) or OCI archive, or
+    imported from a root file system tarball; no container daemon is involved.
+  - Changes are decided on image IDs, so re-running a task is reported as unchanged unless the image
+    the name points at really changed.
+author:
+  - Berth developers
+extends_documentation_fragment:
+  - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.actiongroup_berth
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Nothing is downloaded or written. A pull is predicted by asking the registry for the manifest and
+        image configuration (no layers), so the predicted C(changed) and C(diff) equal those of the real run.
+      - For O(source=load) and O(source=import) the resulting image ID is only known after the run; the
+        diff then shows a placeholder ID.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the ID and tags of the image that O(name) points at, before and after.
+  idempotent:
+    support: full
+    details:
+      - With O(pull=always), a change is reported only when the registry has a different image for the tag.
+      - With O(force=true) and O(source=import), a change is reported when the import yields a different ID.
+options:
+  name:
+    description:
+      - Image reference, for example V(busybox), V(busybox:1.36), V(registry.example.com:5000/team/app:1.0)
+        or V(busybox@sha256:...). Names must be lowercase.
+      - A tag or digest in O(name) takes precedence over O(tag).
+      - With O(state=absent), a full image ID (V(sha256:...)) is accepted too.
+    type: str
+    required: true
+  tag:
+    description:
+      - Tag used when O(name) carries neither a tag nor a digest.
+    type: str
+    default: latest
+  state:
+    description:
+      - V(present) makes sure the image is in the local store, V(absent) removes the tag O(name)
+        (and the image when that was its last reference).
+    type: str
+    choices: [present, absent]
+    default: present
+  source:
+    description:
+      - Where the image comes from when O(state=present).
+      - V(pull) downloads it from its registry (see O(pull)).
+      - V(load) loads O(archive_path), a C(docker save) archive or an OCI image layout (tar or directory);
+        the archive must contain O(name).
+      - V(import) creates a single-layer image named O(name) from the root file system tarball O(archive_path).
+    type: str
+    choices: [pull, load, import]
+    default: pull
+  pull:
+    description:
+      - With O(source=pull), when to contact the registry.
+      - V(missing) pulls only when O(name) is not present locally (or not for O(platform)).
+      - V(always) asks the registry every time and pulls when it has a different image for the tag.
+      - V(never) never pulls, and fails when the image is not present.
+    type: str
+    choices: [always, missing, never]
+    default: missing
+  force:
+    description:
+      - With O(state=absent), remove the image even if other repositories or containers reference it
+        (like C(docker rmi -f)).
+      - With O(source=load) or O(source=import), load or import again even if O(name) is present.
+    type: bool
+    default: false
+  archive_path:
+    description:
+      - The archive to load (O(source=load)) or the root file system tarball to import (O(source=import)).
+      - Required for those sources, refused with O(source=pull).
+    type: path
+  changes:
+    description:
+      - Dockerfile instructions applied to the configuration of an imported image
+        (C(CMD), C(ENTRYPOINT), C(ENV), C(EXPOSE), C(LABEL), C(USER), C(VOLUME), C(WORKDIR)),
+        like C(docker import --change).
+      - Only with O(source=import).
+    type: list
+    elements: str
+  platform:
+    description:
+      - Platform to pull or to record on import, C(os[/arch[/variant]]), for example V(linux/arm64).
+      - Defaults to the platform of the target.
+    type: str
+seealso:
+  - module: berth.engine.image_info
+"""
+
+EXAMPLES = r"""
+- name: Pull busybox (only when missing)
+  berth.engine.image:
+    name: busybox
+    tag: "1.36"
+
+- name: Keep an image up to date with its registry tag
+  berth.engine.image:
+    name: registry.example.com:5000/team/app:stable
+    pull: always
+
+- name: Load an image from a docker save archive
+  berth.engine.image:
+    name: app:1.0
+    source: load
+    archive_path: /tmp/app.tar
+
+- name: Import a root file system as an image
+  berth.engine.image:
+    name: rootfs/debian:bookworm
+    source: import
+    archive_path: /srv/rootfs.tar.gz
+    changes:
+      - CMD ["/bin/bash"]
+      - ENV LANG=C.UTF-8
+
+- name: Remove a tag (and the image when it was the last one)
+  berth.engine.image:
+    name: busybox:1.36
+    state: absent
+
+- name: Use another data root for every Berth task of a play
+  hosts: all
+  module_defaults:
+    group/berth.engine.berth:
+      data_root: /srv/berth
+  tasks:
+    - berth.engine.image:
+        name: busybox
+"""
+
+RETURN = r"""
+image:
+  description:
+    - Inspection data of the image O(name) points at after the task (C(docker image inspect) format).
+    - Empty when the image is absent. In check mode, the image as it is before the task.
+  returned: success
+  type: dict
+  sample:
+    Id: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
+    RepoTags: ["busybox:latest"]
+    RepoDigests: ["busybox@sha256:9ae97d36d26566ff84e8893c64a6dc4fe8ca6d1144bf5b87b2b85a32def253c7"]
+    Architecture: amd64
+    Os: linux
+actions:
+  description:
+    - >-
+      What the task did (in check mode, would do), for example C(Pulled image docker.io/library/busybox:latest),
+      or the C(Untagged: ...) and C(Deleted: ...) lines of a removal.
+  returned: success
+  type: list
+  elements: str
+  sample: ["Pulled image docker.io/library/busybox:latest"]
+diff:
+  description: ID and tags of the image O(name) points at, before and after. Only in diff mode.
+  returned: success and diff mode
+  type: dict
+  contains:
+    before:
+      description: C(id) (null when absent) and sorted C(repo_tags) before the task.
+      type: dict
+      returned: always
+    after:
+      description: C(id) and sorted C(repo_tags) after the task (predicted in check mode).
+      type: dict
+      returned: always
+  sample:
+    before: {id: null, repo_tags: []}
+    after:
+      id: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
+      repo_tags: ["busybox:latest"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.image import IMAGE_OPTIONS
+from ansible_collections.berth.engine.plugins.module_utils.glue.runner import run_task
+
+
+def main() -> None:
+    run_task(AnsibleModule, IMAGE_OPTIONS, task="image")
+
+
+if __name__ == "__main__":
+    main()

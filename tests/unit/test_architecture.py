@@ -1,0 +1,280 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The import table of STYLE.md ("Who may import whom"), checked on every file under module_utils.
+
+Dependencies point one way: modules -> glue -> engine.api -> engine.services -> components -> engine.core.
+Every ``import``/``from ... import`` node is checked, including imports inside functions and under
+``if t.TYPE_CHECKING:`` (AnsiballZ ships what a static import names, wherever it sits).
+
+Two deliberate exceptions, both narrow:
+
+* Under ``if t.TYPE_CHECKING:`` a component may name another component's *types*: that is how an
+  injected dependency is annotated (``build`` gets ``runtime`` and ``store`` injected; the registry
+  client is handed a ``DaemonConfig``).  Everything else (glue/cli/ansible) stays forbidden there too.
+* glue and cli may import ``engine.core.events``: progress callbacks are part of the facade's
+  signatures (``pull(..., on_event=events.ignore)``).
+"""
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import typing as t
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
+
+COMPONENTS = ("store", "registry", "build", "runtime", "network", "volumes", "config")
+#: Third-party libraries the engine may import (lazily); everything else must be standard library.
+OPTIONAL_LIBRARIES = frozenset({"zstandard", "pyroute2"})
+#: Never imported under module_utils: the same files run inside AnsiballZ and as ``berth_engine``.
+FORBIDDEN_TOP = {
+    "ansible": "module_utils must not import ansible (the module passes the AnsibleModule class in)",
+    "ansible_collections": "module_utils must use relative imports, not ansible_collections.*",
+    "berth_engine": "module_utils must use relative imports, not berth_engine.*",
+    "plugins": "module_utils must use relative imports",
+}
+#: Modules of engine.core that are part of the facade's vocabulary.
+FACADE_CORE = ("engine.core.events",)
+#: engine.options may use the pure reference value type to canonicalise names (STYLE rule 3);
+#: it would better live in engine.core.
+OPTIONS_EXTRA = ("engine.store.reference",)
+
+STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+
+
+def layer_of(module: str) -> str:
+    """Dotted module path relative to module_utils -> layer name."""
+    parts = module.split(".")
+    if parts[0] in ("glue", "cli"):
+        return parts[0]
+    if parts[0] != "engine" or len(parts) == 1:
+        return "root"
+    second = parts[1]
+    if second in ("api", "errors", "core", "options", "services"):
+        return second
+    if second in COMPONENTS:
+        return "component:" + second
+    return "engine-other"
+
+
+def allowed(src: str, target: str, type_only: bool = False) -> str | None:
+    """None when *src* may import *target* (both dotted, relative to module_utils); else the reason.
+
+    *type_only*: the import sits under ``if TYPE_CHECKING:``.
+    """
+    s, d = layer_of(src), layer_of(target)
+    if s == d:
+        return None
+    if s == "root":
+        return None
+    if d in ("glue", "cli") and s not in ("glue", "cli"):
+        return f"the engine never imports {d}"
+    if s in ("glue", "cli"):
+        if d in ("api", "errors", "options") or target in FACADE_CORE:
+            return None
+        return f"{s} talks to the engine only through engine.api, engine.errors and engine.options, not {target}"
+    if s == "errors":
+        return "engine.errors imports only the standard library"
+    if s == "core":
+        return None if d == "errors" else f"engine.core imports only engine.core and engine.errors, not {target}"
+    if s == "options":
+        if d in ("core", "errors") or target.startswith(OPTIONS_EXTRA):
+            return None
+        return f"engine.options imports only engine.core, engine.errors and {OPTIONS_EXTRA}, not {target}"
+    if s.startswith("component:"):
+        if d in ("core", "errors"):
+            return None
+        if d.startswith("component:"):
+            if type_only:
+                return None
+            return f"components never import each other ({s[10:]} -> {d[10:]}); inject the dependency"
+        return f"components ({s[10:]}) never import {target}"
+    if s == "services":
+        if d == "api":
+            return "engine.services never imports engine.api"
+        return None
+    return None
+
+
+def _package_of(rel_path: str) -> tuple[str, str]:
+    """``engine/store/images.py`` -> (module ``engine.store.images``, package ``engine.store``)."""
+    no_ext = rel_path[:-3].replace(os.sep, "/")
+    parts = no_ext.split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+        return ".".join(parts), ".".join(parts)
+    return ".".join(parts), ".".join(parts[:-1])
+
+
+def violations(rel_path: str, source: str) -> list[str]:
+    """Every import-table violation in one file (path relative to module_utils)."""
+    module, package = _package_of(rel_path)
+    out = []
+    tree = ast.parse(source, rel_path)
+    type_only_nodes = _type_checking_imports(tree)
+    for node in ast.walk(tree):
+        where = f"{rel_path}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                out.extend(f"{where}: {msg}" for msg in _absolute(alias.name))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                out.extend(f"{where}: {msg}" for msg in _absolute(node.module or ""))
+                continue
+            base = package.split(".") if package else []
+            up = node.level - 1
+            if up > len(base):
+                out.append(f"{where}: relative import escapes module_utils")
+                continue
+            base = base[: len(base) - up]
+            # ``from ..engine.core import events`` names the module engine.core.events
+            pkg = base + (node.module.split(".") if node.module else [])
+            targets = sorted({_submodule_or_package(pkg, a.name) for a in node.names})
+            for target in targets:
+                reason = allowed(module, target, type_only=id(node) in type_only_nodes)
+                if reason:
+                    out.append(f"{where}: {module} -> {target}: {reason}")
+    return out
+
+
+def _submodule_or_package(pkg: list[str], name: str) -> str:
+    candidate = pkg + [name]
+    path = os.path.join(MODULE_UTILS, *candidate)
+    if os.path.isdir(path) or os.path.isfile(path + ".py") or not pkg:
+        return ".".join(candidate)
+    return ".".join(pkg)
+
+
+def _type_checking_imports(tree: ast.AST) -> set[int]:
+    """ids of import nodes inside ``if TYPE_CHECKING:`` / ``if t.TYPE_CHECKING:`` bodies."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            test = node.test
+            name = test.attr if isinstance(test, ast.Attribute) else getattr(test, "id", None)
+            if name == "TYPE_CHECKING":
+                for stmt in node.body:
+                    for sub in ast.walk(stmt):
+                        if isinstance(sub, (ast.Import, ast.ImportFrom)):
+                            out.add(id(sub))
+    return out
+
+
+def _absolute(name: str) -> list[str]:
+    top = name.split(".")[0]
+    if top in FORBIDDEN_TOP:
+        return [f"import {name}: {FORBIDDEN_TOP[top]}"]
+    if top in STDLIB or top in OPTIONAL_LIBRARIES:
+        return []
+    return [f"import {name}: not standard library (the engine needs only the stdlib; optional: "
+            f"{', '.join(sorted(OPTIONAL_LIBRARIES))})"]
+
+
+def python_files() -> list[str]:
+    out = []
+    for dirpath, _dirs, files in os.walk(MODULE_UTILS):
+        for f in files:
+            if f.endswith(".py"):
+                out.append(os.path.relpath(os.path.join(dirpath, f), MODULE_UTILS))
+    return sorted(out)
+
+
+# ------------------------------------------------------------------ the real tree
+def test_tree_is_not_empty() -> None:
+    files = python_files()
+    assert "engine/api.py" in files or "engine/errors.py" in files
+    assert len(files) > 5
+
+
+def test_module_utils_follows_the_import_table() -> None:
+    found: list[str] = []
+    for rel in python_files():
+        with open(os.path.join(MODULE_UTILS, rel), encoding="utf-8") as fh:
+            found.extend(violations(rel, fh.read()))
+    assert not found, "import table violations:\n" + "\n".join(found)
+
+
+@pytest.mark.skipif(not STDLIB - {"__future__"}, reason="sys.stdlib_module_names needs Python 3.10+")
+def test_stdlib_list_is_available() -> None:
+    assert {"os", "json", "ctypes"} <= STDLIB
+
+
+# ------------------------------------------------------------------ the checker itself
+@pytest.mark.parametrize(
+    "path, source, needle",
+    [
+        ("engine/store/images.py", "from ...glue import runner\n", "never imports glue"),
+        ("engine/api.py", "from ..cli.main import main\n", "never imports cli"),
+        ("engine/store/images.py", "from ..registry.client import RegistryClient\n", "never import each other"),
+        ("engine/build/builder.py", "from ..runtime import spec\n", "never import each other"),
+        ("engine/store/images.py", "from ..services.images import ImageService\n", "never import engine.services"),
+        ("engine/config/daemon.py", "from ..api import Engine\n", "never import engine.api"),
+        ("engine/core/fs.py", "from ..store import blobs\n", "engine.core imports only"),
+        ("engine/core/fs.py", "from .. import options\n", "engine.core imports only"),
+        ("engine/errors.py", "from .core import fs\n", "only the standard library"),
+        ("engine/services/images.py", "from ..api import Engine\n", "never imports engine.api"),
+        ("glue/runner.py", "from ..engine.store.images import ImageStore\n", "only through engine.api"),
+        ("glue/runner.py", "from ..engine.services import images\n", "only through engine.api"),
+        ("cli/main.py", "from ..engine.runtime import init\n", "only through engine.api"),
+        ("engine/options/image.py", "from ..registry import client\n", "engine.options imports only"),
+        ("glue/runner.py", "from ansible.module_utils.basic import AnsibleModule\n", "must not import ansible"),
+        ("engine/api.py", "import ansible_collections.berth.engine\n", "relative imports"),
+        ("engine/api.py", "from berth_engine.engine import errors\n", "relative imports"),
+        ("engine/registry/transport.py", "import requests\n", "not standard library"),
+        ("engine/core/fs.py", "from .... import x\n", "escapes module_utils"),
+        ("engine/store/images.py", "def f():\n    from ..registry import auth\n", "never import each other"),
+        ("engine/store/images.py", "import typing as t\nif t.TYPE_CHECKING:\n    from ...glue import runner\n",
+         "never imports glue"),
+        ("engine/core/fs.py", "import typing as t\nif t.TYPE_CHECKING:\n    from ..store import blobs\n",
+         "engine.core imports only"),
+        ("glue/runner.py", "from ..engine.core import layout\n", "only through engine.api"),
+        ("engine/build/builder.py", "if True:\n    from ..runtime import spec\n", "never import each other"),
+    ],
+)
+def test_checker_finds_violations(path: str, source: str, needle: str) -> None:
+    found = violations(path, source)
+    assert found, f"no violation found for {source!r}"
+    assert any(needle in v for v in found), found
+
+
+@pytest.mark.parametrize(
+    "path, source",
+    [
+        ("engine/store/images.py", "from ..core import fs\nfrom ..errors import StoreError\nfrom . import blobs\n"),
+        ("engine/store/images.py", "from .reference import ImageReference\nimport json, os\n"),
+        ("engine/core/fs.py", "from ..errors import EngineError\nfrom .digest import Digest\n"),
+        ("engine/services/images.py", "from ..store.images import ImageStore\nfrom ..registry import client\n"),
+        ("engine/api.py", "from .services.images import ImageService\nfrom .config.daemon import DaemonConfig\n"),
+        ("glue/runner.py", "from ..engine.api import Engine\nfrom ..engine.errors import EngineError\n"),
+        ("glue/runner.py", "from ..engine.options.image import IMAGE_OPTIONS\nfrom .argspec import module_kwargs\n"),
+        ("engine/options/image.py", "from ..store.reference import ImageReference\nfrom .model import Option\n"),
+        ("engine/network/links.py", "def f():\n    import pyroute2\n"),
+        ("engine/store/layers.py", "import zstandard\n"),
+        ("engine/__init__.py", ""),
+        ("engine/core/__init__.py", "from . import fs\n"),
+        ("engine/build/builder.py", "import typing as t\nif t.TYPE_CHECKING:\n    from ..runtime.spec import Spec\n"),
+        ("engine/registry/client.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..config import daemon\n"),
+        ("cli/render.py", "from ..engine.core import events\nfrom ..engine.core.events import Event\n"),
+    ],
+)
+def test_checker_accepts_allowed_imports(path: str, source: str) -> None:
+    assert violations(path, source) == []
+
+
+@pytest.mark.parametrize(
+    "module, layer",
+    [
+        ("engine.store.images", "component:store"),
+        ("engine.config.daemon", "component:config"),
+        ("engine.api", "api"),
+        ("engine.core.fs", "core"),
+        ("glue.runner", "glue"),
+        ("engine", "root"),
+        ("", "root"),
+    ],
+)
+def test_layer_of(module: str, layer: str) -> None:
+    assert layer_of(module) == layer
+
