@@ -151,9 +151,9 @@ def make_oci_layout(
 ) -> OciLayout:
     """Build an image with umoci in the OCI layout at *path* (created if needed) under *tag*.
 
-    Each entry of *layers* becomes one layer (``umoci insert`` per entry): a directory (e.g. a
-    :func:`busybox_rootfs`) is inserted at ``/``, a mapping path->bytes is written to a temporary
-    directory first. Config changes go through ``umoci config``. Several tags may share one layout.
+    Each entry of *layers* becomes one layer (``umoci unpack``, copy, ``umoci repack`` per entry): a
+    directory (e.g. a :func:`busybox_rootfs`) is copied to ``/``, a mapping path->bytes is written
+    there. Config changes go through ``umoci config``. Several tags may share one layout.
     """
     require_tools("umoci", why="building test images")
     lay = os.fspath(path)
@@ -163,13 +163,19 @@ def make_oci_layout(
         run(["umoci", "init", "--layout", lay])
     image = f"{lay}:{tag}"
     run(["umoci", "new", "--image", image])
+    rootless = ["--rootless"] if os.geteuid() != 0 else []
     for layer in layers:
-        if isinstance(layer, t.Mapping):
-            with tempfile.TemporaryDirectory(prefix="berth-layer-") as tmp:
-                write_files(tmp, layer)
-                run(["umoci", "insert", "--image", image, tmp, "/"])
-        else:
-            run(["umoci", "insert", "--image", image, os.fspath(layer), "/"])
+        # unpack + copy + repack: umoci 0.4.7's ``insert`` writes tars without the padding of the last
+        # file and without the end-of-archive blocks, which strict readers (Python's tarfile) refuse.
+        with tempfile.TemporaryDirectory(prefix="berth-bundle-") as tmp:
+            bundle = os.path.join(tmp, "bundle")
+            run(["umoci", "unpack", *rootless, "--image", image, bundle])
+            rootfs = os.path.join(bundle, "rootfs")
+            if isinstance(layer, t.Mapping):
+                write_files(rootfs, layer)
+            else:
+                shutil.copytree(os.fspath(layer), rootfs, symlinks=True, dirs_exist_ok=True)
+            run(["umoci", "repack", "--image", image, bundle])
     argv = ["umoci", "config", "--image", image, f"--architecture={arch}", f"--os={os_name}"]
     if cmd is not None:
         argv += [f"--config.cmd={c}" for c in cmd] if cmd else ["--clear=config.cmd"]
