@@ -7,9 +7,7 @@ Only the standard library, and nothing slow to import.
 """
 from __future__ import annotations
 
-import json
 import re
-import threading
 import time
 import typing as t
 
@@ -129,7 +127,9 @@ def table(rows: t.Sequence[t.Sequence[str]], minwidth: int = 10, padding: int = 
 
 
 def go_json(obj: t.Any, indent: int | None = None) -> str:
-    """JSON as Go's ``encoding/json`` writes it: sorted keys when a map, ``<>&`` escaped."""
+    """JSON as Go's ``encoding/json`` writes it: compact, ``<>&`` escaped (callers sort map keys)."""
+    import json
+
     if indent is None:
         text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
     else:
@@ -307,6 +307,8 @@ class Progress:
         self._last_draw = 0.0
         self._dirty = False
         self._header = ""
+        import threading
+
         self._lock = threading.RLock()
 
     # -- feeding

@@ -7,7 +7,6 @@ and prints what docker prints. Imported only when one of these verbs runs.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import typing as t
 
@@ -45,11 +44,20 @@ def _has_tag_or_digest(name: str) -> bool:
     return "@" in name or bool(_split_repo_tag(name)[1])
 
 
-def _label_of(ident: str) -> str:
-    """The ``latest`` (or digest) docker puts before ``: Pulling from …``."""
-    if "@" in ident:
-        return ident.split("@", 1)[1]
-    return _split_repo_tag(ident)[1] or "latest"
+def pulling_from(ident: str) -> str:
+    """Docker's ``latest: Pulling from library/busybox`` for a (familiar) reference.
+
+    Docker names the repository path only, without the registry host:
+    ``localhost:5000/team/app:1`` -> ``1: Pulling from team/app``.
+    """
+    name, digest = (ident.split("@", 1) + [""])[:2]
+    name, tag = _split_repo_tag(name)
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        path = rest
+    else:
+        path = name if "/" in name else "library/" + name
+    return f"{tag or digest or 'latest'}: Pulling from {path}"
 
 
 def _filters(values: t.Sequence[str], prog: str) -> dict[str, list[str]]:
@@ -64,8 +72,11 @@ def _filters(values: t.Sequence[str], prog: str) -> dict[str, list[str]]:
     return out
 
 
-def _terminal_width() -> int:
-    return shutil.get_terminal_size((200, 24)).columns or 200
+def _terminal_width(ctx: Context) -> int:
+    try:
+        return os.get_terminal_size(ctx.stdout.fileno()).columns or 200
+    except (OSError, AttributeError, ValueError):
+        return 200
 
 
 # ---------------------------------------------------------------- pull
@@ -79,8 +90,7 @@ class _PullEvents:
         if self.progress is None:
             return
         if ev.kind == "resolve":
-            if ev.message:
-                self.progress.set_header(f"{_label_of(ev.ident)}: {ev.message}")
+            self.progress.set_header(pulling_from(ev.ident))
             return
         self.progress(ev)
 
@@ -93,7 +103,7 @@ def pull(ctx: Context) -> int:
     progress = None
     if not a.quiet:
         tty = ctx.is_tty()
-        progress = render.Progress(ctx.stdout, tty=tty, width=_terminal_width() if tty else 200)
+        progress = render.Progress(ctx.stdout, tty=tty, width=_terminal_width(ctx) if tty else 200)
     try:
         result = ctx.engine.images.pull(a.name, platform=a.platform, on_event=_PullEvents(progress))
     finally:
@@ -323,6 +333,7 @@ def prune(ctx: Context) -> int:
 # ---------------------------------------------------------------- load / save / import
 def _stdin_to_file(ctx: Context, what: str) -> str:
     """Spool standard input to a temporary file (the engine reads paths); the caller removes it."""
+    import shutil
     import tempfile
 
     try:
@@ -353,7 +364,7 @@ def load(ctx: Context) -> int:
         path = spooled = _stdin_to_file(ctx, "load")
     progress = None
     if not a.quiet and ctx.is_tty():
-        progress = render.Progress(ctx.stdout, tty=True, width=_terminal_width(), mode="load")
+        progress = render.Progress(ctx.stdout, tty=True, width=_terminal_width(ctx), mode="load")
     try:
         loaded = ctx.engine.images.load(path, on_event=progress or events.ignore)
     finally:
@@ -377,6 +388,7 @@ def save(ctx: Context) -> int:
         return 0
     if ctx.is_tty():
         raise _Refused("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    import shutil
     import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix="berth-save-", suffix=".tar")

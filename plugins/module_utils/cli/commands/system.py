@@ -125,11 +125,11 @@ def df_verbose(du: t.Mapping[str, t.Any], now: float | None = None) -> str:
         )
     out.append(render.table(rows))
 
+    import json
+
     out.append("\nContainers space usage:\n\n")
     rows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"]]
     for c in du.get("Containers") or []:
-        import json
-
         command = render.ellipsis(json.dumps(str(c.get("Command", ""))), 20)
         vols = sum(1 for m in c.get("Mounts") or [] if m.get("Type") == "volume")
         names = ",".join(str(n).lstrip("/") for n in c.get("Names") or [])

@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ``berth`` command as a user runs it: bin/berth in a subprocess, docker's output and exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import typing as t
+
+import pytest
+
+pytestmark = [pytest.mark.functional]
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BERTH = os.path.join(REPO_ROOT, "bin", "berth")
+ARCHIVE_PY = os.path.join(REPO_ROOT, "plugins", "module_utils", "engine", "store", "archive.py")
+needs_archive = pytest.mark.skipif(
+    not os.path.exists(ARCHIVE_PY), reason="engine archive support (store/archive.py: import/load/save) not there yet"
+)
+HEX12 = re.compile(r"^[0-9a-f]{12}$")
+FULL_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+class Berth:
+    """Runs ``bin/berth --root ROOT --config CONFIG …`` and keeps the last result."""
+
+    def __init__(self, root: str, config: str) -> None:
+        self.root = root
+        self.config = config
+
+    def __call__(
+        self, *args: str, input: bytes | str | None = None, rc: int | None = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        argv = [sys.executable, BERTH, "--root", self.root, "--config", self.config, *args]
+        proc = subprocess.run(
+            argv,
+            input=input.encode() if isinstance(input, str) else input,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(os.environ, **(env or {})),
+            timeout=60,
+        )
+        proc.out = proc.stdout.decode()  # type: ignore[attr-defined]
+        proc.err = proc.stderr.decode()  # type: ignore[attr-defined]
+        if rc is not None:
+            assert proc.returncode == rc, f"berth {' '.join(args)} -> {proc.returncode}\n{proc.err}{proc.out}"
+        return proc
+
+
+@pytest.fixture
+def berth(berth_root: str, berth_config: t.Callable[..., str], registry: t.Any) -> Berth:
+    return Berth(berth_root, berth_config(insecure_registries=[registry.host]))
+
+
+@pytest.fixture
+def offline_berth(berth_root: str, berth_config: t.Callable[..., str]) -> Berth:
+    return Berth(berth_root, berth_config())
+
+
+@pytest.fixture(scope="module")
+def rootfs_tar(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    import tarfile
+
+    path = str(tmp_path_factory.mktemp("cli-rootfs") / "rootfs.tar")
+    with tarfile.open(path, "w") as tf:
+        tf.add(busybox_rootfs, arcname=".")
+    return path
+
+
+def image_table(out: str) -> list[list[str]]:
+    """Split a docker table on runs of 3+ spaces (cells never contain them here)."""
+    return [re.split(r"\s{3,}", line.rstrip()) for line in out.splitlines()]
+
+
+# ------------------------------------------------------------------ pull
+def test_pull_plain_output_then_up_to_date_then_quiet(berth: Berth, pushed_busybox: t.Any) -> None:
+    first = berth("pull", pushed_busybox)
+    lines = first.out.splitlines()
+    assert lines[0] == "latest: Pulling from library/busybox"
+    layer_lines = [x for x in lines if re.match(r"^[0-9a-f]{12}: ", x)]
+    assert layer_lines, first.out
+    layer = layer_lines[0].split(":")[0]
+    assert f"{layer}: Pulling fs layer" in lines
+    assert f"{layer}: Pull complete" in lines
+    assert lines.index(f"{layer}: Pulling fs layer") < lines.index(f"{layer}: Pull complete")
+    assert len(layer_lines) == len(set(layer_lines)), "one line per state change"
+    assert not any("\x1b" in x or "Downloading" in x for x in lines), "no progress bars off a terminal"
+    assert lines[-3:] == [
+        f"Digest: {pushed_busybox.digest}",
+        f"Status: Downloaded newer image for {pushed_busybox}",
+        str(pushed_busybox),
+    ]
+
+    again = berth("pull", pushed_busybox)
+    assert again.out.splitlines() == [
+        "latest: Pulling from library/busybox",
+        f"Digest: {pushed_busybox.digest}",
+        f"Status: Image is up to date for {pushed_busybox}",
+        str(pushed_busybox),
+    ]
+    assert berth("pull", "-q", pushed_busybox).out == f"{pushed_busybox}\n"
+
+
+def test_pull_default_tag_and_unknown_tag(berth: Berth, registry: t.Any, pushed_busybox: t.Any) -> None:
+    untagged = f"{registry.host}/library/busybox"
+    out = berth("pull", untagged).out.splitlines()
+    assert out[0] == "Using default tag: latest"
+    assert out[-1] == f"{untagged}:latest"
+    bad = berth("pull", f"{registry.host}/library/busybox:nope", rc=1)
+    assert bad.err.startswith("Error: ") and "nope" in bad.err
+    assert "Traceback" not in bad.err
+    debug = berth("--debug", "pull", f"{registry.host}/library/busybox:nope", rc=1)
+    assert "Traceback" in debug.err
+
+
+def test_pull_on_a_terminal_redraws_progress(berth: Berth, pushed_busybox: t.Any) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    argv = [sys.executable, BERTH, "--root", berth.root, "--config", berth.config, "pull", pushed_busybox]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    text = b"".join(chunks).decode()
+    assert "Pull complete" in text
+    assert "\x1b[2K" in text and re.search(r"\x1b\[\d+A", text), "lines are rewritten in place"
+    assert f"Status: Downloaded newer image for {pushed_busybox}" in text
+
+
+# ------------------------------------------------------------------ images / tag / inspect / rmi
+def test_images_table_quiet_json_filters(berth: Berth, pushed_busybox: t.Any, registry: t.Any) -> None:
+    empty = berth("images")
+    assert empty.out == "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"
+    berth("pull", "-q", pushed_busybox)
+    repo = f"{registry.host}/library/busybox"
+    assert berth("tag", pushed_busybox, "mine/app:1").out == ""
+
+    rows = image_table(berth("images").out)
+    assert rows[0] == ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    by_name = {(r[0], r[1]): r for r in rows[1:]}
+    assert set(by_name) == {(repo, "latest"), ("mine/app", "1")}
+    row = by_name[("mine/app", "1")]
+    assert HEX12.match(row[2]) and row[3].endswith(" ago") and re.match(r"^\d[\d.]*[kMG]?B$", row[4])
+
+    quiet = berth("images", "-q").out.splitlines()
+    assert quiet == [row[2]], "one unique ID for two tags"
+    full = berth("images", "-q", "--no-trunc").out.splitlines()
+    assert len(full) == 1 and FULL_ID.match(full[0]) and full[0][7:19] == row[2]
+
+    digests = image_table(berth("images", "--digests").out)
+    assert digests[0] == ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
+    assert [repo, "latest", pushed_busybox.digest] == digests[[r[0] for r in digests].index(repo)][:3]
+
+    objs = [json.loads(x) for x in berth("images", "--format", "json").out.splitlines()]
+    assert {(o["Repository"], o["Tag"]) for o in objs} == set(by_name)
+    assert all(o["ID"] == row[2] and o["Digest"] == "<none>" for o in objs)
+    # Docker shows only the matching tags of a matching image; the engine's list() returns all of them.
+    assert "mine/app:1" in berth("images", "--format", "{{.Repository}}:{{.Tag}}", "mine/app").out.splitlines()
+
+    assert ["mine/app", "1"] in [r[:2] for r in image_table(berth("images", "-f", "reference=mine/*").out)]
+    assert len(berth("images", "-f", "dangling=true").out.splitlines()) == 1
+    bad = berth("images", "-f", "colour=red", rc=125)  # InvalidOption.exit_code
+    assert bad.err.startswith("Error: ") and "colour" in bad.err
+    assert berth("images", "-f", "nonsense", rc=125).err.startswith("berth images: bad format of filter")
+    assert berth("image", "ls", "-q").out == berth("image", "list", "-q").out == berth("images", "-q").out
+
+
+def test_inspect_history_rmi(berth: Berth, pushed_busybox: t.Any) -> None:
+    berth("pull", "-q", pushed_busybox)
+    berth("tag", pushed_busybox, "app:1")
+    info = json.loads(berth("image", "inspect", "app:1").out)
+    assert isinstance(info, list) and len(info) == 1 and info[0]["Config"]["Cmd"] == ["sh"]
+    assert json.loads(berth("inspect", "app:1", pushed_busybox).out)[1]["Id"] == info[0]["Id"]
+    assert berth("inspect", "-f", "{{.Id}} {{json .Config.Cmd}}", "app:1").out == f"{info[0]['Id']} [\"sh\"]\n"
+    missing = berth("image", "inspect", "nope:1", rc=1)
+    assert missing.out == "[]\n" and missing.err == "Error: No such image: nope:1\n"
+
+    hist = image_table(berth("history", "app:1").out)
+    assert hist[0] == ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+    assert hist[1][0] == info[0]["Id"][7:19]
+    assert berth("image", "history", "-q", "app:1").out.splitlines()[0] == info[0]["Id"][7:19]
+
+    assert berth("rmi", "app:1").out == "Untagged: app:1\n"
+    out = berth("image", "rm", pushed_busybox).out.splitlines()
+    assert out[0] == f"Untagged: {pushed_busybox}"
+    assert f"Untagged: {pushed_busybox.by_digest}" in out
+    assert f"Deleted: {info[0]['Id']}" in out
+    assert all(re.match(r"^(Untagged: .+|Deleted: sha256:[0-9a-f]{64})$", x) for x in out)
+    gone = berth("rmi", "x", rc=1)
+    assert gone.err == "Error: No such image: x\n" and gone.out == ""
+    assert berth("images", "-q").out == ""
+
+
+# ------------------------------------------------------------------ import / save / load / prune / df
+@needs_archive
+def test_import_file_and_stdin(offline_berth: Berth, rootfs_tar: str) -> None:
+    b = offline_berth
+    image_id = b("import", "-m", "from a file", "-c", "CMD [\"sh\"]", rootfs_tar, "imp:file").out.strip()
+    assert FULL_ID.match(image_id)
+    info = json.loads(b("image", "inspect", "imp:file").out)[0]
+    assert info["Id"] == image_id and info["Config"]["Cmd"] == ["sh"]
+    with open(rootfs_tar, "rb") as fh:
+        from_stdin = b("image", "import", "-", "imp:stdin", input=fh.read()).out.strip()
+    assert FULL_ID.match(from_stdin)
+    assert ("imp", "stdin") in {tuple(r[:2]) for r in image_table(b("images").out)[1:]}
+
+
+@needs_archive
+def test_save_load_round_trip(offline_berth: Berth, rootfs_tar: str, tmp_path: t.Any) -> None:
+    b = offline_berth
+    image_id = b("import", rootfs_tar, "round:trip").out.strip()
+    archive = str(tmp_path / "saved.tar")
+    assert b("save", "-o", archive, "round:trip").out == ""
+    assert os.path.getsize(archive) > 100_000
+    b("rmi", "round:trip")
+    assert b("load", "-i", archive).out == "Loaded image: round:trip\n"
+    assert b("images", "-q", "--no-trunc").out.strip() == image_id
+    oci = str(tmp_path / "saved-oci.tar")
+    b("save", "--format", "oci-archive", "-o", oci, "round:trip")
+    with open(archive, "rb") as fh:
+        assert b("load", "-q", input=fh.read()).out == "Loaded image: round:trip\n"
+
+
+@needs_archive
+def test_image_prune_and_system_df(offline_berth: Berth, rootfs_tar: str) -> None:
+    b = offline_berth
+    df = image_table(b("system", "df").out)
+    assert df == [
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+        ["Images", "0", "0", "0B", "0B"],
+        ["Containers", "0", "0", "0B", "0B"],
+        ["Local Volumes", "0", "0", "0B", "0B"],
+        ["Build Cache", "0", "0", "0B", "0B"],
+    ]
+    first = b("import", "-c", "LABEL v=1", rootfs_tar, "app:latest").out.strip()
+    b("import", "-c", "LABEL v=2", rootfs_tar, "app:latest")  # moves the tag: the first is dangling
+    df = image_table(b("system", "df").out)
+    assert df[1][:3] == ["Images", "2", "0"] and df[1][4].endswith("(100%)")
+    assert "Images space usage:" in b("system", "df", "-v").out
+    assert [json.loads(x)["Type"] for x in b("system", "df", "--format", "json").out.splitlines()] == [
+        "Images", "Containers", "Local Volumes", "Build Cache"]
+    dangling = b("images", "-f", "dangling=true", "--format", "{{.Repository}} {{.Tag}} {{.ID}}").out
+    assert dangling == f"<none> <none> {first[7:19]}\n"
+
+    no = b("image", "prune", input="n\n")
+    assert no.out == "WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] "
+    assert len(b("images", "-q").out.split()) == 2
+    pruned = b("image", "prune", "-f").out.splitlines()
+    assert pruned[:2] == ["Deleted Images:", f"deleted: {first}"]
+    assert pruned[-2] == "" and re.match(r"^Total reclaimed space: \d[\d.]*[kMG]?B$", pruned[-1])
+    assert len(b("images", "-q").out.split()) == 1
+    again = b("image", "prune", "-a", input="y\n").out
+    assert again.startswith("WARNING! This will remove all images without at least one container")
+    assert "untagged: app:latest" in again
+    assert b("images", "-q").out == ""
+
+
+# ------------------------------------------------------------------ usage
+def test_usage_errors_and_help(offline_berth: Berth) -> None:
+    b = offline_berth
+    unknown = b("foo", rc=125)
+    assert unknown.err == "berth: 'foo' is not a berth command.\nSee 'berth --help'\n"
+    bad_flag = b("images", "--bogus", rc=125)
+    assert bad_flag.err == "unknown flag: --bogus\nSee 'berth images --help'.\n"
+    assert b("tag", "only-one", rc=125).err.startswith("berth tag: ")
+    assert b("image", "frobnicate", rc=125).err.startswith("berth: 'image frobnicate' is not a berth command.")
+    assert "Commands:" in b("image").out
+    assert "Commands:" in b().out
+    assert re.match(r"^Berth version \d+\.\d+\.\d+", b("--version").out)
+    assert "--root DIR" in b("--help").out
+    env_root = b("images", "-q", env={"BERTH_ROOT": "relative/path"})  # --root wins over the env
+    assert env_root.out == ""
