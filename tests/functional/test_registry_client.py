@@ -172,7 +172,8 @@ def test_schema1_and_digest_mismatches(registry, pushed_busybox, berth_config) -
             client.fetch_manifest(ref_of(f"{base}:liar"))
         # by digest: other bytes than asked for
         other = "sha256:" + hashlib.sha256(b"x").hexdigest()
-        proxy.canned[("GET", f"/v2/library/busybox/manifests/{other}")] = (200, {"Content-Type": oci.OCI_MANIFEST}, good)
+        proxy.canned[("GET", f"/v2/library/busybox/manifests/{other}")] = (
+            200, {"Content-Type": oci.OCI_MANIFEST}, good)
         with pytest.raises(DigestMismatch):
             client.fetch_manifest(ref_of(f"{base}@{other}"))
         # a blob whose bytes do not match its descriptor
@@ -467,7 +468,8 @@ def test_tls_client_certificate(busybox_layout, berth_config) -> None:
     with Registry(tls=True, client_auth=True) as reg:
         # skopeo would need the client cert too: PUT the image through the client-cert context instead
         ref = ref_of(f"{reg.host}/library/busybox:latest")
-        for digest in [busybox_layout.manifest["config"]["digest"], *[x["digest"] for x in busybox_layout.manifest["layers"]]]:
+        manifest = busybox_layout.manifest
+        for digest in [manifest["config"]["digest"], *[x["digest"] for x in manifest["layers"]]]:
             _upload_blob(reg, "library/busybox", digest, busybox_layout.blob(digest))
         reg.put_manifest("library/busybox", "latest", busybox_layout.manifest_raw, oci.OCI_MANIFEST)
         client = make_client(berth_config, certs={reg.host: {"ca.crt": reg.ca_path}})

@@ -284,7 +284,8 @@ def push(
         argv = ["skopeo", "--insecure-policy", "copy", "--quiet", "--digestfile", df.name, "--format", fmt,
                 *_skopeo_dest_args(creds), f"oci:{os.fspath(layout)}:{tag}", f"docker://{ref}"]
         run(argv)
-        digest = open(df.name).read().strip()
+        with open(df.name) as fh:
+            digest = fh.read().strip()
     return Pushed(ref, digest, OCI_MANIFEST if fmt == "oci" else DOCKER_MANIFEST)
 
 
@@ -352,7 +353,8 @@ def push_index(
         try:
             with tempfile.NamedTemporaryFile(prefix="berth-digest-") as df:
                 run([*argv[:4], "--digestfile", df.name, *argv[4:]])
-                digest = open(df.name).read().strip()
+                with open(df.name) as fh:
+                    digest = fh.read().strip()
         except RuntimeError:
             if fmt == "oci":
                 raise
@@ -420,7 +422,8 @@ def _http(
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     last: Exception | None = None
-    for conn in (http.client.HTTPSConnection(host, timeout=10, context=ctx), http.client.HTTPConnection(host, timeout=10)):
+    conns = (http.client.HTTPSConnection(host, timeout=10, context=ctx), http.client.HTTPConnection(host, timeout=10))
+    for conn in conns:
         try:
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()

@@ -82,7 +82,7 @@ class Credentials:
         return len(self._logins)
 
     def __repr__(self) -> str:
-        users = ", ".join(f"{h}: {l.username}" for h, l in sorted(self._logins.items()))
+        users = ", ".join(f"{h}: {login.username}" for h, login in sorted(self._logins.items()))
         return f"Credentials({users})"
 
     # ------------------------------------------------------------------ file
@@ -102,8 +102,8 @@ class Credentials:
             doc = json.loads(data)
         except ValueError as exc:
             # the position only: the text of the file may contain secrets
-            raise ConfigError(path, None, f"registry credentials are not valid JSON (line {getattr(exc, 'lineno', '?')}, "
-                                          f"column {getattr(exc, 'colno', '?')})") from None
+            where = f"line {getattr(exc, 'lineno', '?')}, column {getattr(exc, 'colno', '?')}"
+            raise ConfigError(path, None, f"registry credentials are not valid JSON ({where})") from None
         if not isinstance(doc, dict):
             raise ConfigError(path, None, "registry credentials: the top level must be a JSON object")
         auths = doc.get("auths", {})

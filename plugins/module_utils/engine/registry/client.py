@@ -137,6 +137,12 @@ class RegistryClient:
                 last_reason = exc.reason
                 self._sleep(self._delay(n))
                 continue
+            if resp.status in (401, 403) and resp.host != ep.host:
+                # a redirect target (blob storage, a CDN) refused us: registry credentials cannot help there
+                resp.close()
+                raise RegistryError(registry, f"the storage at {resp.host} that the registry redirected to "
+                                              f"refused the request (HTTP {resp.status})", ref.path, what,
+                                    status=resp.status)
             if resp.status == 401:
                 resp.close()
                 if answered:
@@ -198,7 +204,8 @@ class RegistryClient:
     def _manifest_path(self, ref: "ImageReference", reference: str) -> str:
         return f"/v2/{ref.path}/manifests/{reference}"
 
-    def _unknown(self, ep: Endpoint, ref: "ImageReference", reference: str, status: int | None = None) -> ManifestUnknown:
+    def _unknown(self, ep: Endpoint, ref: "ImageReference", reference: str,
+                 status: int | None = None) -> ManifestUnknown:
         registry = self._registry_name(ep, ref)
         if ":" in reference:  # a digest (tags cannot contain ':')
             return ManifestUnknown(registry, "manifest unknown", ref.path, reference, status=status)
@@ -440,6 +447,8 @@ class BlobStream:
     # ------------------------------------------------------------------ (re)opening
     def _open(self) -> None:
         """GET the blob from ``pos`` (trying the next endpoint when one cannot serve it at all)."""
+        if self.pos >= self.size:
+            return  # nothing left to fetch
         while True:
             try:
                 self._open_at(self.endpoint)

@@ -364,7 +364,8 @@ class Transport:
                 conn.close()
                 if reused and fresh_try == 0:
                     continue  # a stale keep-alive connection: try once more on a new one
-                raise TransportError(host, _describe(exc), True, fallback=not isinstance(exc, BrokenPipeError)) from None
+                fallback = not isinstance(exc, BrokenPipeError)
+                raise TransportError(host, _describe(exc), True, fallback) from None
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 if reused and fresh_try == 0 and isinstance(exc, http.client.HTTPException):
