@@ -133,7 +133,7 @@ class RegistryClient:
                 n += 1
                 if not exc.retryable or n >= attempts:
                     reason = exc.reason if n == 1 else f"{exc.reason} (gave up after {n} attempts)"
-                    raise RegistryError(registry, reason, ref.path, what) from None
+                    raise RegistryError(registry, reason, *_where(ref, what)) from None
                 last_reason = exc.reason
                 self._sleep(self._delay(n))
                 continue
@@ -141,7 +141,7 @@ class RegistryClient:
                 # a redirect target (blob storage, a CDN) refused us: registry credentials cannot help there
                 resp.close()
                 raise RegistryError(registry, f"the storage at {resp.host} that the registry redirected to "
-                                              f"refused the request (HTTP {resp.status})", ref.path, what,
+                                              f"refused the request (HTTP {resp.status})", *_where(ref, what),
                                     status=resp.status)
             if resp.status == 401:
                 resp.close()
@@ -161,7 +161,7 @@ class RegistryClient:
                 resp.close()
                 if n >= attempts:
                     suffix = f" (gave up after {n} attempts)" if n > 1 else ""
-                    raise RegistryError(registry, f"{last_reason}{suffix}", ref.path, what, status=resp.status)
+                    raise RegistryError(registry, f"{last_reason}{suffix}", *_where(ref, what), status=resp.status)
                 self._sleep(max(self._delay(n), min(retry_after or 0.0, BACKOFF_CAP)))
                 continue
             return resp
@@ -179,7 +179,7 @@ class RegistryClient:
             reason = f"access denied for user {login.username!r}"
         else:
             reason = f"the credentials for user {login.username!r} were rejected"
-        return AuthError(registry, reason, ref.path, what, status=status)
+        return AuthError(registry, reason, *_where(ref, what), status=status)
 
     # ------------------------------------------------------------------ manifests
     def fetch_manifest(self, ref: "ImageReference", reference: str | None = None) -> FetchedManifest:
@@ -216,7 +216,7 @@ class RegistryClient:
         reason = f"unexpected HTTP {resp.status} {resp.reason}".rstrip()
         if detail:
             reason += f": {detail}"
-        return RegistryError(self._registry_name(ep, ref), reason, ref.path, what, status=resp.status)
+        return RegistryError(self._registry_name(ep, ref), reason, *_where(ref, what), status=resp.status)
 
     def _fetch_manifest_from(self, ep: Endpoint, ref: "ImageReference", reference: str) -> FetchedManifest:
         registry = self._registry_name(ep, ref)
@@ -226,7 +226,7 @@ class RegistryClient:
             try:
                 body = resp.read_limited(MAX_MANIFEST_SIZE, "manifest")
             except TransportError as exc:
-                raise RegistryError(registry, exc.reason, ref.path, reference) from None
+                raise RegistryError(registry, exc.reason, *_where(ref, reference)) from None
             if resp.status == 404:
                 raise self._unknown(ep, ref, reference, 404)
             if resp.status != 200:
@@ -511,6 +511,15 @@ class BlobStream:
 
 
 # ---------------------------------------------------------------------- helpers
+def _where(ref: "ImageReference", what: str | None) -> tuple[str, str | None]:
+    """(repository, digest) for an error: a tag goes with the repository (``library/busybox:latest``)."""
+    if what and _is_digest_ref(what):
+        return ref.path, what
+    if what:
+        return f"{ref.path}:{what}", None
+    return ref.path, None
+
+
 def _is_digest_ref(value: str) -> bool:
     from ..core.digest import is_digest
 
