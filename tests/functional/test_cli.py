@@ -272,7 +272,7 @@ def test_image_prune_and_system_df(offline_berth: Berth, rootfs_tar: str) -> Non
 
 
 # ------------------------------------------------------------------ usage
-def test_usage_errors_and_help(offline_berth: Berth) -> None:
+def test_usage_errors_and_help(offline_berth: Berth, tmp_path: t.Any) -> None:
     b = offline_berth
     unknown = b("foo", rc=125)
     assert unknown.err == "berth: 'foo' is not a berth command.\nSee 'berth --help'\n"
@@ -286,3 +286,9 @@ def test_usage_errors_and_help(offline_berth: Berth) -> None:
     assert "--root DIR" in b("--help").out
     env_root = b("images", "-q", env={"BERTH_ROOT": "relative/path"})  # --root wins over the env
     assert env_root.out == ""
+    # Without --root/--config the environment is used; an engine error is "Error: …" and its exit code.
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"no-such-key": 1}')
+    env = dict(os.environ, BERTH_ROOT=str(tmp_path / "r"), BERTH_CONFIG=str(bad))
+    proc = subprocess.run([sys.executable, BERTH, "images"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stderr.startswith("Error: invalid engine configuration " + str(bad))

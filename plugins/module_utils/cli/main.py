@@ -77,7 +77,8 @@ class Context:
         if self._engine is None:
             from ..engine.api import Engine
 
-            self._engine = Engine.open(data_root=self.args.root, config_path=self.args.config)
+            root = os.path.abspath(self.args.root) if self.args.root else None
+            self._engine = Engine.open(data_root=root, config_path=self.args.config)
         return self._engine
 
     def out(self, text: str = "") -> None:

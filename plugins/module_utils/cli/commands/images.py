@@ -366,10 +366,10 @@ def load(ctx: Context) -> int:
     if not a.quiet and ctx.is_tty():
         progress = render.Progress(ctx.stdout, tty=True, width=_terminal_width(ctx), mode="load")
     try:
-        loaded = ctx.engine.images.load(path, on_event=progress or events.ignore)
+        loaded = ctx.engine.images.load(os.path.abspath(path), on_event=progress or events.ignore)
     finally:
         if progress is not None:
-            progress.finish()
+            progress.finish(show_existing=False)
         if spooled:
             os.unlink(spooled)
     for img in loaded:
