@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run real ansible-playbook against localhost and hand back per-task results.
+
+``run_playbook(tasks, check=False, diff=False)`` writes an inventory (localhost, local connection,
+the *system* Python: the engine must work with it and the standard library only) and a one-play
+playbook whose ``module_defaults`` for ``group/berth.engine.berth`` point at the test's data root
+and daemon.json, runs ``.venv/bin/ansible-playbook`` with the ``json`` stdout callback
+(callback_plugins/json.py: ansible-core 2.19 no longer ships one) and returns
+``{task name: result}``.  Task names must be unique.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import typing as t
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+class PlaybookResult(dict):  # type: ignore[type-arg]
+    """``{task name: host result}`` plus ``stats``, ``argv`` and ``seconds``."""
+
+    stats: dict[str, t.Any]
+    argv: list[str]
+    seconds: float
+
+
+def _ansible_playbook() -> str:
+    path = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    if not os.path.exists(path):
+        path = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
+    if not os.path.exists(path):
+        pytest.skip("ansible-playbook not found; run `make setup`")
+    return path
+
+
+@pytest.fixture
+def run_playbook(tmp_path: t.Any, berth_root: str) -> t.Callable[..., PlaybookResult]:
+    if not os.path.exists(SYSTEM_PYTHON):
+        pytest.skip(f"{SYSTEM_PYTHON} is missing")
+    work = tmp_path / "ansible"
+    work.mkdir()
+    colls = work / "collections" / "ansible_collections" / "berth"
+    colls.mkdir(parents=True)
+    os.symlink(ROOT, colls / "engine")  # this checkout, whatever else is installed
+    inventory = work / "inventory.ini"
+    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={SYSTEM_PYTHON}\n")
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_STDOUT_CALLBACK="json",
+        ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_COLLECTIONS_PATH=str(work / "collections"),
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="0",
+        ANSIBLE_HOME=str(work / "home"),
+        ANSIBLE_LOCAL_TEMP=str(work / "tmp"),
+        ANSIBLE_REMOTE_TEMP=str(work / "tmp"),
+        ANSIBLE_DEPRECATION_WARNINGS="0",
+    )
+    env.pop("ANSIBLE_CONFIG", None)
+    counter = {"n": 0}
+
+    def run(
+        tasks: list[dict[str, t.Any]],
+        check: bool = False,
+        diff: bool = False,
+        defaults: dict[str, t.Any] | None = None,
+    ) -> PlaybookResult:
+        import time
+
+        names = [task["name"] for task in tasks]
+        assert len(names) == len(set(names)), "task names must be unique"
+        counter["n"] += 1
+        play = {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "module_defaults": {"group/berth.engine.berth": dict(defaults or {"data_root": berth_root})},
+            "tasks": tasks,
+        }
+        playbook = work / f"play{counter['n']}.yml"
+        playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+        argv = [_ansible_playbook(), "-i", str(inventory), str(playbook)]
+        if check:
+            argv.append("--check")
+        if diff:
+            argv.append("--diff")
+        start = time.monotonic()
+        proc = subprocess.run(argv, cwd=str(work), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=300)
+        seconds = time.monotonic() - start
+        try:
+            data = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError(f"ansible-playbook printed no JSON (rc={proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}") from None
+        out = PlaybookResult()
+        for play_data in data["plays"]:
+            for task in play_data["tasks"]:
+                out[task["task"]["name"]] = task["hosts"]["localhost"]
+        out.stats = data["stats"]
+        out.argv = argv
+        out.seconds = seconds
+        missing = [n for n in names if n not in out]
+        assert not missing, f"tasks did not run: {missing}\n{proc.stderr}\n{json.dumps(out, indent=1)[:4000]}"
+        return out
+
+    return run
