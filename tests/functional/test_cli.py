@@ -23,6 +23,30 @@ HEX12 = re.compile(r"^[0-9a-f]{12}$")
 FULL_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
+# Each call is a fresh interpreter: let it cache bytecode (outside the work tree) as a user's would.
+_PYCACHE: dict[str, str] = {}
+
+
+def cli_env(extra: t.Mapping[str, str] | None = None) -> dict[str, str]:
+    if not _PYCACHE:
+        import tempfile
+
+        _PYCACHE["dir"] = tempfile.mkdtemp(prefix="berth-cli-pycache-")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = _PYCACHE["dir"]
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_pycache() -> t.Iterator[None]:
+    yield
+    if _PYCACHE:
+        import shutil
+
+        shutil.rmtree(_PYCACHE.pop("dir"), ignore_errors=True)
+
+
 class Berth:
     """Runs ``bin/berth --root ROOT --config CONFIG …`` and keeps the last result."""
 
@@ -39,7 +63,7 @@ class Berth:
             input=input.encode() if isinstance(input, str) else input,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=dict(os.environ, **(env or {})),
+            env=cli_env(env),
             timeout=60,
         )
         proc.out = proc.stdout.decode()  # type: ignore[attr-defined]
@@ -124,7 +148,7 @@ def test_pull_on_a_terminal_redraws_progress(berth: Berth, pushed_busybox: t.Any
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     argv = [sys.executable, BERTH, "--root", berth.root, "--config", berth.config, "pull", pushed_busybox]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE, env=cli_env())
     os.close(slave)
     chunks = []
     while True:
@@ -289,6 +313,6 @@ def test_usage_errors_and_help(offline_berth: Berth, tmp_path: t.Any) -> None:
     # Without --root/--config the environment is used; an engine error is "Error: …" and its exit code.
     bad = tmp_path / "bad.json"
     bad.write_text('{"no-such-key": 1}')
-    env = dict(os.environ, BERTH_ROOT=str(tmp_path / "r"), BERTH_CONFIG=str(bad))
+    env = cli_env({"BERTH_ROOT": str(tmp_path / "r"), "BERTH_CONFIG": str(bad)})
     proc = subprocess.run([sys.executable, BERTH, "images"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and proc.stderr.startswith("Error: invalid engine configuration " + str(bad))
