@@ -70,7 +70,8 @@ options:
     description:
       - With O(source=pull), when to contact the registry.
       - V(missing) pulls only when O(name) is not present locally (or not for O(platform)).
-      - V(always) asks the registry every time and pulls when it has a different image for the tag.
+      - V(always) asks the registry every time and pulls when it has a different image for the tag
+        (a present image named by digest is immutable and never asked for again).
       - V(never) never pulls, and fails when the image is not present.
     type: str
     choices: [always, missing, never]

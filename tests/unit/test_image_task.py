@@ -168,6 +168,14 @@ def test_pull_predicts_and_applies(
         assert predicted["actions"] == applied["actions"] == [f"Pulled image {BB}"]
 
 
+def test_present_digest_is_never_asked_for_again() -> None:
+    digest_ref = "busybox@sha256:" + "d" * 64
+    images = FakeImages({"busybox@sha256:" + "d" * 64: A}, {})
+    predicted, applied = check_then_apply(images, name=digest_ref, pull="always")
+    assert predicted["changed"] is applied["changed"] is False
+    assert images.calls == []
+
+
 def test_pull_diff_shows_tags_of_the_image_the_name_points_at() -> None:
     images = FakeImages({"busybox:latest": A, "mirror:1": B}, {BB: B})
     predicted, applied = check_then_apply(images, name="busybox", pull="always")

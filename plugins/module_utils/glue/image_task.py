@@ -96,7 +96,8 @@ def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     fits = bool(local) and platform_matches(platform, local)
     policy = p["pull"]
 
-    if fits and policy != "always":
+    # A digest names immutable content: once present there is nothing to ask the registry.
+    if fits and (policy != "always" or "@" in ref):
         return out.result(local_id, local.get("RepoTags", []), local)
     if not fits and policy == "never":
         why = "is not present" if not local else f"is present but not for platform {platform}"
