@@ -51,7 +51,7 @@ from .unpack import normalize_name, open_decompressed
 SAVE_FORMATS = ("docker-archive", "oci-archive")
 
 #: An uncompressed layer in a Docker schema 2 manifest.
-DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
+DOCKER_LAYER_TAR = oci.DOCKER_LAYER_TAR
 
 _ANN_REF_NAME = "org.opencontainers.image.ref.name"
 _ANN_IMAGE_NAME = "io.containerd.image.name"

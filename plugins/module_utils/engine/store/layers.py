@@ -10,6 +10,7 @@ crash before that leaves garbage in ``tmp/`` and nothing visible.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import time
@@ -172,7 +173,14 @@ class LayerStore:
                 size = int(self.info(got_diff).get("size", size))
             else:
                 fs.rmtree(dest)  # a half-removed leftover without layer.json
-                os.rename(stage, dest)
+                try:
+                    os.rename(stage, dest)
+                except OSError as exc:
+                    # A concurrent ingest of the same content (no diff ID known, so no
+                    # per-layer lock) won the race: its copy is as good as ours.
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not self.has(str(got_diff)):
+                        raise
+                    fs.rmtree(stage)
             return LayerInfo(str(got_diff), size, stored_blob, media_type, tee.count)
         except BaseException:
             if writer is not None:
