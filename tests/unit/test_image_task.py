@@ -241,6 +241,8 @@ def test_absent(tags: dict, name: str, force: bool, changed: bool, actions: list
     assert applied["actions"] == actions
     assert predicted["actions"] == actions
     assert applied["image"] == {}
+    # check mode returns the image as it is now
+    assert predicted["image"].get("Id") == (applied["diff"]["before"]["id"] if changed else None)
 
 
 # ------------------------------------------------------------------ load / import
@@ -259,6 +261,9 @@ def test_load_when_missing_then_not_again() -> None:
 def test_forced_load_of_same_content_is_not_a_change() -> None:
     images = FakeImages({"app:1": A})
     images.archive = [(A, ("app:1",))]
+    predicted = run(images, True, name="app:1", source="load", archive_path="/a.tar", force=True)
+    assert predicted["changed"] is True, "check mode cannot know; it must not hide a possible change"
+    assert images.calls == []
     applied = run(images, False, name="app:1", source="load", archive_path="/a.tar", force=True)
     assert applied["changed"] is False
     assert ("load", "/a.tar") in images.calls

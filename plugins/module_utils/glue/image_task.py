@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ..engine.errors import EngineError, InvalidOption
+from ..engine.errors import InvalidOption
 from ..engine.options.compare import Diff
 from ..engine.options.image import (
     check_lookup_name,
@@ -137,11 +137,11 @@ def _load(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     if local_id and not p["force"]:
         return out.result(local_id, local.get("RepoTags", []), local)
     if ctx.check_mode:
+        # Without reading the archive the resulting ID is unknown, and so is whether a forced
+        # reload changes anything: report the change that may happen rather than hide it.
         out.actions.append(f"Loaded image archive {path}")
-        # Without reading the archive the resulting ID is unknown; a forced
-        # reload of identical content changes nothing.
-        out.changed = local_id is None
-        return out.result(UNKNOWN_ID if local_id is None else local_id, [familiar_name(ref)], local)
+        out.changed = True
+        return out.result(UNKNOWN_ID, [familiar_name(ref)], local)
 
     loaded = images.load(path)
     found = [x for x in loaded if familiar_name(ref) in x.tags]
@@ -185,18 +185,17 @@ def _absent(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
         return out.result(None, [], {})
     out.changed = True
     if ctx.check_mode:
-        out.actions.extend(_predict_removal(ref, local, ctx.params["force"]))
-    else:
-        report = images.remove(ref, force=ctx.params["force"])
-        out.actions.extend(f"{kind}: {value}" for entry in report for kind, value in entry.items())
-    after_id = None if ctx.check_mode else images.resolve(ref)
-    if after_id:
-        # Removing a tag normally makes the name unresolvable; say so when it did not.
-        raise EngineError(f"image {familiar_name(ref)} is still present as {after_id} after removal")
-    return out.result(None, [], {})
+        out.actions.extend(_predict_removal(ref, local))
+        return out.result(None, [], local)
+    report = images.remove(ref, force=ctx.params["force"])
+    out.actions.extend(f"{kind}: {value}" for entry in report for kind, value in entry.items())
+    # Report the state as it is, even if the name still resolves (e.g. through another handle).
+    after_id = images.resolve(ref)
+    after = _inspect(ctx, after_id)
+    return out.result(after_id, after.get("RepoTags", []), after)
 
 
-def _predict_removal(ref: str, local: t.Mapping[str, t.Any], force: bool) -> list[str]:
+def _predict_removal(ref: str, local: t.Mapping[str, t.Any]) -> list[str]:
     """The Untagged/Deleted lines a real removal reports (layer deletions not predicted)."""
     tags = list(local.get("RepoTags") or [])
     if is_image_id(ref):
