@@ -63,6 +63,7 @@ def test_pull_stores_verified_image_and_is_idempotent(registry, pushed_busybox, 
         lower = info["GraphDriver"]["Data"]["LowerDir"].split(":")
         assert any(os.path.isfile(os.path.join(d, "bin", "busybox")) for d in lower)
         assert any(e.kind == "layer.done" for e in seen)
+        assert ("latest", "Pulling from library/busybox") in [(e.ident, e.message) for e in seen if e.kind == "resolve"]
         assert seen[-1].kind == "image.done"
 
         # The second pull: one manifest request, no blob download, nothing changed.

@@ -380,33 +380,6 @@ def test_history_items() -> None:
     assert len(b["CreatedBy"]) == 45
 
 
-@pytest.mark.parametrize(
-    "ident, expected",
-    [
-        ("busybox:latest", "latest: Pulling from library/busybox"),
-        ("user/app:1", "1: Pulling from user/app"),
-        ("localhost:5000/team/app:1", "1: Pulling from team/app"),
-        ("127.0.0.1:5000/library/busybox:latest", "latest: Pulling from library/busybox"),
-        (f"busybox@{D1}", f"{D1}: Pulling from library/busybox"),
-    ],
-)
-def test_pulling_from(ident: str, expected: str) -> None:
-    assert images_cmd.pulling_from(ident) == expected
-
-
-@pytest.mark.parametrize(
-    "ref, expected",
-    [
-        ("docker.io/library/busybox:latest", "busybox:latest"),
-        (f"docker.io/library/busybox@{D1}", f"busybox@{D1}"),
-        ("docker.io/user/app:1", "user/app:1"),
-        ("docker.io/library/a/b:1", "library/a/b:1"),
-        ("localhost:5000/library/busybox:latest", "localhost:5000/library/busybox:latest"),
-    ],
-)
-def test_familiar_for_status_line(ref: str, expected: str) -> None:
-    assert images_cmd._familiar(ref) == expected
-
 
 # ------------------------------------------------------------------ system df
 def test_df_summary_like_docker() -> None:

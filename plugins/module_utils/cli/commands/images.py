@@ -17,7 +17,6 @@ from ...engine.errors import EngineError
 if t.TYPE_CHECKING:
     from ..main import Context
 
-_DEFAULT_DOMAIN = "docker.io"
 
 
 # ---------------------------------------------------------------- references, display only
@@ -29,35 +28,8 @@ def _split_repo_tag(ref: str) -> tuple[str, str]:
     return ref, ""
 
 
-def _familiar(ref: str) -> str:
-    """``docker.io/library/busybox:latest`` -> ``busybox:latest`` (display only; the engine normalises)."""
-    if ref.startswith(_DEFAULT_DOMAIN + "/"):
-        ref = ref[len(_DEFAULT_DOMAIN) + 1:]
-        name = ref.split("@", 1)[0]
-        name = _split_repo_tag(name)[0]
-        if name.startswith("library/") and name.count("/") == 1:
-            ref = ref[len("library/"):]
-    return ref
-
-
 def _has_tag_or_digest(name: str) -> bool:
     return "@" in name or bool(_split_repo_tag(name)[1])
-
-
-def pulling_from(ident: str) -> str:
-    """Docker's ``latest: Pulling from library/busybox`` for a (familiar) reference.
-
-    Docker names the repository path only, without the registry host:
-    ``localhost:5000/team/app:1`` -> ``1: Pulling from team/app``.
-    """
-    name, digest = (ident.split("@", 1) + [""])[:2]
-    name, tag = _split_repo_tag(name)
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
-        path = rest
-    else:
-        path = name if "/" in name else "library/" + name
-    return f"{tag or digest or 'latest'}: Pulling from {path}"
 
 
 def _filters(values: t.Sequence[str], prog: str) -> dict[str, list[str]]:
@@ -90,7 +62,7 @@ class _PullEvents:
         if self.progress is None:
             return
         if ev.kind == "resolve":
-            self.progress.set_header(pulling_from(ev.ident))
+            self.progress.set_header(f"{ev.ident}: {ev.message}")
             return
         self.progress(ev)
 
@@ -115,7 +87,7 @@ def pull(ctx: Context) -> int:
     if result.repo_digest and "@" in result.repo_digest:
         ctx.out(f"Digest: {result.repo_digest.split('@', 1)[1]}")
     what = "Downloaded newer image for" if result.changed else "Image is up to date for"
-    ctx.out(f"Status: {what} {_familiar(result.reference)}")
+    ctx.out(f"Status: {what} {result.familiar}")
     ctx.out(result.reference)
     return 0
 
@@ -331,25 +303,16 @@ def prune(ctx: Context) -> int:
 
 
 # ---------------------------------------------------------------- load / save / import
-def _stdin_to_file(ctx: Context, what: str) -> str:
-    """Spool standard input to a temporary file (the engine reads paths); the caller removes it."""
-    import shutil
-    import tempfile
+def _abs(path: str) -> str:
+    """Absolute path, keeping ``-`` (standard input) as it is."""
+    return path if path == "-" else os.path.abspath(path)
 
+
+def _stdin_is_tty(ctx: Context) -> bool:
     try:
-        if ctx.stdin.isatty():
-            raise _Refused(f"requested {what} from stdin, but stdin is empty")
+        return bool(ctx.stdin.isatty())
     except (AttributeError, ValueError):
-        pass
-    src = getattr(ctx.stdin, "buffer", None) or sys.stdin.buffer
-    fd, path = tempfile.mkstemp(prefix="berth-stdin-", suffix=".tar")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            shutil.copyfileobj(src, fh, 1 << 20)
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
+        return False
 
 
 class _Refused(EngineError):
@@ -358,20 +321,17 @@ class _Refused(EngineError):
 
 def load(ctx: Context) -> int:
     a = ctx.args
-    path = a.input
-    spooled = None
-    if not path or path == "-":
-        path = spooled = _stdin_to_file(ctx, "load")
+    path = a.input or "-"
+    if path == "-" and _stdin_is_tty(ctx):
+        raise _Refused("requested load from stdin, but stdin is empty")
     progress = None
     if not a.quiet and ctx.is_tty():
         progress = render.Progress(ctx.stdout, tty=True, width=_terminal_width(ctx), mode="load")
     try:
-        loaded = ctx.engine.images.load(os.path.abspath(path), on_event=progress or events.ignore)
+        loaded = ctx.engine.images.load(_abs(path), on_event=progress or events.ignore)
     finally:
         if progress is not None:
             progress.finish(show_existing=False)
-        if spooled:
-            os.unlink(spooled)
     for img in loaded:
         if img.tags:
             for tg in img.tags:
@@ -409,17 +369,11 @@ def import_(ctx: Context) -> int:
     a = ctx.args
     if "://" in a.file:
         raise _Refused(f"importing from a URL is not supported: download {a.file} and import the file")
-    path = a.file
-    spooled = None
-    if path == "-":
-        path = spooled = _stdin_to_file(ctx, "import")
-    try:
-        image_id = ctx.engine.images.import_(
-            os.path.abspath(path), reference=a.reference, changes=a.change, message=a.message, platform=a.platform
-        )
-    finally:
-        if spooled:
-            os.unlink(spooled)
+    if a.file == "-" and _stdin_is_tty(ctx):
+        raise _Refused("requested import from stdin, but stdin is empty")
+    image_id = ctx.engine.images.import_(
+        _abs(a.file), reference=a.reference, changes=a.change, message=a.message, platform=a.platform
+    )
     ctx.out(image_id)
     return 0
 

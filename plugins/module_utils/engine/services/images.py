@@ -36,6 +36,11 @@ class PullResult:
     repo_digest: str | None  # repo@sha256:... of what the tag pointed at
     changed: bool
 
+    @property
+    def familiar(self) -> str:
+        """The reference as docker prints it (``busybox:latest``)."""
+        return familiar(self.reference)
+
 
 @dataclasses.dataclass(frozen=True)
 class LoadedImage:
@@ -120,7 +125,6 @@ class ImageService:
         ref = ImageReference.parse(name)
         plat = parse_platform(platform) if platform else host_platform()
         self.store.ensure()
-        on_event(events.Event("resolve", ref.familiar, message=f"Pulling from {ref.familiar_repository}"))
         with self.store.gc_lock(shared=True):
             repo_digest = None
             # A pull by digest we already have needs no request at all.
@@ -130,6 +134,7 @@ class ImageService:
                     on_event(events.Event("image.done", ref.familiar, message="up to date"))
                     return PullResult(known, str(ref), f"{ref.repository}@{ref.digest}", False)
             repo_digest, manifest, manifest_raw, manifest_mt = self._resolve_remote(ref, plat)
+            on_event(events.Event("resolve", ref.digest or ref.tag or "latest", message=f"Pulling from {ref.path}"))
             image_id = manifest.config.digest
             created = False
             if not self.store.complete(image_id):
@@ -310,9 +315,12 @@ class ImageService:
                 want = _bool_filter(flt["dangling"], "dangling")
                 if want != (not tags):
                     continue
+            digests = repos.digests_of(rec.id)
             if "reference" in flt:
-                refs = [ImageReference.parse(x, default_tag=False) for x in tags]
-                if not any(reference_matches(p, r) for p in flt["reference"] for r in refs):
+                # Like docker: only the matching references are shown for the image.
+                tags = [x for x in tags if _ref_matches(flt["reference"], x)]
+                digests = [x for x in digests if _ref_matches(flt["reference"], x)]
+                if not tags and not digests:
                     continue
             if before is not None and not created < before:
                 continue
@@ -327,7 +335,7 @@ class ImageService:
                     "Id": rec.id,
                     "ParentId": rec.parent,
                     "RepoTags": [familiar(x) for x in tags],
-                    "RepoDigests": [familiar(x) for x in repos.digests_of(rec.id)],
+                    "RepoDigests": [familiar(x) for x in digests],
                     "Created": int(created),
                     "Size": self.store.image_size(rec),
                     "SharedSize": -1,
@@ -592,6 +600,11 @@ def _normalise_filters(
             vals = [str(value)]
         out.setdefault(key, []).extend(vals)
     return out
+
+
+def _ref_matches(patterns: list[str], name: str) -> bool:
+    ref = ImageReference.parse(name, default_tag=False)
+    return any(reference_matches(p, ref) for p in patterns)
 
 
 def _bool_filter(values: list[str], field: str) -> bool:

@@ -310,7 +310,7 @@ def _open_source(path: str, tmp_dir: str) -> t.Iterator[_Source]:
         yield _DirSource(path)
         return
     try:
-        fh = open(path, "rb")
+        fh = os.fdopen(os.dup(0), "rb") if path == "-" else open(path, "rb")
     except OSError as exc:
         raise ArchiveError(path, exc.strerror or str(exc)) from None
     with fh:
