@@ -135,13 +135,15 @@ def test_pull_check_apply_idempotent_update_and_remove(
 
     # 3. the registry moves the tag: pull=always predicts, applies, settles; then remove
     v2 = test_images.make_oci_layout(tmp_path / "v2", "v2", [{"etc/berth-v2": b"2\n"}], cmd=["sh"])
-    test_images.push(v2, "v2", registry.host, "berth-it/app:latest")
+    pushed_v2 = test_images.push(v2, "v2", registry.host, "berth-it/app:latest")
     second_id = image_id(v2)
     moved = run_playbook(
         [
             {"name": "update, check", IMAGE: {"name": repo, "pull": "always"}, "check_mode": True},
             {"name": "update", IMAGE: {"name": repo, "pull": "always"}},
             {"name": "update again", IMAGE: {"name": repo, "pull": "always"}},
+            {"name": "remove digest", IMAGE: {"name": pushed_v2.by_digest, "state": "absent"}},
+            {"name": "remove digest again", IMAGE: {"name": pushed_v2.by_digest, "state": "absent"}},
             {"name": "remove, check", IMAGE: {"name": ref, "state": "absent"}, "check_mode": True},
             {"name": "remove", IMAGE: {"name": ref, "state": "absent"}},
             {"name": "remove again", IMAGE: {"name": ref, "state": "absent"}},
@@ -159,6 +161,10 @@ def test_pull_check_apply_idempotent_update_and_remove(
     }
     assert moved["update"]["image"]["Id"] == second_id
     assert moved["update again"]["changed"] is False
+    # a digest reference goes, the tag of the same image stays (docker rmi repo@digest)
+    assert moved["remove digest"]["changed"] is True
+    assert moved["remove digest"]["actions"] == [f"Untagged: {pushed_v2.by_digest}"]
+    assert moved["remove digest again"]["changed"] is False
 
     assert moved["remove, check"]["changed"] is True
     assert moved["remove"]["changed"] is True

@@ -56,10 +56,11 @@ class FakeImages:
         image_id = self.resolve(name)
         if image_id is None:
             raise ImageNotFound(name)
+        refs = sorted(k for k, v in self.tags.items() if v == image_id)
         return {
             "Id": image_id,
-            "RepoTags": sorted(k for k, v in self.tags.items() if v == image_id),
-            "RepoDigests": [],
+            "RepoTags": [r for r in refs if "@" not in r],
+            "RepoDigests": [r for r in refs if "@" in r],
             "Os": "linux",
             "Architecture": "amd64",
         }
@@ -174,6 +175,23 @@ def test_present_digest_is_never_asked_for_again() -> None:
     predicted, applied = check_then_apply(images, name=digest_ref, pull="always")
     assert predicted["changed"] is applied["changed"] is False
     assert images.calls == []
+
+
+def test_absent_by_digest_only_counts_the_recorded_digest() -> None:
+    digest = "sha256:" + "d" * 64
+    images = FakeImages({"busybox:latest": A, f"busybox@{digest}": A})
+    predicted, applied = check_then_apply(images, name=f"busybox@{digest}", state="absent")
+    assert predicted["changed"] is applied["changed"] is True
+    assert applied["actions"] == [f"Untagged: busybox@{digest}"]
+    assert predicted["diff"] == applied["diff"] == {
+        "before": {"id": A, "repo_tags": ["busybox:latest"]},
+        "after": {"id": None, "repo_tags": []},
+    }
+    # the engine still resolves the digest through the tagged image; that is not "present"
+    images.resolve = lambda name: A  # type: ignore[method-assign]
+    again = run(images, False, name=f"busybox@{digest}", state="absent")
+    assert again["changed"] is False
+    assert images.tags == {"busybox:latest": A}
 
 
 def test_pull_diff_shows_tags_of_the_image_the_name_points_at() -> None:

@@ -176,10 +176,24 @@ def _import(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     return out.result(new_id, after["RepoTags"], after)
 
 
+def _named(ctx: TaskContext, ref: str) -> tuple[str | None, dict[str, t.Any]]:
+    """(ID, inspect data) of the image *ref* names for removal.
+
+    A digest counts only while it is recorded in the image's RepoDigests: the
+    engine also resolves ``repo@<manifest digest>`` for any image tagged in
+    that repository, and removing through that handle would delete the tags
+    too, where ``docker rmi`` answers "No such image".
+    """
+    image_id = ctx.engine.images.resolve(ref)
+    info = _inspect(ctx, image_id)
+    if image_id and "@" in ref and familiar_name(ref) not in (info.get("RepoDigests") or []):
+        return None, {}
+    return image_id, info
+
+
 def _absent(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     images = ctx.engine.images
-    local_id = images.resolve(ref)
-    local = _inspect(ctx, local_id)
+    local_id, local = _named(ctx, ref)
     out = _Outcome(local_id, local.get("RepoTags", []))
     if local_id is None:
         return out.result(None, [], {})
@@ -190,8 +204,7 @@ def _absent(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     report = images.remove(ref, force=ctx.params["force"])
     out.actions.extend(f"{kind}: {value}" for entry in report for kind, value in entry.items())
     # Report the state as it is, even if the name still resolves (e.g. through another handle).
-    after_id = images.resolve(ref)
-    after = _inspect(ctx, after_id)
+    after_id, after = _named(ctx, ref)
     return out.result(after_id, after.get("RepoTags", []), after)
 
 
