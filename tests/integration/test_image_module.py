@@ -91,6 +91,7 @@ def test_pull_check_apply_idempotent_update_and_remove(
     assert check["pull"]["actions"] == [f"Pulled image {ref}"]
     assert check["info"]["images"] == []
     assert blob_files(root) == [], "check mode downloaded content"
+    assert os.listdir(root) == [], f"check mode wrote to the data root: {os.listdir(root)}"
 
     # 2. apply, repeat, pull=always without a remote change, inspect, and bad input
     applied = run_playbook(
