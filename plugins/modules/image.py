@@ -20,21 +20,24 @@ extends_documentation_fragment:
   - berth.engine.attributes.actiongroup_berth
 attributes:
   check_mode:
-    support: full
+    support: partial
     details:
       - Nothing is downloaded or written. A pull is predicted by asking the registry for the manifest and
-        image configuration (no layers), so the predicted C(changed) and C(diff) equal those of the real run.
-      - For O(source=load) and O(source=import) the resulting image ID is only known after the run; the
-        diff then shows a placeholder ID.
+        image configuration (no layers), so for O(source=pull) and O(state=absent) the predicted
+        C(changed) and C(diff) equal those of the real run.
+      - For O(source=load) and O(source=import) a missing O(name), or O(force=true), is reported as
+        C(changed); a forced load or import of identical content then turns out unchanged in the real run.
   diff_mode:
-    support: full
+    support: partial
     details:
       - The diff shows the ID and tags of the image that O(name) points at, before and after.
+      - For O(source=load) and O(source=import) the resulting image ID is only known after the run; in
+        check mode the diff shows a placeholder instead.
   idempotent:
     support: full
     details:
       - With O(pull=always), a change is reported only when the registry has a different image for the tag.
-      - With O(force=true) and O(source=import), a change is reported when the import yields a different ID.
+      - With O(force=true), a load or import is reported as a change only when the store really changed.
 options:
   name:
     description:
