@@ -20,19 +20,15 @@ extends_documentation_fragment:
   - berth.engine.attributes.actiongroup_berth
 attributes:
   check_mode:
-    support: partial
+    support: full
     details:
       - Nothing is downloaded or written. A pull is predicted by asking the registry for the manifest and
-        image configuration (no layers), so for O(source=pull) and O(state=absent) the predicted
-        C(changed) and C(diff) equal those of the real run.
-      - For O(source=load) and O(source=import) a missing O(name), or O(force=true), is reported as
-        C(changed); a forced load or import of identical content then turns out unchanged in the real run.
+        image configuration (no layers); a load by reading the archive's manifests and configurations; an
+        import by hashing the tarball. The predicted C(changed) and C(diff) equal those of the real run.
   diff_mode:
-    support: partial
+    support: full
     details:
       - The diff shows the ID and tags of the image that O(name) points at, before and after.
-      - For O(source=load) and O(source=import) the resulting image ID is only known after the run; in
-        check mode the diff shows a placeholder instead.
   idempotent:
     support: full
     details:
@@ -64,8 +60,11 @@ options:
       - Where the image comes from when O(state=present).
       - V(pull) downloads it from its registry (see O(pull)).
       - V(load) loads O(archive_path), a C(docker save) archive or an OCI image layout (tar or directory);
-        the archive must contain O(name).
+        the archive must contain O(name). It is loaded unless every image in it is already present with
+        its tags.
       - V(import) creates a single-layer image named O(name) from the root file system tarball O(archive_path).
+        The tarball is hashed on every run, and imported again when the image it gives (its content,
+        O(changes), O(platform), its path) differs from the image O(name) points at.
     type: str
     choices: [pull, load, import]
     default: pull
@@ -83,7 +82,8 @@ options:
     description:
       - With O(state=absent), remove the image even if other repositories or containers reference it
         (like C(docker rmi -f)).
-      - With O(source=load) or O(source=import), load or import again even if O(name) is present.
+      - With O(source=load) or O(source=import), load or import again even if the result is already
+        present (the archive is read and verified again; the store only changes if something differs).
     type: bool
     default: false
   archive_path:

@@ -28,7 +28,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.errors import 
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.store import archive
 from ansible_collections.berth.engine.plugins.module_utils.engine.store.images import ImageStore
-from ansible_collections.berth.engine.plugins.module_utils.engine.store.reference import host_platform
+from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference import host_platform
 from tests.support import require_tools, run
 from tests.support.images import OciLayout
 

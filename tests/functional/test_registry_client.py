@@ -25,7 +25,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.errors import 
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.registry.auth import Credentials
 from ansible_collections.berth.engine.plugins.module_utils.engine.registry.client import RegistryClient
-from ansible_collections.berth.engine.plugins.module_utils.engine.store.reference import ImageReference
+from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference import ImageReference
 from tests.support import images as timages
 from tests.support.registry import FlakyProxy, Registry, free_port
 

@@ -37,9 +37,6 @@ FORBIDDEN_TOP = {
 }
 #: Modules of engine.core that are part of the facade's vocabulary.
 FACADE_CORE = ("engine.core.events",)
-#: engine.options may use the pure reference value type to canonicalise names (STYLE rule 3);
-#: it would better live in engine.core.
-OPTIONS_EXTRA = ("engine.store.reference",)
 
 STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 
@@ -80,9 +77,9 @@ def allowed(src: str, target: str, type_only: bool = False) -> str | None:
     if s == "core":
         return None if d == "errors" else f"engine.core imports only engine.core and engine.errors, not {target}"
     if s == "options":
-        if d in ("core", "errors") or target.startswith(OPTIONS_EXTRA):
+        if d in ("core", "errors"):
             return None
-        return f"engine.options imports only engine.core, engine.errors and {OPTIONS_EXTRA}, not {target}"
+        return f"engine.options imports only engine.core and engine.errors, not {target}"
     if s.startswith("component:"):
         if d in ("core", "errors"):
             return None
@@ -243,13 +240,13 @@ def test_checker_finds_violations(path: str, source: str, needle: str) -> None:
     "path, source",
     [
         ("engine/store/images.py", "from ..core import fs\nfrom ..errors import StoreError\nfrom . import blobs\n"),
-        ("engine/store/images.py", "from .reference import ImageReference\nimport json, os\n"),
+        ("engine/store/images.py", "from ..core.reference import ImageReference\nimport json, os\n"),
         ("engine/core/fs.py", "from ..errors import EngineError\nfrom .digest import Digest\n"),
         ("engine/services/images.py", "from ..store.images import ImageStore\nfrom ..registry import client\n"),
         ("engine/api.py", "from .services.images import ImageService\nfrom .config.daemon import DaemonConfig\n"),
         ("glue/runner.py", "from ..engine.api import Engine\nfrom ..engine.errors import EngineError\n"),
         ("glue/runner.py", "from ..engine.options.image import IMAGE_OPTIONS\nfrom .argspec import module_kwargs\n"),
-        ("engine/options/image.py", "from ..store.reference import ImageReference\nfrom .model import Option\n"),
+        ("engine/options/image.py", "from ..core.reference import ImageReference\nfrom .model import Option\n"),
         ("engine/network/links.py", "def f():\n    import pyroute2\n"),
         ("engine/store/layers.py", "import zstandard\n"),
         ("engine/__init__.py", ""),

@@ -109,8 +109,13 @@ class FakeImages:
             out.append(LoadedImage(image_id, tags, changed))
         return out
 
+    def archive_images(self, path: str) -> list[tuple[str, list[str]]]:
+        return [(image_id, list(tags)) for image_id, tags in self.archive]
+
     def import_(self, path: str, reference: str | None = None, changes: t.Any = (), message: str = "",
-                platform: str | None = None) -> str:
+                platform: str | None = None, dry_run: bool = False) -> str:
+        if dry_run:
+            return self.import_id
         self.calls.append(("import", (path, reference, tuple(changes))))
         assert reference
         self.tags[self._familiar(reference)] = self.import_id
@@ -187,8 +192,6 @@ def test_absent_by_digest_only_counts_the_recorded_digest() -> None:
         "before": {"id": A, "repo_tags": ["busybox:latest"]},
         "after": {"id": None, "repo_tags": []},
     }
-    # the engine still resolves the digest through the tagged image; that is not "present"
-    images.resolve = lambda name: A  # type: ignore[method-assign]
     again = run(images, False, name=f"busybox@{digest}", state="absent")
     assert again["changed"] is False
     assert images.tags == {"busybox:latest": A}
@@ -279,12 +282,19 @@ def test_load_when_missing_then_not_again() -> None:
 def test_forced_load_of_same_content_is_not_a_change() -> None:
     images = FakeImages({"app:1": A})
     images.archive = [(A, ("app:1",))]
-    predicted = run(images, True, name="app:1", source="load", archive_path="/a.tar", force=True)
-    assert predicted["changed"] is True, "check mode cannot know; it must not hide a possible change"
-    assert images.calls == []
-    applied = run(images, False, name="app:1", source="load", archive_path="/a.tar", force=True)
-    assert applied["changed"] is False
+    predicted, applied = check_then_apply(images, name="app:1", source="load", archive_path="/a.tar", force=True)
+    assert predicted["changed"] is applied["changed"] is False
+    assert predicted["diff"] == applied["diff"]
     assert ("load", "/a.tar") in images.calls
+
+
+def test_load_when_a_tag_moved_in_the_archive() -> None:
+    images = FakeImages({"app:1": A})
+    images.archive = [(B, ("app:1",))]
+    predicted, applied = check_then_apply(images, name="app:1", source="load", archive_path="/a.tar")
+    assert predicted["changed"] is applied["changed"] is True
+    assert predicted["diff"] == applied["diff"]
+    assert applied["diff"]["after"]["id"] == B
 
 
 def test_load_fails_when_archive_lacks_the_name() -> None:
@@ -304,11 +314,17 @@ def test_import_when_missing_then_not_again_and_force() -> None:
     assert predicted["changed"] is applied["changed"] is True
     assert applied["image"]["Id"] == C
     assert ("import", ("/r.tar", "docker.io/rootfs/busybox:latest", ('CMD ["sh"]',))) in images.calls
+    assert predicted["diff"] == applied["diff"]
     assert run(images, False, name="rootfs/busybox", source="import", archive_path="/r.tar")["changed"] is False
     # forced re-import with an identical result: not a change
     assert run(images, False, name="rootfs/busybox", source="import", archive_path="/r.tar", force=True)["changed"] is False
+    # the tarball or the changes differ: the image the name points at is replaced, predicted exactly
     images.import_id = B
-    assert run(images, False, name="rootfs/busybox", source="import", archive_path="/r.tar", force=True)["changed"] is True
+    images.calls.clear()
+    predicted, applied = check_then_apply(images, name="rootfs/busybox", source="import", archive_path="/r.tar")
+    assert predicted["changed"] is applied["changed"] is True
+    assert predicted["diff"] == applied["diff"]
+    assert applied["diff"]["after"]["id"] == B
 
 
 # ------------------------------------------------------------------ image_info

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidReference
-from ansible_collections.berth.engine.plugins.module_utils.engine.store.reference import (
+from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference import (
     ImageReference,
     familiar,
     parse_platform,

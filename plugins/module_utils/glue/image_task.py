@@ -28,10 +28,6 @@ from ..engine.options.image import (
 if t.TYPE_CHECKING:
     from .runner import TaskContext
 
-#: Placeholder for an ID that only the real run can know (check mode).
-UNKNOWN_ID = "(known after the run)"
-
-
 class _Outcome:
     """Collects what a task did or would do."""
 
@@ -107,7 +103,7 @@ def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
         _repo_digest, after_id = images.remote_digest(ref, platform)
         out.actions.append(f"Pulled image {ref}")
         out.changed = after_id != local_id
-        after_tags = _tags_after_pull(ctx, after_id, ref)
+        after_tags = _tags_after(ctx, after_id, [] if "@" in ref else [familiar_name(ref)])
         return out.result(after_id, after_tags, local)
 
     pulled = images.pull(ref, platform)
@@ -117,83 +113,74 @@ def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     return out.result(pulled.image_id, after["RepoTags"], after)
 
 
-def _tags_after_pull(ctx: TaskContext, image_id: str, ref: str) -> list[str]:
-    """RepoTags of *image_id* once *ref* points at it (check-mode prediction)."""
-    tags = set()
-    if ctx.engine.images.resolve(image_id):
-        tags.update(ctx.engine.images.inspect(image_id)["RepoTags"])
-    if "@" not in ref:
-        tags.add(familiar_name(ref))
-    return sorted(tags)
-
-
 def _load(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
+    """Load the archive unless every image in it is already present with its tags."""
     p = ctx.params
     images = ctx.engine.images
     path = p["archive_path"]
     local_id = images.resolve(ref)
     local = _inspect(ctx, local_id)
     out = _Outcome(local_id, local.get("RepoTags", []))
-    if local_id and not p["force"]:
+    name = familiar_name(ref)
+    contents = images.archive_images(path)  # reads only manifests and configs
+    wanted = [image_id for image_id, tags in contents if name in tags]
+    if not wanted:
+        holds = ", ".join(sorted(tg for _i, tags in contents for tg in tags)) or "only untagged images"
+        raise InvalidOption("name", p["name"], f"archive {path} does not contain {name} (it holds {holds})")
+    missing = [
+        (image_id, tags)
+        for image_id, tags in contents
+        if images.resolve(image_id) != image_id or any(images.resolve(tg) != image_id for tg in tags)
+    ]
+    if not missing and not p["force"]:
         return out.result(local_id, local.get("RepoTags", []), local)
     if ctx.check_mode:
-        # Without reading the archive the resulting ID is unknown, and so is whether a forced
-        # reload changes anything: report the change that may happen rather than hide it.
-        out.actions.append(f"Loaded image archive {path}")
-        out.changed = True
-        return out.result(UNKNOWN_ID, [familiar_name(ref)], local)
+        out.actions.extend(f"Loaded image {tg}" for image_id, tags in missing for tg in (tags or [image_id]))
+        out.changed = bool(missing)
+        return out.result(wanted[0], _tags_after(ctx, wanted[0], [name]), local)
 
     loaded = images.load(path)
-    found = [x for x in loaded if familiar_name(ref) in x.tags]
-    if not found:
-        holds = ", ".join(sorted(tg for x in loaded for tg in x.tags)) or "only untagged images"
-        raise InvalidOption("name", p["name"], f"archive {path} does not contain {familiar_name(ref)} (it holds {holds})")
+    found = [x for x in loaded if name in x.tags]
     out.actions.extend(f"Loaded image {tg}" for x in loaded if x.changed for tg in (x.tags or (x.image_id,)))
     out.changed = any(x.changed for x in loaded) or found[0].image_id != local_id
     after = images.inspect(found[0].image_id)
     return out.result(after["Id"], after["RepoTags"], after)
 
 
+def _tags_after(ctx: TaskContext, image_id: str, new_tags: t.Sequence[str]) -> list[str]:
+    """RepoTags of *image_id* once *new_tags* point at it (check-mode prediction)."""
+    tags = set(new_tags)
+    if ctx.engine.images.resolve(image_id):
+        tags.update(ctx.engine.images.inspect(image_id)["RepoTags"])
+    return sorted(tags)
+
+
 def _import(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
+    """Import the tarball when the image it gives (content, changes, platform) is not what *name* is."""
     p = ctx.params
     images = ctx.engine.images
     path = p["archive_path"]
     local_id = images.resolve(ref)
     local = _inspect(ctx, local_id)
     out = _Outcome(local_id, local.get("RepoTags", []))
-    if local_id and not p["force"]:
+    changes = p.get("changes") or ()
+    predicted = images.import_(path, reference=ref, changes=changes, platform=p.get("platform"), dry_run=True)
+    if predicted == local_id and not p["force"]:
         return out.result(local_id, local.get("RepoTags", []), local)
-    if ctx.check_mode:
-        out.actions.append(f"Imported {path} as {ref}")
-        out.changed = True
-        return out.result(UNKNOWN_ID, [familiar_name(ref)], local)
-
-    new_id = images.import_(path, reference=ref, changes=p.get("changes") or (), platform=p.get("platform"))
-    out.changed = new_id != local_id
+    out.changed = predicted != local_id
     if out.changed:
-        out.actions.append(f"Imported {path} as {ref}")
+        out.actions.append(f"Imported {path} as {familiar_name(ref)}")
+    if ctx.check_mode:
+        return out.result(predicted, _tags_after(ctx, predicted, [familiar_name(ref)]), local)
+    new_id = images.import_(path, reference=ref, changes=changes, platform=p.get("platform"))
     after = images.inspect(new_id)
     return out.result(new_id, after["RepoTags"], after)
 
 
-def _named(ctx: TaskContext, ref: str) -> tuple[str | None, dict[str, t.Any]]:
-    """(ID, inspect data) of the image *ref* names for removal.
-
-    A digest counts only while it is recorded in the image's RepoDigests: the
-    engine also resolves ``repo@<manifest digest>`` for any image tagged in
-    that repository, and removing through that handle would delete the tags
-    too, where ``docker rmi`` answers "No such image".
-    """
-    image_id = ctx.engine.images.resolve(ref)
-    info = _inspect(ctx, image_id)
-    if image_id and "@" in ref and familiar_name(ref) not in (info.get("RepoDigests") or []):
-        return None, {}
-    return image_id, info
-
-
 def _absent(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     images = ctx.engine.images
-    local_id, local = _named(ctx, ref)
+    local_id = images.resolve(ref)
+    local = _inspect(ctx, local_id)
     out = _Outcome(local_id, local.get("RepoTags", []))
     if local_id is None:
         return out.result(None, [], {})
@@ -203,9 +190,7 @@ def _absent(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
         return out.result(None, [], local)
     report = images.remove(ref, force=ctx.params["force"])
     out.actions.extend(f"{kind}: {value}" for entry in report for kind, value in entry.items())
-    # Report the state as it is, even if the name still resolves (e.g. through another handle).
-    after_id, after = _named(ctx, ref)
-    return out.result(after_id, after.get("RepoTags", []), after)
+    return out.result(None, [], {})
 
 
 def _predict_removal(ref: str, local: t.Mapping[str, t.Any]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typing as t
 
 from ..errors import InvalidOption, InvalidReference
-from ..store.reference import ImageReference, is_full_id, looks_like_id, normalize_arch, parse_platform
+from ..core.reference import ImageReference, is_full_id, looks_like_id, normalize_arch, parse_platform
 from .common import ENGINE_OPTIONS
 from .model import Option, OptionTable
 

@@ -28,7 +28,7 @@ from .transport import RETRY_STATUSES, Endpoint, Response, Transport, TransportE
 
 if t.TYPE_CHECKING:
     from ..config.daemon import DaemonConfig
-    from ..store.reference import ImageReference
+    from ..core.reference import ImageReference
 
 #: containerd refuses manifests larger than this; so do we.
 MAX_MANIFEST_SIZE = 4 << 20

@@ -6,6 +6,7 @@ The only place that combines the store with the registry client.
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing as t
 
 from ..config.daemon import DaemonConfig
@@ -14,11 +15,12 @@ from ..core.digest import Digest
 from ..core.timefmt import format_rfc3339, parse_rfc3339
 from ..errors import Conflict, ImageNotFound, InvalidOption, InvalidReference, RegistryError
 from ..store.images import ImageRecord, ImageStore, LayerRef, Repositories
-from ..store.reference import (
+from ..core.reference import (
     ImageReference,
     familiar,
     format_platform,
     host_platform,
+    looks_like_id,
     parse_platform,
     reference_matches,
 )
@@ -258,7 +260,10 @@ class ImageService:
 
     # ------------------------------------------------------------------ queries
     def resolve(self, name: str) -> str | None:
+        """Image ID for *name*, or None; a malformed name raises InvalidReference even on an empty host."""
         if not self.store.exists:
+            if not looks_like_id(name):
+                ImageReference.parse(name)
             return None
         return self.store.lookup(name)
 
@@ -506,6 +511,15 @@ class ImageService:
             loaded = archive.load(self.store, path, on_event=on_event)
         return [LoadedImage(x.image_id, tuple(familiar(tg) for tg in x.tags), x.changed) for x in loaded]
 
+    def archive_images(self, path: str) -> list[tuple[str, list[str]]]:
+        """(image ID, familiar tags) of each image in an archive, without loading it (check mode)."""
+        import tempfile
+
+        from ..store import archive
+
+        tmp = self.store.layout.tmp_dir if os.path.isdir(self.store.layout.tmp_dir) else tempfile.gettempdir()
+        return [(image_id, [familiar(x) for x in tags]) for image_id, tags in archive.inspect(path, tmp)]
+
     def save(self, names: t.Sequence[str], path: str, format: str = "docker-archive") -> None:
         from ..store import archive
 
@@ -532,13 +546,19 @@ class ImageService:
         changes: t.Sequence[str] = (),
         message: str = "",
         platform: str | None = None,
+        dry_run: bool = False,
     ) -> str:
+        """Import a root filesystem tarball; with *dry_run*, only say which image ID it would give."""
         from ..store import archive
 
         ref = ImageReference.parse(reference, field="reference") if reference else None
         if ref is not None and ref.digest:
             raise InvalidReference(reference or "", "an imported image cannot be named by digest", "reference")
         plat = parse_platform(platform) if platform else host_platform()
+        if dry_run:
+            return archive.import_rootfs(
+                self.store, path, changes=list(changes), message=message, platform=plat, dry_run=True
+            )
         self.store.ensure()
         with self.store.gc_lock(shared=True):
             image_id = archive.import_rootfs(self.store, path, changes=list(changes), message=message, platform=plat)

@@ -45,7 +45,7 @@ from ..core.digest import Digest, HashingReader, chain_ids, sha256_bytes, verify
 from ..core.timefmt import format_rfc3339
 from ..errors import ArchiveError, InvalidOption, InvalidReference, StoreError
 from .images import ImageStore, LayerRef
-from .reference import ImageReference, familiar, host_platform
+from ..core.reference import ImageReference, familiar, host_platform
 from .unpack import normalize_name, open_decompressed
 
 SAVE_FORMATS = ("docker-archive", "oci-archive")
@@ -691,6 +691,15 @@ def load(store: ImageStore, path: str, on_event: events.Callback = events.ignore
         return [loader.image(p) for p in plans]
 
 
+def inspect(path: str, tmp_dir: str) -> list[tuple[str, list[str]]]:
+    """(image ID, full tags) of every image in an archive, without touching any store.
+
+    A compressed archive or a pipe is spooled into *tmp_dir* (and removed).
+    """
+    with _open_source(path, tmp_dir) as src:
+        return [(p.image_id, list(p.tags)) for p in _plans(src)]
+
+
 # =============================================================================== save
 
 
@@ -1104,7 +1113,14 @@ class _TarScanner:
         return out
 
 
-def import_rootfs(store: ImageStore, path: str, changes: list[str], message: str, platform: dict[str, str]) -> str:
+def import_rootfs(
+    store: ImageStore,
+    path: str,
+    changes: list[str],
+    message: str,
+    platform: dict[str, str],
+    dry_run: bool = False,
+) -> str:
     """``docker import``: one layer from a root-filesystem tarball (plain, gzip, xz, bzip2, zstd).
 
     *path* ``-`` reads standard input.  A gzip tarball is kept as its layer blob;
@@ -1118,6 +1134,9 @@ def import_rootfs(store: ImageStore, path: str, changes: list[str], message: str
     learn its digests and check that it is a tar, so a repeated import extracts
     nothing and a bad file is refused before the store is touched; a pipe is
     read once, extracting as it goes.
+
+    With *dry_run* nothing is written: the tarball (a file, not a pipe) is
+    read once and the image ID the import would produce is returned.
     """
     container_config = apply_changes({}, changes)
     plat = dict(platform or host_platform())
@@ -1129,10 +1148,40 @@ def import_rootfs(store: ImageStore, path: str, changes: list[str], message: str
         raise ArchiveError(path, exc.strerror or str(exc)) from None
     label = "standard input" if path == "-" else path
     try:
+        if dry_run:
+            if not _seekable(fh):
+                raise ArchiveError(label, "cannot predict an import from a pipe")
+            head = _read_upto(fh, 8)
+            if not head:
+                raise ArchiveError(label, "the tarball is empty")
+            kind = _sniff(head)
+            raw_digest, diff_id, scanner = _probe(_Prefixed(head, fh), kind, label)
+            config, _refs = _import_config(
+                container_config, plat, path, message, diff_id, raw_digest if kind == "gzip" else diff_id,
+                oci.DOCKER_LAYER if kind == "gzip" else DOCKER_LAYER_TAR, 0, scanner.max_mtime,
+            )
+            return str(sha256_bytes(config))
         diff_id, blob, media_type, size, created_ts = _import_layer(store, fh, label)
     finally:
         if path != "-":
             fh.close()
+    config, refs = _import_config(container_config, plat, path, message, diff_id, blob, media_type, size, created_ts)
+    image_id, _created = store.commit(config, refs, _docker_manifest(config, refs), oci.DOCKER_MANIFEST)
+    return image_id
+
+
+def _import_config(
+    container_config: dict[str, t.Any],
+    plat: t.Mapping[str, str],
+    path: str,
+    message: str,
+    diff_id: str,
+    blob: str,
+    media_type: str,
+    size: int,
+    created_ts: float | None,
+) -> tuple[bytes, list[LayerRef]]:
+    """The image config of an import (deterministic: its digest is the image ID)."""
     created = format_rfc3339(created_ts) if created_ts is not None else "1970-01-01T00:00:00Z"
     history: dict[str, t.Any] = {"created": created, "created_by": f"berth import {path}"}
     if message:
@@ -1148,9 +1197,7 @@ def import_rootfs(store: ImageStore, path: str, changes: list[str], message: str
     if plat.get("variant"):
         cfg["variant"] = plat["variant"]
     config = json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
-    refs = [LayerRef(diff_id, blob, media_type, size)]
-    image_id, _created = store.commit(config, refs, _docker_manifest(config, refs), oci.DOCKER_MANIFEST)
-    return image_id
+    return config, [LayerRef(diff_id, blob, media_type, size)]
 
 
 def _seekable(fh: t.Any) -> bool:

@@ -20,7 +20,7 @@ from ..core.locks import flock
 from ..errors import Conflict, ImageNotFound, InvalidReference, StoreError
 from .blobs import BlobStore
 from .layers import LayerStore
-from .reference import ImageReference, is_full_id, looks_like_id
+from ..core.reference import ImageReference, is_full_id, looks_like_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,13 +172,6 @@ class ImageStore:
                 found = repos.digests.get(ref.digested or "")
                 if found:
                     return found
-                # A digest of the platform manifest is also a valid handle.
-                for rec in self.records():
-                    if rec.manifest_digest == ref.digest and any(
-                        k.startswith(ref.repository + "@") or k.startswith(ref.repository + ":")
-                        for k in repos.tags_of(rec.id) + repos.digests_of(rec.id)
-                    ):
-                        return rec.id
             elif ref.tagged and ref.tagged in repos.tags:
                 return repos.tags[ref.tagged]
         if looks_like_id(name):
