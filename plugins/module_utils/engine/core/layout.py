@@ -11,6 +11,10 @@
       repositories.json                  tags and digests -> image IDs
       tmp/                               staging; anything here is garbage once no operation runs
       locks/                             flock files
+      containers/<id>/                   one container (see docs/dev/runtime-design.md)
+      names/<name> -> ../containers/<id> container names (the symlink is the uniqueness check)
+      runtime/                           the OCI runtime's state root
+      lib/<hash>/berth_engine/           engine copies for monitors
 """
 from __future__ import annotations
 
@@ -81,6 +85,63 @@ class Layout:
     def object_lock(self, kind: str, digest: str) -> str:
         """Per-object lock (``blob``/``layer``), so one download serves concurrent pulls."""
         return os.path.join(self.locks_dir, f"{kind}-{digest.split(':', 1)[-1]}.lock")
+
+    # containers ------------------------------------------------------
+    @property
+    def containers_dir(self) -> str:
+        return os.path.join(self.root, "containers")
+
+    def container_dir(self, container_id: str) -> str:
+        return os.path.join(self.containers_dir, container_id)
+
+    def container_config(self, container_id: str) -> str:
+        """The container record (desired options, image, created); see runtime-design.md."""
+        return os.path.join(self.container_dir(container_id), "config.json")
+
+    def container_state(self, container_id: str) -> str:
+        return os.path.join(self.container_dir(container_id), "state.json")
+
+    def bundle(self, container_id: str) -> str:
+        return os.path.join(self.container_dir(container_id), "bundle")
+
+    def rootfs(self, container_id: str) -> str:
+        return os.path.join(self.container_dir(container_id), "rootfs")
+
+    def upper(self, container_id: str) -> str:
+        return os.path.join(self.container_dir(container_id), "upper")
+
+    def work(self, container_id: str) -> str:
+        return os.path.join(self.container_dir(container_id), "work")
+
+    def container_file(self, container_id: str, name: str) -> str:
+        """hostname, hosts, resolv.conf: engine-managed files bind-mounted into the container."""
+        return os.path.join(self.container_dir(container_id), name)
+
+    def container_log(self, container_id: str) -> str:
+        return os.path.join(self.container_dir(container_id), f"{container_id}-json.log")
+
+    def attach_socket(self, container_id: str) -> str:
+        return os.path.join(self.container_dir(container_id), "monitor.sock")
+
+    def container_lock(self, container_id: str) -> str:
+        return os.path.join(self.locks_dir, f"container-{container_id}.lock")
+
+    @property
+    def names_dir(self) -> str:
+        return os.path.join(self.root, "names")
+
+    def name_link(self, name: str) -> str:
+        return os.path.join(self.names_dir, name)
+
+    @property
+    def runtime_state_dir(self) -> str:
+        """``--root`` of the OCI runtime (berth's own, runc or crun)."""
+        return os.path.join(self.root, "runtime")
+
+    @property
+    def lib_dir(self) -> str:
+        """Copies of the engine package that monitors import (AnsiballZ payloads vanish)."""
+        return os.path.join(self.root, "lib")
 
     def all_dirs(self) -> list[str]:
         return [self.blobs_dir, self.layers_dir, self.images_dir, self.tmp_dir, self.locks_dir]
