@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import overlay
+
+
+class RecordingMounter:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def mount(self, source, target, fstype, flags, data) -> None:
+        self.calls.append((source, target, fstype, flags, data, os.getcwd()))
+
+    def umount2(self, target, flags) -> None:
+        self.calls.append(("umount2", target, flags))
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        (["a", "b", "c"], ["a", "b", "c"]),
+        (["a", "b", "a"], ["a", "b"]),  # the lower copy of a repeated layer is covered by the upper one
+        (["x", "x", "x"], ["x"]),
+        ([], []),
+    ],
+)
+def test_stack_keeps_the_top_most_place(given, expected) -> None:
+    assert overlay.stack(given) == expected
+
+
+def test_short_stack_mounts_with_absolute_paths(tmp_path) -> None:
+    m = RecordingMounter()
+    overlay.mount_rootfs(m, str(tmp_path), ["/l/top", "/l/base"], str(tmp_path / "u"), str(tmp_path / "w"),
+                         str(tmp_path / "rootfs"), str(tmp_path / "empty"))
+    (source, target, fstype, flags, data, _cwd), = m.calls
+    assert (source, fstype, flags) == ("overlay", "overlay", 0)
+    assert data == f"lowerdir=/l/top:/l/base,upperdir={tmp_path}/u,workdir={tmp_path}/w"
+    assert target == str(tmp_path / "rootfs")
+    assert os.path.isdir(tmp_path / "u") and os.path.isdir(tmp_path / "w")
+
+
+def test_no_layers_uses_the_empty_dir(tmp_path) -> None:
+    m = RecordingMounter()
+    overlay.mount_rootfs(m, str(tmp_path), [], str(tmp_path / "u"), str(tmp_path / "w"), str(tmp_path / "r"),
+                         str(tmp_path / "empty"))
+    assert m.calls[0][4].startswith(f"lowerdir={tmp_path}/empty,")
+
+
+def test_short_links_are_stable_and_relative(tmp_path) -> None:
+    target = tmp_path / "layers" / "sha256" / ("ab" * 32) / "diff"
+    target.mkdir(parents=True)
+    first = overlay.short_links(str(tmp_path), [str(target)])
+    assert first == overlay.short_links(str(tmp_path), [str(target)])
+    link = tmp_path / first[0]
+    assert os.readlink(link).startswith("../layers/")
+    assert os.path.samefile(link, target)
