@@ -157,3 +157,17 @@ class MissingDependency(EngineError):
             msg += f" ({hint})"
         super().__init__(msg)
         self.what = what
+
+
+class InvalidState(Conflict):
+    """A container verb is not allowed in the container's current status (``docker pause`` of an exited one).
+
+    *current* is the status (``exited``), *wanted* the verb or status asked for (``pause``).
+    """
+
+    def __init__(self, current: str, wanted: str, name: str | None = None, message: str | None = None) -> None:
+        who = f"container {name}" if name else "the container"
+        super().__init__(message or f"cannot {wanted} {who}: it is {current}")
+        self.current = current
+        self.wanted = wanted
+        self.name = name
