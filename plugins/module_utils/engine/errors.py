@@ -171,3 +171,26 @@ class InvalidState(Conflict):
         self.current = current
         self.wanted = wanted
         self.name = name
+
+
+class RuntimeFailure(EngineError):
+    """The low-level OCI runtime failed: a lifecycle guard refused, the container init reported an
+    error (``step`` names what it was doing, ``errno`` the system error), a hook or a runtime binary failed.
+
+    ``status`` is the container's status when a lifecycle guard refused (created|running|paused|stopped).
+    """
+
+    def __init__(
+        self,
+        container: str,
+        step: str,
+        reason: str,
+        status: str | None = None,
+        errno: int | None = None,
+    ) -> None:
+        super().__init__(f"container {container}: {step}: {reason}")
+        self.container = container
+        self.step = step
+        self.reason = reason
+        self.status = status
+        self.errno = errno
