@@ -365,7 +365,8 @@ def test_normalise_options_keeps_only_what_was_set() -> None:
 
 
 def test_restart_policy_shorthand() -> None:
-    assert normalise_options({"restart_policy": "on-failure:3"}) == {"restart_policy": "on-failure", "restart_retries": 3}
+    got = normalise_options({"restart_policy": "on-failure:3"})
+    assert got == {"restart_policy": "on-failure", "restart_retries": 3}
     assert normalise_options({"restart_policy": "on-failure:3", "restart_retries": 3})["restart_retries"] == 3
     with pytest.raises(InvalidOption) as err:
         normalise_options({"restart_policy": "on-failure:3", "restart_retries": 5})

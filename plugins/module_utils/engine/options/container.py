@@ -454,7 +454,8 @@ def sysctls(value: t.Any, field: str) -> dict[str, str]:
             _fail(
                 field,
                 key,
-                "not a namespaced sysctl a container may set (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*)",
+                "not a namespaced sysctl a container may set "
+                "(kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*)",
             )
         out[name] = _text_value(field, name, val)
     return {k: out[k] for k in sorted(out)}
@@ -532,7 +533,7 @@ TMPFS_FLAGS = frozenset(
     "nodiratime bind rbind unbindable runbindable private rprivate shared rshared slave rslave relatime "
     "norelatime strictatime nostrictatime".split()
 )
-TMPFS_KEYS = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol", "tmpfs-size", "tmpfs-mode"})
+TMPFS_KEYS = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol"})
 
 
 def tmpfs(value: t.Any, field: str) -> dict[str, str]:
@@ -1181,7 +1182,9 @@ def parse_comparisons(value: t.Mapping[str, t.Any] | None) -> dict[str, str]:
             continue
         name = aliases.get(key, key)
         if name not in modes:
-            raise InvalidOption("comparisons", key, "not an option that is compared (see the comparisons documentation)")
+            raise InvalidOption(
+                "comparisons", key, "not an option that is compared (see the comparisons documentation)"
+            )
         if name in seen:
             raise InvalidOption("comparisons", key, f"{name} is already given as {seen[name]}")
         seen[name] = key
