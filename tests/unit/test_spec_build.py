@@ -518,3 +518,52 @@ def test_build_is_pure(monkeypatch: pytest.MonkeyPatch) -> None:
     s = build({"privileged": True, "user": "app", "ulimits": ["nofile:10"]}, base_rlimits=[])
     assert s["process"]["user"]["uid"] == 1000
     build({"capabilities": ["ALL"]})
+
+
+# ------------------------------------------------------------------ helpers the service calls directly
+def test_resources_for_update_have_no_device_rules() -> None:
+    opts = normalise_options({"memory": "1g", "cpus": 2})
+    assert spec.resources(opts) == {"memory": {"limit": 1 << 30, "swap": 2 << 30},
+                                    "cpu": {"period": 100000, "quota": 200000}}  # fmt: skip
+
+
+def test_cgroups_path_takes_the_option_or_the_options() -> None:
+    assert spec.cgroups_path(None, "abc") == "/berth/abc"
+    assert spec.cgroups_path("/custom", "abc") == "/custom/abc"
+    assert spec.cgroups_path({"cgroup_parent": "/custom"}, "abc") == "/custom/abc"
+    assert spec.cgroups_path({}, "abc") == "/berth/abc"
+
+
+def test_exec_process_inherits_the_container_process() -> None:
+    container = build({"user": "app", "env": {"A": "1"}, "working_dir": "/srv", "ulimits": ["nofile:10"]},
+                      base_rlimits=[])  # fmt: skip
+    proc = spec.exec_process(container, ["ls", "-l"], user_db=db())
+    assert proc["args"] == ["ls", "-l"] and proc["terminal"] is False
+    assert proc["user"] == container["process"]["user"]
+    assert proc["env"] == container["process"]["env"]
+    assert proc["cwd"] == "/srv"
+    assert proc["capabilities"] == container["process"]["capabilities"]
+    assert proc["rlimits"] == container["process"]["rlimits"]
+
+
+def test_exec_process_overrides() -> None:
+    container = build({"user": "app", "env": {"A": "1"}})
+    proc = spec.exec_process(container, ["id"], user="www", env={"A": "2", "B": "3"}, workdir="/tmp/", tty=True,
+                             privileged=True, user_db=db(), cap_last=40)  # fmt: skip
+    env = dict(e.split("=", 1) for e in proc["env"])
+    assert proc["user"] == {"uid": 33, "gid": 33, "additionalGids": [29]}
+    assert (env["A"], env["B"], env["HOME"], env["TERM"]) == ("2", "3", "/var/www", "xterm")
+    assert proc["cwd"] == "/tmp" and proc["terminal"] is True
+    assert proc["capabilities"]["effective"] == security.all_caps(40)
+
+
+@pytest.mark.parametrize(
+    "kw, field",
+    [({"command": []}, "command"), ({"command": ["ls"], "workdir": "rel"}, "chdir"),
+     ({"command": ["ls"], "user": "nobody"}, "user")],
+)  # fmt: skip
+def test_exec_process_errors(kw: dict, field: str) -> None:
+    command = kw.pop("command")
+    with pytest.raises(InvalidOption) as err:
+        spec.exec_process(build({}), command, user_db=db(), **kw)
+    assert err.value.field == field

@@ -55,7 +55,10 @@ DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 DEFAULT_STOP_SIGNAL = "SIGTERM"
 DEFAULT_STOP_TIMEOUT = 10
 DEFAULT_WORKING_DIR = "/"
-DEFAULT_NETWORK_MODE = "bridge"
+DEFAULT_NETWORK_MODE = "bridge"  # what Docker's "default" means
+#: What a container without ``network_mode`` gets today: its own network namespace with only
+#: loopback (bridge networking comes later; the service refuses bridge and network names until then).
+UNSET_NETWORK_MODE = "none"
 DEFAULT_IPC_MODE = "private"
 #: Smallest memory limit Docker accepts.
 MIN_MEMORY = 6 * 1024 * 1024
@@ -920,7 +923,7 @@ CONTAINER_OPTIONS = OptionTable(
              doc="Remove the container when it exits."),
         _opt("security_opts", kind="list", elements="str", normaliser=security_opts, comparison="strict",
              comparison_type="dict", engine_default={}, doc="Security options."),
-        _opt("network_mode", normaliser=network_mode, engine_default=DEFAULT_NETWORK_MODE, doc="Network mode."),
+        _opt("network_mode", normaliser=network_mode, engine_default=UNSET_NETWORK_MODE, doc="Network mode."),
         _opt("userns_mode", normaliser=userns_mode, engine_default="", doc="User namespace mode."),
         _opt("tty", kind="bool", normaliser=_bool, engine_default=False, doc="Allocate a pseudo-TTY."),
         _opt("interactive", kind="bool", normaliser=_bool, engine_default=False, doc="Keep stdin open."),

@@ -146,7 +146,7 @@ def build(
     img = image_config or {}
     files = files or {}
     privileged = bool(opts.get("privileged"))
-    network = opts.get("network_mode") or "bridge"
+    network = opts.get("network_mode") or "none"
 
     hostname = opts.get("hostname") or ""
     if not hostname:
@@ -288,6 +288,60 @@ def process_env(
     if "HOME" not in {_env_key(e) for e in env}:
         env.append(f"HOME={home}")
     return env
+
+
+def exec_process(
+    spec: t.Mapping[str, t.Any],
+    command: t.Sequence[str],
+    *,
+    user: str | None = None,
+    env: t.Mapping[str, str] | None = None,
+    workdir: str | None = None,
+    tty: bool = False,
+    privileged: bool = False,
+    user_db: UserDb | None = None,
+    cap_last: int | None = None,
+) -> dict[str, t.Any]:
+    """The OCI ``process`` of ``docker exec`` in a container started from *spec*.
+
+    Inherits the container's process (env, cwd, user, capabilities, rlimits, no_new_privs); *user*
+    is resolved against the container's files (*user_db*, with HOME following the user), *env* replaces
+    or extends the environment, ``TERM=xterm`` is added for a tty, *privileged* grants every capability.
+    """
+    base = spec.get("process") or {}
+    args = [str(a) for a in command]
+    if not args or not args[0]:
+        raise InvalidOption("command", list(command), "no command specified")
+    if workdir and not workdir.startswith("/"):
+        raise InvalidOption("chdir", workdir, "the working directory must be an absolute path")
+    proc_env = list(base.get("env") or [])
+    if tty and "TERM" not in {_env_key(e) for e in proc_env}:
+        proc_env.append("TERM=xterm")
+    process: dict[str, t.Any] = {
+        "terminal": bool(tty),
+        "user": dict(base.get("user") or {"uid": 0, "gid": 0}),
+        "args": args,
+        "env": proc_env,
+        "cwd": posixpath.normpath(workdir) if workdir else base.get("cwd") or "/",
+        "noNewPrivileges": bool(base.get("noNewPrivileges")),
+    }
+    if user:
+        resolved = resolve_user(user, user_db)
+        process["user"] = {"uid": resolved["uid"], "gid": resolved["gid"]}
+        if resolved["additional_gids"]:
+            process["user"]["additionalGids"] = resolved["additional_gids"]
+        process["env"] = _replace_or_append(process["env"], [f"HOME={resolved['home']}"])
+    if env:
+        process["env"] = _replace_or_append(process["env"], [f"{k}={v}" for k, v in env.items()])
+    if privileged:
+        caps = security.all_caps(cap_last)
+        process["capabilities"] = {"bounding": list(caps), "effective": list(caps), "permitted": list(caps)}
+    elif base.get("capabilities") is not None:
+        process["capabilities"] = {k: list(v) for k, v in base["capabilities"].items()}
+    for key in ("rlimits", "oomScoreAdj", "apparmorProfile"):
+        if base.get(key) is not None:
+            process[key] = base[key]
+    return process
 
 
 # ====================================================================== user and groups
@@ -481,7 +535,7 @@ def namespaces(
         out.append({"type": kind})
 
     add("pid", opts.get("pid_mode") or "", "pid_mode")
-    add("network", opts.get("network_mode") or "bridge", "network_mode")
+    add("network", opts.get("network_mode") or "none", "network_mode")
     add("ipc", opts.get("ipc_mode") or "private", "ipc_mode")
     add("uts", opts.get("uts") or "", "uts")
     out.append({"type": "mount"})
@@ -492,13 +546,22 @@ def namespaces(
     return out
 
 
-def cgroups_path(parent: str | None, container_id: str) -> str:
+def cgroups_path(parent: str | t.Mapping[str, t.Any] | None, container_id: str) -> str:
+    """``<cgroup_parent or /berth>/<id>``; *parent* is the option's value or the options mapping."""
+    if isinstance(parent, t.Mapping):
+        parent = parent.get("cgroup_parent")
     return posixpath.join(parent or DEFAULT_CGROUP_PARENT, container_id)
 
 
-def resources(opts: t.Mapping[str, t.Any], device_rules: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-    """``linux.resources`` from the resource options (only what is set)."""
-    res: dict[str, t.Any] = {"devices": device_rules}
+def resources(
+    opts: t.Mapping[str, t.Any], device_rules: list[dict[str, t.Any]] | None = None
+) -> dict[str, t.Any]:
+    """``linux.resources`` from the resource options (only what is set).
+
+    Without *device_rules* the result has no ``devices`` key: what ``ContainerService.update`` applies
+    to a running container (an update never changes device access).
+    """
+    res: dict[str, t.Any] = {} if device_rules is None else {"devices": device_rules}
     memory: dict[str, t.Any] = {}
     limit = opts.get("memory") or 0
     if limit:
