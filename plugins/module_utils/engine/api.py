@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import typing as t
 
 from .config.daemon import DaemonConfig
 from .core.layout import DEFAULT_CONFIG, DEFAULT_ROOT, Layout
@@ -14,6 +15,9 @@ from .errors import InvalidOption
 from .services.images import ImageService, LoadedImage, PullResult
 from .services.system import VERSION, SystemService
 from .store.images import ImageStore
+
+if t.TYPE_CHECKING:
+    from .services.containers import ContainerService
 
 __all__ = ["Engine", "LoadedImage", "PullResult", "VERSION"]
 
@@ -24,8 +28,23 @@ class Engine:
         self.root = root
         self.layout = Layout(root)
         self.store = ImageStore(self.layout, lock_timeout)
-        self.images = ImageService(self.store, config)
+        self.images = ImageService(self.store, config, image_users=self._image_users)
+        self._containers: ContainerService | None = None
         self.system = SystemService(self.store, config, self.images)
+
+    @property
+    def containers(self) -> "ContainerService":
+        """Container use cases (imported on first use: image-only tasks never load the runtime)."""
+        if self._containers is None:
+            from .services.containers import ContainerService
+
+            self._containers = ContainerService(self.layout, self.store, self.images, self.config, self.store.lock_timeout)
+        return self._containers
+
+    def _image_users(self, image_id: str) -> list:
+        if not os.path.isdir(self.layout.containers_dir):
+            return []
+        return self.containers.users_of_image(image_id)
 
     @classmethod
     def open(

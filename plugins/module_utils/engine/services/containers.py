@@ -1,0 +1,1111 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Container use cases: create, start, stop, remove, exec, logs, inspect ...
+
+The only place that combines the image store, the container options, the
+spec builder, the OCI runtime and the monitor.  See docs/dev/runtime-design.md.
+
+Who writes a container's state: this service writes ``created``,
+``manually_stopped``, ``paused``/``running`` for pause/unpause and
+``removing``; the monitor writes everything about the running process.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import signal as _signal
+import time
+import typing as t
+
+from ..config.daemon import DaemonConfig
+from ..core import fs, timefmt
+from ..core.layout import Layout
+from ..core.locks import flock
+from ..errors import Conflict, EngineError, InvalidOption, NotFound
+from ..options import container as copts
+from ..runtime import lifecycle
+from ..runtime.lifecycle import ContainerState, ContainerStatus
+from ..store.images import ImageStore
+
+if t.TYPE_CHECKING:
+    from .images import ImageService
+
+DEFAULT_RUNTIME = "berth"
+#: Docker's ``--init`` runs its bundled tini; Berth uses the host's static tini (Debian package ``tini``).
+INIT_BINARIES = ("/usr/bin/tini-static", "/usr/local/bin/tini-static", "/sbin/tini-static")
+NAME_ADJECTIVES = (
+    "brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble",
+    "proud", "quiet", "relaxed", "serene", "sharp", "steady", "swift", "tender", "vivid", "witty", "zen",
+)
+NAME_NOUNS = (
+    "anchor", "buoy", "cove", "dock", "ferry", "galley", "harbor", "jetty", "keel", "lagoon", "mast",
+    "pier", "quay", "reef", "sail", "tide", "vessel", "wharf", "yawl", "beacon", "capstan", "mooring",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stdio:
+    """The caller's file descriptors for an attached run or exec."""
+
+    stdin: int | None
+    stdout: int
+    stderr: int
+    tty: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    id: str
+    name: str
+    exit_code: int | None  # None when detached
+
+
+@dataclasses.dataclass(frozen=True)
+class ContainerRecord:
+    """``containers/<id>/config.json``: what the container was created from."""
+
+    id: str
+    name: str
+    created: str
+    image: str  # image ID
+    image_name: str  # as the user named it
+    options: dict[str, t.Any]  # the normalised options ("desired")
+    runtime: str
+
+    def to_json(self) -> dict[str, t.Any]:
+        return {
+            "Id": self.id,
+            "Name": self.name,
+            "Created": self.created,
+            "Image": self.image,
+            "ImageName": self.image_name,
+            "Desired": self.options,
+            "Runtime": self.runtime,
+        }
+
+    @classmethod
+    def from_json(cls, d: t.Mapping[str, t.Any]) -> "ContainerRecord":
+        return cls(
+            id=d["Id"],
+            name=d["Name"],
+            created=d["Created"],
+            image=d["Image"],
+            image_name=d.get("ImageName", ""),
+            options=dict(d.get("Desired") or {}),
+            runtime=d.get("Runtime", DEFAULT_RUNTIME),
+        )
+
+
+class ContainerService:
+    def __init__(
+        self,
+        layout: Layout,
+        store: ImageStore,
+        images: "ImageService",
+        config: DaemonConfig,
+        lock_timeout: float | None = 600.0,
+    ) -> None:
+        self.layout = layout
+        self.store = store
+        self.images = images
+        self.config = config
+        self.lock_timeout = lock_timeout
+
+    # ================================================================ lookup
+    def _ids(self) -> list[str]:
+        try:
+            names = os.listdir(self.layout.containers_dir)
+        except FileNotFoundError:
+            return []
+        return [n for n in names if len(n) == 64 and os.path.exists(self.layout.container_config(n))]
+
+    def _record(self, container_id: str) -> ContainerRecord:
+        data = fs.read_json(self.layout.container_config(container_id))
+        if data is None:
+            raise NotFound("container", container_id)
+        return ContainerRecord.from_json(data)
+
+    def lookup(self, name: str) -> str | None:
+        """Container ID for a name, full ID or unique ID prefix (Docker's order); None when absent."""
+        if not isinstance(name, str) or not name:
+            raise InvalidOption("name", name, "a container name or ID is required")
+        name = name.lstrip("/")
+        if len(name) == 64 and os.path.exists(self.layout.container_config(name)):
+            return name
+        link = self.layout.name_link(name)
+        try:
+            target = os.readlink(link)
+        except OSError:
+            target = ""
+        if target:
+            cid = os.path.basename(target)
+            if os.path.exists(self.layout.container_config(cid)):
+                return cid
+        if all(c in "0123456789abcdef" for c in name):
+            matches = [i for i in self._ids() if i.startswith(name)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise Conflict(f"multiple containers found with provided prefix: {name}")
+        return None
+
+    def require(self, name: str) -> str:
+        cid = self.lookup(name)
+        if cid is None:
+            raise NotFound("container", name)
+        return cid
+
+    def _state(self, container_id: str) -> ContainerState:
+        """The state, reconciled: a container whose monitor and init are gone is said to be exited."""
+        return lifecycle.reconcile(self.layout, container_id)
+
+    def users_of_image(self, image_id: str) -> list[str]:
+        """IDs of the containers created from *image_id* (the image store refuses to delete it)."""
+        out = []
+        for cid in self._ids():
+            try:
+                if self._record(cid).image == image_id:
+                    out.append(cid)
+            except (NotFound, KeyError, ValueError):
+                continue
+        return out
+
+    def desired(self, name: str) -> dict[str, t.Any]:
+        return dict(self._record(self.require(name)).options)
+
+    # ================================================================ create
+    def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:
+        """Create a container from normalised *options* (``options.container.normalise_options``)."""
+        opts = dict(options)
+        image_name = opts.get("image")
+        if not image_name:
+            raise InvalidOption("image", image_name, "an image is required")
+        self._check_supported(opts)
+        image_id = self._image_for(str(image_name), pull, opts.get("platform"))
+        if name is not None:
+            name = copts.container_name(name, "name")
+        runtime = self._runtime_name(opts)
+        self._runtime_for(runtime)  # fail early on an unknown runtime
+        self.store.ensure()
+        for d in (self.layout.containers_dir, self.layout.names_dir):
+            fs.ensure_dir(d, 0o700)
+        cid = secrets.token_hex(32)
+        cdir = self.layout.container_dir(cid)
+        os.makedirs(cdir, mode=0o700)
+        try:
+            final_name = self._claim_name(cid, name)
+            record = ContainerRecord(
+                id=cid,
+                name=final_name,
+                created=timefmt.now_rfc3339(),
+                image=image_id,
+                image_name=str(image_name),
+                options=opts,
+                runtime=runtime,
+            )
+            for d in (self.layout.upper(cid), self.layout.work(cid), self.layout.rootfs(cid), self.layout.bundle(cid)):
+                fs.ensure_dir(d, 0o755)
+            self._write_files(record)
+            lifecycle.save(self.layout, cid, ContainerState())
+            # The record is written last: a container without config.json does not exist.
+            fs.atomic_write_json(self.layout.container_config(cid), record.to_json(), mode=0o600)
+        except BaseException:
+            lifecycle.remove_name_links(self.layout, cid)
+            fs.rmtree(cdir)
+            raise
+        return cid
+
+    def _check_supported(self, opts: t.Mapping[str, t.Any]) -> None:
+        mode = opts.get("network_mode")
+        if mode not in (None, "none", "host"):
+            raise InvalidOption(
+                "network_mode", mode, "only 'none' and 'host' are supported so far (bridge networking comes later)"
+            )
+
+    def _image_for(self, image_name: str, pull: str, platform: str | None) -> str:
+        image_id = self.images.resolve(image_name)
+        if pull == "always" or (image_id is None and pull == "missing"):
+            if image_id is not None and "@" in image_name:
+                return image_id
+            return self.images.pull(image_name, platform).image_id
+        if image_id is None:
+            raise NotFound("image", image_name)
+        return image_id
+
+    def _claim_name(self, cid: str, name: str | None) -> str:
+        """Create ``names/<name>``; the symlink is the atomic uniqueness check."""
+        target = os.path.join("..", "containers", cid)
+        if name is not None:
+            try:
+                os.symlink(target, self.layout.name_link(name))
+            except FileExistsError:
+                other = self.lookup(name)
+                raise Conflict(
+                    f'Conflict. The container name "/{name}" is already in use by container "{other or "?"}". '
+                    "You have to remove (or rename) that container to be able to reuse that name."
+                ) from None
+            return name
+        for _ in range(100):
+            candidate = f"{secrets.choice(NAME_ADJECTIVES)}_{secrets.choice(NAME_NOUNS)}"
+            if _ >= 10:
+                candidate += str(secrets.randbelow(100))
+            try:
+                os.symlink(target, self.layout.name_link(candidate))
+                return candidate
+            except FileExistsError:
+                continue
+        raise EngineError("could not find a free container name")
+
+    def _write_files(self, record: ContainerRecord) -> None:
+        opts = record.options
+        host_net = opts.get("network_mode") == "host"
+        hostname = os.uname().nodename if host_net else (opts.get("hostname") or record.id[:12])
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+                 "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
+                 "ff02::2\tip6-allrouters"]
+        if host_net:
+            try:
+                with open("/etc/hosts") as fh:
+                    hosts = fh.read()
+            except OSError:
+                hosts = "\n".join(lines) + "\n"
+        else:
+            hosts = "\n".join(lines) + "\n"
+        fs.atomic_write(self.layout.container_file(record.id, "hostname"), hostname + "\n", fsync=False)
+        fs.atomic_write(self.layout.container_file(record.id, "hosts"), hosts, fsync=False)
+        fs.atomic_write(self.layout.container_file(record.id, "resolv.conf"), self._resolv_conf(), fsync=False)
+
+    def _resolv_conf(self) -> str:
+        dns = self.config.get("dns")
+        search = self.config.get("dns-search")
+        opts = self.config.get("dns-opts")
+        try:
+            with open("/etc/resolv.conf") as fh:
+                host = fh.read()
+        except OSError:
+            host = ""
+        if not (dns or search or opts):
+            # Like Docker without a user-defined network: the host's file, minus loopback resolvers
+            # (which cannot be reached from another network namespace).
+            kept = [ln for ln in host.splitlines() if not _loopback_nameserver(ln)]
+            return "\n".join(kept) + "\n"
+        out = []
+        servers = dns or [ln.split()[1] for ln in host.splitlines() if ln.startswith("nameserver ") and len(ln.split()) > 1]
+        out += [f"nameserver {s}" for s in servers]
+        if search:
+            out.append("search " + " ".join(search))
+        if opts:
+            out.append("options " + " ".join(opts))
+        return "\n".join(out) + "\n"
+
+    # ================================================================ runtime selection
+    def _runtime_name(self, opts: t.Mapping[str, t.Any]) -> str:
+        return str(opts.get("runtime") or self.config.get("default-runtime") or DEFAULT_RUNTIME)
+
+    def _runtime_for(self, name: str) -> dict[str, t.Any]:
+        """{"name", "path"} for the monitor; raises for an unknown runtime."""
+        if name == DEFAULT_RUNTIME:
+            return {"name": DEFAULT_RUNTIME, "path": None}
+        configured = self.config.get("runtimes") or {}
+        if name in configured:
+            path = (configured[name] or {}).get("path")
+            if not path:
+                raise InvalidOption("runtime", name, f"runtimes.{name} in {self.config.path} has no path")
+        else:
+            import shutil
+
+            path = shutil.which(name) if name in ("runc", "crun") else None
+            if not path:
+                known = ", ".join(sorted({DEFAULT_RUNTIME, "runc", "crun", *configured}))
+                raise InvalidOption("runtime", name, f"unknown runtime (known: {known})")
+        return {"name": name, "path": path}
+
+    def _oci_runtime(self, name: str) -> t.Any:
+        from ..runtime.oci import BerthRuntime, ExternalRuntime
+
+        spec = self._runtime_for(name)
+        state_root = os.path.join(self.layout.runtime_state_dir, spec["name"])
+        if spec["path"] is None:
+            return BerthRuntime(state_root)
+        return ExternalRuntime(spec["path"], state_root)
+
+    # ================================================================ start
+    def start(self, name: str, stdio: Stdio | None = None) -> t.Any:
+        """Start a created or exited container; returns the monitor handle (for attached callers)."""
+        from ..runtime import monitor
+
+        cid = self.require(name)
+        record = self._record(cid)
+        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+            state = self._state(cid)
+            if state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING):
+                return None
+            lifecycle.require(state.status, "start", name=record.name)
+            self._prepare(record)
+            lifecycle.save(self.layout, cid, state.replace(manually_stopped=False, error=""))
+        attach = None
+        if stdio is not None:
+            attach = {"stdin": stdio.stdin, "stdout": stdio.stdout, "stderr": stdio.stderr, "tty": stdio.tty}
+        try:
+            return monitor.spawn(self.layout, cid, runtime=self._runtime_for(record.runtime), attach=attach)
+        except BaseException:
+            self._unmount(cid)
+            raise
+
+    def _prepare(self, record: ContainerRecord) -> None:
+        """Mount the rootfs and write the OCI bundle (rebuilt at every start, as Docker does)."""
+        from ..runtime import overlay, spec as specmod
+        from ..runtime.security import current_rlimits
+        from ..runtime.syscalls import LinuxSyscalls
+
+        cid = record.id
+        if not self.store.complete(record.image):
+            raise NotFound("image", f"{record.image_name} ({record.image[:19]}) of container {record.name}")
+        image = self.store.get(record.image)
+        lower = [self.store.layers.diff_dir(x.diff_id) for x in reversed(image.layers)]
+        rootfs = self.layout.rootfs(cid)
+        if not overlay.is_mounted(rootfs):
+            empty = fs.ensure_dir(os.path.join(self.layout.root, "empty"), 0o755)
+            overlay.mount_rootfs(
+                LinuxSyscalls(), self.layout.root, lower, self.layout.upper(cid), self.layout.work(cid), rootfs, empty
+            )
+        image_config = (self.store.config(record.image).get("config") or {})
+        spec = specmod.build(
+            record.options,
+            image_config,
+            self.config,
+            container_id=cid,
+            rootfs=rootfs,
+            files={n: self.layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf")},
+            user_db=lambda kind: _read_in_rootfs(rootfs, f"/etc/{kind}"),
+            base_rlimits=current_rlimits(),
+            init_path=_init_path() if record.options.get("init") else None,
+        )
+        spec["root"] = {"path": rootfs, "readonly": bool(record.options.get("read_only"))}
+        fs.atomic_write_json(os.path.join(self.layout.bundle(cid), "config.json"), spec, mode=0o600)
+
+    def _unmount(self, cid: str) -> None:
+        lifecycle.unmount_below(self.layout.rootfs(cid), include_self=True)
+
+    def run(
+        self,
+        options: t.Mapping[str, t.Any],
+        name: str | None = None,
+        detach: bool = True,
+        stdio: Stdio | None = None,
+        remove: bool = False,
+        pull: str = "missing",
+    ) -> RunResult:
+        """``docker run``: create then start; attached runs wait for the exit code."""
+        from ..runtime import monitor
+
+        opts = dict(options)
+        if remove:
+            opts["auto_remove"] = True
+        cid = self.create(opts, name=name, pull=pull)
+        record = self._record(cid)
+        try:
+            handle = self.start(cid, stdio=None if detach else stdio)
+        except BaseException:
+            if remove:
+                self.remove(cid, force=True)
+            raise
+        if detach:
+            return RunResult(cid, record.name, None)
+        return RunResult(cid, record.name, monitor.wait_exit(handle))
+
+    # ================================================================ stop / kill / restart
+    def stop(self, name: str, timeout: int | None = None, signal: str | None = None) -> bool:
+        """Send the stop signal, wait *timeout* seconds, then SIGKILL. Returns whether it was running."""
+        cid = self.require(name)
+        record = self._record(cid)
+
+        def mark(s: ContainerState) -> ContainerState:
+            return s.replace(manually_stopped=True)
+
+        state = lifecycle.update(self.layout, cid, mark, timeout=self.lock_timeout)
+        if state.status is ContainerStatus.RESTARTING:
+            self._wait_status(cid, lambda s: not s.status.active, 15)
+            return True
+        if not state.status.active:
+            return False
+        sig = copts.signal_number(
+            signal or record.options.get("stop_signal") or _image_stop_signal(self.store, record) or "SIGTERM"
+        )
+        if timeout is None:
+            timeout = record.options.get("stop_timeout")
+        if timeout is None:
+            timeout = copts.DEFAULT_STOP_TIMEOUT
+        runtime = self._oci_runtime(record.runtime)
+        if state.status is ContainerStatus.PAUSED:
+            self._kill(runtime, cid, _signal.SIGKILL)
+            self._resume_quietly(runtime, cid)
+        else:
+            self._kill(runtime, cid, sig)
+        if timeout < 0 or not self._wait_status(cid, lambda s: not s.status.active, float(timeout)):
+            self._kill(runtime, cid, _signal.SIGKILL)
+            if not self._wait_status(cid, lambda s: not s.status.active, 30.0):
+                raise EngineError(f"container {record.name} did not stop after SIGKILL")
+        return True
+
+    def _kill(self, runtime: t.Any, cid: str, sig: int) -> None:
+        try:
+            runtime.kill(cid, int(sig), all=False)
+        except EngineError:
+            state = lifecycle.load(self.layout, cid)
+            if state.pid and _alive(state.pid):
+                os.kill(state.pid, int(sig))
+
+    @staticmethod
+    def _resume_quietly(runtime: t.Any, cid: str) -> None:
+        try:
+            runtime.resume(cid)
+        except EngineError:
+            pass
+
+    def _wait_status(self, cid: str, done: t.Callable[[ContainerState], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                state = self._state(cid)
+            except NotFound:
+                return True
+            if done(state):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def restart(self, name: str, timeout: int | None = None) -> None:
+        cid = self.require(name)
+        self.stop(cid, timeout=timeout)
+        self._wait_status(cid, lambda s: not s.status.active and s.monitor_pid == 0 or _dead(s.monitor_pid), 10)
+        self.start(cid)
+
+    def kill(self, name: str, signal: str | int = "KILL") -> None:
+        cid = self.require(name)
+        record = self._record(cid)
+        state = self._state(cid)
+        lifecycle.require(state.status, "kill", name=record.name)
+        sig = signal if isinstance(signal, int) else copts.signal_number(str(signal))
+        self._kill(self._oci_runtime(record.runtime), cid, sig)
+
+    def pause(self, name: str) -> None:
+        cid = self.require(name)
+        record = self._record(cid)
+        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+            state = self._state(cid)
+            lifecycle.require(state.status, "pause", name=record.name)
+            self._oci_runtime(record.runtime).pause(cid)
+            lifecycle.save(self.layout, cid, state.transition(ContainerStatus.PAUSED))
+
+    def unpause(self, name: str) -> None:
+        cid = self.require(name)
+        record = self._record(cid)
+        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+            state = self._state(cid)
+            lifecycle.require(state.status, "unpause", name=record.name)
+            self._oci_runtime(record.runtime).resume(cid)
+            lifecycle.save(self.layout, cid, state.transition(ContainerStatus.RUNNING))
+
+    def wait(self, name: str, condition: str = "not-running", timeout: float | None = None) -> int:
+        cid = self.require(name)
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidOption("condition", condition, "expected not-running, next-exit or removed")
+        first = self._state(cid)
+        if condition == "next-exit":
+            seen = first.finished_at
+
+            def done(s: ContainerState) -> bool:
+                return s.finished_at != seen and not s.status.active
+        else:
+            def done(s: ContainerState) -> bool:
+                return not s.status.active and s.status is not ContainerStatus.RESTARTING
+
+        limit = float("inf") if timeout is None else timeout
+        last = first
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                last = self._state(cid)
+            except NotFound:
+                return last.exit_code
+            if condition != "removed" and done(last):
+                return last.exit_code
+            if time.monotonic() >= deadline:
+                raise EngineError(f"timed out waiting for container {name}")
+            time.sleep(0.05)
+
+    # ================================================================ remove / rename
+    def remove(self, name: str, force: bool = False) -> bool:
+        cid = self.lookup(name)
+        if cid is None:
+            return False
+        record = self._record(cid)
+        state = self._state(cid)
+        if state.status.active:
+            if not force:
+                lifecycle.require(state.status, "remove", name=record.name)
+            self.stop(cid, timeout=0)
+        runtime = self._oci_runtime(record.runtime)
+
+        def mark(s: ContainerState) -> ContainerState:
+            return s.transition(ContainerStatus.REMOVING) if s.status is not ContainerStatus.REMOVING else s
+
+        try:
+            lifecycle.update(self.layout, cid, mark, timeout=self.lock_timeout)
+        except NotFound:
+            return True
+        try:
+            runtime.delete(cid, force=True)
+        except EngineError:
+            pass
+        lifecycle.remove_container_files(self.layout, cid)
+        return True
+
+    def rename(self, name: str, new_name: str) -> None:
+        cid = self.require(name)
+        new_name = copts.container_name(new_name, "new_name")
+        record = self._record(cid)
+        if new_name == record.name:
+            return
+        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+            try:
+                os.symlink(os.path.join("..", "containers", cid), self.layout.name_link(new_name))
+            except FileExistsError:
+                raise Conflict(f'Conflict. The container name "/{new_name}" is already in use') from None
+            updated = dataclasses.replace(record, name=new_name)
+            fs.atomic_write_json(self.layout.container_config(cid), updated.to_json(), mode=0o600)
+            fs.remove_quietly(self.layout.name_link(record.name))
+
+    def update(self, name: str, options: t.Mapping[str, t.Any]) -> bool:
+        """Change resources and the restart policy in place (``docker update``)."""
+        cid = self.require(name)
+        bad = [k for k in options if k not in copts.UPDATABLE]
+        if bad:
+            raise InvalidOption(bad[0], options[bad[0]], "cannot be updated in place (the container must be recreated)")
+        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+            record = self._record(cid)
+            merged = dict(record.options)
+            for key, value in options.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            if merged == record.options:
+                return False
+            copts.check_options(merged)
+            state = self._state(cid)
+            if state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+                self._apply_resources(record, merged)
+            updated = dataclasses.replace(record, options=merged)
+            fs.atomic_write_json(self.layout.container_config(cid), updated.to_json(), mode=0o600)
+        return True
+
+    def _apply_resources(self, record: ContainerRecord, options: t.Mapping[str, t.Any]) -> None:
+        from ..runtime import spec as specmod
+        from ..runtime.cgroups import detect
+
+        resources = specmod.resources(options)
+        manager = detect.manager(specmod.cgroups_path(options, record.id))
+        manager.update(resources)
+
+    # ================================================================ queries
+    def inspect(self, name: str) -> dict[str, t.Any]:
+        cid = self.require(name)
+        return self._inspect(cid)
+
+    def _inspect(self, cid: str) -> dict[str, t.Any]:
+        record = self._record(cid)
+        state = self._state(cid)
+        spec = fs.read_json(os.path.join(self.layout.bundle(cid), "config.json")) or {}
+        process = spec.get("process") or {}
+        args = list(process.get("args") or [])
+        opts = record.options
+        image_cfg: dict[str, t.Any] = {}
+        if self.store.has(record.image):
+            image_cfg = self.store.config(record.image).get("config") or {}
+        eff = copts.effective(opts, image_cfg)
+        restart = {"Name": opts.get("restart_policy", "no") or "no", "MaximumRetryCount": opts.get("restart_retries", 0)}
+        log_opts = {k: str(v) for k, v in (opts.get("log_options") or {}).items()}
+        return {
+            "Id": cid,
+            "Created": record.created,
+            "Path": args[0] if args else "",
+            "Args": args[1:],
+            "State": lifecycle.docker_state(state),
+            "Image": record.image,
+            "ResolvConfPath": self.layout.container_file(cid, "resolv.conf"),
+            "HostnamePath": self.layout.container_file(cid, "hostname"),
+            "HostsPath": self.layout.container_file(cid, "hosts"),
+            "LogPath": self.layout.container_log(cid) if opts.get("log_driver", "json-file") != "none" else "",
+            "Name": "/" + record.name,
+            "RestartCount": state.restart_count,
+            "Driver": "overlay",
+            "Platform": "linux",
+            "HostConfig": {
+                "Runtime": record.runtime,
+                "NetworkMode": opts.get("network_mode", "none"),
+                "RestartPolicy": restart,
+                "AutoRemove": bool(opts.get("auto_remove")),
+                "LogConfig": {"Type": opts.get("log_driver", "json-file"), "Config": log_opts},
+                "Privileged": bool(opts.get("privileged")),
+                "ReadonlyRootfs": bool(opts.get("read_only")),
+                "CapAdd": opts.get("capabilities"),
+                "CapDrop": opts.get("cap_drop"),
+                "Memory": opts.get("memory", 0),
+                "MemoryReservation": opts.get("memory_reservation", 0),
+                "MemorySwap": opts.get("memory_swap", 0),
+                "NanoCpus": opts.get("cpus", 0),
+                "CpuShares": opts.get("cpu_shares", 0),
+                "CpuPeriod": opts.get("cpu_period", 0),
+                "CpuQuota": opts.get("cpu_quota", 0),
+                "CpusetCpus": opts.get("cpuset_cpus", ""),
+                "CpusetMems": opts.get("cpuset_mems", ""),
+                "PidsLimit": opts.get("pids_limit"),
+                "BlkioWeight": opts.get("blkio_weight", 0),
+                "CgroupParent": opts.get("cgroup_parent", ""),
+                "ShmSize": opts.get("shm_size", copts.DEFAULT_SHM_SIZE),
+                "Sysctls": opts.get("sysctls"),
+                "Ulimits": [{"Name": u["name"], "Soft": u["soft"], "Hard": u["hard"]} for u in opts.get("ulimits") or []],
+                "SecurityOpt": _security_opt_list(opts.get("security_opts")),
+                "Init": opts.get("init"),
+            },
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": {
+                    "MergedDir": self.layout.rootfs(cid),
+                    "UpperDir": self.layout.upper(cid),
+                    "WorkDir": self.layout.work(cid),
+                },
+            },
+            "Config": {
+                "Hostname": opts.get("hostname") or cid[:12],
+                "Domainname": opts.get("domainname", ""),
+                "User": eff.get("user") or "",
+                "Tty": bool(opts.get("tty")),
+                "OpenStdin": bool(opts.get("interactive")),
+                "Env": [f"{k}={v}" for k, v in (eff.get("env") or {}).items()],
+                "Cmd": eff.get("command"),
+                "Entrypoint": eff.get("entrypoint"),
+                "Image": record.image_name,
+                "WorkingDir": eff.get("working_dir") or "",
+                "Labels": eff.get("labels") or {},
+                "StopSignal": eff.get("stop_signal") or copts.DEFAULT_STOP_SIGNAL,
+                "StopTimeout": opts.get("stop_timeout"),
+                "Healthcheck": eff.get("healthcheck"),
+            },
+            "Berth": {"Desired": opts, "Runtime": record.runtime},
+        }
+
+    def list(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
+        flt = _filters(filters)
+        out = []
+        for cid in self._ids():
+            try:
+                record = self._record(cid)
+                state = self._state(cid)
+            except (NotFound, EngineError):
+                continue
+            if not all and not state.status.active and "status" not in flt:
+                continue
+            if not _match(flt, record, state, self.images):
+                continue
+            eff_cmd = ""
+            spec = fs.read_json(os.path.join(self.layout.bundle(cid), "config.json")) or {}
+            args = (spec.get("process") or {}).get("args") or []
+            if args:
+                eff_cmd = " ".join(args)
+            out.append(
+                {
+                    "Id": cid,
+                    "Names": ["/" + record.name],
+                    "Image": record.image_name,
+                    "ImageID": record.image,
+                    "Command": eff_cmd,
+                    "Created": int(timefmt.parse_rfc3339(record.created) or 0),
+                    "State": state.status.value,
+                    "Status": _status_text(state),
+                    "Labels": record.options.get("labels") or {},
+                    "HostConfig": {"NetworkMode": record.options.get("network_mode", "none")},
+                }
+            )
+        out.sort(key=lambda x: -x["Created"])
+        return out
+
+    def logs(
+        self,
+        name: str,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        stdout: bool = True,
+        stderr: bool = True,
+    ) -> t.Iterator[t.Any]:
+        from ..runtime import logs as logmod
+
+        cid = self.require(name)
+        record = self._record(cid)
+        if record.options.get("log_driver") == "none":
+            raise EngineError(f'configured logging driver does not support reading (container {record.name}: "none")')
+
+        def running() -> bool:
+            try:
+                return self._state(cid).status.active
+            except NotFound:
+                return False
+
+        return logmod.read_logs(
+            self.layout.container_log(cid),
+            follow=follow,
+            tail=tail,
+            since=since,
+            until=until,
+            stdout=stdout,
+            stderr=stderr,
+            still_running=running,
+        )
+
+    def exec(
+        self,
+        name: str,
+        command: t.Sequence[str],
+        user: str | None = None,
+        env: t.Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        tty: bool = False,
+        detach: bool = False,
+        privileged: bool = False,
+        stdio: Stdio | None = None,
+    ) -> int:
+        """Run *command* in the running container; returns its exit code (0 when detached)."""
+        from ..runtime import spec as specmod
+
+        cid = self.require(name)
+        record = self._record(cid)
+        state = self._state(cid)
+        if state.status is not ContainerStatus.RUNNING:
+            if state.status is ContainerStatus.PAUSED:
+                raise Conflict(f"Container {cid} is paused, unpause the container before exec")
+            raise Conflict(f"Container {cid} is not running")
+        if not command:
+            raise InvalidOption("command", list(command), "no command specified")
+        spec = fs.read_json(os.path.join(self.layout.bundle(cid), "config.json")) or {}
+        rootfs = self.layout.rootfs(cid)
+        process = specmod.exec_process(
+            spec,
+            list(command),
+            user=user,
+            env=dict(env or {}),
+            workdir=workdir,
+            tty=tty,
+            privileged=privileged,
+            user_db=lambda kind: _read_in_rootfs(rootfs, f"/etc/{kind}"),
+        )
+        runtime = self._oci_runtime(record.runtime)
+        fds = None
+        if stdio is not None:
+            fds = (stdio.stdin if stdio.stdin is not None else os.open(os.devnull, os.O_RDONLY), stdio.stdout, stdio.stderr)
+        return int(runtime.exec_wait(cid, process, stdio=fds, detach=detach))
+
+    def top(self, name: str, ps_args: str | None = None) -> dict[str, t.Any]:
+        from ..runtime.cgroups import detect
+        from ..runtime import spec as specmod
+
+        cid = self.require(name)
+        record = self._record(cid)
+        state = self._state(cid)
+        if state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+            raise Conflict(f"Container {cid} is not running")
+        pids = detect.manager(specmod.cgroups_path(record.options, cid)).pids()
+        rows = []
+        for pid in sorted(pids):
+            info = _proc_info(pid)
+            if info:
+                rows.append(info)
+        return {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], "Processes": rows}
+
+    def stats(self, name: str) -> dict[str, t.Any]:
+        from ..runtime.cgroups import detect
+        from ..runtime import spec as specmod
+
+        cid = self.require(name)
+        record = self._record(cid)
+        state = self._state(cid)
+        base = {"id": cid, "name": "/" + record.name, "read": timefmt.now_rfc3339()}
+        if state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+            return dict(base, memory_stats={}, cpu_stats={}, pids_stats={})
+        stats = detect.manager(specmod.cgroups_path(record.options, cid)).stats()
+        return dict(base, **stats)
+
+    def prune(self, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+        flt = _filters(filters, allowed=("until", "label"))
+        deleted = []
+        reclaimed = 0
+        until = _until_ts(flt.get("until"))
+        for cid in self._ids():
+            try:
+                record = self._record(cid)
+                state = self._state(cid)
+            except (NotFound, EngineError):
+                continue
+            if state.status.active:
+                continue
+            if until is not None and not (timefmt.parse_rfc3339(record.created) or 0) < until:
+                continue
+            if "label" in flt and not _labels_match(flt["label"], record.options.get("labels") or {}):
+                continue
+            size = fs.dir_size(self.layout.upper(cid))
+            if self.remove(cid):
+                deleted.append(cid)
+                reclaimed += size
+        return {"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}
+
+    def restore(self) -> list[str]:
+        """After a reboot: start the containers whose restart policy says they should run."""
+        started = []
+        for cid in self._ids():
+            try:
+                record = self._record(cid)
+                state = self._state(cid)
+            except (NotFound, EngineError):
+                continue
+            policy = record.options.get("restart_policy") or "no"
+            if state.status.active or policy == "no":
+                continue
+            if policy == "unless-stopped" and state.manually_stopped:
+                continue
+            if policy == "on-failure" and state.exit_code == 0:
+                continue
+            if policy == "always" and state.manually_stopped:
+                continue
+            self.start(cid)
+            started.append(cid)
+        return started
+
+    def disk_usage(self) -> list[dict[str, t.Any]]:
+        out = []
+        for item in self.list(all=True):
+            item = dict(item)
+            item["SizeRw"] = fs.dir_size(self.layout.upper(item["Id"]))
+            out.append(item)
+        return out
+
+
+# ==================================================================== helpers
+def _loopback_nameserver(line: str) -> bool:
+    parts = line.split()
+    return len(parts) >= 2 and parts[0] == "nameserver" and (parts[1].startswith("127.") or parts[1] == "::1")
+
+
+def _read_in_rootfs(rootfs: str, path: str) -> str | None:
+    """Read a file of the container's own tree, resolving symlinks inside it (never on the host)."""
+    from ..runtime.rootfs import secure_join
+
+    try:
+        real = secure_join(rootfs, path)
+        with open(real, encoding="utf-8", errors="replace") as fh:
+            return fh.read(1 << 20)
+    except OSError:
+        return None
+
+
+def _init_path() -> str:
+    """The host's static tini, bind-mounted read-only into the container as its PID 1 (``init: true``)."""
+    for candidate in INIT_BINARIES:
+        if os.path.exists(candidate):
+            return candidate
+    raise InvalidOption("init", True, "needs a static tini on the host (apt-get install tini: /usr/bin/tini-static)")
+
+
+def _image_stop_signal(store: ImageStore, record: ContainerRecord) -> str | None:
+    try:
+        return (store.config(record.image).get("config") or {}).get("StopSignal")
+    except EngineError:
+        return None
+
+
+def _security_opt_list(sec: t.Mapping[str, t.Any] | None) -> list[str] | None:
+    if not sec:
+        return None
+    out = []
+    for key, value in sec.items():
+        if key == "seccomp" and isinstance(value, dict):
+            out.append("seccomp=<profile>")
+        elif value is True:
+            out.append(key)
+        else:
+            out.append(f"{key}={value}")
+    return sorted(out)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _dead(pid: int) -> bool:
+    return not pid or not _alive(pid)
+
+
+def _status_text(state: ContainerState) -> str:
+    """``Up 3 minutes``, ``Exited (0) 2 hours ago``, ``Created`` like docker ps."""
+    now = time.time()
+    s = state.status
+    if s is ContainerStatus.CREATED:
+        return "Created"
+    if s in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+        started = timefmt.parse_rfc3339(state.started_at) or now
+        text = "Up " + _human(now - started)
+        if state.health:
+            status = state.health.get("Status", "starting")
+            text += " (health: starting)" if status == "starting" else f" ({status})"
+        return text + (" (Paused)" if s is ContainerStatus.PAUSED else "")
+    if s is ContainerStatus.RESTARTING:
+        finished = timefmt.parse_rfc3339(state.finished_at) or now
+        return f"Restarting ({state.exit_code}) {_human(now - finished)} ago"
+    if s is ContainerStatus.EXITED:
+        finished = timefmt.parse_rfc3339(state.finished_at) or now
+        return f"Exited ({state.exit_code}) {_human(now - finished)} ago"
+    return s.value.capitalize()
+
+
+def _human(seconds: float) -> str:
+    """Docker's units.HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+CONTAINER_FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "before", "since")
+
+
+def _filters(filters: t.Mapping[str, t.Any] | None, allowed: t.Sequence[str] = CONTAINER_FILTERS) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in (filters or {}).items():
+        if key not in allowed:
+            raise InvalidOption("filters", key, f"unknown filter (supported: {', '.join(allowed)})")
+        vals = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+        out.setdefault(key, []).extend(vals)
+    return out
+
+
+def _match(flt: dict[str, list[str]], record: ContainerRecord, state: ContainerState, images: "ImageService") -> bool:
+    if "id" in flt and not any(record.id.startswith(v) for v in flt["id"]):
+        return False
+    if "name" in flt and not any(v.lstrip("/") in record.name for v in flt["name"]):
+        return False
+    if "status" in flt:
+        statuses = {ContainerStatus.EXITED.value, ContainerStatus.CREATED.value, ContainerStatus.RUNNING.value,
+                    ContainerStatus.PAUSED.value, ContainerStatus.RESTARTING.value, ContainerStatus.DEAD.value,
+                    ContainerStatus.REMOVING.value}
+        for v in flt["status"]:
+            if v not in statuses:
+                raise InvalidOption("filters.status", v, f"expected one of {', '.join(sorted(statuses))}")
+        if state.status.value not in flt["status"]:
+            return False
+    if "exited" in flt:
+        if state.status is not ContainerStatus.EXITED or str(state.exit_code) not in flt["exited"]:
+            return False
+    if "label" in flt and not _labels_match(flt["label"], record.options.get("labels") or {}):
+        return False
+    if "ancestor" in flt:
+        ok = False
+        for v in flt["ancestor"]:
+            try:
+                image_id = images.resolve(v)
+            except EngineError:
+                image_id = None
+            if image_id == record.image or v == record.image_name:
+                ok = True
+        if not ok:
+            return False
+    return True
+
+
+def _labels_match(wanted: list[str], labels: t.Mapping[str, str]) -> bool:
+    for w in wanted:
+        if "=" in w:
+            k, v = w.split("=", 1)
+            if labels.get(k) != v:
+                return False
+        elif w not in labels:
+            return False
+    return True
+
+
+def _until_ts(values: list[str] | None) -> float | None:
+    if not values:
+        return None
+    v = values[-1]
+    import re
+
+    m = re.match(r"^(\d+(?:\.\d+)?)([smhd]?)$", v)
+    if m:
+        n = float(m.group(1))
+        if not m.group(2):
+            return n
+        return time.time() - n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    ts = timefmt.parse_rfc3339(v)
+    if ts is None:
+        raise InvalidOption("filters.until", v, "expected a duration like 24h or an RFC 3339 timestamp")
+    return ts
+
+
+def _proc_info(pid: int) -> list[str] | None:
+    """A ``ps -ef``-like row from /proc (no ps binary needed)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read().replace(b"\0", b" ").strip().decode(errors="replace")
+        uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+    rest = stat[stat.rindex(")") + 2 :].split()
+    ppid = rest[1]
+    utime, stime = int(rest[11]), int(rest[12])
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = (utime + stime) // ticks
+    tty = "?"
+    comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+    return [
+        str(uid),
+        str(pid),
+        ppid,
+        "0",
+        time.strftime("%H:%M", time.localtime(time.time())),
+        tty,
+        f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}",
+        cmdline or f"[{comm}]",
+    ]
+
