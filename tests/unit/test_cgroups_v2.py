@@ -127,7 +127,8 @@ def test_create_enables_controllers_down_the_tree(root) -> None:
     m = V2Manager("/berth/abc", root, host())
     m.create()
     assert m.dir == os.path.join(root, "berth", "abc")
-    assert content(os.path.join(root, "cgroup.subtree_control")) == "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc"
+    assert content(os.path.join(root, "cgroup.subtree_control")) == \
+        "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc"
     assert content(os.path.join(root, "berth", "cgroup.subtree_control")) == \
         "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc"
     assert content(os.path.join(root, "berth", "abc", "cgroup.subtree_control")) == ""  # the leaf keeps none
@@ -382,7 +383,8 @@ def test_stats(root, scratch) -> None:
         "memory.events": "low 0\nhigh 0\nmax 2\noom 0\noom_kill 0\n", "memory.stat": "anon 1024\nfile 2048\n",
         "cpu.stat": "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 10\nnr_throttled 2\n"
                     "throttled_usec 300\n",
-        "pids.current": "3", "pids.max": "max", "io.stat": "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
+        "pids.current": "3", "pids.max": "max",
+        "io.stat": "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
     }
     for name, text in files.items():
         write(os.path.join(m.dir, name), text)

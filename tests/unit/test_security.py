@@ -115,7 +115,8 @@ def test_last_cap(tmp_path) -> None:
         (None, ["NET_ADMIN"], False, DEFAULTS),  # dropping one we do not have
         (["SYS_TIME"], ["KILL"], False, [c for c in DEFAULTS if c != "CAP_KILL"] + ["CAP_SYS_TIME"]),
         (["ALL"], None, False, ALL_40),
-        (["all"], ["NET_ADMIN", "sys_admin"], False, [c for c in ALL_40 if c not in ("CAP_NET_ADMIN", "CAP_SYS_ADMIN")]),
+        (["all"], ["NET_ADMIN", "sys_admin"], False,
+         [c for c in ALL_40 if c not in ("CAP_NET_ADMIN", "CAP_SYS_ADMIN")]),
         (None, ["ALL"], False, []),
         (["NET_BIND_SERVICE", "chown"], ["ALL"], False, ["CAP_NET_BIND_SERVICE", "CAP_CHOWN"]),
         (["ALL"], ["ALL"], False, ALL_40),  # add ALL wins, as in moby

@@ -74,7 +74,8 @@ def action_value(name: str, errno_ret: int | None = None, field: str = FIELD) ->
     if name not in ACTIONS:
         raise InvalidOption(field, name, f"unknown seccomp action (known: {', '.join(sorted(ACTIONS))})")
     if errno_ret is not None and name not in _WITH_ERRNO:
-        raise InvalidOption(field, errno_ret, f"errnoRet is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not {name}")
+        raise InvalidOption(field, errno_ret,
+                            f"errnoRet is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not {name}")
     value = ACTIONS[name]
     if name in _WITH_ERRNO:
         ret = errno.EPERM if errno_ret is None else errno_ret

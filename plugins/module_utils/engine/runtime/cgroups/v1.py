@@ -21,7 +21,6 @@ Files written (runc ``libcontainer/cgroups/fs``):
 """
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import typing as t
@@ -435,8 +434,8 @@ class V1Manager:
         for d in self._dirs():
             try:
                 base.remove_tree(d, h.rmdir, h.sleep)
-            except CgroupError as exc:
-                if exc.reason.startswith("cannot remove: " + os.strerror(errno.EBUSY)) and self.pids():
+            except CgroupError:
+                if self.pids():
                     raise CgroupError(d, f"still has processes {self.pids()}; destroy(kill=True) stops them") \
                         from None
                 raise

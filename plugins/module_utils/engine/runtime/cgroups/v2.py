@@ -221,6 +221,8 @@ class V2Manager:
         if net.get("classID") is not None or net.get("priorities"):
             raise InvalidOption("linux.resources.network", net, "net_cls/net_prio do not exist in cgroup v2")
         if r.get("devices"):
+            # one program per apply(): attached programs all have to allow an access, so a second
+            # apply() with device rules can only narrow them (update() leaves devices alone)
             self._attach_devices(d, devices.program(r["devices"]))
         if r.get("unified"):
             set_unified(d, r["unified"])
