@@ -19,7 +19,16 @@ from .store.images import ImageStore
 if t.TYPE_CHECKING:
     from .services.containers import ContainerService
 
-__all__ = ["Engine", "LoadedImage", "PullResult", "VERSION"]
+
+def __getattr__(name: str) -> t.Any:
+    # Container value types without importing the runtime for image-only callers.
+    if name in ("RunResult", "Stdio"):
+        from .services import containers
+
+        return getattr(containers, name)
+    raise AttributeError(name)
+
+__all__ = ["Engine", "LoadedImage", "PullResult", "RunResult", "Stdio", "VERSION"]
 
 
 class Engine:
