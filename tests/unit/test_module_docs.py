@@ -18,6 +18,11 @@ import typing as t
 import pytest
 import yaml
 
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import (
+    CONTAINER_EXEC_OPTIONS,
+    CONTAINER_INFO_OPTIONS,
+    CONTAINER_TASK_OPTIONS,
+)
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.image import (
     IMAGE_INFO_OPTIONS,
     IMAGE_OPTIONS,
@@ -34,6 +39,9 @@ COLLECTION = "berth.engine"
 TABLES: dict[str, OptionTable] = {
     "image": IMAGE_OPTIONS,
     "image_info": IMAGE_INFO_OPTIONS,
+    "container": CONTAINER_TASK_OPTIONS,
+    "container_info": CONTAINER_INFO_OPTIONS,
+    "container_exec": CONTAINER_EXEC_OPTIONS,
 }
 
 

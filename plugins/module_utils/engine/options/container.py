@@ -370,6 +370,11 @@ def image(value: t.Any, field: str) -> str:
     return str(ImageReference.parse(text, field=field))
 
 
+def image_is_id(value: str) -> bool:
+    """An image ID or ID prefix (``sha256:...`` or hex): never pulled, looked up as is."""
+    return looks_like_id(value)
+
+
 def restart_policy(value: t.Any, field: str) -> str:
     text = _str(value, field)
     if text not in RESTART_POLICIES:
