@@ -335,15 +335,6 @@ def container_info(ctx: TaskContext) -> dict[str, t.Any]:
 
 
 # ====================================================================== container_exec
-class _Stdio(t.NamedTuple):
-    """The shape of ``ContainerService``'s Stdio (file descriptors of the caller)."""
-
-    stdin: t.Optional[int]
-    stdout: int
-    stderr: int
-    tty: bool = False
-
-
 def container_exec(ctx: TaskContext) -> dict[str, t.Any]:
     """Run a command in a running container; always a change (community.docker's docker_container_exec)."""
     p = ctx.params
@@ -361,6 +352,8 @@ def container_exec(ctx: TaskContext) -> dict[str, t.Any]:
         raise InvalidOption("chdir", p["chdir"], "must be an absolute path")
     if ctx.check_mode:
         return {"changed": False, "skipped": True, "msg": "container_exec does not run commands in check mode"}
+    from ..engine.api import Stdio
+
     stdin_text = p.get("stdin")
     if stdin_text is not None and p.get("stdin_add_newline", True):
         stdin_text += "\n"
@@ -380,7 +373,7 @@ def container_exec(ctx: TaskContext) -> dict[str, t.Any]:
             tty=bool(p.get("tty")),
             detach=bool(p.get("detach")),
             privileged=bool(p.get("privileged")),
-            stdio=_Stdio(stdin_fd, fout.fileno(), ferr.fileno(), bool(p.get("tty"))),
+            stdio=Stdio(stdin_fd, fout.fileno(), ferr.fileno(), bool(p.get("tty"))),
         )
         if p.get("detach"):
             return {"changed": True}
