@@ -567,3 +567,33 @@ def test_exec_process_errors(kw: dict, field: str) -> None:
     with pytest.raises(InvalidOption) as err:
         spec.exec_process(build({}), command, user_db=db(), **kw)
     assert err.value.field == field
+
+
+# ------------------------------------------------------------------ what build() writes, runtime/validate.py accepts
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"privileged": True},
+        {"tmpfs": ["/run", "/tmp:size=1m"], "read_only": True, "init": True},
+        {"network_mode": "host", "uts": "host", "ipc_mode": "host", "pid_mode": "host"},
+        {"userns_mode": "private"},
+        {"sysctls": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1"}},
+        {"ulimits": ["nofile:10:20"], "memory": "1g", "cpus": 1.5, "user": "1000:1000", "groups": ["5"]},
+        {"devices": ["/dev/fuse"]},
+        {"tty": True, "hostname": "web", "domainname": "example.com"},
+    ],
+)
+def test_built_specs_pass_validation(options: dict, tmp_path: t.Any) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import validate
+
+    s = build(
+        dict(options, command="sh"),
+        rootfs=str(tmp_path),
+        init_path="/usr/bin/tini-static",
+        host_devices={"/dev/fuse": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]},
+        id_mappings={"uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                     "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]},
+        base_rlimits=[],
+    )  # fmt: skip
+    validate.check(s, ctx=validate.Context(hard_limits={}, can_raise_rlimits=True))
