@@ -224,14 +224,41 @@ def _container_init(cfg: InitConfig, chan: Channel, deps: Deps, progress: rootfs
     linux = spec.get("linux") or {}
     process = spec["process"]
     hooks = spec.get("hooks") or {}
-    sys_ = deps.syscalls
 
     progress.step = "setsid"
     os.setsid()
+    # 1-5: the file system (mounts, devices, hooks, pivot_root, read-only/masked paths, hostname, sysctls)
+    build_rootfs(cfg, chan, deps.syscalls, progress)
+    # 6: the process: rlimits, user, capabilities, no_new_privs, executable
+    path, args, env, late_seccomp = prepare_process(process, linux, cfg, deps, progress)
+
+    progress.step = "report created"
+    chan.send(Msg.CREATED)
+    chan.close()
+    chan.wfd = chan.rfd = -1
+
+    progress.step = "wait for start"
+    wait_for_start(cfg.fifo_fd)
+    if hooks.get("startContainer"):
+        progress.step = "startContainer hooks"
+        run_hooks("startContainer", hooks["startContainer"], cfg.hook_state("running"))
+    if late_seccomp is not None:
+        progress.step = "load the seccomp filter"
+        deps.seccomp.apply(late_seccomp)
+    progress.step = "exec"
+    execute(path, args, env)
+
+
+def build_rootfs(cfg: InitConfig, chan: t.Any, sys_: Syscalls, progress: rootfs.Progress) -> rootfs.MountContext:
+    """The file-system half of the init, in order (the unit tests run exactly this with a recording fake)."""
+    spec = cfg.spec
+    linux = spec.get("linux") or {}
+    process = spec["process"]
+    hooks = spec.get("hooks") or {}
     ctx = rootfs.MountContext(cfg.rootfs, cfg.bundle, sys_, progress, cfg.cgroup_sources, cfg.plan.has("cgroup"))
     ctx.bind_devices = cfg.plan.has("user")
 
-    # 1-3: the file system, still below the host root
+    # 1-3: below the host root
     rootfs.prepare_root(cfg.rootfs, linux.get("rootfsPropagation"), sys_, progress)
     rootfs.mount_all(spec.get("mounts"), ctx)
     if rootfs.needs_dev_setup(spec.get("mounts")):
@@ -260,7 +287,7 @@ def _container_init(cfg: InitConfig, chan: Channel, deps: Deps, progress: rootfs
         progress.step = "set up the console"
         setup_console(cfg, sys_, mount_console=True)
 
-    # 5: after the switch
+    # 5: after the switch (sysctls before the read-only paths: /proc/sys is one of them)
     rootfs.finish_deferred(ctx)
     if (spec.get("root") or {}).get("readonly"):
         rootfs.readonly_root(sys_, progress)
@@ -268,25 +295,7 @@ def _container_init(cfg: InitConfig, chan: Channel, deps: Deps, progress: rootfs
     write_sysctls(linux.get("sysctl"), progress)
     rootfs.readonly_paths(linux.get("readonlyPaths"), sys_, progress)
     rootfs.mask_paths(linux.get("maskedPaths"), sys_, progress)
-
-    # 6: the process: rlimits, user, capabilities, no_new_privs, executable
-    path, args, env, late_seccomp = prepare_process(process, linux, cfg, deps, progress)
-
-    progress.step = "report created"
-    chan.send(Msg.CREATED)
-    chan.close()
-    chan.wfd = chan.rfd = -1
-
-    progress.step = "wait for start"
-    wait_for_start(cfg.fifo_fd)
-    if hooks.get("startContainer"):
-        progress.step = "startContainer hooks"
-        run_hooks("startContainer", hooks["startContainer"], cfg.hook_state("running"))
-    if late_seccomp is not None:
-        progress.step = "load the seccomp filter"
-        deps.seccomp.apply(late_seccomp)
-    progress.step = "exec"
-    execute(path, args, env)
+    return ctx
 
 
 # ---------------------------------------------------------------- exec into a running container

@@ -191,7 +191,7 @@ class Channel:
             except Exception:  # noqa: BLE001  (the child is about to exit anyway)
                 return
 
-    def _read_exact(self, n: int, deadline: float | None, waiting_for: str) -> bytes | None:
+    def _read_exact(self, n: int, deadline: float | None, waiting_for: str, timeout: float = 0.0) -> bytes | None:
         poller = None
         while len(self._buf) < n:
             if deadline is not None:
@@ -201,7 +201,7 @@ class Channel:
                 left = deadline - _monotonic()
                 if left <= 0 or not poller.poll(max(1, int(left * 1000))):
                     if deadline - _monotonic() <= 0:
-                        raise SyncError(f"timed out after {self.timeout:g}s waiting for {waiting_for}")
+                        raise SyncError(f"timed out after {timeout:g}s waiting for {waiting_for}")
                     continue
             try:
                 chunk = os.read(self.rfd, 65536)
@@ -221,11 +221,11 @@ class Channel:
         if timeout is not None and timeout < 0:
             timeout = self.timeout
         deadline = None if timeout is None else _monotonic() + timeout
-        head = self._read_exact(_HEADER.size, deadline, waiting_for)
+        head = self._read_exact(_HEADER.size, deadline, waiting_for, timeout or 0.0)
         if head is None:
             raise SyncError(f"the other side exited while we waited for {waiting_for}")
         kind, length = _HEADER.unpack(head)
-        body = self._read_exact(length, deadline, waiting_for) if length else b""
+        body = self._read_exact(length, deadline, waiting_for, timeout or 0.0) if length else b""
         if body is None:
             raise SyncError(f"truncated message while waiting for {waiting_for}")
         return kind, (loads(body) if body else None)
