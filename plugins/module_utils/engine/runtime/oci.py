@@ -608,7 +608,10 @@ class ExternalRuntime:
         from .. import errors
 
         low = msg.lower()
-        if "does not exist" in low or "not found" in low and "container" in low:
+        # runc: "container does not exist"; berth-runtime: "No such container: ID";
+        # crun: "error opening file `<root>/<id>/status`: No such file or directory"
+        if container_id and ("does not exist" in low or "no such container" in low
+                             or ("no such file" in low and f"/{container_id}/" in msg)):
             return errors.NotFound("container", container_id)
         return errors.RuntimeFailure(container_id, verb, f"{os.path.basename(self.binary)}: {msg}")
 
