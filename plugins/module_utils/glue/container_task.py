@@ -311,7 +311,12 @@ def _wait_healthy(ctx: TaskContext, name: str, container: dict[str, t.Any], out:
 def _wait_exit(ctx: TaskContext, name: str, container: dict[str, t.Any], out: _Result) -> dict[str, t.Any]:
     """detach=false: wait for the container to exit; fail with its output when the exit code is not 0."""
     svc = ctx.engine.containers
-    status = svc.wait(name)
+    try:
+        status = svc.wait(name)
+    except NotFound:
+        return out.render(
+            container, failed=True, msg=f"container {name} was removed (auto_remove) before its exit status was read"
+        )
     output = _output(ctx, name)
     after = _inspect(ctx, name) or container
     if status != 0:
