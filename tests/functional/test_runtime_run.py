@@ -386,3 +386,117 @@ def test_host_sees_no_leaked_mounts_after_many_runs(tmp_path: t.Any, rootfs: str
         rt("run", "-b", bundle, new_id())
     with open("/proc/self/mountinfo") as fh:
         assert len(fh.readlines()) == before
+
+
+# ---------------------------------------------------------------- hooks
+def test_hooks_run_in_order_with_the_state_on_stdin(tmp_path: t.Any, rootfs: str, rt: Runtime) -> None:
+    log = tmp_path / "hooks.log"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\necho \"$1 $(readlink /proc/self/ns/mnt) $(cat)\" >> {log}\n")
+    hook.chmod(0o755)
+    cid = new_id()
+
+    def edit(spec: dict) -> None:
+        spec["hooks"] = {kind: [{"path": str(hook), "args": ["hook.sh", kind]}]
+                         for kind in ("prestart", "createRuntime", "createContainer", "poststart", "poststop")}
+        # startContainer resolves inside the container: a tmpfs there receives the state
+        spec["hooks"]["startContainer"] = [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/shm/state"]}]
+
+    bundle = make_bundle(tmp_path, rootfs, ["cat", "/dev/shm/state"], edit)
+    out = rt("run", "-b", bundle, cid).stdout
+    inside = json.loads(out)
+    assert inside["id"] == cid and inside["status"] == "running" and inside["bundle"] == bundle
+    lines = log.read_text().splitlines()
+    assert [line.split(" ", 1)[0] for line in lines] == ["prestart", "createRuntime", "createContainer", "poststart",
+                                                          "poststop"]
+    host_mnt = os.readlink("/proc/self/ns/mnt")
+    states = {}
+    for line in lines:
+        kind, mnt, doc = line.split(" ", 2)
+        states[kind] = json.loads(doc)
+        # runtime-namespace hooks run on the host, createContainer in the container's mount namespace
+        assert (mnt == host_mnt) == (kind != "createContainer"), line
+        assert states[kind]["id"] == cid and states[kind]["pid"] == inside["pid"] or kind == "poststop"
+    assert states["createRuntime"]["status"] == "creating"
+    assert states["poststart"]["status"] == "running"
+    assert states["poststop"]["status"] == "stopped"
+
+
+def test_a_failing_prestart_hook_fails_create(tmp_path: t.Any, rootfs: str, rt: Runtime, state_root: str) -> None:
+    cid = new_id()
+    bundle = make_bundle(tmp_path, rootfs, ["true"], lambda s: s.update(
+        hooks={"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}]}))
+    proc = rt("create", "-b", bundle, cid, check=False)
+    assert proc.returncode == 1
+    assert b"createRuntime hook #0 /bin/sh: exit status 3: nope" in proc.stderr
+    assert_no_leftovers(cid, bundle, state_root)
+
+
+# ---------------------------------------------------------------- user namespace, foreground terminal
+@pytest.fixture(scope="module")
+def public_rootfs() -> t.Iterator[str]:
+    """A rootfs owned by the mapped root (uid 100000) in a directory it can reach (pytest's tree is 0700)."""
+    top = tempfile.mkdtemp(prefix="berth-rt-userns-")
+    os.chmod(top, 0o755)
+    try:
+        root = images.busybox_rootfs(os.path.join(top, "rootfs"))
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+                os.lchown(name, 100000, 100000)
+        yield root
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_user_namespace_with_id_mappings_and_exec(tmp_path: t.Any, public_rootfs: str, rt: Runtime,
+                                                  state_root: str) -> None:
+    rootfs = public_rootfs
+
+    def edit(spec: dict) -> None:
+        spec["linux"]["namespaces"].append({"type": "user"})
+        spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+    cid = new_id()
+    bundle = make_bundle(tmp_path, rootfs, ["sleep", "30"], edit)
+    rt("run", "-d", "-b", bundle, cid)
+    try:
+        pid = rt.state(cid)["pid"]
+        with open(f"/proc/{pid}/status") as fh:
+            uids = [line.split()[1] for line in fh if line.startswith("Uid:")]
+        assert uids == ["100000"]  # root inside is 100000 outside
+        out = rt("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo null-ok")
+        lines = out.stdout.decode().split("\n")
+        assert lines[0] == "0" and lines[1].split() == ["0", "100000", "65536"] and lines[2] == "null-ok"
+    finally:
+        rt("delete", "--force", cid)
+    assert_no_leftovers(cid, bundle, state_root)
+
+
+def test_foreground_run_with_a_terminal_and_no_console_socket(tmp_path: t.Any, rootfs: str,
+                                                               state_root: str) -> None:
+    import pty
+
+    bundle = make_bundle(tmp_path, rootfs, ["sh", "-c", "tty; read x; echo got:$x; exit 4"],
+                         lambda s: s["process"].update(terminal=True))
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover
+        os.execv(BIN, [BIN, "--root", state_root, "run", "-b", bundle, new_id()])
+    out = b""
+    try:
+        end = time.monotonic() + 10
+        sent = False
+        while time.monotonic() < end and b"got:" not in out:
+            if not sent and b"/dev/pts/" in out:
+                os.write(fd, b"abc\r")
+                sent = True
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert b"/dev/pts/0" in out and b"got:abc" in out
+    assert os.WEXITSTATUS(status) == 4

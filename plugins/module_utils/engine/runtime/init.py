@@ -113,7 +113,8 @@ class InitConfig:
 
     def hook_state(self, status: str) -> dict:
         return {"ociVersion": self.spec.get("ociVersion", "1.0.2"), "id": self.container_id, "status": status,
-                "pid": self.host_pid, "bundle": self.bundle, "annotations": self.annotations}
+                "pid": self.host_pid, "bundle": self.bundle, "rootfs": self.rootfs, "owner": "",
+                "annotations": self.annotations}
 
 
 class LateFailure(Exception):
