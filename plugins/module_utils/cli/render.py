@@ -61,6 +61,19 @@ def human_duration(seconds: float) -> str:
     return f"{int(seconds // 3600) // 24 // 365} years"
 
 
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def bytes_size(size: float) -> str:
+    """Docker's ``units.BytesSize``: base 1024, ``%.4g`` (``docker stats``' ``1.203MiB / 7.667GiB``)."""
+    size = float(size)
+    i = 0
+    while size >= 1024.0 and i < len(_BINARY_UNITS) - 1:
+        size /= 1024.0
+        i += 1
+    return "%.4g%s" % (size, _BINARY_UNITS[i])
+
+
 def created_since(created: float, now: float | None = None) -> str:
     """``2 hours ago`` for a unix timestamp, as the CREATED column shows it."""
     if now is None:
@@ -94,6 +107,49 @@ def ellipsis(text: str, maxlen: int) -> str:
     if len(text) <= maxlen:
         return text
     return text[: maxlen - 1] + "…"
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
+def go_quote(text: str) -> str:
+    """Go's ``strconv.Quote``: double quotes, ``\\n``-style escapes, ``\\x``/``\\u`` for what is not printable."""
+    out = ['"']
+    for ch in text:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append("\\x%02x" % ord(ch))
+        elif ord(ch) < 0x10000:
+            out.append("\\u%04x" % ord(ch))
+        else:
+            out.append("\\U%08x" % ord(ch))
+    out.append('"')
+    return "".join(out)
+
+
+def familiar_image(name: str) -> str:
+    """An image reference as docker shows it: ``docker.io/library/busybox:latest`` -> ``busybox:latest``
+    (reference.FamiliarString: ``library/`` goes only when nothing else has a slash)."""
+    if not name.startswith("docker.io/"):
+        return name
+    path = name[len("docker.io/"):]
+    if path.startswith("library/") and "/" not in path[len("library/"):].split("@", 1)[0]:
+        return path[len("library/"):]
+    return path
+
+
+def rfc3339_nano(ns: int) -> str:
+    """Go's ``time.RFC3339Nano`` in UTC (trailing zeros of the fraction dropped): ``docker logs -t``."""
+    secs, frac = divmod(int(ns), 1_000_000_000)
+    tm = time.gmtime(secs)
+    out = "%04d-%02d-%02dT%02d:%02d:%02d" % tm[:6]
+    if frac:
+        out += "." + ("%09d" % frac).rstrip("0")
+    return out + "Z"
 
 
 def percent_of(part: int, total: int) -> str:
