@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""berth.engine.container, container_info and container_exec through ansible-playbook on localhost.
+
+The idempotency bar of ANSIBLE_USERS.md: create (changed) / again (not changed) / check mode (predicts,
+touches nothing) / one updatable option (updated in place, same container ID) / one other option
+(recreated, new ID) / stopped / absent, each change also run under --check --diff first with the same
+diff as the applied one.  Containers run with the system Python's engine (ansible_python_interpreter
+is /usr/bin/python3), as root.
+"""
+from __future__ import annotations
+
+import os
+import typing as t
+
+import pytest
+
+from tests.support import images as test_images
+
+pytestmark = [pytest.mark.integration, pytest.mark.registry]
+
+CONTAINER = "berth.engine.container"
+INFO = "berth.engine.container_info"
+EXEC = "berth.engine.container_exec"
+
+
+def diff_of(result: dict[str, t.Any]) -> dict[str, t.Any]:
+    diff = result.get("diff")
+    if isinstance(diff, list):
+        assert len(diff) == 1, diff
+        diff = diff[0]
+    assert diff is not None, f"no diff in {result}"
+    return {"before": diff.get("before", {}), "after": diff.get("after", {})}
+
+
+def ok(result: dict[str, t.Any]) -> dict[str, t.Any]:
+    assert not result.get("failed"), result
+    return result
+
+
+@pytest.fixture
+def engine_defaults(registry: t.Any, berth_config: t.Callable[..., str], berth_root: str) -> dict[str, str]:
+    return {"data_root": berth_root, "config_path": berth_config(insecure_registries=[registry.host])}
+
+
+@pytest.fixture
+def image_ref(registry: t.Any, busybox_layout: test_images.OciLayout) -> str:
+    test_images.push(busybox_layout, "latest", registry.host, "berth-it/box:latest")
+    return f"{registry.host}/berth-it/box:latest"
+
+
+def test_create_idempotent_update_recreate_stop_remove(
+    run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
+) -> None:
+    root = engine_defaults["data_root"]
+    base = {"name": "berth-it-web", "image": image_ref, "command": "sleep 3600", "stop_timeout": 1,
+            "memory": "64m", "env": {"MODE": "one"}}  # fmt: skip
+
+    # 1. check mode on a fresh data root: predicted, nothing written
+    check = run_playbook([{"name": "create", CONTAINER: base}], check=True, diff=True, defaults=engine_defaults)
+    assert ok(check["create"])["changed"] is True
+    assert diff_of(check["create"]) == {"before": {"exists": False, "running": False},
+                                        "after": {"exists": True, "running": True}}  # fmt: skip
+    assert os.listdir(root) == [], f"check mode wrote to the data root: {os.listdir(root)}"
+
+    # 2. create, again, again in check mode, info, exec
+    first = run_playbook(
+        [
+            {"name": "create", CONTAINER: base},
+            {"name": "again", CONTAINER: base},
+            {"name": "again, check", CONTAINER: base, "check_mode": True},
+            {"name": "same values written differently",
+             CONTAINER: dict(base, memory="65536k", command=["sleep", "3600"])},  # fmt: skip
+            {"name": "info", INFO: {"name": "berth-it-web"}},
+            {"name": "exec", EXEC: {"container": "berth-it-web", "command": "sh -c 'echo $MODE; id -u'"}},
+        ],
+        diff=True,
+        defaults=engine_defaults,
+    )
+    created = ok(first["create"])
+    assert created["changed"] is True
+    assert diff_of(created) == diff_of(check["create"])
+    assert created["actions"][-2:] == ["Created container berth-it-web", "Started container berth-it-web"]
+    first_id = created["container"]["Id"]
+    assert created["container"]["State"]["Running"] is True
+    for task in ("again", "again, check", "same values written differently"):
+        assert ok(first[task])["changed"] is False, task
+        assert first[task]["actions"] == [], task
+    assert first["info"]["exists"] is True and first["info"]["container"]["Id"] == first_id
+    assert ok(first["exec"])["stdout"] == "one\n0" and first["exec"]["rc"] == 0
+
+    # 3. an updatable option: updated in place (same ID), predicted exactly
+    bigger = dict(base, memory="128m")
+    updated = run_playbook(
+        [
+            {"name": "update, check", CONTAINER: bigger, "check_mode": True},
+            {"name": "update", CONTAINER: bigger},
+            {"name": "update again", CONTAINER: bigger},
+        ],
+        diff=True,
+        defaults=engine_defaults,
+    )
+    assert ok(updated["update"])["changed"] is True
+    assert updated["update"]["container"]["Id"] == first_id
+    assert diff_of(updated["update"]) == diff_of(updated["update, check"]) == {
+        "before": {"memory": 64 << 20},
+        "after": {"memory": 128 << 20},
+    }
+    assert updated["update"]["actions"] == updated["update, check"]["actions"]
+    assert updated["update"]["container"]["HostConfig"]["Memory"] == 128 << 20
+    assert ok(updated["update again"])["changed"] is False
+
+    # 4. a non-updatable option: recreated (new ID), predicted exactly
+    other = dict(bigger, env={"MODE": "two"})
+    recreated = run_playbook(
+        [
+            {"name": "recreate, check", CONTAINER: other, "check_mode": True},
+            {"name": "recreate", CONTAINER: other},
+            {"name": "recreate again", CONTAINER: other},
+            {"name": "exec", EXEC: {"container": "berth-it-web", "argv": ["sh", "-c", "echo $MODE"]}},
+        ],
+        diff=True,
+        defaults=engine_defaults,
+    )
+    assert ok(recreated["recreate"])["changed"] is True
+    second_id = recreated["recreate"]["container"]["Id"]
+    assert second_id != first_id
+    assert diff_of(recreated["recreate"]) == diff_of(recreated["recreate, check"])
+    assert diff_of(recreated["recreate"])["after"]["env"]["MODE"] == "two"
+    assert recreated["recreate"]["actions"] == recreated["recreate, check"]["actions"]
+    assert recreated["recreate"]["container"]["State"]["Running"] is True
+    assert ok(recreated["recreate again"])["changed"] is False
+    assert recreated["exec"]["stdout"] == "two"
+
+    # 5. stopped, absent: each predicted, applied, then unchanged
+    stopped = dict(other, state="stopped")
+    absent = {"name": "berth-it-web", "state": "absent"}
+    done = run_playbook(
+        [
+            {"name": "stop, check", CONTAINER: stopped, "check_mode": True},
+            {"name": "stop", CONTAINER: stopped},
+            {"name": "stop again", CONTAINER: stopped},
+            {"name": "remove, check", CONTAINER: absent, "check_mode": True},
+            {"name": "remove", CONTAINER: absent},
+            {"name": "remove again", CONTAINER: absent},
+            {"name": "info", INFO: {"name": "berth-it-web"}},
+        ],
+        diff=True,
+        defaults=engine_defaults,
+    )
+    assert ok(done["stop"])["changed"] is True
+    assert diff_of(done["stop"]) == diff_of(done["stop, check"]) == {"before": {"running": True},
+                                                                     "after": {"running": False}}  # fmt: skip
+    assert done["stop"]["container"]["Id"] == second_id
+    assert done["stop"]["container"]["State"]["Running"] is False
+    assert ok(done["stop again"])["changed"] is False
+    assert ok(done["remove"])["changed"] is True
+    assert diff_of(done["remove"]) == diff_of(done["remove, check"]) == {"before": {"exists": True},
+                                                                         "after": {"exists": False}}  # fmt: skip
+    assert ok(done["remove again"])["changed"] is False
+    assert done["info"]["exists"] is False
+
+
+def test_bad_options_fail_cleanly(
+    run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
+) -> None:
+    res = run_playbook(
+        [
+            {"name": "bad memory", CONTAINER: {"name": "x1", "image": image_ref, "memory": "12q"},
+             "ignore_errors": True},
+            {"name": "bad env value", CONTAINER: {"name": "x1", "image": image_ref, "env": {"A": True}},
+             "ignore_errors": True},
+            {"name": "bridge not yet", CONTAINER: {"name": "x1", "image": image_ref, "network_mode": "bridge"},
+             "ignore_errors": True},
+            {"name": "no image", CONTAINER: {"name": "x1"}, "ignore_errors": True},
+            {"name": "exec in a missing container", EXEC: {"container": "x1", "command": "true"},
+             "ignore_errors": True},
+        ],
+        defaults=engine_defaults,
+    )  # fmt: skip
+    for task, words in (
+        ("bad memory", ("memory", "12q")),
+        ("bad env value", ("env.A",)),
+        ("bridge not yet", ("network_mode",)),
+        ("no image", ("image",)),
+        ("exec in a missing container", ("x1",)),
+    ):
+        result = res[task]
+        assert result.get("failed") is True, (task, result)
+        for word in words:
+            assert word in result["msg"], (task, result["msg"])
+        assert "Traceback" not in result["msg"] and "module_stderr" not in result, (task, result)
+
+
+def test_healthy_and_one_off_job(
+    run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
+) -> None:
+    healthy = {"name": "berth-it-hc", "image": image_ref, "command": "sleep 3600", "stop_timeout": 1,
+               "state": "healthy", "healthy_wait_timeout": 60,
+               "healthcheck": {"test": "test -e /proc/self", "interval": "1s", "start_interval": "200ms"}}
+    job = {"name": "berth-it-job", "image": image_ref, "command": ["sh", "-c", "echo done; exit 3"],
+           "detach": False}  # fmt: skip
+    res = run_playbook(
+        [
+            {"name": "healthy", CONTAINER: healthy},
+            {"name": "healthy again", CONTAINER: healthy},
+            {"name": "job", CONTAINER: job, "ignore_errors": True},
+            {"name": "cleanup hc", CONTAINER: {"name": "berth-it-hc", "state": "absent"}},
+            {"name": "cleanup job", CONTAINER: {"name": "berth-it-job", "state": "absent"}},
+        ],
+        defaults=engine_defaults,
+    )
+    assert ok(res["healthy"])["changed"] is True
+    assert res["healthy"]["container"]["State"]["Health"]["Status"] == "healthy"
+    assert ok(res["healthy again"])["changed"] is False
+    assert res["job"]["failed"] is True and res["job"]["status"] == 3
+    assert res["job"]["output"] == "done\n" and "exited with status 3" in res["job"]["msg"]
+    assert ok(res["cleanup hc"])["changed"] is True and ok(res["cleanup job"])["changed"] is True
