@@ -22,8 +22,6 @@ Check mode walks the same decisions without touching anything and reports the sa
 from __future__ import annotations
 
 import os
-import shlex
-import tempfile
 import time
 import typing as t
 
@@ -342,6 +340,9 @@ def container_info(ctx: TaskContext) -> dict[str, t.Any]:
 # ====================================================================== container_exec
 def container_exec(ctx: TaskContext) -> dict[str, t.Any]:
     """Run a command in a running container; always a change (community.docker's docker_container_exec)."""
+    import shlex
+    import tempfile
+
     p = ctx.params
     if p.get("argv"):
         argv = [str(a) for a in p["argv"]]

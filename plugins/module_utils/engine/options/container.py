@@ -35,11 +35,9 @@ profile), read through an injectable ``read_file``.
 from __future__ import annotations
 
 import dataclasses
-import fractions
 import json
 import posixpath
 import re
-import shlex
 import typing as t
 
 from ..core.reference import ImageReference, looks_like_id
@@ -151,6 +149,8 @@ def size(value: t.Any, field: str) -> int:
         return value
     if not isinstance(value, str):
         _fail(field, value, "must be a size such as 512m or 1g")
+    import fractions  # only when a size is given: keeps fractions/decimal off the no-op path
+
     m = _SIZE.match(value.strip())
     if not m:
         _fail(field, value, "not a size: use a number with an optional unit b, k, m, g, t or p (e.g. 512m, 1.5g)")
@@ -187,6 +187,7 @@ def duration(value: t.Any, field: str) -> int:
         return 0
     if not text:
         _fail(field, value, "empty duration")
+    import fractions
     pos, total = 0, fractions.Fraction(0)
     while pos < len(text):
         m = _DURATION_PART.match(text, pos)
@@ -203,6 +204,8 @@ def cpus(value: t.Any, field: str) -> int:
     """``1.5`` CPUs -> 1500000000 nano CPUs (Docker's NanoCPUs); 0 means no limit."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         _fail(field, value, "must be a number of CPUs such as 0.5 or 2")
+    import fractions
+
     try:
         amount = fractions.Fraction(str(value).strip())
     except (ValueError, ZeroDivisionError):
@@ -218,6 +221,8 @@ def cpus(value: t.Any, field: str) -> int:
 def string_list(value: t.Any, field: str) -> list[str]:
     """A command or entrypoint: a string is shlex-split (as community.docker's ``command_handling=correct``)."""
     if isinstance(value, str):
+        import shlex
+
         try:
             return shlex.split(value)
         except ValueError as exc:
