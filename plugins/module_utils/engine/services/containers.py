@@ -378,8 +378,11 @@ class ContainerService:
             rootfs=rootfs,
             files={n: self.layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf")},
             user_db=lambda kind: _read_in_rootfs(rootfs, f"/etc/{kind}"),
+            name=record.name,
             base_rlimits=current_rlimits(),
             init_path=_init_path() if record.options.get("init") else None,
+            host_devices=_host_devices(record.options),
+            host_hostname=os.uname().nodename,
         )
         spec["root"] = {"path": rootfs, "readonly": bool(record.options.get("read_only"))}
         fs.atomic_write_json(os.path.join(self.layout.bundle(cid), "config.json"), spec, mode=0o600)
@@ -805,11 +808,24 @@ class ContainerService:
             privileged=privileged,
             user_db=lambda kind: _read_in_rootfs(rootfs, f"/etc/{kind}"),
         )
+        from ..runtime.oci import set_subreaper
+
         runtime = self._oci_runtime(record.runtime)
-        fds = None
-        if stdio is not None:
-            fds = (stdio.stdin if stdio.stdin is not None else os.open(os.devnull, os.O_RDONLY), stdio.stdout, stdio.stderr)
-        return int(runtime.exec_wait(cid, process, stdio=fds, detach=detach))
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            if stdio is not None and not detach:
+                fds = (stdio.stdin if stdio.stdin is not None else devnull, stdio.stdout, stdio.stderr)
+            else:
+                fds = (devnull, devnull, devnull)
+            # The exec'd process may be a grandchild (PID namespace join, external runtimes):
+            # become its reaper so that waitpid() sees its exit status.
+            set_subreaper()
+            pid = runtime.exec(cid, process, stdio=fds, detach=detach)
+        finally:
+            os.close(devnull)
+        if detach:
+            return 0
+        return _wait_child(pid)
 
     def top(self, name: str, ps_args: str | None = None) -> dict[str, t.Any]:
         from ..runtime.cgroups import detect
@@ -921,6 +937,40 @@ def _init_path() -> str:
     raise InvalidOption("init", True, "needs a static tini on the host (apt-get install tini: /usr/bin/tini-static)")
 
 
+def _host_devices(opts: t.Mapping[str, t.Any]) -> dict[str, list[dict[str, t.Any]]]:
+    """The host device nodes the options ask for: each ``devices`` entry (a node or a directory of
+    nodes), and all of /dev for a privileged container."""
+    import stat as _stat
+
+    wanted = [d["path_on_host"] for d in opts.get("devices") or ()]
+    if opts.get("privileged"):
+        wanted.append("/dev")
+    out: dict[str, list[dict[str, t.Any]]] = {}
+    for top in wanted:
+        found = []
+        paths = [top]
+        if os.path.isdir(top) and not os.path.islink(top):
+            paths = []
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = [d for d in dirnames if d not in ("pts", "shm", "mqueue")]
+                paths.extend(os.path.join(dirpath, n) for n in filenames)
+        for path in paths:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            kind = "c" if _stat.S_ISCHR(st.st_mode) else "b" if _stat.S_ISBLK(st.st_mode) else None
+            if kind is None or (path == "/dev/console" and top == "/dev"):
+                continue
+            found.append({
+                "path": path, "type": kind, "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                "fileMode": _stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+            })
+        if found:
+            out[top] = found
+    return out
+
+
 def _image_stop_signal(store: ImageStore, record: ContainerRecord) -> str | None:
     try:
         return (store.config(record.image).get("config") or {}).get("StopSignal")
@@ -940,6 +990,20 @@ def _security_opt_list(sec: t.Mapping[str, t.Any] | None) -> list[str] | None:
         else:
             out.append(f"{key}={value}")
     return sorted(out)
+
+
+def _wait_child(pid: int) -> int:
+    """Exit code of our child (or orphaned descendant) *pid*: 128+N when killed by signal N."""
+    while True:
+        try:
+            _got, status = os.waitpid(pid, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            raise EngineError(f"exec process {pid} is not a child of this process; its exit code is lost") from None
+        if os.WIFSIGNALED(status):
+            return 128 + os.WTERMSIG(status)
+        return os.WEXITSTATUS(status)
 
 
 def _alive(pid: int) -> bool:
