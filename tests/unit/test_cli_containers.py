@@ -337,6 +337,7 @@ def test_env_file_below_env(tmp_path: t.Any) -> None:
          'berth run: invalid argument "/nonexistent/env" for "--env-file" flag: open /nonexistent/env: no such file'),
         (["--no-healthcheck", "--health-cmd", "x"], "berth run: --no-healthcheck conflicts with --health-* options"),
         (["--pull", "sometimes"], "berth run: invalid pull option: 'sometimes'"),
+        (["--name", "x"], 'berth run: invalid argument "x" for "--name" flag: container names are'),
     ],
 )
 def test_bad_flag_values_name_the_flag(engine: FakeEngine, flags: list[str], message: str) -> None:

@@ -113,7 +113,7 @@ def flag_for(field: str, flags: t.Sequence[RunFlag]) -> RunFlag | None:
     for name in candidates:
         name = _OPTION_FLAG_ALIASES.get(name, name)
         for f in flags:
-            if f.option == name:
+            if f.option == name or (f.option is None and f.dest == name):  # --name: read by the verb
                 return f
     return None
 
@@ -184,6 +184,8 @@ def normalised_options(args: t.Any, flags: t.Sequence[RunFlag], image: str | Non
             params["image"] = image
         if command:
             params["command"] = list(command)
+        if getattr(args, "name", None) is not None:
+            copts.container_name(args.name, "name")  # before any pull, as docker checks it
         return copts.normalise_options(params)
     except InvalidOption as exc:
         raise UsageError(flag_error(exc, args, flags) or str(exc), prog) from None

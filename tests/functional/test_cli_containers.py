@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The container verbs as a user runs them: bin/berth in a subprocess on the real kernel, one shared data root
+and busybox image for the module (each test names and removes its own containers)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+import typing as t
+
+import pytest
+
+pytestmark = [pytest.mark.functional]
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BERTH = os.path.join(REPO_ROOT, "bin", "berth")
+MONITOR_PY = os.path.join(REPO_ROOT, "plugins", "module_utils", "engine", "runtime", "monitor.py")
+FULL_ID = re.compile(r"^[0-9a-f]{64}$")
+IMAGE = "bb:latest"
+
+if os.geteuid() != 0 or not os.path.exists(MONITOR_PY):
+    pytest.skip("needs root and the container monitor (engine/runtime/monitor.py)", allow_module_level=True)
+
+
+class Berth:
+    """``bin/berth --root ROOT --config CONFIG …`` with bytecode cached outside the tree, as a user's would be."""
+
+    def __init__(self, root: str, config: str, pycache: str) -> None:
+        self.root = root
+        self.config = config
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env["PYTHONPYCACHEPREFIX"] = pycache
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, BERTH, "--root", self.root, "--config", self.config, *args]
+
+    def __call__(self, *args: str, input: str | None = None, rc: int | None = 0) -> t.Any:
+        proc = subprocess.run(self.argv(*args), input=(input or "").encode(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=self.env, timeout=60)
+        proc.out = proc.stdout.decode()  # type: ignore[attr-defined]
+        proc.err = proc.stderr.decode()  # type: ignore[attr-defined]
+        if rc is not None:
+            assert proc.returncode == rc, f"berth {' '.join(args)} -> {proc.returncode}\n{proc.err}{proc.out}"
+        return proc
+
+
+@pytest.fixture(scope="module")
+def berth(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Berth]:
+    import tarfile
+
+    base = tmp_path_factory.mktemp("cli-containers")
+    root, etc, cache = base / "root", base / "etc", base / "pycache"
+    for d in (root, etc, cache):
+        d.mkdir()
+    config = etc / "daemon.json"
+    config.write_text(json.dumps({"data-root": str(root)}))
+    b = Berth(str(root), str(config), str(cache))
+    tar = base / "rootfs.tar"
+    with tarfile.open(tar, "w") as tf:
+        tf.add(busybox_rootfs, arcname=".")
+    b("import", "-c", 'CMD ["sh"]', str(tar), IMAGE)
+    yield b
+    leftovers = b("ps", "-aq", "--no-trunc").out.split()
+    if leftovers:
+        b("rm", "-f", *leftovers, rc=None)
+    assert not leftovers, "every test removes its containers"
+
+
+def rows(out: str) -> list[list[str]]:
+    return [re.split(r"\s{3,}", line.rstrip()) for line in out.splitlines()]
+
+
+def ps_row(b: Berth, name: str) -> dict[str, str]:
+    """The ``ps -a`` table row of one container, by column title."""
+    table = b("ps", "-a", "--filter", f"name={name}").out.splitlines()
+    header = table[0]
+    starts = [header.index(title) for title in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS",
+                                                "NAMES")]
+    for line in table[1:]:
+        cells = [line[a:b].strip() for a, b in zip(starts, starts[1:] + [len(line)])]
+        if cells[-1] == name:
+            return dict(zip(("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"), cells))
+    raise AssertionError(f"no container {name} in\n" + "\n".join(table))
+
+
+# ------------------------------------------------------------------ attached runs
+def test_run_attached_output_and_exit_codes(berth: Berth) -> None:
+    hello = berth("run", "--rm", IMAGE, "echo", "hello")
+    assert (hello.out, hello.err) == ("hello\n", "")
+    both = berth("run", "--rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3", rc=3)
+    assert (both.out, both.err) == ("out\n", "err\n")
+    missing = berth("run", "--rm", IMAGE, "no-such-command", rc=127)
+    assert missing.err.startswith("berth: ") and "no-such-command" in missing.err and missing.out == ""
+    assert berth("run", "--rm", IMAGE, "/etc", rc=126).err.startswith("berth: ")
+    assert berth("run", "--rm", "-i", IMAGE, "cat", input="via stdin\n").out == "via stdin\n"
+    env = berth("run", "--rm", "-e", "GREETING=hi there", "-u", "65534:65534", "-w", "/tmp", "-h", "box", IMAGE,
+                "sh", "-c", 'echo "$GREETING"; id -u; id -g; pwd; hostname').out
+    assert env.splitlines() == ["hi there", "65534", "65534", "/tmp", "box"]
+    bad = berth("run", "--rm", "--memory", "lots", IMAGE, rc=125)
+    assert bad.err.startswith('berth run: invalid argument "lots" for "-m, --memory" flag: ')
+    assert berth("ps", "-aq").out == "", "--rm leaves nothing behind"
+
+
+def _on_a_terminal(b: Berth, *args: str, rows: int = 40, cols: int = 100) -> tuple[int, str]:
+    """Run berth with stdin/stdout/stderr on a fresh pty of *rows* x *cols*; returns (exit code, output)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    before = termios.tcgetattr(slave)
+    proc = subprocess.Popen(b.argv(*args), stdin=slave, stdout=slave, stderr=slave, env=b.env, start_new_session=True)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    rc = proc.wait(timeout=60)
+    assert termios.tcgetattr(slave) == before, "the terminal mode is restored"
+    os.close(slave)
+    os.close(master)
+    return rc, b"".join(chunks).decode()
+
+
+def test_run_with_a_pseudo_terminal(berth: Berth) -> None:
+    rc, text = _on_a_terminal(berth, "run", "--rm", "-t", IMAGE, "tty")
+    assert rc == 0 and "/dev/pts/0\r" in text, text
+    # -it: our terminal in raw mode (no second \r), its size copied to the container's pty.
+    rc, text = _on_a_terminal(berth, "run", "--rm", "-it", IMAGE, "sh", "-c", "tty; stty size; exit 4")
+    assert (rc, text) == (4, "/dev/pts/0\r\n40 100\r\n")
+
+
+# ------------------------------------------------------------------ a detached container's life
+def test_detached_lifecycle(berth: Berth) -> None:
+    cid = berth("run", "-d", "--name", "web", IMAGE, "sh", "-c", "echo started; echo oops >&2; exec sleep 300").out
+    cid = cid.strip()
+    assert FULL_ID.match(cid)
+    row = ps_row(berth, "web")
+    assert row["CONTAINER ID"] == cid[:12] and row["IMAGE"] == IMAGE and row["STATUS"].startswith("Up ")
+    assert berth("ps", "-q").out.split() == [cid[:12]]
+    for _ in range(100):
+        logs = berth("logs", "web")
+        if logs.out and logs.err:
+            break
+        time.sleep(0.05)
+    assert (logs.out, logs.err) == ("started\n", "oops\n")
+    stamped = berth("logs", "-t", "web").out
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z started$", stamped.strip()), stamped
+
+    assert berth("exec", "web", "sh", "-c", "exit 7", rc=7).out == ""
+    assert berth("exec", "-e", "X=1", "-w", "/tmp", "web", "sh", "-c", "echo $X; pwd").out == "1\n/tmp\n"
+    assert berth("exec", "web", "no-such-command", rc=None).returncode in (126, 127)
+
+    info = json.loads(berth("inspect", "web").out)[0]
+    assert info["Id"] == cid and info["State"]["Running"] is True and info["Name"] == "/web"
+    assert berth("container", "inspect", "-f", "{{.State.Status}}", "web").out == "running\n"
+
+    assert berth("pause", "web").out == "web\n"
+    assert ps_row(berth, "web")["STATUS"].endswith("(Paused)")
+    assert berth("unpause", "web").out == "web\n"
+    assert "(Paused)" not in ps_row(berth, "web")["STATUS"]
+
+    assert berth("rename", "web", "web2").out == ""
+    assert berth("ps", "--format", "{{.Names}}").out == "web2\n"
+    assert berth("stop", "-t", "1", "web2").out == "web2\n"  # sleep as PID 1 ignores SIGTERM: killed
+    assert berth("wait", "web2").out == "137\n"
+    assert ps_row(berth, "web2")["STATUS"].startswith("Exited (137) ")
+    assert berth("ps", "-q").out == ""
+    assert berth("rm", "web2").out == "web2\n"
+    assert berth("rm", "web2", rc=1).err == "Error: No such container: web2\n"
+
+
+def test_kill_wait_start_restart(berth: Berth) -> None:
+    berth("run", "-d", "--name", "kk", IMAGE, "sleep", "300")
+    assert berth("kill", "kk").out == "kk\n"
+    assert berth("wait", "kk").out == "137\n"
+    berth("create", "--name", "cc", IMAGE, "sh", "-c", "echo ran; exit 5")
+    assert ps_row(berth, "cc")["STATUS"] == "Created"
+    attached = berth("start", "-a", "cc", rc=5)
+    assert attached.out == "ran\n"
+    assert berth("start", "cc").out == "cc\n"
+    assert berth("wait", "cc").out == "5\n"
+    assert berth("restart", "-t", "0", "cc").out == "cc\n"
+    assert berth("rm", "kk", "cc").out == "kk\ncc\n"
+
+
+def test_system_df_and_prune(berth: Berth) -> None:
+    berth("create", "--name", "idle", IMAGE)
+    df = rows(berth("system", "df").out)
+    assert df[2][:3] == ["Containers", "1", "0"]
+    pruned = berth("container", "prune", "-f").out.splitlines()
+    assert pruned[0] == "Deleted Containers:" and FULL_ID.match(pruned[1])
+    assert pruned[-1].startswith("Total reclaimed space: ")
+    assert berth("ps", "-aq").out == ""
