@@ -203,6 +203,11 @@ class HealthChecker:
         self.next_due = self._now() + self._interval()
         return self.health
 
+    def skip(self) -> None:
+        """The probe did not run (the container is paused): try again one interval later."""
+        self.in_flight = False
+        self.next_due = self._now() + self._interval()
+
     def check(self) -> dict[str, t.Any]:
         """Run one probe now with the blocking *run* callable and record it."""
         if self._run is None:

@@ -11,7 +11,7 @@ Docker's statuses and what may follow each (``TRANSITIONS``)::
 
 * Every verb checks its guard first (``status.can_start()`` ... ``can_remove(force)``) and fails with
   ``InvalidState(current, wanted)`` through :func:`require` (youki ``container/state.rs``).
-* ``state.json`` is written temp + fsync + rename (``core.fs.atomic_write_json``). :func:`update` holds
+* ``state.json`` is written temp + fsync + rename (as ``core.fs.atomic_write`` does). :func:`update` holds
   ``layout.container_lock(id)`` for the read-modify-write; code that already holds that lock uses
   :func:`load`/:func:`save` (a second ``flock`` from the same process would wait for itself).
 * Who writes what: the service writes ``created``, ``manually_stopped``, ``paused``/``running`` for
@@ -26,21 +26,31 @@ marked ``exited`` with exit code **255** and ``error: "monitor lost; exit status
 a shell reports for "exit status out of range", and it is never a real signal exit 128+N, so it cannot
 be mistaken for an ordinary failure; the error text makes it visible in ``inspect``). Docker itself has
 no equivalent because dockerd restores from containerd; ``podman`` marks such containers ``exited`` too.
+
+Import cost: every monitor worker (start, exit, health) imports this module, so it follows the
+start-path rule of ``runtime/__init__``: no ``typing`` at run time, ``engine.errors`` only when raising,
+and neither ``enum``, ``dataclasses`` (``inspect``), ``json`` nor ``core.fs``/``core.locks`` (``shutil``,
+``uuid``, ``contextlib``, ``typing``): together they cost ~35 ms per worker on the test hosts, more than
+creating the container. So ``ContainerStatus`` is a ``str`` with fixed members (iteration, ``value``,
+``name``, ``ContainerStatus("running")``, like a ``str`` enum) and ``ContainerState`` is a hand-written
+frozen value class (``replace()``, ``==``, ``hash``, ``repr``, ``FIELDS``, like a frozen dataclass).
+``state.json`` is written the way ``core.fs.atomic_write`` does it (temp + fsync + rename + fsync of the
+directory) and locked with the same ``flock`` as ``core.locks.flock``, so both sides interoperate.
 """
 from __future__ import annotations
 
-import dataclasses
-import enum
 import errno
+import fcntl
 import os
 import time
-import typing as t
 
-from ..core import fs, timefmt
-from ..core.locks import DEFAULT_TIMEOUT, flock
-from ..errors import EngineError, InvalidState, NotFound
+from . import sync
+from .logs import parse_time, rfc3339_nano
 
-if t.TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
     from ..core.layout import Layout
     from .syscalls import Syscalls
 
@@ -49,16 +59,58 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 #: Exit code and error written when the monitor died and the container is gone (see module docstring).
 LOST_EXIT_CODE = 255
 LOST_ERROR = "monitor lost; exit status unknown"
+#: Same default as ``core.locks``.
+DEFAULT_TIMEOUT = 600.0
 
 
-class ContainerStatus(str, enum.Enum):
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"
-    RESTARTING = "restarting"
-    EXITED = "exited"
-    DEAD = "dead"
-    REMOVING = "removing"
+def now_rfc3339() -> str:
+    """Docker's timestamps (Go's RFC3339Nano, UTC)."""
+    return rfc3339_nano(time.time_ns())
+
+
+class _StatusType(type):
+    """Makes the class iterable and ``ContainerStatus("running")`` return the member, as ``enum`` does."""
+
+    _members: tuple[ContainerStatus, ...] = ()
+    _by_value: dict[str, ContainerStatus] = {}
+
+    def __iter__(cls) -> t.Iterator[ContainerStatus]:
+        return iter(cls._members)
+
+    def __len__(cls) -> int:
+        return len(cls._members)
+
+    def __call__(cls, value: str) -> ContainerStatus:  # type: ignore[override]
+        try:
+            return cls._by_value[value]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a valid ContainerStatus") from None
+
+class ContainerStatus(str, metaclass=_StatusType):
+    """Docker's container statuses; members are the only instances (compare with ``is`` or ``==``)."""
+
+    __slots__ = ()
+    CREATED: ContainerStatus
+    RUNNING: ContainerStatus
+    PAUSED: ContainerStatus
+    RESTARTING: ContainerStatus
+    EXITED: ContainerStatus
+    DEAD: ContainerStatus
+    REMOVING: ContainerStatus
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def name(self) -> str:
+        return self.value.upper()
+
+    def __repr__(self) -> str:
+        return f"<ContainerStatus.{self.name}: {self.value!r}>"
+
+    def __reduce__(self) -> tuple[t.Any, ...]:
+        return (ContainerStatus, (self.value,))
 
     # guards (youki container/state.rs) --------------------------------
     def can_start(self) -> bool:
@@ -90,6 +142,14 @@ class ContainerStatus(str, enum.Enum):
         """A monitor is responsible for the container (running, paused or waiting to restart)."""
         return self in _ACTIVE
 
+
+_members = tuple(str.__new__(ContainerStatus, v)
+                 for v in ("created", "running", "paused", "restarting", "exited", "dead", "removing"))
+for _m in _members:
+    setattr(ContainerStatus, _m.name, _m)
+_StatusType._members = _members
+_StatusType._by_value = {m.value: m for m in _members}
+del _m, _members
 
 _S = ContainerStatus
 _ACTIVE = frozenset({_S.RUNNING, _S.PAUSED, _S.RESTARTING})
@@ -143,50 +203,101 @@ def require(status: ContainerStatus, verb: str, *, force: bool = False, name: st
         template = {"pause": "container {name} is not running", "kill": "container {name} is not running",
                     "unpause": "container {name} is not paused"}.get(verb)
     message = " ".join(template.format(name=name or "").split()) if template else None
+    from ..errors import InvalidState
+
     raise InvalidState(status.value, verb, name=name, message=message)
 
 
-@dataclasses.dataclass(frozen=True)
 class ContainerState:
-    """``containers/<id>/state.json``. Times are RFC 3339 strings (``ZERO_TIME`` when unset).
+    """``containers/<id>/state.json``, a frozen value. Times are RFC 3339 strings (``ZERO_TIME`` unset).
 
     ``health`` is None without a healthcheck, else ``{"Status": "starting"|"healthy"|"unhealthy",
     "FailingStreak": int, "Log": [{"Start", "End", "ExitCode", "Output"}, ... last 5]}`` (Docker's shape).
     """
 
-    status: ContainerStatus = ContainerStatus.CREATED
-    pid: int = 0
-    exit_code: int = 0
-    oom_killed: bool = False
-    error: str = ""
-    started_at: str = ZERO_TIME
-    finished_at: str = ZERO_TIME
-    restart_count: int = 0
-    manually_stopped: bool = False
-    health: dict[str, t.Any] | None = None
-    monitor_pid: int = 0
+    FIELDS = ("status", "pid", "exit_code", "oom_killed", "error", "started_at", "finished_at", "restart_count",
+              "manually_stopped", "health", "monitor_pid")
+    __slots__ = FIELDS
+
+    status: ContainerStatus
+    pid: int
+    exit_code: int
+    oom_killed: bool
+    error: str
+    started_at: str
+    finished_at: str
+    restart_count: int
+    manually_stopped: bool
+    health: dict[str, t.Any] | None
+    monitor_pid: int
+
+    def __init__(
+        self,
+        status: ContainerStatus = ContainerStatus.CREATED,
+        pid: int = 0,
+        exit_code: int = 0,
+        oom_killed: bool = False,
+        error: str = "",
+        started_at: str = ZERO_TIME,
+        finished_at: str = ZERO_TIME,
+        restart_count: int = 0,
+        manually_stopped: bool = False,
+        health: dict[str, t.Any] | None = None,
+        monitor_pid: int = 0,
+    ) -> None:
+        values = (ContainerStatus(status), pid, exit_code, oom_killed, error, started_at, finished_at,
+                  restart_count, manually_stopped, health, monitor_pid)
+        for name, value in zip(self.FIELDS, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: t.Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r} of a frozen ContainerState")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r} of a frozen ContainerState")
+
+    def _values(self) -> tuple[t.Any, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
+        return f"ContainerState({inner})"
 
     def to_dict(self) -> dict[str, t.Any]:
-        out = dataclasses.asdict(self)
+        out = {name: getattr(self, name) for name in self.FIELDS}
         out["status"] = self.status.value
+        if self.health is not None:
+            out["health"] = sync.loads(sync.dumps(self.health))  # a deep copy, as dataclasses.asdict makes
         return out
 
     @classmethod
     def from_dict(cls, data: t.Mapping[str, t.Any]) -> ContainerState:
         """Tolerant: unknown keys are ignored, missing ones take their defaults."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["status"] = ContainerStatus(values.get("status", "created"))
-        return cls(**values)
+        return cls(**{k: v for k, v in data.items() if k in cls.FIELDS})
 
     def replace(self, **changes: t.Any) -> ContainerState:
-        return dataclasses.replace(self, **changes)
+        unknown = set(changes) - set(self.FIELDS)
+        if unknown:
+            raise TypeError(f"ContainerState has no field {sorted(unknown)[0]!r}")
+        values = {name: getattr(self, name) for name in self.FIELDS}
+        values.update(changes)
+        return ContainerState(**values)
 
     def transition(self, status: ContainerStatus, **changes: t.Any) -> ContainerState:
         """A copy in *status* (with *changes*); :class:`InvalidState` when the transition is not allowed."""
         if not self.status.can_become(status):
+            from ..errors import InvalidState
+
             raise InvalidState(self.status.value, status.value)
-        return dataclasses.replace(self, status=status, **changes)
+        return self.replace(status=status, **changes)
 
     @property
     def running(self) -> bool:
@@ -197,19 +308,83 @@ class ContainerState:
 def load(layout: Layout, container_id: str) -> ContainerState:
     path = layout.container_state(container_id)
     try:
-        data = fs.read_json(path)
-    except ValueError as exc:
-        raise EngineError(f"corrupt container state {path}: {exc}") from None
-    if data is None:
-        raise NotFound("container", container_id)
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        from ..errors import NotFound
+
+        raise NotFound("container", container_id) from None
     try:
-        return ContainerState.from_dict(data)
-    except (TypeError, ValueError) as exc:
+        return ContainerState.from_dict(sync.loads(raw))
+    except (TypeError, ValueError, AttributeError) as exc:
+        from ..errors import EngineError
+
         raise EngineError(f"corrupt container state {path}: {exc}") from None
 
 
 def save(layout: Layout, container_id: str, state: ContainerState) -> None:
-    fs.atomic_write_json(layout.container_state(container_id), state.to_dict())
+    """Atomically: a temporary file in the same directory, fsync, rename, fsync of the directory."""
+    path = layout.container_state(container_id)
+    directory = os.path.dirname(path)
+    data = (sync.dumps(state.to_dict()) + "\n").encode()
+    tmp = os.path.join(directory, f".state.json.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+class _ContainerLock:
+    """``flock`` on ``layout.container_lock(id)``, exactly as ``core.locks.flock`` takes it."""
+
+    def __init__(self, path: str, timeout: float | None) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            if deadline is not None and time.monotonic() >= deadline:
+                os.close(self.fd)
+                from ..errors import LockTimeout
+
+                raise LockTimeout(self.path, self.timeout or 0.0)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def __exit__(self, *exc: t.Any) -> None:
+        os.close(self.fd)
+
+
+def locked(layout: Layout, container_id: str, timeout: float | None = DEFAULT_TIMEOUT) -> _ContainerLock:
+    """``with locked(layout, id):`` holds the container lock (``LockTimeout`` after *timeout* seconds)."""
+    os.makedirs(layout.locks_dir, 0o700, exist_ok=True)
+    return _ContainerLock(layout.container_lock(container_id), timeout)
 
 
 def update(
@@ -219,13 +394,29 @@ def update(
     timeout: float | None = DEFAULT_TIMEOUT,
 ) -> ContainerState:
     """Read, ``fn(state)``, write (only when changed), all under ``layout.container_lock(id)``."""
-    fs.ensure_dir(layout.locks_dir, 0o700)
-    with flock(layout.container_lock(container_id), timeout=timeout):
+    with locked(layout, container_id, timeout):
         current = load(layout, container_id)
         new = fn(current)
         if new != current:
             save(layout, container_id, new)
         return new
+
+
+# ------------------------------------------------------------------ restart policy
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+
+def should_restart(policy: str, max_retries: int, exit_code: int, manually_stopped: bool,
+                   restart_count: int) -> bool:
+    """Docker's restart manager: a manual stop always wins; ``on-failure`` restarts a non-zero exit while
+    ``restart_count < max_retries`` (0 = no limit); ``always``/``unless-stopped`` restart any exit."""
+    if manually_stopped:
+        return False
+    if policy in ("always", "unless-stopped"):
+        return True
+    if policy == "on-failure":
+        return exit_code != 0 and (max_retries <= 0 or restart_count < max_retries)
+    return False
 
 
 # ------------------------------------------------------------------ Docker's inspect State block
@@ -274,7 +465,7 @@ def reconcile(layout: Layout, container_id: str, *, proc: str = "/proc",
         unmount_below(layout.rootfs(container_id), syscalls=syscalls, proc=proc, include_self=True)
         return current.transition(
             ContainerStatus.EXITED, exit_code=LOST_EXIT_CODE, error=LOST_ERROR, pid=0, monitor_pid=0,
-            finished_at=timefmt.now_rfc3339(),
+            finished_at=now_rfc3339(),
         )
 
     return update(layout, container_id, mark)
@@ -285,7 +476,8 @@ def _lost(state: ContainerState, container_id: str, proc: str) -> bool:
         return False
     if state.monitor_pid and _monitor_alive(state.monitor_pid, container_id, proc):
         return False
-    if state.pid and _started_near(state.pid, timefmt.parse_rfc3339(state.started_at), proc):
+    started = parse_time(state.started_at) if state.started_at != ZERO_TIME else None
+    if state.pid and _started_near(state.pid, started, proc):
         return False
     return True
 
@@ -345,13 +537,18 @@ def remove_container_files(layout: Layout, container_id: str, *, syscalls: Sysca
     2. rename the directory into ``<root>/tmp`` (it disappears atomically), drop the ``names/<name>`` links
        that point at it, then delete the renamed tree. Missing pieces are fine (idempotent).
     """
+    from ..core import fs
+
     cdir = layout.container_dir(container_id)
     unmount_below(cdir, syscalls=syscalls, proc=proc, include_self=True)
     trash = None
     if os.path.lexists(cdir):
         fs.ensure_dir(layout.tmp_dir)
         trash = os.path.join(layout.tmp_dir, f"removing-{container_id}-{os.getpid()}-{time.monotonic_ns()}")
-        os.rename(cdir, trash)
+        try:
+            os.rename(cdir, trash)
+        except FileNotFoundError:  # removed concurrently (the service's rm and the monitor's --rm)
+            trash = None
     remove_name_links(layout, container_id)
     if trash:
         fs.rmtree(trash)
@@ -369,7 +566,10 @@ def remove_name_links(layout: Layout, container_id: str) -> None:
         except OSError:
             continue
         if os.path.basename(os.path.normpath(target)) == container_id:
-            fs.remove_quietly(entry.path)
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                pass
 
 
 def mounts_below(path: str, *, proc: str = "/proc", include_self: bool = True) -> list[str]:
@@ -406,9 +606,13 @@ def unmount_below(path: str, *, syscalls: Syscalls | None = None, proc: str = "/
             syscalls.umount2(point, MNT_DETACH)
         except OSError as exc:
             if exc.errno not in (errno.EINVAL, errno.ENOENT):
+                from ..errors import EngineError
+
                 raise EngineError(f"cannot unmount {point}: {exc.strerror or exc}") from None
     left = mounts_below(path, proc=proc, include_self=include_self)
     if left:
+        from ..errors import EngineError
+
         raise EngineError(f"cannot unmount {left[0]}: still mounted after umount2(MNT_DETACH)")
 
 
