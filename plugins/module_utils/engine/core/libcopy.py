@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A private copy of the engine package for processes that outlive their caller (container monitors).
+
+An Ansible task runs the engine from an AnsiballZ payload (``module_utils`` inside a zip) that is
+deleted when the task ends, and a checkout may change under a running container. So monitors import a
+copy made once per content::
+
+    <root>/lib/<sha256 of the content>/berth_engine/...   plugins/module_utils without glue/ and cli/
+    <root>/lib/.stamps/<key>                             source key -> content hash (the fast path)
+
+:func:`ensure_lib` returns the ``<root>/lib/<hash>`` directory to put on ``sys.path`` (then
+``import berth_engine.engine...``). The copy is written to a temporary directory and renamed into
+place under a lock, so a half-written copy is never visible; an existing one is reused.
+
+The content hash is sha256 over the sorted ``(relative path, content)`` pairs. Finding it again is
+cheap: the source is summarised by a *key* — for a zip, its central directory (names, CRCs, sizes; no
+decompression); for a directory, the newest mtime, file count and total size from one ``scandir`` walk
+(in-place edits of a checkout are noticed) — and the key's stamp file names the hash.
+Old copies stay until pruned (a running monitor may still use one).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import typing as t
+
+from . import fs
+from .locks import flock
+
+if t.TYPE_CHECKING:
+    from .layout import Layout
+
+PACKAGE = "berth_engine"
+#: Top-level parts of module_utils that a monitor never needs (and that AnsiballZ may not even ship).
+EXCLUDED = ("glue", "cli")
+#: plugins/module_utils, as this file sees it (a directory, or a path inside a zip).
+MODULE_UTILS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def ensure_lib(layout: Layout, source: str | None = None) -> str:
+    """Make sure ``<root>/lib/<hash>/berth_engine`` holds the engine this code runs from; return the
+    directory to put on ``sys.path``. *source* (default: the running package) is a ``module_utils``
+    directory or a path inside a zip archive."""
+    src = _open_source(source or MODULE_UTILS)
+    try:
+        key = src.key()
+        stamps = os.path.join(layout.lib_dir, ".stamps")
+        stamp = os.path.join(stamps, hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32])
+        known = _read_text(stamp)
+        if known and os.path.isdir(os.path.join(layout.lib_dir, known, PACKAGE)):
+            return os.path.join(layout.lib_dir, known)
+        files = src.files()
+    finally:
+        src.close()
+    digest = content_hash(files)
+    target = os.path.join(layout.lib_dir, digest)
+    if not os.path.isdir(os.path.join(target, PACKAGE)):
+        fs.ensure_dir(layout.locks_dir, 0o700)
+        with flock(layout.object_lock("lib", digest)):
+            if not os.path.isdir(os.path.join(target, PACKAGE)):
+                _install(layout.lib_dir, digest, files)
+    fs.ensure_dir(stamps)
+    fs.atomic_write(stamp, digest, fsync=False)
+    return target
+
+
+def content_hash(files: t.Mapping[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        data = files[rel]
+        h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + str(len(data)).encode() + b"\0")
+        h.update(data)
+    return h.hexdigest()
+
+
+def _install(lib_dir: str, digest: str, files: t.Mapping[str, bytes]) -> None:
+    fs.ensure_dir(lib_dir)
+    tmp = os.path.join(lib_dir, f".tmp-{digest[:12]}-{os.getpid()}-{os.urandom(4).hex()}")
+    try:
+        pkg = os.path.join(tmp, PACKAGE)
+        dirs = {pkg}
+        for rel, data in files.items():
+            path = os.path.join(pkg, *rel.split("/"))
+            parent = os.path.dirname(path)
+            fs.ensure_dir(parent)
+            while parent.startswith(pkg) and parent not in dirs:
+                dirs.add(parent)
+                parent = os.path.dirname(parent)
+            with open(path, "wb") as fh:
+                fh.write(data)
+        for d in dirs:  # AnsiballZ may ship packages without their (empty) __init__.py
+            init = os.path.join(d, "__init__.py")
+            if not os.path.exists(init):
+                open(init, "wb").close()
+        os.rename(tmp, os.path.join(lib_dir, digest))
+    except OSError:
+        if os.path.isdir(os.path.join(lib_dir, digest, PACKAGE)):
+            return  # somebody else (another host sharing the root?) won the rename
+        raise
+    finally:
+        fs.rmtree(tmp)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            text = fh.read().strip()
+    except (OSError, ValueError):
+        return None
+    return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
+
+
+def _wanted(rel: str) -> bool:
+    parts = rel.split("/")
+    return parts[0] not in EXCLUDED and "__pycache__" not in parts and not rel.endswith((".pyc", ".pyo"))
+
+
+class _DirSource:
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def _walk(self) -> t.Iterator[tuple[str, os.DirEntry[str]]]:
+        stack = [""]
+        while stack:
+            rel_dir = stack.pop()
+            with os.scandir(os.path.join(self.root, rel_dir)) as it:
+                for entry in it:
+                    rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                    if not _wanted(rel):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(rel)
+                    elif entry.is_file():
+                        yield rel, entry
+
+    def key(self) -> str:
+        newest = count = total = 0
+        for _rel, entry in self._walk():
+            st = entry.stat()
+            newest = max(newest, st.st_mtime_ns)
+            count += 1
+            total += st.st_size
+        return f"dir:{self.root}:{newest}:{count}:{total}"
+
+    def files(self) -> dict[str, bytes]:
+        out = {}
+        for rel, entry in self._walk():
+            with open(entry.path, "rb") as fh:
+                out[rel] = fh.read()
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class _ZipSource:
+    def __init__(self, archive: str, prefix: str) -> None:
+        import zipfile
+
+        self.archive = archive
+        prefix = prefix.strip("/")
+        self.prefix = prefix + "/" if prefix not in ("", ".") else ""
+        self.zip = zipfile.ZipFile(archive)
+        self.members = {
+            info.filename[len(self.prefix):]: info
+            for info in self.zip.infolist()
+            if info.filename.startswith(self.prefix) and not info.is_dir()
+            and _wanted(info.filename[len(self.prefix):])
+        }
+
+    def key(self) -> str:
+        h = hashlib.sha256()
+        for rel in sorted(self.members):
+            info = self.members[rel]
+            h.update(f"{rel}\0{info.CRC}\0{info.file_size}\0".encode("utf-8", "surrogateescape"))
+        return f"zip:{h.hexdigest()}"
+
+    def files(self) -> dict[str, bytes]:
+        return {rel: self.zip.read(info) for rel, info in self.members.items()}
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def _open_source(path: str) -> _DirSource | _ZipSource:
+    """A directory, or ``<archive.zip>/<inner path>`` (AnsiballZ imports module_utils from a zip)."""
+    if os.path.isdir(path):
+        return _DirSource(path)
+    archive = path
+    while archive and archive != os.path.dirname(archive):
+        if os.path.isfile(archive):
+            return _ZipSource(archive, os.path.relpath(path, archive).replace(os.sep, "/"))
+        archive = os.path.dirname(archive)
+    raise FileNotFoundError(f"engine package source {path} is neither a directory nor inside an archive")
