@@ -1,0 +1,1506 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The detached per-container monitor (the conmon / containerd-shim analogue).
+
+::
+
+  caller (ContainerService)            monitor: python3 -S -I -c '...main()' ROOT ID    worker: fork of the monitor
+  -------------------------            ------------------------------------------      ---------------------------
+  spawn(): ensure_lib(), status pipe,
+    fork -> setsid -> fork (the first
+    child exits: the monitor is nobody's
+    child), PR_SET_CHILD_SUBREAPER,
+    fds -> 3 status, 4/5/6 attach, execv
+                                       prepare ---------------------------------------> read config.json -> settings
+                                       stdio pipes | console socket, monitor.sock
+                                       start (under the container lock) -------------> runtime.create + start,
+                                                                                        state -> running
+                                       <--------------------------------------------- pid (the init is re-parented
+  <-- {"event":"started","pid":N,"monitor_pid":M}                                       to us, the subreaper)
+  (detached: return; attached: wait_exit)
+                                       loop: output -> json-file log, attached fds,
+                                             monitor.sock clients; stdin <- attach/clients;
+                                             SIGCHLD/SIGWINCH/SIGUSR1 through a wakeup pipe;
+                                             health probes ----------------------------> runtime.exec, wait, output
+                                       init exits: drain output (2 s at most)
+                                       exit (under the lock) ------------------------> OOM? (cgroup, before delete),
+                                                                                        runtime.delete, restart policy,
+                                                                                        final: unmount rootfs, --rm,
+                                                                                        state -> restarting | exited
+  <-- {"event":"exited","exit_code":N} (first exit only)
+                                       restarting: back-off 100 ms doubling to 1 min (reset after 10 s of running),
+                                       cancelled when state.json says manually_stopped (polled by stat, or SIGUSR1)
+
+Decisions:
+
+* **Memory.** One monitor per container, so it imports almost nothing: ``-S -I``, no ``typing``/``enum``/
+  ``json``/``socket``/``signal``/``dataclasses`` (the C modules ``_signal``, ``_socket``, ``_json``, ``select``
+  and ``marshal`` instead). Everything heavy — the OCI runtime, ``lifecycle`` (dataclasses), ``json``, the
+  cgroup code — runs in a short-lived *worker*, a fork of the monitor that sends its result back with
+  ``marshal`` and exits. The OCI runtime therefore never lives in the monitor's memory, even the in-process
+  ``BerthRuntime``. PR_SET_CHILD_SUBREAPER is set by ``spawn`` before ``execv`` (the attribute survives it),
+  so the monitor never loads ``ctypes``.
+* **The rootfs is unmounted by the monitor** when it ends for good (no restart; start failure; stop during
+  the back-off), *before* it writes ``exited`` under the container lock: a ``start`` that follows right
+  after (the service mounts again) can never lose its mount to a late unmount. Between restarts the rootfs
+  stays mounted. The attach socket is removed at the same point, for the same reason.
+* **Locking.** The monitor writes state with ``lifecycle.update`` (the container lock, waited for up to
+  20 s). ``spawn`` must therefore be called *without* holding the container lock, and nobody may wait
+  for the monitor (``wait_exit``, a status change) while holding it.
+* **Runtime selection.** ``runtime={"name": "berth"|"runc"|"crun"|..., "path": binary or None}``; the
+  state root is ``<root>/runtime/<name>`` (the service uses the same). ``"factory": "/abs/file.py:callable"``
+  plugs in another implementation: the worker loads the file and calls ``callable(state_root, spec)``.
+  Objects cannot cross ``execv``, so this is how a runtime is injected (the functional tests use it for a
+  runtime without namespaces); a runtime object may also answer ``oom_killed(id)`` itself, otherwise the
+  cgroup named by the bundle's ``linux.cgroupsPath`` is asked.
+* **Signals.** SIGHUP, SIGINT, SIGTERM and SIGPIPE are ignored (a shutdown's SIGTERM reaches the container,
+  whose exit the monitor then records); SIGKILL is the way to get rid of a monitor. SIGWINCH copies the
+  caller's terminal size to the container's pty; SIGUSR1 makes a restarting monitor re-read the state now.
+* **Attach socket** (``layout.attach_socket(id)``): clients get the live output — raw bytes with a tty,
+  else Docker's multiplexed frames (``[stream, 0, 0, 0, size (4 bytes, big endian)] + payload``, stream 1
+  stdout, 2 stderr) — and what they send goes to the container's stdin when it is open (``interactive``).
+  They see EOF when the container exits. :func:`attach_connect` and :func:`read_frames` are the client side.
+"""
+from __future__ import annotations
+
+import gc
+import marshal
+import os
+import select
+import sys
+import time
+
+from ..core.layout import Layout
+from . import health, logs, sync
+
+try:
+    import _signal as _sig  # signal.py only adds enums on top (and imports enum: ~0.8 MB per monitor)
+except ImportError:  # pragma: no cover
+    import signal as _sig  # type: ignore[no-redef]
+try:
+    import _socket as _sock  # socket.py imports enum and selectors (~1.2 MB per monitor)
+except ImportError:  # pragma: no cover
+    import socket as _sock  # type: ignore[no-redef]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+#: The fds a monitor starts with (spawn puts them there).
+STATUS_FD, STDIN_FD, STDOUT_FD, STDERR_FD = 3, 4, 5, 6
+#: How long output may still arrive after the init exited (something else may hold the pipe).
+DRAIN_TIMEOUT = 2.0
+#: Docker's restart manager.
+BACKOFF_FIRST, BACKOFF_MAX, BACKOFF_RESET_AFTER = 0.1, 60.0, 10.0
+#: How often a restarting monitor looks at state.json (a stat) for a stop request.
+STOP_POLL = 0.1
+#: Container-lock wait in workers (spawn's caller gives up after 30 s by default).
+LOCK_WAIT = 20.0
+CONSOLE_TIMEOUT = 10.0
+CLIENT_SEND_TIMEOUT = 5.0
+INPUT_BUFFER_MAX = 1 << 20
+#: The monitor's ``-c`` program. The first monitor of a library copy compiles the modules it keeps in a
+#: throw-away fork (compiling leaves ~4 MB of fragmented heap behind, for the monitor's whole life).
+_BOOT = """import os, sys
+lib = {lib!r}
+sys.path.insert(0, lib)
+if not os.path.exists(os.path.join(lib, "berth_engine", "engine", "runtime", "__pycache__",
+                                   "monitor." + sys.implementation.cache_tag + ".pyc")):
+    pid = os.fork()
+    if pid == 0:
+        import berth_engine.engine.runtime.monitor
+        os._exit(0)
+    os.waitpid(pid, 0)
+from berth_engine.engine.runtime.monitor import main
+main()
+"""
+
+
+# ====================================================================== caller side
+class Spawned:
+    """What :func:`spawn` returns: the container's pid, the monitor's pid, and the read end of the status
+    pipe (attached callers pass it to :func:`wait_exit`; others :meth:`close` it)."""
+
+    __slots__ = ("pid", "monitor_pid", "status_fd", "container_id")
+
+    def __init__(self, pid: int, monitor_pid: int, status_fd: int, container_id: str = "") -> None:
+        self.pid = pid
+        self.monitor_pid = monitor_pid
+        self.status_fd = status_fd
+        self.container_id = container_id
+
+    def close(self) -> None:
+        if self.status_fd >= 0:
+            os.close(self.status_fd)
+            self.status_fd = -1
+
+    def __repr__(self) -> str:
+        return f"Spawned(pid={self.pid}, monitor_pid={self.monitor_pid}, status_fd={self.status_fd})"
+
+
+def python_executable() -> str:
+    return "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
+def spawn(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any],
+          attach: t.Mapping[str, t.Any] | None = None, timeout: float = 30.0) -> Spawned:
+    """Start the monitor of *container_id* (its record, bundle and mounted rootfs are ready) and wait until
+    it reports the container started; ``RuntimeFailure`` with the runtime's message otherwise (its
+    ``exit_code`` is Docker's: 127 command not found, 126 not executable, 128 other).
+
+    *runtime*: ``{"name", "path"}`` (and optionally ``"factory"``, see the module docstring).
+    *attach*: ``{"stdin": fd | None, "stdout": fd, "stderr": fd, "tty": bool}`` for an attached run: the
+    monitor copies the output there too, forwards stdin, and reports the exit code (:func:`wait_exit`).
+    Call it without holding the container lock.
+    """
+    import fcntl
+
+    from ..core.libcopy import ensure_lib
+    from .syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscalls
+
+    lib = ensure_lib(layout)
+    syscalls = LinuxSyscalls()  # loaded before fork: the child only calls it
+    python = python_executable()
+    argv = [python, "-S", "-I", "-c", _BOOT.format(lib=lib), layout.root, container_id]
+    argv += ["--runtime", str(runtime.get("name") or "berth")]
+    if runtime.get("path"):
+        argv += ["--runtime-path", str(runtime["path"])]
+    if runtime.get("factory"):
+        argv += ["--runtime-factory", str(runtime["factory"])]
+    fd_map: dict[int, int] = {}
+    if attach:
+        if attach.get("stdin") is not None:
+            fd_map[STDIN_FD] = int(attach["stdin"])
+            argv.append("--stdin")
+        fd_map[STDOUT_FD] = int(attach["stdout"])
+        fd_map[STDERR_FD] = int(attach["stderr"])
+        argv += ["--stdout", "--stderr"]
+    r, w = os.pipe()
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    fd_map.update({0: null, 1: null, 2: null, STATUS_FD: w})
+    try:
+        max_fd = os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        max_fd = 1 << 16
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover  (exec or _exit)
+        try:
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            os.write(w, b'{"event":"forked","monitor_pid":%d}\n' % os.getpid())
+            syscalls.prctl(PR_SET_CHILD_SUBREAPER, 1)
+            temps = {target: fcntl.fcntl(src, fcntl.F_DUPFD_CLOEXEC, 10) for target, src in fd_map.items()}
+            for target, tmp in temps.items():
+                os.dup2(tmp, target)  # inheritable
+            for fd in range(3, STDERR_FD + 1):
+                if fd not in temps:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            os.closerange(STDERR_FD + 1, max_fd)
+            os.execv(python, argv)
+        except BaseException as exc:  # noqa: BLE001
+            msg = f"cannot start the monitor ({python}): {exc}".replace("\\", "/").replace('"', "'")
+            for fd in (STATUS_FD, w):
+                try:
+                    os.write(fd, ('{"event":"error","message":"%s"}\n' % msg).encode())
+                    break
+                except OSError:
+                    continue
+        os._exit(127)
+    os.close(w)
+    os.close(null)
+    _waitpid(pid)
+    try:
+        return _await_started(r, container_id, timeout)
+    except BaseException:
+        os.close(r)
+        raise
+
+
+def _await_started(fd: int, container_id: str, timeout: float) -> Spawned:
+    import json
+
+    from ..errors import RuntimeFailure
+
+    deadline = time.monotonic() + timeout
+    monitor_pid = 0
+    while True:
+        try:
+            line = _read_line(fd, deadline)
+        except TimeoutError:
+            raise RuntimeFailure(container_id, "start", f"the monitor (pid {monitor_pid}) did not report within "
+                                 f"{timeout:g}s") from None
+        if line is None:
+            raise RuntimeFailure(container_id, "start", f"the monitor (pid {monitor_pid}) exited without reporting")
+        event = json.loads(line)
+        kind = event.get("event")
+        if kind == "forked":
+            monitor_pid = int(event["monitor_pid"])
+        elif kind == "started":
+            return Spawned(int(event["pid"]), int(event.get("monitor_pid") or monitor_pid), fd, container_id)
+        elif kind == "error":
+            err = RuntimeFailure(event.get("container") or container_id, event.get("step") or "start",
+                                 event.get("reason") or event.get("message") or "unknown error",
+                                 errno=event.get("errno"))
+            if event.get("exit_code"):
+                err.exit_code = int(event["exit_code"])
+            raise err
+
+
+def wait_exit(spawned: Spawned, timeout: float | None = None) -> int:
+    """Block until the monitor reports the container's (first) exit; returns the exit code."""
+    import json
+
+    from ..errors import RuntimeFailure
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                line = _read_line(spawned.status_fd, deadline)
+            except TimeoutError:
+                raise RuntimeFailure(spawned.container_id, "wait", f"no exit within {timeout:g}s") from None
+            if line is None:
+                raise RuntimeFailure(spawned.container_id, "wait",
+                                     f"the monitor (pid {spawned.monitor_pid}) ended without reporting the exit code")
+            event = json.loads(line)
+            if event.get("event") == "exited":
+                return int(event["exit_code"])
+    finally:
+        spawned.close()
+
+
+def _read_line(fd: int, deadline: float | None) -> bytes | None:
+    """One line, read byte by byte so nothing after it is consumed; None at EOF."""
+    out = bytearray()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            if not poller.poll(max(1, int(left * 1000))):
+                continue
+        b = os.read(fd, 1)
+        if not b:
+            return bytes(out) if out else None
+        if b == b"\n":
+            return bytes(out)
+        out += b
+
+
+def attach_connect(layout: Layout, container_id: str, timeout: float | None = 5.0) -> t.Any:
+    """A connected ``socket.socket`` to the container's monitor (paths over 107 bytes work too)."""
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        _unix_path_call(sock.connect, layout.attach_socket(container_id))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def read_frames(sock: t.Any) -> t.Iterator[tuple[int, bytes]]:
+    """Demultiplex Docker's attach frames from a non-tty container: ``(stream, payload)`` until EOF."""
+    buf = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return
+        buf += chunk
+        while len(buf) >= 8:
+            size = int.from_bytes(buf[4:8], "big")
+            if len(buf) < 8 + size:
+                break
+            yield buf[0], buf[8:8 + size]
+            buf = buf[8 + size:]
+
+
+def _unix_path_call(call: t.Callable[[str], t.Any], path: str) -> t.Any:
+    """bind/connect to *path*, through ``/proc/self/fd/<dir>/<name>`` when it is too long for sun_path."""
+    if len(os.fsencode(path)) < 108:
+        return call(path)
+    dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return call(f"/proc/self/fd/{dirfd}/{os.path.basename(path)}")
+    finally:
+        os.close(dirfd)
+
+
+def _waitpid(pid: int) -> int | None:
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            return None
+        except InterruptedError:  # pragma: no cover
+            continue
+
+
+# ====================================================================== pure helpers
+def next_backoff(previous: float, ran: float) -> float:
+    """Docker's restart delay: 100 ms, doubling up to 1 min; back to 100 ms after a run of 10 s or more."""
+    if ran >= BACKOFF_RESET_AFTER or previous <= 0:
+        return BACKOFF_FIRST
+    return min(previous * 2, BACKOFF_MAX)
+
+
+def start_failure_exit_code(message: str) -> int:
+    """Docker's exit code for a container that could not start (``translateContainerdStartErr``)."""
+    low = message.lower()
+    if "executable file not found" in low or "no such file or directory" in low or "not a directory" in low:
+        return 127
+    if "permission denied" in low:
+        return 126
+    return 128
+
+
+def monitor_settings(record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """What the monitor needs from a container record (``containers/<id>/config.json``).
+
+    Read from the normalised options (``Desired``): restart_policy/restart_retries, log_driver,
+    log_options (``max-size`` bytes, ``max-file``), auto_remove, tty, interactive; the healthcheck from
+    ``Healthcheck`` (the effective one, image merged, when the service records it) or ``Desired``.
+    """
+    opts = record.get("Desired") or {}
+    policy = str(opts.get("restart_policy") or "no")
+    retries = int(opts.get("restart_retries") or 0)
+    if policy.startswith("on-failure:"):
+        policy, retries = "on-failure", int(policy.split(":", 1)[1] or 0)
+    log_opts = opts.get("log_options") or {}
+    max_size = log_opts.get("max-size")
+    check = record["Healthcheck"] if "Healthcheck" in record else opts.get("healthcheck")
+    return {
+        "restart_policy": policy,
+        "restart_retries": retries,
+        "log_driver": str(opts.get("log_driver") or "json-file"),
+        "max_size": _bytes(max_size) if max_size else None,
+        "max_file": int(log_opts.get("max-file") or 1),
+        "healthcheck": health.normalise(check),
+        "auto_remove": bool(opts.get("auto_remove")),
+        "tty": bool(opts.get("tty")),
+        "open_stdin": bool(opts.get("interactive")),
+    }
+
+
+def _bytes(value: t.Any) -> int:
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().lower().rstrip("b")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _dumps(value: t.Any) -> str:
+    """JSON for the status events (str/int/bool/None/dict), without importing json."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{logs._json_string(str(k))}:{_dumps(v)}" for k, v in value.items()) + "}"
+    return logs._json_string(str(value))
+
+
+def _describe(exc: BaseException) -> dict[str, t.Any]:
+    """An exception as plain data (it crosses the worker pipe with marshal)."""
+    out: dict[str, t.Any] = {"message": str(exc) or type(exc).__name__, "type": type(exc).__name__}
+    for key in ("container", "step", "reason"):
+        value = getattr(exc, key, None)
+        if isinstance(value, str):
+            out[key] = value
+    err = getattr(exc, "errno", None)
+    if isinstance(err, int):
+        out["errno"] = err
+    return out
+
+
+class WorkerFailed(Exception):
+    def __init__(self, info: dict[str, t.Any]) -> None:
+        super().__init__(info.get("message", "worker failed"))
+        self.info = info
+
+
+# ====================================================================== the monitor process
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python3 -S -I -c '...main()' ROOT ID [--runtime NAME] [--runtime-path P]
+    [--runtime-factory F] [--stdin] [--stdout] [--stderr]``. Never returns."""
+    mon = None
+    try:
+        args = sys.argv[1:] if argv is None else argv
+        root, cid, opts = _parse_args(args)
+        mon = Monitor(Layout(root), cid, opts)
+        mon.run()
+    except BaseException as exc:  # noqa: BLE001
+        if mon is not None:
+            mon.crashed(exc)
+        else:
+            _write_event(STATUS_FD, {"event": "error", "message": f"monitor: {exc}"})
+        os._exit(1)
+    os._exit(0)
+
+
+def _parse_args(args: list[str]) -> tuple[str, str, dict[str, t.Any]]:
+    if len(args) < 2:
+        raise ValueError("usage: monitor ROOT ID [options]")
+    opts: dict[str, t.Any] = {"runtime": "berth", "runtime_path": None, "runtime_factory": None,
+                              "stdin": False, "stdout": False, "stderr": False}
+    i = 2
+    while i < len(args):
+        arg = args[i]
+        if arg in ("--runtime", "--runtime-path", "--runtime-factory") and i + 1 < len(args):
+            opts[arg[2:].replace("-", "_")] = args[i + 1]
+            i += 2
+        elif arg in ("--stdin", "--stdout", "--stderr"):
+            opts[arg[2:]] = True
+            i += 1
+        else:
+            raise ValueError(f"unknown monitor argument {arg!r}")
+    return args[0], args[1], opts
+
+
+def _write_event(fd: int, event: dict[str, t.Any]) -> bool:
+    if fd < 0:
+        return False
+    data = (_dumps(event) + "\n").encode()
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+        return True
+    except OSError:
+        return False
+
+
+def _noop(_signum: int, _frame: t.Any) -> None:
+    pass
+
+
+class Monitor:
+    def __init__(self, layout: Layout, container_id: str, opts: t.Mapping[str, t.Any]) -> None:
+        self.layout = layout
+        self.id = container_id
+        self.runtime = {"name": opts["runtime"], "path": opts["runtime_path"], "factory": opts["runtime_factory"]}
+        self.status_fd = STATUS_FD if _fd_open(STATUS_FD) else -1
+        self.attach_in = STDIN_FD if opts["stdin"] and _fd_open(STDIN_FD) else -1
+        self.attach_out = STDOUT_FD if opts["stdout"] and _fd_open(STDOUT_FD) else -1
+        self.attach_err = STDERR_FD if opts["stderr"] and _fd_open(STDERR_FD) else -1
+        for fd in (self.status_fd, self.attach_in, self.attach_out, self.attach_err):
+            if fd >= 0:
+                os.set_inheritable(fd, False)  # never into a container
+        self.settings: dict[str, t.Any] = {}
+        self.poller = select.poll()
+        self.handlers: dict[int, t.Callable[[int, int], None]] = {}
+        self.masks: dict[int, int] = {}
+        self.wake_r = self.wake_w = -1
+        self.log: logs.LogWriter | None = None
+        self.tty = False
+        self.outputs: dict[int, str] = {}  # fd -> stream
+        self.master = -1
+        self.stdin_w = -1
+        self.stdin_buf = bytearray()
+        self.close_stdin_when_flushed = False
+        self.listener: t.Any = None
+        self.clients: dict[int, t.Any] = {}
+        self.console: t.Any = None
+        self.console_path: str | None = None
+        self.console_file = ""
+        self.console_dirfd = -1
+        self.jobs: dict[int, list[t.Any]] = {}  # read fd -> [pid, buffer, callback, started]
+        self.checker: health.HealthChecker | None = None
+        self.health_job = -1
+        self.health_pending: dict[str, t.Any] | None = None
+        self.health_writing = False
+        self._probe_started = (0.0, 0)
+        self.init_pid = 0
+        self.started = 0.0
+        self.exit_code = 0
+        self.ran = 0.0
+        self.phase = "starting"  # running -> draining -> backoff -> running ... -> done
+        self.drain_deadline = 0.0
+        self.backoff = 0.0
+        self.restart_at = 0.0
+        self.next_stop_poll = 0.0
+        self.state_stamp: tuple[int, int] | None = None
+        self.reported_exit = False
+        self.started_reported = False
+
+    # ------------------------------------------------------------------ lifecycle of the monitor
+    def run(self) -> None:
+        self._setup_signals()
+        record = _read_json(self.layout.container_config(self.id))
+        if record is None:
+            raise FileNotFoundError(f"container {self.id} has no record {self.layout.container_config(self.id)}")
+        self.settings = monitor_settings(record)
+        self.tty = bool(self.settings["tty"])
+        self._open_attach_socket()
+        if self.settings["log_driver"] == "json-file":
+            self.log = logs.LogWriter(self.layout.container_log(self.id), self.settings["max_size"],
+                                      self.settings["max_file"])
+        if self.tty:
+            self._open_console_socket()
+        if not self._start(first=True):
+            self._end()
+            return
+        gc.collect()
+        gc.freeze()
+        self._loop()
+        self._end()
+
+    def _setup_signals(self) -> None:
+        for name in ("SIGHUP", "SIGINT", "SIGTERM", "SIGPIPE"):
+            _sig.signal(getattr(_sig, name), _sig.SIG_IGN)
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+        _sig.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        for name in ("SIGCHLD", "SIGWINCH", "SIGUSR1"):
+            _sig.signal(getattr(_sig, name), _noop)
+        self._register(self.wake_r, select.POLLIN, self._on_wake)
+
+    def crashed(self, exc: BaseException) -> None:
+        """Last words: tell the spawner (if it still waits) and record the error in the state."""
+        info = _describe(exc)
+        if not self.started_reported:
+            _write_event(self.status_fd, dict(info, event="error"))
+        try:
+            self._sync(_job_record_crash, self.layout, self.id, f"monitor failed: {info['message']}")
+        except BaseException:  # noqa: BLE001
+            pass
+
+    def _end(self) -> None:
+        for sock in list(self.clients.values()):
+            sock.close()
+        self.clients.clear()
+        if self.listener is not None:
+            self.listener.close()
+        if self.console is not None:
+            self.console.close()
+            _unlink(self.console_file)
+        if self.log is not None:
+            self.log.close()
+
+    # ------------------------------------------------------------------ workers
+    def _private_fds(self) -> set[int]:
+        fds = {self.wake_r, self.wake_w, self.status_fd, self.attach_in, self.attach_out, self.attach_err,
+               self.stdin_w, self.master, *self.outputs, *self.clients, *self.jobs}
+        if self.listener is not None:
+            fds.add(self.listener.fileno())
+        return {fd for fd in fds if fd >= 0}
+
+    def _fork(self, fn: t.Callable[..., t.Any], args: tuple[t.Any, ...], keep: t.Iterable[int] = ()) -> tuple[int, int]:
+        r, w = os.pipe()
+        private = self._private_fds() - set(keep)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover  (reported through the pipe)
+            try:
+                _sig.set_wakeup_fd(-1)
+                for name in ("SIGHUP", "SIGINT", "SIGTERM", "SIGPIPE", "SIGCHLD", "SIGWINCH", "SIGUSR1"):
+                    _sig.signal(getattr(_sig, name), _sig.SIG_DFL)
+                os.close(r)
+                for fd in private:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                result = ("ok", fn(*args))
+            except BaseException as exc:  # noqa: BLE001
+                result = ("error", _describe(exc))
+            try:
+                try:
+                    data = marshal.dumps(result)
+                except ValueError:
+                    data = marshal.dumps(("error", {"message": f"unserialisable result of {fn.__name__}"}))
+                while data:
+                    data = data[os.write(w, data):]
+            finally:
+                os._exit(0)
+        os.close(w)
+        return pid, r
+
+    def _sync(self, fn: t.Callable[..., t.Any], *args: t.Any, keep: t.Iterable[int] = ()) -> t.Any:
+        pid, r = self._fork(fn, args, keep)
+        chunks = []
+        try:
+            while True:
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(r)
+        _waitpid(pid)
+        return _decode(b"".join(chunks), fn.__name__)
+
+    def _async(self, fn: t.Callable[..., t.Any], args: tuple[t.Any, ...],
+               callback: t.Callable[[t.Any, BaseException | None], None]) -> int:
+        pid, r = self._fork(fn, args)
+        os.set_blocking(r, False)
+        self.jobs[r] = [pid, bytearray(), callback, time.monotonic(), fn.__name__]
+        self._register(r, select.POLLIN, self._on_job)
+        return r
+
+    def _on_job(self, fd: int, _events: int) -> None:
+        job = self.jobs[fd]
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if chunk:
+            job[1] += chunk
+            return
+        self._unregister(fd)
+        del self.jobs[fd]
+        os.close(fd)
+        try:
+            result, error = _decode(bytes(job[1]), job[4]), None
+        except WorkerFailed as exc:
+            result, error = None, exc
+        job[2](result, error)
+
+    def _kill_job(self, fd: int) -> None:
+        job = self.jobs.pop(fd, None)
+        if job is None:
+            return
+        self._unregister(fd)
+        os.close(fd)
+        try:
+            os.kill(job[0], 9)
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ poll plumbing
+    def _register(self, fd: int, mask: int, handler: t.Callable[[int, int], None]) -> None:
+        self.handlers[fd] = handler
+        self.masks[fd] = mask
+        self.poller.register(fd, mask)
+
+    def _modify(self, fd: int, mask: int) -> None:
+        if fd in self.masks and self.masks[fd] != mask:
+            self.masks[fd] = mask
+            self.poller.modify(fd, mask)
+
+    def _unregister(self, fd: int) -> None:
+        if fd in self.handlers:
+            del self.handlers[fd]
+            del self.masks[fd]
+            self.poller.unregister(fd)
+
+    # ------------------------------------------------------------------ start
+    def _start(self, first: bool) -> bool:
+        """Create and start the container through a worker; False when it did not start (reported)."""
+        child: list[int] = []  # the container's ends, closed here once the runtime has them
+        mine: dict[str, int] = {}  # stdout/stderr read ends
+        stdin_w = -1
+        stdio = None
+        if not self.tty:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            if self.settings["open_stdin"]:
+                in_r, stdin_w = os.pipe()
+            else:
+                in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            stdio = (in_r, out_w, err_w)
+            child = [in_r, out_w, err_w]
+            mine = {"stdout": out_r, "stderr": err_r}
+        try:
+            result = self._sync(_job_start, self.layout, self.id, self.runtime, stdio, self.console_path, first,
+                                self.settings["healthcheck"], os.getpid(), self._caller_size(), keep=child)
+        finally:
+            for fd in child:
+                os.close(fd)
+        if "pid" not in result:
+            for fd in [*mine.values(), stdin_w]:
+                if fd >= 0:
+                    os.close(fd)
+            if "error" in result and not self.started_reported:
+                _write_event(self.status_fd, dict(result["error"], event="error", exit_code=result["exit_code"]))
+            self.phase = "done"
+            return False
+        self.init_pid = int(result["pid"])
+        self.started = time.monotonic()
+        if self.tty:
+            self.master = self._receive_master()
+            os.set_blocking(self.master, False)
+            self._resize()
+            self.outputs[self.master] = "stdout"
+            self.stdin_w = self.master
+            self._register(self.master, select.POLLIN, self._on_master)
+        else:
+            for stream, fd in mine.items():
+                self.outputs[fd] = stream
+                self._register(fd, select.POLLIN, self._on_output)
+            if stdin_w >= 0:
+                os.set_blocking(stdin_w, False)
+                self.stdin_w = stdin_w
+        if self.attach_in >= 0 and self.stdin_w >= 0 and self.attach_in not in self.handlers:
+            self._register(self.attach_in, select.POLLIN, self._on_attach_stdin)
+        if self.settings["healthcheck"]:
+            self.checker = health.HealthChecker(self.settings["healthcheck"], health=result.get("health"))
+        self.phase = "running"
+        if not self.started_reported:
+            self.started_reported = True
+            _write_event(self.status_fd, {"event": "started", "pid": self.init_pid, "monitor_pid": os.getpid()})
+        return True
+
+    def _open_console_socket(self) -> None:
+        tmp = self.layout.tmp_dir
+        os.makedirs(tmp, 0o755, exist_ok=True)
+        name = f"console-{self.id[:12]}-{os.getpid()}.sock"
+        path = os.path.join(tmp, name)
+        _unlink(path)
+        self.console = _sock.socket(_sock.AF_UNIX, _sock.SOCK_STREAM | _sock.SOCK_CLOEXEC)
+        _unix_path_call(self.console.bind, path)
+        self.console.listen(1)
+        self.console_file = path
+        if len(os.fsencode(path)) < 108:
+            self.console_path = path
+        else:  # the runtime may be another process: name the directory through our own fd table
+            self.console_dirfd = os.open(tmp, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            self.console_path = f"/proc/{os.getpid()}/fd/{self.console_dirfd}/{name}"
+
+    def _receive_master(self) -> int:
+        """Accept the runtime's connection on the console socket and take the pty master (SCM_RIGHTS)."""
+        poller = select.poll()
+        poller.register(self.console.fileno(), select.POLLIN)
+        if not poller.poll(int(CONSOLE_TIMEOUT * 1000)):
+            raise OSError(110, f"no pty master arrived on the console socket within {CONSOLE_TIMEOUT:g}s")
+        fd, _addr = self.console._accept()
+        conn = _sock.socket(_sock.AF_UNIX, _sock.SOCK_STREAM, 0, fd)
+        try:
+            conn.settimeout(CONSOLE_TIMEOUT)
+            _msg, ancdata, _flags, _addr = conn.recvmsg(4096, _sock.CMSG_SPACE(4 * 8))
+        finally:
+            conn.close()
+        got = []
+        for level, kind, data in ancdata:
+            if level == _sock.SOL_SOCKET and kind == _sock.SCM_RIGHTS:
+                got += [int.from_bytes(data[i:i + 4], sys.byteorder) for i in range(0, len(data) - 3, 4)]
+        if not got:
+            raise OSError(71, "the console socket message carried no file descriptor")
+        for extra in got[1:]:
+            os.close(extra)
+        os.set_inheritable(got[0], False)
+        return got[0]
+
+    def _open_attach_socket(self) -> None:
+        path = self.layout.attach_socket(self.id)
+        _unlink(path)
+        sock = _sock.socket(_sock.AF_UNIX, _sock.SOCK_STREAM | _sock.SOCK_CLOEXEC)
+        _unix_path_call(sock.bind, path)
+        os.chmod(path, 0o600)
+        sock.listen(16)
+        sock.setblocking(False)
+        self.listener = sock
+        self._register(sock.fileno(), select.POLLIN, self._on_listener)
+
+    # ------------------------------------------------------------------ the loop
+    def _loop(self) -> None:
+        while self.phase != "done":
+            events = self.poller.poll(self._timeout_ms())
+            for fd, ev in events:
+                handler = self.handlers.get(fd)
+                if handler is not None:
+                    handler(fd, ev)
+            self._timers()
+
+    def _timeout_ms(self) -> int:
+        now = time.monotonic()
+        deadlines = []
+        if self.phase == "draining":
+            deadlines.append(self.drain_deadline)
+        elif self.phase == "backoff":
+            deadlines += [self.restart_at, self.next_stop_poll]
+        elif self.phase == "running" and self.checker is not None and self.health_job < 0:
+            deadlines.append(self.checker.next_due)
+        if self.health_job >= 0 and self.checker is not None:
+            deadlines.append(self.jobs[self.health_job][3] + self.checker.timeout + 15.0)
+        if not deadlines:
+            return -1
+        return max(0, int((min(deadlines) - now) * 1000) + 1)
+
+    def _timers(self) -> None:
+        now = time.monotonic()
+        if self.phase == "running" and self.checker is not None and self.health_job < 0 and self.checker.due(now):
+            self._probe()
+        if self.health_job >= 0 and self.checker is not None \
+                and now > self.jobs[self.health_job][3] + self.checker.timeout + 15.0:
+            self._kill_job(self.health_job)  # the runtime itself hangs: count it as a timeout
+            self.health_job = -1
+            self._health_result(None, TimeoutError())
+        if self.phase == "draining" and (not self.outputs or now >= self.drain_deadline):
+            self._finish_run()
+        elif self.phase == "backoff":
+            if now >= self.next_stop_poll:
+                self.next_stop_poll = now + STOP_POLL
+                stamp = _stamp(self.layout.container_state(self.id))
+                if stamp != self.state_stamp:
+                    self.state_stamp = stamp
+                    self._check_stop()
+            if self.phase == "backoff" and now >= self.restart_at:
+                if not self._start(first=False):
+                    self.phase = "done"
+
+    def _on_wake(self, fd: int, _events: int) -> None:
+        try:
+            data = os.read(fd, 512)
+        except BlockingIOError:
+            return
+        nums = set(data)
+        if _sig.SIGCHLD in nums:
+            self._reap()
+        if _sig.SIGWINCH in nums:
+            self._resize()
+        if _sig.SIGUSR1 in nums and self.phase == "backoff":
+            self._check_stop()
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.init_pid:
+                code = os.waitstatus_to_exitcode(status)
+                self.exit_code = 128 - code if code < 0 else code
+                self.ran = time.monotonic() - self.started
+                self.init_pid = 0
+                self.phase = "draining"
+                self.drain_deadline = time.monotonic() + DRAIN_TIMEOUT
+
+    # ------------------------------------------------------------------ output
+    def _on_output(self, fd: int, _events: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the pty has no slave any more
+            data = b""
+        if data:
+            self._deliver(self.outputs[fd], data)
+        else:
+            self._close_output(fd)
+
+    def _on_master(self, fd: int, events: int) -> None:
+        if events & select.POLLOUT:
+            self._flush_stdin()
+        if events & (select.POLLIN | select.POLLHUP | select.POLLERR):
+            if fd in self.outputs:
+                try:
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    return
+                except OSError:
+                    data = b""
+                if data:
+                    self._deliver("stdout", data)
+                else:
+                    self._close_output(fd)
+
+    def _close_output(self, fd: int) -> None:
+        self.outputs.pop(fd, None)
+        if fd == self.master:
+            self._unregister(fd)
+            self.stdin_w = -1
+            os.close(fd)
+            self.master = -1
+            return
+        self._unregister(fd)
+        os.close(fd)
+
+    def _deliver(self, stream: str, data: bytes) -> None:
+        if self.log is not None:
+            try:
+                self.log.write(stream, data)
+            except OSError:
+                pass  # a full disk must not stop the container: output still reaches attached callers
+        fd = self.attach_err if stream == "stderr" and not self.tty else self.attach_out
+        if fd >= 0:
+            try:
+                _write_all(fd, data)
+            except OSError:
+                self._drop_attach()
+        if self.clients:
+            frame = data if self.tty else bytes((2 if stream == "stderr" else 1, 0, 0, 0)) + \
+                len(data).to_bytes(4, "big") + data
+            for cfd, sock in list(self.clients.items()):
+                try:
+                    sock.sendall(frame)
+                except OSError:
+                    self._drop_client(cfd)
+
+    # ------------------------------------------------------------------ stdin
+    def _on_attach_stdin(self, fd: int, _events: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            data = b""
+        if data:
+            self._feed_stdin(data)
+            return
+        self._unregister(fd)
+        if not self.tty:  # Docker's StdinOnce for an attached run: the container sees EOF too
+            self.close_stdin_when_flushed = True
+            self._flush_stdin()
+
+    def _feed_stdin(self, data: bytes) -> None:
+        if self.stdin_w < 0:
+            return
+        if len(self.stdin_buf) + len(data) > INPUT_BUFFER_MAX:
+            data = data[:max(0, INPUT_BUFFER_MAX - len(self.stdin_buf))]  # the container does not read: drop
+        self.stdin_buf += data
+        self._flush_stdin()
+
+    def _flush_stdin(self) -> None:
+        fd = self.stdin_w
+        if fd < 0:
+            return
+        if self.stdin_buf:
+            try:
+                n = os.write(fd, self.stdin_buf)
+                del self.stdin_buf[:n]
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.stdin_buf.clear()
+                self._close_stdin()
+                return
+        if fd == self.master:
+            self._modify(fd, select.POLLIN | (select.POLLOUT if self.stdin_buf else 0))
+            return
+        if self.stdin_buf:
+            if fd not in self.handlers:
+                self._register(fd, select.POLLOUT, lambda _fd, _ev: self._flush_stdin())
+        else:
+            self._unregister(fd)
+            if self.close_stdin_when_flushed:
+                self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        fd = self.stdin_w
+        if fd < 0 or fd == self.master:
+            return
+        self._unregister(fd)
+        os.close(fd)
+        self.stdin_w = -1
+        self.stdin_buf.clear()
+
+    # ------------------------------------------------------------------ attach socket
+    def _on_listener(self, fd: int, _events: int) -> None:
+        try:
+            cfd, _addr = self.listener._accept()
+        except OSError:
+            return
+        sock = _sock.socket(_sock.AF_UNIX, _sock.SOCK_STREAM, 0, cfd)
+        os.set_inheritable(cfd, False)
+        sock.settimeout(CLIENT_SEND_TIMEOUT)
+        self.clients[cfd] = sock
+        self._register(cfd, select.POLLIN, self._on_client)
+
+    def _on_client(self, fd: int, _events: int) -> None:
+        sock = self.clients.get(fd)
+        if sock is None:
+            return
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self._drop_client(fd)
+        elif self.settings["open_stdin"]:
+            self._feed_stdin(data)
+
+    def _drop_client(self, fd: int) -> None:
+        sock = self.clients.pop(fd, None)
+        if sock is not None:
+            self._unregister(fd)
+            sock.close()
+
+    def _drop_attach(self) -> None:
+        """The attached caller went away (its terminal or pipe is gone)."""
+        for name in ("attach_in", "attach_out", "attach_err"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                self._unregister(fd)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                setattr(self, name, -1)
+
+    # ------------------------------------------------------------------ tty size
+    def _caller_size(self) -> tuple[int, int] | None:
+        """(rows, columns) of the attached caller's terminal, for a tty container."""
+        if not self.tty:
+            return None
+        import fcntl
+        import termios
+
+        for fd in (self.attach_in, self.attach_out):
+            if fd < 0:
+                continue
+            try:
+                raw = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+            except OSError:
+                continue
+            rows, cols = int.from_bytes(raw[0:2], sys.byteorder), int.from_bytes(raw[2:4], sys.byteorder)
+            return (rows, cols) if rows and cols else None
+        return None
+
+    def _resize(self) -> None:
+        """SIGWINCH: copy the caller's terminal size to the container's pty."""
+        size = self._caller_size() if self.master >= 0 else None
+        if size is None:
+            return
+        import fcntl
+        import termios
+
+        raw = b"".join(n.to_bytes(2, sys.byteorder) for n in (size[0], size[1], 0, 0))
+        try:
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, raw)
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ health
+    def _probe(self) -> None:
+        assert self.checker is not None
+        argv, timeout, started, start_ns = self.checker.begin()
+        self._probe_started = (started, start_ns)
+        self.health_job = self._async(_job_health, (self.layout, self.id, self.runtime, argv, timeout),
+                                      self._health_result)
+
+    def _health_result(self, result: t.Any, error: BaseException | None) -> None:
+        self.health_job = -1
+        checker = self.checker
+        if checker is None or self.phase != "running":
+            return
+        started, start_ns = self._probe_started
+        if error is not None or result is None:
+            if isinstance(error, TimeoutError):
+                new = checker.record(-1, b"", started, start_ns, timed_out=True)
+            else:
+                new = checker.record(-1, str(error).encode(), started, start_ns)
+        elif result[0] == "skipped":
+            checker.skip()
+            return
+        else:
+            code, output, timed_out = result
+            new = checker.record(int(code), bytes(output), started, start_ns, timed_out=bool(timed_out))
+        self.health_pending = new
+        self._write_health()
+
+    def _write_health(self) -> None:
+        if self.health_writing or self.health_pending is None:
+            return
+        pending, self.health_pending = self.health_pending, None
+        self.health_writing = True
+
+        def done(_result: t.Any, _error: BaseException | None) -> None:
+            self.health_writing = False
+            self._write_health()
+
+        self._async(_job_write_health, (self.layout, self.id, pending), done)
+
+    def _stop_health(self) -> None:
+        """Before the exit is recorded: no probe may still run and no health write may land after it."""
+        if self.health_job >= 0:
+            self._kill_job(self.health_job)
+            self.health_job = -1
+        self.health_pending = None
+        while self.health_writing and self.jobs:
+            for fd in list(self.jobs):
+                os.set_blocking(fd, True)
+                self._on_job(fd, select.POLLIN)
+        self.checker = None
+
+    # ------------------------------------------------------------------ exit, restart, stop
+    def _finish_run(self) -> None:
+        for fd in list(self.outputs):
+            self._drain_quietly(fd)
+            self._close_output(fd)
+        if self.log is not None:
+            try:
+                self.log.flush()
+            except OSError:
+                pass
+        self._close_stdin()
+        self.stdin_buf.clear()
+        self.close_stdin_when_flushed = False
+        self._stop_health()
+        outcome = self._sync(_job_exit, self.layout, self.id, self.runtime, self.exit_code)
+        if not self.reported_exit:
+            self.reported_exit = True
+            _write_event(self.status_fd, {"event": "exited", "exit_code": self.exit_code})
+            if self.status_fd >= 0:
+                os.close(self.status_fd)
+                self.status_fd = -1
+            self._drop_attach()
+        for fd in list(self.clients):
+            self._drop_client(fd)
+        if outcome.get("restart"):
+            self.backoff = next_backoff(self.backoff, self.ran)
+            now = time.monotonic()
+            self.restart_at = now + self.backoff
+            self.next_stop_poll = now + STOP_POLL
+            self.state_stamp = _stamp(self.layout.container_state(self.id))
+            self.phase = "backoff"
+        else:
+            self.phase = "done"
+
+    def _drain_quietly(self, fd: int) -> None:
+        """What is still buffered in an output pipe after the drain deadline (never blocks)."""
+        try:
+            os.set_blocking(fd, False)
+            while True:
+                data = os.read(fd, 65536)
+                if not data:
+                    return
+                self._deliver(self.outputs[fd], data)
+        except OSError:
+            return
+
+    def _check_stop(self) -> None:
+        if self._sync(_job_cancel_if_stopped, self.layout, self.id):
+            self.phase = "done"
+
+
+# ====================================================================== worker jobs (run in a fork)
+def _decode(data: bytes, name: str) -> t.Any:
+    if not data:
+        raise WorkerFailed({"message": f"the monitor's {name.lstrip('_')} worker died"})
+    kind, value = marshal.loads(data)
+    if kind == "error":
+        raise WorkerFailed(value)
+    return value
+
+
+def make_runtime(layout: Layout, spec: t.Mapping[str, t.Any]) -> t.Any:
+    """The OciRuntime for ``{"name", "path", "factory"}`` (see the module docstring)."""
+    name = str(spec.get("name") or "berth")
+    state_root = os.path.join(layout.runtime_state_dir, name)
+    factory = spec.get("factory")
+    if factory:
+        import importlib.util
+
+        path, _sep, attr = str(factory).rpartition(":")
+        mod_spec = importlib.util.spec_from_file_location(f"berth_runtime_factory_{abs(hash(path))}", path)
+        if mod_spec is None or mod_spec.loader is None:
+            raise ImportError(f"cannot load runtime factory {factory}")
+        module = importlib.util.module_from_spec(mod_spec)
+        mod_spec.loader.exec_module(module)
+        return getattr(module, attr)(state_root, dict(spec))
+    if name == "berth" and not spec.get("path"):
+        from .oci import BerthRuntime
+
+        return BerthRuntime(state_root)
+    from .oci import ExternalRuntime
+
+    return ExternalRuntime(str(spec.get("path") or name), state_root)
+
+
+class _NoWrite(Exception):
+    """Raised inside a state update to leave state.json alone (it is gone, or nothing changes)."""
+
+
+def _finalize(layout: Layout, container_id: str, auto_remove: bool) -> bool:
+    """The monitor ends for good: unmount the rootfs, drop the attach socket, ``--rm``. Under the lock."""
+    from . import lifecycle
+
+    lifecycle.unmount_below(layout.rootfs(container_id), include_self=True)
+    _unlink(layout.attach_socket(container_id))
+    if auto_remove:
+        lifecycle.remove_container_files(layout, container_id)
+        return True
+    return False
+
+
+def _job_start(layout: Layout, container_id: str, runtime: dict[str, t.Any], stdio: tuple[int, int, int] | None,
+               console: str | None, first: bool, healthcheck: dict[str, t.Any] | None,
+               monitor_pid: int, console_size: tuple[int, int] | None = None) -> dict[str, t.Any]:
+    """create + start under the container lock; a restart is cancelled when a stop came meanwhile.
+
+    *console_size*: the attached caller's terminal, written to the bundle's ``process.consoleSize`` so
+    the pty has the right size from the first instruction on (Docker's ConsoleSize); SIGWINCH follows.
+    """
+    from . import lifecycle
+
+    S = lifecycle.ContainerStatus
+    rt = make_runtime(layout, runtime)
+    with lifecycle.locked(layout, container_id, timeout=LOCK_WAIT):
+        state = lifecycle.load(layout, container_id)
+        if not first and (state.manually_stopped or state.status is not S.RESTARTING):
+            _finalize(layout, container_id, auto_remove=False)
+            if state.status is S.RESTARTING:
+                lifecycle.save(layout, container_id, state.transition(S.EXITED, monitor_pid=0, pid=0))
+            return {"cancelled": True}
+        if first and not state.status.can_start():  # e.g. a second start raced us: leave everything alone
+            msg = f"container {container_id} is {state.status.value}"
+            return {"error": {"message": msg, "reason": msg}, "exit_code": 128}
+        try:
+            if console_size:
+                path = os.path.join(layout.bundle(container_id), "config.json")
+                spec = _read_json(path) or {}
+                spec.setdefault("process", {})["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
+                _replace_file(path, sync.dumps(spec).encode())
+            pid = rt.create(container_id, layout.bundle(container_id), stdio=stdio, console_socket=console)
+            rt.start(container_id)
+        except Exception as exc:  # noqa: BLE001  (reported to the caller, recorded in the state)
+            info = _describe(exc)
+            code = start_failure_exit_code(info["message"])
+            try:
+                rt.delete(container_id, force=True)
+            except Exception:  # noqa: BLE001
+                pass
+            _finalize(layout, container_id, auto_remove=False)
+            new = state.replace(error=info.get("reason") or info["message"], exit_code=code, pid=0, monitor_pid=0)
+            if state.status is S.RESTARTING:
+                new = new.transition(S.EXITED, finished_at=lifecycle.now_rfc3339())
+            lifecycle.save(layout, container_id, new)
+            return {"error": info, "exit_code": code}
+        previous = state.health
+        h = health.initial(healthcheck, previous) if healthcheck else None
+        new = state.transition(
+            S.RUNNING, pid=pid, monitor_pid=monitor_pid, started_at=lifecycle.now_rfc3339(), exit_code=0, error="",
+            oom_killed=False, health=h,
+            restart_count=0 if first else state.restart_count,
+            manually_stopped=False if first else state.manually_stopped,
+        )
+        lifecycle.save(layout, container_id, new)
+        return {"pid": pid, "health": h}
+
+
+def _oom_killed(rt: t.Any, layout: Layout, container_id: str) -> bool:
+    """Ask the runtime (if it knows) or the container's cgroup; read before runtime.delete removes it."""
+    try:
+        probe = getattr(rt, "oom_killed", None)
+        if callable(probe):
+            return bool(probe(container_id))
+        spec = _read_json(os.path.join(layout.bundle(container_id), "config.json")) or {}
+        path = (spec.get("linux") or {}).get("cgroupsPath")
+        if not path:
+            return False
+        from .cgroups import detect
+
+        return bool(detect.manager(path).oom_killed())
+    except Exception:  # noqa: BLE001  (no memory controller, cgroup already gone)
+        return False
+
+
+def _job_exit(layout: Layout, container_id: str, runtime: dict[str, t.Any], exit_code: int) -> dict[str, t.Any]:
+    """Record the exit and decide: restart (state restarting) or end (state exited, rootfs unmounted)."""
+    from . import lifecycle
+
+    S = lifecycle.ContainerStatus
+    rt = make_runtime(layout, runtime)
+    oom = _oom_killed(rt, layout, container_id)
+    problem = ""
+    try:
+        rt.delete(container_id, force=True)
+    except Exception as exc:  # noqa: BLE001
+        if not _is_not_found(exc):
+            problem = f"runtime delete: {exc}"
+    settings = monitor_settings(_read_json(layout.container_config(container_id)) or {})
+    outcome: dict[str, t.Any] = {"restart": False}
+
+    def decide(state: lifecycle.ContainerState) -> lifecycle.ContainerState:
+        common = {"exit_code": exit_code, "oom_killed": oom, "finished_at": lifecycle.now_rfc3339(), "pid": 0,
+                  "error": problem}
+        if state.status is S.REMOVING:  # the service removes it: just end
+            _finalize(layout, container_id, auto_remove=False)
+            return state.replace(monitor_pid=0, **common)
+        if lifecycle.should_restart(settings["restart_policy"], settings["restart_retries"], exit_code,
+                                    state.manually_stopped, state.restart_count):
+            outcome["restart"] = True
+            return state.transition(S.RESTARTING, restart_count=state.restart_count + 1, **common)
+        if _finalize(layout, container_id, settings["auto_remove"]):
+            raise _NoWrite
+        if state.status.can_become(S.EXITED):
+            return state.transition(S.EXITED, monitor_pid=0, **common)
+        return state.replace(monitor_pid=0, **common)
+
+    try:
+        lifecycle.update(layout, container_id, decide, timeout=LOCK_WAIT * 30)
+    except _NoWrite:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        if not _is_not_found(exc):  # removed meanwhile (``rm -f``): nothing to record
+            raise
+    return outcome
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    from ..errors import NotFound
+
+    return isinstance(exc, (NotFound, FileNotFoundError))
+
+
+def _job_cancel_if_stopped(layout: Layout, container_id: str) -> bool:
+    """During the back-off: True (and the monitor's end done) when a stop was asked for."""
+    from . import lifecycle
+
+    S = lifecycle.ContainerStatus
+    cancelled = []
+
+    def check(state: lifecycle.ContainerState) -> lifecycle.ContainerState:
+        if state.status is S.RESTARTING and not state.manually_stopped:
+            return state
+        cancelled.append(True)
+        _finalize(layout, container_id, auto_remove=False)
+        if state.status is S.RESTARTING:
+            return state.transition(S.EXITED, monitor_pid=0, pid=0)
+        return state.replace(monitor_pid=0)
+
+    try:
+        lifecycle.update(layout, container_id, check, timeout=LOCK_WAIT * 30)
+    except Exception as exc:  # noqa: BLE001
+        if not _is_not_found(exc):
+            raise
+        return True
+    return bool(cancelled)
+
+
+def _job_health(layout: Layout, container_id: str, runtime: dict[str, t.Any], argv: list[str],
+                timeout: float) -> tuple[t.Any, ...]:
+    """Run one probe with ``runtime.exec``: ``(exit_code, output, timed_out)`` or ``("skipped",)``."""
+    from . import lifecycle
+    from .oci import set_subreaper
+
+    state = lifecycle.load(layout, container_id)
+    if state.status is not lifecycle.ContainerStatus.RUNNING:
+        return ("skipped",)
+    # Docker runs the probe as the container's process runs (user, env, cwd, capabilities), minus the tty
+    process = dict((_read_json(os.path.join(layout.bundle(container_id), "config.json")) or {}).get("process") or {})
+    process.update(args=list(argv), terminal=False)
+    process.pop("consoleSize", None)
+    set_subreaper()  # a runtime binary forks the process and exits: it must become our child
+    rt = make_runtime(layout, runtime)
+    deadline = time.monotonic() + timeout
+    r, w = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        try:
+            pid = rt.exec(container_id, process, stdio=(null, w, w), detach=True)
+        except Exception as exc:  # noqa: BLE001  (Docker: exit code -1 with the error as output)
+            return (-1, str(exc).encode(), False)
+    finally:
+        os.close(w)
+        os.close(null)
+    output = bytearray()
+    code = None
+    eof = False
+    exited_at = 0.0
+    poller = select.poll()
+    poller.register(r, select.POLLIN)
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+                _waitpid(pid)
+                return (-1, bytes(output), True)
+            if not eof and poller.poll(20):
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    eof = True
+                elif len(output) <= health.MAX_OUTPUT:
+                    output += chunk[:health.MAX_OUTPUT + 1 - len(output)]
+            elif eof:
+                time.sleep(0.01)
+            if code is None:
+                try:
+                    got, status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    got, status = pid, 255 << 8
+                if got:
+                    code = os.waitstatus_to_exitcode(status)
+                    code = 128 - code if code < 0 else code
+                    exited_at = time.monotonic()
+            if code is not None and (eof or time.monotonic() - exited_at > 0.2):
+                return (code, bytes(output), False)
+    finally:
+        os.close(r)
+
+
+def _job_write_health(layout: Layout, container_id: str, value: dict[str, t.Any]) -> bool:
+    from . import lifecycle
+
+    S = lifecycle.ContainerStatus
+
+    def put(state: lifecycle.ContainerState) -> lifecycle.ContainerState:
+        if state.status not in (S.RUNNING, S.PAUSED):
+            return state
+        return state.replace(health=value)
+
+    lifecycle.update(layout, container_id, put, timeout=LOCK_WAIT * 30)
+    return True
+
+
+def _job_record_crash(layout: Layout, container_id: str, message: str) -> bool:
+    from . import lifecycle
+
+    def put(state: lifecycle.ContainerState) -> lifecycle.ContainerState:
+        return state.replace(error=message)
+
+    lifecycle.update(layout, container_id, put, timeout=LOCK_WAIT)
+    return True
+
+
+# ====================================================================== small os helpers
+def _read_json(path: str) -> t.Any:
+    """A JSON file (None when missing), parsed without importing json (``sync.loads``)."""
+    try:
+        with open(path, "rb") as fh:
+            return sync.loads(fh.read())
+    except FileNotFoundError:
+        return None
+
+
+def _replace_file(path: str, data: bytes) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def _fd_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
