@@ -105,10 +105,16 @@ def test_run_attached_output_and_exit_codes(berth: Berth) -> None:
     assert berth("ps", "-aq").out == "", "--rm leaves nothing behind"
 
 
-def _on_a_terminal(b: Berth, *args: str, rows: int = 40, cols: int = 100) -> tuple[int, str]:
-    """Run berth with stdin/stdout/stderr on a fresh pty of *rows* x *cols*; returns (exit code, output)."""
+def _on_a_terminal(b: Berth, *args: str, rows: int = 40, cols: int = 100,
+                   resize: tuple[float, int, int] | None = None) -> tuple[int, str]:
+    """Run berth with stdin/stdout/stderr on a fresh pty of *rows* x *cols*; returns (exit code, output).
+
+    *resize* ``(after, rows, cols)``: change the size after that many seconds and send berth SIGWINCH (it is
+    not the pty's session, so the kernel would not).
+    """
     import fcntl
     import pty
+    import signal
     import struct
     import termios
 
@@ -117,7 +123,12 @@ def _on_a_terminal(b: Berth, *args: str, rows: int = 40, cols: int = 100) -> tup
     before = termios.tcgetattr(slave)
     proc = subprocess.Popen(b.argv(*args), stdin=slave, stdout=slave, stderr=slave, env=b.env, start_new_session=True)
     chunks = []
+    started = time.monotonic()
     while True:
+        if resize and time.monotonic() - started > resize[0]:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", resize[1], resize[2], 0, 0))
+            os.kill(proc.pid, signal.SIGWINCH)
+            resize = None
         ready, _, _ = select.select([master], [], [], 0.1)
         if ready:
             try:
@@ -140,6 +151,11 @@ def test_run_with_a_pseudo_terminal(berth: Berth) -> None:
     # -it: our terminal in raw mode (no second \r), its size copied to the container's pty.
     rc, text = _on_a_terminal(berth, "run", "--rm", "-it", IMAGE, "sh", "-c", "tty; stty size; exit 4")
     assert (rc, text) == (4, "/dev/pts/0\r\n40 100\r\n")
+    # start -a of a -t container: a window change reaches the container's pty.
+    berth("create", "-t", "--name", "resized", IMAGE, "sh", "-c", "stty size; sleep 1.5; stty size")
+    rc, text = _on_a_terminal(berth, "start", "-a", "resized", resize=(0.8, 30, 80))
+    assert (rc, text) == (0, "40 100\r\r\n30 80\r\r\n")
+    berth("rm", "resized")
 
 
 # ------------------------------------------------------------------ a detached container's life

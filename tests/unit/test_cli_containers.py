@@ -366,6 +366,10 @@ def test_engine_refusals_of_run(engine: FakeEngine) -> None:
     assert berth("run", "busybox", "/etc").rc == 126
     svc.raise_on["run"] = RuntimeFailure(CID, "mount", "something else")
     assert berth("run", "busybox").rc == 125
+    told = RuntimeFailure(CID, "start", "the monitor says so")
+    told.exit_code = 126
+    svc.raise_on["run"] = told
+    assert berth("run", "busybox").rc == 126
 
 
 @pytest.mark.parametrize(

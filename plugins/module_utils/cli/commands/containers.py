@@ -244,6 +244,15 @@ def start_exit_code(message: str) -> int:
     return ENGINE_EXIT
 
 
+def failure_exit_code(exc: RuntimeFailure) -> int:
+    """The exit code for a container that could not start: the monitor's 126/127 when it says so,
+    else docker's rule on the message."""
+    code = int(getattr(exc, "exit_code", 0) or 0)
+    if code in (NOT_EXECUTABLE_EXIT, NOT_FOUND_EXIT):
+        return code
+    return start_exit_code(str(exc))
+
+
 def _report(ctx: Context, verb: str, message: str, with_help: bool) -> None:
     """docker's ``reportError``: ``docker: <message>.`` (+ ``See 'docker run --help'.``)."""
     from ..main import PROG
@@ -322,7 +331,7 @@ def _refused(ctx: Context, verb: str, exc: EngineError, flags: t.Sequence[RunFla
             return _usage_error(ctx.stderr, ctx.args._parser.prog, message)
     if isinstance(exc, RuntimeFailure):
         _report(ctx, verb, str(exc), with_help=False)
-        return start_exit_code(str(exc))
+        return failure_exit_code(exc)
     _report(ctx, verb, str(exc), with_help=True)
     return ENGINE_EXIT
 
@@ -516,10 +525,11 @@ def start(ctx: Context) -> int:
         attached.container_id = info["Id"]
         with attached:
             try:
-                svc.start(name, stdio=stdio)
+                handle = svc.start(name, stdio=stdio)
             except RuntimeFailure as exc:
                 ctx.error(exc)
-                return start_exit_code(str(exc))
+                return failure_exit_code(exc)
+            attached.on_start(info["Id"], getattr(handle, "monitor_pid", 0))
             return int(svc.wait(info["Id"]) or 0)
     failed = []
     for name in a.names:
@@ -862,7 +872,7 @@ def exec_(ctx: Context) -> int:
                             detach=a.detach, privileged=a.privileged, stdio=stdio)
     except RuntimeFailure as exc:
         ctx.err(str(exc))
-        return start_exit_code(str(exc))
+        return failure_exit_code(exc)
     return int(code or 0)
 
 
