@@ -471,9 +471,12 @@ def _run_attached(ctx: Context, opts: dict[str, t.Any], pull: str) -> int:
     a = ctx.args
     svc = ctx.engine.containers
     stdio = _stdio(ctx, a.interactive, a.tty)
-    attached = _Attached(svc.kill, stdio.stdin, bool(a.tty))
+    # Signals are proxied only once the service tells us the container (and its monitor): until then
+    # SIGTERM/SIGHUP keep their default action and Ctrl-C stops waiting.
     kwargs: dict[str, t.Any] = {}
-    if _accepts(svc.run, "on_start"):
+    known = _accepts(svc.run, "on_start")
+    attached = _Attached(svc.kill, stdio.stdin, bool(a.tty), proxy=known)
+    if known:
         kwargs["on_start"] = attached.on_start
     with attached:
         result = svc.run(opts, name=a.name, detach=False, stdio=stdio, remove=a.auto_remove, pull=pull, **kwargs)
