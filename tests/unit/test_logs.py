@@ -217,3 +217,41 @@ def test_follow_notices_truncation(tmp_path: t.Any) -> None:
 
     got = [e.data for e in read_logs(path, follow=True, still_running=still_running, poll_interval=0.01)]
     assert got == [b"first line that is long\n", b"x\n"]
+
+
+def test_follow_keeps_up_with_several_rotations_between_polls(tmp_path: t.Any) -> None:
+    path = str(tmp_path / "c-json.log")
+    w = LogWriter(path, max_size=300, max_file=6, clock=Clock())
+    w.write("stdout", b"start\n")
+    counter = iter(range(10_000))
+    polls = {"n": 0}
+
+    def still_running() -> bool:
+        polls["n"] += 1
+        if polls["n"] <= 3:
+            for _ in range(12):  # ~3 rotations before the reader looks again
+                w.write("stdout", b"n %d\n" % next(counter))
+        return polls["n"] <= 3
+
+    got = [e.data for e in read_logs(path, follow=True, still_running=still_running, poll_interval=0.001)]
+    assert got == [b"start\n"] + [b"n %d\n" % i for i in range(36)]
+
+
+def test_follow_continues_with_the_oldest_file_when_its_own_was_deleted(tmp_path: t.Any) -> None:
+    path = str(tmp_path / "c-json.log")
+    w = LogWriter(path, max_size=150, max_file=2, clock=Clock())
+    w.write("stdout", b"first\n")
+    state = {"n": 0}
+
+    def still_running() -> bool:
+        state["n"] += 1
+        if state["n"] == 1:
+            for i in range(8):  # 4 rotations: the file being read is gone, and two more after it
+                w.write("stdout", b"entry %d\n" % i)
+        return state["n"] < 3
+
+    got = [e.data for e in read_logs(path, follow=True, still_running=still_running, poll_interval=0.001)]
+    kept = [e.data for e in read_logs(path)]
+    numbers = [int(d.split()[1]) for d in got[1:]]
+    assert got[0] == b"first\n" and numbers == sorted(set(numbers))  # in order, no duplicates
+    assert got[-len(kept):] == kept  # everything max-file still keeps; rotated-away files may be lost

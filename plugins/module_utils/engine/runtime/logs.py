@@ -229,16 +229,25 @@ def read_logs(
     * *follow*: keep reading new entries, across rotations, until *still_running()* returns False (the
       last entries are read after that answer) or, with *until*, until that time has passed. Without
       *still_running* it follows until the caller stops iterating.
+
+    Files are followed by identity, not by name: when the file being read is rotated away, the next one
+    is the file that now sits one place newer in the ``path.N ... path.1, path`` chain (checked against
+    renames happening meanwhile), so a reader that falls behind by several rotations loses nothing
+    while *max_file* keeps the files around.
     """
     import json
 
     wanted = {"stdout": stdout, "stderr": stderr}
     files = log_files(path)
-    starts: dict[str, int] = {}
+    offset = 0
     if tail is not None:
         files, starts = _tail_start(files, max(0, tail))
+        offset = starts.get(files[0], 0) if files else 0
     if since is not None:
-        files = [f for f in files if f == path or _mtime(f) >= since]
+        kept = [f for f in files if f == path or _mtime(f) >= since]
+        if kept[:1] != files[:1]:
+            offset = 0
+        files = kept
 
     def entries(chunk: bytes) -> t.Iterator[LogEntry]:
         for raw in chunk.splitlines():
@@ -250,148 +259,135 @@ def read_logs(
                                  obj.get("log", "").encode("utf-8"))
             except (ValueError, AttributeError, TypeError):
                 continue
-            yield entry
-
-    # Files are opened newest first so a rotation during the listing cannot hide one of them.
-    fds: list[tuple[str, int]] = []
-    try:
-        for name in reversed(files):
-            try:
-                fds.insert(0, (name, os.open(name, os.O_RDONLY | os.O_CLOEXEC)))
-            except FileNotFoundError:
+            if since is not None and entry.time < since:
                 continue
-        current = None
-        for name, fd in fds:
-            os.lseek(fd, starts.get(name, 0), os.SEEK_SET)
-            is_last = name == path
-            rest = b""
+            if until is not None and entry.time > until:
+                raise _Until
+            if wanted.get(entry.stream, True):
+                yield entry
+
+    fd = _open_first(files)
+    if fd >= 0 and offset:
+        os.lseek(fd, offset, os.SEEK_SET)
+    rest = b""
+    try:
+        while True:
+            if fd < 0:
+                if not follow or (still_running is not None and not still_running()):
+                    return
+                try:
+                    fd, rest = os.open(path, os.O_RDONLY | os.O_CLOEXEC), b""
+                except FileNotFoundError:
+                    time.sleep(poll_interval)
+                    continue
+            running = still_running() if still_running is not None else True
+            st = os.fstat(fd)
+            live = _same_file(path, st)
+            if live and st.st_size < os.lseek(fd, 0, os.SEEK_CUR):  # truncated in place (max-file 1)
+                os.lseek(fd, 0, os.SEEK_SET)
+                rest = b""
+            # A file rotated away gets no more writes (the writer closes it first): one drain reads it all.
+            got = False
             while True:
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     break
+                got = True
                 chunk = rest + chunk
                 cut = chunk.rfind(b"\n") + 1
                 rest = chunk[cut:]
-                for entry in entries(chunk[:cut]):
-                    if since is not None and entry.time < since:
-                        continue
-                    if until is not None and entry.time > until:
-                        return
-                    if wanted.get(entry.stream, True):
-                        yield entry
-            if is_last and follow:
-                current = (fd, rest)  # an unfinished entry may be completed by the writer
-            elif rest:
-                for entry in entries(rest):
-                    if (since is None or entry.time >= since) and wanted.get(entry.stream, True):
-                        yield entry
-        if not follow:
-            return
-        yield from _follow(path, current, entries, wanted, since, until, still_running, poll_interval)
-    finally:
-        for _name, fd in fds:
-            os.close(fd)
-
-
-def _follow(
-    path: str,
-    current: tuple[int, bytes] | None,
-    entries: t.Callable[[bytes], t.Iterator[LogEntry]],
-    wanted: dict[str, bool],
-    since: float | None,
-    until: float | None,
-    still_running: t.Callable[[], bool] | None,
-    poll_interval: float,
-) -> t.Iterator[LogEntry]:
-    fd, rest = current if current else (-1, b"")
-    own = False  # whether fd was opened here (the caller closes the ones it opened)
-    try:
-        while True:
-            running = still_running() if still_running else True
-            got = False
-            if fd < 0:
-                try:
-                    fd, own, rest = os.open(path, os.O_RDONLY | os.O_CLOEXEC), True, b""
-                except FileNotFoundError:
-                    fd = -1
-            if fd >= 0:
-                st = os.fstat(fd)
-                if st.st_size < os.lseek(fd, 0, os.SEEK_CUR):  # truncated in place (max-file 1)
-                    os.lseek(fd, 0, os.SEEK_SET)
-                    rest = b""
-                # look for a rotation *before* draining: whatever was written before it is in our file
-                rotated = _rotated_away(path, st)
-                while True:
-                    chunk = os.read(fd, 1 << 16)
-                    if not chunk:
-                        break
-                    got = True
-                    chunk = rest + chunk
-                    cut = chunk.rfind(b"\n") + 1
-                    rest = chunk[cut:]
-                    for entry in entries(chunk[:cut]):
-                        if since is not None and entry.time < since:
-                            continue
-                        if until is not None and entry.time > until:
-                            return
-                        if wanted.get(entry.stream, True):
-                            yield entry
-                if rotated is not None:
-                    # read any whole rotations we slept through, then switch to the new file
-                    for name in rotated:
-                        yield from _read_whole(name, entries, wanted, since, until)
-                    if own:
-                        os.close(fd)
-                    fd, own, rest = -1, False, b""
-                    continue
-            if got:
+                yield from entries(chunk[:cut])
+            if not live:
+                yield from entries(rest)
+                nfd = _open_next(path, st)
+                os.close(fd)
+                fd, rest = nfd, b""
                 continue
-            if not running:
+            if got and follow:
+                continue
+            if not follow or not running:
+                yield from entries(rest)
                 return
             if until is not None and time.time() > until:
                 return
             time.sleep(poll_interval)
+    except _Until:
+        return
     finally:
-        if own and fd >= 0:
+        if fd >= 0:
             os.close(fd)
 
 
-def _rotated_away(path: str, st: os.stat_result) -> list[str] | None:
-    """None while *path* is still the file we read; else the rotated files newer than ours, oldest first."""
+class _Until(Exception):
+    """An entry newer than *until*: the output ends."""
+
+
+def _same_file(path: str, st: os.stat_result) -> bool:
     try:
         now = os.stat(path)
     except FileNotFoundError:
-        now = None
-    if now is not None and (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev):
-        return None
-    newer = []
-    i = 1
-    while True:
-        name = f"{path}.{i}"
+        return False
+    return (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev)
+
+
+def _open_first(files: list[str]) -> int:
+    for name in files:
         try:
-            other = os.stat(name)
-        except FileNotFoundError:
-            return []  # ours was deleted already: nothing we can still read in between
-        if (other.st_ino, other.st_dev) == (st.st_ino, st.st_dev):
-            return list(reversed(newer))
-        newer.append(name)
-        i += 1
-
-
-def _read_whole(name: str, entries: t.Callable[[bytes], t.Iterator[LogEntry]], wanted: dict[str, bool],
-                since: float | None, until: float | None) -> t.Iterator[LogEntry]:
-    try:
-        with open(name, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        return
-    for entry in entries(data):
-        if since is not None and entry.time < since:
+            return os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:  # rotated meanwhile: the next name holds what follows
             continue
-        if until is not None and entry.time > until:
-            return
-        if wanted.get(entry.stream, True):
-            yield entry
+    return -1
+
+
+def _open_next(path: str, st: os.stat_result, patience: float = 1.0) -> int:
+    """The file right after the rotated-away file *st* in the chain (-1: no log file at all).
+
+    Opened first, then checked: if *st* still sits at the place found, no rotation came in between, so
+    the opened file is its successor. A rotation renames files one by one (a scan can miss a file that
+    moves meanwhile), so the search is retried for up to *patience* seconds.
+    """
+    deadline = time.monotonic() + patience
+    key = (st.st_ino, st.st_dev)
+    previous: list[tuple[int, int]] | None = None
+    stable_since = time.monotonic()
+    while True:
+        index = 0
+        chain = []
+        i = 1
+        while True:
+            try:
+                other = os.stat(f"{path}.{i}")
+            except FileNotFoundError:
+                break
+            chain.append((other.st_ino, other.st_dev))
+            if chain[-1] == key:
+                index = i
+                break
+            i += 1
+        now = time.monotonic()
+        if chain != previous:
+            previous, stable_since = chain, now
+        elif not index and now - stable_since > 0.05:
+            deadline = 0.0  # not in a chain that stopped moving: deleted (a rotation is far quicker)
+        if index:
+            name = path if index == 1 else f"{path}.{index - 1}"
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                fd = -1
+            if fd >= 0:
+                try:
+                    again = os.stat(f"{path}.{index}")
+                    if (again.st_ino, again.st_dev) == key:
+                        return fd
+                except FileNotFoundError:
+                    pass
+                os.close(fd)
+        if time.monotonic() >= deadline:
+            # *st* left the chain: deleted by max-file while we were behind. The oldest file left is the
+            # nearest newer one (what was in between is lost, as with Docker).
+            return _open_first(log_files(path))
+        time.sleep(0.002)
 
 
 def _size(name: str) -> int:

@@ -542,7 +542,6 @@ class Monitor:
             raise FileNotFoundError(f"container {self.id} has no record {self.layout.container_config(self.id)}")
         self.settings = monitor_settings(record)
         self.tty = bool(self.settings["tty"])
-        self._open_attach_socket()
         if self.settings["log_driver"] == "json-file":
             self.log = logs.LogWriter(self.layout.container_log(self.id), self.settings["max_size"],
                                       self.settings["max_file"])
@@ -747,6 +746,8 @@ class Monitor:
         if self.settings["healthcheck"]:
             self.checker = health.HealthChecker(self.settings["healthcheck"], health=result.get("health"))
         self.phase = "running"
+        if self.listener is None:  # only now: a start that lost a race must not take over the socket
+            self._open_attach_socket()
         if not self.started_reported:
             self.started_reported = True
             _write_event(self.status_fd, {"event": "started", "pid": self.init_pid, "monitor_pid": os.getpid()})
@@ -1136,7 +1137,14 @@ class Monitor:
         self.stdin_buf.clear()
         self.close_stdin_when_flushed = False
         self._stop_health()
-        outcome = self._sync(_job_exit, self.layout, self.id, self.runtime, self.exit_code)
+        try:
+            outcome = self._sync(_job_exit, self.layout, self.id, self.runtime, self.exit_code)
+        except WorkerFailed as exc:  # the exit is still reported; the state says what went wrong
+            outcome = {"restart": False}
+            try:
+                self._sync(_job_record_crash, self.layout, self.id, f"recording the exit: {exc}")
+            except WorkerFailed:
+                pass
         if not self.reported_exit:
             self.reported_exit = True
             _write_event(self.status_fd, {"event": "exited", "exit_code": self.exit_code})
