@@ -450,3 +450,100 @@ def test_health_timeout_output_and_log_length() -> None:
         h = hc.check()
     assert len(h["Log"]) == 5 and all(e["ExitCode"] == 2 and e["Output"] == "é" for e in h["Log"])
     assert h["Status"] == "healthy" and h["FailingStreak"] == 5  # exit 2 is a failure; retries=9 not reached
+
+
+# ------------------------------------------------------------------ the value classes (enum / frozen dataclass API)
+def test_status_behaves_like_a_str_enum() -> None:
+    import pickle
+
+    assert list(S) == [S.CREATED, S.RUNNING, S.PAUSED, S.RESTARTING, S.EXITED, S.DEAD, S.REMOVING]
+    assert len(S) == 7
+    assert S("running") is S.RUNNING and S(S.RUNNING) is S.RUNNING
+    assert S.RUNNING == "running" and S.RUNNING.value == "running" and S.RUNNING.name == "RUNNING"
+    assert repr(S.EXITED) == "<ContainerStatus.EXITED: 'exited'>" and f"{S.EXITED}" == "exited"
+    assert json.dumps({"s": S.PAUSED}) == '{"s": "paused"}'
+    assert pickle.loads(pickle.dumps(S.DEAD)) is S.DEAD
+    with pytest.raises(ValueError, match="'bogus' is not a valid ContainerStatus"):
+        S("bogus")
+
+
+def test_state_behaves_like_a_frozen_dataclass() -> None:
+    a = ContainerState(status=S.RUNNING, pid=3, health={"Status": "healthy", "FailingStreak": 0, "Log": []})
+    with pytest.raises(AttributeError, match="frozen"):
+        a.pid = 4  # type: ignore[misc]
+    b = a.replace(pid=4)
+    assert (a.pid, b.pid, b.status) == (3, 4, S.RUNNING) and a != b and a == a.replace()
+    assert hash(ContainerState()) == hash(ContainerState())
+    assert ContainerState(status="exited").status is S.EXITED  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="no field 'bogus'"):
+        a.replace(bogus=1)
+    assert repr(ContainerState()).startswith("ContainerState(status=<ContainerStatus.CREATED: 'created'>, pid=0,")
+    d = a.to_dict()
+    d["health"]["Status"] = "changed"  # a copy, as dataclasses.asdict makes
+    assert a.health is not None and a.health["Status"] == "healthy"
+    assert ContainerState.from_dict(a.to_dict()) == a
+    assert list(a.to_dict()) == list(ContainerState.FIELDS)
+
+
+# ------------------------------------------------------------------ restart policy and the monitor's pure helpers
+@pytest.mark.parametrize("policy,retries,code,stopped,count,restart", [
+    ("no", 0, 1, False, 0, False),
+    ("always", 0, 0, False, 99, True),
+    ("always", 0, 0, True, 0, False),           # a manual stop wins
+    ("unless-stopped", 0, 0, False, 0, True),
+    ("unless-stopped", 0, 1, True, 0, False),
+    ("on-failure", 0, 0, False, 0, False),      # success: no restart
+    ("on-failure", 0, 1, False, 1000, True),    # 0 retries = unlimited
+    ("on-failure", 2, 1, False, 1, True),
+    ("on-failure", 2, 1, False, 2, False),      # on-failure:2 -> the first run and two restarts
+    ("on-failure", 2, 137, True, 0, False),
+])
+def test_should_restart(policy: str, retries: int, code: int, stopped: bool, count: int, restart: bool) -> None:
+    assert lifecycle.should_restart(policy, retries, code, stopped, count) is restart
+
+
+def test_back_off_like_docker() -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.monitor import next_backoff
+
+    delays, delay = [], 0.0
+    for _ in range(12):
+        delay = next_backoff(delay, ran=0.5)
+        delays.append(delay)
+    assert delays[:4] == [0.1, 0.2, 0.4, 0.8] and delays[-1] == 60.0 and max(delays) == 60.0
+    assert next_backoff(60.0, ran=10.0) == 0.1  # it ran for 10 s: start again from 100 ms
+
+
+@pytest.mark.parametrize("message,code", [
+    ('exec: "nope": executable file not found in $PATH', 127),
+    ("exec /app: no such file or directory", 127),
+    ("exec /etc: permission denied", 126),
+    ("cgroup: device or resource busy", 128),
+])
+def test_start_failure_exit_codes(message: str, code: int) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.monitor import start_failure_exit_code
+
+    assert start_failure_exit_code(message) == code
+
+
+def test_monitor_settings_from_the_record() -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.monitor import monitor_settings
+
+    assert monitor_settings({"Desired": {}}) == {
+        "restart_policy": "no", "restart_retries": 0, "log_driver": "json-file", "max_size": None, "max_file": 1,
+        "healthcheck": None, "auto_remove": False, "tty": False, "open_stdin": False}
+    got = monitor_settings({
+        "Desired": {"restart_policy": "on-failure:3", "log_driver": "none", "log_options": {"max-size": "10m",
+                    "max-file": 3}, "tty": True, "interactive": True, "healthcheck": {"test": ["CMD", "a"]}},
+        "Healthcheck": {"test": ["CMD-SHELL", "b"], "retries": 5},  # the effective one (image merged) wins
+    })
+    assert (got["restart_policy"], got["restart_retries"], got["log_driver"], got["max_size"], got["max_file"]) == (
+        "on-failure", 3, "none", 10 << 20, 3)
+    assert got["healthcheck"]["test"] == ["CMD-SHELL", "b"] and got["healthcheck"]["retries"] == 5
+    assert got["tty"] and got["open_stdin"]
+
+
+def test_status_events_are_json() -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import monitor
+
+    event = {"event": "error", "message": 'exec: "nope": é\n', "exit_code": 127, "ok": False, "none": None}
+    assert json.loads(monitor._dumps(event)) == event
