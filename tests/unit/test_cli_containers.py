@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 import typing as t
 
 import pytest
@@ -67,8 +68,17 @@ class FakeContainers:
             on_start(CID, 4242)
         return _Result(CID, name or "brave_anchor", None if detach else self.exit_code)
 
-    def start(self, name: str, stdio: t.Any = None) -> None:
+    def start(self, name: str, stdio: t.Any = None) -> t.Any:
         self._call("start", name, stdio=stdio)
+        return types.SimpleNamespace(monitor_pid=4242)
+
+    def wait_attached(self, handle: t.Any) -> int:
+        self._call("wait_attached")
+        return self.exit_code
+
+    def attach(self, name: str, stdio: t.Any = None) -> int:
+        self._call("attach", name)
+        return self.exit_code
 
     def stop(self, name: str, timeout: int | None = None, signal: str | None = None) -> bool:
         self._call("stop", name, timeout=timeout, signal=signal)
@@ -475,7 +485,7 @@ def test_start_attach(engine: FakeEngine) -> None:
     engine.containers.exit_code = 7
     r = berth("start", "-a", "web")
     assert r.rc == 7 and r.out == ""
-    assert [c[0] for c in engine.containers.calls] == ["inspect", "start", "wait"]
+    assert [c[0] for c in engine.containers.calls] == ["inspect", "start", "wait_attached"]
     assert berth("start", "-a", "web", "other").rc == 1
 
 
@@ -653,9 +663,11 @@ def test_exec(engine: FakeEngine, tmp_path: t.Any) -> None:
     assert (r.rc, r.err) == (1, f"Error: Container {CID} is not running\n")
 
 
-def test_attach_without_engine_support(engine: FakeEngine) -> None:
+def test_attach_returns_the_exit_code(engine: FakeEngine) -> None:
+    engine.containers.exit_code = 3
     r = berth("attach", "web")
-    assert r.rc == 1 and "not supported yet" in r.err
+    assert r.rc == 3
+    assert ("attach", ("web",), {}) in engine.containers.calls or "attach" in [c[0] for c in engine.containers.calls]
     assert berth("attach", "nope").err == "Error: No such container: nope\n"
 
 

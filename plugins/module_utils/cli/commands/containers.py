@@ -368,11 +368,6 @@ def run(ctx: Context) -> int:
         return _refused(ctx, "run", exc, RUN_FLAGS)
 
 
-def _accepts(func: t.Any, name: str) -> bool:
-    code = getattr(func, "__code__", None)
-    return code is not None and name in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-
-
 class _Attached:
     """What an attached run/exec does around the engine call, all undone on exit.
 
@@ -473,13 +468,10 @@ def _run_attached(ctx: Context, opts: dict[str, t.Any], pull: str) -> int:
     stdio = _stdio(ctx, a.interactive, a.tty)
     # Signals are proxied only once the service tells us the container (and its monitor): until then
     # SIGTERM/SIGHUP keep their default action and Ctrl-C stops waiting.
-    kwargs: dict[str, t.Any] = {}
-    known = _accepts(svc.run, "on_start")
-    attached = _Attached(svc.kill, stdio.stdin, bool(a.tty), proxy=known)
-    if known:
-        kwargs["on_start"] = attached.on_start
+    attached = _Attached(svc.kill, stdio.stdin, bool(a.tty))
     with attached:
-        result = svc.run(opts, name=a.name, detach=False, stdio=stdio, remove=a.auto_remove, pull=pull, **kwargs)
+        result = svc.run(opts, name=a.name, detach=False, stdio=stdio, remove=a.auto_remove, pull=pull,
+                         on_start=attached.on_start)
     return int(result.exit_code or 0)
 
 
@@ -532,8 +524,10 @@ def start(ctx: Context) -> int:
             except RuntimeFailure as exc:
                 ctx.error(exc)
                 return failure_exit_code(exc)
-            attached.on_start(info["Id"], getattr(handle, "monitor_pid", 0))
-            return int(svc.wait(info["Id"]) or 0)
+            if handle is None:  # already running: attach to it instead
+                return int(svc.attach(info["Id"], stdio=stdio) or 0)
+            attached.on_start(info["Id"], handle.monitor_pid)
+            return int(svc.wait_attached(handle) or 0)
     failed = []
     for name in a.names:
         try:
@@ -890,11 +884,6 @@ def attach(ctx: Context) -> int:
     if state.get("Paused"):
         ctx.err("Error: You cannot attach to a paused container, unpause it first")
         return 1
-    do_attach = getattr(svc, "attach", None)
-    if do_attach is None:
-        ctx.err(f"Error: attaching to a running container is not supported yet by this engine "
-                f"(container {a.name}: use 'berth logs -f {a.name}' to follow its output)")
-        return 1
     tty = bool((info.get("Config") or {}).get("Tty"))
     interactive = not a.no_stdin and bool((info.get("Config") or {}).get("OpenStdin"))
     stdio = _stdio(ctx, interactive, tty)
@@ -902,7 +891,7 @@ def attach(ctx: Context) -> int:
     attached = _Attached(svc.kill, stdio.stdin, tty)
     attached.container_id = info["Id"]
     with attached:
-        return int(do_attach(info["Id"], stdio=stdio) or 0)
+        return int(svc.attach(info["Id"], stdio=stdio) or 0)
 
 
 # ================================================================ inspect

@@ -398,10 +398,13 @@ class ContainerService:
         stdio: Stdio | None = None,
         remove: bool = False,
         pull: str = "missing",
+        on_start: t.Callable[[str, int], None] | None = None,
     ) -> RunResult:
-        """``docker run``: create then start; attached runs wait for the exit code."""
-        from ..runtime import monitor
+        """``docker run``: create then start; attached runs wait for the exit code.
 
+        *on_start(container_id, monitor_pid)* is called once the container runs (an attached CLI
+        forwards SIGWINCH and other signals from then on).
+        """
         opts = dict(options)
         if remove:
             opts["auto_remove"] = True
@@ -413,9 +416,63 @@ class ContainerService:
             if remove:
                 self.remove(cid, force=True)
             raise
+        if on_start is not None and handle is not None:
+            on_start(cid, handle.monitor_pid)
         if detach:
             return RunResult(cid, record.name, None)
-        return RunResult(cid, record.name, monitor.wait_exit(handle))
+        return RunResult(cid, record.name, self.wait_attached(handle))
+
+    @staticmethod
+    def wait_attached(handle: t.Any) -> int:
+        """The exit code of a container started with *stdio* (after all its output was delivered)."""
+        from ..runtime import monitor
+
+        return monitor.wait_exit(handle)
+
+    def attach(self, name: str, stdio: Stdio) -> int:
+        """``docker attach``: live output to *stdio*, its stdin to the container; returns the exit code."""
+        import selectors
+
+        from ..runtime import monitor
+
+        cid = self.require(name)
+        record = self._record(cid)
+        state = self._state(cid)
+        if state.status is not ContainerStatus.RUNNING:
+            raise Conflict(f"You cannot attach to a {state.status.value} container, start it first")
+        sock = monitor.attach_connect(self.layout, cid, timeout=None)
+        tty = bool(record.options.get("tty"))
+        sel = selectors.DefaultSelector()
+        sel.register(sock, selectors.EVENT_READ)
+        if stdio.stdin is not None:
+            sel.register(stdio.stdin, selectors.EVENT_READ)
+        buf = b""
+        try:
+            while True:
+                for key, _ in sel.select():
+                    if key.fileobj is sock:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            return self.wait(cid)
+                        if tty:
+                            _write_all(stdio.stdout, chunk)
+                            continue
+                        buf += chunk
+                        while len(buf) >= 8:
+                            size = int.from_bytes(buf[4:8], "big")
+                            if len(buf) < 8 + size:
+                                break
+                            _write_all(stdio.stderr if buf[0] == 2 else stdio.stdout, buf[8 : 8 + size])
+                            buf = buf[8 + size :]
+                    else:
+                        data = os.read(t.cast(int, key.fileobj), 65536)
+                        if not data:
+                            sel.unregister(key.fileobj)
+                            continue
+                        sock.sendall(data)
+        finally:
+            sel.close()
+            sock.close()
 
     # ================================================================ stop / kill / restart
     def stop(self, name: str, timeout: int | None = None, signal: str | None = None) -> bool:
@@ -703,6 +760,14 @@ class ContainerService:
             "Berth": {"Desired": opts, "Runtime": record.runtime},
         }
 
+    def _args(self, record: ContainerRecord) -> list[str]:
+        """ENTRYPOINT + CMD as the container runs them (from the options and the image)."""
+        image_cfg: dict[str, t.Any] = {}
+        if self.store.has(record.image):
+            image_cfg = self.store.config(record.image).get("config") or {}
+        eff = copts.effective(record.options, image_cfg)
+        return list(eff.get("entrypoint") or []) + list(eff.get("command") or [])
+
     def list(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
         flt = _filters(filters)
         out = []
@@ -716,11 +781,7 @@ class ContainerService:
                 continue
             if not _match(flt, record, state, self.images):
                 continue
-            eff_cmd = ""
-            spec = fs.read_json(os.path.join(self.layout.bundle(cid), "config.json")) or {}
-            args = (spec.get("process") or {}).get("args") or []
-            if args:
-                eff_cmd = " ".join(args)
+            eff_cmd = _command_text(self._args(record))
             out.append(
                 {
                     "Id": cid,
@@ -912,6 +973,11 @@ class ContainerService:
 
 
 # ==================================================================== helpers
+def _command_text(args: t.Sequence[str]) -> str:
+    """docker ps's COMMAND: arguments joined, those with spaces single-quoted."""
+    return " ".join(f"'{a}'" if (" " in a or not a) else a for a in args)
+
+
 def _loopback_nameserver(line: str) -> bool:
     parts = line.split()
     return len(parts) >= 2 and parts[0] == "nameserver" and (parts[1].startswith("127.") or parts[1] == "::1")
@@ -990,6 +1056,16 @@ def _security_opt_list(sec: t.Mapping[str, t.Any] | None) -> list[str] | None:
         else:
             out.append(f"{key}={value}")
     return sorted(out)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BrokenPipeError:
+            return
+        view = view[n:]
 
 
 def _wait_child(pid: int) -> int:
