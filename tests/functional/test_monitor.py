@@ -610,3 +610,14 @@ def test_busybox_container_through_berth_runtime(layout: Layout, busybox_rootfs:
     assert (st.status, st.exit_code, st.oom_killed) == (S.EXITED, 7, False)
     assert log_lines(layout, cid) == [("stdout", b"hello from bbox\n"), ("stdout", b"sh\n")]
     assert not os.path.exists(os.path.join(layout.runtime_state_dir, "berth", cid))  # deleted
+
+
+def test_a_stale_runtime_state_does_not_block_the_next_start(layout: Layout, fake: dict[str, t.Any]) -> None:
+    """A monitor that died (or a reboot: the runtime's state root is on disk) leaves the runtime's state."""
+    cid = make_container(layout, ["sh", "-c", "echo again"])
+    stale = os.path.join(layout.runtime_state_dir, "fake", cid)
+    os.makedirs(stale)
+    with open(os.path.join(stale, "state.json"), "w") as fh:
+        json.dump({"pid": 999_999_999}, fh)
+    assert monitor.wait_exit(monitor.spawn(layout, cid, runtime=fake)) == 0
+    assert log_lines(layout, cid) == [("stdout", b"again\n")]

@@ -58,7 +58,8 @@ Decisions:
 * **Attach socket** (``layout.attach_socket(id)``): clients get the live output — raw bytes with a tty,
   else Docker's multiplexed frames (``[stream, 0, 0, 0, size (4 bytes, big endian)] + payload``, stream 1
   stdout, 2 stderr) — and what they send goes to the container's stdin when it is open (``interactive``).
-  They see EOF when the container exits. :func:`attach_connect` and :func:`read_frames` are the client side.
+  They see EOF when the container exits; one that does not read for 5 s is dropped (output is never held
+  back for it). :func:`attach_connect` and :func:`read_frames` are the client side.
 """
 from __future__ import annotations
 
@@ -672,10 +673,11 @@ class Monitor:
             return
         self._unregister(fd)
         os.close(fd)
-        try:
-            os.kill(job[0], 9)
-        except OSError:
-            pass
+        if job[0]:
+            try:
+                os.kill(job[0], 9)
+            except OSError:
+                pass
 
     # ------------------------------------------------------------------ poll plumbing
     def _register(self, fd: int, mask: int, handler: t.Callable[[int, int], None]) -> None:
@@ -872,6 +874,9 @@ class Monitor:
                 return
             if pid == 0:
                 return
+            for job in self.jobs.values():
+                if job[0] == pid:
+                    job[0] = 0  # gone: never signal this pid again (it may be reused)
             if pid == self.init_pid:
                 code = os.waitstatus_to_exitcode(status)
                 self.exit_code = 128 - code if code < 0 else code
@@ -1259,7 +1264,7 @@ def _job_start(layout: Layout, container_id: str, runtime: dict[str, t.Any], std
                 spec = _read_json(path) or {}
                 spec.setdefault("process", {})["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
                 _replace_file(path, sync.dumps(spec).encode())
-            pid = rt.create(container_id, layout.bundle(container_id), stdio=stdio, console_socket=console)
+            pid = _create(rt, layout, container_id, stdio, console)
             rt.start(container_id)
         except Exception as exc:  # noqa: BLE001  (reported to the caller, recorded in the state)
             info = _describe(exc)
@@ -1284,6 +1289,21 @@ def _job_start(layout: Layout, container_id: str, runtime: dict[str, t.Any], std
         )
         lifecycle.save(layout, container_id, new)
         return {"pid": pid, "health": h}
+
+
+def _create(rt: t.Any, layout: Layout, container_id: str, stdio: tuple[int, int, int] | None,
+            console: str | None) -> int:
+    """runtime.create; a runtime state left over by a lost monitor (or a reboot: the state root is on
+    disk) is deleted and the create tried once more. The caller holds the container lock and the state
+    says the container is not running, so such a state can only be stale."""
+    bundle = layout.bundle(container_id)
+    try:
+        return int(rt.create(container_id, bundle, stdio=stdio, console_socket=console))
+    except Exception as exc:  # noqa: BLE001
+        if "exists" not in str(exc):
+            raise
+    rt.delete(container_id, force=True)
+    return int(rt.create(container_id, bundle, stdio=stdio, console_socket=console))
 
 
 def _oom_killed(rt: t.Any, layout: Layout, container_id: str) -> bool:
