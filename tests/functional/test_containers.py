@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Real containers through Engine.containers, with Berth's own runtime and with runc."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import textwrap
+import threading
+import time
+import typing as t
+
+import pytest
+
+from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine, Stdio
+from ansible_collections.berth.engine.plugins.module_utils.engine.errors import Conflict, EngineError, RuntimeFailure
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
+
+pytestmark = pytest.mark.functional
+
+RUNTIMES = ["berth", pytest.param("runc", marks=pytest.mark.skipif(not shutil.which("runc"), reason="runc missing"))]
+
+
+@pytest.fixture(scope="module")
+def rootfs_tar(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = str(tmp_path_factory.mktemp("bb") / "rootfs.tar")
+    with tarfile.open(path, "w") as tf:
+        tf.add(busybox_rootfs, arcname=".")
+    return path
+
+
+@pytest.fixture
+def eng(tmp_path: t.Any, rootfs_tar: str) -> t.Iterator[Engine]:
+    root = str(tmp_path / "root")
+    engine = Engine.open(data_root=root, config_path=str(tmp_path / "daemon.json"), lock_timeout=60)
+    engine.images.import_(rootfs_tar, "bb:1")
+    yield engine
+    for item in engine.containers.list(all=True):
+        try:
+            engine.containers.remove(item["Id"], force=True)
+        except EngineError:
+            pass
+    _assert_nothing_left(root)
+
+
+def _assert_nothing_left(root: str) -> None:
+    with open("/proc/self/mountinfo") as fh:
+        mounts = [ln for ln in fh if root in ln]
+    assert mounts == [], f"leaked mounts: {mounts}"
+    for ctrl in ("memory", "pids", "cpu", "freezer"):
+        d = f"/sys/fs/cgroup/{ctrl}/berth"
+        if os.path.isdir(d):
+            assert [n for n in os.listdir(d) if len(n) == 64] == [], f"leaked cgroups in {d}"
+
+
+def run(eng: Engine, runtime: str, *command: str, **params: t.Any) -> tuple[int, str, str]:
+    """An attached run; returns (exit code, stdout, stderr)."""
+    opts = normalise_options({"image": "bb:1", "command": list(command), "runtime": runtime, **params})
+    r_out, w_out = os.pipe()
+    r_err, w_err = os.pipe()
+    chunks: dict[int, list[bytes]] = {r_out: [], r_err: []}
+
+    def drain(fd: int) -> None:
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            chunks[fd].append(data)
+
+    threads = [threading.Thread(target=drain, args=(fd,)) for fd in (r_out, r_err)]
+    for th in threads:
+        th.start()
+    try:
+        res = eng.containers.run(opts, detach=False, stdio=Stdio(None, w_out, w_err), remove=True)
+    finally:
+        os.close(w_out)
+        os.close(w_err)
+        for th in threads:
+            th.join(10)
+        os.close(r_out)
+        os.close(r_err)
+    assert res.exit_code is not None
+    return res.exit_code, b"".join(chunks[r_out]).decode(), b"".join(chunks[r_err]).decode()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_what_a_container_sees(eng: Engine, runtime: str) -> None:
+    script = textwrap.dedent(
+        """
+        echo pid=$$
+        echo host=$(hostname)
+        grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status
+        cat /proc/kcore >/dev/null 2>&1 && echo kcore=readable || echo kcore=masked
+        touch /sys/x 2>/dev/null && echo sys=rw || echo sys=ro
+        grep -c ' / overlay ' /proc/self/mountinfo
+        id
+        """
+    )
+    code, out, err = run(eng, runtime, "sh", "-c", script, hostname="box")
+    assert code == 0, err
+    lines = dict(ln.split("=", 1) for ln in out.splitlines() if "=" in ln and ":" not in ln.split("=", 1)[0])
+    assert lines["pid"] == "1"
+    assert lines["host"] == "box"
+    assert "CapEff:\t00000000a80425fb" in out  # Docker's default capability set
+    assert "NoNewPrivs:\t0" in out
+    assert "Seccomp:\t2" in out
+    assert lines["kcore"] == "masked"
+    assert lines["sys"] == "ro"
+    assert "uid=0(root) gid=0(root)" in out
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_exit_codes_env_user_and_workdir(eng: Engine, runtime: str) -> None:
+    assert run(eng, runtime, "sh", "-c", "exit 7")[0] == 7
+    code, out, _ = run(eng, runtime, "sh", "-c", 'echo "$GREETING"; pwd; id -u; id -g', env={"GREETING": "hi"},
+                       working_dir="/made/here", user="nobody")
+    assert code == 0
+    assert out.splitlines() == ["hi", "/made/here", "65534", "65534"]
+    with pytest.raises(RuntimeFailure, match='"no-such-binary": executable file not found') as err:
+        run(eng, runtime, "no-such-binary")
+    assert err.value.exit_code == 127  # docker's code for a missing command
+    assert eng.containers.list(all=True) == []  # --rm also when it never started
+
+
+def test_entrypoint_and_command_rules(eng: Engine) -> None:
+    _, out, _ = run(eng, "berth", "a", "b", entrypoint=["echo", "ep"])
+    assert out.strip() == "ep a b"
+
+
+def test_no_new_privileges_and_dropped_caps(eng: Engine) -> None:
+    code, out, _ = run(eng, "berth", "grep", "-E", "^(CapEff|NoNewPrivs)", "/proc/self/status",
+                       security_opts=["no-new-privileges"], cap_drop=["ALL"])
+    assert code == 0
+    assert "NoNewPrivs:\t1" in out and "CapEff:\t0000000000000000" in out
+
+
+def test_memory_limit_oom_is_reported(eng: Engine) -> None:
+    opts = normalise_options({"image": "bb:1", "memory": "16m", "memory_swap": "16m",
+                              "command": ["sh", "-c", "x=a; while true; do x=$x$x; done"]})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    code = eng.containers.wait(cid, timeout=60)
+    state = eng.containers.inspect(cid)["State"]
+    assert code == 137 and state["OOMKilled"] is True
+
+
+def test_pids_limit_stops_a_fork_bomb(eng: Engine) -> None:
+    # Builtins only after the bomb: at the limit not even a command substitution can fork.
+    script = ("(for i in $(seq 1 40); do sleep 5 & done) 2>/dev/null; "
+              "read cur < /sys/fs/cgroup/pids/pids.current; read max < /sys/fs/cgroup/pids/pids.max; echo $cur $max")
+    code, out, _ = run(eng, "berth", "sh", "-c", script, pids_limit=10)
+    cur, limit = out.split()
+    assert limit == "10"
+    assert 5 < int(cur) <= 10
+
+
+def test_detached_lifecycle_keeps_changes_across_restart(eng: Engine) -> None:
+    opts = normalise_options({"image": "bb:1", "command": ["sh", "-c", "echo hi >> /data.txt; sleep 300"]})
+    cid = eng.containers.create(opts, name="keeper")
+    eng.containers.start("keeper")
+    assert eng.containers.inspect("keeper")["State"]["Running"]
+    with pytest.raises(Conflict):
+        eng.containers.remove("keeper")
+    with pytest.raises(EngineError, match="must force|container .* is using"):
+        eng.images.remove("bb:1")
+    assert eng.containers.stop("keeper", timeout=1)
+    st = eng.containers.inspect(cid)["State"]
+    assert st["Status"] == "exited" and st["ExitCode"] in (137, 143)
+    eng.containers.start(cid)
+    assert eng.containers.exec(cid, ["cat", "/data.txt"]) == 0
+    r, w = os.pipe()
+    assert eng.containers.exec(cid, ["sh", "-c", "cat /data.txt; exit 4"], stdio=Stdio(None, w, w)) == 4
+    os.close(w)
+    assert os.read(r, 100) == b"hi\nhi\n"
+    os.close(r)
+    eng.containers.pause(cid)
+    assert eng.containers.inspect(cid)["State"]["Status"] == "paused"
+    eng.containers.unpause(cid)
+    eng.containers.rename(cid, "renamed")
+    assert eng.containers.inspect("renamed")["Name"] == "/renamed"
+    assert eng.containers.remove("renamed", force=True)
+    assert eng.containers.list(all=True) == []
+
+
+def test_restart_policy_on_failure(eng: Engine) -> None:
+    opts = normalise_options({"image": "bb:1", "command": ["sh", "-c", "exit 3"], "restart_policy": "on-failure",
+                              "restart_retries": 2})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = eng.containers.inspect(cid)
+        if info["State"]["Status"] == "exited" and info["RestartCount"] == 2:
+            break
+        time.sleep(0.1)
+    assert info["RestartCount"] == 2 and info["State"]["ExitCode"] == 3
+
+
+def test_healthcheck_turns_healthy(eng: Engine) -> None:
+    opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"],
+                              "healthcheck": {"test": ["CMD", "true"], "interval": "1s", "retries": 1}})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    deadline = time.monotonic() + 20
+    status = None
+    while time.monotonic() < deadline:
+        status = eng.containers.inspect(cid)["State"].get("Health", {}).get("Status")
+        if status == "healthy":
+            break
+        time.sleep(0.2)
+    assert status == "healthy"
+
+
+def test_attach_to_a_running_container(eng: Engine) -> None:
+    opts = normalise_options({"image": "bb:1", "command": ["sh", "-c", "sleep 1; echo late; exit 5"]})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    r, w = os.pipe()
+    code = eng.containers.attach(cid, Stdio(None, w, w))
+    os.close(w)
+    assert code == 5
+    assert b"late" in os.read(r, 100)
+    os.close(r)
+
+
+MONITOR_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine
+    from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
+    eng = Engine.open(data_root=sys.argv[1], config_path=sys.argv[2])
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sh", "-c", "sleep 2; exit 9"]}))
+    eng.containers.start(cid)
+    print(cid, flush=True)
+    os.kill(os.getpid(), 9)
+    """
+)
+
+
+def test_the_monitor_outlives_a_killed_caller(eng: Engine) -> None:
+    proc = subprocess.run([sys.executable, "-c", MONITOR_SCRIPT, eng.root, eng.config.path],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9
+    cid = proc.stdout.strip()
+    assert eng.containers.wait(cid, timeout=30) == 9
+    assert eng.containers.inspect(cid)["State"]["Status"] == "exited"
+
+
+def test_twenty_containers_in_parallel(eng: Engine) -> None:
+    errors: list[BaseException] = []
+    ids: list[str] = []
+
+    def one(i: int) -> None:
+        try:
+            opts = normalise_options({"image": "bb:1", "command": ["sh", "-c", f"echo {i}"]})
+            ids.append(eng.containers.create(opts, name=f"par{i}"))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert len({eng.containers.inspect(i)["Name"] for i in ids}) == 20
+    for cid in ids:
+        eng.containers.start(cid)
+    for cid in ids:
+        assert eng.containers.wait(cid, timeout=60) == 0
