@@ -596,7 +596,7 @@ def test_busybox_container_through_berth_runtime(layout: Layout, busybox_rootfs:
     spec["process"]["terminal"] = False
     spec["process"]["args"] = ["sh", "-c", "echo hello from $(hostname); cat /proc/1/comm; exit 7"]
     spec["hostname"] = "bbox"
-    spec["linux"]["cgroupsPath"] = f"/berth-test/{cid}"
+    spec["linux"]["cgroupsPath"] = f"/berth/{cid}"
     with open(os.path.join(bundle, "config.json"), "w") as fh:
         json.dump(spec, fh)
     out_r, out_w = os.pipe()

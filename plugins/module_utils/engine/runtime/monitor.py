@@ -58,8 +58,7 @@ Decisions:
 * **Attach socket** (``layout.attach_socket(id)``): clients get the live output — raw bytes with a tty,
   else Docker's multiplexed frames (``[stream, 0, 0, 0, size (4 bytes, big endian)] + payload``, stream 1
   stdout, 2 stderr) — and what they send goes to the container's stdin when it is open (``interactive``).
-  They see EOF when the container exits; one that does not read for 5 s is dropped (output is never held
-  back for it). :func:`attach_connect` and :func:`read_frames` are the client side.
+  They see EOF when the container exits; one that does not take its output within 5 s is dropped. :func:`attach_connect` and :func:`read_frames` are the client side.
 """
 from __future__ import annotations
 
@@ -133,6 +132,12 @@ class Spawned:
         if self.status_fd >= 0:
             os.close(self.status_fd)
             self.status_fd = -1
+
+    def __del__(self) -> None:  # a detached caller that drops the handle does not leak the pipe
+        try:
+            self.close()
+        except OSError:
+            pass
 
     def __repr__(self) -> str:
         return f"Spawned(pid={self.pid}, monitor_pid={self.monitor_pid}, status_fd={self.status_fd})"
