@@ -64,7 +64,7 @@ Decisions:
   They see EOF when the container exits; one that does not take its output within 5 s is dropped.
   :func:`attach_connect` and :func:`read_frames` are the client side.
 * **Exit codes.** 128+N for a signal N; a start failure is reported with Docker's code (127 not found,
-  126 not executable, 128 otherwise) on the ``RuntimeFailure`` and in the state (status stays ``created``).
+  126 not executable, 128 otherwise) on the ``RuntimeFailure`` and in the state (its status unchanged).
 """
 from __future__ import annotations
 
