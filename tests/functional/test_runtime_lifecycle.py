@@ -110,12 +110,12 @@ def wait_status(rt: t.Any, cid: str, status: str, timeout: float = 5.0) -> str:
         time.sleep(0.02)
 
 
-def read_all(fd: int, timeout: float = 5.0) -> bytes:
+def read_all(fd: int, timeout: float = 5.0, until: bytes | None = None) -> bytes:
     import select
 
     out = b""
     end = time.monotonic() + timeout
-    while time.monotonic() < end:
+    while time.monotonic() < end and (until is None or until not in out):
         if select.select([fd], [], [], 0.1)[0]:
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -144,6 +144,7 @@ def test_lifecycle_and_state(runtime: t.Any, tmp_path: t.Any, rootfs: str) -> No
     assert cid in [s["id"] for s in rt.list()]
     rt.start(cid)
     assert wait_status(rt, cid, "running") == "running"
+    assert read_all(r, until=b"started\n") == b"started\n"
     with pytest.raises(EngineError):
         rt.start(cid)  # only a created container starts
     with pytest.raises(EngineError):
@@ -160,7 +161,7 @@ def test_lifecycle_and_state(runtime: t.Any, tmp_path: t.Any, rootfs: str) -> No
     with pytest.raises(NotFound):
         rt.state(cid)
     assert cid not in [s["id"] for s in rt.list()]
-    assert read_all(r).startswith(b"started")
+    assert read_all(r) == b""  # EOF: the container is gone
     os.close(r)
 
 

@@ -170,7 +170,7 @@ class BerthRuntime:
         mgr = None
         pid = init_pid = 0
         fds: list[int] = []
-        chan = None
+        chan = pipes = None
         try:
             mgr = self.cgroup(cgroups_path)
             mgr.create()
@@ -228,6 +228,8 @@ class BerthRuntime:
         except BaseException as exc:
             for fd in fds:
                 os.close(fd)
+            if chan is None and pipes is not None:
+                pipes.close_all()
             self._abort_create(container_id, pid, init_pid, mgr, sdir)
             raise _as_failure(container_id, exc, pid) from None
         finally:
@@ -243,8 +245,8 @@ class BerthRuntime:
         if pid:
             _reap(pid)
         if init_pid and init_pid != pid:
-            _reap(init_pid, wait=False)
             _wait_gone(init_pid, 5.0)
+            _reap(init_pid, wait=False)  # our child when we are a subreaper: it never reached the caller
         if mgr is not None:
             try:
                 mgr.destroy(kill=True)
@@ -355,7 +357,7 @@ class BerthRuntime:
         except Exception as exc:  # noqa: BLE001
             raise _as_failure(container_id, exc, 0, step="delete") from None
         if status != STOPPED:
-            _reap(st.pid, wait=False)
+            # not reaped here: when the init is the caller's child, its exit status belongs to the caller
             _wait_gone(st.pid, 5.0, st.pid_start)
         hooks = (st.config.get("hooks") or {}).get("poststop")
         if hooks:
@@ -392,18 +394,24 @@ class BerthRuntime:
         plan = namespaces.exec_plan(st.pid, linux.get("namespaces"))
         if plan.fork:
             set_subreaper(self.syscalls)
-        console_fd = _connect_console(console_socket) if console_socket else None
-        cfg = _init.InitConfig(container_id, spec, st.bundle, st.rootfs, plan, console_fd=console_fd, stdio=stdio,
-                               preserve_fds=preserve_fds, is_exec=True)
         deps = self._deps()
         deps.preload(spec)
-        pipes = sync.Pipes()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover
-            _init.exec_child(cfg, pipes, deps)
-        chan = pipes.parent(self.timeout)
-        if console_fd is not None:
-            os.close(console_fd)
+        console_fd = _connect_console(console_socket) if console_socket else None
+        try:
+            cfg = _init.InitConfig(container_id, spec, st.bundle, st.rootfs, plan, console_fd=console_fd,
+                                   stdio=stdio, preserve_fds=preserve_fds, is_exec=True)
+            pipes = sync.Pipes()
+            try:
+                pid = os.fork()
+            except BaseException:
+                pipes.close_all()
+                raise
+            if pid == 0:  # pragma: no cover
+                _init.exec_child(cfg, pipes, deps)
+            chan = pipes.parent(self.timeout)
+        finally:
+            if console_fd is not None:
+                os.close(console_fd)
         proc_pid = 0
         try:
             proc_pid = int(chan.expect(sync.Msg.PID)["pid"])
@@ -479,7 +487,6 @@ def _wait_gone(pid: int, timeout: float, start: int | None = None) -> None:
 
     deadline = time.monotonic() + timeout
     while _state.pid_alive(pid, start) and time.monotonic() < deadline:
-        _reap(pid, wait=False)
         time.sleep(0.002)
 
 
