@@ -72,6 +72,9 @@ class ContainerRecord:
     options: dict[str, t.Any]  # the normalised options ("desired")
     runtime: str
 
+    #: The effective healthcheck (options over the image's HEALTHCHECK); the monitor reads it.
+    healthcheck: dict[str, t.Any] | None = None
+
     def to_json(self) -> dict[str, t.Any]:
         return {
             "Id": self.id,
@@ -81,6 +84,7 @@ class ContainerRecord:
             "ImageName": self.image_name,
             "Desired": self.options,
             "Runtime": self.runtime,
+            "Healthcheck": self.healthcheck,
         }
 
     @classmethod
@@ -93,6 +97,7 @@ class ContainerRecord:
             image_name=d.get("ImageName", ""),
             options=dict(d.get("Desired") or {}),
             runtime=d.get("Runtime", DEFAULT_RUNTIME),
+            healthcheck=d.get("Healthcheck"),
         )
 
 
@@ -202,6 +207,7 @@ class ContainerService:
                 image_name=str(image_name),
                 options=opts,
                 runtime=runtime,
+                healthcheck=self._healthcheck(image_id, opts),
             )
             for d in (self.layout.upper(cid), self.layout.work(cid), self.layout.rootfs(cid), self.layout.bundle(cid)):
                 fs.ensure_dir(d, 0o755)
@@ -214,6 +220,13 @@ class ContainerService:
             fs.rmtree(cdir)
             raise
         return cid
+
+    def _healthcheck(self, image_id: str, opts: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+        image_cfg = self.store.config(image_id).get("config") or {}
+        hc = copts.effective(opts, image_cfg).get("healthcheck")
+        if not hc or list(hc.get("test") or hc.get("Test") or []) in ([], ["NONE"]):
+            return None
+        return dict(hc)
 
     def _check_supported(self, opts: t.Mapping[str, t.Any]) -> None:
         mode = opts.get("network_mode")
