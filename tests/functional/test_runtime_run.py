@@ -185,8 +185,11 @@ def test_run_what_the_container_sees(tmp_path: t.Any, rootfs: str, rt: Runtime, 
     assert_no_leftovers(cid, bundle, state_root)
 
 
-def test_seccomp_filter_is_loaded(tmp_path: t.Any, rootfs: str, rt: Runtime) -> None:
+@pytest.mark.parametrize("nnp", [True, False], ids=["after-no-new-privs", "before-the-user-switch"])
+def test_seccomp_filter_is_loaded(tmp_path: t.Any, rootfs: str, rt: Runtime, nnp: bool) -> None:
     def edit(spec: dict) -> None:
+        spec["process"]["noNewPrivileges"] = nnp
+        spec["process"]["user"] = {"uid": 65534, "gid": 65534}
         spec["root"]["readonly"] = False
         spec["linux"]["seccomp"] = {
             "defaultAction": "SCMP_ACT_ALLOW",
@@ -194,10 +197,10 @@ def test_seccomp_filter_is_loaded(tmp_path: t.Any, rootfs: str, rt: Runtime) -> 
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
         }
 
-    script = "grep Seccomp: /proc/self/status; mkdir /tmp/blocked 2>&1; echo rc=$?"
+    script = "grep -E 'Seccomp:|NoNewPrivs:' /proc/self/status; mkdir /tmp/blocked 2>&1; echo rc=$?"
     proc = rt("run", "-b", make_bundle(tmp_path, rootfs, ["sh", "-c", script], edit), new_id())
     out = proc.stdout.decode()
-    assert "Seccomp:\t2" in out
+    assert "Seccomp:\t2" in out and f"NoNewPrivs:\t{int(nnp)}" in out
     assert "Operation not permitted" in out and "rc=1" in out
 
 

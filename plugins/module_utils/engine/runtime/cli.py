@@ -276,7 +276,7 @@ def cmd_exec(rt: oci.BerthRuntime, argv: list[str]) -> int:
     else:
         if not args:
             raise UsageError("exec: a command to run is required (or --process)")
-        process = dict((rt._load(cid).config.get("process") or {}))
+        process = dict(rt.config(cid).get("process") or {})
         process["args"] = args
         process["terminal"] = bool(opts["tty"])
         if opts["cwd"]:

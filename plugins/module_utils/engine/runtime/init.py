@@ -551,15 +551,18 @@ def setup_console(cfg: InitConfig, sys_: Syscalls, mount_console: bool) -> None:
 
 
 def execute(path: str, args: list[str], env: dict[str, str], report: bool = False) -> t.NoReturn:
-    """execve with the default disposition of the signals Python ignores (SIGPIPE, SIGXFSZ)."""
+    """execve with the default disposition of the signals Python ignores (SIGPIPE, SIGXFSZ) and an empty
+    signal mask."""
     try:
         import _signal as sig
     except ImportError:  # pragma: no cover
         import signal as sig  # type: ignore[no-redef]
-    for name in ("SIGPIPE", "SIGXFSZ"):
+    for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ"):
         num = getattr(sig, name, None)
         if num is not None:
             sig.signal(num, sig.SIG_DFL)
+    if hasattr(sig, "pthread_sigmask"):
+        sig.pthread_sigmask(sig.SIG_SETMASK, ())  # a mask blocked by the caller must not reach the container
     try:
         os.execve(path, args, env)
     except OSError as exc:

@@ -294,6 +294,10 @@ class BerthRuntime:
         st = self._load(container_id)
         return st.oci(self._status(st))
 
+    def config(self, container_id: str) -> dict:
+        """The OCI spec the container was created from (``exec`` starts from its ``process``)."""
+        return self._load(container_id).config
+
     def list(self) -> list[dict]:
         out = []
         for cid in _state.list_ids(self.root):
