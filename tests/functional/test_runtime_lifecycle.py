@@ -201,6 +201,18 @@ def test_kill_all_and_force_delete(runtime: t.Any, tmp_path: t.Any, rootfs: str)
         rt.state(cid2)
 
 
+def test_an_id_is_taken_until_delete(runtime: t.Any, tmp_path: t.Any, rootfs: str) -> None:
+    rt, cid = runtime, new_id()
+    bundle = make_bundle(tmp_path, rootfs, ["true"])
+    rt.create(cid, bundle, stdio=(0, 1, 2))
+    with pytest.raises(EngineError):
+        rt.create(cid, bundle, stdio=(0, 1, 2))
+    assert rt.state(cid)["status"] == "created"  # the first one is untouched
+    rt.delete(cid)
+    rt.create(cid, bundle, stdio=(0, 1, 2))
+    rt.delete(cid, force=True)
+
+
 def test_create_failure_is_an_engine_error_and_leaves_no_state(runtime: t.Any, tmp_path: t.Any,
                                                                 rootfs: str) -> None:
     rt, cid = runtime, new_id()
