@@ -41,4 +41,6 @@ fi
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 mkdir -p "$site/ansible_collections/berth"
 ln -sfn "$TOP" "$site/ansible_collections/berth/engine"
+# Bytecode for the engine, so that commands start fast even where PYTHONDONTWRITEBYTECODE is set.
+"$PY" -m compileall -q plugins >/dev/null || true
 echo "setup: ok ($(.venv/bin/ansible --version | head -1))"

@@ -23,7 +23,6 @@ from ..core.layout import Layout
 from ..core.locks import flock
 from ..errors import StoreError
 from .blobs import BlobStore
-from .unpack import extract_layer, open_decompressed
 
 Progress = t.Callable[[int], None]
 
@@ -138,6 +137,8 @@ class LayerStore:
         progress: Progress | None,
         label: str,
     ) -> LayerInfo:
+        from .unpack import extract_layer, open_decompressed  # tarfile & co.: only when a layer comes in
+
         stage = os.path.join(self.layout.tmp_dir, f"layer-{uuid.uuid4().hex}")
         diff = os.path.join(stage, "diff")
         os.makedirs(diff, mode=0o755)

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""bench/start: `run --rm IMAGE true` (no network) with Berth and its peers, same busybox image, same run.
+
+    .venv/bin/python bench/start.py [--runs 15] [--tools berth,berth-runc,runc,crun,podman,docker]
+
+* berth:        bin/berth run --rm IMAGE true            (Berth's own runtime)
+* berth-runc:   bin/berth run --rm --runtime runc IMAGE true
+* runc / crun:  `runc run` / `crun run` of a prepared bundle (no image store, no overlay: a floor)
+* podman:       podman run --rm --network none IMAGE true (runc)
+* docker:       docker run --rm --network none IMAGE true (its own dockerd, started here)
+
+Tools alternate within each round; the script prints each median and the ratio to Berth's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
+
+from tests.support.images import busybox_rootfs  # noqa: E402
+
+BERTH = os.path.join(REPO, "bin", "berth")
+
+
+def _run(argv: list[str], **kw: t.Any) -> None:
+    res = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} failed ({res.returncode}): {res.stderr.strip()[-1500:]}")
+
+
+class Tool:
+    name = ""
+
+    def available(self) -> bool:
+        return True
+
+    def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
+        pass
+
+    def argv(self, i: int) -> list[str]:
+        raise NotImplementedError
+
+    def teardown(self) -> None:
+        pass
+
+
+class Berth(Tool):
+    name = "berth"
+    runtime: str | None = None
+
+    def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
+        self.root = os.path.join(work, "berth-root")
+        self.cfg = os.path.join(work, "berth-daemon.json")
+        with open(self.cfg, "w") as fh:
+            json.dump({}, fh)
+        _run([BERTH, "--root", self.root, "--config", self.cfg, "import", rootfs_tar, "bench/bb:1"])
+        for _ in range(2):  # warm: library copy, bytecode
+            _run(self.argv(0))
+
+    def argv(self, i: int) -> list[str]:
+        extra = ["--runtime", self.runtime] if self.runtime else []
+        return [BERTH, "--root", self.root, "--config", self.cfg, "run", "--rm", *extra, "bench/bb:1", "true"]
+
+
+class BerthRunc(Berth):
+    name = "berth-runc"
+    runtime = "runc"
+
+    def available(self) -> bool:
+        return shutil.which("runc") is not None
+
+
+class Bundle(Tool):
+    binary = ""
+
+    def available(self) -> bool:
+        return shutil.which(self.binary) is not None
+
+    def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
+        self.bundle = os.path.join(work, f"{self.binary}-bundle")
+        os.makedirs(self.bundle)
+        shutil.copytree(rootfs, os.path.join(self.bundle, "rootfs"), symlinks=True)
+        _run(["runc", "spec"], cwd=self.bundle)
+        path = os.path.join(self.bundle, "config.json")
+        with open(path) as fh:
+            spec = json.load(fh)
+        spec["process"]["terminal"] = False
+        spec["process"]["args"] = ["true"]
+        spec["root"]["readonly"] = False
+        with open(path, "w") as fh:
+            json.dump(spec, fh)
+        self.state = os.path.join(work, f"{self.binary}-state")
+
+    def argv(self, i: int) -> list[str]:
+        cmd = [self.binary, "--root", self.state, "run", "-b", self.bundle, f"bench-{os.getpid()}-{i}"]
+        if self.binary == "crun" and _hybrid():
+            # crun 1.8 refuses hybrid cgroups unless the unified controllers file looks empty (PEERS.md).
+            empty = os.path.join(self.bundle, "empty")
+            open(empty, "w").close()
+            return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                    f"mount --bind {empty} /sys/fs/cgroup/unified/cgroup.controllers && exec " + " ".join(cmd)]
+        return cmd
+
+
+class Runc(Bundle):
+    name = binary = "runc"
+
+
+class Crun(Bundle):
+    name = binary = "crun"
+
+
+def _hybrid() -> bool:
+    return os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers")
+
+
+class Podman(Tool):
+    name = "podman"
+
+    def available(self) -> bool:
+        return shutil.which("podman") is not None
+
+    def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
+        self.base = ["podman", "--root", os.path.join(work, "podman-root"), "--runroot", os.path.join(work, "podman-run"),
+                     "--cgroup-manager=cgroupfs", "--events-backend=file", "--runtime", "runc"]
+        _run([*self.base, "import", rootfs_tar, "bench/bb:1"])
+        _run(self.argv(0))
+
+    def argv(self, i: int) -> list[str]:
+        return [*self.base, "run", "--rm", "--network", "none", "--ulimit", "nofile=20000:20000",
+                "--ulimit", "nproc=32768:32768", "bench/bb:1", "true"]
+
+
+class Docker(Tool):
+    name = "docker"
+    proc: subprocess.Popen | None = None
+
+    def available(self) -> bool:
+        return shutil.which("dockerd") is not None and shutil.which("docker") is not None
+
+    def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
+        d = os.path.join(work, "docker")
+        os.makedirs(d)
+        self.sock = os.path.join(d, "docker.sock")
+        cfg = os.path.join(d, "daemon.json")
+        with open(cfg, "w") as fh:
+            json.dump({"data-root": os.path.join(d, "root"), "exec-root": os.path.join(d, "exec"),
+                       "pidfile": os.path.join(d, "docker.pid"), "hosts": [f"unix://{self.sock}"],
+                       "bridge": "none", "iptables": False}, fh)
+        self.log = open(os.path.join(d, "dockerd.log"), "w")
+        self.proc = subprocess.Popen(["dockerd", "--config-file", cfg], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while subprocess.run(["docker", "-H", f"unix://{self.sock}", "version"], capture_output=True).returncode:
+            if time.monotonic() > deadline:
+                raise RuntimeError("dockerd did not start")
+            time.sleep(0.3)
+        _run(["docker", "-H", f"unix://{self.sock}", "import", rootfs_tar, "bench/bb:1"])
+        _run(self.argv(0))
+
+    def argv(self, i: int) -> list[str]:
+        return ["docker", "-H", f"unix://{self.sock}", "run", "--rm", "--network", "none", "bench/bb:1", "true"]
+
+    def teardown(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+TOOLS = {c.name: c for c in (Berth, BerthRunc, Runc, Crun, Podman, Docker)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--tools", default=",".join(TOOLS))
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    work = tempfile.mkdtemp(prefix="berth-bench-start-", dir="/var/tmp")
+    tools = []
+    for name in args.tools.split(","):
+        tool = TOOLS[name]()
+        if tool.available():
+            tools.append(tool)
+        else:
+            print(f"# {name}: not installed, skipped")
+    times: dict[str, list[float]] = {x.name: [] for x in tools}
+    try:
+        rootfs = busybox_rootfs(os.path.join(work, "rootfs"))
+        rootfs_tar = os.path.join(work, "rootfs.tar")
+        _run(["tar", "-C", rootfs, "-cf", rootfs_tar, "."])
+        for tool in tools:
+            tool.setup(work, rootfs_tar, rootfs)
+        print(f"# {args.runs} runs each of `run --rm IMAGE true`, no network, alternating order")
+        for i in range(args.runs):
+            order = tools[i % len(tools):] + tools[:i % len(tools)]
+            for tool in order:
+                start = time.monotonic()
+                _run(tool.argv(i + 1))
+                times[tool.name].append(time.monotonic() - start)
+    finally:
+        for tool in tools:
+            tool.teardown()
+        subprocess.run(["rm", "-rf", work])
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    base = med.get("berth")
+    print("\ntool        median    ratio to berth (>1: berth faster)")
+    for name, m in med.items():
+        print(f"{name:11s} {m * 1000:6.1f} ms  {m / base:5.2f}x" if base else f"{name:11s} {m * 1000:6.1f} ms")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"times": times, "median": med}, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
