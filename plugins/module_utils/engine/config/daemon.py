@@ -7,11 +7,9 @@ does nothing.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 import os
 import typing as t
-import urllib.parse
 
 from ..errors import ConfigError
 
@@ -38,6 +36,10 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
 }
 
 
+if t.TYPE_CHECKING:
+    import ipaddress
+
+
 @dataclasses.dataclass(frozen=True)
 class InsecureRegistries:
     hosts: frozenset[str]
@@ -52,6 +54,8 @@ class InsecureRegistries:
             return True
         if not self.networks:
             return False
+        import ipaddress
+
         try:
             addrs = [ipaddress.ip_address(hostname.strip("[]"))]
         except ValueError:
@@ -66,6 +70,7 @@ def _strip_port(host: str) -> str:
 
 
 def _resolve(hostname: str) -> list[t.Any]:
+    import ipaddress
     import socket
 
     try:
@@ -103,6 +108,8 @@ class DaemonConfig:
 
     @property
     def insecure_registries(self) -> InsecureRegistries:
+        import ipaddress
+
         hosts: set[str] = set()
         nets = []
         for item in self.get("insecure-registries"):
@@ -184,6 +191,8 @@ def _str_list(path: str, key: str, value: list) -> None:
 
 
 def _mirrors(path: str, key: str, value: list) -> None:
+    import urllib.parse
+
     _str_list(path, key, value)
     for item in value:
         url = urllib.parse.urlsplit(item)
@@ -194,6 +203,8 @@ def _mirrors(path: str, key: str, value: list) -> None:
 
 
 def _insecure(path: str, key: str, value: list) -> None:
+    import ipaddress
+
     _str_list(path, key, value)
     for item in value:
         if "://" in item:
