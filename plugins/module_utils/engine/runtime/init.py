@@ -7,7 +7,7 @@ named function and ``progress.step`` names it, so a failure reaches the parent a
 "<step>: <error>" (see ``sync.py``). :func:`exec_child` / :func:`exec_init` do the same for a process
 joining a running container (runc ``setns_init_linux.go``).
 
-Deviations from the order sketched in the design notes, both as runc does it:
+Deviations from the order sketched in the design notes, all three as runc does it:
 
 * sysctls are written *before* the read-only paths are applied, because ``/proc/sys`` is one of them;
 * the working directory is created before the pivot (the root may become read-only), but entered after
@@ -24,8 +24,8 @@ from __future__ import annotations
 import os
 
 from . import namespaces, rootfs
-from .state import run_hooks
 from . import syscalls as sc
+from .state import run_hooks
 from .sync import Msg, dumps
 
 TYPE_CHECKING = False
