@@ -65,8 +65,12 @@ class Runtime:
 
 
 @pytest.fixture
-def rt(state_root: str) -> Runtime:
-    return Runtime(state_root)
+def rt(state_root: str) -> t.Iterator[Runtime]:
+    runtime = Runtime(state_root)
+    yield runtime
+    # a test that failed half-way must not leave containers (processes, cgroups) behind
+    for cid in os.listdir(state_root):
+        runtime("delete", "--force", cid, check=False)
 
 
 def new_id() -> str:
@@ -476,7 +480,7 @@ def test_user_namespace_with_id_mappings_and_exec(tmp_path: t.Any, public_rootfs
     assert_no_leftovers(cid, bundle, state_root)
 
 
-def test_foreground_run_with_a_terminal_and_no_console_socket(tmp_path: t.Any, rootfs: str,
+def test_foreground_run_with_a_terminal_and_no_console_socket(tmp_path: t.Any, rootfs: str, rt: Runtime,
                                                                state_root: str) -> None:
     import pty
 
