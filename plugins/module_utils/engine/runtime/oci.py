@@ -294,6 +294,14 @@ class BerthRuntime:
         st = self._load(container_id)
         return st.oci(self._status(st))
 
+    def oom_killed(self, container_id: str) -> bool:
+        """Whether the kernel OOM-killed a process of the container (ask before ``delete``)."""
+        st = self._load(container_id)
+        try:
+            return bool(self.cgroup(st.cgroups_path).oom_killed())
+        except Exception:  # noqa: BLE001  (no memory controller, cgroup gone)
+            return False
+
     def config(self, container_id: str) -> dict:
         """The OCI spec the container was created from (``exec`` starts from its ``process``)."""
         return self._load(container_id).config
