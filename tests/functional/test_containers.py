@@ -37,22 +37,31 @@ def eng(tmp_path: t.Any, rootfs_tar: str) -> t.Iterator[Engine]:
     engine = Engine.open(data_root=root, config_path=str(tmp_path / "daemon.json"), lock_timeout=60)
     engine.images.import_(rootfs_tar, "bb:1")
     yield engine
+    ids = set(os.listdir(os.path.join(root, "containers"))) if os.path.isdir(os.path.join(root, "containers")) else set()
     for item in engine.containers.list(all=True):
         try:
             engine.containers.remove(item["Id"], force=True)
         except EngineError:
             pass
-    _assert_nothing_left(root)
+    _assert_nothing_left(root, ids)
 
 
-def _assert_nothing_left(root: str) -> None:
+def _assert_nothing_left(root: str, ids: t.Set[str]) -> None:
     with open("/proc/self/mountinfo") as fh:
         mounts = [ln for ln in fh if root in ln]
     assert mounts == [], f"leaked mounts: {mounts}"
     for ctrl in ("memory", "pids", "cpu", "freezer"):
         d = f"/sys/fs/cgroup/{ctrl}/berth"
         if os.path.isdir(d):
-            assert [n for n in os.listdir(d) if len(n) == 64] == [], f"leaked cgroups in {d}"
+            assert ids.isdisjoint(os.listdir(d)), f"leaked cgroups in {d}"
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    cmd = fh.read()
+            except OSError:
+                continue
+            assert not any(i.encode() in cmd for i in ids), f"leaked process {pid}: {cmd!r}"
 
 
 def run(eng: Engine, runtime: str, *command: str, **params: t.Any) -> tuple[int, str, str]:
@@ -95,6 +104,7 @@ def test_what_a_container_sees(eng: Engine, runtime: str) -> None:
         cat /proc/kcore >/dev/null 2>&1 && echo kcore=readable || echo kcore=masked
         touch /sys/x 2>/dev/null && echo sys=rw || echo sys=ro
         grep -c ' / overlay ' /proc/self/mountinfo
+        ping -c1 -W1 127.0.0.1 >/dev/null 2>&1 && echo lo=up || echo lo=down
         id
         """
     )
@@ -108,6 +118,7 @@ def test_what_a_container_sees(eng: Engine, runtime: str) -> None:
     assert "Seccomp:\t2" in out
     assert lines["kcore"] == "masked"
     assert lines["sys"] == "ro"
+    assert lines["lo"] == "up"  # Docker brings up loopback in a new network namespace (network none too)
     assert "uid=0(root) gid=0(root)" in out
 
 

@@ -228,6 +228,11 @@ def _container_init(cfg: InitConfig, chan: Channel, deps: Deps, progress: rootfs
 
     progress.step = "setsid"
     os.setsid()
+    if "network" in cfg.plan.unshare:
+        progress.step = "bring up the loopback interface"
+        from .netns import loopback_up
+
+        loopback_up()
     # 1-5: the file system (mounts, devices, hooks, pivot_root, read-only/masked paths, hostname, sysctls)
     build_rootfs(cfg, chan, deps.syscalls, progress)
     # 6: the process: rlimits, user, capabilities, no_new_privs, executable

@@ -651,7 +651,15 @@ class ExternalRuntime:
         try:
             self._run(container_id, "create", [*args, container_id], stdio=stdio, detached_io=True)
             with open(pid_file) as fh:
-                return int(fh.read().strip())
+                pid = int(fh.read().strip())
+            # runc and crun leave a new network namespace's loopback down; Berth's init brings it up.
+            from . import netns
+
+            with open(os.path.join(bundle, "config.json"), "rb") as fh:
+                spec = sync.loads(fh.read())
+            if netns.creates_netns(spec):
+                netns.loopback_up_in(pid)
+            return pid
         finally:
             if own_pid_file:
                 try:
