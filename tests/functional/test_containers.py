@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine, Stdio
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import Conflict, EngineError, RuntimeFailure
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
+from tests.support import require_tools
 
 pytestmark = pytest.mark.functional
 
@@ -281,3 +282,12 @@ def test_twenty_containers_in_parallel(eng: Engine) -> None:
         eng.containers.start(cid)
     for cid in ids:
         assert eng.containers.wait(cid, timeout=60) == 0
+
+
+def test_init_reaps_as_pid_1(eng: Engine) -> None:
+    require_tools("tini-static", why="init: true (make setup installs Debian's tini)")
+    code, out, _ = run(eng, "berth", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$", init=True)
+    assert code == 0
+    first, second = out.splitlines()
+    assert first.startswith("/sbin/berth-init -- sh")
+    assert second != "1"
