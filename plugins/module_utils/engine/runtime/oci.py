@@ -21,6 +21,7 @@ With ``stdio=(in, out, err)`` the init uses those fds as 0/1/2; otherwise it inh
 from __future__ import annotations
 
 import os
+import time
 
 from . import init as _init
 from . import namespaces, rootfs
@@ -301,6 +302,27 @@ class BerthRuntime:
             return bool(self.cgroup(st.cgroups_path).oom_killed())
         except Exception:  # noqa: BLE001  (no memory controller, cgroup gone)
             return False
+
+    def exit_plan(self, container_id: str) -> dict:
+        """What :meth:`delete` removes once the container has stopped, and where the OOM kills are
+        counted, as plain data: the monitor records the exit and cleans up with it, without loading
+        the runtime again. ``{"oom": [file, key] | None, "runtime": {"cgroups": [dirs], "state_dir",
+        "hooks": poststop hooks?}}``; the monitor falls back to :meth:`delete` whenever that is not
+        enough (hooks, a cgroup still busy)."""
+        st = self._load(container_id)
+        mgr = self.cgroup(st.cgroups_path)
+        dirs = getattr(mgr, "dirs", None)
+        oom = getattr(mgr, "oom_source", None)
+        plan: dict = {"oom": None, "runtime": None}
+        try:
+            source = oom() if callable(oom) else None
+        except Exception:  # noqa: BLE001  (no memory controller)
+            source = None
+        plan["oom"] = list(source) if source else None
+        if callable(dirs):
+            plan["runtime"] = {"cgroups": list(dirs()), "state_dir": _state.state_dir(self.root, container_id),
+                               "hooks": bool((st.config.get("hooks") or {}).get("poststop"))}
+        return plan
 
     def config(self, container_id: str) -> dict:
         """The OCI spec the container was created from (``exec`` starts from its ``process``)."""
@@ -678,7 +700,27 @@ class ExternalRuntime:
         self._run(container_id, "kill", ["kill", *(["--all"] if all else []), container_id, str(sig)])
 
     def delete(self, container_id: str, force: bool = False) -> None:
-        self._run(container_id, "delete", ["delete", *(["--force"] if force else []), container_id])
+        args = ["delete", *(["--force"] if force else []), container_id]
+        if not force:
+            self._run(container_id, "delete", args)
+            return
+        pid = 0
+        try:
+            pid = int(self.state(container_id).get("pid") or 0)
+        except Exception:  # noqa: BLE001 - gone or unreadable: delete says which
+            pass
+        for attempt in range(50):
+            try:
+                self._run(container_id, "delete", args)
+                return
+            except Exception as exc:  # noqa: BLE001
+                # The killed init may be a zombie of ours (we are its subreaper): the binary sees it
+                # "still running" until it is reaped.
+                if "still running" not in str(exc) or attempt == 49:
+                    raise
+                if pid:
+                    _reap(pid, wait=False)
+                time.sleep(0.02)
 
     def exec(self, container_id: str, process: dict, *, stdio: tuple[int, int, int] | None = None,
              console_socket: str | None = None, detach: bool = False, pid_file: str | None = None) -> int:
