@@ -291,3 +291,27 @@ def test_init_reaps_as_pid_1(eng: Engine) -> None:
     first, second = out.splitlines()
     assert first.startswith("/sbin/berth-init -- sh")
     assert second != "1"
+
+
+def test_exec_with_a_terminal(eng: Engine) -> None:
+    import pty
+
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "60"]}))
+    eng.containers.start(cid)
+    master, slave = pty.openpty()
+    try:
+        code = eng.containers.exec(cid, ["sh", "-c", "tty; exit 3"], tty=True, stdio=Stdio(None, slave, slave, tty=True))
+    finally:
+        os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert code == 3
+    assert b"/dev/pts/" in out

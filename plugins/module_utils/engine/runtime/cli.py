@@ -162,6 +162,8 @@ def cmd_run(rt: oci.BerthRuntime, argv: list[str]) -> int:
     oci.set_subreaper(rt.syscalls)
     console = None
     if not opts["console_socket"] and _wants_terminal(bundle):
+        from .console import ConsoleProxy
+
         console = ConsoleProxy()
     try:
         pid = rt.create(cid, bundle, console_socket=console.path if console else opts["console_socket"],
@@ -176,7 +178,7 @@ def cmd_run(rt: oci.BerthRuntime, argv: list[str]) -> int:
         if console:
             console.accept()
         rt.start(cid)
-        status = console.run(pid) if console else _wait(pid)
+        status = console.run(pid) if console else wait_for(pid)
     except BaseException:
         _try(lambda: rt.delete(cid, force=True))
         raise
@@ -305,6 +307,8 @@ def cmd_exec(rt: oci.BerthRuntime, argv: list[str]) -> int:
     if process.get("terminal") and not opts["console_socket"]:
         if opts["detach"]:
             raise UsageError("cannot allocate a tty when detaching without --console-socket")
+        from .console import ConsoleProxy
+
         console = ConsoleProxy()
     if not opts["detach"]:
         oci.set_subreaper(rt.syscalls)
@@ -318,7 +322,7 @@ def cmd_exec(rt: oci.BerthRuntime, argv: list[str]) -> int:
             if console:
                 console.accept()
                 return _exit_code(console.run(pid))
-            return _exit_code(_wait(pid))
+            return _exit_code(wait_for(pid))
         finally:
             forward()
     finally:
@@ -506,137 +510,13 @@ def _forward_signals(pid: int) -> t.Callable[[], None]:
     return undo
 
 
-def _wait(pid: int) -> int:
-    """Reap children (we are a subreaper) until *pid* exits; returns its wait status."""
-    while True:
-        try:
-            got, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return 255 << 8
-        if got == pid:
-            return status
+from .console import wait_for  # noqa: E402
 
 
 def _exit_code(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
-
-
-class ConsoleProxy:
-    """``run``/``exec`` with a terminal and no --console-socket: receive the pty master ourselves and
-    copy it to and from our stdio (raw mode when our stdin is a terminal)."""
-
-    def __init__(self) -> None:
-        import socket
-        import tempfile
-
-        self._socket = socket
-        self._dir = tempfile.mkdtemp(prefix="berth-runtime-console-")
-        self.path = os.path.join(self._dir, "console.sock")
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self.path)
-        self._listener.listen(1)
-        self.master: int | None = None
-
-    def accept(self) -> None:
-        conn, _ = self._listener.accept()
-        with conn:
-            _msg, fds, _flags, _addr = self._socket.recv_fds(conn, 4096, 1)
-        if not fds:
-            raise OSError(5, "no pty master received on the console socket")
-        self.master = fds[0]
-
-    def run(self, pid: int) -> int:
-        import select
-
-        assert self.master is not None
-        master = self.master
-        stdin_tty = os.isatty(0)
-        saved = None
-        if stdin_tty:
-            import termios
-            import tty
-
-            saved = termios.tcgetattr(0)
-            tty.setraw(0)
-            self._copy_winsize(master)
-        status = None
-        try:
-            fds = [master, 0]
-            while True:
-                try:
-                    ready, _, _ = select.select(fds, [], [], 0.1)
-                except InterruptedError:
-                    continue
-                if master in ready:
-                    try:
-                        data = os.read(master, 65536)
-                    except OSError:
-                        data = b""
-                    if data:
-                        _write_all(1, data)
-                    else:
-                        fds.remove(master)
-                if 0 in ready:
-                    data = os.read(0, 65536)
-                    if data:
-                        _write_all(master, data)
-                    else:
-                        fds.remove(0)
-                if status is None:
-                    got, st = _reap_any(pid)
-                    if got:
-                        status = st
-                if status is not None and master not in fds:
-                    break
-                if status is not None and not ready:
-                    break
-        finally:
-            if saved is not None:
-                import termios
-
-                termios.tcsetattr(0, termios.TCSADRAIN, saved)
-        return status if status is not None else _wait(pid)
-
-    @staticmethod
-    def _copy_winsize(master: int) -> None:
-        try:
-            import fcntl
-            import termios
-
-            fcntl.ioctl(master, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        if self.master is not None:
-            os.close(self.master)
-            self.master = None
-        self._listener.close()
-        try:
-            os.unlink(self.path)
-            os.rmdir(self._dir)
-        except OSError:
-            pass
-
-
-def _reap_any(pid: int) -> tuple[bool, int]:
-    while True:
-        try:
-            got, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return True, 255 << 8
-        if got == 0:
-            return False, 0
-        if got == pid:
-            return True, status
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 # ---------------------------------------------------------------- runc spec

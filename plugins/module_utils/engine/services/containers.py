@@ -885,21 +885,45 @@ class ContainerService:
         from ..runtime.oci import set_subreaper
 
         runtime = self._oci_runtime(record.runtime)
+        # The exec'd process may be a grandchild (PID namespace join, external runtimes):
+        # become its reaper so that waitpid() sees its exit status.
+        set_subreaper()
+        if tty and not detach:
+            return self._exec_tty(runtime, cid, process, stdio)
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
             if stdio is not None and not detach:
                 fds = (stdio.stdin if stdio.stdin is not None else devnull, stdio.stdout, stdio.stderr)
             else:
                 fds = (devnull, devnull, devnull)
-            # The exec'd process may be a grandchild (PID namespace join, external runtimes):
-            # become its reaper so that waitpid() sees its exit status.
-            set_subreaper()
             pid = runtime.exec(cid, process, stdio=fds, detach=detach)
         finally:
             os.close(devnull)
         if detach:
             return 0
         return _wait_child(pid)
+
+    @staticmethod
+    def _exec_tty(runtime: t.Any, cid: str, process: dict[str, t.Any], stdio: Stdio | None) -> int:
+        """``exec -t``: a pty from the runtime (console socket), copied to and from the caller's fds."""
+        import signal as _sig
+
+        from ..runtime.console import ConsoleProxy
+
+        proxy = ConsoleProxy(stdio.stdin if stdio else None, stdio.stdout if stdio else os.open(os.devnull, os.O_WRONLY))
+        old = None
+        try:
+            pid = runtime.exec(cid, process, console_socket=proxy.path)
+            proxy.accept()
+            old = _sig.signal(_sig.SIGWINCH, lambda *_: proxy.copy_winsize())
+            status = proxy.run(pid)
+        finally:
+            if old is not None:
+                _sig.signal(_sig.SIGWINCH, old)
+            proxy.close()
+        if os.WIFSIGNALED(status):
+            return 128 + os.WTERMSIG(status)
+        return os.WEXITSTATUS(status)
 
     def top(self, name: str, ps_args: str | None = None) -> dict[str, t.Any]:
         from ..runtime.cgroups import detect
