@@ -36,7 +36,7 @@ FORBIDDEN_TOP = {
     "plugins": "module_utils must use relative imports",
 }
 #: Modules of engine.core that are part of the facade's vocabulary.
-FACADE_CORE = ("engine.core.events",)
+FACADE_CORE = ("engine.core.events", "engine.core.timefmt")
 
 STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 

@@ -11,6 +11,8 @@ import re
 import time
 import typing as t
 
+from ..engine.core.timefmt import human_duration  # noqa: F401 (docker's units.HumanDuration)
+
 if t.TYPE_CHECKING:
     from ..engine.core.events import Event
 
@@ -30,35 +32,6 @@ def human_size(size: float, precision: int = 4) -> str:
         size /= 1000.0
         i += 1
     return "%.*g%s" % (precision, size, _DECIMAL_UNITS[i])
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's ``units.HumanDuration`` (``3 weeks``, ``About an hour``)."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = secs // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    # Go's Duration.Round(time.Hour): halves round away from zero.
-    hours = int((seconds + 1800) // 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds // 3600) // 24 // 365} years"
 
 
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")

@@ -38,3 +38,32 @@ def now_rfc3339() -> str:
     import time
 
     return format_rfc3339(time.time())
+
+
+def human_duration(seconds: float) -> str:
+    """Docker's ``units.HumanDuration`` (``3 weeks``, ``About an hour``)."""
+    secs = int(seconds)
+    if secs < 1:
+        return "Less than a second"
+    if secs == 1:
+        return "1 second"
+    if secs < 60:
+        return f"{secs} seconds"
+    minutes = secs // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    # Go's Duration.Round(time.Hour): halves round away from zero.
+    hours = int((seconds + 1800) // 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds // 3600) // 24 // 365} years"

@@ -26,6 +26,7 @@ from ..options import container as copts
 from ..runtime import lifecycle
 from ..runtime.lifecycle import ContainerState, ContainerStatus
 from ..store.images import ImageStore
+from . import filters as filters_
 
 if t.TYPE_CHECKING:
     from .images import ImageService
@@ -782,7 +783,7 @@ class ContainerService:
         return list(eff.get("entrypoint") or []) + list(eff.get("command") or [])
 
     def list(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
-        flt = _filters(filters)
+        flt = filters_.normalise(filters, CONTAINER_FILTERS)
         out = []
         for cid in self._ids():
             try:
@@ -956,10 +957,10 @@ class ContainerService:
         return dict(base, **stats)
 
     def prune(self, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
-        flt = _filters(filters, allowed=("until", "label"))
+        flt = filters_.normalise(filters, ("until", "label"))
         deleted = []
         reclaimed = 0
-        until = _until_ts(flt.get("until"))
+        until = filters_.until(flt.get("until"))
         for cid in self._ids():
             try:
                 record = self._record(cid)
@@ -970,7 +971,7 @@ class ContainerService:
                 continue
             if until is not None and not (timefmt.parse_rfc3339(record.created) or 0) < until:
                 continue
-            if "label" in flt and not _labels_match(flt["label"], record.options.get("labels") or {}):
+            if "label" in flt and not filters_.labels_match(flt["label"], record.options.get("labels") or {}):
                 continue
             size = fs.dir_size(self.layout.upper(cid))
             if self.remove(cid):
@@ -1141,59 +1142,21 @@ def _status_text(state: ContainerState) -> str:
         return "Created"
     if s in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
         started = timefmt.parse_rfc3339(state.started_at) or now
-        text = "Up " + _human(now - started)
+        text = "Up " + timefmt.human_duration(now - started)
         if state.health:
             status = state.health.get("Status", "starting")
             text += " (health: starting)" if status == "starting" else f" ({status})"
         return text + (" (Paused)" if s is ContainerStatus.PAUSED else "")
     if s is ContainerStatus.RESTARTING:
         finished = timefmt.parse_rfc3339(state.finished_at) or now
-        return f"Restarting ({state.exit_code}) {_human(now - finished)} ago"
+        return f"Restarting ({state.exit_code}) {timefmt.human_duration(now - finished)} ago"
     if s is ContainerStatus.EXITED:
         finished = timefmt.parse_rfc3339(state.finished_at) or now
-        return f"Exited ({state.exit_code}) {_human(now - finished)} ago"
+        return f"Exited ({state.exit_code}) {timefmt.human_duration(now - finished)} ago"
     return s.value.capitalize()
 
 
-def _human(seconds: float) -> str:
-    """Docker's units.HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
-
 CONTAINER_FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "before", "since")
-
-
-def _filters(filters: t.Mapping[str, t.Any] | None, allowed: t.Sequence[str] = CONTAINER_FILTERS) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for key, value in (filters or {}).items():
-        if key not in allowed:
-            raise InvalidOption("filters", key, f"unknown filter (supported: {', '.join(allowed)})")
-        vals = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
-        out.setdefault(key, []).extend(vals)
-    return out
 
 
 def _match(flt: dict[str, list[str]], record: ContainerRecord, state: ContainerState, images: "ImageService") -> bool:
@@ -1213,7 +1176,7 @@ def _match(flt: dict[str, list[str]], record: ContainerRecord, state: ContainerS
     if "exited" in flt:
         if state.status is not ContainerStatus.EXITED or str(state.exit_code) not in flt["exited"]:
             return False
-    if "label" in flt and not _labels_match(flt["label"], record.options.get("labels") or {}):
+    if "label" in flt and not filters_.labels_match(flt["label"], record.options.get("labels") or {}):
         return False
     if "ancestor" in flt:
         ok = False
@@ -1227,35 +1190,6 @@ def _match(flt: dict[str, list[str]], record: ContainerRecord, state: ContainerS
         if not ok:
             return False
     return True
-
-
-def _labels_match(wanted: list[str], labels: t.Mapping[str, str]) -> bool:
-    for w in wanted:
-        if "=" in w:
-            k, v = w.split("=", 1)
-            if labels.get(k) != v:
-                return False
-        elif w not in labels:
-            return False
-    return True
-
-
-def _until_ts(values: list[str] | None) -> float | None:
-    if not values:
-        return None
-    v = values[-1]
-    import re
-
-    m = re.match(r"^(\d+(?:\.\d+)?)([smhd]?)$", v)
-    if m:
-        n = float(m.group(1))
-        if not m.group(2):
-            return n
-        return time.time() - n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-    ts = timefmt.parse_rfc3339(v)
-    if ts is None:
-        raise InvalidOption("filters.until", v, "expected a duration like 24h or an RFC 3339 timestamp")
-    return ts
 
 
 def _proc_info(pid: int) -> list[str] | None:

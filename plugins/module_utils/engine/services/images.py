@@ -14,6 +14,7 @@ from ..core import events, oci
 from ..core.digest import Digest
 from ..core.timefmt import format_rfc3339, parse_rfc3339
 from ..errors import Conflict, ImageNotFound, InvalidOption, InvalidReference, RegistryError
+from . import filters as filters_
 from ..store.images import ImageRecord, ImageStore, LayerRef, Repositories
 from ..core.reference import (
     ImageReference,
@@ -306,18 +307,18 @@ class ImageService:
     def list(self, filters: t.Mapping[str, t.Any] | None = None, all: bool = False) -> list[dict[str, t.Any]]:
         if not self.store.exists:
             return []
-        flt = _normalise_filters(filters)
+        flt = filters_.normalise(filters, IMAGE_FILTERS)
         repos = self.store.repositories()
         before = self._filter_time(flt.get("before"), "before")
         since = self._filter_time(flt.get("since"), "since")
-        until = _until(flt.get("until"))
+        until = filters_.until(flt.get("until"))
         out = []
         for rec in self.store.records():
             cfg = self.store.config(rec.id)
             tags = repos.tags_of(rec.id)
             created = parse_rfc3339(cfg.get("created")) or 0.0
             if "dangling" in flt:
-                want = _bool_filter(flt["dangling"], "dangling")
+                want = filters_.boolean(flt["dangling"], "dangling")
                 if want != (not tags):
                     continue
             digests = repos.digests_of(rec.id)
@@ -333,7 +334,7 @@ class ImageService:
                 continue
             if until is not None and not created < until:
                 continue
-            if "label" in flt and not _labels_match(flt["label"], (cfg.get("config") or {}).get("Labels") or {}):
+            if "label" in flt and not filters_.labels_match(flt["label"], (cfg.get("config") or {}).get("Labels") or {}):
                 continue
             out.append(
                 {
@@ -464,12 +465,12 @@ class ImageService:
         return report
 
     def prune(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
-        flt = _normalise_filters(filters, allowed=("until", "label", "label!", "dangling"))
+        flt = filters_.normalise(filters, allowed=("until", "label", "label!", "dangling"))
         if "dangling" in flt:
-            all = not _bool_filter(flt["dangling"], "dangling")
+            all = not filters_.boolean(flt["dangling"], "dangling")
         if not self.store.exists:
             return {"ImagesDeleted": [], "SpaceReclaimed": 0}
-        until = _until(flt.get("until"))
+        until = filters_.until(flt.get("until"))
         deleted: list[dict[str, str]] = []
         with self.store.gc_lock(shared=False):
             before = self._store_bytes()
@@ -485,9 +486,9 @@ class ImageService:
                 if until is not None and not created < until:
                     continue
                 labels = (cfg.get("config") or {}).get("Labels") or {}
-                if "label" in flt and not _labels_match(flt["label"], labels):
+                if "label" in flt and not filters_.labels_match(flt["label"], labels):
                     continue
-                if "label!" in flt and _labels_match(flt["label!"], labels, any_=True):
+                if "label!" in flt and filters_.labels_match(flt["label!"], labels, any_=True):
                     continue
                 for r in self.store.remove_refs(tags + repos.digests_of(rec.id)):
                     deleted.append({"Untagged": familiar(r)})
@@ -605,65 +606,6 @@ def _last_comment(cfg: t.Mapping[str, t.Any]) -> str:
     return ""
 
 
-def _normalise_filters(
-    filters: t.Mapping[str, t.Any] | None, allowed: t.Sequence[str] = IMAGE_FILTERS
-) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for key, value in (filters or {}).items():
-        if key not in allowed:
-            raise InvalidOption("filters", key, f"unknown filter (supported: {', '.join(allowed)})")
-        if isinstance(value, (list, tuple)):
-            vals = [str(v) for v in value]
-        elif isinstance(value, bool):
-            vals = ["true" if value else "false"]
-        else:
-            vals = [str(value)]
-        out.setdefault(key, []).extend(vals)
-    return out
-
-
 def _ref_matches(patterns: list[str], name: str) -> bool:
     ref = ImageReference.parse(name, default_tag=False)
     return any(reference_matches(p, ref) for p in patterns)
-
-
-def _bool_filter(values: list[str], field: str) -> bool:
-    v = values[-1].lower()
-    if v in ("true", "1"):
-        return True
-    if v in ("false", "0"):
-        return False
-    raise InvalidOption(f"filters.{field}", values[-1], "expected true or false")
-
-
-def _labels_match(wanted: list[str], labels: t.Mapping[str, str], any_: bool = False) -> bool:
-    def one(w: str) -> bool:
-        if "=" in w:
-            k, v = w.split("=", 1)
-            return labels.get(k) == v
-        return w in labels
-
-    results = [one(w) for w in wanted]
-    return any(results) if any_ else all(results)
-
-
-def _until(values: list[str] | None) -> float | None:
-    if not values:
-        return None
-    v = values[-1]
-    import re
-    import time
-
-    m = re.match(r"^(\d+(?:\.\d+)?)([smhd]?)$", v)
-    if m:
-        n = float(m.group(1))
-        unit = m.group(2)
-        if not unit:
-            return n  # a unix timestamp
-        mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-        return time.time() - n * mult
-    ts = parse_rfc3339(v)
-    if ts is None:
-        raise InvalidOption("filters.until", v, "expected a duration like 24h or an RFC 3339 timestamp")
-    return ts
-
