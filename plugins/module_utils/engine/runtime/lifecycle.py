@@ -534,24 +534,35 @@ def remove_container_files(layout: Layout, container_id: str, *, syscalls: Sysca
 
     1. lazily unmount (``umount2(MNT_DETACH)``) every mount at or below the container directory, deepest
        first, and refuse to go on if one is left (``rmtree`` must never walk into a bind-mounted volume);
-    2. rename the directory into ``<root>/tmp`` (it disappears atomically), drop the ``names/<name>`` links
-       that point at it, then delete the renamed tree. Missing pieces are fine (idempotent).
+    2. :func:`discard_container` (it disappears atomically, its names are dropped), then delete the renamed
+       tree. Missing pieces are fine (idempotent).
     """
     from ..core import fs
 
+    unmount_below(layout.container_dir(container_id), syscalls=syscalls, proc=proc, include_self=True)
+    trash = discard_container(layout, container_id)
+    if trash:
+        fs.rmtree(trash)
+
+
+def discard_container(layout: Layout, container_id: str) -> str | None:
+    """Make the container disappear at once: rename its directory into ``<root>/tmp`` and unlink the
+    ``names/<name>`` links that point at it. Returns the renamed directory, which the caller unmounts
+    (mounts move with it) and deletes; None when the directory was gone already."""
     cdir = layout.container_dir(container_id)
-    unmount_below(cdir, syscalls=syscalls, proc=proc, include_self=True)
     trash = None
     if os.path.lexists(cdir):
-        fs.ensure_dir(layout.tmp_dir)
         trash = os.path.join(layout.tmp_dir, f"removing-{container_id}-{os.getpid()}-{time.monotonic_ns()}")
         try:
-            os.rename(cdir, trash)
+            try:
+                os.rename(cdir, trash)
+            except FileNotFoundError:
+                os.makedirs(layout.tmp_dir, 0o755, exist_ok=True)
+                os.rename(cdir, trash)
         except FileNotFoundError:  # removed concurrently (the service's rm and the monitor's --rm)
             trash = None
     remove_name_links(layout, container_id)
-    if trash:
-        fs.rmtree(trash)
+    return trash
 
 
 def remove_name_links(layout: Layout, container_id: str) -> None:

@@ -350,6 +350,15 @@ class V1Manager:
         d = self._procs_dir()
         return base.read_pids(d) if d else []
 
+    def dirs(self) -> list[str]:
+        """The container's cgroup directories, one per hierarchy (what :meth:`destroy` removes)."""
+        return self._dirs()
+
+    def oom_source(self) -> tuple[str, str] | None:
+        """(file, key) whose counter is the number of OOM kills, for readers without this class."""
+        d = self.dir("memory")
+        return (os.path.join(d, "memory.oom_control"), "oom_kill") if d is not None else None
+
     def oom_killed(self) -> bool:
         d = self.dir("memory")
         if d is None:

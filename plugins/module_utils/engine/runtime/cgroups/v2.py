@@ -263,6 +263,14 @@ class V2Manager:
     def pids(self) -> list[int]:
         return base.read_pids(self.dir) if os.path.isdir(self.dir) else []
 
+    def dirs(self) -> list[str]:
+        """The container's cgroup directory (what :meth:`destroy` removes)."""
+        return [self.dir]
+
+    def oom_source(self) -> tuple[str, str] | None:
+        """(file, key) whose counter is the number of OOM kills, for readers without this class."""
+        return (os.path.join(self.dir, "memory.events"), "oom_kill")
+
     def oom_killed(self) -> bool:
         return base.parse_keyed(base.read_or(self.dir, "memory.events")).get("oom_kill", 0) > 0
 
