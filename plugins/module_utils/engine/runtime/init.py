@@ -44,10 +44,13 @@ TIOCSWINSZ = 0x5414
 class Deps:
     """The injected side-effecting parts: syscalls, and the security/seccomp modules (loaded lazily)."""
 
-    def __init__(self, syscalls: Syscalls, security: t.Any = None, seccomp: t.Any = None) -> None:
+    def __init__(self, syscalls: Syscalls, security: t.Any = None, seccomp: t.Any = None,
+                 seccomp_cache: str | None = None) -> None:
         self.syscalls = syscalls
         self._security = security
         self._seccomp = seccomp
+        #: where compiled seccomp programs are kept across containers (``seccomp.prepare``)
+        self.seccomp_cache = seccomp_cache
 
     def preload(self, spec: dict) -> None:
         """Import, before ``fork()``, everything the child needs after ``pivot_root``: from then on
@@ -57,8 +60,12 @@ class Deps:
         if process.get("rlimits") or process.get("capabilities") is not None or process.get("noNewPrivileges"):
             self.security  # noqa: B018
         if linux.get("seccomp"):
-            self.seccomp.plan(linux["seccomp"])  # validates in the parent: errors name the field
-            self.seccomp.available()  # loads libseccomp now (apply() raises MissingDependency without it)
+            prepare = getattr(self.seccomp, "prepare", None)
+            if callable(prepare):  # validates, compiles (or finds the compiled program) in the parent
+                prepare(linux["seccomp"], self.seccomp_cache)
+            else:
+                self.seccomp.plan(linux["seccomp"])  # validates in the parent: errors name the field
+                self.seccomp.available()  # loads libseccomp now (apply() raises MissingDependency without it)
         if process.get("terminal"):
             import fcntl  # noqa: F401
             import socket  # noqa: F401

@@ -123,7 +123,8 @@ class BerthRuntime:
         return mgr
 
     def _deps(self) -> _init.Deps:
-        return _init.Deps(self.syscalls, self._security, self._seccomp)
+        # '@' cannot be in a container ID: the cache never shadows a container's state directory
+        return _init.Deps(self.syscalls, self._security, self._seccomp, os.path.join(self.root, "@seccomp"))
 
     def _load(self, container_id: str) -> ContainerState:
         check_id(container_id)
