@@ -302,6 +302,70 @@ def test_every_run_flag_is_covered_and_names_an_option() -> None:
             assert f.option.split(".")[1] in copts.HEALTHCHECK_KEYS
 
 
+def _run_lines() -> list[list[str]]:
+    lines = [
+        ["run", "busybox"],
+        ["run", "--rm", "busybox", "true"],
+        ["run", "-it", "bb", "sh"],
+        ["run", "-dit", "--name", "x", "bb"],
+        ["run", "-i", "-i", "-t", "bb"],
+        ["--root", "/r", "--config=/c", "-D", "run", "-e", "A=1", "--env=B=2", "bb", "ls", "-l", "--rm", "-e"],
+        ["--debug", "--root=/r", "run", "bb"],
+        ["run", "--memory-swap", "-1", "--pids-limit", "-1", "--cpus", "0.5", "bb"],
+        ["run", "-h", "box", "-w", "/", "-u", "0:0", "bb", "-h"],
+        ["run", "-ite", "X=1", "bb"],
+        ["run", "--entrypoint", "", "--name=", "bb", ""],
+        ["run", "bb", "-"],
+    ]
+    for f in cli.RUN_FLAGS:
+        for name in f.flags:
+            if f.kind == "flag" or (f.kind == "cli" and f.metavar is None):
+                lines.append(["run", name, "bb"])
+            else:
+                lines.append(["run", name, "v=1", name, "w", "bb", "c"])
+                if name.startswith("--"):
+                    lines.append(["run", f"{name}=v=1", "bb"])
+    return lines
+
+
+@pytest.mark.parametrize("argv", _run_lines(), ids=lambda a: " ".join(a))
+def test_parse_run_reads_what_argparse_reads(argv: list[str]) -> None:
+    fast = cli.parse_run(argv)
+    assert fast is not None
+    ref = cli.build_parser().parse_known_args(argv)
+    assert ref[1] == []
+    want = {k: v for k, v in vars(ref[0]).items() if k != "_parser"}
+    got = {k: v for k, v in vars(fast).items() if k != "_parser"}
+    assert got == want
+    assert fast._parser.prog == ref[0]._parser.prog == "berth run"
+
+
+@pytest.mark.parametrize("argv", [
+    ["run"], ["run", "--help"], ["run", "-eA=1", "bb"], ["run", "-e=A", "bb"], ["run", "--rm=1", "bb"],
+    ["run", "--", "bb"], ["run", "bb", "--", "x"], ["run", "--memor", "1g", "bb"], ["container", "run", "bb"],
+    ["run", "-e", "--rm", "bb"], ["run", "-e"], ["-v", "run", "bb"], ["run", "--bogus", "bb"], ["ps"], [],
+    ["--root", "run"], ["--root", "-D", "run", "bb"], ["run", "-x", "bb"], ["run", "-Zi", "bb"],
+])
+def test_parse_run_leaves_everything_else_to_argparse(argv: list[str]) -> None:
+    assert cli.parse_run(argv) is None
+
+
+def test_run_fast_path_imports_no_argparse(tmp_path: t.Any) -> None:
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['berth', '--root', sys.argv[1], 'run', '--rm', 'bb:nope', 'true']\n"
+        "try:\n"
+        f"    runpy.run_path({os.path.join(REPO_ROOT, 'bin', 'berth')!r}, run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('argparse', 'typing') if m in sys.modules), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path / "root")], capture_output=True, text=True,
+                          timeout=60)
+    assert "No such image" in proc.stderr or "Unable to find image" in proc.stderr, proc.stderr
+    assert "'argparse'" not in proc.stderr.strip().splitlines()[-1], proc.stderr
+
+
 def test_create_has_no_detach_and_argparse_stops_at_the_image() -> None:
     args = parse("run", "--rm", "-e", "A=1", "busybox", "ls", "-l", "--rm", "-e")
     assert (args.image, args.command, args.auto_remove) == ("busybox", ["ls", "-l", "--rm", "-e"], True)

@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The ``berth`` command: docker's image and container verbs on top of the engine facade.
 
-The parser is declared here, whole, so ``berth --help`` and usage errors need
-no command module; the handler of a verb (``commands/<group>.py``) and the
-engine are imported only when that verb runs. Nothing slow is imported at
-start-up: argparse plus the engine's stdlib-only error classes.
+The parser is declared in ``parser.py``, whole, so ``berth --help`` and usage
+errors need no command module; the handler of a verb (``commands/<group>.py``)
+and the engine are imported only when that verb runs. Nothing slow is imported
+at start-up: the engine's stdlib-only error classes. ``berth run ...``, the
+command whose start-up time is a headline number, is parsed by
+:func:`parse_run` without argparse whenever it is an ordinary command line
+(anything else goes to argparse, which gives the same result or docker's error).
 
 Exit codes follow docker: 0 on success, 125 for usage errors (unknown verb or
 flag, missing argument), the engine error's ``exit_code`` (usually 1) when the
@@ -12,12 +15,15 @@ engine refuses, 130 on Ctrl-C.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import typing as t
 
 from ..engine.errors import EngineError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time on the start path (see engine/runtime/__init__.py)
+    import argparse
+    import typing as t
 
 PROG = "berth"
 USAGE_EXIT = 125
@@ -39,29 +45,12 @@ class _UnknownCommand(Exception):
         self.name = name
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with docker's error style: message, ``See 'berth VERB --help'.``, exit 125."""
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> t.NoReturn:
-        raise UsageError(message, self.prog)
-
-    def _check_value(self, action: argparse.Action, value: t.Any) -> None:
-        # Refuse an unknown verb the way docker does instead of argparse's "invalid choice".
-        if isinstance(action, argparse._SubParsersAction) and value not in (action.choices or {}):
-            raise _UnknownCommand(self.prog, str(value))
-        super()._check_value(action, value)  # type: ignore[misc]
-
-
 class Context:
     """What a verb handler gets: its arguments, the streams, and the engine (opened on first use)."""
 
     def __init__(
         self,
-        args: argparse.Namespace,
+        args: t.Any,
         stdout: t.TextIO,
         stderr: t.TextIO,
         stdin: t.TextIO,
@@ -99,99 +88,8 @@ class Context:
             return False
 
 
-# ---------------------------------------------------------------- the parser
-def _handler(p: argparse.ArgumentParser, target: str) -> None:
-    p.set_defaults(_run=target, _parser=p)
-
-
-def _add_pull(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--platform", metavar="PLATFORM", help="Set platform if server is multi-platform capable (os/arch[/variant])")
-    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
-    p.add_argument("name", metavar="NAME[:TAG|@DIGEST]")
-    _handler(p, "images.pull")
-
-
-def _add_images(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--all", action="store_true", help="Show all images (default hides intermediate images)")
-    p.add_argument("--digests", action="store_true", help="Show digests")
-    p.add_argument("-f", "--filter", action="append", default=[], metavar="FILTER",
-                   help="Filter output based on conditions provided (dangling=, reference=, before=, since=, label=)")
-    p.add_argument("--format", metavar="FORMAT",
-                   help="Format output: 'table', 'json', 'table {{.Field}}…' or '{{.Field}}…'")
-    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
-    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
-    p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
-    _handler(p, "images.images")
-
-
-def _add_inspect(p: argparse.ArgumentParser, with_type: bool = False) -> None:
-    p.add_argument("-f", "--format", metavar="FORMAT", help="Format output: 'json' or '{{.Field}}…'")
-    if with_type:
-        p.add_argument("--type", choices=["image"], help="Only inspect objects of the given type")
-    p.add_argument("names", nargs="+", metavar="IMAGE")
-    _handler(p, "images.inspect")
-
-
-def _add_tag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
-    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
-    _handler(p, "images.tag")
-
-
-def _add_rmi(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
-    p.add_argument("names", nargs="+", metavar="IMAGE")
-    _handler(p, "images.rmi")
-
-
-def _add_prune(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], metavar="FILTER",
-                   help='Provide filter values (e.g. "until=<timestamp>")')
-    _handler(p, "images.prune")
-
-
-def _add_load(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-i", "--input", metavar="FILE", help="Read from tar archive file (or OCI layout), instead of STDIN")
-    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
-    _handler(p, "images.load")
-
-
-def _add_save(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", metavar="FILE", help="Write to a file, instead of STDOUT")
-    p.add_argument("--format", default="docker-archive", choices=["docker-archive", "oci-archive"],
-                   help="Archive format (default docker-archive)")
-    p.add_argument("names", nargs="+", metavar="IMAGE")
-    _handler(p, "images.save")
-
-
-def _add_import(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-c", "--change", action="append", default=[], metavar="CHANGE",
-                   help="Apply Dockerfile instruction to the created image")
-    p.add_argument("-m", "--message", default="", metavar="MESSAGE", help="Set commit message for imported image")
-    p.add_argument("--platform", metavar="PLATFORM", help="Set platform (os/arch[/variant])")
-    p.add_argument("file", metavar="FILE|-")
-    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
-    _handler(p, "images.import_")
-
-
-def _add_history(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", metavar="FORMAT", help="Format output: 'table', 'json' or a '{{.Field}}' template")
-    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
-    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
-    p.add_argument("name", metavar="IMAGE")
-    _handler(p, "images.history")
-
-
-def _add_df(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", metavar="FORMAT", help="Format output: 'table' or 'json'")
-    p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
-    _handler(p, "containers.system_df")  # the image rows from system.df plus the engine's containers
-
-
-# ---------------------------------------------------------------- containers
-class RunFlag(t.NamedTuple):
+# ---------------------------------------------------------------- run/create/update flags
+class RunFlag:
     """One ``run``/``create``/``update`` flag: how argparse reads it and which option it feeds.
 
     *option* is the option name ``normalise_options`` takes (``healthcheck.interval`` for a key of the
@@ -202,23 +100,30 @@ class RunFlag(t.NamedTuple):
     not split), ``health`` (a key of ``healthcheck``), ``cli`` (read by the verb).
     """
 
-    flags: t.Tuple[str, ...]
-    dest: str
-    option: t.Optional[str]
-    kind: str
-    metavar: t.Optional[str]
-    help: str
+    __slots__ = ("flags", "dest", "option", "kind", "metavar", "help")
+
+    def __init__(self, flags: tuple[str, ...], dest: str, option: str | None, kind: str, metavar: str | None,
+                 help: str) -> None:  # noqa: A002  (the argparse keyword)
+        self.flags = flags
+        self.dest = dest
+        self.option = option
+        self.kind = kind
+        self.metavar = metavar
+        self.help = help
+
+    def __repr__(self) -> str:
+        return f"RunFlag({self.flags!r}, {self.dest!r}, {self.option!r}, {self.kind!r})"
 
 
-def _rf(flags: t.Tuple[str, ...], option: t.Optional[str], kind: str, help_: str,
-        metavar: t.Optional[str] = None, dest: t.Optional[str] = None) -> RunFlag:
+def _rf(flags: tuple[str, ...], option: str | None, kind: str, help_: str,
+        metavar: str | None = None, dest: str | None = None) -> RunFlag:
     if dest is None:
         dest = option.replace(".", "_") if option else flags[-1].lstrip("-").replace("-", "_")
     return RunFlag(flags, dest, option, kind, metavar, help_)
 
 
 #: The resource flags of ``update`` (and of ``run``/``create``).
-RESOURCE_FLAGS: t.List[RunFlag] = [
+RESOURCE_FLAGS: list[RunFlag] = [
     _rf(("--blkio-weight",), "blkio_weight", "value", "Block IO (relative weight), between 10 and 1000, or 0 to disable",
         "UINT16"),
     _rf(("--cpu-period",), "cpu_period", "value", "Limit CPU CFS (Completely Fair Scheduler) period", "INT"),
@@ -236,7 +141,7 @@ RESOURCE_FLAGS: t.List[RunFlag] = [
 ]
 
 #: ``run`` and ``create`` (``-d`` and ``--rm`` are read by the verb; create keeps ``--rm`` as auto_remove).
-RUN_FLAGS: t.List[RunFlag] = [
+RUN_FLAGS: list[RunFlag] = [
     _rf(("-d", "--detach"), None, "cli", "Run container in background and print container ID"),
     _rf(("--rm",), "auto_remove", "flag", "Automatically remove the container when it exits"),
     _rf(("--name",), None, "cli", "Assign a name to the container", "STRING"),
@@ -296,323 +201,134 @@ RUN_FLAGS: t.List[RunFlag] = [
 ]
 
 
-def _add_run_flags(p: argparse.ArgumentParser, flags: t.Sequence[RunFlag], skip: t.Sequence[str] = ()) -> None:
-    for f in flags:
-        if f.flags[-1] in skip:
-            continue
-        kw: t.Dict[str, t.Any] = {"dest": f.dest, "help": f.help}
-        if f.kind in ("flag",) or (f.kind == "cli" and f.metavar is None):
-            kw["action"] = "store_true"
-        elif f.kind in ("list", "env", "map", "ulimit"):
-            kw.update(action="append", default=[], metavar=f.metavar)
-        else:
-            kw["metavar"] = f.metavar
-        p.add_argument(*f.flags, **kw)
 
 
-def _add_help(p: argparse.ArgumentParser) -> None:
-    # run/create/exec use -h for other things (docker's --hostname): --help only.
-    p.add_argument("--help", action="help", help="Print usage")
+# ---------------------------------------------------------------- ``run`` without argparse
+class _Args:
+    """The parsed command line (what argparse's Namespace would hold)."""
+
+    def __init__(self, **values: t.Any) -> None:
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"_Args({self.__dict__!r})"
 
 
-def _add_run(p: argparse.ArgumentParser, create: bool = False) -> None:
-    _add_help(p)
-    _add_run_flags(p, RUN_FLAGS, skip=("--detach",) if create else ())
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="[COMMAND] [ARG...]")
-    _handler(p, "containers.create" if create else "containers.run")
+class _RunParser:
+    """What handlers use of ``args._parser`` when :func:`parse_run` parsed the command line."""
+
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
+
+    def error(self, message: str) -> t.NoReturn:
+        raise UsageError(message, self.prog)
+
+    def print_help(self, file: t.Any = None) -> None:  # pragma: no cover - never reached: --help falls back
+        from .parser import build_parser
+
+        build_parser().parse_known_args(["run", "--help"])
 
 
-def _add_names(p: argparse.ArgumentParser, target: str, metavar: str = "CONTAINER") -> None:
-    p.add_argument("names", nargs="+", metavar=metavar)
-    _handler(p, target)
+def _negative_number(text: str) -> bool:
+    body = text[1:]
+    return bool(body) and body.replace(".", "", 1).isdigit()
 
 
-def _add_start(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals")
-    p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
-    _add_names(p, "containers.start")
+_RUN_INDEX: dict[str, RunFlag] | None = None
 
 
-def _add_stop(p: argparse.ArgumentParser, target: str = "containers.stop", signal: bool = True) -> None:
-    if signal:
-        p.add_argument("-s", "--signal", metavar="STRING", help="Signal to send to the container")
-    p.add_argument("-t", "--time", "--timeout", dest="time", type=int, metavar="INT",
-                   help="Seconds to wait before killing the container")
-    _add_names(p, target)
+def parse_run(argv: t.Sequence[str]) -> _Args | None:
+    """``[--root DIR] [--config FILE] [-D] run [FLAGS] IMAGE [COMMAND...]`` parsed without argparse.
 
-
-def _add_kill(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-s", "--signal", default="KILL", metavar="STRING", help='Signal to send to the container (default "KILL")')
-    _add_names(p, "containers.kill")
-
-
-def _add_rm(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--force", action="store_true", help="Force the removal of a running container (uses SIGKILL)")
-    p.add_argument("-v", "--volumes", action="store_true", help="Remove anonymous volumes associated with the container")
-    _add_names(p, "containers.rm")
-
-
-def _add_ps(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
-    p.add_argument("-f", "--filter", action="append", default=[], metavar="FILTER",
-                   help="Filter output based on conditions provided")
-    p.add_argument("--format", metavar="STRING", help="Format output: 'table', 'json', 'table {{.Field}}…' or '{{.Field}}…'")
-    p.add_argument("-n", "--last", type=int, default=-1, metavar="INT",
-                   help="Show n last created containers (includes all states)")
-    p.add_argument("-l", "--latest", action="store_true", help="Show the latest created container (includes all states)")
-    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
-    p.add_argument("-q", "--quiet", action="store_true", help="Only display container IDs")
-    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
-    _handler(p, "containers.ps")
-
-
-def _add_logs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--details", action="store_true", help="Show extra details provided to logs")
-    p.add_argument("-f", "--follow", action="store_true", help="Follow log output")
-    p.add_argument("--since", metavar="STRING",
-                   help='Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m")')
-    p.add_argument("-n", "--tail", default="all", metavar="STRING", help='Number of lines to show from the end of the logs')
-    p.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
-    p.add_argument("--until", metavar="STRING",
-                   help='Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m")')
-    p.add_argument("name", metavar="CONTAINER")
-    _handler(p, "containers.logs")
-
-
-def _add_exec(p: argparse.ArgumentParser) -> None:
-    _add_help(p)
-    p.add_argument("-d", "--detach", action="store_true", help="Detached mode: run command in the background")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="LIST", help="Set environment variables")
-    p.add_argument("--env-file", action="append", default=[], metavar="LIST", help="Read in a file of environment variables")
-    p.add_argument("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
-    p.add_argument("--privileged", action="store_true", help="Give extended privileges to the command")
-    p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
-    p.add_argument("-u", "--user", metavar="STRING", help="Username or UID (format: <name|uid>[:<group|gid>])")
-    p.add_argument("-w", "--workdir", metavar="STRING", help="Working directory inside the container")
-    p.add_argument("name", metavar="CONTAINER")
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
-    _handler(p, "containers.exec_")
-
-
-def _add_attach(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
-    p.add_argument("--sig-proxy", default="true", metavar="BOOL", help="Proxy all received signals to the process")
-    p.add_argument("name", metavar="CONTAINER")
-    _handler(p, "containers.attach")
-
-
-def _add_container_inspect(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--format", metavar="STRING", help="Format output: 'json' or '{{.Field}}…'")
-    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
-    p.add_argument("names", nargs="+", metavar="CONTAINER")
-    p.set_defaults(type="container")
-    _handler(p, "containers.inspect")
-
-
-def _add_any_inspect(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--format", metavar="STRING", help="Format output: 'json' or '{{.Field}}…'")
-    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes if the type is container")
-    p.add_argument("--type", choices=["container", "image"], help="Return JSON for specified type")
-    p.add_argument("names", nargs="+", metavar="NAME|ID")
-    _handler(p, "containers.inspect")
-
-
-def _add_top(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", metavar="CONTAINER")
-    p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="[ps OPTIONS]")
-    _handler(p, "containers.top")
-
-
-def _add_stats(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
-    p.add_argument("--format", metavar="STRING", help="Format output: 'table', 'json', 'table {{.Field}}…' or '{{.Field}}…'")
-    p.add_argument("--no-stream", action="store_true", help="Disable streaming stats and only pull the first result")
-    p.add_argument("--no-trunc", action="store_true", help="Do not truncate output")
-    p.add_argument("names", nargs="*", metavar="CONTAINER")
-    _handler(p, "containers.stats")
-
-
-def _add_rename(p: argparse.ArgumentParser) -> None:
-    p.add_argument("old", metavar="CONTAINER")
-    p.add_argument("new", metavar="NEW_NAME")
-    _handler(p, "containers.rename")
-
-
-def _add_update(p: argparse.ArgumentParser) -> None:
-    _add_run_flags(p, RESOURCE_FLAGS)
-    _add_names(p, "containers.update")
-
-
-def _add_container_prune(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], metavar="FILTER",
-                   help='Provide filter values (e.g. "until=<timestamp>")')
-    _handler(p, "containers.prune")
-
-
-_Verb = t.Tuple[t.Sequence[str], t.Callable[[argparse.ArgumentParser], None], str, str]
-
-# Verbs of `berth container` (the first name), most also at the top level (docker's shortcuts).
-_CONTAINER_VERBS: t.List[_Verb] = [
-    (("attach",), _add_attach, "Attach local standard input, output, and error streams to a running container",
-     "[OPTIONS] CONTAINER"),
-    (("create",), lambda p: _add_run(p, create=True), "Create a new container", "[OPTIONS] IMAGE [COMMAND] [ARG...]"),
-    (("exec",), _add_exec, "Execute a command in a running container", "[OPTIONS] CONTAINER COMMAND [ARG...]"),
-    (("inspect",), _add_container_inspect, "Display detailed information on one or more containers",
-     "[OPTIONS] CONTAINER [CONTAINER...]"),
-    (("kill",), _add_kill, "Kill one or more running containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
-    (("logs",), _add_logs, "Fetch the logs of a container", "[OPTIONS] CONTAINER"),
-    (("ls", "list", "ps"), _add_ps, "List containers", "[OPTIONS]"),
-    (("pause",), lambda p: _add_names(p, "containers.pause"), "Pause all processes within one or more containers",
-     "CONTAINER [CONTAINER...]"),
-    (("prune",), _add_container_prune, "Remove all stopped containers", "[OPTIONS]"),
-    (("rename",), _add_rename, "Rename a container", "CONTAINER NEW_NAME"),
-    (("restart",), lambda p: _add_stop(p, "containers.restart"), "Restart one or more containers",
-     "[OPTIONS] CONTAINER [CONTAINER...]"),
-    (("rm", "remove"), _add_rm, "Remove one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
-    (("run",), _add_run, "Create and run a new container from an image", "[OPTIONS] IMAGE [COMMAND] [ARG...]"),
-    (("start",), _add_start, "Start one or more stopped containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
-    (("stats",), _add_stats, "Display a live stream of container(s) resource usage statistics",
-     "[OPTIONS] [CONTAINER...]"),
-    (("stop",), _add_stop, "Stop one or more running containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
-    (("top",), _add_top, "Display the running processes of a container", "CONTAINER [ps OPTIONS]"),
-    (("unpause",), lambda p: _add_names(p, "containers.unpause"),
-     "Unpause all processes within one or more containers", "CONTAINER [CONTAINER...]"),
-    (("update",), _add_update, "Update configuration of one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
-    (("wait",), lambda p: _add_names(p, "containers.wait"),
-     "Block until one or more containers stop, then print their exit codes", "CONTAINER [CONTAINER...]"),
-]
-
-#: The container verbs docker also has at the top level (`docker ps` is `docker container ls`).
-_TOP_CONTAINER_VERBS = ("attach", "create", "exec", "kill", "logs", "pause", "rename", "restart", "rm", "run",
-                        "start", "stats", "stop", "top", "unpause", "update", "wait")
-
-# (names, adder, one-line help, usage) — shared by the top level and `berth image`.
-_IMAGE_VERBS: t.List[t.Tuple[t.Sequence[str], t.Callable[[argparse.ArgumentParser], None], str, str]] = [
-    (("history",), _add_history, "Show the history of an image", "IMAGE"),
-    (("import",), _add_import, "Import the contents from a tarball to create a filesystem image",
-     "[OPTIONS] FILE|- [REPOSITORY[:TAG]]"),
-    (("inspect",), _add_inspect, "Display detailed information on one or more images", "[OPTIONS] IMAGE [IMAGE...]"),
-    (("load",), _add_load, "Load an image from a tar archive or STDIN", "[OPTIONS]"),
-    (("ls", "list"), _add_images, "List images", "[OPTIONS] [REPOSITORY[:TAG]]"),
-    (("prune",), _add_prune, "Remove unused images", "[OPTIONS]"),
-    (("pull",), _add_pull, "Download an image from a registry", "[OPTIONS] NAME[:TAG|@DIGEST]"),
-    (("rm", "remove"), _add_rmi, "Remove one or more images", "[OPTIONS] IMAGE [IMAGE...]"),
-    (("save",), _add_save, "Save one or more images to a tar archive (streamed to STDOUT by default)",
-     "[OPTIONS] IMAGE [IMAGE...]"),
-    (("tag",), _add_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]"),
-]
-
-_TOP_VERBS: t.List[t.Tuple[str, t.Callable[..., None], str, str]] = [
-    ("history", _add_history, "Show the history of an image", "IMAGE"),
-    ("images", _add_images, "List images", "[OPTIONS] [REPOSITORY[:TAG]]"),
-    ("import", _add_import, "Import the contents from a tarball to create a filesystem image",
-     "[OPTIONS] FILE|- [REPOSITORY[:TAG]]"),
-    ("inspect", _add_any_inspect, "Return low-level information on Berth objects",
-     "[OPTIONS] NAME|ID [NAME|ID...]"),
-    ("load", _add_load, "Load an image from a tar archive or STDIN", "[OPTIONS]"),
-    ("pull", _add_pull, "Download an image from a registry", "[OPTIONS] NAME[:TAG|@DIGEST]"),
-    ("rmi", _add_rmi, "Remove one or more images", "[OPTIONS] IMAGE [IMAGE...]"),
-    ("save", _add_save, "Save one or more images to a tar archive (streamed to STDOUT by default)",
-     "[OPTIONS] IMAGE [IMAGE...]"),
-    ("tag", _add_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]"),
-]
-
-
-#: Verbs whose ``-h`` is a flag of their own (docker's ``run -h HOSTNAME``): they get ``--help`` only.
-_NO_H = ("run", "create", "exec")
-
-
-class _LazyVerbs(argparse._SubParsersAction):
-    """Sub-commands whose parsers are built only when chosen.
-
-    ``berth --help`` and ``berth ps`` never build the run/create flag table (~60 flags, twice): a verb is
-    a help line and a builder until argparse dispatches to it.
+    Returns the same values argparse's parser gives (the unit tests compare both on a table of command
+    lines), or None for anything it does not fully understand: another verb, ``--help``, an unknown or
+    abbreviated flag, ``--flag=`` on a switch, ``-eVALUE`` or ``-e=VALUE`` forms, a value that looks like
+    a flag, ``--``, a missing image. argparse then parses the line and gives the result or docker's error.
     """
+    global _RUN_INDEX
+    n = len(argv)
+    i = 0
+    top = {"root": os.environ.get("BERTH_ROOT") or None, "config": os.environ.get("BERTH_CONFIG") or None,
+           "debug": False, "version": False}
+    while i < n and argv[i] != "run":
+        arg = argv[i]
+        key, eq, value = arg.partition("=")
+        if key in ("--root", "--config"):
+            if not eq:
+                i += 1
+                if i >= n or argv[i].startswith("-"):
+                    return None
+                value = argv[i]
+            top[key[2:]] = value
+        elif arg in ("-D", "--debug"):
+            top["debug"] = True
+        else:
+            return None
+        i += 1
+    if i >= n:
+        return None
+    i += 1
+    if _RUN_INDEX is None:
+        _RUN_INDEX = {name: f for f in RUN_FLAGS for name in f.flags}
+    index = _RUN_INDEX
+    values: dict[str, t.Any] = {}
+    switches = set()
+    for f in RUN_FLAGS:
+        if f.kind == "flag" or (f.kind == "cli" and f.metavar is None):  # store_true (parser._add_run_flags)
+            switches.add(f.dest)
+            values[f.dest] = False
+        else:
+            values[f.dest] = [] if f.kind in ("list", "env", "map", "ulimit") else None
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._lazy: t.Dict[str, t.Tuple[t.Sequence[str], t.Callable[[], argparse.ArgumentParser]]] = {}
+    def take(f: RunFlag, value: str) -> None:
+        if isinstance(values[f.dest], list):
+            values[f.dest].append(value)
+        else:
+            values[f.dest] = value
 
-    def add_lazy(self, names: t.Sequence[str], help_: str, build: t.Callable[[], argparse.ArgumentParser]) -> None:
-        self._choices_actions.append(self._ChoicesPseudoAction(names[0], list(names[1:]), help_))
-        for n in names:
-            self._name_parser_map[n] = None  # type: ignore[assignment]  # a known choice, built on demand
-            self._lazy[n] = (names, build)
-
-    def parser_for(self, name: str) -> argparse.ArgumentParser:
-        if name in self._lazy:
-            names, build = self._lazy[name]
-            parser = build()
-            for n in names:
-                self._name_parser_map[n] = parser
-                self._lazy.pop(n, None)
-        return self._name_parser_map[name]
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: t.Any,
-                 option_string: str | None = None) -> None:
-        if values and values[0] in self._name_parser_map:
-            self.parser_for(values[0])
-        super().__call__(parser, namespace, values, option_string)
-
-
-def _verb(sub: _LazyVerbs, prefix: str, names: t.Sequence[str], add: t.Callable[[argparse.ArgumentParser], None],
-          help_: str, usage: str) -> None:
-    def build() -> argparse.ArgumentParser:
-        p = _Parser(prog=f"{prefix} {names[0]}", usage=f"{prefix} {names[0]} {usage}".rstrip(), description=help_,
-                    add_help=names[0] not in _NO_H)
-        add(p)
-        return p
-
-    sub.add_lazy(names, help_, build)
-
-
-def _group(sub: _LazyVerbs, name: str, help_: str,
-           verbs: t.Sequence[t.Tuple[t.Sequence[str], t.Callable[[argparse.ArgumentParser], None], str, str]]) -> None:
-    def build() -> argparse.ArgumentParser:
-        p = _Parser(prog=f"{PROG} {name}", usage=f"{PROG} {name} COMMAND", description=help_)
-        p.set_defaults(_run=None, _parser=p)
-        group_sub = p.add_subparsers(dest=f"{name}_verb", metavar="COMMAND", title="Commands", action=_LazyVerbs)
-        for names, add, verb_help, usage in verbs:
-            _verb(group_sub, f"{PROG} {name}", names, add, verb_help, usage)
-        return p
-
-    sub.add_lazy((name,), help_, build)
-
-
-_SYSTEM_VERBS: t.List[_Verb] = [
-    (("df",), _add_df, "Show disk usage", "[OPTIONS]"),
-    (("restore",), lambda p: _handler(p, "containers.system_restore"),
-     "Start the containers whose restart policy says they should run (after a reboot)", ""),
-]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG,
-        usage=f"{PROG} [OPTIONS] COMMAND",
-        description="A daemonless container engine: docker's image and container commands on this host.",
-        epilog=f"Run '{PROG} COMMAND --help' for more information on a command.",
-    )
-    parser.add_argument("--root", metavar="DIR", default=os.environ.get("BERTH_ROOT") or None,
-                        help="Engine data root (env BERTH_ROOT; default: data-root in the config, else /var/lib/berth)")
-    parser.add_argument("--config", metavar="FILE", default=os.environ.get("BERTH_CONFIG") or None,
-                        help="Engine configuration (env BERTH_CONFIG; default /etc/berth/daemon.json)")
-    parser.add_argument("-D", "--debug", action="store_true", help="Show tracebacks of errors")
-    parser.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
-    parser.set_defaults(_run=None, _parser=parser)
-    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", title="Commands", action=_LazyVerbs)
-    _group(sub, "image", "Manage images", _IMAGE_VERBS)
-    _group(sub, "container", "Manage containers", _CONTAINER_VERBS)
-    _group(sub, "system", "Manage Berth", _SYSTEM_VERBS)
-    by_name = {names[0]: (add, help_, usage) for names, add, help_, usage in _CONTAINER_VERBS}
-    top: t.List[_Verb] = [((name,), add, help_, usage) for name, add, help_, usage in _TOP_VERBS]
-    top += [((n,), *by_name[n]) for n in _TOP_CONTAINER_VERBS]
-    top.append((("ps",), _add_ps, "List containers", "[OPTIONS]"))
-    for names, add, help_, usage in sorted(top, key=lambda v: v[0][0]):
-        _verb(sub, PROG, names, add, help_, usage)
-    return parser
+    while i < n:
+        arg = argv[i]
+        if not arg.startswith("-") or arg == "-":
+            break
+        if arg.startswith("--"):
+            key, eq, value = arg.partition("=")
+            f = index.get(key)
+            if f is None:
+                return None
+            if f.dest in switches:
+                if eq:
+                    return None
+                values[f.dest] = True
+                i += 1
+                continue
+            if not eq:
+                i += 1
+                if i >= n or (argv[i].startswith("-") and not _negative_number(argv[i])):
+                    return None
+                value = argv[i]
+            take(f, value)
+            i += 1
+            continue
+        # short flags: -d, -e VALUE, or a cluster of switches (-it, -dit) whose last may take a value
+        for pos in range(1, len(arg)):
+            f = index.get("-" + arg[pos])
+            if f is None:
+                return None
+            if f.dest in switches:
+                values[f.dest] = True
+                continue
+            if pos != len(arg) - 1:
+                return None  # -eVALUE: argparse's rules for those are subtle; let it decide
+            i += 1
+            if i >= n or (argv[i].startswith("-") and not _negative_number(argv[i])):
+                return None
+            take(f, argv[i])
+        i += 1
+    if i >= n or "--" in argv[i:]:
+        return None
+    prog = f"{PROG} run"
+    return _Args(**top, verb="run", image=argv[i], command=list(argv[i + 1:]), _run="containers.run",
+                 _parser=_RunParser(prog), **values)
 
 
 # ---------------------------------------------------------------- dispatch
@@ -627,7 +343,7 @@ def _load_handler(target: str) -> t.Callable[[Context], int]:
         from .commands import containers as mod
     else:  # pragma: no cover - a parser/handler table mismatch
         raise RuntimeError(f"no command group {group!r}")
-    return t.cast("t.Callable[[Context], int]", getattr(mod, func))
+    return getattr(mod, func)  # type: ignore[no-any-return]
 
 
 def version() -> str:
@@ -660,6 +376,26 @@ def main(
     stderr = stderr or sys.stderr
     stdin = stdin or sys.stdin
     argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_run(argv)
+    if args is None:
+        parsed = _parse(argv, stderr)
+        if isinstance(parsed, int):
+            return parsed
+        args = parsed
+    if args.version:
+        stdout.write(version() + "\n")
+        return 0
+    if args._run is None:
+        # `berth`, `berth image`, `berth system`: help, like docker.
+        args._parser.print_help(stdout)
+        return 0
+    return _dispatch(args, stdout, stderr, stdin)
+
+
+def _parse(argv: list[str], stderr: t.TextIO) -> t.Any:
+    """argparse's reading of *argv*, or the exit code of a usage error / ``--help`` (already printed)."""
+    from .parser import build_parser
+
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -675,15 +411,10 @@ def main(
         return _usage_error(stderr, exc.prog, exc.message)
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    return args
 
-    if args.version:
-        stdout.write(version() + "\n")
-        return 0
-    if args._run is None:
-        # `berth`, `berth image`, `berth system`: help, like docker.
-        args._parser.print_help(stdout)
-        return 0
 
+def _dispatch(args: t.Any, stdout: t.TextIO, stderr: t.TextIO, stdin: t.TextIO) -> int:
     ctx = Context(args, stdout, stderr, stdin)
     try:
         handler = _load_handler(args._run)
@@ -717,3 +448,12 @@ def main(
         else:
             stderr.write(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)\n")
         return 1
+
+
+def __getattr__(name: str) -> t.Any:
+    # The argparse side (build_parser, _Parser, _LazyVerbs, the verb tables) lives in parser.py.
+    if name in ("build_parser", "_Parser", "_LazyVerbs", "_verb", "_group", "_NO_H") or name.startswith("_add_"):
+        from . import parser
+
+        return getattr(parser, name)
+    raise AttributeError(name)
