@@ -56,6 +56,9 @@ class FakeContainers:
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]
 
+    def local_image(self, name: str) -> str | None:
+        return None  # the CLI then asks FakeImages.resolve
+
     def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:
         self._call("create", dict(options), name=name, pull=pull)
         return CID

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import os
 import time
-import typing as t
 
-from .. import render
 from ...engine.errors import EngineError, InvalidOption, NotFound, RuntimeFailure
 
-if t.TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time: ``berth run`` is a start-up path (engine/runtime/__init__.py)
+    import typing as t
+
     from ..main import Context, RunFlag
+
+
+class _Render:
+    """``render`` (tables, templates, sizes, times) imported on first use: ``run`` never needs it."""
+
+    def __getattr__(self, name: str) -> t.Any:
+        from .. import render as module
+
+        globals()["render"] = module
+        return getattr(module, name)
+
+
+render: t.Any = _Render()
 
 #: Exit code of ``run`` when the engine refused before the container ran (docker's 125).
 ENGINE_EXIT = 125
@@ -211,7 +225,7 @@ def update_options(args: t.Any, flags: t.Sequence[RunFlag]) -> dict[str, t.Any]:
             if value is None:
                 out[name] = None
                 continue
-            out[name] = t.cast(t.Any, copts.CONTAINER_OPTIONS[name]).normalise(value)
+            out[name] = copts.CONTAINER_OPTIONS[name].normalise(value)  # type: ignore[attr-defined]
         return out
     except InvalidOption as exc:
         raise UsageError(flag_error(exc, args, flags) or str(exc), prog) from None
@@ -269,7 +283,6 @@ def _pull_if_needed(ctx: Context, args: t.Any) -> str:
     Returns the pull policy to hand the service (``never`` once we pulled or were told not to).
     """
     from ..main import UsageError
-    from . import images as images_cmd
 
     policy = args.pull or "missing"
     if policy not in ("always", "missing", "never"):
@@ -278,8 +291,10 @@ def _pull_if_needed(ctx: Context, args: t.Any) -> str:
     if policy == "never":
         return "never"
     image = args.image
-    if policy == "missing" and ctx.engine.images.resolve(image) is not None:
+    if policy == "missing" and (ctx.engine.containers.local_image(image) is not None
+                                or ctx.engine.images.resolve(image) is not None):
         return "never"
+    from . import images as images_cmd
     shown = image if images_cmd._has_tag_or_digest(image) else f"{image}:latest"
     if policy == "missing":
         ctx.err(f"Unable to find image '{shown}' locally")
@@ -793,7 +808,7 @@ def _binary(stream: t.Any) -> t.Callable[[bytes], None]:
     buf = getattr(stream, "buffer", None)
     if buf is not None:
         stream.flush()
-        return t.cast("t.Callable[[bytes], None]", buf.write)
+        return buf.write  # type: ignore[no-any-return]
     return lambda data: stream.write(data.decode("utf-8", "replace"))
 
 

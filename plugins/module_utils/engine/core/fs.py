@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
-import shutil
-import typing as t
-import uuid
+
+# On every container start: json, shutil (bz2, lzma, fnmatch) and uuid (platform) are imported where
+# used, typing only for type checkers (engine/runtime/__init__.py has the numbers).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 
 def ensure_dir(path: str, mode: int = 0o755) -> str:
@@ -37,7 +39,7 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644, fsync: bool = 
     if isinstance(data, str):
         data = data.encode("utf-8")
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         try:
@@ -59,11 +61,15 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644, fsync: bool = 
 
 
 def atomic_write_json(path: str, obj: t.Any, mode: int = 0o644, fsync: bool = True) -> None:
+    import json
+
     atomic_write(path, json.dumps(obj, indent=2, sort_keys=True) + "\n", mode=mode, fsync=fsync)
 
 
 def read_json(path: str, default: t.Any = None) -> t.Any:
     """Read a JSON file; return *default* when it does not exist."""
+    import json
+
     try:
         with open(path, "rb") as fh:
             return json.loads(fh.read())
@@ -99,6 +105,8 @@ def rmtree(path: str) -> None:
     if os.path.islink(path) or not os.path.isdir(path):
         remove_quietly(path)
         return
+    import shutil
+
     shutil.rmtree(path, onerror=onerror)
 
 

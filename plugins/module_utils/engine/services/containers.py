@@ -12,24 +12,28 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
-import signal as _signal
 import time
-import typing as t
 
-from ..config.daemon import DaemonConfig
-from ..core import fs, timefmt
+from ..core import fs
 from ..core.layout import Layout
 from ..core.locks import flock
 from ..errors import Conflict, EngineError, InvalidOption, NotFound
 from ..options import container as copts
 from ..runtime import lifecycle
 from ..runtime.lifecycle import ContainerState, ContainerStatus
-from ..store.images import ImageStore
-from . import filters as filters_
 
-if t.TYPE_CHECKING:
+# Start-path note (``berth run``): the image store and image service (core.oci, digests and hashlib,
+# store.layers: ~15 ms of imports), filters, timefmt and typing are loaded where used; ``run`` reads the
+# few image-store files it needs directly (``_local_image``, ``_image_layers``, ``_image_config``).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+    from ..config.daemon import DaemonConfig
+    from ..store.images import ImageStore
     from .images import ImageService
+
+SIGKILL = 9
 
 DEFAULT_RUNTIME = "berth"
 #: Docker's ``--init`` runs its bundled tini; Berth uses the host's static tini (Debian package ``tini``).
@@ -103,19 +107,34 @@ class ContainerRecord:
 
 
 class ContainerService:
+    """*store* and *images* are the ImageStore and ImageService, or zero-argument functions returning them
+    (the Engine loads them on first use: a plain ``run`` of a local image never does)."""
+
     def __init__(
         self,
         layout: Layout,
-        store: ImageStore,
-        images: "ImageService",
+        store: ImageStore | t.Callable[[], ImageStore],
+        images: ImageService | t.Callable[[], ImageService],
         config: DaemonConfig,
         lock_timeout: float | None = 600.0,
     ) -> None:
         self.layout = layout
-        self.store = store
-        self.images = images
+        self._store = store
+        self._images = images
         self.config = config
         self.lock_timeout = lock_timeout
+
+    @property
+    def store(self) -> ImageStore:
+        if callable(self._store):
+            self._store = self._store()
+        return self._store
+
+    @property
+    def images(self) -> ImageService:
+        if callable(self._images):
+            self._images = self._images()
+        return self._images
 
     # ================================================================ lookup
     def _ids(self) -> list[str]:
@@ -192,10 +211,11 @@ class ContainerService:
             name = copts.container_name(name, "name")
         runtime = self._runtime_name(opts)
         self._runtime_for(runtime)  # fail early on an unknown runtime
-        self.store.ensure()
+        if not os.path.isdir(self.layout.tmp_dir):
+            self.store.ensure()
         for d in (self.layout.containers_dir, self.layout.names_dir):
             fs.ensure_dir(d, 0o700)
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()
         cdir = self.layout.container_dir(cid)
         os.makedirs(cdir, mode=0o700)
         try:
@@ -203,7 +223,7 @@ class ContainerService:
             record = ContainerRecord(
                 id=cid,
                 name=final_name,
-                created=timefmt.now_rfc3339(),
+                created=_now_rfc3339(),
                 image=image_id,
                 image_name=str(image_name),
                 options=opts,
@@ -223,7 +243,7 @@ class ContainerService:
         return cid
 
     def _healthcheck(self, image_id: str, opts: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
-        image_cfg = self.store.config(image_id).get("config") or {}
+        image_cfg = self._image_config(image_id).get("config") or {}
         hc = copts.effective(opts, image_cfg).get("healthcheck")
         if not hc or list(hc.get("test") or hc.get("Test") or []) in ([], ["NONE"]):
             return None
@@ -237,6 +257,9 @@ class ContainerService:
             )
 
     def _image_for(self, image_name: str, pull: str, platform: str | None) -> str:
+        image_id = self.local_image(image_name) if pull != "always" else None
+        if image_id is not None:
+            return image_id
         image_id = self.images.resolve(image_name)
         if pull == "always" or (image_id is None and pull == "missing"):
             if image_id is not None and "@" in image_name:
@@ -260,9 +283,10 @@ class ContainerService:
                 ) from None
             return name
         for _ in range(100):
-            candidate = f"{secrets.choice(NAME_ADJECTIVES)}_{secrets.choice(NAME_NOUNS)}"
+            r = os.urandom(3)  # not secrets: its import costs ~2 ms and a name needs no secrecy
+            candidate = f"{NAME_ADJECTIVES[r[0] % len(NAME_ADJECTIVES)]}_{NAME_NOUNS[r[1] % len(NAME_NOUNS)]}"
             if _ >= 10:
-                candidate += str(secrets.randbelow(100))
+                candidate += str(r[2] % 100)
             try:
                 os.symlink(target, self.layout.name_link(candidate))
                 return candidate
@@ -311,6 +335,47 @@ class ContainerService:
         if opts:
             out.append("options " + " ".join(opts))
         return "\n".join(out) + "\n"
+
+    # ================================================================ image-store files
+    # What ``run`` needs of an image, read from the data-root files the store writes (core/layout.py)
+    # instead of loading ImageStore/ImageService: ~15 ms of imports on every ``berth run``. Anything
+    # these cannot answer with certainty goes to the image service.
+    def local_image(self, name: str) -> str | None:
+        """The image ID of *name* when it is a tag found in repositories.json, else None (ask the image
+        service: digests, IDs and ID prefixes, malformed names, images to pull)."""
+        from ..core.reference import ImageReference, is_full_id
+
+        if not isinstance(name, str) or is_full_id(name):
+            return None
+        try:
+            ref = ImageReference.parse(name)
+        except EngineError:
+            return None
+        if ref.digest or not ref.tagged:
+            return None
+        repos = fs.read_json(self.layout.repositories) or {}
+        image_id = (repos.get("tags") or {}).get(ref.tagged)
+        return image_id if isinstance(image_id, str) else None
+
+    def _image_layers(self, image_id: str) -> list[str] | None:
+        """The layer directories of a complete image, top first (overlay's lowerdir order); None when the
+        record, the config or a layer is missing (``ImageStore.complete``)."""
+        rec = fs.read_json(self.layout.image_record(image_id))
+        if not rec or not os.path.exists(self.layout.blob(image_id)):
+            return None
+        diff_ids = [x["diff_id"] for x in rec.get("layers") or ()]
+        if not all(os.path.exists(self.layout.layer_meta(d)) for d in diff_ids):
+            return None
+        return [self.layout.layer_diff(d) for d in reversed(diff_ids)]
+
+    def _image_config(self, image_id: str) -> dict[str, t.Any]:
+        """The image's config blob (``ImageStore.config``)."""
+        data = fs.read_json(self.layout.blob(image_id))
+        if data is None:
+            from ..errors import StoreError
+
+            raise StoreError(f"blob {image_id} is missing from the store {self.layout.root}")
+        return dict(data)
 
     # ================================================================ runtime selection
     def _runtime_name(self, opts: t.Mapping[str, t.Any]) -> str:
@@ -373,17 +438,16 @@ class ContainerService:
         from ..runtime.syscalls import LinuxSyscalls
 
         cid = record.id
-        if not self.store.complete(record.image):
+        lower = self._image_layers(record.image)
+        if lower is None:
             raise NotFound("image", f"{record.image_name} ({record.image[:19]}) of container {record.name}")
-        image = self.store.get(record.image)
-        lower = [self.store.layers.diff_dir(x.diff_id) for x in reversed(image.layers)]
         rootfs = self.layout.rootfs(cid)
         if not overlay.is_mounted(rootfs):
             empty = fs.ensure_dir(os.path.join(self.layout.root, "empty"), 0o755)
             overlay.mount_rootfs(
                 LinuxSyscalls(), self.layout.root, lower, self.layout.upper(cid), self.layout.work(cid), rootfs, empty
             )
-        image_config = (self.store.config(record.image).get("config") or {})
+        image_config = (self._image_config(record.image).get("config") or {})
         spec = specmod.build(
             record.options,
             image_config,
@@ -512,12 +576,12 @@ class ContainerService:
             timeout = copts.DEFAULT_STOP_TIMEOUT
         runtime = self._oci_runtime(record.runtime)
         if state.status is ContainerStatus.PAUSED:
-            self._kill(runtime, cid, _signal.SIGKILL)
+            self._kill(runtime, cid, SIGKILL)
             self._resume_quietly(runtime, cid)
         else:
             self._kill(runtime, cid, sig)
         if timeout < 0 or not self._wait_status(cid, lambda s: not s.status.active, float(timeout)):
-            self._kill(runtime, cid, _signal.SIGKILL)
+            self._kill(runtime, cid, SIGKILL)
             if not self._wait_status(cid, lambda s: not s.status.active, 30.0):
                 raise EngineError(f"container {record.name} did not stop after SIGKILL")
         return True
@@ -783,6 +847,9 @@ class ContainerService:
         return list(eff.get("entrypoint") or []) + list(eff.get("command") or [])
 
     def list(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
+        from ..core import timefmt
+        from . import filters as filters_
+
         flt = filters_.normalise(filters, CONTAINER_FILTERS)
         out = []
         for cid in self._ids():
@@ -944,6 +1011,8 @@ class ContainerService:
         return {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], "Processes": rows}
 
     def stats(self, name: str) -> dict[str, t.Any]:
+        from ..core import timefmt
+
         from ..runtime.cgroups import detect
         from ..runtime import spec as specmod
 
@@ -957,6 +1026,9 @@ class ContainerService:
         return dict(base, **stats)
 
     def prune(self, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+        from ..core import timefmt
+        from . import filters as filters_
+
         flt = filters_.normalise(filters, ("until", "label"))
         deleted = []
         reclaimed = 0
@@ -1011,6 +1083,12 @@ class ContainerService:
 
 
 # ==================================================================== helpers
+def _now_rfc3339() -> str:
+    from ..core import timefmt
+
+    return timefmt.now_rfc3339()
+
+
 def _command_text(args: t.Sequence[str]) -> str:
     """docker ps's COMMAND: arguments joined, those with spaces single-quoted."""
     return " ".join(f"'{a}'" if (" " in a or not a) else a for a in args)
@@ -1136,6 +1214,8 @@ def _dead(pid: int) -> bool:
 
 def _status_text(state: ContainerState) -> str:
     """``Up 3 minutes``, ``Exited (0) 2 hours ago``, ``Created`` like docker ps."""
+    from ..core import timefmt
+
     now = time.time()
     s = state.status
     if s is ContainerStatus.CREATED:
@@ -1160,6 +1240,8 @@ CONTAINER_FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "bef
 
 
 def _match(flt: dict[str, list[str]], record: ContainerRecord, state: ContainerState, images: "ImageService") -> bool:
+    from . import filters as filters_
+
     if "id" in flt and not any(record.id.startswith(v) for v in flt["id"]):
         return False
     if "name" in flt and not any(v.lstrip("/") in record.name for v in flt["name"]):
