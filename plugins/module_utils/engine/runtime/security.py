@@ -25,9 +25,12 @@ from __future__ import annotations
 import errno
 import os
 import resource
-import typing as t
 
 from ..errors import InvalidOption
+
+TYPE_CHECKING = False  # typing for type checkers only: the container init imports this module
+if TYPE_CHECKING:
+    import typing as t
 
 #: Every capability Linux knows today, name -> bit (include/uapi/linux/capability.h).
 CAPABILITIES: dict[str, int] = {
@@ -230,16 +233,17 @@ def _normalize_list(names: t.Iterable[str] | None, field: str) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
-class CapSyscalls(t.Protocol):
-    """The few calls this module needs; errors are OSError naming the call."""
+if TYPE_CHECKING:
+    class CapSyscalls(t.Protocol):
+        """The few calls this module needs; errors are OSError naming the call."""
 
-    def prctl(self, option: int, arg2: int = 0, arg3: int = 0) -> int: ...
+        def prctl(self, option: int, arg2: int = 0, arg3: int = 0) -> int: ...
 
-    def capget(self) -> tuple[int, int, int]:
-        """(effective, permitted, inheritable) of the calling thread."""
-        ...
+        def capget(self) -> tuple[int, int, int]:
+            """(effective, permitted, inheritable) of the calling thread."""
+            ...
 
-    def capset(self, effective: int, permitted: int, inheritable: int) -> None: ...
+        def capset(self, effective: int, permitted: int, inheritable: int) -> None: ...
 
 
 class LinuxCapSyscalls:

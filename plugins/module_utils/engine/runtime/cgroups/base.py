@@ -14,12 +14,24 @@ from __future__ import annotations
 import errno
 import os
 import time
-import typing as t
 
 from ...errors import EngineError, InvalidOption
 
-#: OCI ``linux.resources``; the managers read only the keys they support.
-Resources = t.Mapping[str, t.Any]
+# Every container start imports this package (in the process that creates the container), so
+# ``typing`` is for type checkers only; CgroupManager and Resources live in protocol.py.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+    from .protocol import CgroupManager, Resources  # noqa: F401
+
+
+def __getattr__(name: str) -> t.Any:
+    if name in ("CgroupManager", "Resources"):
+        from . import protocol
+
+        return getattr(protocol, name)
+    raise AttributeError(name)
 
 #: "unlimited" for memory limits in OCI (and Docker's -1)
 UNLIMITED = -1
@@ -37,35 +49,6 @@ class CgroupError(EngineError):
         self.path = path
         self.reason = reason
         self.value = value
-
-
-class CgroupManager(t.Protocol):
-    """One container's cgroup (on v1: one directory per controller hierarchy)."""
-
-    #: the cgroup path relative to the hierarchy root, e.g. "/berth/<id>"
-    path: str
-
-    def create(self) -> None: ...
-
-    def apply(self, resources: Resources) -> None: ...
-
-    def update(self, resources: Resources) -> None: ...
-
-    def add_pid(self, pid: int) -> None: ...
-
-    def freeze(self) -> None: ...
-
-    def thaw(self) -> None: ...
-
-    def frozen(self) -> bool: ...
-
-    def pids(self) -> list[int]: ...
-
-    def stats(self) -> dict: ...
-
-    def oom_killed(self) -> bool: ...
-
-    def destroy(self, kill: bool = False) -> None: ...
 
 
 class Host:

@@ -12,12 +12,12 @@ as runc does.  The root is a parameter so tests can point it at a fake tree.
 from __future__ import annotations
 
 import os
-import typing as t
 
 from .base import CgroupError, Host
 
-if t.TYPE_CHECKING:
-    from .base import CgroupManager
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time (see base.py)
+    from .protocol import CgroupManager
 
 LAYOUTS = ("v1", "v2", "hybrid")
 

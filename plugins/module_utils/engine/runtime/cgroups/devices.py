@@ -23,7 +23,11 @@ from __future__ import annotations
 import errno
 import os
 import struct
-import typing as t
+from collections import namedtuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time (see base.py)
+    import typing as t
 
 from ...errors import InvalidOption
 from .base import CgroupError
@@ -58,14 +62,8 @@ _JMP_JNE_X = 0x5D    # BPF_JMP | BPF_JNE | BPF_X
 _JMP_EXIT = 0x95     # BPF_JMP | BPF_EXIT
 
 
-class DeviceRule(t.NamedTuple):
-    """One normalised rule: type 'a'|'b'|'c', major/minor (-1 = any), access ⊆ "rwm", allow."""
-
-    type: str
-    major: int
-    minor: int
-    access: str
-    allow: bool
+#: One normalised rule: type 'a'|'b'|'c', major/minor (-1 = any), access ⊆ "rwm", allow.
+DeviceRule = namedtuple("DeviceRule", ("type", "major", "minor", "access", "allow"))
 
 
 def normalize(rule: t.Mapping[str, t.Any]) -> DeviceRule:

@@ -22,12 +22,18 @@ Files written (runc ``libcontainer/cgroups/fs``):
 from __future__ import annotations
 
 import os
-import signal
-import typing as t
 
 from ...errors import InvalidOption
 from . import base
-from .base import CgroupError, Host, Resources
+from .base import CgroupError, Host
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time (see base.py)
+    import typing as t
+
+    from .protocol import Resources
+
+SIGKILL = 9
 
 #: v1 controllers a container joins (named hierarchies such as name=systemd are left alone).
 CONTROLLERS = (
@@ -431,7 +437,7 @@ class V1Manager:
                     break
                 for pid in pids:
                     try:
-                        h.kill(pid, signal.SIGKILL)
+                        h.kill(pid, SIGKILL)
                     except ProcessLookupError:
                         pass
                 if self.frozen():

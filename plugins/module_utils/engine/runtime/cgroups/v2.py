@@ -27,12 +27,18 @@ does with a warning.
 from __future__ import annotations
 
 import os
-import signal
-import typing as t
 
 from ...errors import InvalidOption
 from . import base, devices
-from .base import CgroupError, Host, Resources
+from .base import CgroupError, Host
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time (see base.py)
+    import typing as t
+
+    from .protocol import Resources
+
+SIGKILL = 9
 
 #: controllers enabled for container cgroups, when the parent offers them
 CONTROLLERS = ("cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc")
@@ -333,7 +339,7 @@ class V2Manager:
                     break
                 for pid in pids:
                     try:
-                        h.kill(pid, signal.SIGKILL)
+                        h.kill(pid, SIGKILL)
                     except ProcessLookupError:
                         pass
                 if h.clock() >= deadline:
