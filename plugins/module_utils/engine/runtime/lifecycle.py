@@ -322,8 +322,12 @@ def load(layout: Layout, container_id: str) -> ContainerState:
         raise EngineError(f"corrupt container state {path}: {exc}") from None
 
 
-def save(layout: Layout, container_id: str, state: ContainerState) -> None:
-    """Atomically: a temporary file in the same directory, fsync, rename, fsync of the directory."""
+def save(layout: Layout, container_id: str, state: ContainerState, durable: bool = True) -> None:
+    """Atomically: a temporary file in the same directory, fsync, rename, fsync of the directory.
+
+    ``durable=False`` leaves out both fsyncs (~1-4 ms on the test hosts): for ``--rm`` containers, which
+    are deleted when they exit and are garbage after a crash of the host anyway (Docker removes them
+    when its daemon starts again)."""
     path = layout.container_state(container_id)
     directory = os.path.dirname(path)
     data = (sync.dumps(state.to_dict()) + "\n").encode()
@@ -334,7 +338,8 @@ def save(layout: Layout, container_id: str, state: ContainerState) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
@@ -344,6 +349,8 @@ def save(layout: Layout, container_id: str, state: ContainerState) -> None:
         except OSError:
             pass
         raise
+    if not durable:
+        return
     dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(dfd)

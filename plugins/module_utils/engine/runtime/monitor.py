@@ -292,7 +292,8 @@ def _starter(layout: Layout, container_id: str, runtime: dict[str, t.Any], stdio
             os.dup2(null, fd)  # not the caller's terminal: runtimes report through us
         os.close(null)
         result = start_container(layout, container_id, runtime, stdio, console_path, True,
-                                 settings["healthcheck"], monitor_pid, console_size, hidden_socket)
+                                 settings["healthcheck"], monitor_pid, console_size, hidden_socket,
+                                 durable=not settings["auto_remove"])
         if "pid" in result:
             _write_event(status_w, {"event": "started", "pid": result["pid"], "monitor_pid": monitor_pid})
         elif "error" in result:
@@ -1490,7 +1491,8 @@ def _finalize(layout: Layout, container_id: str, auto_remove: bool) -> bool:
 def start_container(layout: Layout, container_id: str, runtime: dict[str, t.Any],
                     stdio: tuple[int, int, int] | None, console: str | None, first: bool,
                     healthcheck: dict[str, t.Any] | None, monitor_pid: int,
-                    console_size: tuple[int, int] | None = None, attach_socket: str | None = None) -> dict[str, t.Any]:
+                    console_size: tuple[int, int] | None = None, attach_socket: str | None = None,
+                    durable: bool = True) -> dict[str, t.Any]:
     """create + start under the container lock; a restart is cancelled when a stop came meanwhile.
 
     Runs in the starter (first start) or in a worker of the monitor (restarts). Returns ``{"pid", "health",
@@ -1498,6 +1500,7 @@ def start_container(layout: Layout, container_id: str, runtime: dict[str, t.Any]
     *console_size*: the attached caller's terminal, written to the bundle's ``process.consoleSize`` so
     the pty has the right size from the first instruction on (Docker's ConsoleSize); SIGWINCH follows.
     *attach_socket*: the monitor's listening socket under a hidden name, renamed into place once running.
+    *durable*: fsync the state (``lifecycle.save``); not for ``--rm`` containers.
     """
     from . import lifecycle
 
@@ -1545,7 +1548,7 @@ def start_container(layout: Layout, container_id: str, runtime: dict[str, t.Any]
             restart_count=0 if first else state.restart_count,
             manually_stopped=False if first else state.manually_stopped,
         )
-        lifecycle.save(layout, container_id, new)
+        lifecycle.save(layout, container_id, new, durable=durable)
         return {"pid": pid, "health": h, "plan": plan}
 
 

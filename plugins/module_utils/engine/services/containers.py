@@ -19,7 +19,7 @@ from ..core.layout import Layout
 from ..core.locks import flock
 from ..errors import Conflict, EngineError, InvalidOption, NotFound
 from ..options import container as copts
-from ..runtime import lifecycle
+from ..runtime import lifecycle, sync
 from ..runtime.lifecycle import ContainerState, ContainerStatus
 
 # Start-path note (``berth run``): the image store and image service (core.oci, digests and hashlib,
@@ -145,7 +145,11 @@ class ContainerService:
         return [n for n in names if len(n) == 64 and os.path.exists(self.layout.container_config(n))]
 
     def _record(self, container_id: str) -> ContainerRecord:
-        data = fs.read_json(self.layout.container_config(container_id))
+        try:
+            data = fs.read_json(self.layout.container_config(container_id))
+        except ValueError as exc:  # torn by a crash (--rm containers are written without fsync)
+            raise EngineError(f"corrupt container record {self.layout.container_config(container_id)}: {exc}") \
+                from None
         if data is None:
             raise NotFound("container", container_id)
         return ContainerRecord.from_json(data)
@@ -233,9 +237,11 @@ class ContainerService:
             for d in (self.layout.upper(cid), self.layout.work(cid), self.layout.rootfs(cid), self.layout.bundle(cid)):
                 fs.ensure_dir(d, 0o755)
             self._write_files(record)
-            lifecycle.save(self.layout, cid, ContainerState())
+            # --rm: no fsync (gone when it exits, garbage after a crash: lifecycle.save explains)
+            durable = not opts.get("auto_remove")
+            lifecycle.save(self.layout, cid, ContainerState(), durable=durable)
             # The record is written last: a container without config.json does not exist.
-            fs.atomic_write_json(self.layout.container_config(cid), record.to_json(), mode=0o600)
+            fs.atomic_write_json(self.layout.container_config(cid), record.to_json(), mode=0o600, fsync=durable)
         except BaseException:
             lifecycle.remove_name_links(self.layout, cid)
             fs.rmtree(cdir)
@@ -421,7 +427,9 @@ class ContainerService:
                 return None
             lifecycle.require(state.status, "start", name=record.name)
             self._prepare(record)
-            lifecycle.save(self.layout, cid, state.replace(manually_stopped=False, error=""))
+            new = state.replace(manually_stopped=False, error="")
+            if new != state:
+                lifecycle.save(self.layout, cid, new)
         attach = None
         if stdio is not None:
             attach = {"stdin": stdio.stdin, "stdout": stdio.stdout, "stderr": stdio.stderr, "tty": stdio.tty}
@@ -463,7 +471,10 @@ class ContainerService:
             host_hostname=os.uname().nodename,
         )
         spec["root"] = {"path": rootfs, "readonly": bool(record.options.get("read_only"))}
-        fs.atomic_write_json(os.path.join(self.layout.bundle(cid), "config.json"), spec, mode=0o600)
+        # compact (the C encoder: indent=2 through json.dumps costs ~1 ms for a spec), no fsync: it is
+        # written again at every start
+        fs.atomic_write(os.path.join(self.layout.bundle(cid), "config.json"), sync.dumps(spec),
+                        mode=0o600, fsync=False)
 
     def _unmount(self, cid: str) -> None:
         lifecycle.unmount_below(self.layout.rootfs(cid), include_self=True)
@@ -1084,9 +1095,10 @@ class ContainerService:
 
 # ==================================================================== helpers
 def _now_rfc3339() -> str:
-    from ..core import timefmt
-
-    return timefmt.now_rfc3339()
+    """``timefmt.now_rfc3339()`` without its import of datetime (~2 ms on ``berth run``)."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + \
+        ".%06d000Z" % (ns // 1000 % 1_000_000)
 
 
 def _command_text(args: t.Sequence[str]) -> str:
