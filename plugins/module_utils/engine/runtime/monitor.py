@@ -288,9 +288,9 @@ def _starter(layout: Layout, container_id: str, runtime: dict[str, t.Any], stdio
     """X: create and start the container, report to the caller, hand the result to the monitor, exit."""
     try:
         null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)  # not the caller's terminal: runtimes report through us
-        os.close(null)
+        for fd in (0, 1):
+            os.dup2(null, fd)  # the caller's stdin and stdout are the monitor's business (stderr stays for
+        os.close(null)         # the interpreter's own complaints: everything else goes over the status pipe)
         result = start_container(layout, container_id, runtime, stdio, console_path, True,
                                  settings["healthcheck"], monitor_pid, console_size, hidden_socket,
                                  durable=not settings["auto_remove"])
