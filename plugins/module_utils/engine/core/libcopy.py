@@ -20,15 +20,25 @@ Old copies stay until pruned (a running monitor may still use one).
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import typing as t
 
 from . import fs
-from .locks import flock
 
-if t.TYPE_CHECKING:
+# Every container start calls ensure_lib(): no typing at run time, and SHA-256 from the interpreter's
+# built-in module (hashlib loads OpenSSL: ~5 ms on the test hosts).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
     from .layout import Layout
+
+
+def _sha256(data: bytes = b"") -> t.Any:
+    try:
+        from _sha256 import sha256  # built in up to CPython 3.11 (3.12 renamed it _sha2)
+    except ImportError:  # pragma: no cover
+        from hashlib import sha256
+    return sha256(data)
 
 PACKAGE = "berth_engine"
 #: Top-level parts of module_utils that a monitor never needs (and that AnsiballZ may not even ship).
@@ -45,7 +55,7 @@ def ensure_lib(layout: Layout, source: str | None = None) -> str:
     try:
         key = src.key()
         stamps = os.path.join(layout.lib_dir, ".stamps")
-        stamp = os.path.join(stamps, hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32])
+        stamp = os.path.join(stamps, _sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32])
         known = _read_text(stamp)
         if known and os.path.isdir(os.path.join(layout.lib_dir, known, PACKAGE)):
             return os.path.join(layout.lib_dir, known)
@@ -56,6 +66,8 @@ def ensure_lib(layout: Layout, source: str | None = None) -> str:
     target = os.path.join(layout.lib_dir, digest)
     if not os.path.isdir(os.path.join(target, PACKAGE)):
         fs.ensure_dir(layout.locks_dir, 0o700)
+        from .locks import flock
+
         with flock(layout.object_lock("lib", digest)):
             if not os.path.isdir(os.path.join(target, PACKAGE)):
                 _install(layout.lib_dir, digest, files)
@@ -65,7 +77,7 @@ def ensure_lib(layout: Layout, source: str | None = None) -> str:
 
 
 def content_hash(files: t.Mapping[str, bytes]) -> str:
-    h = hashlib.sha256()
+    h = _sha256()
     for rel in sorted(files):
         data = files[rel]
         h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + str(len(data)).encode() + b"\0")
@@ -169,7 +181,7 @@ class _ZipSource:
         }
 
     def key(self) -> str:
-        h = hashlib.sha256()
+        h = _sha256()
         for rel in sorted(self.members):
             info = self.members[rel]
             h.update(f"{rel}\0{info.CRC}\0{info.file_size}\0".encode("utf-8", "surrogateescape"))

@@ -366,19 +366,24 @@ class Program:
             raise OSError(err, f"prctl(PR_SET_SECCOMP, {len(self.code) // 8} instructions): {os.strerror(err)}")
 
 
-def _cache_key(flt: Filter) -> str:
-    import hashlib
+def _sha256(data: bytes) -> t.Any:
+    """SHA-256 from the interpreter's built-in module (hashlib loads OpenSSL: ~5 ms here)."""
+    try:
+        from _sha256 import sha256  # built in up to CPython 3.11 (3.12 renamed it _sha2)
+    except ImportError:  # pragma: no cover
+        from hashlib import sha256
+    return sha256(data)
 
+
+def _cache_key(flt: Filter) -> str:
     lib = _library()
     v = lib.seccomp_version().contents
     uname = os.uname()
     ident = repr((tuple(flt), (v.major, v.minor, v.micro), lib.seccomp_api_get(), uname.machine, uname.release))
-    return hashlib.sha256(ident.encode()).hexdigest()
+    return _sha256(ident.encode()).hexdigest()
 
 
 def _read_cached(path: str) -> bytes | None:
-    import hashlib
-
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -388,21 +393,19 @@ def _read_cached(path: str) -> bytes | None:
     if not data.startswith(_CACHE_MAGIC) or len(data) < head + 32:
         return None
     digest, code = data[head:head + 32], data[head + 32:]
-    if hashlib.sha256(code).digest() != digest:
+    if _sha256(code).digest() != digest:
         return None  # torn or damaged: compile again
     return code
 
 
 def _write_cached(path: str, code: bytes) -> None:
-    import hashlib
-
     directory = os.path.dirname(path)
     try:
         os.makedirs(directory, 0o700, exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            view = memoryview(_CACHE_MAGIC + hashlib.sha256(code).digest() + code)
+            view = memoryview(_CACHE_MAGIC + _sha256(code).digest() + code)
             while view:
                 view = view[os.write(fd, view):]
         finally:
