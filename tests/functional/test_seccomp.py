@@ -250,3 +250,36 @@ def test_non_root_user_keeps_ambient_capability_across_exec() -> None:
     assert caps["effective"] == nbs and caps["permitted"] == nbs
     assert caps["bounding"] == ["CAP_KILL", "CAP_NET_BIND_SERVICE"]
     assert "Uid:\t65534" in out
+
+
+def test_prepared_program_from_the_cache_filters_like_libseccomp(tmp_path) -> None:
+    """prepare() compiles once and keeps the program in the cache; apply() in a fork installs it (prctl).
+    Both cache states (miss, hit) and a damaged entry (a miss, never a wrong filter) give the same filter."""
+    profile = default_profile(security.DOCKER_DEFAULT_CAPS)
+    cache = str(tmp_path / "cache")
+
+    def body() -> list:
+        security.set_no_new_privs()
+        assert seccomp.apply(profile) == []  # the prepared program: no libseccomp path, nothing skipped
+        libc = ctypes.CDLL(None, use_errno=True)
+        ctypes.set_errno(0)
+        return [status_field("Seccomp"), libc.unshare(CLONE_NEWNS), ctypes.get_errno(), os.getpid() > 0]
+
+    first = seccomp.prepare(profile, cache)
+    assert first is not None and os.listdir(cache)
+    assert in_child(body) == ["2", -1, errno.EPERM, True]
+    (entry,) = [os.path.join(cache, n) for n in os.listdir(cache)]
+    second = seccomp.prepare(profile, cache)  # a hit: the same program
+    assert second is not None and second.code == first.code
+    assert in_child(body) == ["2", -1, errno.EPERM, True]
+    with open(entry, "r+b") as fh:  # flip one instruction byte: the checksum no longer matches
+        fh.seek(-3, os.SEEK_END)
+        byte = fh.read(1)
+        fh.seek(-3, os.SEEK_END)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    third = seccomp.prepare(profile, cache)
+    assert third is not None and third.code == first.code
+    assert in_child(body) == ["2", -1, errno.EPERM, True]
+    other = dict(profile, defaultErrnoRet=38)  # another section, another entry
+    seccomp.prepare(other, cache)
+    assert len(os.listdir(cache)) == 2

@@ -375,11 +375,50 @@ def _sha256(data: bytes) -> t.Any:
     return sha256(data)
 
 
-def _cache_key(flt: Filter) -> str:
-    lib = _library()
-    v = lib.seccomp_version().contents
+#: Where the dynamic loader finds libseccomp.so.2 (``{m}``: the multiarch triplet), and its cache.
+_LIB_PLACES = ("/usr/local/lib/{m}", "/usr/local/lib", "/lib/{m}", "/usr/lib/{m}", "/lib64", "/usr/lib64", "/lib",
+               "/usr/lib")
+
+
+def _library_identity() -> tuple[t.Any, ...] | None:
+    """libseccomp as the files the dynamic loader would pick it from (path, size, mtime, inode of every
+    candidate, and of ld.so.cache, rewritten whenever libraries are installed), without loading it (the
+    dlopen costs ~2.5 ms here). None when none is found or the environment may send the loader
+    elsewhere: the key then names the loaded library's version."""
+    import sys
+
+    if os.environ.get("LD_LIBRARY_PATH") or os.environ.get("LD_PRELOAD"):
+        return None
+    multiarch = getattr(sys.implementation, "_multiarch", "") or ""
+    out = []
+    for place in _LIB_PLACES:
+        path = os.path.join(place.format(m=multiarch), "libseccomp.so.2")
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out.append((os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino))
+    if not out:
+        return None
+    try:
+        st = os.stat("/etc/ld.so.cache")
+        out.append(("/etc/ld.so.cache", st.st_size, st.st_mtime_ns, st.st_ino))
+    except OSError:
+        pass
+    return tuple(out)
+
+
+def _cache_key(spec_seccomp: t.Mapping[str, t.Any]) -> str:
+    """The OCI section (a compiled program proves it was planned before), the library and the kernel."""
+    from .sync import dumps
+
+    library = _library_identity()
+    if library is None:
+        lib = _library()
+        v = lib.seccomp_version().contents
+        library = ((v.major, v.minor, v.micro), lib.seccomp_api_get())
     uname = os.uname()
-    ident = repr((tuple(flt), (v.major, v.minor, v.micro), lib.seccomp_api_get(), uname.machine, uname.release))
+    ident = repr((dumps(spec_seccomp), library, uname.machine, uname.release))
     return _sha256(ident.encode()).hexdigest()
 
 
@@ -416,7 +455,8 @@ def _write_cached(path: str, code: bytes) -> None:
 
 
 def prepare(spec_seccomp: t.Mapping[str, t.Any] | None, cache_dir: str | None = None) -> Program | None:
-    """Plan *spec_seccomp*, compile it (or take it from *cache_dir*), and keep it for :func:`apply`.
+    """Plan *spec_seccomp* and compile it, or take it from *cache_dir* (a program there was planned and
+    compiled from the same section), and keep it for :func:`apply`.
 
     Call it before ``fork``: the child cannot reach libseccomp or the cache after ``pivot_root``.
     Returns None (and :func:`apply` uses libseccomp) for a filter with ``flags``: those need the
@@ -426,16 +466,16 @@ def prepare(spec_seccomp: t.Mapping[str, t.Any] | None, cache_dir: str | None = 
     _PREPARED = None
     if not spec_seccomp:
         return None
-    flt = plan(spec_seccomp)
-    _library()  # MissingDependency now, naming the package
-    if tuple(flt.attributes) != ((SCMP_FLTATR_CTL_NNP, 0),):
-        return None
     code = None
     path = None
-    if cache_dir:
-        path = os.path.join(cache_dir, _cache_key(flt) + ".bpf")
+    if cache_dir and not spec_seccomp.get("flags"):
+        path = os.path.join(cache_dir, _cache_key(spec_seccomp) + ".bpf")
         code = _read_cached(path)
     if code is None:
+        flt = plan(spec_seccomp)
+        _library()  # MissingDependency now, naming the package
+        if tuple(flt.attributes) != ((SCMP_FLTATR_CTL_NNP, 0),):
+            return None
         code = compile_filter(flt)
         if path:
             _write_cached(path, code)
