@@ -54,7 +54,7 @@ FORBIDDEN = frozenset({
 MONITOR_FORBIDDEN = frozenset({
     "typing", "enum", "re", "json", "socket", "signal", "selectors", "dataclasses", "inspect", "ctypes",
     "_ctypes", "subprocess", "threading", "collections", "functools", "berth_engine.engine.runtime.lifecycle",
-    "berth_engine.engine.runtime.oci", "berth_engine.engine.errors",
+    "berth_engine.engine.runtime.oci", "berth_engine.engine.runtime.monitor_ops", "berth_engine.engine.errors",
 })
 
 pytestmark = [

@@ -22,7 +22,6 @@ from ..engine.errors import EngineError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing at run time on the start path (see engine/runtime/__init__.py)
-    import argparse
     import typing as t
 
 PROG = "berth"

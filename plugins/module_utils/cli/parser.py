@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
     from .main import RunFlag
 
-    
+    _Verb = t.Tuple[t.Sequence[str], t.Callable[[argparse.ArgumentParser], None], str, str]
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with docker's error style: message, ``See 'berth VERB --help'.``, exit 125."""
 
