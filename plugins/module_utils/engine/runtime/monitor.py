@@ -1064,10 +1064,11 @@ class Monitor:
         worker path then deletes the runtime state and records ``restarting``).
 
         Under the container lock: OOM read from the cgroup file of the exit plan; the rootfs unmounted; the
-        runtime's state and cgroup removed; state ``exited`` written, or with ``--rm`` the container
-        directory renamed into tmp/ and its names dropped (it is gone). Then the exit is reported and the
-        renamed directory deleted: the only work left after the caller hears the exit code (unlinking
-        files is slow on some disks), and nobody can see that directory any more.
+        runtime's state and cgroup removed when the plan names them (Berth's runtime); state ``exited``
+        written, or with ``--rm`` the container directory renamed into tmp/ and its names dropped (it is
+        gone). Then the exit is reported; a runtime binary's ``delete`` (runc, crun) follows still under
+        the lock, and the renamed directory is deleted last: unlinking files is slow on some disks, and
+        nobody can see that directory any more.
         """
         from . import lifecycle
 
@@ -1093,9 +1094,8 @@ class Monitor:
             except Exception as exc:  # noqa: BLE001
                 problems.append(str(exc))
                 mounted = True
-            problem = self._delete_runtime_state()
-            if problem:
-                problems.append(problem)
+            own = (self.plan or {}).get("runtime")
+            runtime_done = bool(own) and _remove_runtime_state(own)
             common = {"exit_code": self.exit_code, "oom_killed": oom, "finished_at": lifecycle.now_rfc3339(),
                       "pid": 0, "error": "; ".join(problems)}
             if state is None:
@@ -1110,6 +1110,18 @@ class Monitor:
                 if state.status.can_become(S.EXITED):
                     new = state.transition(S.EXITED, monitor_pid=0, **common)
                 lifecycle.save(self.layout, self.id, new)
+            if not runtime_done:
+                # runc/crun (a binary: ~20 ms), or what the plan could not remove (hooks, a busy cgroup):
+                # the runtime's delete, after the caller heard the exit but still under the lock
+                self._report_exit()
+                problem = self._delete_runtime_state()
+                if problem and state is not None and trash is None and state.status is not S.REMOVING:
+                    try:
+                        current = lifecycle.load(self.layout, self.id)
+                        error = "; ".join(p for p in (current.error, problem) if p)
+                        lifecycle.save(self.layout, self.id, current.replace(error=error))
+                    except Exception:  # noqa: BLE001  (removed meanwhile)
+                        pass
         self._report_exit()
         if trash:
             from ..core import fs
@@ -1118,10 +1130,7 @@ class Monitor:
         return {"restart": False}
 
     def _delete_runtime_state(self) -> str:
-        """The runtime's state and cgroup: from the exit plan when it can, else ``runtime.delete``."""
-        own = (self.plan or {}).get("runtime")
-        if own and _remove_runtime_state(own):
-            return ""
+        """``runtime.delete`` (the runtime loaded here: the monitor is about to end); a problem as text."""
         try:
             from .monitor_ops import make_runtime
 
