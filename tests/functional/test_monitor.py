@@ -621,3 +621,32 @@ def test_a_stale_runtime_state_does_not_block_the_next_start(layout: Layout, fak
         json.dump({"pid": 999_999_999}, fh)
     assert monitor.wait_exit(monitor.spawn(layout, cid, runtime=fake)) == 0
     assert log_lines(layout, cid) == [("stdout", b"again\n")]
+
+
+def test_a_cancelled_prefork_ends_without_a_trace(layout: Layout, fake: dict[str, t.Any]) -> None:
+    """ContainerService.start forks the monitor and its starter before it writes the bundle; when that
+    fails, cancel() must end both without touching the container."""
+    cid = make_container(layout, ["true"])
+    before = os.listdir(layout.container_dir(cid))
+    pre = monitor.prefork(layout, cid, runtime=fake)
+
+    def ours() -> list[int]:
+        out = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        if cid.encode() in fh.read() and alive(int(pid)):
+                            out.append(int(pid))
+                except OSError:
+                    continue
+        return out
+
+    wait_for(ours, what="the monitor to start")
+    pre.cancel()
+    wait_for(lambda: not ours(), what="the monitor to end")
+    st = state(layout, cid)
+    assert (st.status, st.pid, st.monitor_pid, st.error) == (S.CREATED, 0, 0, "")
+    assert sorted(os.listdir(layout.container_dir(cid))) == sorted(before)  # no attach socket, hidden or not
+    assert not os.path.exists(os.path.join(layout.runtime_state_dir, "fake", cid))
+    assert monitor.wait_exit(monitor.spawn(layout, cid, runtime=fake)) == 0  # and it starts normally after

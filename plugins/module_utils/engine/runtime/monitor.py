@@ -45,7 +45,9 @@ Decisions:
   nothing that can run elsewhere runs between them: the container is created by a fork of the caller
   (whose engine is loaded: nothing is imported again), the monitor's interpreter starts while it is
   being created, and at the exit the caller hears the code before the only slow part of ``--rm``
-  (deleting the files) begins. Measured on the 2-core test hosts, ``run --rm busybox true``: 373 ms
+  (deleting the files) begins. ``ContainerService.start`` even forks both before it mounts the rootfs
+  and writes the bundle (``monitor_ops.prefork``, then ``go()``): the starter imports the runtime and
+  the monitor's interpreter starts meanwhile, on the second core. Measured on the 2-core test hosts, ``run --rm busybox true``: 373 ms
   before this design, ~165 ms with it and the import diet of the start path.
 * **Memory.** One monitor per container, so it imports almost nothing: ``-S -I``, no ``typing``/``enum``/
   ``json``/``socket``/``signal``/``dataclasses`` (the C modules ``_signal``, ``_socket``, ``_json``, ``select``
@@ -111,8 +113,8 @@ if TYPE_CHECKING:
     import typing as t
 
 #: Names that live in monitor_ops (the caller's side and the workers' jobs), offered here as before.
-_OPS = frozenset({"Spawned", "python_executable", "spawn", "wait_exit", "attach_connect", "read_frames",
-                  "make_runtime", "start_container", "exit_plan"})
+_OPS = frozenset({"Spawned", "python_executable", "spawn", "prefork", "Preforked", "wait_exit", "attach_connect",
+                  "read_frames", "make_runtime", "start_container", "exit_plan"})
 
 
 def __getattr__(name: str) -> t.Any:
@@ -381,6 +383,7 @@ class Monitor:
         self.console_file = opts["console"] or ""
         self.console_dirfd = CONSOLE_DIR_FD if CONSOLE_DIR_FD in self.given else -1
         self.plan: dict[str, t.Any] | None = None
+        self.cancelled = False
         self.jobs: dict[int, list[t.Any]] = {}  # read fd -> [pid, buffer, callback, started]
         self.checker: health.HealthChecker | None = None
         self.health_job = -1
@@ -408,7 +411,9 @@ class Monitor:
             raise FileNotFoundError(f"container {self.id} has no record {self.layout.container_config(self.id)}")
         self.settings = monitor_settings(record)
         self.tty = bool(self.settings["tty"])
+        log_made = False
         if self.settings["log_driver"] == "json-file":
+            log_made = not os.path.exists(self.layout.container_log(self.id))
             self.log = logs.LogWriter(self.layout.container_log(self.id), self.settings["max_size"],
                                       self.settings["max_file"])
         if self.tty:
@@ -418,6 +423,8 @@ class Monitor:
             self.console_path = _console_address(self.console_file, self.console_dirfd)  # for restarts
         if not self._start(first=True):
             self._end()
+            if self.cancelled and log_made:  # the caller cancelled: leave no trace (the log was empty)
+                _unlink(self.layout.container_log(self.id))
             return
         gc.collect()
         gc.freeze()
@@ -653,6 +660,7 @@ class Monitor:
         result = _decode(b"".join(chunks), "start")
         if "crashed" in result:
             raise WorkerFailed(result["crashed"])
+        self.cancelled = bool(result.get("cancelled"))
         if "pid" not in result:
             _unlink(self.hidden_socket)  # a start that did not happen leaves the socket path alone
         return result

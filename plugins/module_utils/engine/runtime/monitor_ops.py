@@ -75,8 +75,54 @@ def spawn(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any],
     *runtime*: ``{"name", "path"}`` (and optionally ``"factory"``, see the module docstring).
     *attach*: ``{"stdin": fd | None, "stdout": fd, "stderr": fd, "tty": bool}`` for an attached run: the
     monitor copies the output there too, forwards stdin, and reports the exit code (:func:`wait_exit`).
-    Call it without holding the container lock.
+    Call it without holding the container lock. :func:`prefork` is the same in two steps.
     """
+    return prefork(layout, container_id, runtime=runtime, attach=attach).go(timeout)
+
+
+class Preforked:
+    """A monitor and its starter, forked and waiting: :meth:`go` once the bundle and the rootfs are ready
+    (the starter then creates the container; returns :func:`spawn`'s result), or :meth:`cancel` (they end
+    without a word, touching nothing). Either must be called exactly once."""
+
+    def __init__(self, container_id: str, status_fd: int, go_fd: int, first_child: int) -> None:
+        self.container_id = container_id
+        self.status_fd = status_fd
+        self.go_fd = go_fd
+        self._first_child = first_child  # the fork that only forks the monitor: reaped here, not waited for
+
+    def _reap(self) -> None:
+        if self._first_child:
+            _waitpid(self._first_child)
+            self._first_child = 0
+
+    def go(self, timeout: float = 30.0) -> Spawned:
+        try:
+            os.write(self.go_fd, b"1")
+        except OSError:
+            pass  # the starter is gone: the status pipe says why
+        os.close(self.go_fd)
+        self.go_fd = -1
+        self._reap()
+        try:
+            return _await_started(self.status_fd, self.container_id, timeout)
+        except BaseException:
+            os.close(self.status_fd)
+            raise
+
+    def cancel(self) -> None:
+        for fd in (self.go_fd, self.status_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.go_fd = self.status_fd = -1
+        self._reap()
+
+
+def prefork(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any],
+            attach: t.Mapping[str, t.Any] | None = None) -> Preforked:
+    """:func:`spawn` up to the point where the container is to be created: the caller can mount the
+    rootfs and write the bundle while the monitor's interpreter starts and the starter imports the
+    runtime (a second core does that work meanwhile). Needs the container's record."""
     from ..core.libcopy import ensure_lib
     from .syscalls import LinuxSyscalls
 
@@ -96,29 +142,27 @@ def spawn(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any],
     if runtime.get("factory"):
         argv += ["--runtime-factory", str(runtime["factory"])]
     r, w = os.pipe()
+    go_r, go_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover  (exec or _exit)
         try:
             os.close(r)
+            os.close(go_w)  # the starter sees EOF when the caller cancels or dies
             os.setsid()
             if os.fork():
                 os._exit(0)
-            _become_monitor(layout, container_id, dict(runtime), attach, settings, syscalls, argv, w)
+            _become_monitor(layout, container_id, dict(runtime), attach, settings, syscalls, argv, w, go_r)
         except BaseException as exc:  # noqa: BLE001
             _write_event(w, {"event": "error", "message": f"cannot start the monitor ({python}): {exc}"})
         os._exit(127)
     os.close(w)
-    _waitpid(pid)
-    try:
-        return _await_started(r, container_id, timeout)
-    except BaseException:
-        os.close(r)
-        raise
+    os.close(go_r)
+    return Preforked(container_id, r, go_w, pid)
 
 
 def _become_monitor(layout: Layout, container_id: str, runtime: dict[str, t.Any],
                     attach: t.Mapping[str, t.Any] | None, settings: dict[str, t.Any], syscalls: t.Any,
-                    argv: list[str], status_w: int) -> t.NoReturn:
+                    argv: list[str], status_w: int, go_r: int) -> t.NoReturn:
     """A: set up what the monitor and the container share, fork the starter, exec the monitor."""
     import fcntl
 
@@ -163,8 +207,9 @@ def _become_monitor(layout: Layout, container_id: str, runtime: dict[str, t.Any]
     if pid == 0:  # X, the starter
         console = _console_address(console_path, console_dirfd) if console_path else None
         _starter(layout, container_id, runtime, stdio, console, settings, console_size, me, hidden,
-                 status_w, handoff_w)
+                 status_w, handoff_w, go_r)
     os.close(handoff_w)
+    os.close(go_r)
     for fd in stdio or ():
         os.close(fd)
     null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
@@ -184,13 +229,20 @@ def _become_monitor(layout: Layout, container_id: str, runtime: dict[str, t.Any]
 
 def _starter(layout: Layout, container_id: str, runtime: dict[str, t.Any], stdio: tuple[int, int, int] | None,
              console_path: str | None, settings: dict[str, t.Any], console_size: tuple[int, int] | None,
-             monitor_pid: int, hidden_socket: str, status_w: int, handoff_w: int) -> t.NoReturn:
-    """X: create and start the container, report to the caller, hand the result to the monitor, exit."""
+             monitor_pid: int, hidden_socket: str, status_w: int, handoff_w: int, go_r: int) -> t.NoReturn:
+    """X: wait for the go, create and start the container, report to the caller, hand the result to the
+    monitor, exit."""
     try:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1):
             os.dup2(null, fd)  # the caller's stdin and stdout are the monitor's business (stderr stays for
         os.close(null)         # the interpreter's own complaints: everything else goes over the status pipe)
+        warm_up = getattr(make_runtime(layout, runtime), "preload", None)
+        if callable(warm_up):
+            warm_up()  # the runtime's imports, while the caller still prepares the bundle
+        if os.read(go_r, 1) != b"1":
+            raise _Cancelled
+        os.close(go_r)
         result = start_container(layout, container_id, runtime, stdio, console_path, True,
                                  settings["healthcheck"], monitor_pid, console_size, hidden_socket,
                                  durable=not settings["auto_remove"])
@@ -199,6 +251,8 @@ def _starter(layout: Layout, container_id: str, runtime: dict[str, t.Any], stdio
         elif "error" in result:
             _write_event(status_w, dict(result["error"], event="error", exit_code=result["exit_code"]))
         result["reported"] = True
+    except _Cancelled:
+        result = {"cancelled": True, "reported": True}
     except BaseException as exc:  # noqa: BLE001  (the monitor reports it: it reads an error)
         result = {"crashed": _describe(exc)}
     try:
@@ -209,6 +263,10 @@ def _starter(layout: Layout, container_id: str, runtime: dict[str, t.Any], stdio
         _write_all(handoff_w, data)
     finally:
         os._exit(0)
+
+
+class _Cancelled(Exception):
+    """The caller cancelled (Preforked.cancel) or died before the go."""
 
 
 def _max_fd() -> int:

@@ -122,6 +122,22 @@ class BerthRuntime:
             mgr = self._managers[cgroups_path] = self._cgroups(cgroups_path)
         return mgr
 
+    def preload(self) -> None:
+        """Import what :meth:`create` will (the monitor's starter does this while its caller still writes
+        the bundle: the time then overlaps)."""
+        from . import seccomp, security, validate  # noqa: F401
+        if self._cgroups is None:
+            from .cgroups import detect
+
+            try:
+                kind = detect.layout()
+            except Exception:  # noqa: BLE001  (create reports it)
+                return
+            if kind == "v2":
+                from .cgroups import v2  # noqa: F401
+            else:
+                from .cgroups import v1  # noqa: F401
+
     def _deps(self) -> _init.Deps:
         # '@' cannot be in a container ID: the cache never shadows a container's state directory
         return _init.Deps(self.syscalls, self._security, self._seccomp, os.path.join(self.root, "@seccomp"))
@@ -505,6 +521,19 @@ def _write_pid_file(path: str, pid: int) -> None:
     os.rename(tmp, path)
 
 
+def _is_child(pid: int) -> bool:
+    """*pid* is a child of this process (its parent pid in /proc is ours)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    try:
+        return int(stat[stat.rindex(b")") + 2 :].split()[1]) == os.getpid()
+    except (ValueError, IndexError):
+        return False
+
+
 def _reap(pid: int, wait: bool = True) -> int | None:
     """waitpid *pid* if it is our child; returns its wait status (None when not our child)."""
     while True:
@@ -710,18 +739,15 @@ class ExternalRuntime:
             pid = int(self.state(container_id).get("pid") or 0)
         except Exception:  # noqa: BLE001 - gone or unreadable: delete says which
             pass
-        for attempt in range(50):
+        if pid and _reap(pid, wait=False) is None and _is_child(pid):
+            # Our child (we are its subreaper): kill and reap it ourselves, or the binary would see
+            # its zombie "still running" and wait for it.
             try:
-                self._run(container_id, "delete", args)
-                return
-            except Exception as exc:  # noqa: BLE001
-                # The killed init may be a zombie of ours (we are its subreaper): the binary sees it
-                # "still running" until it is reaped.
-                if "still running" not in str(exc) or attempt == 49:
-                    raise
-                if pid:
-                    _reap(pid, wait=False)
-                time.sleep(0.02)
+                os.kill(pid, SIGKILL)
+            except OSError:
+                pass
+            _reap(pid, wait=True)
+        self._run(container_id, "delete", args)
 
     def exec(self, container_id: str, process: dict, *, stdio: tuple[int, int, int] | None = None,
              console_socket: str | None = None, detach: bool = False, pid_file: str | None = None) -> int:

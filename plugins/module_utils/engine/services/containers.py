@@ -475,20 +475,32 @@ class ContainerService:
 
         cid = self.require(name)
         record = self._record(cid)
-        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
-            state = self._state(cid)
-            if state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING):
-                return None
-            lifecycle.require(state.status, "start", name=record.name)
-            self._prepare(record)
-            new = state.replace(manually_stopped=False, error="")
-            if new != state:
-                lifecycle.save(self.layout, cid, new)
+        active = (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING)
+        if self._state(cid).status in active:
+            return None
         attach = None
         if stdio is not None:
             attach = {"stdin": stdio.stdin, "stdout": stdio.stdout, "stderr": stdio.stderr, "tty": stdio.tty}
+        # The monitor and its starter are forked first: the monitor's interpreter starts and the starter
+        # imports the runtime while we mount the rootfs and write the bundle (on another core); go()
+        # lets the starter create the container once that is done, cancel() ends them untouched.
+        pre = monitor.prefork(self.layout, cid, runtime=self._runtime_for(record.runtime), attach=attach)
         try:
-            return monitor.spawn(self.layout, cid, runtime=self._runtime_for(record.runtime), attach=attach)
+            with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+                state = self._state(cid)
+                if state.status in active:
+                    pre.cancel()
+                    return None
+                lifecycle.require(state.status, "start", name=record.name)
+                self._prepare(record)
+                new = state.replace(manually_stopped=False, error="")
+                if new != state:
+                    lifecycle.save(self.layout, cid, new)
+        except BaseException:
+            pre.cancel()
+            raise
+        try:
+            return pre.go()
         except BaseException:
             self._unmount(cid)
             raise
