@@ -144,3 +144,12 @@ def dir_size(path: str) -> int:
 
 def is_enospc(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
+def which(name: str) -> str | None:
+    """``shutil.which`` for a command name, without importing shutil (bz2, lzma, fnmatch: ~3 ms)."""
+    for d in (os.environ.get("PATH") or os.defpath).split(os.pathsep):
+        path = os.path.join(d or ".", name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None

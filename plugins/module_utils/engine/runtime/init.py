@@ -73,6 +73,8 @@ class Deps:
         hooks = spec.get("hooks") or {}
         if hooks.get("createContainer") or hooks.get("startContainer"):
             import subprocess  # noqa: F401
+        if any(ns.get("type") == "network" and not ns.get("path") for ns in linux.get("namespaces") or ()):
+            from . import netns  # noqa: F401  (the init brings up the new namespace's loopback)
         dumps({"warm": "up"})  # the C encoder used for error reports
 
     @property

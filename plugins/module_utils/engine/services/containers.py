@@ -451,9 +451,7 @@ class ContainerService:
             if not path:
                 raise InvalidOption("runtime", name, f"runtimes.{name} in {self.config.path} has no path")
         else:
-            import shutil
-
-            path = shutil.which(name) if name in ("runc", "crun") else None
+            path = fs.which(name) if name in ("runc", "crun") else None
             if not path:
                 known = ", ".join(sorted({DEFAULT_RUNTIME, "runc", "crun", *configured}))
                 raise InvalidOption("runtime", name, f"unknown runtime (known: {known})")
