@@ -520,6 +520,23 @@ def _write_pid_file(path: str, pid: int) -> None:
     os.rename(tmp, path)
 
 
+def _reap_within(pid: int, timeout: float) -> bool:
+    """Poll-reap our child *pid* for up to *timeout* seconds; True once it is reaped (or not ours)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            got, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if got:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
 def _is_child(pid: int) -> bool:
     """*pid* is a child of this process (its parent pid in /proc is ours)."""
     try:
@@ -747,12 +764,17 @@ class ExternalRuntime:
             pass
         if pid and _reap(pid, wait=False) is None and _is_child(pid):
             # Our child (we are its subreaper): kill and reap it ourselves, or the binary would see
-            # its zombie "still running" and wait for it.
+            # its zombie "still running" and wait for it. A paused (frozen) init only dies once thawed.
             try:
                 os.kill(pid, SIGKILL)
             except OSError:
                 pass
-            _reap(pid, wait=True)
+            if not _reap_within(pid, 1.0):
+                try:
+                    self._run(container_id, "resume", ["resume", container_id])
+                except Exception:  # noqa: BLE001 - not paused, or already gone
+                    pass
+                _reap_within(pid, 2.0)
         self._run(container_id, "delete", args)
 
     def exec(self, container_id: str, process: dict, *, stdio: tuple[int, int, int] | None = None,
