@@ -592,6 +592,8 @@ def remove_name_links(layout: Layout, container_id: str) -> None:
 
 def mounts_below(path: str, *, proc: str = "/proc", include_self: bool = True) -> list[str]:
     """Mount points at (optionally) or below *path* in this mount namespace, deepest first."""
+    from .mountinfo import unescape as unescape_mountinfo
+
     prefix = path.rstrip("/") + "/"
     out = []
     try:
@@ -603,7 +605,7 @@ def mounts_below(path: str, *, proc: str = "/proc", include_self: bool = True) -
         fields = line.split(" ")
         if len(fields) < 5:
             continue
-        point = _unescape_mountinfo(fields[4])
+        point = unescape_mountinfo(fields[4])
         if point.startswith(prefix) or (include_self and point == path.rstrip("/")):
             out.append(point)
     return sorted(set(out), key=lambda p: (-p.count("/"), p))
@@ -632,18 +634,3 @@ def unmount_below(path: str, *, syscalls: Syscalls | None = None, proc: str = "/
         from ..errors import EngineError
 
         raise EngineError(f"cannot unmount {left[0]}: still mounted after umount2(MNT_DETACH)")
-
-
-def _unescape_mountinfo(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as ``\\ooo``."""
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)

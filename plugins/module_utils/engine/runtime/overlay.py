@@ -11,11 +11,11 @@ Docker's overlay2 driver does.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import typing as t
 
 from ..core import fs
+from .mountinfo import unescape
 
 MS_RDONLY = 0x1
 #: Leave room below the page size for the rest of the option string.
@@ -48,6 +48,8 @@ def options(lower: t.Sequence[str], upper: str | None, work: str | None) -> str:
 
 def short_links(root: str, lower: t.Sequence[str]) -> list[str]:
     """``l/<id>`` links (relative to *root*) for each lower dir; created once, reused."""
+    import hashlib  # only for long layer stacks
+
     links_dir = fs.ensure_dir(os.path.join(root, "l"), 0o700)
     out = []
     for d in lower:
@@ -122,17 +124,8 @@ def is_mounted(target: str) -> bool:
         with open("/proc/self/mountinfo", "rb") as fh:
             for line in fh:
                 fields = line.split(b" ", 5)
-                if len(fields) > 4 and _unescape(fields[4]) == target:
+                if len(fields) > 4 and unescape(fields[4].decode("utf-8", "surrogateescape")) == target:
                     return True
     except OSError:
         return os.path.ismount(target)
     return False
-
-
-def _unescape(raw: bytes) -> str:
-    s = raw.decode("utf-8", "surrogateescape")
-    if "\\" not in s:
-        return s
-    import re
-
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)

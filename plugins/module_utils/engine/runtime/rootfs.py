@@ -20,6 +20,7 @@ import os
 import stat as _stat
 
 from . import syscalls as sc
+from .mountinfo import unescape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ def _mount_point_of(path: str) -> str:
     try:
         with open("/proc/self/mountinfo", "rb") as fh:
             for line in fh.read().decode(errors="replace").splitlines():
-                mp = _unescape(line.split(" ", 5)[4])
+                mp = unescape(line.split(" ", 5)[4])
                 if (path == mp or path.startswith(mp.rstrip("/") + "/")) and len(mp) > len(best):
                     best = mp
     except OSError:
@@ -248,21 +249,6 @@ def _mount_point_of(path: str) -> str:
     return best
 
 
-def _unescape(field: str) -> str:
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-# ---------------------------------------------------------------- step 2: the spec's mounts
 class CgroupSource:
     """One host cgroup hierarchy as the init saw it before unsharing its cgroup namespace."""
 
@@ -303,7 +289,7 @@ def cgroup_sources(proc_self: str = "/proc/self", cgroups_path: str | None = Non
         fstype = fields[sep + 1]
         if fstype not in ("cgroup", "cgroup2"):
             continue
-        mount_root, mount_point = _unescape(fields[3]), _unescape(fields[4])
+        mount_root, mount_point = unescape(fields[3]), unescape(fields[4])
         if fstype == "cgroup2":
             cg_path, controllers = paths.get(""), ""
         else:
