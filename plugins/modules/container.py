@@ -161,6 +161,8 @@ options:
   blkio_weight:
     description:
       - Relative block I/O weight (V(10) to V(1000)). Changed in place.
+      - Where the kernel has no block I/O weight (no CFQ/BFQ weights on cgroup v1, no C(io) controller on
+        v2) the value is recorded but not applied, and the task warns, as Docker discards it.
     type: int
   cgroup_parent:
     description:

@@ -220,3 +220,24 @@ def test_system_df_and_prune(berth: Berth) -> None:
     assert pruned[0] == "Deleted Containers:" and FULL_ID.match(pruned[1])
     assert pruned[-1].startswith("Total reclaimed space: ")
     assert berth("ps", "-aq").out == ""
+
+
+def test_blkio_weight_is_applied_or_discarded_with_a_warning(berth: Berth) -> None:
+    """Docker's rule: where the kernel has no block I/O weight, the setting is discarded with a warning
+    (this test host: no CFQ/BFQ weights); the recorded option stays, so the container module is idempotent."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.cgroups import detect
+
+    res = berth("run", "--name", "weighted", "--blkio-weight", "300", IMAGE, "cat", "/proc/self/cgroup")
+    try:
+        inspect = json.loads(berth("inspect", "weighted").out)[0]
+        assert inspect["HostConfig"]["BlkioWeight"] == 300
+        if detect.io_weight_supported():
+            assert "WARNING" not in res.err
+        else:
+            assert res.err.startswith("WARNING: blkio_weight: this kernel does not support block I/O weight"), res.err
+            assert "0::/" in res.out or "blkio:" in res.out  # the container ran
+        upd = berth("update", "--blkio-weight", "400", "weighted")
+        assert ("WARNING: blkio_weight" in upd.err) is (not detect.io_weight_supported())
+        assert json.loads(berth("inspect", "weighted").out)[0]["HostConfig"]["BlkioWeight"] == 400
+    finally:
+        berth("rm", "-f", "weighted")

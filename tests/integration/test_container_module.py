@@ -191,6 +191,27 @@ def test_bad_options_fail_cleanly(
         assert "Traceback" not in result["msg"] and "module_stderr" not in result, (task, result)
 
 
+def test_unsupported_setting_warns_and_stays_idempotent(
+    run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
+) -> None:
+    """blkio_weight where the kernel has no block I/O weight: Docker's warning, recorded, not applied."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.cgroups import detect
+
+    spec = {"name": "berth-it-io", "image": image_ref, "command": "sleep 3600", "stop_timeout": 1,
+            "blkio_weight": 300}
+    res = run_playbook(
+        [{"name": "create", CONTAINER: spec}, {"name": "again", CONTAINER: spec},
+         {"name": "drop", CONTAINER: {"name": "berth-it-io", "state": "absent"}}],
+        defaults=engine_defaults,
+    )  # fmt: skip
+    created, again = ok(res["create"]), ok(res["again"])
+    assert created["changed"] is True and again["changed"] is False
+    assert created["container"]["HostConfig"]["BlkioWeight"] == 300
+    warned = [w for w in created.get("warnings") or [] if w.startswith("blkio_weight: ")]
+    assert bool(warned) is (not detect.io_weight_supported()), created.get("warnings")
+    assert not again.get("warnings")
+
+
 def test_healthy_and_one_off_job(
     run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
 ) -> None:

@@ -492,6 +492,28 @@ def test_layout_detection(scratch) -> None:
         detect.manager("/x", str(empty), layout="v3")
 
 
+def test_io_weight_supported(scratch) -> None:
+    """Docker's SysInfo.BlkioWeight: v2 needs the io controller, v1 a blkio.weight or blkio.bfq.weight."""
+    v2 = scratch / "v2"
+    v2.mkdir()
+    (v2 / "cgroup.controllers").write_text("cpu memory pids")
+    assert not detect.io_weight_supported(str(v2))
+    (v2 / "cgroup.controllers").write_text(ALL)
+    assert detect.io_weight_supported(str(v2))
+
+    v1 = scratch / "v1"
+    (v1 / "blkio").mkdir(parents=True)
+    (v1 / "memory").mkdir()
+    assert not detect.io_weight_supported(str(v1))  # no scheduler with weights (CFQ or BFQ)
+    (v1 / "blkio" / "blkio.bfq.weight").write_text("100")
+    assert detect.io_weight_supported(str(v1))
+    (v1 / "blkio" / "blkio.bfq.weight").unlink()
+    (v1 / "blkio" / "blkio.weight").write_text("500")
+    assert detect.io_weight_supported(str(v1))
+
+    assert not detect.io_weight_supported(str(scratch / "nothing"))
+
+
 def test_this_host_layout() -> None:
     assert detect.layout() in detect.LAYOUTS
 

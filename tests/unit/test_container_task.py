@@ -108,6 +108,9 @@ class FakeContainers:
     def desired(self, name: str) -> dict[str, t.Any]:
         return copy.deepcopy(self._get(name)["options"])
 
+    def host_warnings(self, options: t.Mapping[str, t.Any]) -> list[str]:
+        return ["blkio_weight: not on this host"] if options.get("blkio_weight") else []
+
     # writes
     def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:
         self.calls.append(("create", name))

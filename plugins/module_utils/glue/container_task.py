@@ -173,6 +173,7 @@ def _present(
     if current is None:
         out.diff.add("exists", False, True)
         out.act(f"Created container {name}")
+        _warn_host(ctx, desired)
         if not ctx.check_mode:
             svc.create(desired, name=name, pull="never")
         created = True
@@ -196,6 +197,7 @@ def _present(
             created = True
         elif diffs:
             out.act(f"Updated container {_label(name, current)}: {', '.join(d.name for d in diffs)}")
+            _warn_host(ctx, desired)
             if not ctx.check_mode:
                 svc.update(name, {d.name: desired.get(d.name) for d in diffs})
 
@@ -278,9 +280,16 @@ def _recreate(
         _stop(ctx, name, current, out)
     out.act(f"Removed container {_label(name, current)}")
     out.act(f"Created container {name}")
+    _warn_host(ctx, options)
     if not ctx.check_mode:
         svc.remove(name, force=True)
         svc.create(options, name=name, pull="never")
+
+
+def _warn_host(ctx: TaskContext, options: t.Mapping[str, t.Any]) -> None:
+    """The engine's warnings for settings this host cannot apply (recorded, not applied: Docker's rule)."""
+    for message in ctx.engine.containers.host_warnings(options):
+        ctx.warn(message)
 
 
 def _wait_healthy(ctx: TaskContext, name: str, container: dict[str, t.Any], out: _Result) -> dict[str, t.Any]:

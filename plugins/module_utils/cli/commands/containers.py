@@ -328,7 +328,14 @@ def _prepare(ctx: Context) -> tuple[dict[str, t.Any], str]:
     a = ctx.args
     opts = normalised_options(a, RUN_FLAGS, image=a.image, command=a.command)
     pull = _pull_if_needed(ctx, a)
+    _warn_host(ctx, opts)
     return opts, pull
+
+
+def _warn_host(ctx: Context, opts: t.Mapping[str, t.Any]) -> None:
+    """docker run/create/update print the daemon's warnings first: ``WARNING: ...``."""
+    for message in ctx.engine.containers.host_warnings(opts):
+        ctx.stderr.write(f"WARNING: {message}\n")
 
 
 def _refused(ctx: Context, verb: str, exc: EngineError, flags: t.Sequence[RunFlag]) -> int:
@@ -637,6 +644,7 @@ def update(ctx: Context) -> int:
 
         raise UsageError("you must provide one or more flags when using this command", a._parser.prog)
     svc = ctx.engine.containers
+    _warn_host(ctx, opts)
     return _each(ctx, a.names, lambda n: svc.update(n, opts))
 
 

@@ -302,6 +302,14 @@ class ContainerService:
             raise
         return cid
 
+    def host_warnings(self, options: t.Mapping[str, t.Any]) -> list[str]:
+        """What this host cannot apply of *options*, as ``field: why`` (``docker create``'s Warnings).
+
+        The options are recorded as given (so the ``container`` module stays idempotent) and the
+        settings are left out of what is applied, as Docker discards them.
+        """
+        return [f"{key}: {why}" for key, why in _unsupported(options).items()]
+
     def _healthcheck(self, image_id: str, opts: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
         image_cfg = self._image_config(image_id).get("config") or {}
         hc = copts.effective(opts, image_cfg).get("healthcheck")
@@ -524,7 +532,7 @@ class ContainerService:
             )
         image_config = (self._image_config(record.image).get("config") or {})
         spec = specmod.build(
-            record.options,
+            _applicable(record.options),
             image_config,
             self.config,
             container_id=cid,
@@ -824,7 +832,7 @@ class ContainerService:
         from ..runtime import spec as specmod
         from ..runtime.cgroups import detect
 
-        resources = specmod.resources(options)
+        resources = specmod.resources(_applicable(options))
         manager = detect.manager(specmod.cgroups_path(options, record.id))
         manager.update(resources)
 
@@ -1194,6 +1202,24 @@ class _VolatileOverlay:
 
     def umount2(self, target: str, flags: int) -> None:
         self._sys.umount2(target, flags)
+
+
+def _unsupported(options: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """{option: why} for the set options this host cannot apply (Docker warns and discards these)."""
+    out: dict[str, str] = {}
+    if options.get("blkio_weight"):
+        from ..runtime.cgroups import detect
+
+        if not detect.io_weight_supported():
+            out["blkio_weight"] = ("this kernel does not support block I/O weight (no blkio.weight or "
+                                   "blkio.bfq.weight, or no io controller): the weight is discarded, as Docker does")
+    return out
+
+
+def _applicable(options: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """*options* without what this host cannot apply (see :func:`_unsupported`)."""
+    drop = _unsupported(options)
+    return {k: v for k, v in options.items() if k not in drop} if drop else options
 
 
 def _now_rfc3339() -> str:

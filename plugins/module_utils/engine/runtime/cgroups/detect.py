@@ -38,6 +38,28 @@ def layout(root: str = "/sys/fs/cgroup") -> str:
 _detect_layout = layout  # manager() has a parameter of the same name
 
 
+def io_weight_supported(root: str = "/sys/fs/cgroup") -> bool:
+    """Whether a block I/O weight can be set here (Docker's ``SysInfo.BlkioWeight``).
+
+    v2: the ``io`` controller is available; v1/hybrid: the blkio hierarchy has ``blkio.weight`` (CFQ)
+    or ``blkio.bfq.weight`` (BFQ). Kernels with neither scheduler have no such file (this test host).
+    """
+    try:
+        kind = layout(root)
+    except CgroupError:
+        return False
+    if kind == "v2":
+        try:
+            with open(os.path.join(root, "cgroup.controllers")) as fh:
+                return "io" in fh.read().split()
+        except OSError:
+            return False
+    from .v1 import mounts
+
+    d = mounts(root).get("blkio")
+    return bool(d) and any(os.path.exists(os.path.join(d, f)) for f in ("blkio.weight", "blkio.bfq.weight"))
+
+
 def manager(
     cgroups_path: str,
     root: str = "/sys/fs/cgroup",
