@@ -44,6 +44,7 @@ import fcntl
 import os
 import time
 
+from ..core.value import FrozenValue
 from . import sync
 from .logs import parse_time, rfc3339_nano
 
@@ -208,7 +209,7 @@ def require(status: ContainerStatus, verb: str, *, force: bool = False, name: st
     raise InvalidState(status.value, verb, name=name, message=message)
 
 
-class ContainerState:
+class ContainerState(FrozenValue):
     """``containers/<id>/state.json``, a frozen value. Times are RFC 3339 strings (``ZERO_TIME`` unset).
 
     ``health`` is None without a healthcheck, else ``{"Status": "starting"|"healthy"|"unhealthy",
@@ -217,7 +218,10 @@ class ContainerState:
 
     FIELDS = ("status", "pid", "exit_code", "oom_killed", "error", "started_at", "finished_at", "restart_count",
               "manually_stopped", "health", "monitor_pid")
-    __slots__ = FIELDS
+    __slots__ = _fields = FIELDS
+    _defaults = {"status": ContainerStatus.CREATED, "pid": 0, "exit_code": 0, "oom_killed": False, "error": "",
+                 "started_at": ZERO_TIME, "finished_at": ZERO_TIME, "restart_count": 0,
+                 "manually_stopped": False, "health": None, "monitor_pid": 0}
 
     status: ContainerStatus
     pid: int
@@ -231,45 +235,8 @@ class ContainerState:
     health: dict[str, t.Any] | None
     monitor_pid: int
 
-    def __init__(
-        self,
-        status: ContainerStatus = ContainerStatus.CREATED,
-        pid: int = 0,
-        exit_code: int = 0,
-        oom_killed: bool = False,
-        error: str = "",
-        started_at: str = ZERO_TIME,
-        finished_at: str = ZERO_TIME,
-        restart_count: int = 0,
-        manually_stopped: bool = False,
-        health: dict[str, t.Any] | None = None,
-        monitor_pid: int = 0,
-    ) -> None:
-        values = (ContainerStatus(status), pid, exit_code, oom_killed, error, started_at, finished_at,
-                  restart_count, manually_stopped, health, monitor_pid)
-        for name, value in zip(self.FIELDS, values):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: t.Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r} of a frozen ContainerState")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r} of a frozen ContainerState")
-
-    def _values(self) -> tuple[t.Any, ...]:
-        return tuple(getattr(self, name) for name in self.FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
-        return f"ContainerState({inner})"
+    def _convert(self, values: dict[str, t.Any]) -> None:
+        values["status"] = ContainerStatus(values["status"])
 
     def to_dict(self) -> dict[str, t.Any]:
         out = {name: getattr(self, name) for name in self.FIELDS}
@@ -282,14 +249,6 @@ class ContainerState:
     def from_dict(cls, data: t.Mapping[str, t.Any]) -> ContainerState:
         """Tolerant: unknown keys are ignored, missing ones take their defaults."""
         return cls(**{k: v for k, v in data.items() if k in cls.FIELDS})
-
-    def replace(self, **changes: t.Any) -> ContainerState:
-        unknown = set(changes) - set(self.FIELDS)
-        if unknown:
-            raise TypeError(f"ContainerState has no field {sorted(unknown)[0]!r}")
-        values = {name: getattr(self, name) for name in self.FIELDS}
-        values.update(changes)
-        return ContainerState(**values)
 
     def transition(self, status: ContainerStatus, **changes: t.Any) -> ContainerState:
         """A copy in *status* (with *changes*); :class:`InvalidState` when the transition is not allowed."""
