@@ -167,16 +167,9 @@ def check_cgroups_path(spec: dict, ctx: Context) -> None:
     path = (spec.get("linux") or {}).get("cgroupsPath")
     if path is None or path == "":
         return
-    if not isinstance(path, str):
-        raise _invalid("spec.linux.cgroupsPath", path, "must be a string")
-    if ":" in path and not path.startswith("/"):
-        raise _invalid("spec.linux.cgroupsPath", path,
-                       "systemd slice:prefix:name paths need --systemd-cgroup, which berth-runtime does not support")
-    parts = [p for p in path.split("/") if p]
-    if not parts:
-        raise _invalid("spec.linux.cgroupsPath", path, "must name a cgroup below the root")
-    if any(p in (".", "..") for p in parts) or "\0" in path:
-        raise _invalid("spec.linux.cgroupsPath", path, "'.' and '..' are not allowed in a cgroup path")
+    from .cgroups.base import check_cgroups_path as check  # the same rule as the cgroup managers'
+
+    check(path, "spec.linux.cgroupsPath")
 
 
 def check_rlimits(spec: dict, ctx: Context) -> None:

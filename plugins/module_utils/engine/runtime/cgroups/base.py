@@ -116,16 +116,21 @@ def parse_proc_cgroup(text: str) -> dict[str, str]:
     return out
 
 
-def check_cgroups_path(cgroups_path: str) -> str:
-    """Validate OCI ``linux.cgroupsPath`` for the cgroupfs driver; return it normalised."""
-    if not isinstance(cgroups_path, str) or not cgroups_path.strip("/"):
-        raise InvalidOption("linux.cgroupsPath", cgroups_path, "a cgroup path such as /berth/<id> is required")
+def check_cgroups_path(cgroups_path: str, field: str = "linux.cgroupsPath") -> str:
+    """Validate OCI ``linux.cgroupsPath`` for the cgroupfs driver; return it normalised.
+
+    The one rule for the engine, the cgroup managers and ``berth-runtime``'s spec validation.
+    """
+    if not isinstance(cgroups_path, str):
+        raise InvalidOption(field, cgroups_path, "must be a string")
     if ":" in cgroups_path and not cgroups_path.startswith("/"):
-        raise InvalidOption("linux.cgroupsPath", cgroups_path,
-                            "systemd slice paths (slice:prefix:name) are not supported; berth uses cgroupfs paths")
+        raise InvalidOption(field, cgroups_path, "systemd slice:prefix:name paths need --systemd-cgroup, which "
+                                                 "Berth does not support: use a cgroupfs path such as /berth/<id>")
     parts = [p for p in cgroups_path.split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        raise InvalidOption("linux.cgroupsPath", cgroups_path, "'.' and '..' are not allowed in a cgroup path")
+    if not parts:
+        raise InvalidOption(field, cgroups_path, "must name a cgroup below the root, such as /berth/<id>")
+    if any(p in (".", "..") for p in parts) or "\0" in cgroups_path:
+        raise InvalidOption(field, cgroups_path, "'.' and '..' (and NUL) are not allowed in a cgroup path")
     norm = "/".join(parts)
     return "/" + norm if cgroups_path.startswith("/") else norm
 
