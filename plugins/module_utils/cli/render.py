@@ -436,3 +436,15 @@ class Progress:
     def _write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
+
+
+def inspect_lines(items: t.Sequence[t.Any], fmt: str | None) -> list[str]:
+    """``docker inspect`` output: a JSON array (indent 4), ``--format json`` one object a line, or a Go
+    template a line per item (:class:`TemplateError` when the template is bad)."""
+    if fmt and fmt != "json":
+        return [render_template(fmt, item) for item in items]
+    if fmt == "json":
+        return [go_json(item) for item in items]
+    import json
+
+    return [json.dumps(list(items), indent=4, ensure_ascii=False)]

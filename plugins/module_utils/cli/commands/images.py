@@ -224,21 +224,14 @@ def inspect(ctx: Context) -> int:
             found.append(ctx.engine.images.inspect(name))
         except EngineError as exc:
             rc = ctx.error(exc)
-    if a.format and a.format != "json":
+    try:
+        lines = render.inspect_lines(found, a.format)
+    except render.TemplateError as exc:
         from ..main import UsageError
 
-        for item in found:
-            try:
-                ctx.out(render.render_template(a.format, item))
-            except render.TemplateError as exc:
-                raise UsageError(f"template parsing error: {exc}", a._parser.prog) from None
-    elif a.format == "json":
-        for item in found:
-            ctx.out(render.go_json(item))
-    else:
-        import json
-
-        ctx.out(json.dumps(found, indent=4, ensure_ascii=False))
+        raise UsageError(f"template parsing error: {exc}", a._parser.prog) from None
+    for line in lines:
+        ctx.out(line)
     return rc
 
 
