@@ -920,8 +920,6 @@ def attach(ctx: Context) -> int:
 # ================================================================ inspect
 def inspect(ctx: Context) -> int:
     """``berth inspect``: a container first, then an image (docker's order); ``--type`` picks one."""
-    import json
-
     from ...engine.errors import Conflict
 
     a = ctx.args
