@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # SPDX-License-Identifier: GPL-3.0-or-later
 """bench/converge: the cost of a no-op `container` task, Berth vs community.docker's docker_container.
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # SPDX-License-Identifier: GPL-3.0-or-later
 """bench/memory: what supervising an idle container costs, per container (PSS), Berth vs podman vs docker.
 

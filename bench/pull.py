@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # SPDX-License-Identifier: GPL-3.0-or-later
 """bench/pull: pull a ~200 MB, 5-layer image from a loopback registry with Berth and its peers.
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # SPDX-License-Identifier: GPL-3.0-or-later
 """bench/start: `run --rm IMAGE true` (no network) with Berth and its peers, same busybox image, same run.
 

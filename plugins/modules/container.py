@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ description:
   - Resource limits and the restart policy are changed in place on the running container; any other
     difference, or another image behind O(image), recreates the container (stop, remove, create).
 author:
-  - Berth developers
+  - Berth developers (@berth-engine)
 extends_documentation_fragment:
   - berth.engine.engine
   - berth.engine.attributes

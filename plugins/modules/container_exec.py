@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ description:
   - Options follow M(community.docker.docker_container_exec).
   - The task always reports a change, and does not fail on a non-zero exit code (check O(ignore:rc)).
 author:
-  - Berth developers
+  - Berth developers (@berth-engine)
 extends_documentation_fragment:
   - berth.engine.engine
   - berth.engine.attributes
   - berth.engine.attributes.actiongroup_berth
 attributes:
   check_mode:
-    support: none
+    support: partial
     details:
-      - The command is not run in check mode; the task is reported as skipped.
+      - In check mode the options are validated, the command is not run and the task is reported as skipped.
   diff_mode:
     support: none
   idempotent:

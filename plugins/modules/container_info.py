@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ description:
   - Returns C(docker inspect) data for one container, and whether it exists.
   - A container that does not exist is not an error.
 author:
-  - Berth developers
+  - Berth developers (@berth-engine)
 extends_documentation_fragment:
   - berth.engine.engine
   - berth.engine.attributes

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ description:
   - Changes are decided on image IDs, so re-running a task is reported as unchanged unless the image
     the name points at really changed.
 author:
-  - Berth developers
+  - Berth developers (@berth-engine)
 extends_documentation_fragment:
   - berth.engine.engine
   - berth.engine.attributes

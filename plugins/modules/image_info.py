@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ description:
     matches O(filters) when O(name) is not given.
   - Names that are not present are skipped, not reported as errors.
 author:
-  - Berth developers
+  - Berth developers (@berth-engine)
 extends_documentation_fragment:
   - berth.engine.engine
   - berth.engine.attributes
