@@ -392,7 +392,8 @@ class BlobStream:
         while True:
             if self._resp is None:
                 self._open()
-            assert self._resp is not None
+            if self._resp is None:
+                raise AssertionError('self._resp is not None')
             try:
                 data = self._resp.read(want)
             except TransportError as exc:

@@ -301,7 +301,8 @@ class Transport:
             if follow_redirects:
                 return self._follow(resp, headers)
             return resp
-        assert last is not None
+        if last is None:
+            raise AssertionError('last is not None')
         raise last
 
     def request_url(self, method: str, url: str, headers: t.Mapping[str, str] | None = None) -> Response:

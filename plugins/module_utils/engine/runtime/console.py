@@ -36,7 +36,8 @@ class ConsoleProxy:
     def run(self, pid: int) -> int:
         import select
 
-        assert self.master is not None
+        if self.master is None:
+            raise AssertionError('self.master is not None')
         master = self.master
         stdin = self.stdin_fd
         stdin_tty = stdin is not None and os.isatty(stdin)

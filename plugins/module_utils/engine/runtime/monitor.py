@@ -958,7 +958,8 @@ class Monitor:
 
     # ------------------------------------------------------------------ health
     def _probe(self) -> None:
-        assert self.checker is not None
+        if self.checker is None:
+            raise AssertionError('self.checker is not None')
         argv, timeout, started, start_ns = self.checker.begin()
         self._probe_started = (started, start_ns)
         self.health_job = self._async("_job_health", (self.layout, self.id, self.runtime, argv, timeout),

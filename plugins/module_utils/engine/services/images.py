@@ -397,7 +397,8 @@ class ImageService:
         ref = ImageReference.parse(target, field="target")
         if ref.digest:
             raise InvalidReference(target, "refusing to create a tag with a digest reference", "target")
-        assert ref.tagged is not None
+        if ref.tagged is None:
+            raise AssertionError('ref.tagged is not None')
         return bool(self.store.set_refs(image_id, [ref.tagged]))
 
     def remove(self, name: str, force: bool = False) -> list[dict[str, str]]:

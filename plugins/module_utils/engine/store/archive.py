@@ -269,7 +269,8 @@ class _TarSource(_Source):
 
     def open(self, name: str) -> t.Any:
         fh = self._tf.extractfile(self._regular(name))
-        assert fh is not None
+        if fh is None:
+            raise AssertionError('fh is not None')
         return fh
 
 
@@ -727,7 +728,8 @@ class _TarWriter:
         ti.uid = ti.gid = 0
         ti.uname = ti.gname = ""
         buf = ti.tobuf(tarfile.GNU_FORMAT, "utf-8", "strict")
-        assert len(buf) == tarfile.BLOCKSIZE, name
+        if len(buf) != tarfile.BLOCKSIZE:
+            raise AssertionError(name)
         return buf
 
     def _pad(self, size: int) -> None:
@@ -900,7 +902,8 @@ def _oci_entries(store: ImageStore, items: list[tuple[str, list[str]]]) -> list[
 
 def _write_layer_tar(store: ImageStore, w: _TarWriter, name: str, x: LayerRef) -> None:
     """The uncompressed layer tar, decompressed from the stored blob and checked against the diff ID."""
-    assert x.blob is not None
+    if x.blob is None:
+        raise AssertionError('x.blob is not None')
     with store.blobs.open(x.blob) as fh:
         if x.blob == x.diff_id:
             plain = HashingReader(fh)
@@ -1287,7 +1290,8 @@ def _import_layer(store: ImageStore, raw: t.Any, label: str) -> tuple[str, str, 
         if writer is not None:
             writer.abort()
         raise
-    assert info.blob is not None
+    if info.blob is None:
+        raise AssertionError('info.blob is not None')
     return info.diff_id, str(info.blob), media_type, info.blob_size, scanner.max_mtime
 
 

@@ -24,7 +24,8 @@ class BlobWriter:
         self.size = 0
 
     def write(self, data: bytes) -> int:
-        assert self._fh is not None
+        if self._fh is None:
+            raise AssertionError('self._fh is not None')
         self._hash.update(data)
         self._fh.write(data)
         self.size += len(data)
@@ -36,7 +37,8 @@ class BlobWriter:
 
     def commit(self, what: str = "blob") -> Digest:
         """Verify against the expected digest (if any) and make the blob visible."""
-        assert self._fh is not None
+        if self._fh is None:
+            raise AssertionError('self._fh is not None')
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
