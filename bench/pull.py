@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-from tests.support.registry import Registry, free_port  # noqa: E402
+from tests.support.registry import Registry  # noqa: E402
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -127,7 +127,7 @@ class Tool:
 
 
 def _run(argv: list[str], **kw: t.Any) -> None:
-    res = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+    res = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw, check=False)
     if res.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed ({res.returncode}): {res.stderr.strip()[-2000:]}")
 
@@ -188,7 +188,7 @@ class Docker(Tool):
         self.proc = subprocess.Popen(["dockerd", "--config-file", cfg], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if subprocess.run(["docker", "-H", f"unix://{self.sock}", "version"], capture_output=True).returncode == 0:
+            if subprocess.run(["docker", "-H", f"unix://{self.sock}", "version"], capture_output=True, check=False).returncode == 0:
                 return
             time.sleep(0.3)
         raise RuntimeError("dockerd did not start; see " + self.log.name)
@@ -210,7 +210,7 @@ TOOLS = {c.name: c for c in (Berth, Skopeo, Podman, Docker)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mb", type=int, default=200)
     ap.add_argument("--files", type=int, default=20000)
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                 for tool in order:
                     ref = push_variant(reg, f"bench/{tool.name}", f"r{rnd}", f"{tool.name}{rnd}{os.urandom(4).hex()}",
                                        args.mb, args.files)
-                    subprocess.run(["sync"])
+                    subprocess.run(["sync"], check=False)
                     start = time.monotonic()
                     tool.pull(ref, work)
                     elapsed = time.monotonic() - start

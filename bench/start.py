@@ -35,7 +35,7 @@ BERTH = os.path.join(REPO, "bin", "berth")
 
 
 def _run(argv: list[str], **kw: t.Any) -> None:
-    res = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+    res = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw, check=False)
     if res.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:4])} failed ({res.returncode}): {res.stderr.strip()[-1500:]}")
 
@@ -66,7 +66,7 @@ class Berth(Tool):
         with open(self.cfg, "w") as fh:
             json.dump({}, fh)
         _run([BERTH, "--root", self.root, "--config", self.cfg, "import", rootfs_tar, "bench/bb:1"])
-        for _ in range(2):  # warm: library copy, bytecode
+        for dummy in range(2):  # warm: library copy, bytecode
             _run(self.argv(0))
 
     def argv(self, i: int) -> list[str]:
@@ -162,7 +162,7 @@ class Docker(Tool):
         self.log = open(os.path.join(d, "dockerd.log"), "w")
         self.proc = subprocess.Popen(["dockerd", "--config-file", cfg], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
-        while subprocess.run(["docker", "-H", f"unix://{self.sock}", "version"], capture_output=True).returncode:
+        while subprocess.run(["docker", "-H", f"unix://{self.sock}", "version"], capture_output=True, check=False).returncode:
             if time.monotonic() > deadline:
                 raise RuntimeError("dockerd did not start")
             time.sleep(0.3)
@@ -185,7 +185,7 @@ TOOLS = {c.name: c for c in (Berth, BerthRunc, Runc, Crun, Podman, Docker)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--json")
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for tool in tools:
             tool.teardown()
-        subprocess.run(["rm", "-rf", work])
+        subprocess.run(["rm", "-rf", work], check=False)
     med = {k: statistics.median(v) for k, v in times.items() if v}
     base = med.get("berth")
     print("\ntool        median    ratio to berth (>1: berth faster)")
