@@ -321,6 +321,10 @@ class ImageStore:
         for dg in self.blobs.all():
             if dg not in used_blobs:
                 freed += self.blobs.remove(dg)
+        if os.path.isdir(self.layout.remap_root):
+            from .remap import sweep
+
+            sweep(self.layout, self.layers.has)  # remapped copies of layers that are gone
         self.clean_tmp()
         return deleted, freed
 
