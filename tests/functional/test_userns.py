@@ -215,11 +215,22 @@ def test_inspect_info_and_the_cache(remapped: Engine, env: Env, rootfs_tar: str)
     for name in ("upper", "work", "rootfs", "hostname", "hosts", "resolv.conf"):
         st = os.stat(os.path.join(cdir, name))
         assert (st.st_uid, st.st_gid) == (UID, GID), name
-    # removing the image deletes its layer and the layer's remapped copies
-    for cid in (first, second):
-        eng.containers.remove(cid)
+    # garbage collection keeps the copies containers use ...
+    eng.containers.remove(first)
+    assert eng.images.prune()["ImagesDeleted"] == []
+    assert os.path.exists(meta)
+    # ... and deletes the others, while the image and its layer stay
+    eng.containers.remove(second)
+    eng.images.prune()
+    assert not os.path.exists(os.path.join(cache, layer))
+    assert os.path.exists(os.path.join(env.root, "layers", "sha256", layer, "layer.json"))
+    # the next container makes the copy again; removing the image deletes it with the layer
+    third = eng.containers.create(_opts(command=["true"]))
+    assert os.path.exists(meta)
+    eng.containers.remove(third)
     eng.images.remove("bb:1")
     assert not os.path.exists(os.path.join(cache, layer))
+    assert not os.path.exists(os.path.join(env.root, "layers", "sha256", layer))
 
 
 def test_userns_mode_host_opts_out(remapped: Engine, env: Env) -> None:
@@ -376,3 +387,34 @@ def test_shift_copy_keeps_everything_and_whiteouts_work(tmp_path: t.Any) -> None
     with pytest.raises(StoreError) as err:
         remap.shift_copy(str(src), str(tmp_path / "dst2"), shift, "layer sha256:x")
     assert "/data is owned by 70000:0" in str(err.value)
+
+
+def test_remapped_layers_are_complete_before_use_and_go_with_their_layer(tmp_path: t.Any) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
+    from ansible_collections.berth.engine.plugins.module_utils.engine.store.layers import LayerStore
+
+    layout = Layout(str(tmp_path / "root"))
+    diff_id = "sha256:" + "ab" * 32
+    os.makedirs(os.path.join(layout.layer_diff(diff_id), "bin"))
+    with open(os.path.join(layout.layer_diff(diff_id), "bin", "sh"), "w") as fh:
+        fh.write("sh")
+    with open(layout.layer_meta(diff_id), "w") as fh:
+        fh.write("{}")
+    cache = remap.RemappedLayers(layout, "7.8-10", lambda u, g: (u + 7, g + 8))
+    # a leftover without remap.json (a crash before the rename completed it) is not used but replaced
+    os.makedirs(os.path.join(layout.remap_layer_diff("7.8-10", diff_id), "junk"))
+    assert not cache.complete(diff_id)
+    (path,) = cache.ensure([diff_id])
+    assert path == layout.remap_layer_diff("7.8-10", diff_id)
+    assert sorted(os.listdir(path)) == ["bin"] and os.stat(os.path.join(path, "bin", "sh")).st_uid == 7
+    assert cache.complete(diff_id) and os.listdir(layout.tmp_dir) == []
+    with open(layout.remap_layer_meta("7.8-10", diff_id)) as fh:
+        assert json.load(fh) == {"diff_id": diff_id, "key": "7.8-10", "entries": 2}
+    assert cache.ensure([diff_id]) == [path]  # reused
+    with pytest.raises(StoreError):
+        remap.RemappedLayers(layout, "../x", lambda u, g: (u, g))
+    with pytest.raises(StoreError):
+        cache.ensure(["sha256:" + "cd" * 32])  # no such layer
+    LayerStore(layout, None).remove(diff_id)  # type: ignore[arg-type]
+    assert not os.path.exists(layout.remap_layer_dir("7.8-10", diff_id))
+    assert not os.path.exists(layout.layer_dir(diff_id))

@@ -73,7 +73,8 @@ class Engine:
         if self._images is None:
             from .services.images import ImageService
 
-            self._images = ImageService(self.store, self.config, image_users=self._image_users)
+            self._images = ImageService(self.store, self.config, image_users=self._image_users,
+                                        remapped_in_use=self._remapped_in_use)
         return self._images
 
     @property
@@ -98,6 +99,11 @@ class Engine:
         if not os.path.isdir(self.layout.containers_dir):
             return []
         return self.containers.users_of_image(image_id)
+
+    def _remapped_in_use(self) -> set:
+        if not os.path.isdir(self.layout.containers_dir):
+            return set()
+        return self.containers.remapped_layers_in_use()
 
     @classmethod
     def open(

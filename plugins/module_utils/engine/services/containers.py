@@ -261,6 +261,24 @@ class ContainerService:
                 continue
         return out
 
+    def remapped_layers_in_use(self) -> set[tuple[str, str]]:
+        """``(mapping key, diff ID)`` of the remapped layer copies the containers use (image garbage
+        collection keeps these)."""
+        from ..config.userns import IdMapping
+
+        out = set()
+        for cid in self._ids():
+            try:
+                record = self._record(cid)
+            except (NotFound, EngineError):
+                continue
+            if not record.userns:
+                continue
+            key = IdMapping.from_json(record.userns).key
+            rec = fs.read_json(self.layout.image_record(record.image)) or {}
+            out.update((key, x["diff_id"]) for x in rec.get("layers") or ())
+        return out
+
     def desired(self, name: str) -> dict[str, t.Any]:
         return dict(self._record(self.require(name)).options)
 

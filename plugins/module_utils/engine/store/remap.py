@@ -18,7 +18,8 @@ each uid/gid goes through *shift*. File content is cloned when the file system c
 copied in the kernel (``copy_file_range``).
 
 :func:`remove_layer` deletes the copies of a layer for every mapping (called when the layer is deleted);
-:func:`sweep` deletes copies whose layer is gone (garbage collection).
+:func:`sweep` deletes the copies garbage collection does not keep (their layer is gone, or no container
+uses them).
 """
 from __future__ import annotations
 
@@ -98,9 +99,9 @@ def remove_layer(layout: Layout, diff_id: str) -> None:
         _discard(layout, layout.remap_layer_dir(key, diff_id))
 
 
-def sweep(layout: Layout, keep: t.Callable[[str], bool]) -> int:
-    """Delete remapped copies whose layer is gone (``keep(diff_id)`` is False) and empty mapping
-    directories; returns how many copies were deleted. Caller holds the gc lock exclusively."""
+def sweep(layout: Layout, keep: t.Callable[[str, str], bool]) -> int:
+    """Delete the remapped copies ``keep(mapping key, diff_id)`` refuses and empty mapping directories;
+    returns how many copies were deleted. Caller holds the gc lock exclusively."""
     try:
         keys = os.listdir(layout.remap_root)
     except FileNotFoundError:
@@ -113,7 +114,7 @@ def sweep(layout: Layout, keep: t.Callable[[str], bool]) -> int:
         except (FileNotFoundError, NotADirectoryError):
             continue
         for name in names:
-            if not keep("sha256:" + name):
+            if not keep(key, "sha256:" + name):
                 _discard(layout, os.path.join(kdir, name))
                 count += 1
         try:
