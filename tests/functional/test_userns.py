@@ -418,3 +418,21 @@ def test_remapped_layers_are_complete_before_use_and_go_with_their_layer(tmp_pat
     LayerStore(layout, None).remove(diff_id)  # type: ignore[arg-type]
     assert not os.path.exists(layout.remap_layer_dir("7.8-10", diff_id))
     assert not os.path.exists(layout.layer_dir(diff_id))
+
+
+def test_nothing_of_it_is_loaded_when_remapping_is_off(tmp_path: t.Any, rootfs_tar: str) -> None:
+    """The start path of a plain container never imports config/userns.py or store/remap.py."""
+    import sys
+
+    script = f"""
+import sys
+from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
+eng = Engine.open(data_root={str(tmp_path / 'root')!r}, config_path={str(tmp_path / 'daemon.json')!r})
+eng.images.import_({rootfs_tar!r}, "bb:1")
+res = eng.containers.run(normalise_options({{"image": "bb:1", "command": ["true"]}}), detach=False, remove=True)
+base = "ansible_collections.berth.engine.plugins.module_utils.engine."
+print(res.exit_code, sorted(m for m in (base + "config.userns", base + "store.remap") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
+    assert out.split("\n")[-2] == "0 []"
