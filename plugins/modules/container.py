@@ -256,7 +256,15 @@ options:
     type: str
   userns_mode:
     description:
-      - V(host) (the default) or V(private) for a user namespace mapped to subordinate IDs.
+      - User namespace of the container. Left out, it follows the engine configuration. With
+        C(userns-remap) set in C(daemon.json) (V(default), a user, C(user:group), a uid or C(uid:gid), as
+        Docker's) the container runs in a user namespace mapped to that account's ranges in
+        C(/etc/subuid) and C(/etc/subgid), otherwise in the host's.
+      - V(host) never remaps (Docker's C(--userns=host)); with remapping on, O(privileged),
+        O(network_mode=host) and O(pid_mode=host) need it.
+      - V(private) always remaps, with the C(userns-remap) ranges or, when that is not set, those of the
+        default account C(berthremap) (created when missing).
+      - Compared for idempotency as given; a change recreates the container.
     type: str
   tty:
     description:

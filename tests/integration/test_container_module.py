@@ -212,6 +212,39 @@ def test_unsupported_setting_warns_and_stays_idempotent(
     assert not again.get("warnings")
 
 
+def test_userns_mode_is_compared(
+    run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
+) -> None:
+    """userns_mode takes part in idempotency (host stays host; private would recreate, predicted in
+    check mode only: creating it needs subordinate ID ranges on the host)."""
+    base = {"name": "berth-it-userns", "image": image_ref, "command": "sleep 3600", "stop_timeout": 1,
+            "userns_mode": "host"}  # fmt: skip
+    res = run_playbook(
+        [
+            {"name": "create", CONTAINER: base},
+            {"name": "again", CONTAINER: base},
+            {"name": "without the option", CONTAINER: {k: v for k, v in base.items() if k != "userns_mode"}},
+            {"name": "private, check", CONTAINER: dict(base, userns_mode="private"), "check_mode": True},
+            {"name": "privileged private", CONTAINER: dict(base, userns_mode="private", privileged=True),
+             "ignore_errors": True},
+            {"name": "remove", CONTAINER: {"name": "berth-it-userns", "state": "absent"}},
+        ],
+        diff=True,
+        defaults=engine_defaults,
+    )  # fmt: skip
+    created = ok(res["create"])
+    assert created["changed"] is True and created["container"]["HostConfig"]["UsernsMode"] == "host"
+    assert ok(res["again"])["changed"] is False and ok(res["without the option"])["changed"] is False
+    check = ok(res["private, check"])
+    assert check["changed"] is True
+    assert diff_of(check)["before"].get("userns_mode") == "host"
+    assert diff_of(check)["after"].get("userns_mode") == "private"
+    assert "Removed container" in " ".join(check["actions"]) and "Created container" in " ".join(check["actions"])
+    failed = res["privileged private"]
+    assert failed.get("failed") is True and "privileged" in failed["msg"] and "user namespaces" in failed["msg"]
+    assert ok(res["remove"])["changed"] is True
+
+
 def test_healthy_and_one_off_job(
     run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
 ) -> None:

@@ -149,7 +149,8 @@ GOOD = [
     ("pid_mode", "host", "host"),
     ("pid_mode", "container:abc123", "container:abc123"),
     ("uts", "host", "host"),
-    ("userns_mode", "host", ""),
+    ("userns_mode", "host", "host"),  # kept: with userns-remap on it is not the default
+    ("userns_mode", "", ""),
     ("userns_mode", "private", "private"),
     ("devices", ["/dev/fuse"], [{"path_on_host": "/dev/fuse", "path_in_container": "/dev/fuse",
                                  "cgroup_permissions": "rwm"}]),

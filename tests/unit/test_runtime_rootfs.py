@@ -451,3 +451,24 @@ def test_exec_plan_joins_the_init_namespaces(tmp_path: t.Any) -> None:
                              proc=str(proc))
     assert p.join == [("network", f"{proc}/42/ns/net"), ("pid", f"{proc}/42/ns/pid"), ("mount", f"{proc}/42/ns/mnt")]
     assert p.fork and not p.unshare
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_user_namespace_binds_a_mounted_rootfs_and_host_devices(bundle: str, userns: bool,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """An overlay rootfs is already a mount point; in a user namespace its copy is locked (pivot_root
+    refuses it), so it is bound onto itself anyway, and devices are host nodes bound, never mknod'ed."""
+    monkeypatch.setattr(rootfs, "_is_mount_point", lambda path: True)
+    spec = small_spec(bundle)
+    if userns:
+        spec["linux"]["namespaces"].insert(0, {"type": "user"})
+    sys_ = RecordingSyscalls()
+    run_fs_steps(spec, bundle, sys_, [])
+    r = os.path.join(bundle, "rootfs")
+    assert (Mount(r, r, "bind", BIND | REC, None) in sys_.mounts()) is userns
+    nodes = [c for c in sys_.calls if isinstance(c, Mknod)]
+    binds = [m.source for m in sys_.mounts() if m.fstype == "bind" and m.target.startswith(f"{r}/dev/")]
+    if userns:
+        assert nodes == [] and "/dev/null" in binds and "/dev/fuse" in binds
+    else:
+        assert len(nodes) == 7 and binds == []

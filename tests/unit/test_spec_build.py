@@ -431,18 +431,30 @@ def test_devices() -> None:
         ({"pid_mode": "host"}, ["network"], ["pid"]),
         ({"ipc_mode": "host", "uts": "host"}, ["pid"], ["ipc", "uts"]),
         ({"userns_mode": "private"}, ["user"], []),
-        ({}, ["pid", "network", "ipc", "uts", "mount", "cgroup"], ["user"]),
+        ({}, ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"], []),  # maps given: userns-remap
+        ({"userns_mode": "host"}, ["pid", "network", "ipc", "uts", "mount", "cgroup"], ["user"]),
     ],
 )
 def test_namespaces(options: dict, present: list[str], absent: list[str]) -> None:
     mappings = {"uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
-                "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}  # fmt: skip
-    s = build(options, id_mappings=mappings)
+                "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536},
+                                {"containerID": 65536, "hostID": 300000, "size": 10}]}  # fmt: skip
+    s = build(options, id_mappings=mappings if ("user" in present or options.get("userns_mode")) else None)
     types = ns_types(s)
     assert all(p in types and types[p] is None for p in present)
     assert not any(a in types for a in absent)
-    if options.get("userns_mode"):
+    if "user" in present:
         assert s["linux"]["uidMappings"] == mappings["uidMappings"]
+        assert s["linux"]["gidMappings"] == mappings["gidMappings"]
+    else:
+        assert "uidMappings" not in s["linux"] and "gidMappings" not in s["linux"]
+
+
+def test_no_user_namespace_without_maps() -> None:
+    s = build({})
+    assert "user" not in ns_types(s) and "uidMappings" not in s["linux"]
+    s = build({"userns_mode": "host"}, id_mappings={"uidMappings": [], "gidMappings": []})
+    assert "user" not in ns_types(s)
 
 
 def test_joined_namespaces_and_errors() -> None:

@@ -47,8 +47,11 @@ __all__ = ["Engine", "LoadedImage", "PullResult", "RunResult", "Stdio", "VERSION
 
 
 class Engine:
-    def __init__(self, config: DaemonConfig, root: str, lock_timeout: float | None = 600.0) -> None:
+    def __init__(self, config: DaemonConfig, root: str, lock_timeout: float | None = 600.0,
+                 host_files: t.Any = None) -> None:
         self.config = config
+        #: config.userns.HostFiles (where /etc/passwd, group, subuid, subgid are), None for the host's
+        self.host_files = host_files
         self.root = root
         self.layout = Layout(root)
         self.lock_timeout = lock_timeout
@@ -70,7 +73,8 @@ class Engine:
         if self._images is None:
             from .services.images import ImageService
 
-            self._images = ImageService(self.store, self.config, image_users=self._image_users)
+            self._images = ImageService(self.store, self.config, image_users=self._image_users,
+                                        remapped_in_use=self._remapped_in_use)
         return self._images
 
     @property
@@ -78,7 +82,7 @@ class Engine:
         if self._system is None:
             from .services.system import SystemService
 
-            self._system = SystemService(self.store, self.config, self.images)
+            self._system = SystemService(self.store, self.config, self.images, host_files=self.host_files)
         return self._system
 
     @property
@@ -88,7 +92,7 @@ class Engine:
             from .services.containers import ContainerService
 
             self._containers = ContainerService(self.layout, lambda: self.store, lambda: self.images, self.config,
-                                                self.lock_timeout)
+                                                self.lock_timeout, host_files=self.host_files)
         return self._containers
 
     def _image_users(self, image_id: str) -> list:
@@ -96,18 +100,26 @@ class Engine:
             return []
         return self.containers.users_of_image(image_id)
 
+    def _remapped_in_use(self) -> set:
+        if not os.path.isdir(self.layout.containers_dir):
+            return set()
+        return self.containers.remapped_layers_in_use()
+
     @classmethod
     def open(
         cls,
         data_root: str | None = None,
         config_path: str | None = None,
         lock_timeout: float | None = 600.0,
+        host_files: t.Any = None,
     ) -> "Engine":
         """Load the engine configuration and bind to a data root.
 
         Precedence for the data root: *data_root* > ``data-root`` in the
         configuration > ``/var/lib/berth``.  Nothing is created on disk until
         an operation needs it, so read-only calls on a fresh host stay read-only.
+        *host_files* (``config.userns.HostFiles``) moves the account databases that ``userns-remap``
+        reads (and ``default`` writes) under another prefix; tests point it at a copy of /etc.
         """
         config = DaemonConfig.load(config_path or DEFAULT_CONFIG)
         root = data_root or config.data_root or DEFAULT_ROOT
@@ -115,5 +127,5 @@ class Engine:
             raise InvalidOption("data_root", root, "must be an absolute path")
         if lock_timeout is not None and lock_timeout < 0:
             raise InvalidOption("lock_timeout", lock_timeout, "must not be negative")
-        return cls(config, os.path.normpath(root), lock_timeout)
+        return cls(config, os.path.normpath(root), lock_timeout, host_files)
 

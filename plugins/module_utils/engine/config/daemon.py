@@ -33,6 +33,7 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
     "labels": ((list,), []),
     "debug": ((bool,), False),
     "features": ((dict,), {}),
+    "userns-remap": ((str,), ""),
 }
 
 
@@ -128,6 +129,11 @@ class DaemonConfig:
         return int(self.get("max-download-attempts"))
 
     @property
+    def userns_remap(self) -> str:
+        """``userns-remap``: "" (off), "default", "user", "user:group", "uid" or "uid:gid" (config/userns.py)."""
+        return str(self.get("userns-remap") or "")
+
+    @property
     def certs_dir(self) -> str:
         """``<config dir>/certs.d/<host:port>/ca.crt`` like Docker's /etc/docker/certs.d."""
         return os.path.join(os.path.dirname(self.path) or ".", "certs.d")
@@ -221,6 +227,17 @@ def _data_root(path: str, key: str, value: str) -> None:
         raise ConfigError(path, key, f"{value!r} must be an absolute path")
 
 
+def _userns_remap(path: str, key: str, value: str) -> None:
+    if not value:
+        return
+    from .userns import parse_value  # only when the key is set
+
+    try:
+        parse_value(value)
+    except ValueError as exc:
+        raise ConfigError(path, key, f"{value!r}: {exc}") from None
+
+
 def _mtu(path: str, key: str, value: int) -> None:
     if not 68 <= value <= 65535:
         raise ConfigError(path, key, f"{value} is outside 68..65535")
@@ -238,4 +255,5 @@ _CHECKS: dict[str, t.Callable[[str, str, t.Any], None]] = {
     "data-root": _data_root,
     "mtu": _mtu,
     "labels": _str_list,
+    "userns-remap": _userns_remap,
 }

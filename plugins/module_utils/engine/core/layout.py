@@ -7,6 +7,8 @@
       blobs/sha256/<hex>                 manifests, configs, indexes, layer blobs (verbatim, verified)
       layers/sha256/<diffid-hex>/diff/   an unpacked layer (an overlayfs lower dir)
       layers/sha256/<diffid-hex>/layer.json   {diff_id, size, ...}
+      layers-remap/<mapping key>/<diffid-hex>/diff/   a layer with its owners shifted into a user
+                                         namespace mapping (store/remap.py); + remap.json when complete
       images/sha256/<config-hex>.json    image record (manifest, layers, blob mapping)
       repositories.json                  tags and digests -> image IDs
       tmp/                               staging; anything here is garbage once no operation runs
@@ -50,6 +52,25 @@ class Layout:
 
     def layer_meta(self, diff_id: str) -> str:
         return os.path.join(self.layer_dir(diff_id), "layer.json")
+
+    # layers shifted into a user namespace mapping (store/remap.py) ---
+    @property
+    def remap_root(self) -> str:
+        return os.path.join(self.root, "layers-remap")
+
+    def remap_dir(self, key: str) -> str:
+        """The remapped-layer cache of one mapping (``IdMapping.key``: ``<uid>.<gid>-…``)."""
+        return os.path.join(self.remap_root, key)
+
+    def remap_layer_dir(self, key: str, diff_id: str) -> str:
+        return os.path.join(self.remap_dir(key), diff_id.split(":", 1)[1])
+
+    def remap_layer_diff(self, key: str, diff_id: str) -> str:
+        return os.path.join(self.remap_layer_dir(key, diff_id), "diff")
+
+    def remap_layer_meta(self, key: str, diff_id: str) -> str:
+        """Written last, inside the staging directory: a remapped layer without it is not complete."""
+        return os.path.join(self.remap_layer_dir(key, diff_id), "remap.json")
 
     # images ----------------------------------------------------------
     @property

@@ -833,10 +833,13 @@ def uts(value: t.Any, field: str) -> str:
 
 
 def userns_mode(value: t.Any, field: str) -> str:
+    """``""`` (the engine's ``userns-remap`` decides), ``host`` (never a user namespace, Docker's
+    ``--userns=host``) or ``private`` (a user namespace with the remap ranges, even when the engine does
+    not remap by default). ``host`` is kept as given: with remapping on it differs from the default."""
     text = _str(value, field).strip()
     if text not in ("", "host", "private"):
-        _fail(field, value, "must be host or private")
-    return "" if text == "host" else text
+        _fail(field, value, "must be host or private (leave it out to follow the engine's userns-remap)")
+    return text
 
 
 def groups(value: t.Any, field: str) -> list[str]:
@@ -1099,8 +1102,7 @@ def check_options(opts: t.Mapping[str, t.Any]) -> None:
             raise InvalidOption("hostname", opts["hostname"], "cannot be set with uts=host")
         if str(opts.get("network_mode", "")).startswith("container:"):
             raise InvalidOption("hostname", opts["hostname"], "cannot be set when sharing another container's network")
-    if opts.get("privileged") and opts.get("userns_mode") == "private":
-        raise InvalidOption("privileged", True, "is incompatible with userns_mode=private")
+    check_userns(opts, opts.get("userns_mode") == "private")
     for name in opts.get("sysctls") or {}:
         if name.startswith("net.") and opts.get("network_mode") == "host":
             raise InvalidOption("sysctls", name, "network sysctls cannot be set with network_mode=host")
@@ -1108,6 +1110,24 @@ def check_options(opts: t.Mapping[str, t.Any]) -> None:
             raise InvalidOption("sysctls", name, "IPC sysctls cannot be set with ipc_mode=host")
     if opts.get("log_options") and opts.get("log_driver") == "none":
         raise InvalidOption("log_options", opts["log_options"], "the none log driver takes no options")
+
+
+def check_userns(opts: t.Mapping[str, t.Any], in_userns: bool) -> None:
+    """Docker's rules for a container that gets a user namespace (*in_userns*: ``userns_mode=private``,
+    or the engine remaps and ``userns_mode`` is not ``host``; moby ``verifyPlatformContainerSettings``)."""
+    if not in_userns:
+        return
+    why = ("userns_mode=private" if opts.get("userns_mode") == "private"
+           else "the engine remaps containers into user namespaces (userns-remap)")
+    if opts.get("privileged"):
+        raise InvalidOption("privileged", True, f"privileged mode is incompatible with user namespaces ({why}); "
+                                                "set userns_mode=host to run it privileged")
+    if opts.get("network_mode") == "host":
+        raise InvalidOption("network_mode", "host", f"cannot share the host's network namespace when user "
+                                                    f"namespaces are enabled ({why}); set userns_mode=host")
+    if opts.get("pid_mode") == "host":
+        raise InvalidOption("pid_mode", "host", f"cannot share the host PID namespace when user namespaces are "
+                                                f"enabled ({why}); set userns_mode=host")
 
 
 # ====================================================================== effective values and differences

@@ -144,6 +144,8 @@ def run_child(cfg: InitConfig, pipes: Pipes, deps: Deps) -> t.NoReturn:
         if any(m.get("type") == "cgroup" for m in cfg.spec.get("mounts") or ()):
             step = "read cgroup mounts"
             cfg.cgroup_sources = rootfs.cgroup_sources(cgroups_path=cfg.cgroups_path)
+        step = "set oom_score_adj"
+        set_oom_score_adj(cfg.spec["process"])
         _enter_namespaces(cfg, chan, sys_)
         if cfg.plan.fork:
             _fork_init(cfg, chan, deps, container_init)
@@ -274,7 +276,7 @@ def build_rootfs(cfg: InitConfig, chan: t.Any, sys_: Syscalls, progress: rootfs.
     ctx.bind_devices = cfg.plan.has("user")
 
     # 1-3: below the host root
-    rootfs.prepare_root(cfg.rootfs, linux.get("rootfsPropagation"), sys_, progress)
+    rootfs.prepare_root(cfg.rootfs, linux.get("rootfsPropagation"), sys_, progress, userns=cfg.plan.has("user"))
     rootfs.mount_all(spec.get("mounts"), ctx)
     if rootfs.needs_dev_setup(spec.get("mounts")):
         rootfs.create_devices(rootfs.device_list(linux.get("devices")), ctx)
@@ -321,6 +323,8 @@ def exec_child(cfg: InitConfig, pipes: Pipes, deps: Deps) -> t.NoReturn:
     try:
         chan = pipes.child()
         _use_stdio(cfg.stdio)
+        step = "set oom_score_adj"
+        set_oom_score_adj(cfg.spec["process"])
         step = "join the container's namespaces"
         namespaces.join(namespaces.open_paths(cfg.plan), deps.syscalls)
         if cfg.plan.fork:
@@ -358,6 +362,14 @@ def exec_init(cfg: InitConfig, chan: Channel, deps: Deps) -> t.NoReturn:
 
 
 # ---------------------------------------------------------------- named steps
+def set_oom_score_adj(process: dict) -> None:
+    """Before any namespace is entered (runc's nsexec does it first too): in a user namespace our
+    /proc/self files belong to the host's root, which the namespace does not map."""
+    if process.get("oomScoreAdj") is not None:
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write(str(process["oomScoreAdj"]))
+
+
 def set_hostname(spec: dict, sys_: Syscalls, progress: rootfs.Progress) -> None:
     if spec.get("hostname"):
         progress.step = f"sethostname {spec['hostname']}"
@@ -387,10 +399,6 @@ def prepare_process(process: dict, linux: dict, cfg: InitConfig, deps: Deps,
     if process.get("rlimits"):
         progress.step = "set rlimits"
         deps.security.apply_rlimits(process["rlimits"])
-    if process.get("oomScoreAdj") is not None:
-        progress.step = f"oom_score_adj {process['oomScoreAdj']}"
-        with open("/proc/self/oom_score_adj", "w") as fh:
-            fh.write(str(process["oomScoreAdj"]))
     seccomp_spec = linux.get("seccomp")
     nnp = bool(process.get("noNewPrivileges"))
     if seccomp_spec and not nnp:

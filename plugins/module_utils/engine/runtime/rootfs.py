@@ -214,8 +214,13 @@ def _locked_flags(path: str) -> int:
 
 
 # ---------------------------------------------------------------- step 1: propagation + root bind
-def prepare_root(rootfs: str, propagation: str | None, syscalls: Syscalls, progress: Progress) -> None:
-    """Make our copy of ``/`` slave (or the requested propagation) and make *rootfs* a mount point."""
+def prepare_root(rootfs: str, propagation: str | None, syscalls: Syscalls, progress: Progress,
+                 userns: bool = False) -> None:
+    """Make our copy of ``/`` slave (or the requested propagation) and make *rootfs* a mount point.
+
+    In a user namespace the rootfs is bound onto itself even when it is a mount point (runc always
+    does): the copy of the overlay mount our mount namespace got from the host's is *locked*, and
+    ``pivot_root`` refuses a locked new root with EINVAL; the bind mount is our own."""
     flag = PROPAGATION.get(propagation or "rslave", sc.MS_SLAVE | sc.MS_REC)
     progress.step = f"set propagation of / to {propagation or 'rslave'}"
     syscalls.mount(None, "/", None, flag, None)
@@ -224,7 +229,7 @@ def prepare_root(rootfs: str, propagation: str | None, syscalls: Syscalls, progr
         parent = _mount_point_of(rootfs)
         progress.step = f"make {parent} private"
         syscalls.mount(None, parent, None, sc.MS_PRIVATE, None)
-    if not _is_mount_point(rootfs):
+    if userns or not _is_mount_point(rootfs):
         progress.step = f"bind mount rootfs {rootfs}"
         syscalls.mount(rootfs, rootfs, "bind", sc.MS_BIND | sc.MS_REC, None)
 

@@ -18,7 +18,9 @@ in by the caller (``ContainerService``):
                     A device is ``{"path", "type" ("c"|"b"), "major", "minor", "fileMode", "uid", "gid"}``
 ``namespace_paths`` ``ns type -> path`` for namespaces joined from another container
                     (``network_mode``/``ipc_mode``/``pid_mode: container:<name>``)
-``id_mappings``     ``{"uidMappings": [...], "gidMappings": [...]}`` for ``userns_mode: private``
+``id_mappings``     ``{"uidMappings": [...], "gidMappings": [...]}``: the container runs in a new user
+                    namespace with these maps (the engine's ``userns-remap`` or ``userns_mode: private``;
+                    ignored with ``userns_mode: host``). None: no user namespace
 ``host_hostname``   the host's name, used as the hostname with ``network_mode: host`` (Docker does)
 ``arch``/``kernel``/``cap_last``   forwarded to the seccomp profile and capability resolution
 ==================  =====================================================================================
@@ -185,8 +187,10 @@ def build(
         process["user"]["additionalGids"] = user["additional_gids"]
 
     devices = linux_devices(opts, privileged, host_devices)
+    userns = user_namespace(opts, id_mappings)
     linux: dict[str, t.Any] = {
-        "namespaces": namespaces(opts, namespace_paths, _daemon_get(daemon, "default-cgroupns-mode", "private")),
+        "namespaces": namespaces(opts, namespace_paths, _daemon_get(daemon, "default-cgroupns-mode", "private"),
+                                 user=userns),
         "resources": resources(opts, device_cgroup_rules(opts, privileged, devices)),
         "cgroupsPath": cgroups_path(opts.get("cgroup_parent"), container_id),
     }
@@ -194,11 +198,9 @@ def build(
         linux["devices"] = devices
     if opts.get("sysctls"):
         linux["sysctl"] = dict(opts["sysctls"])
-    if opts.get("userns_mode") == "private":
-        if not id_mappings or not id_mappings.get("uidMappings") or not id_mappings.get("gidMappings"):
-            raise InvalidOption("userns_mode", "private", "no subordinate user and group ID ranges are configured")
-        linux["uidMappings"] = [dict(m) for m in id_mappings["uidMappings"]]
-        linux["gidMappings"] = [dict(m) for m in id_mappings["gidMappings"]]
+    if userns:
+        linux["uidMappings"] = [dict(m) for m in id_mappings["uidMappings"]]  # type: ignore[index]
+        linux["gidMappings"] = [dict(m) for m in id_mappings["gidMappings"]]  # type: ignore[index]
     if not privileged and security_opts.get("systempaths") != "unconfined":
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
@@ -515,10 +517,26 @@ def _with_user_mounts(mounts: list[dict], opts: t.Mapping[str, t.Any], files: t.
 
 
 # ====================================================================== namespaces, resources, devices
+def user_namespace(
+    opts: t.Mapping[str, t.Any], id_mappings: t.Mapping[str, t.Sequence[t.Mapping[str, int]]] | None
+) -> bool:
+    """Whether the container gets a user namespace: maps were given and ``userns_mode`` is not ``host``.
+    ``userns_mode: private`` without maps is an error naming the option."""
+    mode = opts.get("userns_mode") or ""
+    if mode == "host":
+        return False
+    has_maps = bool(id_mappings and id_mappings.get("uidMappings") and id_mappings.get("gidMappings"))
+    if mode == "private" and not has_maps:
+        raise InvalidOption("userns_mode", "private", "no subordinate user and group ID ranges are configured")
+    return has_maps
+
+
 def namespaces(
-    opts: t.Mapping[str, t.Any], paths: t.Mapping[str, str] | None = None, cgroupns: str = "private"
+    opts: t.Mapping[str, t.Any], paths: t.Mapping[str, str] | None = None, cgroupns: str = "private",
+    user: bool | None = None,
 ) -> list[dict[str, str]]:
-    """pid, network, ipc, uts, mount, cgroup (+ user): new, joined by path, or the host's (left out)."""
+    """pid, network, ipc, uts, mount, cgroup (+ user): new, joined by path, or the host's (left out).
+    *user*: a new user namespace (default: ``userns_mode`` is ``private``)."""
     paths = paths or {}
     out: list[dict[str, str]] = []
 
@@ -541,7 +559,7 @@ def namespaces(
     out.append({"type": "mount"})
     if cgroupns != "host":
         out.append({"type": "cgroup"})
-    if opts.get("userns_mode") == "private":
+    if user if user is not None else opts.get("userns_mode") == "private":
         out.append({"type": "user"})
     return out
 

@@ -73,10 +73,12 @@ class ContainerRecord(FrozenValue):
 
     ``image`` is the image ID, ``image_name`` as the user named it, ``options`` the normalised options
     ("desired"); ``healthcheck`` the effective one (options over the image's HEALTHCHECK; the monitor
-    reads it)."""
+    reads it); ``userns`` the user namespace mapping resolved at create (``IdMapping.to_json()``: the
+    container keeps it, and its files their owners, when ``userns-remap`` changes), None without one."""
 
-    __slots__ = _fields = ("id", "name", "created", "image", "image_name", "options", "runtime", "healthcheck")
-    _defaults = {"healthcheck": None}
+    __slots__ = _fields = ("id", "name", "created", "image", "image_name", "options", "runtime", "healthcheck",
+                           "userns")
+    _defaults = {"healthcheck": None, "userns": None}
     id: str
     name: str
     created: str
@@ -85,6 +87,7 @@ class ContainerRecord(FrozenValue):
     options: dict[str, t.Any]
     runtime: str
     healthcheck: dict[str, t.Any] | None
+    userns: dict[str, t.Any] | None
 
     def to_json(self) -> dict[str, t.Any]:
         return {
@@ -96,6 +99,7 @@ class ContainerRecord(FrozenValue):
             "Desired": self.options,
             "Runtime": self.runtime,
             "Healthcheck": self.healthcheck,
+            "IdMappings": self.userns,
         }
 
     @classmethod
@@ -109,6 +113,7 @@ class ContainerRecord(FrozenValue):
             options=dict(d.get("Desired") or {}),
             runtime=d.get("Runtime", DEFAULT_RUNTIME),
             healthcheck=d.get("Healthcheck"),
+            userns=d.get("IdMappings"),
         )
 
 
@@ -123,12 +128,15 @@ class ContainerService:
         images: ImageService | t.Callable[[], ImageService],
         config: DaemonConfig,
         lock_timeout: float | None = 600.0,
+        host_files: t.Any = None,
     ) -> None:
         self.layout = layout
         self._store = store
         self._images = images
         self.config = config
         self.lock_timeout = lock_timeout
+        #: config.userns.HostFiles: where /etc/passwd, group, subuid, subgid are (None: the host's)
+        self.host_files = host_files
 
     @property
     def store(self) -> ImageStore:
@@ -205,6 +213,24 @@ class ContainerService:
                 continue
         return out
 
+    def remapped_layers_in_use(self) -> set[tuple[str, str]]:
+        """``(mapping key, diff ID)`` of the remapped layer copies the containers use (image garbage
+        collection keeps these)."""
+        from ..config.userns import IdMapping
+
+        out = set()
+        for cid in self._ids():
+            try:
+                record = self._record(cid)
+            except (NotFound, EngineError):
+                continue
+            if not record.userns:
+                continue
+            key = IdMapping.from_json(record.userns).key
+            rec = fs.read_json(self.layout.image_record(record.image)) or {}
+            out.update((key, x["diff_id"]) for x in rec.get("layers") or ())
+        return out
+
     def desired(self, name: str) -> dict[str, t.Any]:
         return dict(self._record(self.require(name)).options)
 
@@ -221,6 +247,7 @@ class ContainerService:
             name = copts.container_name(name, "name")
         runtime = self._runtime_name(opts)
         self._runtime_for(runtime)  # fail early on an unknown runtime
+        userns = self._userns_for(opts)
         if not os.path.isdir(self.layout.tmp_dir):
             self.store.ensure()
         for d in (self.layout.containers_dir, self.layout.names_dir):
@@ -239,10 +266,14 @@ class ContainerService:
                 options=opts,
                 runtime=runtime,
                 healthcheck=self._healthcheck(image_id, opts),
+                userns=userns.to_json() if userns is not None else None,
             )
             for d in (self.layout.upper(cid), self.layout.work(cid), self.layout.rootfs(cid), self.layout.bundle(cid)):
                 fs.ensure_dir(d, 0o755)
             self._write_files(record)
+            if userns is not None:
+                self._own_for_userns(cid, userns)
+                self._image_layers(image_id, record.userns)  # the shifted layer copies, made now, not at start
             # --rm: no fsync (gone when it exits, garbage after a crash: lifecycle.save explains)
             durable = not opts.get("auto_remove")
             lifecycle.save(self.layout, cid, ContainerState(), durable=durable)
@@ -275,6 +306,65 @@ class ContainerService:
             raise InvalidOption(
                 "network_mode", mode, "only 'none' and 'host' are supported so far (bridge networking comes later)"
             )
+
+    # ================================================================ user namespaces
+    def _userns_for(self, opts: t.Mapping[str, t.Any]) -> t.Any:
+        """The ``IdMapping`` a new container runs with, or None (config/userns.py; Docker's rules)."""
+        mode = opts.get("userns_mode") or ""
+        remap = str(self.config.get("userns-remap") or "")
+        if mode == "host" or (mode == "" and not remap):
+            return None
+        from ..config import userns
+        from ..errors import ConfigError
+
+        fs.ensure_dir(self.layout.root, 0o711)
+        fs.ensure_dir(self.layout.locks_dir, 0o700)
+        try:
+            mapping = userns.resolve(
+                remap or userns.DEFAULT_VALUE, self.host_files, config_path=self.config.path,
+                lock=lambda: flock(os.path.join(self.layout.locks_dir, "userns-account.lock"),
+                                   timeout=self.lock_timeout),
+            )
+        except ConfigError as exc:
+            if remap:
+                raise
+            raise InvalidOption("userns_mode", "private", f"userns-remap is not set, so the default account "
+                                                          f"{userns.DEFAULT_ACCOUNT} is used: {exc.reason}") from None
+        if mapping is None:  # remapped onto root: Docker leaves user namespaces off
+            if mode == "private":
+                raise InvalidOption("userns_mode", "private", f"userns-remap {remap!r} maps onto root")
+            return None
+        copts.check_userns(opts, True)
+        return mapping
+
+    def _own_for_userns(self, cid: str, mapping: t.Any) -> None:
+        """What the container's root must reach and own (moby ``setupDaemonRoot``): the path down to its
+        directory is traversable (the data root and containers/ get o+x, a parent without it is an error),
+        its directory is root:<mapped gid> 0710, and upper/, work/, rootfs/ and the engine-managed files
+        belong to the mapped root."""
+        uid, gid = mapping.root_uid, mapping.root_gid
+        parent = os.path.dirname(self.layout.root)
+        while True:
+            st = os.stat(parent)
+            if not st.st_mode & 0o001:
+                from ..errors import ConfigError
+
+                raise ConfigError(self.config.path, "data-root", f"{parent} (above the data root "
+                                  f"{self.layout.root}) does not let other users traverse it (o+x): the "
+                                  f"remapped root {uid}:{gid} of user namespaces could not reach its containers")
+            if parent == "/":
+                break
+            parent = os.path.dirname(parent)
+        for d in (self.layout.root, self.layout.containers_dir):
+            mode = os.stat(d).st_mode & 0o7777
+            if mode & 0o011 != 0o011:
+                os.chmod(d, mode | 0o011)
+        cdir = self.layout.container_dir(cid)
+        os.chown(cdir, 0, gid)
+        os.chmod(cdir, 0o710)
+        for path in (self.layout.upper(cid), self.layout.work(cid), self.layout.rootfs(cid),
+                     *(self.layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf"))):
+            os.chown(path, uid, gid)
 
     def _image_for(self, image_name: str, pull: str, platform: str | None) -> str:
         image_id = self.local_image(image_name) if pull != "always" else None
@@ -377,16 +467,27 @@ class ContainerService:
         image_id = (repos.get("tags") or {}).get(ref.tagged)
         return image_id if isinstance(image_id, str) else None
 
-    def _image_layers(self, image_id: str) -> list[str] | None:
+    def _image_layers(self, image_id: str, userns: t.Mapping[str, t.Any] | None = None) -> list[str] | None:
         """The layer directories of a complete image, top first (overlay's lowerdir order); None when the
-        record, the config or a layer is missing (``ImageStore.complete``)."""
+        record, the config or a layer is missing (``ImageStore.complete``). With a *userns* mapping (the
+        record's), the copies shifted into it (store/remap.py), made where missing."""
         rec = fs.read_json(self.layout.image_record(image_id))
         if not rec or not os.path.exists(self.layout.blob(image_id)):
             return None
         diff_ids = [x["diff_id"] for x in rec.get("layers") or ()]
         if not all(os.path.exists(self.layout.layer_meta(d)) for d in diff_ids):
             return None
+        if userns:
+            return self._remapped_layers(userns).ensure(list(reversed(diff_ids)))
         return [self.layout.layer_diff(d) for d in reversed(diff_ids)]
+
+    def _remapped_layers(self, userns: t.Mapping[str, t.Any]) -> t.Any:
+        from ..config.userns import IdMapping, to_host
+        from ..store.remap import RemappedLayers
+
+        m = IdMapping.from_json(userns)
+        return RemappedLayers(self.layout, m.key, lambda uid, gid: (to_host(uid, m.uids), to_host(gid, m.gids)),
+                              self.lock_timeout)
 
     def _image_config(self, image_id: str) -> dict[str, t.Any]:
         """The image's config blob (``ImageStore.config``)."""
@@ -470,7 +571,7 @@ class ContainerService:
         from ..runtime.syscalls import LinuxSyscalls
 
         cid = record.id
-        lower = self._image_layers(record.image)
+        lower = self._image_layers(record.image, record.userns)
         if lower is None:
             raise NotFound("image", f"{record.image_name} ({record.image[:19]}) of container {record.name}")
         rootfs = self.layout.rootfs(cid)
@@ -495,6 +596,7 @@ class ContainerService:
             base_rlimits=current_rlimits(),
             init_path=_init_path() if record.options.get("init") else None,
             host_devices=_host_devices(record.options),
+            id_mappings=record.userns,
             host_hostname=os.uname().nodename,
         )
         spec["root"] = {"path": rootfs, "readonly": bool(record.options.get("read_only"))}
@@ -848,6 +950,7 @@ class ContainerService:
                 "Ulimits": [{"Name": u["name"], "Soft": u["soft"], "Hard": u["hard"]} for u in opts.get("ulimits") or []],
                 "SecurityOpt": _security_opt_list(opts.get("security_opts")),
                 "Init": opts.get("init"),
+                "UsernsMode": opts.get("userns_mode", ""),
             },
             "GraphDriver": {
                 "Name": "overlay",
@@ -873,7 +976,7 @@ class ContainerService:
                 "StopTimeout": opts.get("stop_timeout"),
                 "Healthcheck": eff.get("healthcheck"),
             },
-            "Berth": {"Desired": opts, "Runtime": record.runtime},
+            "Berth": {"Desired": opts, "Runtime": record.runtime, "IdMappings": record.userns},
         }
 
     def _args(self, record: ContainerRecord) -> list[str]:

@@ -66,10 +66,13 @@ class ImageService:
         config: DaemonConfig,
         image_users: ImageUsers = _no_users,
         registry_factory: t.Callable[[], "RegistryClient"] | None = None,
+        remapped_in_use: t.Callable[[], t.Set[t.Tuple[str, str]]] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self._image_users = image_users
+        #: (mapping key, diff ID) of the remapped layer copies some container uses (None: keep them all)
+        self._remapped_in_use = remapped_in_use
         self._registry_factory = registry_factory
         self._registry: RegistryClient | None = None
 
@@ -461,7 +464,7 @@ class ImageService:
         """Drop the record and whatever content no other image uses (gc lock held)."""
         report = [{"Deleted": image_id}]
         self.store.delete_record(image_id)
-        deleted_layers, _freed = self.store.collect_garbage()
+        deleted_layers, _freed = self.store.collect_garbage(self._remapped_keep())
         report.extend({"Deleted": d} for d in deleted_layers)
         return report
 
@@ -495,10 +498,16 @@ class ImageService:
                     deleted.append({"Untagged": familiar(r)})
                 self.store.delete_record(rec.id)
                 deleted.append({"Deleted": rec.id})
-            layers, _ = self.store.collect_garbage()
+            layers, _ = self.store.collect_garbage(self._remapped_keep())
             deleted.extend({"Deleted": d} for d in layers)
             reclaimed = max(0, before - self._store_bytes())
         return {"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}
+
+    def _remapped_keep(self) -> t.Set[t.Tuple[str, str]] | None:
+        """The remapped layer copies garbage collection keeps (those of existing containers)."""
+        if self._remapped_in_use is None or not os.path.isdir(self.store.layout.remap_root):
+            return None
+        return self._remapped_in_use()
 
     def _store_bytes(self) -> int:
         total = sum(self.store.layers.size(d) for d in self.store.layers.all())

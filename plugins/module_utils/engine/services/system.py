@@ -14,10 +14,11 @@ VERSION = "0.1.0"
 
 
 class SystemService:
-    def __init__(self, store: ImageStore, config: DaemonConfig, images: ImageService) -> None:
+    def __init__(self, store: ImageStore, config: DaemonConfig, images: ImageService, host_files: t.Any = None) -> None:
         self.store = store
         self.config = config
         self.images = images
+        self.host_files = host_files
 
     def df(self) -> dict[str, t.Any]:
         """Docker's ``/system/df`` shape; shared layers count once in LayersSize."""
@@ -49,4 +50,12 @@ class SystemService:
                 "IndexConfigs": sorted(self.config.insecure_registries.hosts),
             },
             "ConfigFile": self.config.path,
+            "SecurityOptions": self._security_options(),
         }
+
+    def _security_options(self) -> list[str]:
+        """Docker's ``SecurityOptions`` of ``docker info``: ``name=userns`` when containers are remapped."""
+        out = ["name=seccomp,profile=builtin", "name=cgroupns"]
+        if self.config.userns_remap:
+            out.append("name=userns")
+        return out

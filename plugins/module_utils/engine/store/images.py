@@ -306,8 +306,10 @@ class ImageStore:
                     blobs.add(x.blob)
         return diff_ids, blobs
 
-    def collect_garbage(self) -> tuple[list[str], int]:
-        """Delete unreferenced layers, blobs and staging leftovers.
+    def collect_garbage(self, remapped_in_use: t.Collection[tuple[str, str]] | None = None) -> tuple[list[str], int]:
+        """Delete unreferenced layers, blobs and staging leftovers, and the remapped layer copies
+        (store/remap.py) of deleted layers and, when *remapped_in_use* lists the ``(mapping key, diff ID)``
+        pairs containers use, of every other pair.
 
         Caller holds the gc lock exclusively. Returns (deleted layer diff IDs, bytes freed).
         """
@@ -321,6 +323,11 @@ class ImageStore:
         for dg in self.blobs.all():
             if dg not in used_blobs:
                 freed += self.blobs.remove(dg)
+        if os.path.isdir(self.layout.remap_root):
+            from .remap import sweep
+
+            sweep(self.layout, lambda key, diff_id: self.layers.has(diff_id) and (
+                remapped_in_use is None or (key, diff_id) in remapped_in_use))
         self.clean_tmp()
         return deleted, freed
 

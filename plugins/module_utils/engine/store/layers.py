@@ -193,6 +193,10 @@ class LayerStore:
         """Delete a layer (caller holds the gc lock and knows it is unused); return its size."""
         size = self.size(diff_id)
         d = self.layout.layer_dir(diff_id)
+        if os.path.isdir(self.layout.remap_root):
+            from .remap import remove_layer
+
+            remove_layer(self.layout, diff_id)  # its copies shifted into user namespace mappings
         if not os.path.exists(d):
             return 0
         # Make it invisible first, then delete at leisure.

@@ -1,0 +1,438 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""User namespaces end to end: ``userns-remap``, ``userns_mode``, the remapped-layer cache, three runtimes.
+
+Every test reads and writes a copy of /etc (``HostFiles``) under a temporary directory, never the host's
+/etc/passwd, group, subuid or subgid (a fixture checks they are unchanged). The data root lives below a
+directory other users can traverse (/tmp/berth-userns-*, 0755): pytest's own tree is 0700, which the
+remapped root could not cross (one test checks the error that names it).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+import threading
+import typing as t
+
+import pytest
+
+from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine, Stdio
+from ansible_collections.berth.engine.plugins.module_utils.engine.config.userns import HostFiles
+from ansible_collections.berth.engine.plugins.module_utils.engine.errors import (
+    ConfigError,
+    EngineError,
+    InvalidOption,
+    StoreError,
+)
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
+from ansible_collections.berth.engine.plugins.module_utils.engine.store import remap
+
+pytestmark = [pytest.mark.functional, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+
+UID, GID = 200000, 300000  # the test account's ranges: different, so a swapped uid/gid shows
+RUNTIMES = [
+    "berth",
+    pytest.param("runc", marks=pytest.mark.skipif(not shutil.which("runc"), reason="runc missing")),
+    pytest.param("crun", marks=pytest.mark.skipif(not shutil.which("crun"), reason="crun missing")),
+]
+HOST_FILES = ("/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid", "/etc/shadow", "/etc/gshadow")
+
+
+def _snapshot() -> dict[str, bytes]:
+    out = {}
+    for path in HOST_FILES:
+        try:
+            with open(path, "rb") as fh:
+                out[path] = fh.read()
+        except FileNotFoundError:
+            out[path] = b""
+    return out
+
+
+@pytest.fixture(scope="module")
+def rootfs_tar(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = str(tmp_path_factory.mktemp("bb") / "rootfs.tar")
+    with tarfile.open(path, "w") as tf:
+        tf.add(busybox_rootfs, arcname=".")
+    return path
+
+
+class Env:
+    """A public top directory: etc/ (a copy of the account databases), daemon.json, root/."""
+
+    def __init__(self, top: str) -> None:
+        self.top = top
+        self.etc = os.path.join(top, "etc")
+        self.root = os.path.join(top, "root")
+        self.config = os.path.join(top, "daemon.json")
+        os.makedirs(self.etc)
+        for name in ("passwd", "group", "shadow", "gshadow"):
+            if os.path.exists(f"/etc/{name}"):
+                shutil.copy(f"/etc/{name}", os.path.join(self.etc, name))
+        with open(os.path.join(self.etc, "passwd"), "a") as fh:
+            fh.write("remap:x:2000:2000::/nonexistent:/usr/sbin/nologin\n")
+        with open(os.path.join(self.etc, "group"), "a") as fh:
+            fh.write("remap:x:2000:\n")
+        self.write("subuid", f"remap:{UID}:65536\n")
+        self.write("subgid", f"remap:{GID}:65536\n")
+
+    def write(self, name: str, text: str) -> None:
+        with open(os.path.join(self.etc, name), "w") as fh:
+            fh.write(text)
+
+    def engine(self, **daemon: t.Any) -> Engine:
+        with open(self.config, "w") as fh:
+            json.dump(daemon, fh)
+        return Engine.open(data_root=self.root, config_path=self.config, lock_timeout=60,
+                           host_files=HostFiles(self.top))
+
+
+@pytest.fixture
+def env(rootfs_tar: str) -> t.Iterator[Env]:
+    before = _snapshot()
+    top = tempfile.mkdtemp(prefix="berth-userns-")
+    os.chmod(top, 0o755)
+    e = Env(top)
+    try:
+        yield e
+    finally:
+        if os.path.isdir(e.root):
+            eng = Engine.open(data_root=e.root, config_path=e.config, lock_timeout=60, host_files=HostFiles(top))
+            for item in eng.containers.list(all=True):
+                try:
+                    eng.containers.remove(item["Id"], force=True)
+                except EngineError:
+                    pass
+        with open("/proc/self/mountinfo") as fh:
+            leaked = [ln for ln in fh if top in ln]
+        shutil.rmtree(top, ignore_errors=True)
+        assert leaked == [], f"leaked mounts: {leaked}"
+        assert _snapshot() == before, "the host's account databases changed"
+
+
+@pytest.fixture
+def remapped(env: Env, rootfs_tar: str) -> Engine:
+    eng = env.engine(**{"userns-remap": "remap"})
+    eng.images.import_(rootfs_tar, "bb:1")
+    return eng
+
+
+def _opts(runtime: str = "berth", command: t.Sequence[str] = ("sleep", "60"), **more: t.Any) -> dict:
+    return normalise_options({"image": "bb:1", "command": list(command), "runtime": runtime, **more})
+
+
+def _exec(eng: Engine, cid: str, script: str) -> tuple[int, str]:
+    r, w = os.pipe()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            data = os.read(r, 65536)
+            if not data:
+                break
+            chunks.append(data)
+
+    th = threading.Thread(target=drain)
+    th.start()
+    try:
+        code = eng.containers.exec(cid, ["sh", "-c", script], stdio=Stdio(None, w, w))
+    finally:
+        os.close(w)
+        th.join(10)
+        os.close(r)
+    return code, b"".join(chunks).decode()
+
+
+def _status_ids(pid: int) -> tuple[str, str]:
+    with open(f"/proc/{pid}/status") as fh:
+        lines = dict(ln.split(":", 1) for ln in fh if ":" in ln)
+    return lines["Uid"].split()[0], lines["Gid"].split()[0]
+
+
+# ---------------------------------------------------------------- a remapped container, three runtimes
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_remapped_container(remapped: Engine, env: Env, runtime: str) -> None:
+    eng = remapped
+    cid = eng.containers.create(_opts(runtime), name=f"u-{runtime}")
+    eng.containers.start(cid)
+    pid = eng.containers.inspect(cid)["State"]["Pid"]
+    assert _status_ids(pid) == (str(UID), str(GID))  # the host sees the mapped root
+    script = ("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g:%a /bin/busybox /; "
+              "echo written > /root/new && cat /root/new; stat -c %u:%g /etc/hostname; "
+              "echo ok > /etc/hostname && echo hostname-writable; ls -l /dev/null /dev/zero | wc -l; "
+              "echo x > /dev/null && echo null-ok; grep -E '^(CapEff|Seccomp):' /proc/self/status; "
+              "cat /proc/kcore >/dev/null 2>&1 && echo kcore=readable || echo kcore=masked; "
+              "touch /sys/x 2>/dev/null && echo sys=rw || echo sys=ro; ls /sys/fs/cgroup | wc -l")
+    code, out = _exec(eng, cid, script)
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == "0" and lines[1] == "0"
+    assert lines[2].split() == ["0", str(UID), "65536"] and lines[3].split() == ["0", str(GID), "65536"]
+    assert lines[4].startswith("0:0:755") and lines[5].startswith("0:0:")  # the image's files are root's
+    assert lines[6] == "written"
+    assert lines[7] == "0:0" and lines[8] == "hostname-writable"
+    assert lines[9] == "2" and lines[10] == "null-ok"
+    assert "CapEff:\t00000000a80425fb" in out and "Seccomp:\t2" in out
+    assert "kcore=masked" in out and "sys=ro" in out
+    assert int(lines[-1]) > 0  # cgroup hierarchies are mounted
+    # on the host, the container's new file belongs to the mapped root
+    upper = eng.containers.inspect(cid)["GraphDriver"]["Data"]["UpperDir"]
+    st = os.stat(os.path.join(upper, "root", "new"))
+    assert (st.st_uid, st.st_gid) == (UID, GID)
+    eng.containers.stop(cid, timeout=1)
+    eng.containers.remove(cid)
+
+
+def test_inspect_info_and_the_cache(remapped: Engine, env: Env, rootfs_tar: str) -> None:
+    eng = remapped
+    first = eng.containers.create(_opts(command=["true"]), name="one")
+    info = eng.containers.inspect(first)
+    assert info["HostConfig"]["UsernsMode"] == ""
+    maps = info["Berth"]["IdMappings"]
+    assert maps["User"] == "remap" and maps["uidMappings"] == [{"containerID": 0, "hostID": UID, "size": 65536}]
+    assert maps["gidMappings"] == [{"containerID": 0, "hostID": GID, "size": 65536}]
+    assert "name=userns" in eng.system.info()["SecurityOptions"]
+    cache = os.path.join(env.root, "layers-remap", f"{UID}.{GID}-65536")
+    (layer,) = os.listdir(cache)
+    meta = os.path.join(cache, layer, "remap.json")
+    stamp = os.stat(meta).st_mtime_ns
+    busybox = os.stat(os.path.join(cache, layer, "diff", "bin", "busybox"))
+    assert (busybox.st_uid, busybox.st_gid) == (UID, GID)
+    original = os.stat(os.path.join(env.root, "layers", "sha256", layer, "diff", "bin", "busybox"))
+    assert (original.st_uid, original.st_gid) == (0, 0)  # the image's own layer is untouched
+    # a second container with the same mapping shares the copy
+    second = eng.containers.create(_opts(command=["true"]), name="two")
+    assert eng.containers.run(_opts(command=["true"]), detach=False, remove=True).exit_code == 0
+    assert os.listdir(cache) == [layer] and os.stat(meta).st_mtime_ns == stamp
+    # the container directory: reachable by the mapped root's group, owned files
+    cdir = os.path.join(env.root, "containers", second)
+    st = os.stat(cdir)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, GID, 0o710)
+    for name in ("upper", "work", "rootfs", "hostname", "hosts", "resolv.conf"):
+        st = os.stat(os.path.join(cdir, name))
+        assert (st.st_uid, st.st_gid) == (UID, GID), name
+    # garbage collection keeps the copies containers use ...
+    eng.containers.remove(first)
+    assert eng.images.prune()["ImagesDeleted"] == []
+    assert os.path.exists(meta)
+    # ... and deletes the others, while the image and its layer stay
+    eng.containers.remove(second)
+    eng.images.prune()
+    assert not os.path.exists(os.path.join(cache, layer))
+    assert os.path.exists(os.path.join(env.root, "layers", "sha256", layer, "layer.json"))
+    # the next container makes the copy again; removing the image deletes it with the layer
+    third = eng.containers.create(_opts(command=["true"]))
+    assert os.path.exists(meta)
+    eng.containers.remove(third)
+    eng.images.remove("bb:1")
+    assert not os.path.exists(os.path.join(cache, layer))
+    assert not os.path.exists(os.path.join(env.root, "layers", "sha256", layer))
+
+
+def test_userns_mode_host_opts_out(remapped: Engine, env: Env) -> None:
+    eng = remapped
+    res = eng.containers.run(_opts(command=["sh", "-c", "cat /proc/self/uid_map; test $(stat -c %u /bin/busybox) = 0"],
+                                   userns_mode="host"), detach=False, remove=True)
+    assert res.exit_code == 0
+    cid = eng.containers.create(_opts(command=["true"], userns_mode="host", privileged=True))
+    assert eng.containers.inspect(cid)["HostConfig"]["UsernsMode"] == "host"
+    assert eng.containers.inspect(cid)["Berth"]["IdMappings"] is None
+    assert not os.path.exists(os.path.join(env.root, "layers-remap"))  # no copy for host containers
+
+
+@pytest.mark.parametrize(
+    "more, field",
+    [({"privileged": True}, "privileged"), ({"network_mode": "host"}, "network_mode"), ({"pid_mode": "host"}, "pid_mode")],
+)
+def test_docker_rules_with_remap(remapped: Engine, more: dict, field: str) -> None:
+    with pytest.raises(InvalidOption) as err:
+        remapped.containers.create(_opts(command=["true"], **more))
+    assert err.value.field == field and "userns_mode=host" in str(err.value)
+    assert remapped.containers.list(all=True) == []
+
+
+def test_private_without_remap_and_errors(env: Env, rootfs_tar: str) -> None:
+    eng = env.engine()
+    eng.images.import_(rootfs_tar, "bb:1")
+    # no remap configured: a plain container has no user namespace
+    cid = eng.containers.create(_opts(command=["true"]))
+    assert eng.containers.inspect(cid)["Berth"]["IdMappings"] is None
+    # private uses the default account (here present in the copy of /etc, with its ranges)
+    with open(os.path.join(env.etc, "passwd"), "a") as fh:
+        fh.write("berthremap:x:2001:2001::/nonexistent:/usr/sbin/nologin\n")
+    with open(os.path.join(env.etc, "group"), "a") as fh:
+        fh.write("berthremap:x:2001:\n")
+    env.write("subgid", "berthremap:400000:65536\n")
+    env.write("subuid", "berthremap:500000:65536\n")
+    cid = eng.containers.create(_opts(command=["true"], userns_mode="private"))
+    maps = eng.containers.inspect(cid)["Berth"]["IdMappings"]
+    assert maps["uidMappings"][0]["hostID"] == 500000 and maps["gidMappings"][0]["hostID"] == 400000
+    assert eng.containers.run(_opts(command=["sh", "-c", "grep -q 500000 /proc/self/uid_map"], userns_mode="private"),
+                              detach=False, remove=True).exit_code == 0
+    # a remap that names nobody: the error names the key and the value
+    bad = env.engine(**{"userns-remap": "nosuchuser"})
+    with pytest.raises(ConfigError) as cerr:
+        bad.containers.create(_opts(command=["true"]))
+    assert cerr.value.key == "userns-remap" and "nosuchuser" in str(cerr.value)
+
+
+def test_default_account_is_created_in_the_copy(env: Env, rootfs_tar: str) -> None:
+    """``userns-remap: default`` runs useradd/usermod --prefix against the copy of /etc."""
+    if not shutil.which("useradd") and not os.path.exists("/usr/sbin/useradd"):
+        pytest.skip("useradd missing")
+    env.write("subuid", "someone:100000:65536\n")  # taken: the default range moves past it
+    env.write("subgid", "")
+    eng = env.engine(**{"userns-remap": "default"})
+    eng.images.import_(rootfs_tar, "bb:1")
+    cid = eng.containers.create(_opts(command=["true"]))
+    maps = eng.containers.inspect(cid)["Berth"]["IdMappings"]
+    assert maps["User"] == "berthremap"
+    assert maps["uidMappings"] == [{"containerID": 0, "hostID": 165536, "size": 65536}]
+    assert maps["gidMappings"] == [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    with open(os.path.join(env.etc, "passwd")) as fh:
+        assert any(ln.startswith("berthremap:") for ln in fh)
+    # a second create finds everything in place (no second range)
+    eng.containers.create(_opts(command=["true"]))
+    with open(os.path.join(env.etc, "subuid")) as fh:
+        assert fh.read().count("berthremap") == 1
+
+
+def test_data_root_below_a_private_directory(tmp_path: t.Any, rootfs_tar: str) -> None:
+    top = tmp_path / "top"  # pytest's tree: 0700, the remapped root cannot cross it
+    etc = top / "etc"
+    etc.mkdir(parents=True)
+    (etc / "passwd").write_text("remap:x:2000:2000::/:/bin/false\n")
+    (etc / "group").write_text("remap:x:2000:\n")
+    (etc / "subuid").write_text(f"remap:{UID}:65536\n")
+    (etc / "subgid").write_text(f"remap:{GID}:65536\n")
+    (top / "daemon.json").write_text(json.dumps({"userns-remap": "remap"}))
+    eng = Engine.open(data_root=str(top / "root"), config_path=str(top / "daemon.json"), host_files=HostFiles(str(top)))
+    eng.images.import_(rootfs_tar, "bb:1")
+    with pytest.raises(ConfigError) as err:
+        eng.containers.create(_opts(command=["true"]))
+    assert err.value.key == "data-root" and "o+x" in str(err.value)
+    assert eng.containers.list(all=True) == []
+
+
+# ---------------------------------------------------------------- the shifted copy itself
+def test_shift_copy_keeps_everything_and_whiteouts_work(tmp_path: t.Any) -> None:
+    src = tmp_path / "src"
+    (src / "dir" / "opaque").mkdir(parents=True)
+    (src / "dir" / "opaque" / "kept").write_text("kept")
+    os.setxattr(src / "dir" / "opaque", "trusted.overlay.opaque", b"y")
+    (src / "suid").write_bytes(b"#!/bin/sh\n")
+    os.chown(src / "suid", 0, 0)
+    os.chmod(src / "suid", 0o4755)
+    (src / "sgid-dir").mkdir()
+    os.chmod(src / "sgid-dir", 0o2775)
+    (src / "data").write_bytes(os.urandom(300000))
+    os.chown(src / "data", 1000, 50)
+    os.link(src / "data", src / "dir" / "hardlink")
+    os.setxattr(src / "data", "user.note", b"hello")
+    os.setxattr(src / "suid", "security.capability",
+                bytes.fromhex("01000002" "00200000" "00000000" "00000000" "00000000"))  # cap_net_bind_service
+    os.mknod(src / "gone", stat.S_IFCHR | 0o600, os.makedev(0, 0))  # an overlay whiteout
+    os.mknod(src / "fifo", stat.S_IFIFO | 0o640)
+    os.symlink("data", src / "link")
+    os.lchown(src / "link", 7, 8)
+    os.utime(src / "data", ns=(1_000_000_000, 2_000_000_000))
+
+    def shift(uid: int, gid: int) -> tuple[int, int]:
+        if uid >= 65536 or gid >= 65536:
+            raise ValueError("outside")
+        return uid + UID, gid + GID
+
+    dst = str(tmp_path / "dst")
+    assert remap.shift_copy(str(src), dst, shift) == 10
+    st = os.lstat(os.path.join(dst, "suid"))
+    assert stat.S_IMODE(st.st_mode) == 0o4755 and (st.st_uid, st.st_gid) == (UID, GID)
+    assert os.getxattr(os.path.join(dst, "suid"), "security.capability")[:4] in (
+        bytes.fromhex("01000002"), bytes.fromhex("01000003"))
+    assert stat.S_IMODE(os.stat(os.path.join(dst, "sgid-dir")).st_mode) == 0o2775
+    data = os.stat(os.path.join(dst, "data"))
+    assert (data.st_uid, data.st_gid) == (1000 + UID, 50 + GID) and data.st_mtime_ns == 2_000_000_000
+    assert data.st_ino == os.stat(os.path.join(dst, "dir", "hardlink")).st_ino and data.st_nlink == 2
+    with open(os.path.join(dst, "data"), "rb") as a, open(src / "data", "rb") as b:
+        assert a.read() == b.read()
+    assert os.getxattr(os.path.join(dst, "data"), "user.note") == b"hello"
+    assert os.getxattr(os.path.join(dst, "dir", "opaque"), "trusted.overlay.opaque") == b"y"
+    gone = os.lstat(os.path.join(dst, "gone"))
+    assert stat.S_ISCHR(gone.st_mode) and gone.st_rdev == 0
+    assert stat.S_ISFIFO(os.lstat(os.path.join(dst, "fifo")).st_mode)
+    link = os.lstat(os.path.join(dst, "link"))
+    assert os.readlink(os.path.join(dst, "link")) == "data" and (link.st_uid, link.st_gid) == (7 + UID, 8 + GID)
+    top = os.lstat(dst)
+    assert (top.st_uid, top.st_gid) == (os.lstat(src).st_uid + UID, os.lstat(src).st_gid + GID)
+
+    # the whiteout and the opaque directory still work as a lower layer below another one
+    lower = tmp_path / "lower"
+    (lower / "dir" / "opaque").mkdir(parents=True)
+    (lower / "dir" / "opaque" / "hidden").write_text("x")
+    (lower / "gone").write_text("x")
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={dst}:{lower}", str(merged)], check=True)
+    try:
+        assert not os.path.exists(merged / "gone")
+        assert sorted(os.listdir(merged / "dir" / "opaque")) == ["kept"]
+    finally:
+        subprocess.run(["umount", str(merged)], check=True)
+
+    # an owner the mapping does not cover is an error naming the file
+    os.chown(src / "data", 70000, 0)
+    with pytest.raises(StoreError) as err:
+        remap.shift_copy(str(src), str(tmp_path / "dst2"), shift, "layer sha256:x")
+    assert "/data is owned by 70000:0" in str(err.value)
+
+
+def test_remapped_layers_are_complete_before_use_and_go_with_their_layer(tmp_path: t.Any) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
+    from ansible_collections.berth.engine.plugins.module_utils.engine.store.layers import LayerStore
+
+    layout = Layout(str(tmp_path / "root"))
+    diff_id = "sha256:" + "ab" * 32
+    os.makedirs(os.path.join(layout.layer_diff(diff_id), "bin"))
+    with open(os.path.join(layout.layer_diff(diff_id), "bin", "sh"), "w") as fh:
+        fh.write("sh")
+    with open(layout.layer_meta(diff_id), "w") as fh:
+        fh.write("{}")
+    cache = remap.RemappedLayers(layout, "7.8-10", lambda u, g: (u + 7, g + 8))
+    # a leftover without remap.json (a crash before the rename completed it) is not used but replaced
+    os.makedirs(os.path.join(layout.remap_layer_diff("7.8-10", diff_id), "junk"))
+    assert not cache.complete(diff_id)
+    (path,) = cache.ensure([diff_id])
+    assert path == layout.remap_layer_diff("7.8-10", diff_id)
+    assert sorted(os.listdir(path)) == ["bin"] and os.stat(os.path.join(path, "bin", "sh")).st_uid == 7
+    assert cache.complete(diff_id) and os.listdir(layout.tmp_dir) == []
+    with open(layout.remap_layer_meta("7.8-10", diff_id)) as fh:
+        assert json.load(fh) == {"diff_id": diff_id, "key": "7.8-10", "entries": 2}
+    assert cache.ensure([diff_id]) == [path]  # reused
+    with pytest.raises(StoreError):
+        remap.RemappedLayers(layout, "../x", lambda u, g: (u, g))
+    with pytest.raises(StoreError):
+        cache.ensure(["sha256:" + "cd" * 32])  # no such layer
+    LayerStore(layout, None).remove(diff_id)  # type: ignore[arg-type]
+    assert not os.path.exists(layout.remap_layer_dir("7.8-10", diff_id))
+    assert not os.path.exists(layout.layer_dir(diff_id))
+
+
+def test_nothing_of_it_is_loaded_when_remapping_is_off(tmp_path: t.Any, rootfs_tar: str) -> None:
+    """The start path of a plain container never imports config/userns.py or store/remap.py."""
+    import sys
+
+    script = f"""
+import sys
+from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
+eng = Engine.open(data_root={str(tmp_path / 'root')!r}, config_path={str(tmp_path / 'daemon.json')!r})
+eng.images.import_({rootfs_tar!r}, "bb:1")
+res = eng.containers.run(normalise_options({{"image": "bb:1", "command": ["true"]}}), detach=False, remove=True)
+base = "ansible_collections.berth.engine.plugins.module_utils.engine."
+print(res.exit_code, sorted(m for m in (base + "config.userns", base + "store.remap") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
+    assert out.split("\n")[-2] == "0 []"
