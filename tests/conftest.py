@@ -61,6 +61,17 @@ def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
+def rootfs_tar(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The busybox root filesystem as a plain tar (what ``import`` takes)."""
+    import tarfile
+
+    path = str(tmp_path_factory.mktemp("busybox-tar") / "rootfs.tar")
+    with tarfile.open(path, "w") as tf:
+        tf.add(busybox_rootfs, arcname=".")
+    return path
+
+
+@pytest.fixture(scope="session")
 def busybox_layout(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: str) -> _images.OciLayout:
     path = tmp_path_factory.mktemp("busybox-layout") / "layout"
     return _images.make_oci_layout(path, "latest", [busybox_rootfs], cmd=["sh"])

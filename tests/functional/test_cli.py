@@ -83,15 +83,6 @@ def offline_berth(berth_root: str, berth_config: t.Callable[..., str]) -> Berth:
     return Berth(berth_root, berth_config())
 
 
-@pytest.fixture(scope="module")
-def rootfs_tar(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    import tarfile
-
-    path = str(tmp_path_factory.mktemp("cli-rootfs") / "rootfs.tar")
-    with tarfile.open(path, "w") as tf:
-        tf.add(busybox_rootfs, arcname=".")
-    return path
-
 
 def image_table(out: str) -> list[list[str]]:
     """Split a docker table on runs of 3+ spaces (cells never contain them here)."""

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import textwrap
 import threading
 import time
@@ -23,13 +22,6 @@ pytestmark = pytest.mark.functional
 
 RUNTIMES = ["berth", pytest.param("runc", marks=pytest.mark.skipif(not shutil.which("runc"), reason="runc missing"))]
 
-
-@pytest.fixture(scope="module")
-def rootfs_tar(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = str(tmp_path_factory.mktemp("bb") / "rootfs.tar")
-    with tarfile.open(path, "w") as tf:
-        tf.add(busybox_rootfs, arcname=".")
-    return path
 
 
 @pytest.fixture

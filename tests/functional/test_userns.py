@@ -13,7 +13,6 @@ import os
 import shutil
 import stat
 import subprocess
-import tarfile
 import tempfile
 import threading
 import typing as t
@@ -52,13 +51,6 @@ def _snapshot() -> dict[str, bytes]:
             out[path] = b""
     return out
 
-
-@pytest.fixture(scope="module")
-def rootfs_tar(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = str(tmp_path_factory.mktemp("bb") / "rootfs.tar")
-    with tarfile.open(path, "w") as tf:
-        tf.add(busybox_rootfs, arcname=".")
-    return path
 
 
 class Env:

@@ -75,6 +75,17 @@ class Context:
     def err(self, text: str) -> None:
         self.stderr.write(text + "\n")
 
+    def out_inspected(self, items: t.Sequence[t.Any]) -> None:
+        """``docker inspect`` output of *items* in the ``--format`` the verb was given."""
+        from . import render
+
+        try:
+            lines = render.inspect_lines(items, self.args.format)
+        except render.TemplateError as exc:
+            raise UsageError(f"template parsing error: {exc}", self.args._parser.prog) from None
+        for line in lines:
+            self.out(line)
+
     def error(self, exc: BaseException) -> int:
         """Report an engine error for one item and return its exit code (docker's rmi/inspect style)."""
         self.err(f"Error: {exc}")

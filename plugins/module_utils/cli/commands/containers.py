@@ -948,14 +948,7 @@ def inspect(ctx: Context) -> int:
             rc = 1
             continue
         found.append(item)
-    try:
-        lines = render.inspect_lines(found, a.format)
-    except render.TemplateError as exc:
-        from ..main import UsageError
-
-        raise UsageError(f"template parsing error: {exc}", a._parser.prog) from None
-    for line in lines:
-        ctx.out(line)
+    ctx.out_inspected(found)
     return rc
 
 

@@ -224,14 +224,7 @@ def inspect(ctx: Context) -> int:
             found.append(ctx.engine.images.inspect(name))
         except EngineError as exc:
             rc = ctx.error(exc)
-    try:
-        lines = render.inspect_lines(found, a.format)
-    except render.TemplateError as exc:
-        from ..main import UsageError
-
-        raise UsageError(f"template parsing error: {exc}", a._parser.prog) from None
-    for line in lines:
-        ctx.out(line)
+    ctx.out_inspected(found)
     return rc
 
 
