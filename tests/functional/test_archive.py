@@ -183,7 +183,7 @@ def skopeo_docker_archive(tmp_path_factory: pytest.TempPathFactory, busybox_layo
 
 @pytest.mark.parametrize("kind", ["plain", "gzip", "xz"])
 def test_import_rootfs_applies_changes_and_is_idempotent(tmp_path: t.Any, rootfs_tars: dict[str, str],
-                                                          kind: str) -> None:
+                                                         kind: str) -> None:
     store = new_store(tmp_path / "store")
     path = rootfs_tars[kind]
     plat = {"os": "linux", "architecture": "arm64", "variant": "v8"}

@@ -88,7 +88,7 @@ class Child:
         self.status: int | None = None
 
     def read(self, timeout: float = 10.0) -> bytes:
-        ready, _, _ = select.select([self.out_r], [], [], timeout)
+        ready, dummy, dummy = select.select([self.out_r], [], [], timeout)
         return os.read(self.out_r, 65536) if ready else b""
 
     def wait(self) -> int:
@@ -144,7 +144,7 @@ def test_pids_limit_stops_a_fork_loop(mgr: CgroupManager) -> None:
 
     def fork_loop(out: int) -> None:
         kids, err = [], 0
-        for _ in range(20):
+        for dummy in range(20):
             try:
                 pid = os.fork()
             except OSError as exc:

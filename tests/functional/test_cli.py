@@ -65,6 +65,7 @@ class Berth:
             stderr=subprocess.PIPE,
             env=cli_env(env),
             timeout=60,
+            check=False,
         )
         proc.out = proc.stdout.decode()  # type: ignore[attr-defined]
         proc.err = proc.stderr.decode()  # type: ignore[attr-defined]
@@ -81,7 +82,6 @@ def berth(berth_root: str, berth_config: t.Callable[..., str], registry: t.Any) 
 @pytest.fixture
 def offline_berth(berth_root: str, berth_config: t.Callable[..., str]) -> Berth:
     return Berth(berth_root, berth_config())
-
 
 
 def image_table(out: str) -> list[list[str]]:
@@ -305,5 +305,5 @@ def test_usage_errors_and_help(offline_berth: Berth, tmp_path: t.Any) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"no-such-key": 1}')
     env = cli_env({"BERTH_ROOT": str(tmp_path / "r"), "BERTH_CONFIG": str(bad)})
-    proc = subprocess.run([sys.executable, BERTH, "images"], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, BERTH, "images"], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 1 and proc.stderr.startswith("Error: invalid engine configuration " + str(bad))

@@ -40,7 +40,7 @@ class Berth:
 
     def __call__(self, *args: str, input: str | None = None, rc: int | None = 0) -> t.Any:
         proc = subprocess.run(self.argv(*args), input=(input or "").encode(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=self.env, timeout=60)
+                              stderr=subprocess.PIPE, env=self.env, timeout=60, check=False)
         proc.out = proc.stdout.decode()  # type: ignore[attr-defined]
         proc.err = proc.stderr.decode()  # type: ignore[attr-defined]
         if rc is not None:
@@ -129,7 +129,7 @@ def _on_a_terminal(b: Berth, *args: str, rows: int = 40, cols: int = 100,
             fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", resize[1], resize[2], 0, 0))
             os.kill(proc.pid, signal.SIGWINCH)
             resize = None
-        ready, _, _ = select.select([master], [], [], 0.1)
+        ready, dummy, dummy = select.select([master], [], [], 0.1)
         if ready:
             try:
                 data = os.read(master, 65536)
@@ -166,7 +166,7 @@ def test_detached_lifecycle(berth: Berth) -> None:
     row = ps_row(berth, "web")
     assert row["CONTAINER ID"] == cid[:12] and row["IMAGE"] == IMAGE and row["STATUS"].startswith("Up ")
     assert berth("ps", "-q").out.split() == [cid[:12]]
-    for _ in range(100):
+    for dummy in range(100):
         logs = berth("logs", "web")
         if logs.out and logs.err:
             break

@@ -23,7 +23,6 @@ pytestmark = pytest.mark.functional
 RUNTIMES = ["berth", pytest.param("runc", marks=pytest.mark.skipif(not shutil.which("runc"), reason="runc missing"))]
 
 
-
 @pytest.fixture
 def eng(tmp_path: t.Any, rootfs_tar: str) -> t.Iterator[Engine]:
     root = str(tmp_path / "root")
@@ -118,8 +117,8 @@ def test_what_a_container_sees(eng: Engine, runtime: str) -> None:
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_exit_codes_env_user_and_workdir(eng: Engine, runtime: str) -> None:
     assert run(eng, runtime, "sh", "-c", "exit 7")[0] == 7
-    code, out, _ = run(eng, runtime, "sh", "-c", 'echo "$GREETING"; pwd; id -u; id -g', env={"GREETING": "hi"},
-                       working_dir="/made/here", user="nobody")
+    code, out, dummy = run(eng, runtime, "sh", "-c", 'echo "$GREETING"; pwd; id -u; id -g', env={"GREETING": "hi"},
+                           working_dir="/made/here", user="nobody")
     assert code == 0
     assert out.splitlines() == ["hi", "/made/here", "65534", "65534"]
     with pytest.raises(RuntimeFailure, match='"no-such-binary": executable file not found') as err:
@@ -129,13 +128,13 @@ def test_exit_codes_env_user_and_workdir(eng: Engine, runtime: str) -> None:
 
 
 def test_entrypoint_and_command_rules(eng: Engine) -> None:
-    _, out, _ = run(eng, "berth", "a", "b", entrypoint=["echo", "ep"])
+    dummy, out, dummy = run(eng, "berth", "a", "b", entrypoint=["echo", "ep"])
     assert out.strip() == "ep a b"
 
 
 def test_no_new_privileges_and_dropped_caps(eng: Engine) -> None:
-    code, out, _ = run(eng, "berth", "grep", "-E", "^(CapEff|NoNewPrivs)", "/proc/self/status",
-                       security_opts=["no-new-privileges"], cap_drop=["ALL"])
+    code, out, dummy = run(eng, "berth", "grep", "-E", "^(CapEff|NoNewPrivs)", "/proc/self/status",
+                           security_opts=["no-new-privileges"], cap_drop=["ALL"])
     assert code == 0
     assert "NoNewPrivs:\t1" in out and "CapEff:\t0000000000000000" in out
 
@@ -154,7 +153,7 @@ def test_pids_limit_stops_a_fork_bomb(eng: Engine) -> None:
     # Builtins only after the bomb: at the limit not even a command substitution can fork.
     script = ("(for i in $(seq 1 40); do sleep 5 & done) 2>/dev/null; "
               "read cur < /sys/fs/cgroup/pids/pids.current; read max < /sys/fs/cgroup/pids/pids.max; echo $cur $max")
-    code, out, _ = run(eng, "berth", "sh", "-c", script, pids_limit=10)
+    code, out, dummy = run(eng, "berth", "sh", "-c", script, pids_limit=10)
     cur, limit = out.split()
     assert limit == "10"
     assert 5 < int(cur) <= 10
@@ -245,7 +244,7 @@ MONITOR_SCRIPT = textwrap.dedent(
 
 def test_the_monitor_outlives_a_killed_caller(eng: Engine) -> None:
     proc = subprocess.run([sys.executable, "-c", MONITOR_SCRIPT, eng.root, eng.config.path],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == -9
     cid = proc.stdout.strip()
     assert eng.containers.wait(cid, timeout=30) == 9
@@ -278,7 +277,7 @@ def test_twenty_containers_in_parallel(eng: Engine) -> None:
 
 def test_init_reaps_as_pid_1(eng: Engine) -> None:
     require_tools("tini-static", why="init: true (make setup installs Debian's tini)")
-    code, out, _ = run(eng, "berth", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$", init=True)
+    code, out, dummy = run(eng, "berth", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$", init=True)
     assert code == 0
     first, second = out.splitlines()
     assert first.startswith("/sbin/berth-init -- sh")

@@ -397,7 +397,7 @@ def test_monitor_survives_its_spawner_being_killed(layout: Layout, fake: dict[st
         print(s.monitor_pid, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     monitor_pid = int(proc.stdout)
     assert alive(monitor_pid)
@@ -513,7 +513,7 @@ def test_tty_session_through_a_real_pty(layout: Layout, fake: dict[str, t.Any]) 
     ttymod.setraw(term)
     _winsize(term, 33, 101)
     spawned = monitor.spawn(layout, cid, runtime=fake, attach={"stdin": term, "stdout": term, "stderr": term,
-                                                              "tty": True})
+                                                               "tty": True})
     os.close(term)
     seen = read_until(term_master, b"33 101")
     _winsize(term_master, 40, 120)  # the terminal was resized: the CLI forwards SIGWINCH to the monitor
@@ -525,7 +525,7 @@ def test_tty_session_through_a_real_pty(layout: Layout, fake: dict[str, t.Any]) 
     assert monitor.wait_exit(spawned) == 0
     os.close(term_master)
     logged = b"".join(data for stream, data in log_lines(layout, cid))
-    assert {s for s, _ in log_lines(layout, cid)} == {"stdout"} and b"got:hello\r\n" in logged
+    assert {s for s, dummy in log_lines(layout, cid)} == {"stdout"} and b"got:hello\r\n" in logged
 
 
 def test_attach_socket_gets_live_output_and_feeds_stdin(layout: Layout, fake: dict[str, t.Any]) -> None:

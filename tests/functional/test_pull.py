@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import typing as t
 
 import pytest
 
@@ -201,7 +200,7 @@ def test_sigkill_during_pull_leaves_a_consistent_store(registry, big_image, bert
 
 def test_two_concurrent_pulls_share_one_download(registry, big_image, berth_root, berth_config) -> None:
     config = berth_config(insecure_registries=[registry.host])
-    procs = [_spawn_pull(berth_root, config, big_image) for _ in range(2)]
+    procs = [_spawn_pull(berth_root, config, big_image) for dummy in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     ids = {o[0].strip() for o in outs}

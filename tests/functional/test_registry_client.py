@@ -215,7 +215,7 @@ def test_concurrent_blob_streams_share_one_client(registry, big_image, pushed_bu
     jobs = []
     for s in (big_image, pushed_busybox):
         ref = ref_of(s)
-        manifest, _ = layer_desc(client, ref)
+        manifest, dummy = layer_desc(client, ref)
         jobs += [(ref, d) for d in (*manifest.layers, manifest.config)]
     jobs = jobs * 3
     errors: list[BaseException] = []

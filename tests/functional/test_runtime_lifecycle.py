@@ -80,7 +80,7 @@ def _subreaper(sys_: LinuxSyscalls) -> bool:
 def _reap_all() -> None:
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, dummy = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
@@ -218,7 +218,7 @@ def test_an_id_is_taken_until_delete(runtime: t.Any, tmp_path: t.Any, rootfs: st
 
 
 def test_create_failure_is_an_engine_error_and_leaves_no_state(runtime: t.Any, tmp_path: t.Any,
-                                                                rootfs: str) -> None:
+                                                               rootfs: str) -> None:
     rt, cid = runtime, new_id()
     bundle = make_bundle(tmp_path, rootfs, ["/no/such/binary"])
     with pytest.raises(EngineError) as info:

@@ -52,7 +52,7 @@ class Runtime:
         # files, not pipes: a created container inherits our stdio and would hold a pipe open (as with runc)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = subprocess.run([BIN, "--root", self.root, *args], timeout=timeout, stdin=subprocess.DEVNULL,
-                                  stdout=out, stderr=err)
+                                  stdout=out, stderr=err, check=False)
             out.seek(0)
             err.seek(0)
             proc.stdout, proc.stderr = out.read(), err.read()
@@ -152,7 +152,7 @@ exit 7
 def parse_probe(out: str) -> tuple[dict[str, str], dict[str, str]]:
     values, mounts = {}, {}
     for line in out.splitlines():
-        key, _, value = line.partition("=")
+        key, dummy, value = line.partition("=")
         if key == "mount":
             point, opts, fstype = value.split(" ")
             mounts[point] = f"{fstype} {opts}"
@@ -226,7 +226,7 @@ def test_user_cwd_env_and_caps_of_a_non_root_process(tmp_path: t.Any, rootfs: st
 
 
 def test_missing_executable_is_a_clear_error_and_leaves_nothing(tmp_path: t.Any, rootfs: str, rt: Runtime,
-                                                                 state_root: str) -> None:
+                                                                state_root: str) -> None:
     cid = new_id()
     bundle = make_bundle(tmp_path, rootfs, ["no-such-binary"])
     proc = rt("run", "-b", bundle, cid, check=False)
@@ -290,7 +290,7 @@ def test_create_start_exec_pause_kill_all_delete(tmp_path: t.Any, rootfs: str, r
 
 
 def test_kill_by_name_and_force_delete_of_a_running_container(tmp_path: t.Any, rootfs: str, rt: Runtime,
-                                                               state_root: str) -> None:
+                                                              state_root: str) -> None:
     cid = new_id()
     bundle = make_bundle(tmp_path, rootfs, ["sh", "-c", "trap 'echo got TERM; exit 3' TERM; sleep 60 & wait"])
     rt("run", "-d", "-b", bundle, cid)
@@ -311,7 +311,7 @@ def test_list_formats(tmp_path: t.Any, rootfs: str, rt: Runtime) -> None:
     try:
         listed = json.loads(rt("list", "--format", "json").stdout)
         assert {"id": cid, "status": "created"}.items() <= {k: v for s in listed if s["id"] == cid
-                                                              for k, v in s.items()}.items()
+                                                            for k, v in s.items()}.items()
         assert cid in rt("list").stdout.decode()
         assert cid in rt("list", "-q").stdout.decode().split()
     finally:
@@ -333,7 +333,7 @@ def test_terminal_through_the_console_socket(tmp_path: t.Any, rootfs: str, rt: R
     server.listen(1)
     try:
         rt("create", "-b", bundle, "--console-socket", sock_path, cid)
-        conn, _ = server.accept()
+        conn, dummy = server.accept()
         with conn:
             _msg, fds, _flags, _addr = socket.recv_fds(conn, 1024, 1)
         assert len(fds) == 1
@@ -389,7 +389,7 @@ def test_host_sees_no_leaked_mounts_after_many_runs(tmp_path: t.Any, rootfs: str
     with open("/proc/self/mountinfo") as fh:
         before = len(fh.readlines())
     bundle = make_bundle(tmp_path, rootfs, ["true"])
-    for _ in range(3):
+    for dummy in range(3):
         rt("run", "-b", bundle, new_id())
     with open("/proc/self/mountinfo") as fh:
         assert len(fh.readlines()) == before
@@ -415,7 +415,7 @@ def test_hooks_run_in_order_with_the_state_on_stdin(tmp_path: t.Any, rootfs: str
     assert inside["id"] == cid and inside["status"] == "running" and inside["bundle"] == bundle
     lines = log.read_text().splitlines()
     assert [line.split(" ", 1)[0] for line in lines] == ["prestart", "createRuntime", "createContainer", "poststart",
-                                                          "poststop"]
+                                                         "poststop"]
     host_mnt = os.readlink("/proc/self/ns/mnt")
     states = {}
     for line in lines:
@@ -481,7 +481,7 @@ def test_user_namespace_with_id_mappings_and_exec(tmp_path: t.Any, public_rootfs
 
 
 def test_foreground_run_with_a_terminal_and_no_console_socket(tmp_path: t.Any, rootfs: str, rt: Runtime,
-                                                               state_root: str) -> None:
+                                                              state_root: str) -> None:
     import pty
 
     bundle = make_bundle(tmp_path, rootfs, ["sh", "-c", "tty; read x; echo got:$x; exit 4"],
@@ -503,7 +503,7 @@ def test_foreground_run_with_a_terminal_and_no_console_socket(tmp_path: t.Any, r
                 except OSError:
                     break
     finally:
-        _, status = os.waitpid(pid, 0)
+        dummy, status = os.waitpid(pid, 0)
         os.close(fd)
     assert b"/dev/pts/0" in out and b"got:abc" in out
     assert os.WEXITSTATUS(status) == 4

@@ -50,7 +50,7 @@ def in_child(body: t.Callable[[], t.Any], timeout: float = 30.0) -> t.Any:
             break
         chunks.append(chunk)
     os.close(r)
-    _, status = os.waitpid(pid, 0)
+    dummy, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status), f"child died: status {status}"
     report = json.loads(b"".join(chunks) or b"{}")
     assert "error" not in report, report.get("error")
@@ -79,7 +79,7 @@ def run_in_child_exec(argv: list[str], prepare: t.Callable[[], None]) -> tuple[i
             break
         out += chunk
     os.close(r)
-    _, status = os.waitpid(pid, 0)
+    dummy, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8, \
         out.decode(errors="replace")
 

@@ -453,7 +453,7 @@ def test_unreadable_streams_raise_store_errors(tmp_path: t.Any, data: bytes, mat
 
 
 def test_unsupported_member_type_is_refused(tmp_path: t.Any) -> None:
-    info, _ = entry("vol")
+    info, dummy = entry("vol")
     info.type = b"V"
     with pytest.raises(UnsafeLayer, match="unsupported type"):
         extract(tar((info, b"")), str(tmp_path / "layer"))

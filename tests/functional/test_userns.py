@@ -52,7 +52,6 @@ def _snapshot() -> dict[str, bytes]:
     return out
 
 
-
 class Env:
     """A public top directory: etc/ (a copy of the account databases), daemon.json, root/."""
 
@@ -326,7 +325,7 @@ def test_shift_copy_keeps_everything_and_whiteouts_work(tmp_path: t.Any) -> None
     os.link(src / "data", src / "dir" / "hardlink")
     os.setxattr(src / "data", "user.note", b"hello")
     os.setxattr(src / "suid", "security.capability",
-                bytes.fromhex("01000002" "00200000" "00000000" "00000000" "00000000"))  # cap_net_bind_service
+                bytes.fromhex("0100000200200000000000000000000000000000"))  # cap_net_bind_service
     os.mknod(src / "gone", stat.S_IFCHR | 0o600, os.makedev(0, 0))  # an overlay whiteout
     os.mknod(src / "fifo", stat.S_IFIFO | 0o640)
     os.symlink("data", src / "link")

@@ -44,7 +44,7 @@ def run(argv: t.Sequence[str], **kwargs: t.Any) -> "t.Any":
 
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.PIPE)
-    proc = subprocess.run(list(argv), **kwargs)
+    proc = subprocess.run(list(argv), **kwargs, check=False)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace") if isinstance(proc.stderr, bytes) else str(proc.stderr)
         raise RuntimeError(f"command failed ({proc.returncode}): {' '.join(argv)}\n{err.strip()}")

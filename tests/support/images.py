@@ -335,7 +335,7 @@ def push_index(
     try:
         lay = os.path.join(os.fspath(workdir), "layout")
         images = platform_layouts(lay, base_layers)
-        repo, _, tag = repo_tag.rpartition(":")
+        repo, dummy, tag = repo_tag.rpartition(":")
         ref = f"{registry_host}/{repo_tag}"
         entries = []
         for plat, img in images.items():

@@ -543,7 +543,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         users = p.token_users or {}
         if auth.startswith("Basic "):
             try:
-                user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
+                user, dummy, pw = base64.b64decode(auth[6:]).decode().partition(":")
             except ValueError:
                 user, pw = "", None
             if users.get(user) != pw:

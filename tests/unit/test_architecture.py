@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import os
 import sys
-import typing as t
 
 import pytest
 
@@ -274,4 +273,3 @@ def test_checker_accepts_allowed_imports(path: str, source: str) -> None:
 )
 def test_layer_of(module: str, layer: str) -> None:
     assert layer_of(module) == layer
-

@@ -298,7 +298,7 @@ def test_run_flags_to_params(flags: list[str], expected: dict[str, t.Any]) -> No
 
 
 def test_every_run_flag_is_covered_and_names_an_option() -> None:
-    seen = {f for flags, _ in FLAG_CASES for f in flags if f.startswith("-")}
+    seen = {f for flags, dummy in FLAG_CASES for f in flags if f.startswith("-")}
     option_names = {o.name for o in copts.CONTAINER_OPTIONS}
     for f in cli.RUN_FLAGS:
         assert seen & set(f.flags), f"no case for {f.flags}"
@@ -334,7 +334,7 @@ def _run_lines() -> list[list[str]]:
     return lines
 
 
-@pytest.mark.parametrize("argv", _run_lines(), ids=lambda a: " ".join(a))
+@pytest.mark.parametrize("argv", _run_lines(), ids=" ".join)
 def test_parse_run_reads_what_argparse_reads(argv: list[str]) -> None:
     fast = cli.parse_run(argv)
     assert fast is not None
@@ -367,7 +367,7 @@ def test_run_fast_path_imports_no_argparse(tmp_path: t.Any) -> None:
         "print(sorted(m for m in ('argparse', 'typing') if m in sys.modules), file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path / "root")], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, check=False)
     assert "No such image" in proc.stderr or "Unable to find image" in proc.stderr, proc.stderr
     assert "'argparse'" not in proc.stderr.strip().splitlines()[-1], proc.stderr
 
@@ -823,10 +823,10 @@ def test_help_imports_no_command_module() -> None:
         "print(loaded, file=sys.stderr)\n"
     )
     for argv in (["--help"], ["run", "--help"], ["container", "run", "--memory"], ["ps", "--bogus"]):
-        proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60, check=False)
         assert proc.stderr.strip().splitlines()[-1] == "[]", (argv, proc.stderr)
     usage = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "bin", "berth"), "run", "--help"],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, check=False)
     assert usage.returncode == 0 and "-h STRING, --hostname STRING" in usage.stdout and "--health-cmd" in usage.stdout
 
 

@@ -380,7 +380,6 @@ def test_history_items() -> None:
     assert len(b["CreatedBy"]) == 45
 
 
-
 # ------------------------------------------------------------------ system df
 def test_df_summary_like_docker() -> None:
     du = {
@@ -421,7 +420,7 @@ def test_df_summary_counts_active_use() -> None:
 
 def test_df_verbose_sections() -> None:
     du = {"LayersSize": 0, "Images": [{"Id": D1, "RepoTags": ["busybox:latest"], "Created": 0, "Size": 4261000,
-                                        "SharedSize": 0, "Containers": 0}]}
+                                       "SharedSize": 0, "Containers": 0}]}
     text = system_cmd.df_verbose(du, now=3 * YEAR + 2 * MONTH)
     assert text.startswith("Images space usage:\n\nREPOSITORY   TAG       IMAGE ID       CREATED       SIZE      "
                            "SHARED SIZE   UNIQUE SIZE   CONTAINERS\n")

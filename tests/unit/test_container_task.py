@@ -279,7 +279,7 @@ def test_create_pulls_a_missing_image_and_check_mode_predicts_it() -> None:
 
 def test_state_present_creates_without_starting() -> None:
     eng = world()
-    _, applied = check_then_apply(eng, state="present")
+    dummy, applied = check_then_apply(eng, state="present")
     assert applied["actions"] == ["Created container web"]
     assert applied["diff"] == {"before": {"exists": False}, "after": {"exists": True}}
     assert the(eng)["status"] == "created"
@@ -298,7 +298,7 @@ def test_updatable_option_is_updated_in_place() -> None:
     eng = world()
     run(eng, memory="512m", restart_policy="no")
     cid = the(eng)["id"]
-    _, applied = check_then_apply(eng, memory="1g", restart_policy="always")
+    dummy, applied = check_then_apply(eng, memory="1g", restart_policy="always")
     assert applied["changed"] is True
     assert applied["actions"] == [f"Updated container web ({cid[:12]}): restart_policy, memory"]
     assert applied["diff"] == {"before": {"restart_policy": "no", "memory": 512 << 20},
@@ -312,7 +312,7 @@ def test_non_updatable_option_recreates() -> None:
     eng = world()
     run(eng, env={"A": "1"})
     old = the(eng)["id"]
-    _, applied = check_then_apply(eng, env={"A": "2"})
+    dummy, applied = check_then_apply(eng, env={"A": "2"})
     label = f"web ({old[:12]})"
     assert applied["actions"] == [f"Stopped container {label}", f"Removed container {label}",
                                   "Created container web", "Started container web"]  # fmt: skip
@@ -325,7 +325,7 @@ def test_non_updatable_option_recreates() -> None:
 def test_mixed_differences_recreate_with_everything() -> None:
     eng = world()
     run(eng, memory="512m")
-    _, applied = check_then_apply(eng, memory="1g", privileged=True)
+    dummy, applied = check_then_apply(eng, memory="1g", privileged=True)
     assert "Created container web" in applied["actions"]
     assert not [c for c in eng.containers.calls if c[0] == "update"]
     assert the(eng)["options"]["memory"] == GiB and the(eng)["options"]["privileged"] is True
@@ -335,7 +335,7 @@ def test_new_image_id_behind_the_tag_recreates() -> None:
     eng = world(remote={BB: B})
     run(eng)
     old = the(eng)["id"]
-    _, applied = check_then_apply(eng, pull="always")
+    dummy, applied = check_then_apply(eng, pull="always")
     assert applied["actions"][0] == f"Pulled image {BB}"
     assert applied["diff"]["before"]["image"] == A and applied["diff"]["after"]["image"] == B
     assert the(eng)["id"] != old and the(eng)["image_id"] == B
@@ -362,16 +362,16 @@ def test_removing_an_env_variable_recreates_but_omitting_env_does_not() -> None:
     eng = world()
     run(eng, env={"A": "1", "B": "2"})
     assert_idempotent(eng)  # env not given: not compared
-    _, applied = check_then_apply(eng, env={"A": "1"})
+    dummy, applied = check_then_apply(eng, env={"A": "1"})
     assert "Created container web" in applied["actions"]
 
 
 def test_recreate_and_restart_flags() -> None:
     eng = world()
     run(eng)
-    _, applied = check_then_apply(eng, recreate=True)
+    dummy, applied = check_then_apply(eng, recreate=True)
     assert "Created container web" in applied["actions"] and applied["changed"]
-    _, applied = check_then_apply(eng, restart=True)
+    dummy, applied = check_then_apply(eng, restart=True)
     cid = the(eng)["id"]
     assert applied["actions"] == [f"Restarted container web ({cid[:12]})"]
     assert applied["diff"] == {"before": {"restarted": False}, "after": {"restarted": True}}
@@ -393,12 +393,12 @@ def test_stopped_then_absent() -> None:
     eng = world()
     run(eng)
     cid = the(eng)["id"]
-    _, applied = check_then_apply(eng, state="stopped", stop_timeout=3)
+    dummy, applied = check_then_apply(eng, state="stopped", stop_timeout=3)
     assert applied["actions"] == [f"Stopped container web ({cid[:12]})"]
     assert applied["diff"] == {"before": {"running": True}, "after": {"running": False}}
     assert ("stop", ("web", 3)) in eng.containers.calls
     assert_idempotent(eng, state="stopped")
-    _, applied = check_then_apply(eng, state="absent")
+    dummy, applied = check_then_apply(eng, state="absent")
     assert applied["actions"] == [f"Removed container web ({cid[:12]})"]
     assert applied["diff"] == {"before": {"exists": True}, "after": {"exists": False}}
     assert eng.containers.records == {}
@@ -408,7 +408,7 @@ def test_stopped_then_absent() -> None:
 def test_absent_stops_a_running_container_first_or_kills_it() -> None:
     eng = world()
     run(eng)
-    _, applied = check_then_apply(eng, state="absent", force_kill=True)
+    dummy, applied = check_then_apply(eng, state="absent", force_kill=True)
     assert applied["actions"][0].startswith("Killed container web")
     assert applied["diff"] == {"before": {"running": True, "exists": True},
                                "after": {"running": False, "exists": False}}  # fmt: skip
@@ -417,7 +417,7 @@ def test_absent_stops_a_running_container_first_or_kills_it() -> None:
 
 def test_stopped_on_a_new_container_creates_it() -> None:
     eng = world()
-    _, applied = check_then_apply(eng, state="stopped")
+    dummy, applied = check_then_apply(eng, state="stopped")
     assert applied["actions"] == ["Created container web"] and the(eng)["status"] == "created"
 
 
@@ -425,7 +425,7 @@ def test_started_starts_an_exited_container() -> None:
     eng = world()
     run(eng)
     the(eng)["status"] = "exited"
-    _, applied = check_then_apply(eng)
+    dummy, applied = check_then_apply(eng)
     assert applied["actions"] == ["Started container web"]
     assert applied["diff"] == {"before": {"running": False}, "after": {"running": True}}
 
@@ -433,10 +433,10 @@ def test_started_starts_an_exited_container() -> None:
 def test_paused() -> None:
     eng = world()
     run(eng)
-    _, applied = check_then_apply(eng, paused=True)
+    dummy, applied = check_then_apply(eng, paused=True)
     assert applied["actions"] == ["Paused container web"] and the(eng)["status"] == "paused"
     assert_idempotent(eng, paused=True)
-    _, applied = check_then_apply(eng, paused=False)
+    dummy, applied = check_then_apply(eng, paused=False)
     assert applied["diff"] == {"before": {"paused": True}, "after": {"paused": False}}
 
 
@@ -461,7 +461,7 @@ def test_errors_name_the_option(tags: dict, kw: dict, field: str) -> None:
 
 def test_image_by_id_is_never_pulled() -> None:
     eng = world()
-    _, applied = check_then_apply(eng, image=A[7:19])
+    dummy, applied = check_then_apply(eng, image=A[7:19])
     assert the(eng)["image_id"] == A and not eng.images.calls
 
 
@@ -477,7 +477,7 @@ def test_healthy_waits_for_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_healthy_without_a_healthcheck_is_started() -> None:
     eng = world()
-    _, applied = check_then_apply(eng, state="healthy")
+    dummy, applied = check_then_apply(eng, state="healthy")
     assert "failed" not in applied and the(eng)["status"] == "running"
 
 

@@ -29,14 +29,14 @@ def layout(tmp_path: t.Any) -> Layout:
 
 # ------------------------------------------------------------------ statuses and guards
 GUARD_TABLE = [
-    # status,        start, stop,  pause, unpause, remove, remove(force)
-    (S.CREATED,      True,  False, False, False,   True,   True),
-    (S.RUNNING,      False, True,  True,  False,   False,  True),
-    (S.PAUSED,       False, True,  False, True,    False,  True),
-    (S.RESTARTING,   False, True,  False, False,   False,  True),
-    (S.EXITED,       True,  False, False, False,   True,   True),
-    (S.DEAD,         False, False, False, False,   True,   True),
-    (S.REMOVING,     False, False, False, False,   False,  False),
+    # status, start, stop, pause, unpause, remove, remove(force)
+    (S.CREATED, True, False, False, False, True, True),
+    (S.RUNNING, False, True, True, False, False, True),
+    (S.PAUSED, False, True, False, True, False, True),
+    (S.RESTARTING, False, True, False, False, False, True),
+    (S.EXITED, True, False, False, False, True, True),
+    (S.DEAD, False, False, False, False, True, True),
+    (S.REMOVING, False, False, False, False, False, False),
 ]
 
 
@@ -65,15 +65,15 @@ def test_every_status_has_transitions_and_guards_match_them() -> None:
 
 @pytest.mark.parametrize("src,dst,ok", [
     (S.CREATED, S.RUNNING, True),
-    (S.CREATED, S.EXITED, False),         # a failed first start stays "created" (Docker)
+    (S.CREATED, S.EXITED, False),  # a failed first start stays "created" (Docker)
     (S.RUNNING, S.RESTARTING, True),
     (S.RESTARTING, S.RUNNING, True),
-    (S.RESTARTING, S.EXITED, True),       # stop during the back-off
+    (S.RESTARTING, S.EXITED, True),  # stop during the back-off
     (S.EXITED, S.PAUSED, False),
     (S.REMOVING, S.RUNNING, False),
     (S.REMOVING, S.DEAD, True),
     (S.DEAD, S.RUNNING, False),
-    (S.EXITED, S.EXITED, True),           # staying put is not a transition
+    (S.EXITED, S.EXITED, True),  # staying put is not a transition
 ])
 def test_transition(src: S, dst: S, ok: bool) -> None:
     state = ContainerState(status=src)
@@ -181,7 +181,7 @@ def test_docker_state_flags(status: S, running: bool, paused: bool, restarting: 
     d = lifecycle.docker_state(ContainerState(status=status, pid=42, exit_code=137, oom_killed=True,
                                               health={"Status": "unhealthy", "FailingStreak": 3, "Log": []}))
     assert (d["Running"], d["Paused"], d["Restarting"], d["Dead"], d["Pid"]) == (running, paused, restarting,
-                                                                                  dead, pid)
+                                                                                 dead, pid)
     assert d["ExitCode"] == 137 and d["OOMKilled"] is True and d["Status"] == status.value
     assert d["Health"] == {"Status": "unhealthy", "FailingStreak": 3, "Log": []}
 
@@ -413,7 +413,7 @@ def test_health_start_period_failures_do_not_count() -> None:
            "retries": 1}
     hc, clock, _run = checker(cfg, [(1, b"not yet")] * 3 + [(0, b""), (1, b"down")])
     assert hc.next_due == clock.t + 2          # start_interval inside the start period
-    for _ in range(3):
+    for dummy in range(3):
         clock.t = hc.next_due
         h = hc.check()
         assert h["Status"] == "starting" and h["FailingStreak"] == 0
@@ -428,7 +428,7 @@ def test_health_start_period_failures_do_not_count() -> None:
 def test_health_failures_after_the_start_period_count_while_starting() -> None:
     hc, clock, _run = checker({"test": ["CMD", "p"], "interval": 30 * SEC, "start_period": 5 * SEC,
                                "retries": 2}, [(1, b"")] * 2)
-    for _ in range(2):
+    for dummy in range(2):
         clock.t = max(hc.next_due, clock.t)
         hc.check()
     assert hc.health["Status"] == "unhealthy" and hc.health["FailingStreak"] == 2
@@ -445,7 +445,7 @@ def test_health_timeout_output_and_log_length() -> None:
     clock.t = hc.next_due
     out = hc.check()["Log"][-1]["Output"]
     assert out == "x" * 4096 + "..."
-    for _ in range(5):
+    for dummy in range(5):
         clock.t = hc.next_due
         h = hc.check()
     assert len(h["Log"]) == 5 and all(e["ExitCode"] == 2 and e["Output"] == "é" for e in h["Log"])
@@ -506,7 +506,7 @@ def test_back_off_like_docker() -> None:
     from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.monitor import next_backoff
 
     delays, delay = [], 0.0
-    for _ in range(12):
+    for dummy in range(12):
         delay = next_backoff(delay, ran=0.5)
         delays.append(delay)
     assert delays[:4] == [0.1, 0.2, 0.4, 0.8] and delays[-1] == 60.0 and max(delays) == 60.0

@@ -229,7 +229,7 @@ def test_follow_keeps_up_with_several_rotations_between_polls(tmp_path: t.Any) -
     def still_running() -> bool:
         polls["n"] += 1
         if polls["n"] <= 3:
-            for _ in range(12):  # ~3 rotations before the reader looks again
+            for dummy in range(12):  # ~3 rotations before the reader looks again
                 w.write("stdout", b"n %d\n" % next(counter))
         return polls["n"] <= 3
 

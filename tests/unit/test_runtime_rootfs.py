@@ -274,7 +274,7 @@ def test_devices_symlinks_and_cwd(bundle: str) -> None:
     r = os.path.join(bundle, "rootfs")
     nodes = [c for c in sys_.calls if isinstance(c, Mknod)]
     assert [n.path for n in nodes] == [f"{r}/dev/{d}" for d in ("fuse", "null", "zero", "full", "random", "urandom",
-                                                                  "tty")]
+                                                                "tty")]
     assert nodes[0] == Mknod(f"{r}/dev/fuse", 0o020000 | 0o600, os.makedev(10, 229))
     assert nodes[1].device == os.makedev(1, 3) and nodes[1].mode == 0o020000 | 0o666
     assert Chown(f"{r}/dev/fuse", 0, 0) in sys_.calls
@@ -455,7 +455,7 @@ def test_exec_plan_joins_the_init_namespaces(tmp_path: t.Any) -> None:
 
 @pytest.mark.parametrize("userns", [False, True])
 def test_user_namespace_binds_a_mounted_rootfs_and_host_devices(bundle: str, userns: bool,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """An overlay rootfs is already a mount point; in a user namespace its copy is locked (pivot_root
     refuses it), so it is bound onto itself anyway, and devices are host nodes bound, never mknod'ed."""
     monkeypatch.setattr(rootfs, "_is_mount_point", lambda path: True)

@@ -13,7 +13,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import seccomp_default as sd
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.security import DOCKER_DEFAULT_CAPS
 
-DEFAULT = list(DOCKER_DEFAULT_CAPS)
+DEFAULT = tuple(DOCKER_DEFAULT_CAPS)
 
 
 def profile(caps: t.Iterable[str] = DEFAULT, arch: str = "amd64", kernel: tuple[int, int] = (6, 1)) -> dict:
@@ -96,7 +96,7 @@ def test_clone3_answers_enosys_without_sys_admin() -> None:
 
 
 def test_sys_admin_unlocks_namespaces_and_mounts() -> None:
-    p = profile(DEFAULT + ["CAP_SYS_ADMIN"])
+    p = profile([*DEFAULT, "CAP_SYS_ADMIN"])
     ok = allowed(p)
     for name in ("mount", "umount2", "unshare", "setns", "clone", "clone3", "sethostname", "fsopen", "bpf",
                  "perf_event_open", "quotactl", "syslog", "open_tree", "move_mount", "mount_setattr"):
@@ -122,12 +122,12 @@ def test_sys_admin_unlocks_namespaces_and_mounts() -> None:
 ])
 def test_capability_groups(cap: str, names: list[str]) -> None:
     without = allowed(profile([c for c in DEFAULT if c != cap], kernel=(4, 4)))
-    with_cap = allowed(profile(DEFAULT + [cap], kernel=(4, 4)))
+    with_cap = allowed(profile([*DEFAULT, cap], kernel=(4, 4)))
     for name in names:
         assert name not in without
         assert name in with_cap
     # lower-case names without the prefix are accepted too
-    assert with_cap == allowed(profile([c[4:].lower() for c in DEFAULT + [cap]], kernel=(4, 4)))
+    assert with_cap == allowed(profile([c[4:].lower() for c in [*DEFAULT, cap]], kernel=(4, 4)))
 
 
 def test_chroot_follows_sys_chroot() -> None:
@@ -138,7 +138,7 @@ def test_chroot_follows_sys_chroot() -> None:
 def test_ptrace_needs_kernel_4_8_without_sys_ptrace() -> None:
     assert {"ptrace", "process_vm_readv", "process_vm_writev"} <= allowed(profile(kernel=(4, 8)))
     assert "ptrace" not in allowed(profile(kernel=(4, 4)))
-    assert "ptrace" in allowed(profile(DEFAULT + ["CAP_SYS_PTRACE"], kernel=(4, 4)))
+    assert "ptrace" in allowed(profile([*DEFAULT, "CAP_SYS_PTRACE"], kernel=(4, 4)))
 
 
 def test_socket_refuses_only_af_vsock() -> None:
@@ -202,7 +202,7 @@ def test_native_arch_and_kernel_version() -> None:
     assert sd.kernel_version("4.8") == (4, 8)
     assert sd.kernel_version("5.15.0-91-generic") == (5, 15)
     assert sd.kernel_version("3") == (3, 0)
-    assert sd.default_profile(DEFAULT)["architectures"]  # the running machine is known
+    assert sd.default_profile(list(DEFAULT))["architectures"]  # the running machine is known
 
 
 # -- seccomp.plan: OCI -> libseccomp values ------------------------------------------------------------

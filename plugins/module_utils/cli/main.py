@@ -181,7 +181,7 @@ RUN_FLAGS: list[RunFlag] = [
     _rf(("--log-opt",), "log_options", "map", "Log driver options", "LIST"),
     _rf(("--runtime",), "runtime", "value", "Runtime to use for this container", "STRING"),
     _rf(("-l", "--label"), "labels", "map", "Set meta data on a container", "LIST"),
-    *[f for f in RESOURCE_FLAGS],
+    *RESOURCE_FLAGS,
     _rf(("--cgroup-parent",), "cgroup_parent", "value", "Optional parent cgroup for the container", "STRING"),
     _rf(("--oom-kill-disable",), "oom_killer", "flag", "Disable OOM Killer"),
     _rf(("--oom-score-adj",), "oom_score_adj", "value", "Tune host's OOM preferences (-1000 to 1000)", "INT"),
@@ -209,8 +209,6 @@ RUN_FLAGS: list[RunFlag] = [
     _rf(("--platform",), None, "cli", "Set platform if server is multi-platform capable", "STRING"),
     _rf(("-q", "--quiet"), None, "cli", "Suppress the pull output"),
 ]
-
-
 
 
 # ---------------------------------------------------------------- ``run`` without argparse

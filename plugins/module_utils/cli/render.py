@@ -246,12 +246,12 @@ def progress_bar(current: int, total: int, width: int = 200) -> str:
     if total <= 0:
         return "%8s" % human_size(current)
     pct = min(50, int(current / total * 100) // 2)
-    bar = ""
+    meter = ""
     if width > 110:
-        bar = "[" + "=" * pct + ">" + " " * (50 - pct) + "] "
+        meter = "[" + "=" * pct + ">" + " " * (50 - pct) + "] "
     if current > total:
-        return bar + "%8s" % human_size(current)
-    return bar + "%8s/%s" % (human_size(current), human_size(total))
+        return meter + "%8s" % human_size(current)
+    return meter + "%8s/%s" % (human_size(current), human_size(total))
 
 
 # How each layer event reads on a terminal, per mode (docker's words).
@@ -417,9 +417,9 @@ class Progress:
         label = self.labels.get(kind) or message or kind.split(".", 1)[-1].capitalize()
         line = f"{row}: {label}"
         if kind in _WITH_BAR and not (kind == "layer.done" and self.mode == "pull"):
-            bar = progress_bar(current, total, self.width)
-            if bar:
-                line += " " + bar
+            meter = progress_bar(current, total, self.width)
+            if meter:
+                line += " " + meter
         return line[: self.width - 1] if self.width > 1 else line
 
     def _redraw(self, now: float) -> None:

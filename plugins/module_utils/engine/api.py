@@ -43,7 +43,7 @@ def __getattr__(name: str) -> t.Any:
     return getattr(mod, name)
 
 
-__all__ = ["Engine", "LoadedImage", "PullResult", "RunResult", "Stdio", "VERSION"]
+__all__ = ["Engine"]  # and, served by __getattr__ on first use, the names in _LAZY
 
 
 class Engine:
@@ -128,4 +128,3 @@ class Engine:
         if lock_timeout is not None and lock_timeout < 0:
             raise InvalidOption("lock_timeout", lock_timeout, "must not be negative")
         return cls(config, os.path.normpath(root), lock_timeout, host_files)
-

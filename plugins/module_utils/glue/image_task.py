@@ -28,6 +28,7 @@ from ..engine.options.image import (
 if t.TYPE_CHECKING:
     from .runner import TaskContext
 
+
 class _Outcome:
     """Collects what a task did or would do."""
 

@@ -18,7 +18,6 @@ if t.TYPE_CHECKING:
     from ..main import Context
 
 
-
 # ---------------------------------------------------------------- references, display only
 def _split_repo_tag(ref: str) -> tuple[str, str]:
     """``localhost:5000/app:1`` -> (``localhost:5000/app``, ``1``); no tag -> (ref, "")."""

@@ -313,7 +313,7 @@ def _run(argv: list[str], config_path: str) -> None:
                                             f"the {DEFAULT_ACCOUNT} account")
     env = dict(os.environ)
     env["PATH"] = env.get("PATH", "") + ":/usr/sbin:/sbin"
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, check=False)
     if proc.returncode != 0:
         out = proc.stdout.decode(errors="replace").strip()
         raise ConfigError(config_path, KEY, f"creating the {DEFAULT_ACCOUNT} account: {' '.join(argv[:1])} failed "

@@ -40,6 +40,7 @@ def _sha256(data: bytes = b"") -> t.Any:
         from hashlib import sha256
     return sha256(data)
 
+
 PACKAGE = "berth_engine"
 #: Top-level parts of module_utils that a monitor never needs (and that AnsiballZ may not even ship).
 EXCLUDED = ("glue", "cli")

@@ -145,7 +145,7 @@ def cmd_create(rt: oci.BerthRuntime, argv: list[str]) -> int:
 
 
 def cmd_start(rt: oci.BerthRuntime, argv: list[str]) -> int:
-    _, pos = parse(argv, {})
+    dummy, pos = parse(argv, {})
     rt.start(_one_id(pos, "start"))
     return 0
 
@@ -199,7 +199,7 @@ def _wants_terminal(bundle: str) -> bool:
 
 
 def cmd_state(rt: oci.BerthRuntime, argv: list[str]) -> int:
-    _, pos = parse(argv, {})
+    dummy, pos = parse(argv, {})
     _print_json(rt.state(_one_id(pos, "state")))
     return 0
 
@@ -250,7 +250,7 @@ def cmd_list(rt: oci.BerthRuntime, argv: list[str]) -> int:
     fmt = opts["format"] or "table"
     if opts["quiet"]:
         for s in states:
-            print(s["id"])
+            _out(s["id"])
     elif fmt == "json":
         _print_json(states, indent=None)
     elif fmt == "table":
@@ -259,7 +259,7 @@ def cmd_list(rt: oci.BerthRuntime, argv: list[str]) -> int:
                  for s in states]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
-            print("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            _out("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     else:
         raise UsageError(f"invalid format option {fmt!r} (table or json)")
     return 0
@@ -286,7 +286,7 @@ def cmd_exec(rt: oci.BerthRuntime, argv: list[str]) -> int:
         if opts["env"]:
             process["env"] = list(process.get("env") or []) + opts["env"]
         if opts["user"]:
-            uid, _, gid = opts["user"].partition(":")
+            uid, dummy, gid = opts["user"].partition(":")
             process["user"] = {"uid": int(uid), "gid": int(gid or 0)}
         if opts["gids"]:
             user = dict(process.get("user") or {})
@@ -331,13 +331,13 @@ def cmd_exec(rt: oci.BerthRuntime, argv: list[str]) -> int:
 
 
 def cmd_pause(rt: oci.BerthRuntime, argv: list[str]) -> int:
-    _, pos = parse(argv, {})
+    dummy, pos = parse(argv, {})
     rt.pause(_one_id(pos, "pause"))
     return 0
 
 
 def cmd_resume(rt: oci.BerthRuntime, argv: list[str]) -> int:
-    _, pos = parse(argv, {})
+    dummy, pos = parse(argv, {})
     rt.resume(_one_id(pos, "resume"))
     return 0
 
@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         gopts, rest = _split_globals(argv, g)
         if gopts == "version":
-            print(f"berth-runtime version {VERSION}\nspec: {SPEC_VERSION}")
+            _out(f"berth-runtime version {VERSION}\nspec: {SPEC_VERSION}")
             return 0
         if not rest:
             sys.stdout.write(USAGE)
@@ -560,3 +560,7 @@ def default_spec() -> dict:
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
         },
     }
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")

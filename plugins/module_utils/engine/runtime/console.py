@@ -26,7 +26,7 @@ class ConsoleProxy:
         self.master: int | None = None
 
     def accept(self) -> None:
-        conn, _ = self._listener.accept()
+        conn, dummy = self._listener.accept()
         with conn:
             _msg, fds, _flags, _addr = self._socket.recv_fds(conn, 4096, 1)
         if not fds:
@@ -54,7 +54,7 @@ class ConsoleProxy:
             fds = [master] if stdin is None else [master, stdin]
             while True:
                 try:
-                    ready, _, _ = select.select(fds, [], [], 0.1)
+                    ready, dummy, dummy = select.select(fds, [], [], 0.1)
                 except InterruptedError:
                     continue
                 if master in ready:

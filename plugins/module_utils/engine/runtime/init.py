@@ -465,7 +465,7 @@ def _setgroups_allowed() -> bool:
 def build_env(env_list: t.Iterable[str] | None, uid: int) -> dict[str, str]:
     env: dict[str, str] = {}
     for item in env_list or ():
-        key, _, value = item.partition("=")
+        key, dummy, value = item.partition("=")
         if key:
             env[key] = value
     if "HOME" not in env:
@@ -553,7 +553,7 @@ def setup_console(cfg: InitConfig, sys_: Syscalls, mount_console: bool) -> None:
         size = (cfg.spec.get("process") or {}).get("consoleSize")
         if size:
             fcntl.ioctl(master, TIOCSWINSZ, struct.pack("HHHH", int(size.get("height", 0)),
-                                                         int(size.get("width", 0)), 0, 0))
+                                                        int(size.get("width", 0)), 0, 0))
         if mount_console:
             rootfs.create_file("/dev/console", 0o600)
             sys_.mount(slave_path, "/dev/console", "bind", sc.MS_BIND, None)

@@ -87,6 +87,7 @@ class _StatusType(type):
         except (KeyError, TypeError):
             raise ValueError(f"{value!r} is not a valid ContainerStatus") from None
 
+
 class ContainerStatus(str, metaclass=_StatusType):
     """Docker's container statuses; members are the only instances (compare with ``is`` or ``==``)."""
 

@@ -61,7 +61,7 @@ class Plan:
     def has(self, ns_type: str) -> bool:
         """True when the container gets its own (new or joined) namespace of this type."""
         return ns_type in self.unshare or (ns_type == "user" and self.new_user) or any(
-            typ == ns_type for typ, _ in self.join)
+            typ == ns_type for typ, dummy in self.join)
 
     def __repr__(self) -> str:
         return f"Plan(join={self.join!r}, unshare={self.unshare!r}, new_user={self.new_user}, fork={self.fork})"
@@ -109,7 +109,7 @@ def open_paths(p: Plan) -> list[tuple[str, int]]:
             except OSError as exc:
                 raise OSError(exc.errno, f"open {typ} namespace {path}: {os.strerror(exc.errno or 0)}") from None
     except BaseException:
-        for _, fd in out:
+        for dummy, fd in out:
             os.close(fd)
         raise
     return out
@@ -121,7 +121,7 @@ def join(fds: list[tuple[str, int]], syscalls: Syscalls) -> None:
         for typ, fd in fds:
             syscalls.setns(fd, FLAGS[typ])
     finally:
-        for _, fd in fds:
+        for dummy, fd in fds:
             try:
                 os.close(fd)
             except OSError:

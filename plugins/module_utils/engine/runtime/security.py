@@ -241,7 +241,6 @@ if TYPE_CHECKING:
 
         def capget(self) -> tuple[int, int, int]:
             """(effective, permitted, inheritable) of the calling thread."""
-            ...
 
         def capset(self, effective: int, permitted: int, inheritable: int) -> None: ...
 
@@ -401,7 +400,7 @@ def parse_status_caps(status: str) -> dict[str, list[str]]:
     """The Cap* lines of a /proc/<pid>/status text -> {"effective": [...], ...} (OCI set names)."""
     out: dict[str, list[str]] = {}
     for line in status.splitlines():
-        key, _, value = line.partition(":")
+        key, dummy, value = line.partition(":")
         if key in _STATUS_KEYS:
             out[_STATUS_KEYS[key]] = mask_to_cap_names(int(value.strip(), 16))
     return out

@@ -199,7 +199,7 @@ def run_hooks(kind: str, hooks: t.Sequence[dict] | None, state: dict) -> None:
         timeout = hook.get("timeout")
         try:
             proc = subprocess.run(args, executable=path, input=payload, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, timeout=timeout or None, close_fds=True)
+                                  stderr=subprocess.PIPE, timeout=timeout or None, close_fds=True, check=False)
         except subprocess.TimeoutExpired:
             raise HookFailed(kind, i, path, f"timed out after {timeout}s") from None
         except OSError as exc:

@@ -498,7 +498,7 @@ class ImageService:
                     deleted.append({"Untagged": familiar(r)})
                 self.store.delete_record(rec.id)
                 deleted.append({"Deleted": rec.id})
-            layers, _ = self.store.collect_garbage(self._remapped_keep())
+            layers, dummy = self.store.collect_garbage(self._remapped_keep())
             deleted.extend({"Deleted": d} for d in layers)
             reclaimed = max(0, before - self._store_bytes())
         return {"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}

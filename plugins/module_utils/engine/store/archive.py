@@ -1110,7 +1110,7 @@ class _TarScanner:
             if length <= 0:
                 break
             record = payload[space + 1: pos + length - 1]  # without the trailing newline
-            key, _, value = record.partition(b"=")
+            key, dummy, value = record.partition(b"=")
             out[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
             pos += length
         return out
@@ -1323,7 +1323,7 @@ class _ChangeError(Exception):
 def _env_map(config: t.Mapping[str, t.Any]) -> dict[str, str]:
     out = {}
     for item in config.get("Env") or []:
-        key, _, value = str(item).partition("=")
+        key, dummy, value = str(item).partition("=")
         out[key] = value
     return out
 
@@ -1445,7 +1445,7 @@ def _pairs(rest: str, env: t.Mapping[str, str], instr: str) -> list[tuple[str, s
 def _ports(words: list[str]) -> list[str]:
     out = []
     for word in words:
-        spec, _, proto = word.partition("/")
+        spec, dummy, proto = word.partition("/")
         proto = (proto or "tcp").lower()
         if proto not in _PROTOCOLS:
             raise _ChangeError(f"invalid protocol {proto!r} in {word!r} (tcp, udp or sctp)")

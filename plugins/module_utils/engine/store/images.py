@@ -341,4 +341,3 @@ class ImageStore:
 
     def image_size(self, rec: ImageRecord) -> int:
         return sum(self.layers.size(x.diff_id) for x in rec.layers)
-

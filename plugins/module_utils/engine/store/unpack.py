@@ -325,7 +325,7 @@ def whiteout_target(base: str) -> str | None:
 
 def times_ns(mtime: float | str) -> int | None:
     """Tar mtime (seconds, maybe fractional; a PAX string is exact) -> ns; None when unusable."""
-    if type(mtime) is int and 0 <= mtime < _MAX_SECONDS:
+    if isinstance(mtime, int) and 0 <= mtime < _MAX_SECONDS:
         return mtime * 1_000_000_000
     try:
         if isinstance(mtime, str):
@@ -341,7 +341,7 @@ def times_ns(mtime: float | str) -> int | None:
 def mtime_ns(member: tarfile.TarInfo) -> int | None:
     """The member's mtime in ns, exact for PAX sub-second times."""
     mtime = member.mtime
-    if type(mtime) is int and 0 <= mtime < _MAX_SECONDS:
+    if isinstance(mtime, int) and 0 <= mtime < _MAX_SECONDS:
         return mtime * 1_000_000_000
     return times_ns(member.pax_headers.get("mtime", mtime))
 
@@ -755,4 +755,3 @@ def extract_layer(stream: t.BinaryIO, dest: str, layer: str) -> int:
     except OSError as exc:
         raise StoreError(f"layer {layer}: cannot extract member {current!r}: {exc}") from exc
     return extractor.written
-

@@ -33,6 +33,7 @@ def __getattr__(name: str) -> t.Any:
         return getattr(protocol, name)
     raise AttributeError(name)
 
+
 #: "unlimited" for memory limits in OCI (and Docker's -1)
 UNLIMITED = -1
 
@@ -107,7 +108,7 @@ def parse_proc_cgroup(text: str) -> dict[str, str]:
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
-        _, controllers, path = parts
+        dummy, controllers, path = parts
         if not controllers:
             out[""] = path
             continue

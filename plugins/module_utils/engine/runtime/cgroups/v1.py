@@ -462,7 +462,7 @@ def _blkio_entries(text: str | None) -> list[dict]:
         parts = line.split()
         if len(parts) != 3 or ":" not in parts[0]:
             continue
-        major, _, minor = parts[0].partition(":")
+        major, dummy, minor = parts[0].partition(":")
         try:
             out.append({"major": int(major), "minor": int(minor), "op": parts[1], "value": int(parts[2])})
         except ValueError:

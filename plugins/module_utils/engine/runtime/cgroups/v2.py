@@ -208,7 +208,7 @@ class V2Manager:
             set_memory(d, r["memory"])
         cpu = r.get("cpu") or {}
         if any(cpu.get(k) is not None for k in ("shares", "quota", "period", "idle", "burst",
-                                                   "realtimePeriod", "realtimeRuntime")):
+                                                "realtimePeriod", "realtimeRuntime")):
             self._check("cpu")
             set_cpu(d, cpu)
         if cpu.get("cpus") or cpu.get("mems"):
@@ -360,7 +360,7 @@ def _io_entries(text: str | None) -> list[dict]:
         parts = line.split()
         if not parts or ":" not in parts[0]:
             continue
-        major, _, minor = parts[0].partition(":")
+        major, dummy, minor = parts[0].partition(":")
         fields = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
         for key, op in (("rbytes", "read"), ("wbytes", "write")):
             if key in fields:
