@@ -14,6 +14,10 @@ demo: setup
 
 test: setup
 	$(PYTEST) -q -p no:cacheprovider tests/unit tests/functional tests/integration
+	bash scripts/sanity.sh
+
+sanity: setup
+	bash scripts/sanity.sh
 
 unit: setup
 	$(PYTEST) -q tests/unit
