@@ -206,6 +206,9 @@ def test_inspect_info_and_the_cache(remapped: Engine, env: Env, rootfs_tar: str)
     for name in ("upper", "work", "rootfs", "hostname", "hosts", "resolv.conf"):
         st = os.stat(os.path.join(cdir, name))
         assert (st.st_uid, st.st_gid) == (UID, GID), name
+    # system df counts the copy: it takes the layer's room again
+    layer_size = eng.store.layers.size("sha256:" + layer)
+    assert layer_size > 0 and eng.system.df()["LayersSize"] == 2 * layer_size
     # garbage collection keeps the copies containers use ...
     eng.containers.remove(first)
     assert eng.images.prune()["ImagesDeleted"] == []
@@ -214,6 +217,7 @@ def test_inspect_info_and_the_cache(remapped: Engine, env: Env, rootfs_tar: str)
     eng.containers.remove(second)
     eng.images.prune()
     assert not os.path.exists(os.path.join(cache, layer))
+    assert eng.system.df()["LayersSize"] == layer_size
     assert os.path.exists(os.path.join(env.root, "layers", "sha256", layer, "layer.json"))
     # the next container makes the copy again; removing the image deletes it with the layer
     third = eng.containers.create(_opts(command=["true"]))

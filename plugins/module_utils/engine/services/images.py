@@ -606,7 +606,13 @@ class ImageService:
                     "Labels": (cfg.get("config") or {}).get("Labels") or {},
                 }
             )
-        return {"LayersSize": sum(layer_size.values()), "Images": images}
+        # user namespaces: the ownership-shifted copies of layers take the same room again
+        remapped = 0
+        if os.path.isdir(self.store.layout.remap_root):
+            from ..store import remap
+
+            remapped = sum(self.store.layers.size(d) for _key, d in remap.copies(self.store.layout))
+        return {"LayersSize": sum(layer_size.values()) + remapped, "Images": images}
 
 
 def _last_comment(cfg: t.Mapping[str, t.Any]) -> str:

@@ -124,6 +124,23 @@ def sweep(layout: Layout, keep: t.Callable[[str, str], bool]) -> int:
     return count
 
 
+def copies(layout: Layout) -> list[tuple[str, str]]:
+    """(mapping key, diff_id) of every complete remapped copy."""
+    out = []
+    try:
+        keys = sorted(os.listdir(layout.remap_root))
+    except FileNotFoundError:
+        return out
+    for key in keys:
+        try:
+            names = sorted(os.listdir(layout.remap_dir(key)))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        out.extend((key, "sha256:" + n) for n in names
+                   if os.path.exists(layout.remap_layer_meta(key, "sha256:" + n)))
+    return out
+
+
 def _discard(layout: Layout, path: str) -> None:
     """Make *path* invisible first (rename into tmp/), then delete it."""
     if not os.path.lexists(path):
