@@ -212,10 +212,14 @@ def test_kill_wait_start_restart(berth: Berth) -> None:
     assert berth("rm", "kk", "cc").out == "kk\ncc\n"
 
 
-def test_system_df_and_prune(berth: Berth) -> None:
+def test_system_df_info_and_prune(berth: Berth) -> None:
     berth("create", "--name", "idle", IMAGE)
     df = rows(berth("system", "df").out)
     assert df[2][:3] == ["Containers", "1", "0"]
+    info = json.loads(berth("info", "--format", "json").out)
+    assert (info["Containers"], info["ContainersRunning"], info["ContainersStopped"], info["Images"]) == (1, 0, 1, 1)
+    assert info["CgroupVersion"] in ("1", "2") and "berth" in info["Runtimes"] and info["DockerRootDir"] == berth.root
+    assert "  Stopped: 1\n" in berth("info").out
     pruned = berth("container", "prune", "-f").out.splitlines()
     assert pruned[0] == "Deleted Containers:" and FULL_ID.match(pruned[1])
     assert pruned[-1].startswith("Total reclaimed space: ")

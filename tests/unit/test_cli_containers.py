@@ -187,15 +187,33 @@ class FakeImages:
 
 
 class FakeSystem:
+    """SystemService: df composes the container service's disk usage, as the engine's does."""
+
+    def __init__(self, containers: FakeContainers) -> None:
+        self.containers = containers
+
     def df(self) -> dict[str, t.Any]:
-        return {"LayersSize": 0, "Images": [], "Containers": [], "Volumes": [], "BuildCache": []}
+        return {"LayersSize": 0, "Images": [], "Containers": self.containers.disk_usage(), "Volumes": [],
+                "BuildCache": []}
+
+    def info(self) -> dict[str, t.Any]:
+        return {"Containers": 2, "ContainersRunning": 1, "ContainersPaused": 0, "ContainersStopped": 1,
+                "Images": 1, "ServerVersion": "0.1.0", "Driver": "overlay", "LoggingDriver": "json-file",
+                "CgroupDriver": "cgroupfs", "CgroupVersion": "2", "Runtimes": {"runc": {"path": "/x/runc"},
+                "berth": {"path": None}}, "DefaultRuntime": "berth",
+                "SecurityOptions": ["name=seccomp,profile=builtin", "name=userns"], "NCPU": 2,
+                "MemTotal": 8 * 1024 ** 3, "Name": "host1", "DockerRootDir": "/var/lib/berth",
+                "LiveRestoreEnabled": True,
+                "RegistryConfig": {"Mirrors": ["https://m.example"], "IndexConfigs": ["reg.local:5000"],
+                                   "InsecureRegistryCIDRs": ["10.0.0.0/8"]}}
 
 
 class FakeEngine:
     def __init__(self) -> None:
         self.containers = FakeContainers()
         self.images = FakeImages()
-        self.system = FakeSystem()
+        self.system = FakeSystem(self.containers)
+        self.config = types.SimpleNamespace(path="/etc/berth/daemon.json")
 
 
 class Run(t.NamedTuple):
@@ -808,6 +826,19 @@ def test_system_df_counts_containers(engine: FakeEngine) -> None:
     rows = berth("system", "df").out.splitlines()
     assert rows[2].split() == ["Containers", "2", "1", "2kB", "1kB", "(50%)"]
     assert "Containers space usage:" in berth("system", "df", "-v").out
+
+
+# ------------------------------------------------------------------ info
+def test_info_text_json_and_template(engine: FakeEngine) -> None:
+    out = berth("info").out
+    for line in (" Containers: 2", "  Running: 1", "  Stopped: 1", " Cgroup Version: 2", " Runtimes: berth runc",
+                 " Default Runtime: berth", "  seccomp", "   Profile: builtin", "  userns", " CPUs: 2",
+                 " Total Memory: 8GiB", " Config File: /etc/berth/daemon.json", "  reg.local:5000", "  10.0.0.0/8",
+                 " Registry Mirrors:", "  https://m.example", " Live Restore Enabled: true"):
+        assert line + "\n" in out, (line, out)
+    assert out.startswith("Server:\n")
+    assert json.loads(berth("info", "--format", "json").out)["ContainersRunning"] == 1
+    assert berth("system", "info", "-f", "{{.Name}} {{.NCPU}}").out == "host1 2\n"
 
 
 # ------------------------------------------------------------------ help stays fast

@@ -123,10 +123,16 @@ def _add_history(p: argparse.ArgumentParser) -> None:
     _handler(p, "images.history")
 
 
+def _add_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", metavar="FORMAT",
+                   help="Format output using a custom template: 'json' or a Go template")
+    _handler(p, "system.info")
+
+
 def _add_df(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", metavar="FORMAT", help="Format output: 'table' or 'json'")
     p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
-    _handler(p, "containers.system_df")  # the image rows from system.df plus the engine's containers
+    _handler(p, "system.df")
 
 
 def _add_run_flags(p: argparse.ArgumentParser, flags: t.Sequence[RunFlag], skip: t.Sequence[str] = ()) -> None:
@@ -338,6 +344,7 @@ _IMAGE_VERBS: list[_Verb] = [
 _TOP_VERBS: list[tuple[str, t.Callable[..., None], str, str]] = [
     ("history", _add_history, "Show the history of an image", "IMAGE"),
     ("images", _add_images, "List images", "[OPTIONS] [REPOSITORY[:TAG]]"),
+    ("info", _add_info, "Display system-wide information", "[OPTIONS]"),
     ("import", _add_import, "Import the contents from a tarball to create a filesystem image",
      "[OPTIONS] FILE|- [REPOSITORY[:TAG]]"),
     ("inspect", _add_any_inspect, "Return low-level information on Berth objects",
@@ -414,6 +421,7 @@ def _group(sub: _LazyVerbs, name: str, help_: str,
 
 _SYSTEM_VERBS: list[_Verb] = [
     (("df",), _add_df, "Show disk usage", "[OPTIONS]"),
+    (("info",), _add_info, "Display system-wide information", "[OPTIONS]"),
     (("restore",), lambda p: _handler(p, "containers.system_restore"),
      "Start the containers whose restart policy says they should run (after a reboot)", ""),
 ]

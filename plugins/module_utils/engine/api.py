@@ -82,7 +82,8 @@ class Engine:
         if self._system is None:
             from .services.system import SystemService
 
-            self._system = SystemService(self.store, self.config, self.images, host_files=self.host_files)
+            self._system = SystemService(self.store, self.config, self.images, host_files=self.host_files,
+                                         containers=self._containers_if_any)
         return self._system
 
     @property
@@ -94,6 +95,10 @@ class Engine:
             self._containers = ContainerService(self.layout, lambda: self.store, lambda: self.images, self.config,
                                                 self.lock_timeout, host_files=self.host_files)
         return self._containers
+
+    def _containers_if_any(self) -> ContainerService | None:
+        """The container service, or None on a data root without containers (nothing to import)."""
+        return self.containers if os.path.isdir(self.layout.containers_dir) else None
 
     def _image_users(self, image_id: str) -> list:
         if not os.path.isdir(self.layout.containers_dir):

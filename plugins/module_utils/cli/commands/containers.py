@@ -1105,33 +1105,6 @@ def prune(ctx: Context) -> int:
     return 0
 
 
-def system_df(ctx: Context) -> int:
-    """``system df``: the engine's usage, with the containers row from ``ContainerService.disk_usage``."""
-    from . import system as system_cmd
-
-    a = ctx.args
-    du = dict(ctx.engine.system.df())
-    if not du.get("Containers"):
-        du["Containers"] = ctx.engine.containers.disk_usage()
-    fmt = a.format or "table"
-    if a.verbose and fmt == "table":
-        ctx.stdout.write(system_cmd.df_verbose(du))
-        return 0
-    if a.verbose and fmt == "json":
-        ctx.out(render.go_json(du))
-        return 0
-    rows = system_cmd.df_summary(du)
-    if fmt == "table":
-        cols = ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
-        headers = system_cmd._DF_HEADERS
-        ctx.stdout.write(render.table([[headers[c] for c in cols]] + [[row[c] for c in cols] for row in rows]))
-        return 0
-    from . import images as images_cmd
-
-    ctx.stdout.write(images_cmd._format(fmt, rows, system_cmd._DF_HEADERS, a._parser.prog))
-    return 0
-
-
 def system_restore(ctx: Context) -> int:
     for cid in ctx.engine.containers.restore():
         ctx.out(cid)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``berth system`` verbs: ``df`` (disk usage, docker's table and verbose views)."""
+"""``berth system`` verbs: ``df`` (disk usage, docker's table and verbose views) and ``info``."""
 from __future__ import annotations
 
 import typing as t
@@ -200,3 +200,59 @@ def df(ctx: Context) -> int:
     except render.TemplateError as exc:
         raise UsageError(f"template parsing error: {exc}", a._parser.prog) from None
     return 0
+
+
+def info(ctx: Context) -> int:
+    """``berth info`` / ``berth system info``: docker info's text, ``--format json`` or a Go template."""
+    data = ctx.engine.system.info()
+    fmt = ctx.args.format
+    if fmt:
+        ctx.out_inspected([data])
+        return 0
+    ctx.stdout.write(info_text(data, ctx.engine.config.path))
+    return 0
+
+
+def info_text(d: t.Mapping[str, t.Any], config_path: str | None = None) -> str:
+    """docker info's "Server:" section, with the fields a daemonless engine has."""
+    reg = d.get("RegistryConfig") or {}
+    lines = [
+        "Server:",
+        f" Containers: {d.get('Containers', 0)}",
+        f"  Running: {d.get('ContainersRunning', 0)}",
+        f"  Paused: {d.get('ContainersPaused', 0)}",
+        f"  Stopped: {d.get('ContainersStopped', 0)}",
+        f" Images: {d.get('Images', 0)}",
+        f" Server Version: {d.get('ServerVersion', '')}",
+        f" Storage Driver: {d.get('Driver', '')}",
+        f" Logging Driver: {d.get('LoggingDriver', '')}",
+        f" Cgroup Driver: {d.get('CgroupDriver', '')}",
+        f" Cgroup Version: {d.get('CgroupVersion', '')}",
+        f" Runtimes: {' '.join(sorted(d.get('Runtimes') or {}))}",
+        f" Default Runtime: {d.get('DefaultRuntime', '')}",
+        " Security Options:",
+    ]
+    for opt in d.get("SecurityOptions") or []:
+        fields = dict(kv.split("=", 1) for kv in opt.split(",") if "=" in kv)
+        lines.append(f"  {fields.pop('name', opt)}")
+        lines.extend(f"   {k.capitalize()}: {v}" for k, v in fields.items())
+    lines += [
+        f" Kernel Version: {d.get('KernelVersion', '')}",
+        f" Operating System: {d.get('OperatingSystem', '')}",
+        f" OSType: {d.get('OSType', '')}",
+        f" Architecture: {d.get('Architecture', '')}",
+        f" CPUs: {d.get('NCPU', 0)}",
+        f" Total Memory: {render.bytes_size(int(d.get('MemTotal') or 0))}",
+        f" Name: {d.get('Name', '')}",
+        f" Berth Root Dir: {d.get('DockerRootDir', '')}",
+        f" Config File: {config_path or d.get('ConfigFile') or ''}",
+        f" Live Restore Enabled: {str(bool(d.get('LiveRestoreEnabled'))).lower()}",
+    ]
+    insecure = list(reg.get("IndexConfigs") or []) + list(reg.get("InsecureRegistryCIDRs") or [])
+    if insecure:
+        lines.append(" Insecure Registries:")
+        lines.extend(f"  {r}" for r in insecure)
+    if reg.get("Mirrors"):
+        lines.append(" Registry Mirrors:")
+        lines.extend(f"  {m}" for m in reg["Mirrors"])
+    return "\n".join(lines) + "\n"

@@ -502,6 +502,18 @@ class ContainerService:
     def _runtime_name(self, opts: t.Mapping[str, t.Any]) -> str:
         return str(opts.get("runtime") or self.config.get("default-runtime") or DEFAULT_RUNTIME)
 
+    def runtimes(self) -> dict[str, dict[str, t.Any]]:
+        """The runtimes containers can use: ``{name: {"path": binary or None}}`` (``docker info``'s Runtimes;
+        Berth's own has no binary)."""
+        out: dict[str, dict[str, t.Any]] = {DEFAULT_RUNTIME: {"path": None}}
+        for name in ("runc", "crun"):
+            path = fs.which(name)
+            if path:
+                out[name] = {"path": path}
+        for name, entry in (self.config.get("runtimes") or {}).items():
+            out[name] = {"path": (entry or {}).get("path")}
+        return out
+
     def _runtime_for(self, name: str) -> dict[str, t.Any]:
         """{"name", "path"} for the monitor; raises for an unknown runtime."""
         if name == DEFAULT_RUNTIME:

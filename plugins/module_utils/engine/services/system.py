@@ -14,25 +14,33 @@ VERSION = "0.1.0"
 
 
 class SystemService:
-    def __init__(self, store: ImageStore, config: DaemonConfig, images: ImageService, host_files: t.Any = None) -> None:
+    def __init__(self, store: ImageStore, config: DaemonConfig, images: ImageService, host_files: t.Any = None,
+                 containers: t.Callable[[], t.Any] | None = None) -> None:
         self.store = store
         self.config = config
         self.images = images
         self.host_files = host_files
+        #: the ContainerService, or None on a data root that never had a container (nothing to load)
+        self._containers = containers or (lambda: None)
 
     def df(self) -> dict[str, t.Any]:
         """Docker's ``/system/df`` shape; shared layers count once in LayersSize."""
         usage = self.images.disk_usage()
+        containers = self._containers()
         return {
             "LayersSize": usage["LayersSize"],
             "Images": usage["Images"],
-            "Containers": [],
+            "Containers": containers.disk_usage() if containers is not None else [],
             "Volumes": [],
             "BuildCache": [],
         }
 
     def info(self) -> dict[str, t.Any]:
+        """Docker's ``/info`` shape (the fields that mean something without a daemon)."""
         images = self.store.ids() if self.store.exists else []
+        containers = self._containers()
+        states = [c.get("State") for c in containers.list(all=True)] if containers is not None else []
+        runtimes = containers.runtimes() if containers is not None else {"berth": {"path": None}}
         uname = os.uname()
         return {
             "Name": uname.nodename,
@@ -40,10 +48,23 @@ class SystemService:
             "Driver": "overlay",
             "DockerRootDir": self.store.layout.root,
             "Images": len(images),
-            "Containers": 0,
+            "Containers": len(states),
+            "ContainersRunning": states.count("running") + states.count("restarting"),
+            "ContainersPaused": states.count("paused"),
+            "ContainersStopped": len(states) - states.count("running") - states.count("restarting")
+            - states.count("paused"),
+            "LoggingDriver": self.config.get("log-driver") or "json-file",
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": _cgroup_version(),
+            "Runtimes": runtimes,
+            "DefaultRuntime": self.config.get("default-runtime") or "berth",
+            "LiveRestoreEnabled": True,  # no daemon: containers never depend on one
             "KernelVersion": uname.release,
-            "OperatingSystem": platform.platform(),
+            "OperatingSystem": _os_name(),
+            "OSType": "linux",
             "Architecture": uname.machine,
+            "NCPU": os.cpu_count() or 0,
+            "MemTotal": _mem_total(),
             "RegistryConfig": {
                 "Mirrors": self.config.registry_mirrors,
                 "InsecureRegistryCIDRs": [str(n) for n in self.config.insecure_registries.networks],
@@ -59,3 +80,37 @@ class SystemService:
         if self.config.userns_remap:
             out.append("name=userns")
         return out
+
+
+def _cgroup_version() -> str:
+    """``"2"`` on a unified host, ``"1"`` on v1 and hybrid ones (Berth drives the v1 controllers there)."""
+    from ..runtime.cgroups import detect
+
+    try:
+        return "2" if detect.layout() == "v2" else "1"
+    except Exception:  # no cgroup filesystem: info still answers
+        return ""
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _os_name() -> str:
+    """``PRETTY_NAME`` of os-release (docker info's Operating System), else Python's platform string."""
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    if line.startswith("PRETTY_NAME="):
+                        return line.split("=", 1)[1].strip().strip('"')
+        except OSError:
+            continue
+    return platform.platform()
