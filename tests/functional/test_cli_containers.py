@@ -183,6 +183,12 @@ def test_detached_lifecycle(berth: Berth) -> None:
     assert info["Id"] == cid and info["State"]["Running"] is True and info["Name"] == "/web"
     assert berth("container", "inspect", "-f", "{{.State.Status}}", "web").out == "running\n"
 
+    top = rows(berth("top", "web").out)
+    assert top[0][:3] == ["UID", "PID", "PPID"] and top[1][-1] == "sleep 300" and len(top) == 2
+    top = rows(berth("top", "web", "-o", "pid,args").out)  # the host's ps with docker's options
+    assert top[0] == ["PID", "COMMAND"] and top[1][1] == "sleep 300" and len(top) == 2
+    assert "no PID column" in berth("top", "web", "-o", "args", rc=125).err
+
     assert berth("pause", "web").out == "web\n"
     assert ps_row(berth, "web")["STATUS"].endswith("(Paused)")
     assert berth("unpause", "web").out == "web\n"

@@ -1156,6 +1156,8 @@ class ContainerService:
         if state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
             raise Conflict(f"Container {cid} is not running")
         pids = detect.manager(specmod.cgroups_path(record.options, cid)).pids()
+        if ps_args and ps_args.strip() != "-ef":
+            return _ps_top(ps_args, set(pids))
         rows = []
         for pid in sorted(pids):
             info = _proc_info(pid)
@@ -1269,6 +1271,35 @@ class _VolatileOverlay:
 
     def umount2(self, target: str, flags: int) -> None:
         self._sys.umount2(target, flags)
+
+
+def _ps_top(ps_args: str, pids: set[int]) -> dict[str, t.Any]:
+    """``docker top NAME ARGS``: the host's ``ps ARGS``, the rows of the container's processes (moby's
+    parsePSOutput: the PID column found by its title, the last column keeps its spaces)."""
+    import shlex
+    import subprocess
+
+    try:
+        argv = shlex.split(ps_args)
+    except ValueError as exc:
+        raise InvalidOption("ps_args", ps_args, f"cannot be split into arguments: {exc}") from None
+    ps = fs.which("ps")
+    if not ps:
+        raise EngineError("ps options need the host's ps command, which is not installed")
+    res = subprocess.run([ps, *argv], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise InvalidOption("ps_args", ps_args, f"ps failed: {res.stderr.strip() or res.returncode}")
+    lines = res.stdout.splitlines()
+    titles = lines[0].split() if lines else []
+    if "PID" not in titles:
+        raise InvalidOption("ps_args", ps_args, "the ps output has no PID column")
+    col = titles.index("PID")
+    rows = []
+    for line in lines[1:]:
+        fields = line.split(None, len(titles) - 1)
+        if len(fields) > col and fields[col].isdigit() and int(fields[col]) in pids:
+            rows.append(fields)
+    return {"Titles": titles, "Processes": rows}
 
 
 def _unsupported(options: t.Mapping[str, t.Any]) -> dict[str, str]:
