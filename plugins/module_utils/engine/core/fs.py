@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import os
 
-# On every container start: json, shutil (bz2, lzma, fnmatch) and uuid (platform) are imported where
-# used, typing only for type checkers (engine/runtime/__init__.py has the numbers).
+from . import cjson
+
+# On every container start: json (read through cjson), shutil (bz2, lzma, fnmatch) and uuid (platform)
+# are imported where used, typing only for type checkers (engine/runtime/__init__.py has the numbers).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
@@ -60,19 +62,23 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644, fsync: bool = 
         fsync_dir(directory)
 
 
-def atomic_write_json(path: str, obj: t.Any, mode: int = 0o644, fsync: bool = True) -> None:
-    import json
+def atomic_write_json(path: str, obj: t.Any, mode: int = 0o644, fsync: bool = True, pretty: bool = True) -> None:
+    """:func:`atomic_write` of *obj* as JSON (sorted keys), indented for people unless not *pretty*
+    (one line, without ``import json``: ``core/cjson.py``)."""
+    if pretty:
+        import json
 
-    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True) + "\n", mode=mode, fsync=fsync)
+        text = json.dumps(obj, indent=2, sort_keys=True)
+    else:
+        text = cjson.dumps(obj)
+    atomic_write(path, text + "\n", mode=mode, fsync=fsync)
 
 
 def read_json(path: str, default: t.Any = None) -> t.Any:
     """Read a JSON file; return *default* when it does not exist."""
-    import json
-
     try:
         with open(path, "rb") as fh:
-            return json.loads(fh.read())
+            return cjson.loads(fh.read())
     except FileNotFoundError:
         return default
 

@@ -16,6 +16,7 @@ import time
 from ..core import fs
 from ..core.layout import Layout
 from ..core.locks import flock
+from ..core.value import Value
 from ..errors import Conflict, EngineError, InvalidOption, NotFound
 from ..options import container as copts
 from ..runtime import lifecycle, sync
@@ -47,56 +48,7 @@ NAME_NOUNS = (
 )
 
 
-class _Value:
-    """A frozen value class: what ``@dataclass(frozen=True)`` makes (fields by position or keyword, with
-    defaults; ==, hash, repr; ``replace()`` for ``dataclasses.replace``), written by hand because each
-    dataclass costs ~0.8 ms to create when this module is imported, i.e. on every ``berth run``."""
-
-    __slots__ = ()
-    _fields: tuple[str, ...] = ()
-    _defaults: dict[str, t.Any] = {}
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        if len(args) > len(self._fields):
-            raise TypeError(f"{type(self).__name__}() takes {len(self._fields)} arguments, {len(args)} given")
-        values = dict(zip(self._fields, args))
-        for key, value in kwargs.items():
-            if key not in self._fields or key in values:
-                raise TypeError(f"{type(self).__name__}() got an unexpected or repeated argument {key!r}")
-            values[key] = value
-        for name in self._fields:
-            if name not in values:
-                if name not in self._defaults:
-                    raise TypeError(f"{type(self).__name__}() missing argument {name!r}")
-                values[name] = self._defaults[name]
-            object.__setattr__(self, name, values[name])
-
-    def __setattr__(self, name: str, value: t.Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r} of a frozen {type(self).__name__}")
-
-    def _values(self) -> tuple[t.Any, ...]:
-        return tuple(getattr(self, name) for name in self._fields)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
-        return f"{type(self).__name__}({inner})"
-
-    def replace(self, **changes: t.Any) -> t.Any:
-        return type(self)(**{**dict(zip(self._fields, self._values())), **changes})
-
-
-class Stdio(_Value):
+class Stdio(Value):
     """The caller's file descriptors for an attached run or exec: stdin (or None), stdout, stderr, tty."""
 
     __slots__ = _fields = ("stdin", "stdout", "stderr", "tty")
@@ -107,7 +59,7 @@ class Stdio(_Value):
     tty: bool
 
 
-class RunResult(_Value):
+class RunResult(Value):
     """id, name, exit_code (None when detached)."""
 
     __slots__ = _fields = ("id", "name", "exit_code")
@@ -116,7 +68,7 @@ class RunResult(_Value):
     exit_code: int | None
 
 
-class ContainerRecord(_Value):
+class ContainerRecord(Value):
     """``containers/<id>/config.json``: what the container was created from.
 
     ``image`` is the image ID, ``image_name`` as the user named it, ``options`` the normalised options
@@ -295,7 +247,8 @@ class ContainerService:
             durable = not opts.get("auto_remove")
             lifecycle.save(self.layout, cid, ContainerState(), durable=durable)
             # The record is written last: a container without config.json does not exist.
-            fs.atomic_write_json(self.layout.container_config(cid), record.to_json(), mode=0o600, fsync=durable)
+            fs.atomic_write_json(self.layout.container_config(cid), record.to_json(), mode=0o600, fsync=durable,
+                                 pretty=False)
         except BaseException:
             lifecycle.remove_name_links(self.layout, cid)
             fs.rmtree(cdir)
