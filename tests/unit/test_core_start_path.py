@@ -150,3 +150,25 @@ def test_everyday_references_need_no_re(monkeypatch: t.Any) -> None:
     for name in ("busybox", "bench/bb:1", "my-registry.example.com:5000/team/app:1.36", f"busybox@sha256:{HEX}"):
         reference.ImageReference.parse(name)
         assert not reference.looks_like_id(name)
+
+
+# ------------------------------------------------------------------ fs.rmtree without shutil
+def test_rmtree_removes_without_following_links(tmp_path: t.Any) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.core import fs
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    tree = tmp_path / "tree"
+    (tree / "a" / "b").mkdir(parents=True)
+    (tree / "a" / "b" / "f").write_text("1")
+    (tree / "top").write_text("2")
+    (tree / "a" / "to-outside").symlink_to(outside)
+    (tree / "dangling").symlink_to(tmp_path / "nowhere")
+    fs.rmtree(str(tree))
+    assert not tree.exists() and (outside / "keep").read_text() == "x"
+    fs.rmtree(str(tree))  # missing: fine
+    link = tmp_path / "link"
+    link.symlink_to(outside)
+    fs.rmtree(str(link))  # a link is removed, not what it points to
+    assert not link.exists() and (outside / "keep").exists()
