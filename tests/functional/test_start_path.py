@@ -36,9 +36,10 @@ BERTH = os.path.join(REPO, "bin", "berth")
 PYTHON = "/usr/bin/python3"  # bin/berth's interpreter (its shebang)
 IMAGE = "bench/bb:1"
 ROUNDS = 9
-#: berth / runc, medians. Measured on the 2-core test hosts: ~2.2x (berth ~130 ms, runc ~58 ms; it was
-#: ~3.3x before the start path lost typing/dataclasses/re/json): 3.0 leaves room for a noisy 2-core CI.
-BUDGET = 3.0
+#: berth / runc, medians. Measured on the 2-core test hosts: ~2.3x alone (berth ~130 ms, runc ~58 ms), up to
+#: ~2.9x while other work shares the cores (berth runs three interpreters, runc one process); it was ~3.3x
+#: before the start path lost typing/dataclasses/re/json. 3.5 keeps the old margin (5.0 for 3.3x).
+BUDGET = 3.5
 
 FORBIDDEN = frozenset({
     # CLI: argparse only for other verbs or unusual command lines; the rest only where used

@@ -50,8 +50,8 @@ Decisions:
   the monitor's interpreter starts meanwhile, on the second core. The unmount and the cgroup removal
   stay *before* the exit is reported: when ``run --rm`` returns, no mount or cgroup of the container is
   left (Docker's guarantee, and the functional tests check it). Measured on the 2-core test hosts,
-  ``run --rm busybox true``: 373 ms before this design, ~165 ms with it and a first import diet, ~110-130 ms
-  (~2.2x ``runc run``) since the CLI, the starter and the init import no ``typing``, ``dataclasses``,
+  ``run --rm busybox true``: 373 ms before this design, ~165 ms with it and a first import diet, ~110-160 ms
+  (2.3-2.7x ``runc run``) since the CLI, the starter and the init import no ``typing``, ``dataclasses``,
   ``re``, ``json``, ``enum``, ``contextlib`` or ``socket`` (``core/value.py``, ``core/cjson.py``,
   ``core/lazy.Pattern``); the breakdown is in docs/dev/runtime-design.md, "Start path".
 * **Memory.** One monitor per container, so it imports almost nothing: ``-S -I``, no ``typing``/``enum``/
