@@ -390,6 +390,15 @@ def run(ctx: Context) -> int:
         return _refused(ctx, "run", exc, RUN_FLAGS)
 
 
+def _signal_module() -> t.Any:
+    """``_signal``: ``signal`` only wraps it in enums, and ``import enum`` costs ~8 ms of ``berth run``."""
+    try:
+        import _signal as module
+    except ImportError:  # pragma: no cover
+        import signal as module
+    return module
+
+
 class _Attached:
     """What an attached run/exec does around the engine call, all undone on exit.
 
@@ -420,8 +429,7 @@ class _Attached:
             self._winch(0, None)  # the size at start, in case it changed while we were starting
 
     def __enter__(self) -> _Attached:
-        import signal
-
+        signal = _signal_module()
         if self.tty and self.stdin_fd is not None and _isatty(self.stdin_fd):
             import termios
             import tty
@@ -436,19 +444,16 @@ class _Attached:
         return self
 
     def _handle(self, signum: int, handler: t.Callable[[int, t.Any], None]) -> None:
-        import signal
-
+        signal = _signal_module()
         try:
             self._old_handlers.append((signum, signal.signal(signum, handler)))
         except (ValueError, OSError):  # not the main thread (tests)
             pass
 
     def _winch(self, signum: int, frame: t.Any) -> None:
-        import signal
-
         if self.monitor_pid:
             try:
-                os.kill(self.monitor_pid, signal.SIGWINCH)
+                os.kill(self.monitor_pid, _signal_module().SIGWINCH)
             except OSError:
                 pass
 
@@ -463,8 +468,7 @@ class _Attached:
             pass
 
     def __exit__(self, *exc: t.Any) -> None:
-        import signal
-
+        signal = _signal_module()
         for signum, old in reversed(self._old_handlers):
             try:
                 signal.signal(signum, old)

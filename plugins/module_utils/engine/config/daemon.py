@@ -6,12 +6,16 @@ does nothing.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import typing as t
 
+from ..core import cjson
+from ..core.value import Value
 from ..errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing, dataclasses or json at run time: every ``berth`` command loads the config
+    import ipaddress
+    import typing as t
 
 # key -> (python type(s), default). Defaults here are the only engine defaults.
 SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
@@ -37,12 +41,8 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
 }
 
 
-if t.TYPE_CHECKING:
-    import ipaddress
-
-
-@dataclasses.dataclass(frozen=True)
-class InsecureRegistries:
+class InsecureRegistries(Value):
+    __slots__ = _fields = ("hosts", "networks")
     hosts: frozenset[str]
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
@@ -87,10 +87,10 @@ def _resolve(hostname: str) -> list[t.Any]:
     return out
 
 
-@dataclasses.dataclass(frozen=True)
-class DaemonConfig:
-    """A validated daemon.json; ``raw`` keeps exactly what the file said."""
+class DaemonConfig(Value):
+    """A validated daemon.json; ``raw`` keeps exactly what the file said (a frozen value: core/value.py)."""
 
+    __slots__ = _fields = ("path", "raw")
     path: str
     raw: t.Mapping[str, t.Any]
 
@@ -101,7 +101,7 @@ class DaemonConfig:
 
     @property
     def data_root(self) -> str | None:
-        return t.cast("str | None", self.get("data-root"))
+        return self.get("data-root")  # type: ignore[no-any-return]
 
     @property
     def registry_mirrors(self) -> list[str]:
@@ -156,7 +156,7 @@ class DaemonConfig:
         if not data.strip():
             return cls(path=path, raw={})
         try:
-            raw = json.loads(data)
+            raw = cjson.loads(data)
         except ValueError as exc:
             raise ConfigError(path, None, f"not valid JSON: {exc}") from None
         return cls.from_dict(raw, path)

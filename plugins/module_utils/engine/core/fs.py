@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import os
 
-# On every container start: json, shutil (bz2, lzma, fnmatch) and uuid (platform) are imported where
-# used, typing only for type checkers (engine/runtime/__init__.py has the numbers).
+from . import cjson
+
+# On every container start: json (read through cjson) and uuid (platform) are imported where used, shutil
+# not at all, typing only for type checkers (engine/runtime/__init__.py has the numbers).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
@@ -60,19 +62,23 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644, fsync: bool = 
         fsync_dir(directory)
 
 
-def atomic_write_json(path: str, obj: t.Any, mode: int = 0o644, fsync: bool = True) -> None:
-    import json
+def atomic_write_json(path: str, obj: t.Any, mode: int = 0o644, fsync: bool = True, pretty: bool = True) -> None:
+    """:func:`atomic_write` of *obj* as JSON (sorted keys), indented for people unless not *pretty*
+    (one line, without ``import json``: ``core/cjson.py``)."""
+    if pretty:
+        import json
 
-    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True) + "\n", mode=mode, fsync=fsync)
+        text = json.dumps(obj, indent=2, sort_keys=True)
+    else:
+        text = cjson.dumps(obj)
+    atomic_write(path, text + "\n", mode=mode, fsync=fsync)
 
 
 def read_json(path: str, default: t.Any = None) -> t.Any:
     """Read a JSON file; return *default* when it does not exist."""
-    import json
-
     try:
         with open(path, "rb") as fh:
-            return json.loads(fh.read())
+            return cjson.loads(fh.read())
     except FileNotFoundError:
         return default
 
@@ -85,29 +91,66 @@ def remove_quietly(path: str) -> None:
 
 
 def rmtree(path: str) -> None:
-    """Remove a tree, including overlay whiteouts and read-only dirs; missing is fine."""
-    def onerror(func: t.Callable[..., t.Any], p: str, exc: t.Any) -> None:
-        err = exc[1] if isinstance(exc, tuple) else exc
-        if isinstance(err, FileNotFoundError):
-            return
-        if isinstance(err, PermissionError):
-            parent = os.path.dirname(p)
-            try:
-                os.chmod(parent, 0o700)
-                func(p)
-                return
-            except OSError:
-                pass
-        raise err
+    """Remove a tree, including overlay whiteouts and read-only dirs; missing is fine.
 
+    Directory by directory through file descriptors (``scandir`` of an fd, ``unlink``/``rmdir`` with
+    ``dir_fd``, ``O_NOFOLLOW``: a symlink is removed, never followed), as ``shutil.rmtree`` does it on
+    Linux, without importing ``shutil`` (bz2, lzma, fnmatch, re: ~15 ms in the monitor that deletes a
+    ``--rm`` container). A directory we may not write to is made writable (0700) once and retried.
+    """
     if not os.path.lexists(path):
         return
     if os.path.islink(path) or not os.path.isdir(path):
         remove_quietly(path)
         return
-    import shutil
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        _empty_dir(fd)
+    finally:
+        os.close(fd)
+    parent = os.path.dirname(os.path.abspath(path))
+    _retry_writable(lambda: os.rmdir(path), lambda: os.chmod(parent, 0o700))
 
-    shutil.rmtree(path, onerror=onerror)
+
+def _empty_dir(dfd: int) -> None:
+    """Remove everything in the directory open as *dfd*."""
+    with os.scandir(dfd) as it:
+        entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    for name, is_dir in entries:
+        if is_dir:
+            try:
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTDIR, errno.ELOOP):  # replaced by a file or a link meanwhile
+                    raise
+                _retry_writable(lambda: os.unlink(name, dir_fd=dfd), lambda: os.fchmod(dfd, 0o700))
+                continue
+            try:
+                _empty_dir(sub)
+            finally:
+                os.close(sub)
+            _retry_writable(lambda: os.rmdir(name, dir_fd=dfd), lambda: os.fchmod(dfd, 0o700))
+        else:
+            _retry_writable(lambda: os.unlink(name, dir_fd=dfd), lambda: os.fchmod(dfd, 0o700))
+
+
+def _retry_writable(remove: t.Callable[[], None], make_writable: t.Callable[[], None]) -> None:
+    """*remove*; gone already is fine; refused: make the parent writable and try once more."""
+    try:
+        remove()
+    except FileNotFoundError:
+        pass
+    except PermissionError:
+        make_writable()
+        try:
+            remove()
+        except FileNotFoundError:
+            pass
 
 
 def safe_join(root: str, name: str) -> str:

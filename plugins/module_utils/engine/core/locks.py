@@ -6,37 +6,53 @@ the holding process dies (SIGKILL included): a crash never leaves a stale lock.
 """
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
 import time
-import typing as t
 
 from ..errors import LockTimeout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing (nor contextlib) at run time: every container start takes a lock
+    import typing as t
 
 DEFAULT_TIMEOUT = 600.0
 
 
-@contextlib.contextmanager
-def flock(path: str, shared: bool = False, timeout: float | None = DEFAULT_TIMEOUT) -> t.Iterator[None]:
+class flock:  # noqa: N801  (used as a function: ``with flock(path):``)
     """Hold an exclusive (or *shared*) lock on *path* for the ``with`` body.
 
     Waits up to *timeout* seconds (``None`` waits forever) and then raises
     :class:`LockTimeout` naming the lock file.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        op = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+
+    __slots__ = ("path", "shared", "timeout", "fd")
+
+    def __init__(self, path: str, shared: bool = False, timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        self.path = path
+        self.shared = shared
+        self.timeout = timeout
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, op | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
-            _wait(fd, op, path, timeout)
-        yield
-    finally:
-        os.close(fd)
+            op = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
+            try:
+                fcntl.flock(fd, op | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                _wait(fd, op, self.path, self.timeout)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, *exc: t.Any) -> None:
+        os.close(self.fd)
+        self.fd = -1
 
 
 def _wait(fd: int, op: int, path: str, timeout: float | None) -> None:

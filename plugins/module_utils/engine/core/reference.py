@@ -6,11 +6,14 @@
 """
 from __future__ import annotations
 
-import dataclasses
-import re
-import typing as t
-
 from ..errors import InvalidReference
+from .lazy import Pattern
+from .value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing, dataclasses or re at run time: ``berth run`` parses a reference
+    import re
+    import typing as t
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAINS = ("index.docker.io", "registry-1.docker.io")
@@ -19,26 +22,82 @@ DEFAULT_TAG = "latest"
 #: Where Docker Hub's API really lives.
 DOCKER_HUB_API = "registry-1.docker.io"
 
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$")
+# The grammar. IDs and sha256 digests are checked with string methods; each other check first tries a
+# plain-string test that accepts only what its pattern accepts (the everyday names: ``busybox``,
+# ``my-registry.io:5000``, ``1.36``), anything else goes to the pattern: ``re`` is imported only for
+# unusual names and for errors.
+_COMPONENT = Pattern(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$")
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(
+_DOMAIN = Pattern(
     r"^(?:" + _DOMAIN_COMPONENT + r"(?:\." + _DOMAIN_COMPONENT + r")*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$"
 )
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
-_SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TAG = Pattern(r"^[\w][\w.-]{0,127}$")
+_DIGEST = Pattern(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
 MAX_NAME = 255
 
+_LOWER_HEX = frozenset("0123456789abcdef")
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ALNUM = _LOWER_ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TAG_CHARS = _ALNUM | frozenset("_.-")
 
-@dataclasses.dataclass(frozen=True)
-class ImageReference:
-    """A normalised reference: ``domain/path[:tag][@digest]``."""
 
+def _is_hex(value: str, low: int, high: int) -> bool:
+    """``re.match(r"^[0-9a-f]{low,high}$", value)``, without ``re`` (``$`` also matches before a final
+    newline)."""
+    if value.endswith("\n"):
+        value = value[:-1]
+    return low <= len(value) <= high and _LOWER_HEX.issuperset(value)
+
+
+def _is_hex64(value: str) -> bool:
+    return _is_hex(value, 64, 64)
+
+
+def _is_sha256(value: str) -> bool:
+    """``^sha256:[0-9a-f]{64}$``."""
+    return value.startswith("sha256:") and _is_hex(value[7:], 64, 64)
+
+
+def _is_digest(value: str) -> bool:
+    return _is_sha256(value) or bool(_DIGEST.match(value))
+
+
+def _is_tag(value: str) -> bool:
+    return (0 < len(value) <= 128 and _TAG_CHARS.issuperset(value) and value[0] not in ".-") \
+        or bool(_TAG.match(value))
+
+
+def _is_component(value: str) -> bool:
+    """A path component: lowercase letters and digits with dashes between them here, the pattern for the
+    rest (``.``, ``_`` and ``__`` separators, errors)."""
+    plain = value.replace("-", "")
+    return (bool(plain) and _LOWER_ALNUM.issuperset(plain) and value[0] != "-" and value[-1] != "-") \
+        or bool(_COMPONENT.match(value))
+
+
+def _is_label(label: str) -> bool:
+    """A host name label: letters, digits and inner dashes."""
+    return bool(label) and _ALNUM.issuperset(label.replace("-", "")) and label[0] != "-" and label[-1] != "-"
+
+
+def _is_domain(value: str) -> bool:
+    """``host[.host...][:port]``: the usual host names here, the pattern for the rest (IPv6, odd names)."""
+    host, colon, port = value.partition(":")
+    if not colon or (port.isdigit() and port.isascii()):
+        if all(_is_label(label) for label in host.split(".")):
+            return True
+    return bool(_DOMAIN.match(value))
+
+
+class ImageReference(Value):
+    """A normalised reference: ``domain/path[:tag][@digest]`` (a frozen value: core/value.py)."""
+
+    __slots__ = _fields = ("domain", "path", "tag", "digest")
+    _defaults = {"tag": None, "digest": None}
     domain: str
     path: str
-    tag: str | None = None
-    digest: str | None = None
+    tag: str | None
+    digest: str | None
 
     @classmethod
     def parse(cls, value: str, field: str = "name", default_tag: bool = True) -> "ImageReference":
@@ -47,31 +106,31 @@ class ImageReference:
             raise InvalidReference(str(value), "an image reference must be a non-empty string", field)
         if value != value.strip() or any(c.isspace() for c in value):
             raise InvalidReference(value, "an image reference must not contain white space", field)
-        if _HEX64.match(value):
+        if _is_hex64(value):
             raise InvalidReference(value, "a 64-character hex string is an image ID, not a repository name", field)
         rest = value
         digest = None
         if "@" in rest:
             rest, digest = rest.split("@", 1)
-            if not _DIGEST.match(digest):
+            if not _is_digest(digest):
                 raise InvalidReference(value, f"invalid digest {digest!r}", field)
-            if digest.startswith("sha256:") and not _SHA256.match(digest):
+            if digest.startswith("sha256:") and not _is_sha256(digest):
                 raise InvalidReference(value, f"invalid sha256 digest {digest!r}", field)
         tag = None
         last_slash = rest.rfind("/")
         colon = rest.rfind(":")
         if colon > last_slash:
             rest, tag = rest[:colon], rest[colon + 1 :]
-            if not _TAG.match(tag):
+            if not _is_tag(tag):
                 raise InvalidReference(value, f"invalid tag {tag!r}", field)
         if not rest:
             raise InvalidReference(value, "missing repository name", field)
         domain, path = _split_domain(rest)
-        if not _DOMAIN.match(domain):
+        if not _is_domain(domain):
             raise InvalidReference(value, f"invalid registry host {domain!r}", field)
         for comp in path.split("/"):
-            if not _COMPONENT.match(comp):
-                if comp.lower() != comp and _COMPONENT.match(comp.lower()):
+            if not _is_component(comp):
+                if comp.lower() != comp and _is_component(comp.lower()):
                     raise InvalidReference(value, "repository name must be lowercase", field)
                 raise InvalidReference(value, f"invalid repository path component {comp!r}", field)
         if len(domain) + 1 + len(path) > MAX_NAME:
@@ -101,10 +160,10 @@ class ImageReference:
         return DOCKER_HUB_API if self.domain == DEFAULT_DOMAIN else self.domain
 
     def with_tag(self, tag: str | None) -> "ImageReference":
-        return dataclasses.replace(self, tag=tag, digest=None)
+        return self.replace(tag=tag, digest=None)
 
     def with_digest(self, digest: str) -> "ImageReference":
-        return dataclasses.replace(self, tag=None, digest=digest)
+        return self.replace(tag=None, digest=digest)
 
     @property
     def tagged(self) -> str | None:
@@ -165,13 +224,11 @@ def familiar(name: str) -> str:
 
 def looks_like_id(value: str) -> bool:
     """``sha256:<hex>`` or a hex prefix: might be an image ID (the store decides)."""
-    if _SHA256.match(value):
-        return True
-    return bool(re.match(r"^[0-9a-f]{1,64}$", value))
+    return _is_sha256(value) or _is_hex(value, 1, 64)
 
 
 def is_full_id(value: str) -> bool:
-    return bool(_SHA256.match(value))
+    return _is_sha256(value)
 
 
 def reference_matches(pattern: str, ref: "ImageReference") -> bool:
@@ -185,7 +242,9 @@ def reference_matches(pattern: str, ref: "ImageReference") -> bool:
     return any(rx.match(c) for c in candidates)
 
 
-def _path_pattern(pattern: str) -> "re.Pattern[str]":
+def _path_pattern(pattern: str) -> re.Pattern[str]:
+    import re
+
     out = []
     i = 0
     while i < len(pattern):

@@ -1,47 +1,62 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Frozen value classes without ``dataclasses``.
 
-:class:`FrozenValue` gives what ``@dataclass(frozen=True)`` makes (fields by position or keyword, with
-defaults; ``==``, ``hash``, ``repr``; ``replace()`` for ``dataclasses.replace``). It is written by hand
-because each dataclass costs ~0.8 ms to create when its module is imported, and the modules that use
-this one are imported by every ``berth run`` and by each container's monitor workers.
+``@dataclass(frozen=True)`` is the house style for value objects, but ``import dataclasses`` pulls in
+``inspect`` (``ast``, ``dis``, ``tokenize``, ``enum``, ``re`` ...): ~20 ms on the 2-core test hosts, and
+each class costs ~0.8 ms more to generate. The modules ``berth run`` imports (the option tables, image
+references, the daemon config, the container record) declare their values with :class:`Value` instead,
+which gives the same API::
 
-A subclass names its fields in ``_fields`` (also its ``__slots__``) and their defaults in ``_defaults``;
-``_convert`` may normalise the values (e.g. a string to an enum member) before they are set.
+    class Point(Value):
+        __slots__ = _fields = ("x", "y")
+        _defaults = {"y": 0}
+
+    p = Point(1)            # fields by position or keyword, defaults, TypeError for what is missing
+    p.replace(y=2)          # dataclasses.replace
+    p == Point(1, 0)        # ==, hash and repr over the fields, as a frozen dataclass
+    p.x = 3                 # AttributeError: frozen
+
+A subclass adds fields with ``__slots__ = (new names)`` and ``_fields = Base._fields + __slots__``.
+``__post_init__`` runs after the fields are set (it sets a field with ``object.__setattr__``).
 """
 from __future__ import annotations
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # no typing at run time
+if TYPE_CHECKING:
     import typing as t
 
 
-class FrozenValue:
+class Value:
     __slots__ = ()
     _fields: tuple[str, ...] = ()
     _defaults: dict[str, t.Any] = {}
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        if len(args) > len(self._fields):
-            raise TypeError(f"{type(self).__name__}() takes {len(self._fields)} arguments, {len(args)} given")
-        values = dict(zip(self._fields, args))
-        for key, value in kwargs.items():
-            if key not in self._fields:
-                raise TypeError(f"{type(self).__name__} has no field {key!r}")
-            if key in values:
-                raise TypeError(f"{type(self).__name__}() got multiple values for field {key!r}")
-            values[key] = value
-        for name in self._fields:
-            if name not in values:
-                if name not in self._defaults:
-                    raise TypeError(f"{type(self).__name__}() missing argument {name!r}")
-                values[name] = self._defaults[name]
-        self._convert(values)
-        for name in self._fields:
-            object.__setattr__(self, name, values[name])
+        fields = self._fields
+        n = len(args)
+        if n > len(fields):
+            raise TypeError(f"{type(self).__name__}() takes {len(fields)} arguments, {n} given")
+        put = object.__setattr__
+        for name, value in zip(fields, args):
+            put(self, name, value)
+        used = 0
+        for name in fields[n:]:
+            if name in kwargs:
+                put(self, name, kwargs[name])
+                used += 1
+            elif name in self._defaults:
+                put(self, name, self._defaults[name])
+            else:
+                raise TypeError(f"{type(self).__name__}() missing argument {name!r}")
+        if used != len(kwargs):
+            bad = sorted(set(kwargs) - set(fields[n:]))[0]
+            if bad in fields:
+                raise TypeError(f"{type(self).__name__}() got multiple values for field {bad!r}")
+            raise TypeError(f"{type(self).__name__} has no field {bad!r}")
+        self.__post_init__()
 
-    def _convert(self, values: dict[str, t.Any]) -> None:
-        """Normalise *values* in place before they are set (nothing by default)."""
+    def __post_init__(self) -> None:
+        pass
 
     def __setattr__(self, name: str, value: t.Any) -> None:
         raise AttributeError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
@@ -64,6 +79,9 @@ class FrozenValue:
         inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
         return f"{type(self).__name__}({inner})"
 
+    def __reduce__(self) -> tuple[t.Any, ...]:  # pickle and copy: through __init__ (fields are read-only)
+        return (type(self), self._values())
+
     def replace(self, **changes: t.Any) -> t.Any:
-        """A copy with *changes* (``dataclasses.replace``); TypeError for an unknown field."""
+        """A copy with *changes* (``dataclasses.replace``)."""
         return type(self)(**{**dict(zip(self._fields, self._values())), **changes})

@@ -7,10 +7,12 @@ Documented once in the ``berth.engine.engine`` doc fragment.  Defaults of
 """
 from __future__ import annotations
 
-import typing as t
-
 from ..errors import InvalidOption
 from .model import Option
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time: ``berth run`` imports this (engine/runtime/__init__.py)
+    import typing as t
 
 #: Seconds a task waits for another Berth operation to release the store.
 DEFAULT_LOCK_TIMEOUT = 600.0

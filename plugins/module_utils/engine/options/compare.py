@@ -20,11 +20,12 @@ Modes:
 """
 from __future__ import annotations
 
-import json
-import typing as t
-
 from ..errors import InvalidOption
 from .model import COMPARISON_TYPES, COMPARISONS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time: ``berth run`` imports this (engine/runtime/__init__.py)
+    import typing as t
 
 
 def compare(mode: str, kind: str, desired: t.Any, actual: t.Any, field: str = "comparisons") -> bool:
@@ -70,6 +71,8 @@ def _dict_contains(big: t.Mapping[str, t.Any], small: t.Mapping[str, t.Any]) -> 
 def _key(value: t.Any) -> t.Any:
     """A hashable, order-insensitive stand-in for set membership."""
     if isinstance(value, (dict, list)):
+        import json
+
         return json.dumps(value, sort_keys=True, default=str)
     return value
 
@@ -79,6 +82,8 @@ def normalise(kind: str, value: t.Any) -> t.Any:
     if value is None:
         return None
     if kind in ("set", "set(dict)"):
+        import json
+
         return sorted(value, key=lambda v: json.dumps(v, sort_keys=True, default=str))
     if kind == "dict":
         return {k: value[k] for k in sorted(value)}

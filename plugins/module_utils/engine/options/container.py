@@ -34,19 +34,23 @@ profile), read through an injectable ``read_file``.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import posixpath
-import re
-import typing as t
 
+from ..core.lazy import Pattern
 from ..core.reference import ImageReference, looks_like_id
+from ..core.value import Value
 from ..errors import InvalidOption
 from .common import ENGINE_OPTIONS
 from .compare import compare
 from .model import Option, OptionTable
 
-Normaliser = t.Callable[[t.Any, str], t.Any]
+# ``berth run`` imports this table: no typing, dataclasses (core/value.py), json or re at import time
+# (regular expressions are :class:`~..core.lazy.Pattern`, compiled when an option needs one).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+    Normaliser = t.Callable[[t.Any, str], t.Any]
 
 #: Docker's defaults, as normalised values.
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
@@ -67,16 +71,19 @@ RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 LOG_DRIVERS = ("json-file", "none")
 
 
-@dataclasses.dataclass(frozen=True)
 class ContainerOption(Option):
     """A container option: an :class:`Option` plus normalisation and update semantics."""
 
-    normaliser: t.Optional[Normaliser] = None
-    updatable: bool = False
-    engine_default: t.Any = None
+    __slots__ = ("normaliser", "updatable", "engine_default", "comparable")
+    _fields = Option._fields + __slots__
+    _defaults = {**Option._defaults, "normaliser": None, "updatable": False, "engine_default": None,
+                 "comparable": True}
+    normaliser: Normaliser | None
+    updatable: bool
+    engine_default: t.Any
     #: False for options that are not container properties compared for idempotency
     #: (``name`` is the identity, ``image`` is compared by ID, ``env_file`` is folded into ``env``).
-    comparable: bool = True
+    comparable: bool
 
     def normalise(self, value: t.Any, field: str | None = None) -> t.Any:
         """The canonical form of *value* (``None`` stays ``None``: not specified)."""
@@ -88,6 +95,13 @@ class ContainerOption(Option):
 
 
 # ====================================================================== normalisers
+def _re() -> t.Any:
+    """The ``re`` module, for the normalisers' one-off patterns (imported when such an option is given)."""
+    import re
+
+    return re
+
+
 def _fail(field: str, value: t.Any, reason: str) -> t.NoReturn:
     raise InvalidOption(field, value, reason)
 
@@ -137,7 +151,7 @@ def int_range(low: int | None = None, high: int | None = None, *, zero: bool = F
     return norm
 
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$", re.IGNORECASE)
+_SIZE = Pattern(r"(?i)^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -175,7 +189,7 @@ _DURATION_UNITS = {
     "m": 60 * 1000_000_000,
     "h": 3600 * 1000_000_000,
 }
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = Pattern(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
 def duration(value: t.Any, field: str) -> int:
@@ -192,7 +206,7 @@ def duration(value: t.Any, field: str) -> int:
     while pos < len(text):
         m = _DURATION_PART.match(text, pos)
         if not m:
-            if re.fullmatch(r"[\d.]+", text[pos:]):
+            if _re().fullmatch(r"[\d.]+", text[pos:]):
                 _fail(field, value, "missing unit in duration (use ns, us, ms, s, m or h, e.g. 30s)")
             _fail(field, value, "not a duration: use e.g. 30s, 1m30s or 500ms (units ns, us, ms, s, m, h)")
         total += fractions.Fraction(m.group(1)) * _DURATION_UNITS[m.group(2)]
@@ -256,7 +270,7 @@ def _text_value(field: str, key: str, value: t.Any) -> str:
     )
 
 
-_ENV_NAME_BAD = re.compile(r"[\s=]")
+_ENV_NAME_BAD = Pattern(r"[\s=]")
 
 
 def env(value: t.Any, field: str) -> dict[str, str]:
@@ -297,7 +311,7 @@ def parse_env_file(text: str, lookup: t.Callable[[str], str | None], source: str
         key, sep, val = line.partition("=")
         if not key:
             raise InvalidOption("env_file", source, f"line {number}: no variable name before '='")
-        if re.search(r"\s", key):
+        if _re().search(r"\s", key):
             raise InvalidOption("env_file", source, f"line {number}: variable name {key!r} contains whitespace")
         if sep:
             out[key] = val
@@ -308,7 +322,7 @@ def parse_env_file(text: str, lookup: t.Callable[[str], str | None], source: str
     return out
 
 
-_USER = re.compile(r"^[^:\s]+(?::[^:\s]+)?$")
+_USER = Pattern(r"^[^:\s]+(?::[^:\s]+)?$")
 
 
 def user(value: t.Any, field: str) -> str | None:
@@ -336,7 +350,7 @@ def working_dir(value: t.Any, field: str) -> str | None:
 
 
 _HOSTNAME_LABEL = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
-_HOSTNAME = re.compile(rf"^(?:{_HOSTNAME_LABEL}\.)*{_HOSTNAME_LABEL}$")
+_HOSTNAME = Pattern(rf"^(?:{_HOSTNAME_LABEL}\.)*{_HOSTNAME_LABEL}$")
 
 
 def hostname(value: t.Any, field: str) -> str | None:
@@ -355,7 +369,7 @@ def domainname(value: t.Any, field: str) -> str:
     return text
 
 
-_CONTAINER_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_CONTAINER_NAME = Pattern(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 
 def container_name(value: t.Any, field: str) -> str:
@@ -387,7 +401,7 @@ def restart_policy(value: t.Any, field: str) -> str:
     return text
 
 
-_CPUSET = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
+_CPUSET = Pattern(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
 
 
 def cpuset(value: t.Any, field: str) -> str:
@@ -504,7 +518,7 @@ def capabilities(value: t.Any, field: str) -> list[str]:
     return sorted(out)
 
 
-_DEVICE_MODE = re.compile(r"^[rwm]{1,3}$")
+_DEVICE_MODE = Pattern(r"^[rwm]{1,3}$")
 
 
 def devices(value: t.Any, field: str) -> list[dict[str, str]]:
@@ -571,7 +585,7 @@ def tmpfs(value: t.Any, field: str) -> dict[str, str]:
                 _fail(where, item, f"unknown tmpfs option {word!r}")
             if key == "size" and eq:
                 size(val, where)
-            if key == "mode" and eq and not re.fullmatch(r"[0-7]{1,4}", val):
+            if key == "mode" and eq and not _re().fullmatch(r"[0-7]{1,4}", val):
                 _fail(where, item, f"tmpfs mode {val!r} is not octal")
         if path in out:
             _fail(where, item, f"two tmpfs mounts on {path}")
@@ -607,7 +621,7 @@ def signal_name(value: t.Any, field: str) -> str:
     bare = _SIGNAL_ALIASES.get(bare, bare)
     if bare in SIGNALS:
         return "SIG" + bare
-    m = re.fullmatch(r"RT(MIN|MAX)(?:([+-])(\d+))?", bare)
+    m = _re().fullmatch(r"RT(MIN|MAX)(?:([+-])(\d+))?", bare)
     if m:
         base = SIGRTMIN if m.group(1) == "MIN" else SIGRTMAX
         offset = int(m.group(3) or 0)
@@ -634,7 +648,7 @@ def signal_number(name: str) -> int:
     bare = name[3:] if name.startswith("SIG") else name
     if bare in SIGNALS:
         return SIGNALS[bare]
-    m = re.fullmatch(r"RT(MIN|MAX)(?:[+-](\d+))?", bare)
+    m = _re().fullmatch(r"RT(MIN|MAX)(?:[+-](\d+))?", bare)
     if not m:
         raise InvalidOption("signal", name, "unknown signal")
     offset = int(m.group(2) or 0)
@@ -782,7 +796,7 @@ def security_opts(value: t.Any, field: str) -> dict[str, t.Any]:
     return {k: out[k] for k in sorted(out)}
 
 
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_NAME = Pattern(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def _container_ref(mode: str, field: str, value: t.Any) -> str:
@@ -850,7 +864,7 @@ def groups(value: t.Any, field: str) -> list[str]:
         if isinstance(item, bool) or not isinstance(item, (str, int)):
             _fail(f"{field}[{i}]", item, "must be a group name or ID")
         text = str(item).strip()
-        if not text or ":" in text or re.search(r"\s", text):
+        if not text or ":" in text or _re().search(r"\s", text):
             _fail(f"{field}[{i}]", item, "must be a group name or ID")
         out.add(text)
     return sorted(out)
@@ -957,7 +971,7 @@ CONTAINER_OPTIONS = OptionTable(
 )  # fmt: skip
 
 #: The options ``ContainerService.update`` changes in place.
-UPDATABLE = tuple(o.name for o in CONTAINER_OPTIONS if t.cast(ContainerOption, o).updatable)
+UPDATABLE = tuple(o.name for o in CONTAINER_OPTIONS if o.updatable)
 
 #: Options whose effective value may come from the image config (Docker's merge rules).
 IMAGE_INHERITED = ("command", "entrypoint", "env", "labels", "user", "working_dir", "stop_signal", "healthcheck")
@@ -977,7 +991,7 @@ _TASK_OPTIONS = (
 
 
 def _required_name(table: OptionTable) -> tuple[Option, ...]:
-    return tuple(dataclasses.replace(o, required=True) if o.name == "name" else o for o in table)
+    return tuple(o.replace(required=True) if o.name == "name" else o for o in table)
 
 
 CONTAINER_TASK_OPTIONS = OptionTable(options=_required_name(CONTAINER_OPTIONS) + _TASK_OPTIONS + ENGINE_OPTIONS)
@@ -1041,7 +1055,7 @@ def normalise_options(
     out: dict[str, t.Any] = {}
     for opt in CONTAINER_OPTIONS:
         if opt.name in values and opt.name != "env_file":
-            value = t.cast(ContainerOption, opt).normalise(values[opt.name])
+            value = opt.normalise(values[opt.name])
             if value is not None:
                 out[opt.name] = value
 
@@ -1070,6 +1084,8 @@ def load_seccomp_profile(path: str, read: t.Callable[[str], str] | None = None) 
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidOption("security_opts", f"seccomp={path}", f"cannot read the profile: {exc}") from None
     try:
+        import json
+
         profile = json.loads(text)
     except ValueError as exc:
         raise InvalidOption("security_opts", f"seccomp={path}", f"the profile is not valid JSON: {exc}") from None
@@ -1149,9 +1165,9 @@ def effective(options: t.Mapping[str, t.Any], image_config: t.Mapping[str, t.Any
     img = image_config or {}
     out: dict[str, t.Any] = {}
     for opt in CONTAINER_OPTIONS:
-        if t.cast(ContainerOption, opt).comparable:
+        if opt.comparable:
             value = options.get(opt.name)
-            out[opt.name] = value if value is not None else t.cast(ContainerOption, opt).engine_default
+            out[opt.name] = value if value is not None else opt.engine_default
     out["env"] = {**_image_env(img), **(options.get("env") or {})}
     out["labels"] = {**{str(k): str(v) for k, v in (img.get("Labels") or {}).items()}, **(options.get("labels") or {})}
     entrypoint = options.get("entrypoint")
@@ -1180,10 +1196,10 @@ def effective(options: t.Mapping[str, t.Any], image_config: t.Mapping[str, t.Any
     return out
 
 
-@dataclasses.dataclass(frozen=True)
-class Difference:
+class Difference(Value):
     """One option whose current effective value does not satisfy the desired one."""
 
+    __slots__ = _fields = ("name", "before", "after", "comparison_type", "updatable")
     name: str
     before: t.Any
     after: t.Any
@@ -1196,7 +1212,7 @@ def parse_comparisons(value: t.Mapping[str, t.Any] | None) -> dict[str, str]:
 
     Keys are option names or aliases, ``image``, or ``*`` (``strict``/``ignore`` for every option not named).
     """
-    modes = {o.name: o.compare_mode for o in CONTAINER_OPTIONS if t.cast(ContainerOption, o).comparable}
+    modes = {o.name: o.compare_mode for o in CONTAINER_OPTIONS if o.comparable}
     modes["image"] = "strict"
     if not value:
         return modes
@@ -1251,10 +1267,9 @@ def differences(
         given.add("command")
     out = []
     for opt in CONTAINER_OPTIONS:
-        copt = t.cast(ContainerOption, opt)
-        if not copt.comparable or opt.name not in given:
+        if not opt.comparable or opt.name not in given:
             continue
         mode = modes.get(opt.name, opt.compare_mode)
         if not compare(mode, opt.compare_type, want[opt.name], have[opt.name], field=f"comparisons.{opt.name}"):
-            out.append(Difference(opt.name, have[opt.name], want[opt.name], opt.compare_type, copt.updatable))
+            out.append(Difference(opt.name, have[opt.name], want[opt.name], opt.compare_type, opt.updatable))
     return out

@@ -13,8 +13,13 @@ This module is pure: no Ansible, no engine state, no I/O.
 """
 from __future__ import annotations
 
-import dataclasses
-import typing as t
+from ..core.value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing (nor dataclasses) at run time: ``berth run`` imports this (core/value.py)
+    import typing as t
+
+    Requirement = t.Tuple[str, t.Any, t.Tuple[str, ...]]
 
 #: Value kinds, named after Ansible's argument types (``raw`` = anything).
 KINDS = ("str", "int", "float", "bool", "path", "list", "dict", "raw")
@@ -36,9 +41,8 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """One user-facing option.
+class Option(Value):
+    """One user-facing option (a frozen value: :class:`~..core.value.Value`).
 
     ``comparison`` defaults to ``strict`` for values and lists and to
     ``allow_more_present`` for sets and dicts (as community.docker does);
@@ -46,18 +50,24 @@ class Option:
     ``dict`` -> ``dict``, everything else -> ``value``.
     """
 
+    __slots__ = _fields = ("name", "kind", "elements", "default", "choices", "aliases", "required", "no_log",
+                           "comparison", "comparison_type", "doc", "cli")
+    _defaults = {"kind": "str", "elements": None, "default": None, "choices": None, "aliases": (),
+                 "required": False, "no_log": False, "comparison": None, "comparison_type": None, "doc": "",
+                 "cli": None}
+
     name: str
-    kind: str = "str"
-    elements: str | None = None
-    default: t.Any = None
-    choices: tuple[t.Any, ...] | None = None
-    aliases: tuple[str, ...] = ()
-    required: bool = False
-    no_log: bool = False
-    comparison: str | None = None
-    comparison_type: str | None = None
-    doc: str = ""
-    cli: str | None = None
+    kind: str
+    elements: str | None
+    default: t.Any
+    choices: tuple[t.Any, ...] | None
+    aliases: tuple[str, ...]
+    required: bool
+    no_log: bool
+    comparison: str | None
+    comparison_type: str | None
+    doc: str
+    cli: str | None
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -122,11 +132,7 @@ def _is_kind(value: t.Any, kind: str) -> bool:
     return isinstance(value, _PY_TYPES[kind])
 
 
-Requirement = t.Tuple[str, t.Any, t.Tuple[str, ...]]
-
-
-@dataclasses.dataclass(frozen=True)
-class OptionTable:
+class OptionTable(Value):
     """The options of one task plus Ansible-style cross-option constraints.
 
     ``required_if`` entries are ``(option, value, (required options...))``;
@@ -134,11 +140,13 @@ class OptionTable:
     be an option of the table (checked at construction).
     """
 
+    __slots__ = _fields = ("options", "required_if", "mutually_exclusive", "required_together", "required_one_of")
+    _defaults = {"required_if": (), "mutually_exclusive": (), "required_together": (), "required_one_of": ()}
     options: tuple[Option, ...]
-    required_if: tuple[Requirement, ...] = ()
-    mutually_exclusive: tuple[tuple[str, ...], ...] = ()
-    required_together: tuple[tuple[str, ...], ...] = ()
-    required_one_of: tuple[tuple[str, ...], ...] = ()
+    required_if: tuple[Requirement, ...]
+    mutually_exclusive: tuple[tuple[str, ...], ...]
+    required_together: tuple[tuple[str, ...], ...]
+    required_one_of: tuple[tuple[str, ...], ...]
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -178,4 +186,4 @@ class OptionTable:
 
     def extend(self, *more: Option) -> "OptionTable":
         """A copy with *more* options appended (constraints kept)."""
-        return dataclasses.replace(self, options=self.options + tuple(more))
+        return self.replace(options=self.options + tuple(more))

@@ -44,7 +44,7 @@ import fcntl
 import os
 import time
 
-from ..core.value import FrozenValue
+from ..core.value import Value
 from . import sync
 from .logs import parse_time, rfc3339_nano
 
@@ -210,7 +210,7 @@ def require(status: ContainerStatus, verb: str, *, force: bool = False, name: st
     raise InvalidState(status.value, verb, name=name, message=message)
 
 
-class ContainerState(FrozenValue):
+class ContainerState(Value):
     """``containers/<id>/state.json``, a frozen value. Times are RFC 3339 strings (``ZERO_TIME`` unset).
 
     ``health`` is None without a healthcheck, else ``{"Status": "starting"|"healthy"|"unhealthy",
@@ -236,8 +236,8 @@ class ContainerState(FrozenValue):
     health: dict[str, t.Any] | None
     monitor_pid: int
 
-    def _convert(self, values: dict[str, t.Any]) -> None:
-        values["status"] = ContainerStatus(values["status"])
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", ContainerStatus(self.status))
 
     def to_dict(self) -> dict[str, t.Any]:
         out = {name: getattr(self, name) for name in self.FIELDS}

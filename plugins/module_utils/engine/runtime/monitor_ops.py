@@ -308,8 +308,6 @@ def _console_listener(layout: Layout, container_id: str, me: int) -> tuple[str, 
 
 
 def _await_started(fd: int, container_id: str, timeout: float) -> Spawned:
-    import json
-
     from ..errors import RuntimeFailure
 
     deadline = time.monotonic() + timeout
@@ -322,7 +320,7 @@ def _await_started(fd: int, container_id: str, timeout: float) -> Spawned:
                                  f"{timeout:g}s") from None
         if line is None:
             raise RuntimeFailure(container_id, "start", f"the monitor (pid {monitor_pid}) exited without reporting")
-        event = json.loads(line)
+        event = sync.loads(line)
         kind = event.get("event")
         if kind == "forked":
             monitor_pid = int(event["monitor_pid"])
@@ -339,8 +337,6 @@ def _await_started(fd: int, container_id: str, timeout: float) -> Spawned:
 
 def wait_exit(spawned: Spawned, timeout: float | None = None) -> int:
     """Block until the monitor reports the container's (first) exit; returns the exit code."""
-    import json
-
     from ..errors import RuntimeFailure
 
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -353,7 +349,7 @@ def wait_exit(spawned: Spawned, timeout: float | None = None) -> int:
             if line is None:
                 raise RuntimeFailure(spawned.container_id, "wait",
                                      f"the monitor (pid {spawned.monitor_pid}) ended without reporting the exit code")
-            event = json.loads(line)
+            event = sync.loads(line)
             if event.get("event") == "exited":
                 return int(event["exit_code"])
     finally:

@@ -12,20 +12,23 @@ Docker's overlay2 driver does.
 from __future__ import annotations
 
 import os
-import typing as t
 
 from ..core import fs
 from .mountinfo import unescape
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time: ``berth run`` mounts a rootfs (runtime/__init__.py)
+    import typing as t
+
+    class Mounter(t.Protocol):
+        def mount(self, source: str | None, target: str, fstype: str | None, flags: int,
+                  data: str | None) -> None: ...
+
+        def umount2(self, target: str, flags: int) -> None: ...
+
 MS_RDONLY = 0x1
 #: Leave room below the page size for the rest of the option string.
 MAX_OPTIONS = 3800
-
-
-class Mounter(t.Protocol):
-    def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None: ...
-
-    def umount2(self, target: str, flags: int) -> None: ...
 
 
 def stack(lower_dirs: t.Sequence[str]) -> list[str]:

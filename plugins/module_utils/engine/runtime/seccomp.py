@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import errno
 import os
-from collections import namedtuple
+
+from ..core.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -103,12 +104,24 @@ def action_value(name: str, errno_ret: int | None = None, field: str = FIELD) ->
     return value
 
 
-#: struct scmp_arg_cmp: argument index, operator, datum_a, datum_b (MASKED_EQ: mask, value).
-Condition = namedtuple("Condition", ("index", "op", "a", "b"))
-#: One libseccomp rule: syscall name, action, conditions (a tuple of Condition).
-Rule = namedtuple("Rule", ("name", "action", "conditions"), defaults=((),))
-#: The planned filter; ``attributes`` are (scmp_filter_attr, value) pairs set before loading.
-Filter = namedtuple("Filter", ("default_action", "architectures", "rules", "attributes"))
+# Frozen values (core/value.py): ``collections.namedtuple`` would import ``collections`` in every starter.
+class Condition(Value):
+    """struct scmp_arg_cmp: argument index, operator, datum_a, datum_b (MASKED_EQ: mask, value)."""
+
+    __slots__ = _fields = ("index", "op", "a", "b")
+
+
+class Rule(Value):
+    """One libseccomp rule: syscall name, action, conditions (a tuple of Condition)."""
+
+    __slots__ = _fields = ("name", "action", "conditions")
+    _defaults = {"conditions": ()}
+
+
+class Filter(Value):
+    """The planned filter; ``attributes`` are (scmp_filter_attr, value) pairs set before loading."""
+
+    __slots__ = _fields = ("default_action", "architectures", "rules", "attributes")
 
 
 def _condition(arg: t.Mapping[str, t.Any], where: str) -> Condition:
@@ -277,7 +290,7 @@ def _build(lib: t.Any, flt: Filter, skipped: list[str]) -> t.Any:
             count = len(rule.conditions)
             array = (lib.ScmpArgCmp * max(count, 1))()
             for i, c in enumerate(rule.conditions):
-                array[i].arg, array[i].op, array[i].datum_a, array[i].datum_b = c
+                array[i].arg, array[i].op, array[i].datum_a, array[i].datum_b = c.index, c.op, c.a, c.b
             ret = lib.seccomp_rule_add_array(ctx, rule.action, nr, count, array if count else None)
             _check(ret, f"seccomp_rule_add({rule.name}, action={rule.action:#x}, {count} conditions)")
     except BaseException:

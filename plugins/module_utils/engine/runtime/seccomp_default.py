@@ -15,7 +15,12 @@ only read when it is called.
 from __future__ import annotations
 
 import os
-import typing as t
+
+from ..core.value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time: ``berth run`` builds the default profile
+    import typing as t
 
 #: Go-style architecture names, as the profile's arch conditions use them.
 _ARCH_ALIASES = {
@@ -122,18 +127,22 @@ def _allowed() -> tuple[str, ...]:
     """.split())
 
 
-class _Rule(t.NamedTuple):
+class _Rule(Value):
     """One block of the profile; the conditions are Docker's ``includes``/``excludes``."""
 
+    __slots__ = _fields = ("names", "action", "errno_ret", "args", "caps", "arches", "min_kernel", "not_caps",
+                           "not_arches")
+    _defaults = {"action": "SCMP_ACT_ALLOW", "errno_ret": None, "args": (), "caps": (), "arches": (),
+                 "min_kernel": None, "not_caps": (), "not_arches": ()}
     names: tuple[str, ...]
-    action: str = "SCMP_ACT_ALLOW"
-    errno_ret: int | None = None
-    args: tuple[dict, ...] = ()
-    caps: tuple[str, ...] = ()  # include only with all of these capabilities
-    arches: tuple[str, ...] = ()  # include only on these architectures
-    min_kernel: tuple[int, int] | None = None  # include only on this kernel or newer
-    not_caps: tuple[str, ...] = ()  # exclude when any of these capabilities is held
-    not_arches: tuple[str, ...] = ()  # exclude on these architectures
+    action: str
+    errno_ret: int | None
+    args: tuple[dict, ...]
+    caps: tuple[str, ...]  # include only with all of these capabilities
+    arches: tuple[str, ...]  # include only on these architectures
+    min_kernel: tuple[int, int] | None  # include only on this kernel or newer
+    not_caps: tuple[str, ...]  # exclude when any of these capabilities is held
+    not_arches: tuple[str, ...]  # exclude on these architectures
 
 
 def _arg(index: int, value: int, op: str) -> dict:

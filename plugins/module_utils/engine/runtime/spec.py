@@ -50,10 +50,17 @@ Docker rules implemented here (docs/dev/runtime-design.md, "Docker defaults"):
 from __future__ import annotations
 
 import posixpath
-import typing as t
+from _collections_abc import Mapping  # what typing.Mapping checks, without importing typing or collections
 
+from ..core.value import Value
 from ..errors import InvalidOption
 from . import seccomp_default, security
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time: ``berth run`` builds a spec (runtime/__init__.py)
+    import typing as t
+
+    UserDb = t.Callable[[str], t.Optional[str]]
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -114,7 +121,6 @@ _FLAG_GROUPS = {
     ),
 }
 
-UserDb = t.Callable[[str], t.Optional[str]]
 
 
 # ====================================================================== the builder
@@ -347,7 +353,8 @@ def exec_process(
 
 
 # ====================================================================== user and groups
-class _Entry(t.NamedTuple):
+class _Entry(Value):
+    __slots__ = _fields = ("name", "id", "gid", "home", "members")
     name: str
     id: int
     gid: int  # passwd: primary gid; group: unused
@@ -566,7 +573,7 @@ def namespaces(
 
 def cgroups_path(parent: str | t.Mapping[str, t.Any] | None, container_id: str) -> str:
     """``<cgroup_parent or /berth>/<id>``; *parent* is the option's value or the options mapping."""
-    if isinstance(parent, t.Mapping):
+    if isinstance(parent, Mapping):
         parent = parent.get("cgroup_parent")
     return posixpath.join(parent or DEFAULT_CGROUP_PARENT, container_id)
 
@@ -690,7 +697,7 @@ def rlimits(
         out[kind] = {"type": kind, "soft": _oci_limit(soft), "hard": _oci_limit(hard)}
 
     for name, value in (daemon_defaults or {}).items():
-        if isinstance(value, t.Mapping):
+        if isinstance(value, Mapping):
             put(str(value.get("Name") or name), int(value.get("Soft", 0)), int(value.get("Hard", 0)))
     for ul in ulimits or ():
         put(ul["name"], ul["soft"], ul["hard"])
@@ -714,7 +721,7 @@ def seccomp(
         return None
     if setting is None:
         return seccomp_default.default_profile(caps, arch, kernel=kernel)
-    if not isinstance(setting, t.Mapping):
+    if not isinstance(setting, Mapping):
         raise InvalidOption("security_opts", f"seccomp={setting}", "the seccomp profile was not loaded")
     return user_profile(setting, caps, arch=arch, kernel=kernel)
 

@@ -34,8 +34,8 @@ with a timeout and treat EOF as "the other side died", so a failing child is nev
 its PID namespace, sends ``PID``; the parent joins it to the cgroup and sends ``GO``; the process then
 sets itself up and execs. A successful ``execve`` closes the pipe (EOF without ``ERROR`` = success).
 
-The JSON codec here uses the C scanner/encoder of ``_json`` directly: ``import json`` pulls in ``re``
-(~10 ms on the test machines), which the start path cannot afford. It falls back to ``json``.
+The JSON codec (:func:`loads`, :func:`dumps`) is ``core/cjson.py``'s: the C scanner/encoder of ``_json``
+without ``import json`` (``re``: ~10 ms on the test machines), which the start path cannot afford.
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ import os
 import select
 import struct
 from time import monotonic as _monotonic
+
+from ..core.cjson import dumps, loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,64 +88,6 @@ class ChildError(Exception):
         self.message = str(payload.get("message") or "unknown error")
         self.errno = payload.get("errno")
         super().__init__(f"{self.step}: {self.message}")
-
-
-# ---------------------------------------------------------------- JSON without ``re``
-class _Ctx:
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = float
-    memo: dict = {}
-
-
-_scanner: t.Any = None
-_encoder: t.Any = None
-_WS = " \t\n\r"
-
-
-def loads(text: str | bytes) -> t.Any:
-    """``json.loads`` for trusted, well-formed documents (state files, our own messages)."""
-    global _scanner
-    if isinstance(text, (bytes, bytearray)):
-        text = bytes(text).decode("utf-8")
-    try:
-        if _scanner is None:
-            import _json
-
-            _scanner = _json.make_scanner(_Ctx())
-        end = len(text)
-        i = 0
-        while i < end and text[i] in _WS:
-            i += 1
-        obj, i = _scanner(text, i)
-        while i < end and text[i] in _WS:
-            i += 1
-        if i == end:
-            return obj
-    except (ImportError, StopIteration, AttributeError, TypeError):
-        pass
-    import json  # slow path: also gives the precise error message
-
-    return json.loads(text)
-
-
-def dumps(obj: t.Any) -> str:
-    """Compact ``json.dumps`` (sorted keys, ASCII)."""
-    global _encoder
-    try:
-        if _encoder is None:
-            import _json
-
-            _encoder = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ",
-                                          True, False, True)
-        return "".join(_encoder(obj, 0))
-    except (ImportError, AttributeError, TypeError, ValueError):
-        import json
-
-        return json.dumps(obj, sort_keys=True)
 
 
 # ---------------------------------------------------------------- channel

@@ -16,7 +16,7 @@ import time
 from ..core import fs
 from ..core.layout import Layout
 from ..core.locks import flock
-from ..core.value import FrozenValue
+from ..core.value import Value
 from ..errors import Conflict, EngineError, InvalidOption, NotFound
 from ..options import container as copts
 from ..runtime import lifecycle, sync
@@ -48,7 +48,7 @@ NAME_NOUNS = (
 )
 
 
-class Stdio(FrozenValue):
+class Stdio(Value):
     """The caller's file descriptors for an attached run or exec: stdin (or None), stdout, stderr, tty."""
 
     __slots__ = _fields = ("stdin", "stdout", "stderr", "tty")
@@ -59,7 +59,7 @@ class Stdio(FrozenValue):
     tty: bool
 
 
-class RunResult(FrozenValue):
+class RunResult(Value):
     """id, name, exit_code (None when detached)."""
 
     __slots__ = _fields = ("id", "name", "exit_code")
@@ -68,7 +68,7 @@ class RunResult(FrozenValue):
     exit_code: int | None
 
 
-class ContainerRecord(FrozenValue):
+class ContainerRecord(Value):
     """``containers/<id>/config.json``: what the container was created from.
 
     ``image`` is the image ID, ``image_name`` as the user named it, ``options`` the normalised options
@@ -278,7 +278,8 @@ class ContainerService:
             durable = not opts.get("auto_remove")
             lifecycle.save(self.layout, cid, ContainerState(), durable=durable)
             # The record is written last: a container without config.json does not exist.
-            fs.atomic_write_json(self.layout.container_config(cid), record.to_json(), mode=0o600, fsync=durable)
+            fs.atomic_write_json(self.layout.container_config(cid), record.to_json(), mode=0o600, fsync=durable,
+                                 pretty=False)
         except BaseException:
             lifecycle.remove_name_links(self.layout, cid)
             fs.rmtree(cdir)
