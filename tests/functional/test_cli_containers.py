@@ -204,6 +204,15 @@ def test_detached_lifecycle(berth: Berth) -> None:
     assert berth("rm", "web2", rc=1).err == "Error: No such container: web2\n"
 
 
+def test_attach_sends_stdin(berth: Berth) -> None:
+    berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
+    try:
+        res = berth("attach", "reader", input="hello\n", rc=3)
+        assert res.out == "got:hello\n"
+    finally:
+        berth("rm", "-f", "reader")
+
+
 def test_kill_wait_start_restart(berth: Berth) -> None:
     berth("run", "-d", "--name", "kk", IMAGE, "sleep", "300")
     assert berth("kill", "kk").out == "kk\n"

@@ -200,7 +200,7 @@ class FakeSystem:
         return {"Containers": 2, "ContainersRunning": 1, "ContainersPaused": 0, "ContainersStopped": 1,
                 "Images": 1, "ServerVersion": "0.1.0", "Driver": "overlay", "LoggingDriver": "json-file",
                 "CgroupDriver": "cgroupfs", "CgroupVersion": "2", "Runtimes": {"runc": {"path": "/x/runc"},
-                "berth": {"path": None}}, "DefaultRuntime": "berth",
+                                                                               "berth": {"path": None}}, "DefaultRuntime": "berth",
                 "SecurityOptions": ["name=seccomp,profile=builtin", "name=userns"], "NCPU": 2,
                 "MemTotal": 8 * 1024 ** 3, "Name": "host1", "DockerRootDir": "/var/lib/berth",
                 "LiveRestoreEnabled": True,

@@ -251,7 +251,7 @@ def _isatty(fd: int | None) -> bool:
 def start_exit_code(message: str) -> int:
     """docker's ``runStartContainerErr``: 127 not found, 126 not executable, else 125."""
     if any(s in message for s in ("executable file not found", "no such file or directory",
-                                   "No such file or directory")):
+                                  "No such file or directory")):
         return NOT_FOUND_EXIT
     if any(s in message for s in ("permission denied", "Permission denied", "is a directory", "Is a directory")):
         return NOT_EXECUTABLE_EXIT
@@ -993,7 +993,7 @@ def stats_item(container: str, s: t.Mapping[str, t.Any], prev: t.Mapping[str, t.
     CPU % from the deltas of container and host CPU time, memory without the inactive file cache)."""
     cpu_now, sys_now, online = _cpu_total(s)
     prev = prev if prev is not None else {"cpu_stats": s.get("precpu_stats") or {}}
-    cpu_before, sys_before, _ = _cpu_total(prev)
+    cpu_before, sys_before, dummy = _cpu_total(prev)
     cpu_delta, sys_delta = cpu_now - cpu_before, sys_now - sys_before
     cpu = cpu_delta / sys_delta * online * 100.0 if sys_delta > 0 and cpu_delta > 0 else 0.0
 
@@ -1113,4 +1113,3 @@ def system_restore(ctx: Context) -> int:
     for cid in ctx.engine.containers.restore():
         ctx.out(cid)
     return 0
-

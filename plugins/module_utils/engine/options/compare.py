@@ -109,11 +109,11 @@ class Diff:
 
     @property
     def before(self) -> dict[str, t.Any]:
-        return {name: normalise(kind, b) for name, kind, b, _ in self._items}
+        return {name: normalise(kind, b) for name, kind, b, dummy in self._items}
 
     @property
     def after(self) -> dict[str, t.Any]:
-        return {name: normalise(kind, a) for name, kind, _, a in self._items}
+        return {name: normalise(kind, a) for name, kind, dummy, a in self._items}
 
     @property
     def changed(self) -> bool:
@@ -122,7 +122,7 @@ class Diff:
     def differences(self) -> list[str]:
         """Names of the parameters whose before and after differ."""
         b, a = self.before, self.after
-        return [name for name, *_ in self._items if b[name] != a[name]]
+        return [name for name, *dummy in self._items if b[name] != a[name]]
 
     def as_dict(self) -> dict[str, dict[str, t.Any]]:
         """The ``diff`` return value of a module."""

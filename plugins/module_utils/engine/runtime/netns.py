@@ -59,7 +59,7 @@ def loopback_up_in(pid: int, syscalls: t.Any = None) -> None:
                 os._exit(code)
     finally:
         os.close(fd)
-    _, status = os.waitpid(child, 0)
+    dummy, status = os.waitpid(child, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise OSError(f"could not bring up the loopback interface of process {pid}")
 

@@ -114,9 +114,9 @@ def _mount_from(cwd: str, do: t.Callable[[], None]) -> None:
             break
         msg += chunk
     os.close(r)
-    _, status = os.waitpid(pid, 0)
+    dummy, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
-        code, _, text = msg.decode(errors="replace").partition(":")
+        code, dummy, text = msg.decode(errors="replace").partition(":")
         raise OSError(int(code) if code.isdigit() else 0, text or "overlay mount failed")
 
 

@@ -48,6 +48,7 @@ def _invalid(field: str, value: t.Any, reason: str) -> Exception:
 
     return InvalidOption(field, value, reason)
 
+
 FIELD = "linux.seccomp"
 
 ACTIONS = {
@@ -148,7 +149,7 @@ def plan(spec_seccomp: t.Mapping[str, t.Any]) -> Filter:
     default = action_value(default_name, spec_seccomp.get("defaultErrnoRet"), f"{FIELD}.defaultAction")
     if spec_seccomp.get("listenerPath"):
         raise _invalid(f"{FIELD}.listenerPath", spec_seccomp["listenerPath"],
-                            "seccomp user notification is not supported by berth")
+                       "seccomp user notification is not supported by berth")
     arches = []
     for arch in spec_seccomp.get("architectures") or ():
         if not isinstance(arch, str) or not arch.startswith("SCMP_ARCH_"):

@@ -122,7 +122,6 @@ _FLAG_GROUPS = {
 }
 
 
-
 # ====================================================================== the builder
 def build(
     options: t.Mapping[str, t.Any],

@@ -393,10 +393,10 @@ class ContainerService:
                     "You have to remove (or rename) that container to be able to reuse that name."
                 ) from None
             return name
-        for _ in range(100):
+        for attempt in range(100):
             r = os.urandom(3)  # not secrets: its import costs ~2 ms and a name needs no secrecy
             candidate = f"{NAME_ADJECTIVES[r[0] % len(NAME_ADJECTIVES)]}_{NAME_NOUNS[r[1] % len(NAME_NOUNS)]}"
-            if _ >= 10:
+            if attempt >= 10:
                 candidate += str(r[2] % 100)
             try:
                 os.symlink(target, self.layout.name_link(candidate))
@@ -680,7 +680,7 @@ class ContainerService:
         buf = b""
         try:
             while True:
-                for key, _ in sel.select():
+                for key, dummy in sel.select():
                     if key.fileobj is sock:
                         chunk = sock.recv(65536)
                         if not chunk:
@@ -696,7 +696,7 @@ class ContainerService:
                             _write_all(stdio.stderr if buf[0] == 2 else stdio.stdout, buf[8 : 8 + size])
                             buf = buf[8 + size :]
                     else:
-                        data = os.read(t.cast(int, key.fileobj), 65536)
+                        data = os.read(key.fd, 65536)
                         if not data:
                             sel.unregister(key.fileobj)
                             continue
@@ -1540,4 +1540,3 @@ def _proc_info(pid: int) -> list[str] | None:
         f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}",
         cmdline or f"[{comm}]",
     ]
-
