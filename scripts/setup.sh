@@ -8,7 +8,7 @@ TOP=$PWD
 APT_PACKAGES=(
   python3 python3-venv python3-dev make git
   busybox-static skopeo umoci docker-registry apache2-utils openssl
-  runc crun tini iproute2 nftables libseccomp2
+  runc crun tini iproute2 nftables libseccomp2 shellcheck
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
