@@ -54,6 +54,9 @@ def _assert_nothing_left(root: str, ids: t.Set[str]) -> None:
             except OSError:
                 continue
             assert not any(i.encode() in cmd for i in ids), f"leaked process {pid}: {cmd!r}"
+    locks = os.path.join(root, "locks")
+    left = [n for n in (os.listdir(locks) if os.path.isdir(locks) else []) if n.startswith("container-")]
+    assert left == [], f"leaked container lock files: {left}"
 
 
 def run(eng: Engine, runtime: str, *command: str, **params: t.Any) -> tuple[int, str, str]:

@@ -529,6 +529,12 @@ def discard_container(layout: Layout, container_id: str) -> str | None:
         except FileNotFoundError:  # removed concurrently (the service's rm and the monitor's --rm)
             trash = None
     remove_name_links(layout, container_id)
+    # The lock file goes too (one per container would pile up for good). Whoever holds or waits on it
+    # keeps the unlinked inode: the container is gone, so all they can still do is find that out.
+    try:
+        os.unlink(layout.container_lock(container_id))
+    except FileNotFoundError:
+        pass
     return trash
 
 
