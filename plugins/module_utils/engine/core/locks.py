@@ -11,8 +11,6 @@ import fcntl
 import os
 import time
 
-from ..errors import LockTimeout
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing (nor contextlib) at run time: every container start takes a lock
     import typing as t
@@ -66,6 +64,8 @@ def _wait(fd: int, op: int, path: str, timeout: float | None) -> None:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise
         if deadline is not None and time.monotonic() >= deadline:
+            from ..errors import LockTimeout  # on failure only: a monitor's exit takes locks too
+
             raise LockTimeout(path, timeout or 0.0)
         time.sleep(delay)
         delay = min(delay * 2, 0.1)

@@ -40,10 +40,10 @@ directory) and locked with the same ``flock`` as ``core.locks.flock``, so both s
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import time
 
+from ..core.locks import flock
 from ..core.value import Value
 from . import sync
 from .logs import parse_time, rfc3339_nano
@@ -318,40 +318,10 @@ def save(layout: Layout, container_id: str, state: ContainerState, durable: bool
         os.close(dfd)
 
 
-class _ContainerLock:
-    """``flock`` on ``layout.container_lock(id)``, exactly as ``core.locks.flock`` takes it."""
-
-    def __init__(self, path: str, timeout: float | None) -> None:
-        self.path = path
-        self.timeout = timeout
-        self.fd = -1
-
-    def __enter__(self) -> None:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                pass
-            if deadline is not None and time.monotonic() >= deadline:
-                os.close(self.fd)
-                from ..errors import LockTimeout
-
-                raise LockTimeout(self.path, self.timeout or 0.0)
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
-    def __exit__(self, *exc: t.Any) -> None:
-        os.close(self.fd)
-
-
-def locked(layout: Layout, container_id: str, timeout: float | None = DEFAULT_TIMEOUT) -> _ContainerLock:
+def locked(layout: Layout, container_id: str, timeout: float | None = DEFAULT_TIMEOUT) -> flock:
     """``with locked(layout, id):`` holds the container lock (``LockTimeout`` after *timeout* seconds)."""
     os.makedirs(layout.locks_dir, 0o700, exist_ok=True)
-    return _ContainerLock(layout.container_lock(container_id), timeout)
+    return flock(layout.container_lock(container_id), timeout=timeout)
 
 
 def update(

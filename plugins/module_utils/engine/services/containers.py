@@ -558,7 +558,7 @@ class ContainerService:
         # lets the starter create the container once that is done, cancel() ends them untouched.
         pre = monitor.prefork(self.layout, cid, runtime=self._runtime_for(record.runtime), attach=attach)
         try:
-            with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+            with lifecycle.locked(self.layout, cid, self.lock_timeout):
                 state = self._state(cid)
                 if state.status in active:
                     pre.cancel()
@@ -786,7 +786,7 @@ class ContainerService:
     def pause(self, name: str) -> None:
         cid = self.require(name)
         record = self._record(cid)
-        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+        with lifecycle.locked(self.layout, cid, self.lock_timeout):
             state = self._state(cid)
             lifecycle.require(state.status, "pause", name=record.name)
             self._oci_runtime(record.runtime).pause(cid)
@@ -795,7 +795,7 @@ class ContainerService:
     def unpause(self, name: str) -> None:
         cid = self.require(name)
         record = self._record(cid)
-        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+        with lifecycle.locked(self.layout, cid, self.lock_timeout):
             state = self._state(cid)
             lifecycle.require(state.status, "unpause", name=record.name)
             self._oci_runtime(record.runtime).resume(cid)
@@ -862,7 +862,7 @@ class ContainerService:
         record = self._record(cid)
         if new_name == record.name:
             return
-        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+        with lifecycle.locked(self.layout, cid, self.lock_timeout):
             try:
                 os.symlink(os.path.join("..", "containers", cid), self.layout.name_link(new_name))
             except FileExistsError:
@@ -877,7 +877,7 @@ class ContainerService:
         bad = [k for k in options if k not in copts.UPDATABLE]
         if bad:
             raise InvalidOption(bad[0], options[bad[0]], "cannot be updated in place (the container must be recreated)")
-        with flock(self.layout.container_lock(cid), timeout=self.lock_timeout):
+        with lifecycle.locked(self.layout, cid, self.lock_timeout):
             record = self._record(cid)
             merged = dict(record.options)
             for key, value in options.items():
