@@ -235,6 +235,19 @@ def test_system_df_info_and_prune(berth: Berth) -> None:
     assert (info["Containers"], info["ContainersRunning"], info["ContainersStopped"], info["Images"]) == (1, 0, 1, 1)
     assert info["CgroupVersion"] in ("1", "2") and "berth" in info["Runtimes"] and info["DockerRootDir"] == berth.root
     assert "  Stopped: 1\n" in berth("info").out
+    berth("run", "-d", "--name", "busy", IMAGE, "sleep", "300")
+    try:
+        assert berth("system", "prune", input="n\n").out.endswith("Are you sure you want to continue? [y/N] ")
+        stray = os.path.join(berth.root, "locks", f"container-{'e' * 64}.lock")  # a container long gone
+        open(stray, "w").close()
+        pruned = berth("system", "prune", "-f").out.splitlines()
+        assert not os.path.exists(stray)
+        assert pruned[0] == "Deleted Containers:" and len(pruned[1]) == 64 and pruned[2] == ""
+        assert pruned[-1].startswith("Total reclaimed space: ")
+        assert berth("ps", "-a", "--format", "{{.Names}}").out == "busy\n"  # the running one stays
+    finally:
+        berth("rm", "-f", "busy")
+    berth("create", "--name", "idle", IMAGE)
     pruned = berth("container", "prune", "-f").out.splitlines()
     assert pruned[0] == "Deleted Containers:" and FULL_ID.match(pruned[1])
     assert pruned[-1].startswith("Total reclaimed space: ")

@@ -309,6 +309,32 @@ def test_libcopy_from_a_checkout_is_made_once_and_found_cheaply(layout: Layout) 
     assert [n for n in os.listdir(layout.lib_dir) if not n.startswith(".")] == [os.path.basename(lib)]
 
 
+def test_libcopy_prune_keeps_the_current_the_used_and_the_young(layout: Layout) -> None:
+    current = os.path.basename(libcopy.ensure_lib(layout))
+    old, used, young = "a" * 64, "b" * 64, "c" * 64
+    for name in (old, used, young):
+        d = os.path.join(layout.lib_dir, name, "berth_engine")
+        os.makedirs(d)
+        with open(os.path.join(d, "x.py"), "w") as fh:
+            fh.write("x = 1\n" * 100)
+    for name in (old, used):  # two hours old
+        os.utime(os.path.join(layout.lib_dir, name), (time.time() - 7200,) * 2)
+    with open(os.path.join(layout.lib_dir, ".stamps", "stale"), "w") as fh:
+        fh.write(old)
+    # a process that names a copy on its command line, as a monitor does
+    proc = subprocess.Popen(["sh", "-c", "sleep 30; : " + os.path.join(layout.lib_dir, used, "berth_engine")])
+    try:
+        assert libcopy.prune(layout) == 600
+    finally:
+        proc.kill()
+        proc.wait()
+    left = sorted(n for n in os.listdir(layout.lib_dir) if not n.startswith("."))
+    assert left == sorted([current, used, young])
+    assert not os.path.exists(os.path.join(layout.lib_dir, ".stamps", "stale"))
+    assert libcopy.prune(layout, min_age=0) == 1200  # now nothing names them: all but the current go
+    assert [n for n in os.listdir(layout.lib_dir) if not n.startswith(".")] == [current]
+
+
 def test_libcopy_from_an_ansiballz_zip(layout: Layout, tmp_path: t.Any) -> None:
     """module_utils inside a zip, imported through zipimport as AnsiballZ does; an edited file is a new copy."""
     src = libcopy.MODULE_UTILS

@@ -83,12 +83,12 @@ def _add_rmi(p: argparse.ArgumentParser) -> None:
     _handler(p, "images.rmi")
 
 
-def _add_prune(p: argparse.ArgumentParser) -> None:
+def _add_prune(p: argparse.ArgumentParser, handler: str = "images.prune") -> None:
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
     p.add_argument("--filter", action="append", default=[], metavar="FILTER",
                    help='Provide filter values (e.g. "until=<timestamp>")')
-    _handler(p, "images.prune")
+    _handler(p, handler)
 
 
 def _add_load(p: argparse.ArgumentParser) -> None:
@@ -422,6 +422,7 @@ def _group(sub: _LazyVerbs, name: str, help_: str,
 _SYSTEM_VERBS: list[_Verb] = [
     (("df",), _add_df, "Show disk usage", "[OPTIONS]"),
     (("info",), _add_info, "Display system-wide information", "[OPTIONS]"),
+    (("prune",), lambda p: _add_prune(p, "system.prune"), "Remove unused data", "[OPTIONS]"),
     (("restore",), lambda p: _handler(p, "containers.system_restore"),
      "Start the containers whose restart policy says they should run (after a reboot)", ""),
 ]

@@ -256,3 +256,34 @@ def info_text(d: t.Mapping[str, t.Any], config_path: str | None = None) -> str:
         lines.append(" Registry Mirrors:")
         lines.extend(f"  {m}" for m in reg["Mirrors"])
     return "\n".join(lines) + "\n"
+
+
+_SYSTEM_PRUNE = """WARNING! This will remove:
+  - all stopped containers
+  - {images}
+  - copies of old engine versions that no container uses
+"""
+
+
+def prune(ctx: Context) -> int:
+    """``berth system prune [-a] [-f] [--filter until=…|label=…]``: docker's prompt and report."""
+    from . import images as images_cmd
+
+    a = ctx.args
+    flt = images_cmd._filters(a.filter, a._parser.prog)
+    images = "all images without at least one container associated to them" if a.all else "all dangling images"
+    if not a.force and not images_cmd.confirm(ctx, _SYSTEM_PRUNE.format(images=images).rstrip("\n")):
+        return 0
+    report = ctx.engine.system.prune(all=a.all, filters=flt or None)
+    if report["ContainersDeleted"]:
+        ctx.out("Deleted Containers:")
+        for cid in report["ContainersDeleted"]:
+            ctx.out(cid)
+        ctx.out()
+    if report["ImagesDeleted"]:
+        ctx.out("Deleted Images:")
+        for line in images_cmd._report_lines(report["ImagesDeleted"], "untagged", "deleted"):
+            ctx.out(line)
+        ctx.out()
+    ctx.out(f"Total reclaimed space: {render.human_size(int(report.get('SpaceReclaimed') or 0))}")
+    return 0

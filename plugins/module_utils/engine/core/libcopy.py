@@ -205,3 +205,67 @@ def _open_source(path: str) -> _DirSource | _ZipSource:
             return _ZipSource(archive, os.path.relpath(path, archive).replace(os.sep, "/"))
         archive = os.path.dirname(archive)
     raise FileNotFoundError(f"engine package source {path} is neither a directory nor inside an archive")
+
+
+def prune(layout: Layout, min_age: float = 3600.0, proc: str = "/proc") -> int:
+    """Delete the engine copies nothing uses any more; returns the bytes freed.
+
+    Kept: the copy of the engine running this code, any copy a live process names on its command line
+    (monitors and their workers run ``python3 -c`` with the copy's path in the code), and copies younger
+    than *min_age* seconds (a caller of another version may be about to start a monitor from one).
+    """
+    import time
+
+    lib_dir = layout.lib_dir
+    try:
+        names = [n for n in os.listdir(lib_dir) if len(n) == 64 and not n.startswith(".")]
+    except FileNotFoundError:
+        return 0
+    keep = {os.path.basename(ensure_lib(layout))} | _in_use(lib_dir, proc)
+    now = time.time()
+    freed = 0
+    for name in names:
+        path = os.path.join(lib_dir, name)
+        try:
+            if name in keep or now - os.stat(path).st_mtime < min_age:
+                continue
+        except FileNotFoundError:
+            continue
+        size = fs.dir_size(path)
+        trash = os.path.join(lib_dir, f".tmp-prune-{name[:12]}-{os.getpid()}")
+        try:
+            os.rename(path, trash)  # gone at once for ensure_lib; deleted below
+        except OSError:
+            continue
+        fs.rmtree(trash)
+        freed += size
+    stamps = os.path.join(lib_dir, ".stamps")
+    for stamp in os.listdir(stamps) if os.path.isdir(stamps) else ():
+        target = _read_text(os.path.join(stamps, stamp))
+        if not target or not os.path.isdir(os.path.join(lib_dir, target)):
+            try:
+                os.unlink(os.path.join(stamps, stamp))
+            except FileNotFoundError:
+                pass
+    return freed
+
+
+def _in_use(lib_dir: str, proc: str) -> set[str]:
+    """The copies (hash names) that live processes name on their command lines."""
+    needle = (lib_dir.rstrip("/") + "/").encode()
+    found = set()
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, pid, "cmdline"), "rb") as fh:
+                cmd = fh.read()
+        except OSError:
+            continue
+        start = cmd.find(needle)
+        while start != -1:
+            name = cmd[start + len(needle):start + len(needle) + 64]
+            if len(name) == 64:
+                found.add(name.decode("ascii", "replace"))
+            start = cmd.find(needle, start + 1)
+    return found

@@ -1207,6 +1207,31 @@ class ContainerService:
                 reclaimed += size
         return {"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}
 
+    def sweep_locks(self) -> int:
+        """Delete the lock files of containers that no longer exist (a caller that locked a container
+        while it was being removed made one again); returns how many. One that is held stays."""
+        from ..core.locks import flock
+
+        try:
+            names = os.listdir(self.layout.locks_dir)
+        except FileNotFoundError:
+            return 0
+        count = 0
+        for name in names:
+            if not (name.startswith("container-") and name.endswith(".lock")):
+                continue
+            cid = name[len("container-"):-len(".lock")]
+            if os.path.isdir(self.layout.container_dir(cid)):
+                continue
+            try:
+                with flock(self.layout.container_lock(cid), timeout=0):
+                    if not os.path.isdir(self.layout.container_dir(cid)):
+                        os.unlink(self.layout.container_lock(cid))
+                        count += 1
+            except (EngineError, FileNotFoundError):
+                continue
+        return count
+
     def restore(self) -> list[str]:
         """After a reboot: start the containers whose restart policy says they should run."""
         started = []

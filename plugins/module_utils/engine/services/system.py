@@ -35,6 +35,26 @@ class SystemService:
             "BuildCache": [],
         }
 
+    def prune(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+        """``docker system prune``: stopped containers, then dangling (with *all*: unused) images, then
+        the engine's own leftovers (copies of old engine versions, lock files of removed containers).
+        *filters*: ``until`` and ``label``, for containers and images alike."""
+        from ..core import libcopy
+
+        out: dict[str, t.Any] = {"ContainersDeleted": [], "ImagesDeleted": [], "SpaceReclaimed": 0}
+        containers = self._containers()
+        if containers is not None:
+            done = containers.prune(filters)
+            out["ContainersDeleted"] = done["ContainersDeleted"]
+            out["SpaceReclaimed"] += done["SpaceReclaimed"]
+            containers.sweep_locks()
+        done = self.images.prune(all=all, filters=filters)
+        out["ImagesDeleted"] = done.get("ImagesDeleted") or []
+        out["SpaceReclaimed"] += done.get("SpaceReclaimed") or 0
+        if os.path.isdir(self.store.layout.lib_dir):
+            out["SpaceReclaimed"] += libcopy.prune(self.store.layout)
+        return out
+
     def info(self) -> dict[str, t.Any]:
         """Docker's ``/info`` shape (the fields that mean something without a daemon)."""
         images = self.store.ids() if self.store.exists else []
