@@ -784,22 +784,21 @@ class ContainerService:
         self._kill(self._oci_runtime(record.runtime), cid, sig)
 
     def pause(self, name: str) -> None:
-        cid = self.require(name)
-        record = self._record(cid)
-        with lifecycle.locked(self.layout, cid, self.lock_timeout):
-            state = self._state(cid)
-            lifecycle.require(state.status, "pause", name=record.name)
-            self._oci_runtime(record.runtime).pause(cid)
-            lifecycle.save(self.layout, cid, state.transition(ContainerStatus.PAUSED))
+        self._freeze(name, "pause", ContainerStatus.PAUSED)
 
     def unpause(self, name: str) -> None:
+        self._freeze(name, "unpause", ContainerStatus.RUNNING)
+
+    def _freeze(self, name: str, verb: str, status: ContainerStatus) -> None:
+        """pause (freezer on) or unpause (off), under the container lock."""
         cid = self.require(name)
         record = self._record(cid)
         with lifecycle.locked(self.layout, cid, self.lock_timeout):
             state = self._state(cid)
-            lifecycle.require(state.status, "unpause", name=record.name)
-            self._oci_runtime(record.runtime).resume(cid)
-            lifecycle.save(self.layout, cid, state.transition(ContainerStatus.RUNNING))
+            lifecycle.require(state.status, verb, name=record.name)
+            runtime = self._oci_runtime(record.runtime)
+            (runtime.pause if verb == "pause" else runtime.resume)(cid)
+            lifecycle.save(self.layout, cid, state.transition(status))
 
     def wait(self, name: str, condition: str = "not-running", timeout: float | None = None) -> int:
         cid = self.require(name)

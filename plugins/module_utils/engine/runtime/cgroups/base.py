@@ -227,6 +227,36 @@ def read_pids(directory: str, recursive: bool = True) -> list[int]:
     return sorted(set(out))
 
 
+SIGKILL = 9
+
+
+def kill_until_empty(
+    pids: t.Callable[[], list[int]],
+    host: Host,
+    timeout: float,
+    where: str,
+    each_round: t.Callable[[], None] | None = None,
+) -> None:
+    """SIGKILL what ``pids()`` lists until it lists nothing; CgroupError naming *where* after *timeout*
+    seconds. *each_round* runs after every round of signals (v1: thaw a frozen cgroup, whose tasks
+    cannot die)."""
+    deadline = host.clock() + timeout
+    while True:
+        left = pids()
+        if not left:
+            return
+        for pid in left:
+            try:
+                host.kill(pid, SIGKILL)
+            except ProcessLookupError:
+                pass
+        if each_round is not None:
+            each_round()
+        if host.clock() >= deadline:
+            raise CgroupError(where, f"processes {left} still present {timeout:g}s after SIGKILL")
+        host.sleep(0.01)
+
+
 def remove_tree(
     directory: str,
     rmdir: t.Callable[[str], None],

@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # no typing at run time (see base.py)
 
     from .protocol import Resources
 
-SIGKILL = 9
 
 #: v1 controllers a container joins (named hierarchies such as name=systemd are left alone).
 CONTROLLERS = (
@@ -430,22 +429,11 @@ class V1Manager:
         """Remove the cgroup from every hierarchy; with *kill*, SIGKILL what still runs in it first."""
         h = self.host
         if kill:
-            deadline = h.clock() + timeout
-            while True:
-                pids = self.pids()
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        h.kill(pid, SIGKILL)
-                    except ProcessLookupError:
-                        pass
+            def thaw() -> None:
                 if self.frozen():
                     self.thaw()  # frozen tasks cannot die
-                if h.clock() >= deadline:
-                    raise CgroupError(self._procs_dir() or self.root,
-                                      f"processes {pids} still present {timeout:g}s after SIGKILL")
-                h.sleep(0.01)
+
+            base.kill_until_empty(self.pids, h, timeout, self._procs_dir() or self.root, thaw)
         for d in self._dirs():
             try:
                 base.remove_tree(d, h.rmdir, h.sleep)

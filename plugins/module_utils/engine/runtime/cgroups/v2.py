@@ -38,7 +38,6 @@ if TYPE_CHECKING:  # no typing at run time (see base.py)
 
     from .protocol import Resources
 
-SIGKILL = 9
 
 #: controllers enabled for container cgroups, when the parent offers them
 CONTROLLERS = ("cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc")
@@ -332,19 +331,7 @@ class V2Manager:
         if kill and self.pids():
             if base.exists(d, "cgroup.kill"):
                 base.write(d, "cgroup.kill", "1")
-            deadline = h.clock() + timeout
-            while True:
-                pids = self.pids()
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        h.kill(pid, SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                if h.clock() >= deadline:
-                    raise CgroupError(d, f"processes {pids} still present {timeout:g}s after SIGKILL")
-                h.sleep(0.01)
+            base.kill_until_empty(self.pids, h, timeout, d)
         try:
             base.remove_tree(d, h.rmdir, h.sleep)
         except CgroupError:
