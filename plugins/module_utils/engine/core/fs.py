@@ -90,6 +90,20 @@ def remove_quietly(path: str) -> None:
         pass
 
 
+def discard(path: str, tmp_dir: str) -> bool:
+    """Make the tree *path* disappear at once (renamed into *tmp_dir*, on the same file system), then
+    delete it; deleted in place where the rename fails. False when there was nothing."""
+    if not os.path.lexists(path):
+        return False
+    trash = os.path.join(tmp_dir, f"trash-{os.urandom(8).hex()}")
+    try:
+        os.rename(path, trash)
+    except OSError:
+        trash = path
+    rmtree(trash)
+    return True
+
+
 def rmtree(path: str) -> None:
     """Remove a tree, including overlay whiteouts and read-only dirs; missing is fine.
 

@@ -52,19 +52,10 @@ def ensure_lib(layout: Layout, source: str | None = None) -> str:
     """Make sure ``<root>/lib/<hash>/berth_engine`` holds the engine this code runs from; return the
     directory to put on ``sys.path``. *source* (default: the running package) is a ``module_utils``
     directory or a path inside a zip archive."""
-    src = _open_source(source or MODULE_UTILS)
-    try:
-        key = src.key()
-        stamps = os.path.join(layout.lib_dir, ".stamps")
-        stamp = os.path.join(stamps, _sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32])
-        known = _read_text(stamp)
-        if known and os.path.isdir(os.path.join(layout.lib_dir, known, PACKAGE)):
-            return os.path.join(layout.lib_dir, known)
-        files = src.files()
-    finally:
-        src.close()
-    digest = content_hash(files)
+    digest, files, stamp = _current(layout, source)
     target = os.path.join(layout.lib_dir, digest)
+    if files is None:
+        return target
     if not os.path.isdir(os.path.join(target, PACKAGE)):
         fs.ensure_dir(layout.locks_dir, 0o700)
         from .locks import flock
@@ -72,9 +63,26 @@ def ensure_lib(layout: Layout, source: str | None = None) -> str:
         with flock(layout.object_lock("lib", digest)):
             if not os.path.isdir(os.path.join(target, PACKAGE)):
                 _install(layout.lib_dir, digest, files)
-    fs.ensure_dir(stamps)
+    fs.ensure_dir(os.path.dirname(stamp))
     fs.atomic_write(stamp, digest, fsync=False)
     return target
+
+
+def _current(layout: Layout, source: str | None) -> tuple[str, dict[str, bytes] | None, str]:
+    """(content hash, the files when no complete copy is known, stamp path) of *source*: the stamp of
+    the source's key names the hash without reading the files, when its copy exists."""
+    src = _open_source(source or MODULE_UTILS)
+    try:
+        key = src.key()
+        stamp = os.path.join(layout.lib_dir, ".stamps",
+                             _sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32])
+        known = _read_text(stamp)
+        if known and os.path.isdir(os.path.join(layout.lib_dir, known, PACKAGE)):
+            return known, None, stamp
+        files = src.files()
+    finally:
+        src.close()
+    return content_hash(files), files, stamp
 
 
 def content_hash(files: t.Mapping[str, bytes]) -> str:
@@ -221,7 +229,7 @@ def prune(layout: Layout, min_age: float = 3600.0, proc: str = "/proc") -> int:
         names = [n for n in os.listdir(lib_dir) if len(n) == 64 and not n.startswith(".")]
     except FileNotFoundError:
         return 0
-    keep = {os.path.basename(ensure_lib(layout))} | _in_use(lib_dir, proc)
+    keep = {_current(layout, None)[0]} | _in_use(lib_dir, proc)  # nothing installed for the asking
     now = time.time()
     freed = 0
     for name in names:
@@ -232,13 +240,8 @@ def prune(layout: Layout, min_age: float = 3600.0, proc: str = "/proc") -> int:
         except FileNotFoundError:
             continue
         size = fs.dir_size(path)
-        trash = os.path.join(lib_dir, f".tmp-prune-{name[:12]}-{os.getpid()}")
-        try:
-            os.rename(path, trash)  # gone at once for ensure_lib; deleted below
-        except OSError:
-            continue
-        fs.rmtree(trash)
-        freed += size
+        if fs.discard(path, layout.tmp_dir):  # gone at once for ensure_lib, then deleted
+            freed += size
     stamps = os.path.join(lib_dir, ".stamps")
     for stamp in os.listdir(stamps) if os.path.isdir(stamps) else ():
         target = _read_text(os.path.join(stamps, stamp))

@@ -199,13 +199,7 @@ class LayerStore:
             remove_layer(self.layout, diff_id)  # its copies shifted into user namespace mappings
         if not os.path.exists(d):
             return 0
-        # Make it invisible first, then delete at leisure.
-        trash = os.path.join(self.layout.tmp_dir, f"trash-{uuid.uuid4().hex}")
-        try:
-            os.rename(d, trash)
-        except OSError:
-            trash = d
-        fs.rmtree(trash)
+        fs.discard(d, self.layout.tmp_dir)  # invisible first, then deleted
         return size
 
 

@@ -96,7 +96,7 @@ def remove_layer(layout: Layout, diff_id: str) -> None:
     except FileNotFoundError:
         return
     for key in keys:
-        _discard(layout, layout.remap_layer_dir(key, diff_id))
+        fs.discard(layout.remap_layer_dir(key, diff_id), layout.tmp_dir)
 
 
 def sweep(layout: Layout, keep: t.Callable[[str, str], bool]) -> int:
@@ -115,7 +115,7 @@ def sweep(layout: Layout, keep: t.Callable[[str, str], bool]) -> int:
             continue
         for name in names:
             if not keep(key, "sha256:" + name):
-                _discard(layout, os.path.join(kdir, name))
+                fs.discard(os.path.join(kdir, name), layout.tmp_dir)
                 count += 1
         try:
             os.rmdir(kdir)
@@ -139,18 +139,6 @@ def copies(layout: Layout) -> list[tuple[str, str]]:
         out.extend((key, "sha256:" + n) for n in names
                    if os.path.exists(layout.remap_layer_meta(key, "sha256:" + n)))
     return out
-
-
-def _discard(layout: Layout, path: str) -> None:
-    """Make *path* invisible first (rename into tmp/), then delete it."""
-    if not os.path.lexists(path):
-        return
-    trash = os.path.join(layout.tmp_dir, f"trash-{os.urandom(8).hex()}")
-    try:
-        os.rename(path, trash)
-    except OSError:
-        trash = path
-    fs.rmtree(trash)
 
 
 # ---------------------------------------------------------------- the copy
