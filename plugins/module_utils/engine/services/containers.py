@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 SIGKILL = 9
 
 DEFAULT_RUNTIME = "berth"
+#: runtimes found on PATH by name when daemon.json ``runtimes`` does not list them
+PATH_RUNTIMES = ("runc", "crun")
 #: Docker's ``--init`` runs its bundled tini; Berth uses the host's static tini (Debian package ``tini``).
 INIT_BINARIES = ("/usr/bin/tini-static", "/usr/local/bin/tini-static", "/sbin/tini-static")
 NAME_ADJECTIVES = (
@@ -507,7 +509,7 @@ class ContainerService:
         """The runtimes containers can use: ``{name: {"path": binary or None}}`` (``docker info``'s Runtimes;
         Berth's own has no binary)."""
         out: dict[str, dict[str, t.Any]] = {DEFAULT_RUNTIME: {"path": None}}
-        for name in ("runc", "crun"):
+        for name in PATH_RUNTIMES:
             path = fs.which(name)
             if path:
                 out[name] = {"path": path}
@@ -525,9 +527,9 @@ class ContainerService:
             if not path:
                 raise InvalidOption("runtime", name, f"runtimes.{name} in {self.config.path} has no path")
         else:
-            path = fs.which(name) if name in ("runc", "crun") else None
+            path = fs.which(name) if name in PATH_RUNTIMES else None
             if not path:
-                known = ", ".join(sorted({DEFAULT_RUNTIME, "runc", "crun", *configured}))
+                known = ", ".join(sorted({DEFAULT_RUNTIME, *PATH_RUNTIMES, *configured}))
                 raise InvalidOption("runtime", name, f"unknown runtime (known: {known})")
         return {"name": name, "path": path}
 
