@@ -24,7 +24,6 @@ uses them).
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat as _stat
 import typing as t
@@ -79,7 +78,7 @@ class RemappedLayers:
             try:
                 entries = shift_copy(source, os.path.join(stage, "diff"), self.shift, f"layer {diff_id}")
                 meta = {"diff_id": diff_id, "key": self.key, "entries": entries}
-                fs.atomic_write(os.path.join(stage, "remap.json"), json.dumps(meta) + "\n", mode=0o600)
+                fs.atomic_write_json(os.path.join(stage, "remap.json"), meta, mode=0o600, pretty=False)
                 dest = self.layout.remap_layer_dir(self.key, diff_id)
                 fs.ensure_dir(os.path.dirname(dest), 0o700)
                 fs.rmtree(dest)  # an incomplete leftover (no remap.json)
