@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import typing as t
 
+from ..core.accounts import find, parse_group, parse_passwd
 from ..errors import ConfigError
 
 DEFAULT_ACCOUNT = "berthremap"
@@ -189,11 +190,6 @@ def id_maps(ranges: t.Sequence[tuple[int, int]]) -> list[IdMap]:
     return out
 
 
-def parse_db(text: str) -> list[list[str]]:
-    """/etc/passwd or /etc/group lines as fields (comments and blank lines skipped)."""
-    return [ln.split(":") for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-
-
 def free_range(entries: t.Iterable[tuple[str, int, int]], start: int = DEFAULT_RANGE_START,
                length: int = DEFAULT_RANGE_LEN) -> int:
     """The first start >= *start* where *length* IDs overlap no existing range."""
@@ -208,24 +204,6 @@ def free_range(entries: t.Iterable[tuple[str, int, int]], start: int = DEFAULT_R
 
 
 # ---------------------------------------------------------------- lookups
-class _Account:
-    __slots__ = ("name", "id")
-
-    def __init__(self, name: str, number: int) -> None:
-        self.name = name
-        self.id = number
-
-
-def _lookup(db: list[list[str]], spec: str) -> _Account | None:
-    """A passwd/group entry by name, or by number when *spec* is numeric."""
-    for fields in db:
-        if len(fields) < 3 or not fields[2].isdigit():
-            continue
-        if (spec.isdigit() and fields[2] == str(int(spec))) or fields[0] == spec:
-            return _Account(fields[0], int(fields[2]))
-    return None
-
-
 def resolve(value: str, files: HostFiles | None = None, *, config_path: str = "<memory>",
             lock: t.Callable[[], t.ContextManager[None]] | None = None) -> IdMapping | None:
     """The mapping ``userns-remap`` = *value* names; None for ``""`` and for root (Docker: root cannot be
@@ -245,14 +223,14 @@ def resolve(value: str, files: HostFiles | None = None, *, config_path: str = "<
     if user_spec == DEFAULT_VALUE and group_spec is None:
         ensure_default_account(files, lock, config_path)
         user_spec = group_spec = DEFAULT_ACCOUNT
-    passwd = parse_db(files.read("passwd"))
-    groups = parse_db(files.read("group"))
-    user = _lookup(passwd, user_spec)
+    passwd = parse_passwd(files.read("passwd"))
+    groups = parse_group(files.read("group"))
+    user = find(passwd, user_spec)
     if user is None:
         fail(f"no user {user_spec!r} in {files.path('passwd')}")
     if group_spec is None:
         group_spec = str(user.id) if user_spec.isdigit() else user.name
-    group = _lookup(groups, group_spec)
+    group = find(groups, group_spec)
     if group is None:
         fail(f"no group {group_spec!r} in {files.path('group')}")
     if user.name == "root":
@@ -275,7 +253,7 @@ def ensure_default_account(files: HostFiles, lock: t.Callable[[], t.ContextManag
     check-then-create.
     """
     def missing() -> tuple[bool, bool, bool]:
-        user = _lookup(parse_db(files.read("passwd")), DEFAULT_ACCOUNT)
+        user = find(parse_passwd(files.read("passwd")), DEFAULT_ACCOUNT)
         sub_u = parse_subid(files.read("subuid"), files.path("subuid"))
         sub_g = parse_subid(files.read("subgid"), files.path("subgid"))
         return (user is None,

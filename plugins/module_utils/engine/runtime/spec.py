@@ -52,7 +52,7 @@ from __future__ import annotations
 import posixpath
 from _collections_abc import Mapping  # what typing.Mapping checks, without importing typing or collections
 
-from ..core.value import Value
+from ..core.accounts import parse_group, parse_passwd
 from ..errors import InvalidOption
 from . import seccomp_default, security
 
@@ -352,46 +352,6 @@ def exec_process(
 
 
 # ====================================================================== user and groups
-class _Entry(Value):
-    __slots__ = _fields = ("name", "id", "gid", "home", "members")
-    name: str
-    id: int
-    gid: int  # passwd: primary gid; group: unused
-    home: str
-    members: tuple[str, ...]
-
-
-def parse_passwd(text: str | None) -> list[_Entry]:
-    """``name:x:uid:gid:gecos:home:shell`` lines (comments, blank and malformed lines skipped)."""
-    out = []
-    for line in (text or "").splitlines():
-        parts = line.strip().split(":")
-        if not line.strip() or line.startswith("#") or len(parts) < 4:
-            continue
-        try:
-            uid, gid = int(parts[2]), int(parts[3])
-        except ValueError:
-            continue
-        out.append(_Entry(parts[0], uid, gid, parts[5] if len(parts) > 5 else "", ()))
-    return out
-
-
-def parse_group(text: str | None) -> list[_Entry]:
-    """``name:x:gid:user1,user2`` lines (comments, blank and malformed lines skipped)."""
-    out = []
-    for line in (text or "").splitlines():
-        parts = line.strip().split(":")
-        if not line.strip() or line.startswith("#") or len(parts) < 3:
-            continue
-        try:
-            gid = int(parts[2])
-        except ValueError:
-            continue
-        members = tuple(m.strip() for m in parts[3].split(",") if m.strip()) if len(parts) > 3 else ()
-        out.append(_Entry(parts[0], gid, gid, "", members))
-    return out
-
-
 _MAX_ID = 2**31 - 1
 
 

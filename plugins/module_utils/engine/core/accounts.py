@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""/etc/passwd and /etc/group, parsed: the container's own (user resolution in ``runtime.spec``) and the
+host's (``userns-remap`` accounts in ``config.userns``)."""
+from __future__ import annotations
+
+from .value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time: the start path resolves users
+    import typing as t
+
+
+class Account(Value):
+    """A passwd entry (``id`` the uid, ``gid`` the primary group) or a group entry (``id`` = ``gid``)."""
+
+    __slots__ = _fields = ("name", "id", "gid", "home", "members")
+    name: str
+    id: int
+    gid: int
+    home: str
+    members: tuple[str, ...]
+
+
+def parse_passwd(text: str | None) -> list[Account]:
+    """``name:x:uid:gid:gecos:home:shell`` lines (comments, blank and malformed lines skipped)."""
+    out = []
+    for line in (text or "").splitlines():
+        parts = line.strip().split(":")
+        if not line.strip() or line.startswith("#") or len(parts) < 4:
+            continue
+        try:
+            uid, gid = int(parts[2]), int(parts[3])
+        except ValueError:
+            continue
+        out.append(Account(parts[0], uid, gid, parts[5] if len(parts) > 5 else "", ()))
+    return out
+
+
+def parse_group(text: str | None) -> list[Account]:
+    """``name:x:gid:user1,user2`` lines (comments, blank and malformed lines skipped)."""
+    out = []
+    for line in (text or "").splitlines():
+        parts = line.strip().split(":")
+        if not line.strip() or line.startswith("#") or len(parts) < 3:
+            continue
+        try:
+            gid = int(parts[2])
+        except ValueError:
+            continue
+        members = tuple(m.strip() for m in parts[3].split(",") if m.strip()) if len(parts) > 3 else ()
+        out.append(Account(parts[0], gid, gid, "", members))
+    return out
+
+
+def find(entries: t.Iterable[Account], spec: str) -> Account | None:
+    """The first entry named *spec*, or numbered *spec* when it is a number."""
+    number = int(spec) if spec.isdigit() else None
+    for entry in entries:
+        if entry.name == spec or entry.id == number:
+            return entry
+    return None
