@@ -26,6 +26,7 @@ import os
 import typing as t
 
 from ..core.accounts import find, parse_group, parse_passwd
+from ..core.value import Value
 from ..errors import ConfigError
 
 DEFAULT_ACCOUNT = "berthremap"
@@ -62,24 +63,13 @@ class HostFiles:
         return f"HostFiles({self.prefix!r})"
 
 
-class IdMap:
+class IdMap(Value):
     """One line of a uid_map/gid_map: *size* IDs from *container_id* map to *host_id* onwards."""
 
-    __slots__ = ("container_id", "host_id", "size")
-
-    def __init__(self, container_id: int, host_id: int, size: int) -> None:
-        self.container_id = container_id
-        self.host_id = host_id
-        self.size = size
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, IdMap) and self.oci() == other.oci()
-
-    def __hash__(self) -> int:
-        return hash((self.container_id, self.host_id, self.size))
-
-    def __repr__(self) -> str:
-        return f"IdMap({self.container_id}, {self.host_id}, {self.size})"
+    __slots__ = _fields = ("container_id", "host_id", "size")
+    container_id: int
+    host_id: int
+    size: int
 
     def oci(self) -> dict[str, int]:
         return {"containerID": self.container_id, "hostID": self.host_id, "size": self.size}
