@@ -142,6 +142,10 @@ class FakeRuntime:
 
     def delete(self, cid, force=False):
         pid = self._state(cid)["pid"]
+        freeze = os.path.join(self.root, cid + ".freeze-the-caller")
+        if os.path.exists(freeze):  # tests: stop the monitor (this worker's parent) until they resume it
+            os.unlink(freeze)
+            os.kill(os.getppid(), signal.SIGSTOP)
         if force:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -483,6 +487,29 @@ def test_a_stop_during_the_back_off_cancels_the_restart(layout: Layout, fake: di
     began = time.monotonic()
     wait_for(lambda: state(layout, cid).status is S.EXITED, timeout=2.5, what="cancelled back-off")
     assert time.monotonic() - began < 1.5  # well before the 3.2 s back-off ends
+    wait_for(lambda: not alive(spawned.monitor_pid), what="the monitor to end")
+
+
+def test_a_stop_written_as_the_back_off_begins_is_seen(layout: Layout, fake: dict[str, t.Any]) -> None:
+    """The stop lands after the worker wrote ``restarting`` and before the monitor looked at the file
+    (CI once lost a stop there and waited out the whole back-off)."""
+    cid = make_container(layout, ["sh", "-c", "sleep 0.3"], restart_policy="always")
+    spawned = monitor.spawn(layout, cid, runtime=fake)
+    spawned.close()
+    wait_for(lambda: state(layout, cid).restart_count >= 3 and state(layout, cid).status is S.RUNNING,
+             what="the third restart")  # the next back-off is 0.8 s
+    freeze = os.path.join(layout.runtime_state_dir, "fake", cid + ".freeze-the-caller")
+    open(freeze, "w").close()  # the exit worker's runtime.delete stops the monitor (SIGSTOP)
+    try:
+        wait_for(lambda: state(layout, cid).status is S.RESTARTING, what="the worker's restarting record")
+        wait_for(lambda: not os.path.exists(freeze), what="the worker to stop the monitor")
+        lifecycle.update(layout, cid, lambda s: s.replace(manually_stopped=True))
+    finally:
+        os.kill(spawned.monitor_pid, signal.SIGCONT)
+    began = time.monotonic()
+    wait_for(lambda: state(layout, cid).status is S.EXITED, timeout=5, what="cancelled back-off")
+    assert time.monotonic() - began < 0.6  # the 0.8 s back-off did not run out: the stop was seen
+    assert state(layout, cid).restart_count == 4
     wait_for(lambda: not alive(spawned.monitor_pid), what="the monitor to end")
 
 

@@ -1049,7 +1049,9 @@ class Monitor:
             now = time.monotonic()
             self.restart_at = now + self.backoff
             self.next_stop_poll = now + STOP_POLL
-            self.state_stamp = _stamp(self.layout.container_state(self.id))
+            # not the file's stamp now: a stop written between the worker's write and this line would
+            # look already seen, and the back-off (up to a minute) would run out before anyone looked
+            self.state_stamp = (0, 0)  # no file has inode 0: the first poll always checks
             self.phase = "backoff"
         else:
             self.phase = "done"
