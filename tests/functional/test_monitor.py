@@ -252,6 +252,11 @@ def wait_for(fn: t.Callable[[], t.Any], timeout: float = 10.0, what: str = "cond
         time.sleep(0.02)
 
 
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def state(lay: Layout, cid: str) -> lifecycle.ContainerState:
     return lifecycle.load(lay, cid)
 
@@ -328,6 +333,9 @@ def test_libcopy_prune_keeps_the_current_the_used_and_the_young(layout: Layout) 
     # a process that names a copy on its command line, as a monitor does
     proc = subprocess.Popen(["sh", "-c", "sleep 30; : " + os.path.join(layout.lib_dir, used, "berth_engine")])
     try:
+        # Popen returns once the exec has begun, before the kernel has set up the new command line
+        # (an empty /proc/PID/cmdline for a moment, often seen on a loaded host)
+        wait_for(lambda: used.encode() in _read_bytes(f"/proc/{proc.pid}/cmdline"), what="sh's command line")
         assert libcopy.prune(layout) == 600
     finally:
         proc.kill()

@@ -43,6 +43,7 @@ import errno
 import os
 import time
 
+from ..core.fs import atomic_write
 from ..core.locks import flock
 from ..core.value import Value
 from . import sync
@@ -283,39 +284,12 @@ def load(layout: Layout, container_id: str) -> ContainerState:
 
 
 def save(layout: Layout, container_id: str, state: ContainerState, durable: bool = True) -> None:
-    """Atomically: a temporary file in the same directory, fsync, rename, fsync of the directory.
+    """Atomically (:func:`core.fs.atomic_write`: temporary file, fsync, rename, fsync of the directory).
 
     ``durable=False`` leaves out both fsyncs (~1-4 ms on the test hosts): for ``--rm`` containers, which
     are deleted when they exit and are garbage after a crash of the host anyway (Docker removes them
     when its daemon starts again)."""
-    path = layout.container_state(container_id)
-    directory = os.path.dirname(path)
-    data = (sync.dumps(state.to_dict()) + "\n").encode()
-    tmp = os.path.join(directory, f".state.json.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if not durable:
-        return
-    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    atomic_write(layout.container_state(container_id), sync.dumps(state.to_dict()) + "\n", fsync=durable)
 
 
 def locked(layout: Layout, container_id: str, timeout: float | None = DEFAULT_TIMEOUT) -> flock:
