@@ -347,6 +347,24 @@ def test_libcopy_prune_keeps_the_current_the_used_and_the_young(layout: Layout) 
     assert [n for n in os.listdir(layout.lib_dir) if not n.startswith(".")] == [current]
 
 
+def test_libcopy_installing_a_new_version_prunes_old_unused_copies(layout: Layout, tmp_path: t.Any) -> None:
+    first = libcopy.ensure_lib(layout)
+    stale, young = "a" * 64, "c" * 64
+    for name in (stale, young):
+        os.makedirs(os.path.join(layout.lib_dir, name, "berth_engine"))
+    os.utime(os.path.join(layout.lib_dir, stale), (time.time() - 7200,) * 2)
+    os.utime(first, (time.time() - 7200,) * 2)  # the running engine's copy, two hours old too
+    assert libcopy.ensure_lib(layout) == first  # found again: nothing installed, nothing pruned
+    assert os.path.isdir(os.path.join(layout.lib_dir, stale))
+    # a new engine version (an edited checkout): its copy is installed, then the old unused ones go
+    src = tmp_path / "module_utils"
+    shutil.copytree(libcopy.MODULE_UTILS, src, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "engine" / "extra.py").write_text("X = 1\n")
+    second = libcopy.ensure_lib(layout, str(src))
+    left = sorted(n for n in os.listdir(layout.lib_dir) if not n.startswith("."))
+    assert left == sorted([os.path.basename(second), young])
+
+
 def test_libcopy_from_an_ansiballz_zip(layout: Layout, tmp_path: t.Any) -> None:
     """module_utils inside a zip, imported through zipimport as AnsiballZ does; an edited file is a new copy."""
     src = libcopy.MODULE_UTILS

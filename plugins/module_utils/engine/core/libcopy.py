@@ -16,7 +16,8 @@ The content hash is sha256 over the sorted ``(relative path, content)`` pairs. F
 cheap: the source is summarised by a *key* — for a zip, its central directory (names, CRCs, sizes; no
 decompression); for a directory, the newest mtime, file count and total size from one ``scandir`` walk
 (in-place edits of a checkout are noticed) — and the key's stamp file names the hash.
-Old copies stay until pruned (a running monitor may still use one).
+Old copies stay while a process names them or for an hour; installing a new copy prunes the others
+(:func:`prune`, also ``berth system prune``).
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def ensure_lib(layout: Layout, source: str | None = None) -> str:
     target = os.path.join(layout.lib_dir, digest)
     if files is None:
         return target
+    installed = False
     if not os.path.isdir(os.path.join(target, PACKAGE)):
         fs.ensure_dir(layout.locks_dir, 0o700)
         from .locks import flock
@@ -63,8 +65,14 @@ def ensure_lib(layout: Layout, source: str | None = None) -> str:
         with flock(layout.object_lock("lib", digest)):
             if not os.path.isdir(os.path.join(target, PACKAGE)):
                 _install(layout.lib_dir, digest, files)
+                installed = True
     fs.ensure_dir(os.path.dirname(stamp))
     fs.atomic_write(stamp, digest, fsync=False)
+    if installed:  # a new engine version: copies of old ones nobody uses go now (rare; system prune too)
+        try:
+            prune(layout, current=digest)
+        except OSError:
+            pass  # a copy that cannot be deleted now is tried again next time
     return target
 
 
@@ -215,12 +223,13 @@ def _open_source(path: str) -> _DirSource | _ZipSource:
     raise FileNotFoundError(f"engine package source {path} is neither a directory nor inside an archive")
 
 
-def prune(layout: Layout, min_age: float = 3600.0, proc: str = "/proc") -> int:
+def prune(layout: Layout, min_age: float = 3600.0, proc: str = "/proc", current: str | None = None) -> int:
     """Delete the engine copies nothing uses any more; returns the bytes freed.
 
-    Kept: the copy of the engine running this code, any copy a live process names on its command line
-    (monitors and their workers run ``python3 -c`` with the copy's path in the code), and copies younger
-    than *min_age* seconds (a caller of another version may be about to start a monitor from one).
+    Kept: the copy of the engine running this code (*current* when the caller knows its hash), any copy
+    a live process names on its command line (monitors and their workers run ``python3 -c`` with the
+    copy's path in the code), and copies younger than *min_age* seconds (a caller of another version may
+    be about to start a monitor from one). :func:`ensure_lib` calls it after installing a new copy.
     """
     import time
 
@@ -229,7 +238,7 @@ def prune(layout: Layout, min_age: float = 3600.0, proc: str = "/proc") -> int:
         names = [n for n in os.listdir(lib_dir) if len(n) == 64 and not n.startswith(".")]
     except FileNotFoundError:
         return 0
-    keep = {_current(layout, None)[0]} | _in_use(lib_dir, proc)  # nothing installed for the asking
+    keep = {current or _current(layout, None)[0]} | _in_use(lib_dir, proc)  # nothing installed for the asking
     now = time.time()
     freed = 0
     for name in names:
