@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ sys.path.insert(0, REPO)
 
 import start as startbench  # noqa: E402
 from tests.support.images import busybox_rootfs  # noqa: E402
+from tests.support.cleanup import remove_tree  # noqa: E402
 
 BERTH_TASK = """
     - name: ensure
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             docker.teardown()
         subprocess.run([os.path.join(REPO, "bin", "berth"), "--root", os.path.join(work, "berth-root"), "--config",
                         os.path.join(work, "berth-daemon.json"), "rm", "-f", "bench-noop"], capture_output=True, check=False)
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)  # podman leaves its overlay directory bound
     med = {k: statistics.median(v) for k, v in results.items() if v}
     base = med.get("berth")
     print("\nmodule             median per no-op task   ratio to berth (>1: berth faster)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import start as startbench  # noqa: E402
 from tests.support.images import busybox_rootfs  # noqa: E402
+from tests.support.cleanup import remove_tree  # noqa: E402
 
 
 def pss_kib(pid: int) -> int:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 subprocess.run(rm, capture_output=True, check=False)
         finally:
             tool.teardown()
-    shutil.rmtree(work, ignore_errors=True)
+    remove_tree(work)  # podman leaves its overlay directory bound
     print(f"\nper idle container, {n} containers each (PSS of the per-container helpers)")
     base = results.get("berth", (0.0, ""))[0]
     for name, (per, note) in results.items():

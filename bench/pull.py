@@ -34,6 +34,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
 from tests.support.registry import Registry  # noqa: E402
+from tests.support.cleanup import remove_tree  # noqa: E402
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for tool in tools:
             tool.teardown()
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)  # podman leaves its overlay directory bound
 
     med = {k: statistics.median(v) for k, v in times.items() if v}
     base = med.get("berth")
