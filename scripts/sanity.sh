@@ -21,7 +21,7 @@ sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *args]))
 PY
 done
 work=$(mktemp -d /tmp/berth-sanity.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"' EXIT  # so no exec below: the trap must run
 dest="$work/ansible_collections/berth/engine"
 mkdir -p "$dest"
 # the tracked files plus the untracked ones git does not ignore, as they are in the working tree
@@ -29,4 +29,4 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parent
 (cd "$dest" && git init -q && git add -A && git -c user.email=ci@berth -c user.name=ci commit -qm sanity)
 cd "$dest"
 py=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-exec "$TOP/.venv/bin/ansible-test" sanity --python "$py" --color no "$@"
+"$TOP/.venv/bin/ansible-test" sanity --python "$py" --color no "$@"
