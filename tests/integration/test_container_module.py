@@ -269,3 +269,70 @@ def test_healthy_and_one_off_job(
     assert res["job"]["failed"] is True and res["job"]["status"] == 3
     assert res["job"]["output"] == "done\n" and "exited with status 3" in res["job"]["msg"]
     assert ok(res["cleanup hc"])["changed"] is True and ok(res["cleanup job"])["changed"] is True
+
+
+def test_the_whole_run_surface_converges(
+    run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str, tmp_path: t.Any
+) -> None:
+    """Every option at once, in the forms people write (units, strings for numbers, names, shorthand):
+    created, then the same task again (and under --check --diff) is unchanged, touches nothing (same
+    ID, same start time), and the container got what was asked (the false "changed" is the first
+    complaint of ANSIBLE_USERS.md §3)."""
+    env_file = tmp_path / "app.env"
+    env_file.write_text("# comment\nFROM_FILE=yes\nSHARED=file\n")
+    full = {
+        "name": "berth-it-full", "image": image_ref,
+        "entrypoint": ["/bin/sh", "-c"], "command": ["echo started; exec sleep 3600", "ignored-arg0"],
+        "env": {"A": "1", "NUM": 3, "SPACED": "two words", "SHARED": "task"}, "env_file": str(env_file),
+        "user": "65534:65534", "groups": ["1000", "nobody"], "working_dir": "/tmp/work",
+        "hostname": "full", "domainname": "example.test", "labels": {"tier": "web", "n": "1"},
+        "restart_policy": "on-failure", "restart_retries": 3,
+        "memory": "96m", "memory_reservation": "32M", "memory_swap": "192MB", "cpus": 0.5, "cpu_shares": 512,
+        "cpuset_cpus": "0", "cpuset_mems": "0", "pids_limit": 64, "cgroup_parent": "berth-it-full",
+        "oom_score_adj": 100, "ulimits": ["nofile:1024:2048", "nproc:512"],
+        "sysctls": {"kernel.msgmax": 65536, "net.ipv4.ip_unprivileged_port_start": "1024"},
+        "cap_add": ["net_admin", "CAP_SYS_TIME"], "cap_drop": ["MKNOD"], "privileged": False,
+        "read_only": True, "tmpfs": ["/run:size=1m", "/tmp:mode=1777,size=8m"], "shm_size": "32m",
+        "devices": ["/dev/zero:/dev/myzero:r"], "init": True, "stop_signal": "SIGINT", "stop_timeout": 2,
+        "healthcheck": {"test": ["CMD-SHELL", "test -d /proc/1"], "interval": "30s", "timeout": "5s",
+                        "retries": 2, "start_period": "1s"},
+        "log_driver": "json-file", "log_options": {"max-size": "1m", "max-file": 2},
+        "security_opts": ["no-new-privileges"], "network_mode": "none", "ipc_mode": "private",
+        "tty": False, "interactive": False,
+    }  # fmt: skip
+    res = run_playbook(
+        [
+            {"name": "create", CONTAINER: full},
+            {"name": "again", CONTAINER: full},
+            {"name": "again, check", CONTAINER: full, "check_mode": True},
+            {"name": "look", EXEC: {"container": "berth-it-full", "argv": ["sh", "-c",
+                                    "id; echo $A $NUM $SPACED $SHARED $FROM_FILE; pwd; hostname; "
+                                    "ulimit -n; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null "
+                                    "|| cat /sys/fs/cgroup/pids.max; touch /x 2>/dev/null || echo ro"]}},
+            # the reverse mistake (ansible/ansible#31338): a key taken away must count as a change
+            {"name": "one env var fewer, check", CONTAINER: dict(full, env={k: v for k, v in full["env"].items()
+                                                                           if k != "A"}),
+             "check_mode": True},
+            {"name": "one label fewer, check", CONTAINER: dict(full, labels={"tier": "web"}), "check_mode": True},
+            {"name": "remove", CONTAINER: {"name": "berth-it-full", "state": "absent"}},
+        ],
+        diff=True,
+        defaults=engine_defaults,
+    )  # fmt: skip
+    created = ok(res["create"])
+    assert ok(res["one env var fewer, check"])["changed"] is True
+    assert "A" in diff_of(res["one env var fewer, check"])["before"]["env"]
+    assert ok(res["one label fewer, check"])["changed"] is True
+    assert created["changed"] is True
+    for task in ("again", "again, check"):
+        assert ok(res[task])["changed"] is False, (task, res[task].get("diff"), res[task].get("actions"))
+        assert res[task]["actions"] == [], task
+        assert res[task]["container"]["Id"] == created["container"]["Id"], task
+        assert res[task]["container"]["State"]["StartedAt"] == created["container"]["State"]["StartedAt"], task
+    lines = ok(res["look"])["stdout"].splitlines()
+    assert lines[0].startswith("uid=65534(nobody) gid=65534(nobody)") and "1000" in lines[0], lines
+    assert lines[1:] == ["1 3 two words task yes", "/tmp/work", "full", "1024", "64", "ro"], lines
+    host = created["container"]["HostConfig"]
+    assert host["Memory"] == 96 << 20 and host["MemoryReservation"] == 32 << 20 and host["MemorySwap"] == 192 << 20
+    assert host["NanoCpus"] == 500_000_000 and host["PidsLimit"] == 64 and host["ReadonlyRootfs"] is True
+    assert ok(res["remove"])["changed"] is True
