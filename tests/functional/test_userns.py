@@ -8,6 +8,7 @@ remapped root could not cross (one test checks the error that names it).
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -28,6 +29,9 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.errors import 
     StoreError,
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
+from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
+from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import idmap
+from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.syscalls import LinuxSyscalls
 from ansible_collections.berth.engine.plugins.module_utils.engine.store import remap
 
 pytestmark = [pytest.mark.functional, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
@@ -105,8 +109,28 @@ def env(rootfs_tar: str) -> t.Iterator[Env]:
         assert _snapshot() == before, "the host's account databases changed"
 
 
+def _layers(root: str, idmapped: bool) -> None:
+    """Decide the probe of runtime/idmap.py: idmapped layers (where the kernel has them) or copies."""
+    if idmapped and not idmap.supported(Layout(root), LinuxSyscalls()):
+        pytest.skip("no idmapped overlay layers on this kernel or file system")
+    os.makedirs(os.path.join(root, "runtime"), exist_ok=True)
+    with open(os.path.join(root, "runtime", "idmap.json"), "w") as fh:
+        json.dump({"kernel": os.uname().release, "supported": idmapped}, fh)
+
+
 @pytest.fixture
 def remapped(env: Env, rootfs_tar: str) -> Engine:
+    """Remapping with layer copies (store/remap.py): what kernels without idmapped overlay layers get."""
+    _layers(env.root, idmapped=False)
+    eng = env.engine(**{"userns-remap": "remap"})
+    eng.images.import_(rootfs_tar, "bb:1")
+    return eng
+
+
+@pytest.fixture
+def idmapped(env: Env, rootfs_tar: str) -> Engine:
+    """Remapping with idmapped layers (runtime/idmap.py), skipped where the kernel cannot."""
+    _layers(env.root, idmapped=True)
     eng = env.engine(**{"userns-remap": "remap"})
     eng.images.import_(rootfs_tar, "bb:1")
     return eng
@@ -145,9 +169,10 @@ def _status_ids(pid: int) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------- a remapped container, three runtimes
+@pytest.mark.parametrize("layers", ["copies", "idmapped"])
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_remapped_container(remapped: Engine, env: Env, runtime: str) -> None:
-    eng = remapped
+def test_remapped_container(request: t.Any, env: Env, runtime: str, layers: str) -> None:
+    eng = request.getfixturevalue("remapped" if layers == "copies" else "idmapped")
     cid = eng.containers.create(_opts(runtime), name=f"u-{runtime}")
     eng.containers.start(cid)
     pid = eng.containers.inspect(cid)["State"]["Pid"]
@@ -176,6 +201,97 @@ def test_remapped_container(remapped: Engine, env: Env, runtime: str) -> None:
     assert (st.st_uid, st.st_gid) == (UID, GID)
     eng.containers.stop(cid, timeout=1)
     eng.containers.remove(cid)
+
+
+def test_idmapped_layers_copy_nothing_and_leave_no_mount(idmapped: Engine, env: Env) -> None:
+    eng = idmapped
+    cid = eng.containers.create(_opts(command=["sh", "-c", "stat -c %u:%g /bin/busybox; echo $$ > /root/pid; sleep 60"]),
+                                name="idm")
+    for dummy in range(2):  # a second start mounts again
+        eng.containers.start(cid)
+        code, out = _exec(eng, cid, "stat -c %u:%g /bin/busybox /; touch /bin/new && stat -c %u:%g /bin/new")
+        assert code == 0 and out.split() == ["0:0", "0:0", "0:0"], out
+        eng.containers.stop(cid, timeout=1)
+    assert not os.path.exists(os.path.join(env.root, "layers-remap"))  # nothing copied
+    cdir = os.path.join(env.root, "containers", cid)
+    assert not os.path.exists(os.path.join(cdir, "idmapped"))  # the attached clones are gone again
+    upper = os.path.join(cdir, "upper")
+    for rel in ("bin/new", "root/pid"):  # written by the container: the mapped root's on the host
+        st = os.stat(os.path.join(upper, rel))
+        assert (st.st_uid, st.st_gid) == (UID, GID), rel
+    (layer,) = os.listdir(os.path.join(env.root, "layers", "sha256"))
+    assert eng.system.df()["LayersSize"] == eng.store.layers.size("sha256:" + layer)  # no copy takes room
+    with open("/proc/self/mountinfo") as fh:
+        assert [ln for ln in fh if env.root in ln] == []  # stopped: nothing mounted, no idmapped clone left
+    eng.containers.remove(cid)
+
+
+def _many_layers_archive(path: str, rootfs_tar: str, n: int) -> None:
+    """A docker-archive of busybox plus *n* one-file layers (each a ``/layers/<i>`` file)."""
+    import hashlib
+    import io
+    import tarfile
+
+    layers = []
+    with open(rootfs_tar, "rb") as fh:
+        layers.append(fh.read())
+    for i in range(n):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+            data = f"layer {i}\n".encode()
+            info = tarfile.TarInfo(f"layers/{i}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        layers.append(buf.getvalue())
+    diff_ids = ["sha256:" + hashlib.sha256(x).hexdigest() for x in layers]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    with tarfile.open(path, "w") as out:
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+
+        add("config.json", config)
+        for i, data in enumerate(layers):
+            add(f"l{i}/layer.tar", data)
+        add("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["tall:1"],
+                                          "Layers": [f"l{i}/layer.tar" for i in range(len(layers))]}]).encode())
+
+
+@pytest.mark.parametrize("layers", ["copies", "idmapped"])
+def test_remapped_image_with_a_long_layer_stack(request: t.Any, env: Env, rootfs_tar: str, tmp_path: t.Any,
+                                                layers: str) -> None:
+    """70 layers: the lowerdir option no longer fits in a page (idmapped clones are mounted from their
+    directory with relative names; copies through the <root>/l/ links)."""
+    eng = request.getfixturevalue("remapped" if layers == "copies" else "idmapped")
+    archive = str(tmp_path / "tall.tar")
+    _many_layers_archive(archive, rootfs_tar, 70)
+    eng.images.load(archive)
+    opts = normalise_options({"image": "tall:1", "command": ["sh", "-c", "cat /layers/0 /layers/69; "
+                                                                           "stat -c %u /layers/69 /bin/busybox"]})
+    r, w = os.pipe()
+    res = eng.containers.run(opts, detach=False, remove=True, stdio=Stdio(None, w, w))
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        out = fh.read().decode()
+    assert res.exit_code == 0 and out.split() == ["layer", "0", "layer", "69", "0", "0"], out
+
+
+def test_idmapped_refused_at_start_falls_back_to_copies(idmapped: Engine, env: Env,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe said yes, the kernel says no at a start (another file system, a changed kernel): the copies
+    are made and used, and the next engine probes again."""
+    def refuse(self: t.Any, fd: int, userns_fd: int) -> None:
+        raise OSError(errno.EINVAL, f"mount_setattr fd {fd}: Invalid argument")
+
+    monkeypatch.setattr(LinuxSyscalls, "mount_setattr_idmap", refuse)
+    eng = idmapped
+    res = eng.containers.run(_opts(command=["sh", "-c", "test $(stat -c %u /bin/busybox) = 0"]), detach=False,
+                             remove=True)
+    assert res.exit_code == 0
+    assert os.listdir(os.path.join(env.root, "layers-remap", f"{UID}.{GID}-65536"))  # the copies
+    assert not os.path.exists(os.path.join(env.root, "runtime", "idmap.json"))  # forgotten: probed again
 
 
 def test_inspect_info_and_the_cache(remapped: Engine, env: Env, rootfs_tar: str) -> None:

@@ -58,3 +58,36 @@ def test_short_links_are_stable_and_relative(tmp_path) -> None:
     link = tmp_path / first[0]
     assert os.readlink(link).startswith("../layers/")
     assert os.path.samefile(link, target)
+
+
+class FileRecordingMounter:
+    """Records into a file: a long stack is mounted from a child process."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def mount(self, source, target, fstype, flags, data) -> None:
+        with open(self.path, "a") as fh:
+            fh.write(f"{os.getcwd()}|{data}\n")
+
+
+def test_long_stack_below_a_base_mounts_with_paths_relative_to_it(tmp_path) -> None:
+    base = tmp_path / "containers" / ("c" * 64) / "idmapped"
+    base.mkdir(parents=True)
+    lower = [str(base / str(i)) for i in range(200)]  # ~110 characters each: far more than a page
+    m = FileRecordingMounter(tmp_path / "calls")
+    overlay.mount_rootfs(m, str(tmp_path), lower, str(tmp_path / "u"), str(tmp_path / "w"), str(tmp_path / "r"),
+                         str(tmp_path / "empty"), base=str(base))
+    (cwd, data), = [ln.split("|") for ln in (tmp_path / "calls").read_text().splitlines()]
+    assert cwd == str(base)
+    assert data == "lowerdir=" + ":".join(str(i) for i in range(200)) + f",upperdir={tmp_path}/u,workdir={tmp_path}/w"
+    assert not (tmp_path / "l").exists()  # no links for these
+
+
+def test_long_stack_elsewhere_goes_through_short_links(tmp_path) -> None:
+    lower = [str(tmp_path / "layers" / "sha256" / (f"{i:02x}" * 32) / "diff") for i in range(60)]
+    m = FileRecordingMounter(tmp_path / "calls")
+    overlay.mount_rootfs(m, str(tmp_path), lower, str(tmp_path / "u"), str(tmp_path / "w"), str(tmp_path / "r"),
+                         str(tmp_path / "empty"), base=str(tmp_path / "elsewhere"))
+    (cwd, data), = [ln.split("|") for ln in (tmp_path / "calls").read_text().splitlines()]
+    assert cwd == str(tmp_path) and data.startswith("lowerdir=l/")

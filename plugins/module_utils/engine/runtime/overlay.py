@@ -75,8 +75,11 @@ def mount_rootfs(
     work: str,
     target: str,
     empty_dir: str,
+    base: str | None = None,
 ) -> None:
-    """Mount the overlay at *target* (read-write through *upper*)."""
+    """Mount the overlay at *target* (read-write through *upper*). A long stack is mounted with paths
+    relative to *base* when every lower dir lies below it (idmapped layers, runtime/idmap.py), else
+    through the ``<root>/l/`` links."""
     lower = stack(lower_dirs) or [empty_dir]
     for d in (upper, work, target):
         fs.ensure_dir(d, 0o755)
@@ -84,10 +87,13 @@ def mount_rootfs(
     if len(opts) <= MAX_OPTIONS:
         mounter.mount("overlay", target, "overlay", 0, opts)
         return
-    rel = options(short_links(root, lower), upper, work)
+    if base is not None and all(d.startswith(base.rstrip("/") + "/") for d in lower):
+        cwd, rel = base, options([os.path.relpath(d, base) for d in lower], upper, work)
+    else:
+        cwd, rel = root, options(short_links(root, lower), upper, work)
     if len(rel) > MAX_OPTIONS:
         raise OSError(7, f"mount overlay {target}: {len(lower)} layers do not fit in the mount options")
-    _mount_from(root, lambda: mounter.mount("overlay", target, "overlay", 0, rel))
+    _mount_from(cwd, lambda: mounter.mount("overlay", target, "overlay", 0, rel))
 
 
 def _mount_from(cwd: str, do: t.Callable[[], None]) -> None:

@@ -72,6 +72,18 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 PR_SET_NO_NEW_PRIVS = 38
 
+# ---------------------------------------------------------------- the mount API (Linux 5.2+, 5.12+ for setattr)
+#: One number on every architecture (the syscall table was unified at 424).
+SYS_OPEN_TREE = 428
+SYS_MOVE_MOUNT = 429
+SYS_MOUNT_SETATTR = 442
+OPEN_TREE_CLONE = 0x1
+AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_IDMAP = 0x100000
+
 #: pivot_root has no glibc wrapper: syscall(SYS_pivot_root, new_root, put_old).
 SYS_PIVOT_ROOT = {
     "x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "ppc64": 203, "s390x": 217,
@@ -95,6 +107,9 @@ class Syscalls(Protocol):
     def chown(self, path: str, uid: int, gid: int) -> None: ...
     def chdir(self, path: str) -> None: ...
     def fchdir(self, fd: int) -> None: ...
+    def open_tree(self, path: str, flags: int) -> int: ...
+    def mount_setattr_idmap(self, fd: int, userns_fd: int) -> None: ...
+    def move_mount(self, fd: int, target: str) -> None: ...
 
 
 def _c(value: str | None) -> bytes | None:
@@ -198,6 +213,30 @@ class LinuxSyscalls:
 
     def fchdir(self, fd: int) -> None:
         _retry(os.fchdir, "fchdir", str(fd), fd)
+
+    def open_tree(self, path: str, flags: int) -> int:
+        """A detached copy of the mount at *path* (``OPEN_TREE_CLONE``), as a close-on-exec fd."""
+        return self._syscall("open_tree", path, SYS_OPEN_TREE, ctypes.c_int(AT_FDCWD), _c(path),
+                             ctypes.c_uint(flags | os.O_CLOEXEC))
+
+    def mount_setattr_idmap(self, fd: int, userns_fd: int) -> None:
+        """Idmap the detached mount *fd* through the user namespace *userns_fd* (``MOUNT_ATTR_IDMAP``)."""
+        attr = (ctypes.c_uint64 * 4)(MOUNT_ATTR_IDMAP, 0, 0, userns_fd)  # struct mount_attr
+        self._syscall("mount_setattr", f"fd {fd}", SYS_MOUNT_SETATTR, ctypes.c_int(fd), b"",
+                      ctypes.c_uint(AT_EMPTY_PATH), attr, ctypes.c_size_t(ctypes.sizeof(attr)))
+
+    def move_mount(self, fd: int, target: str) -> None:
+        """Attach the detached mount *fd* at *target*."""
+        self._syscall("move_mount", target, SYS_MOVE_MOUNT, ctypes.c_int(fd), b"", ctypes.c_int(AT_FDCWD),
+                      _c(target), ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH))
+
+    def _syscall(self, call: str, what: str, nr: int, *args: t.Any) -> int:
+        while True:
+            ret = self._libc.syscall(ctypes.c_long(nr), *args)
+            if ret >= 0:
+                return int(ret)
+            if ctypes.get_errno() != 4:
+                _raise(call, what)
 
 
 def _retry(func: t.Callable[..., t.Any], call: str, what: str, *args: t.Any) -> None:

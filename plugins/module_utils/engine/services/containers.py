@@ -139,6 +139,8 @@ class ContainerService:
         self.lock_timeout = lock_timeout
         #: config.userns.HostFiles: where /etc/passwd, group, subuid, subgid are (None: the host's)
         self.host_files = host_files
+        #: idmapped layers for user namespaces (None: not asked yet; runtime/idmap.py); tests set it
+        self._idmap: bool | None = None
 
     @property
     def store(self) -> ImageStore:
@@ -275,7 +277,8 @@ class ContainerService:
             self._write_files(record)
             if userns is not None:
                 self._own_for_userns(cid, userns)
-                self._image_layers(image_id, record.userns)  # the shifted layer copies, made now, not at start
+                if not self._idmap_supported():
+                    self._image_layers(image_id, record.userns)  # the shifted layer copies, made now, not at start
             # --rm: no fsync (gone when it exits, garbage after a crash: lifecycle.save explains)
             durable = not opts.get("auto_remove")
             lifecycle.save(self.layout, cid, ContainerState(), durable=durable)
@@ -484,6 +487,15 @@ class ContainerService:
             return self._remapped_layers(userns).ensure(list(reversed(diff_ids)))
         return [self.layout.layer_diff(d) for d in reversed(diff_ids)]
 
+    def _idmap_supported(self) -> bool:
+        """Whether user-namespaced containers get idmapped layers (runtime/idmap.py) rather than copies."""
+        if self._idmap is None:
+            from ..runtime import idmap
+            from ..runtime.syscalls import LinuxSyscalls
+
+            self._idmap = idmap.supported(self.layout, LinuxSyscalls())
+        return self._idmap
+
     def _remapped_layers(self, userns: t.Mapping[str, t.Any]) -> t.Any:
         from ..config.userns import IdMapping, to_host
         from ..store.remap import RemappedLayers
@@ -586,18 +598,39 @@ class ContainerService:
         from ..runtime.syscalls import LinuxSyscalls
 
         cid = record.id
-        lower = self._image_layers(record.image, record.userns)
+        idmapped = bool(record.userns) and self._idmap_supported()
+        lower = self._image_layers(record.image, None if idmapped else record.userns)
         if lower is None:
             raise NotFound("image", f"{record.image_name} ({record.image[:19]}) of container {record.name}")
         rootfs = self.layout.rootfs(cid)
         if not overlay.is_mounted(rootfs):
             empty = fs.ensure_dir(os.path.join(self.layout.root, "empty"), 0o755)
-            mounter = LinuxSyscalls()
+            syscalls = LinuxSyscalls()
+            mounter = syscalls
             if record.options.get("auto_remove"):
                 mounter = _VolatileOverlay(mounter, self.layout.work(cid))
-            overlay.mount_rootfs(
-                mounter, self.layout.root, lower, self.layout.upper(cid), self.layout.work(cid), rootfs, empty
-            )
+
+            def mount(layers: list[str], base: str | None = None) -> None:
+                overlay.mount_rootfs(mounter, self.layout.root, layers, self.layout.upper(cid), self.layout.work(cid),
+                                     rootfs, empty, base=base)
+
+            if idmapped:
+                from ..config.userns import IdMapping
+                from ..runtime import idmap
+
+                m = IdMapping.from_json(record.userns)
+                where = os.path.join(self.layout.container_dir(cid), "idmapped")
+                try:
+                    with idmap.IdmappedLayers(syscalls, lower, idmap.map_text(m.uids), idmap.map_text(m.gids),
+                                              where) as mapped:
+                        mount(mapped, base=where)
+                except OSError as exc:
+                    if exc.errno not in idmap.UNSUPPORTED:
+                        raise
+                    idmap.forget(self.layout)  # probed as working, refused now: probe again next time
+                    mount(self._image_layers(record.image, record.userns) or [])  # the shifted copies
+            else:
+                mount(lower)
         image_config = (self._image_config(record.image).get("config") or {})
         spec = specmod.build(
             _applicable(record.options),
