@@ -456,8 +456,24 @@ def test_remove_tree_retries_ebusy(scratch) -> None:
     sleeps: list[float] = []
     base.remove_tree(str(d), busy_once, sleeps.append)
     assert attempts == ["child", "child", "cg", "cg"]
-    assert sleeps == [0.01, 0.01]
+    assert sleeps == [0.005, 0.005]
     assert not d.exists()
+
+
+def test_remove_tree_waits_out_a_slow_release_then_gives_up(scratch) -> None:
+    d = scratch / "cg"
+    d.mkdir()
+    calls = []
+
+    def busy(path: str) -> None:
+        calls.append(path)
+        raise OSError(16, "Device or resource busy")
+
+    sleeps: list[float] = []
+    with pytest.raises(CgroupError, match="cannot remove: Device or resource busy"):
+        base.remove_tree(str(d), busy, sleeps.append)
+    assert sleeps[:6] == [0.005, 0.01, 0.02, 0.04, 0.08, 0.1] and set(sleeps[5:]) == {0.1}
+    assert 3.0 <= sum(sleeps) < 3.2 and len(calls) == len(sleeps) + 1
 
 
 # -- layout detection --------------------------------------------------------------------------------

@@ -261,27 +261,31 @@ def remove_tree(
     directory: str,
     rmdir: t.Callable[[str], None],
     sleep: t.Callable[[float], None],
-    attempts: int = 6,
+    patience: float = 3.0,
 ) -> None:
-    """rmdir *directory* and its sub-cgroups, deepest first; retry EBUSY briefly (exiting tasks)."""
+    """rmdir *directory* and its sub-cgroups, deepest first; retry EBUSY for up to *patience* seconds of
+    sleeping per directory: a killed task leaves cgroup.procs before the kernel lets go of its cgroup, and
+    on a loaded host that took over the 0.3 s this used to wait (runc's budget), which left the cgroup
+    behind."""
     if not os.path.isdir(directory):
         return
     subdirs = []
     for path, dirs, _files in os.walk(directory):
         subdirs.extend(os.path.join(path, d) for d in dirs)
     for path in sorted(subdirs, key=lambda p: p.count(os.sep), reverse=True) + [directory]:
-        delay = 0.01
-        for attempt in range(attempts):
+        delay, slept = 0.005, 0.0
+        while True:
             try:
                 rmdir(path)
                 break
             except FileNotFoundError:
                 break
             except OSError as exc:
-                if exc.errno not in (errno.EBUSY, errno.EAGAIN) or attempt == attempts - 1:
+                if exc.errno not in (errno.EBUSY, errno.EAGAIN) or slept >= patience:
                     raise CgroupError(path, f"cannot remove: {os.strerror(exc.errno or 0)}") from None
                 sleep(delay)
-                delay *= 2
+                slept += delay
+                delay = min(delay * 2, 0.1)
 
 
 # --------------------------------------------------------------------------------------------------
