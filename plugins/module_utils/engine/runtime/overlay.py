@@ -80,14 +80,32 @@ def mount_rootfs(
     lower = stack(lower_dirs) or [empty_dir]
     for d in (upper, work, target):
         fs.ensure_dir(d, 0o755)
+    _mount(mounter, root, lower, upper, work, target, 0)
+
+
+def mount_readonly(mounter: Mounter, root: str, lower_dirs: t.Sequence[str], target: str, empty_dir: str) -> None:
+    """Mount the read-only overlay of *lower_dirs* (top first, no upper dir) at the existing *target*.
+
+    What ``export`` reads of a stopped container: its upper dir on top of the image layers. Without an
+    upper dir overlayfs wants two lower dirs at least; *empty_dir* is the second one when needed.
+    """
+    lower = stack(lower_dirs)
+    if len(lower) < 2:
+        lower.append(empty_dir)
+    _mount(mounter, root, lower, None, None, target, MS_RDONLY)
+
+
+def _mount(mounter: Mounter, root: str, lower: t.Sequence[str], upper: str | None, work: str | None, target: str,
+           flags: int) -> None:
+    """The overlay mount itself, through ``<root>/l/`` links when the options are too long."""
     opts = options(lower, upper, work)
     if len(opts) <= MAX_OPTIONS:
-        mounter.mount("overlay", target, "overlay", 0, opts)
+        mounter.mount("overlay", target, "overlay", flags, opts)
         return
     rel = options(short_links(root, lower), upper, work)
     if len(rel) > MAX_OPTIONS:
         raise OSError(7, f"mount overlay {target}: {len(lower)} layers do not fit in the mount options")
-    _mount_from(root, lambda: mounter.mount("overlay", target, "overlay", 0, rel))
+    _mount_from(root, lambda: mounter.mount("overlay", target, "overlay", flags, rel))
 
 
 def _mount_from(cwd: str, do: t.Callable[[], None]) -> None:
