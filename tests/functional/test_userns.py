@@ -278,6 +278,40 @@ def test_remapped_image_with_a_long_layer_stack(request: t.Any, env: Env, rootfs
     assert res.exit_code == 0 and out.split() == ["layer", "0", "layer", "69", "0", "0"], out
 
 
+@pytest.mark.parametrize("layers", ["copies", "idmapped"])
+def test_export_and_diff_show_the_containers_own_owners(request: t.Any, env: Env, layers: str) -> None:
+    """docker export maps a remapped container's host IDs back to its own: root's files are 0:0 in the tar,
+    whether the container runs, or is stopped and its layers are mounted just for the export."""
+    import io
+    import tarfile
+
+    eng = request.getfixturevalue("remapped" if layers == "copies" else "idmapped")
+    cid = eng.containers.create(_opts(command=["sh", "-c", "mkdir /app; echo hi > /app/f; chown -R 1000:1001 /app; "
+                                                            "touch /root/new; exec sleep 60"]), name="exp")
+    eng.containers.start(cid)
+    _exec(eng, cid, "while [ ! -e /root/new ]; do sleep 0.05; done")
+
+    def owners() -> dict[str, tuple[int, int]]:
+        buf = io.BytesIO()
+        eng.containers.export(cid, buf)
+        buf.seek(0)
+        with tarfile.open(fileobj=buf) as tf:
+            return {m.name: (m.uid, m.gid) for m in tf.getmembers()}
+
+    running = owners()
+    eng.containers.stop(cid, timeout=1)
+    stopped = owners()
+    for got in (running, stopped):
+        assert got["bin/busybox"] == (0, 0) and got["root/new"] == (0, 0) and got["etc/passwd"] == (0, 0)
+        assert got["app"] == (1000, 1001) and got["app/f"] == (1000, 1001)
+    changed = {(c["Kind"], c["Path"]) for c in eng.containers.diff(cid)}
+    assert {(1, "/app"), (1, "/app/f"), (1, "/root/new"), (0, "/root")} <= changed
+    with open("/proc/self/mountinfo") as fh:
+        assert [ln for ln in fh if env.root in ln] == []
+    assert (layers == "copies") == os.path.exists(os.path.join(env.root, "layers-remap"))
+    eng.containers.remove(cid)
+
+
 def test_idmapped_refused_at_start_falls_back_to_copies(idmapped: Engine, env: Env,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The probe said yes, the kernel says no at a start (another file system, a changed kernel): the copies

@@ -306,13 +306,14 @@ def test_the_whole_run_surface_converges(
             {"name": "create", CONTAINER: full},
             {"name": "again", CONTAINER: full},
             {"name": "again, check", CONTAINER: full, "check_mode": True},
-            {"name": "look", EXEC: {"container": "berth-it-full", "argv": ["sh", "-c",
-                                    "id; echo $A $NUM $SPACED $SHARED $FROM_FILE; pwd; hostname; "
-                                    "ulimit -n; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null "
-                                    "|| cat /sys/fs/cgroup/pids.max; touch /x 2>/dev/null || echo ro"]}},
+            {"name": "look", EXEC: {"container": "berth-it-full", "argv": [
+                "sh", "-c",
+                "id; echo $A $NUM $SPACED $SHARED $FROM_FILE; pwd; hostname; "
+                "ulimit -n; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null "
+                "|| cat /sys/fs/cgroup/pids.max; touch /x 2>/dev/null || echo ro"]}},
             # the reverse mistake (ansible/ansible#31338): a key taken away must count as a change
-            {"name": "one env var fewer, check", CONTAINER: dict(full, env={k: v for k, v in full["env"].items()
-                                                                           if k != "A"}),
+            {"name": "one env var fewer, check",
+             CONTAINER: dict(full, env={k: v for k, v in full["env"].items() if k != "A"}),
              "check_mode": True},
             {"name": "one label fewer, check", CONTAINER: dict(full, labels={"tier": "web"}), "check_mode": True},
             {"name": "remove", CONTAINER: {"name": "berth-it-full", "state": "absent"}},

@@ -143,6 +143,21 @@ class FakeContainers:
         self._call("top", name, ps_args)
         return {"Titles": ["UID", "PID", "CMD"], "Processes": [["0", "4242", "sleep 100"]]}
 
+    def diff(self, name: str) -> list[dict[str, t.Any]]:
+        self._call("diff", name)
+        if self.lookup(name) is None:
+            raise NotFound("container", name)
+        return [{"Path": "/a", "Kind": 1}, {"Path": "/etc", "Kind": 0}, {"Path": "/etc/x\udcff", "Kind": 2}]
+
+    def export(self, name: str, out: t.BinaryIO) -> int:
+        self._call("export", name)
+        out.write(b"TAR")
+        return 1
+
+    def export_file(self, name: str, path: str) -> int:
+        self._call("export_file", name, path)
+        return 1
+
     def stats(self, name: str) -> dict[str, t.Any]:
         self._call("stats", name)
         return {"id": CID, "name": "/web", "memory_stats": {"usage": 1 << 20, "limit": 1 << 30}}
@@ -776,6 +791,34 @@ def test_top_uses_docker_column_width(engine: FakeEngine) -> None:
     assert r.out == ("UID                 PID                 CMD\n"
                      "0                   4242                sleep 100\n")
     assert engine.containers.calls[-1] == ("top", ("web", "-ef"), {})
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_diff_and_export(engine: FakeEngine, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def binary(*argv: str) -> tuple[int, bytes, str]:
+        raw = io.BytesIO()
+        out, err = io.TextIOWrapper(raw, encoding="utf-8"), io.StringIO()
+        rc = cli.main(list(argv), stdout=out, stderr=err, stdin=io.StringIO())
+        out.flush()
+        return rc, raw.getvalue(), err.getvalue()
+
+    assert binary("diff", "web") == (0, b"A /a\nC /etc\nD /etc/x\xff\n", "")  # names as they are on disk
+    assert binary("container", "diff", "nope") == (1, b"", "Error: No such container: nope\n")
+    assert binary("export", "web") == (0, b"TAR", "")
+    assert binary("container", "export", "-o", "-", "web") == (0, b"TAR", "")
+    monkeypatch.chdir(tmp_path)
+    assert binary("export", "-o", "fs.tar", "web") == (0, b"", "")
+    assert engine.containers.calls[-1] == ("export_file", ("web", str(tmp_path / "fs.tar")), {})
+    del engine.containers.calls[:]
+    err = io.StringIO()
+    assert cli.main(["export", "web"], stdout=_Terminal(), stderr=err, stdin=io.StringIO()) == 1
+    assert err.getvalue() == "Error: cowardly refusing to save to a terminal. Use the -o flag or redirect\n"
+    assert engine.containers.calls == []
+    assert berth("export").rc == 125 and berth("diff", "a", "b").rc == 125
 
 
 # ------------------------------------------------------------------ stats

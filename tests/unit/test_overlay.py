@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -91,3 +92,32 @@ def test_long_stack_elsewhere_goes_through_short_links(tmp_path) -> None:
                          str(tmp_path / "empty"), base=str(tmp_path / "elsewhere"))
     (cwd, data), = [ln.split("|") for ln in (tmp_path / "calls").read_text().splitlines()]
     assert cwd == str(tmp_path) and data.startswith("lowerdir=l/")
+
+
+def test_readonly_mount_has_no_upper_and_two_lower_dirs_at_least(tmp_path) -> None:
+    m = RecordingMounter()
+    overlay.mount_readonly(m, str(tmp_path), ["/c/upper", "/l/top", "/l/base"], str(tmp_path / "t"), "/empty")
+    overlay.mount_readonly(m, str(tmp_path), ["/c/upper"], str(tmp_path / "t"), "/empty")
+    (source, target, fstype, flags, data, dummy), (dummy2, dummy3, dummy4, flags2, data2, dummy5) = m.calls
+    assert (source, target, fstype, flags) == ("overlay", str(tmp_path / "t"), "overlay", overlay.MS_RDONLY)
+    assert data == "lowerdir=/c/upper:/l/top:/l/base"
+    assert (flags2, data2) == (overlay.MS_RDONLY, "lowerdir=/c/upper:/empty")  # overlayfs refuses a single lower dir
+    assert not os.path.exists(tmp_path / "t")  # the caller makes the target
+
+
+def test_readonly_mount_of_a_long_stack_uses_short_links(tmp_path) -> None:
+    layers = []
+    for i in range(60):
+        d = tmp_path / "layers" / "sha256" / (f"{i:02d}" * 32) / "diff"
+        d.mkdir(parents=True)
+        layers.append(str(d))
+    log = tmp_path / "calls"
+
+    class ChildRecorder:  # the mount runs in a forked child: it leaves its arguments in a file
+        def mount(self, source, target, fstype, flags, data) -> None:
+            log.write_text(json.dumps([flags, data, os.getcwd()]))
+
+    overlay.mount_readonly(ChildRecorder(), str(tmp_path), layers, str(tmp_path / "t"), str(tmp_path / "empty"))
+    flags, data, cwd = json.loads(log.read_text())
+    assert flags == overlay.MS_RDONLY and cwd == str(tmp_path)  # from a child in the data root: relative links
+    assert data.startswith("lowerdir=l/") and data.count(":") == 59 and "upperdir" not in data

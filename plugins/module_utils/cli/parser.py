@@ -263,6 +263,17 @@ def _add_top(p: argparse.ArgumentParser) -> None:
     _handler(p, "containers.top")
 
 
+def _add_diff(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="CONTAINER")
+    _handler(p, "containers.diff")
+
+
+def _add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", metavar="FILE", help="Write to a file, instead of STDOUT")
+    p.add_argument("name", metavar="CONTAINER")
+    _handler(p, "containers.export")
+
+
 def _add_stats(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
     p.add_argument("--format", metavar="STRING", help="Format output: 'table', 'json', 'table {{.Field}}…' or '{{.Field}}…'")
@@ -295,7 +306,9 @@ _CONTAINER_VERBS: list[_Verb] = [
     (("attach",), _add_attach, "Attach local standard input, output, and error streams to a running container",
      "[OPTIONS] CONTAINER"),
     (("create",), lambda p: _add_run(p, create=True), "Create a new container", "[OPTIONS] IMAGE [COMMAND] [ARG...]"),
+    (("diff",), _add_diff, "Inspect changes to files or directories on a container's filesystem", "CONTAINER"),
     (("exec",), _add_exec, "Execute a command in a running container", "[OPTIONS] CONTAINER COMMAND [ARG...]"),
+    (("export",), _add_export, "Export a container's filesystem as a tar archive", "[OPTIONS] CONTAINER"),
     (("inspect",), _add_container_inspect, "Display detailed information on one or more containers",
      "[OPTIONS] CONTAINER [CONTAINER...]"),
     (("kill",), _add_kill, "Kill one or more running containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
@@ -322,8 +335,8 @@ _CONTAINER_VERBS: list[_Verb] = [
 ]
 
 #: The container verbs docker also has at the top level (`docker ps` is `docker container ls`).
-_TOP_CONTAINER_VERBS = ("attach", "create", "exec", "kill", "logs", "pause", "rename", "restart", "rm", "run",
-                        "start", "stats", "stop", "top", "unpause", "update", "wait")
+_TOP_CONTAINER_VERBS = ("attach", "create", "diff", "exec", "export", "kill", "logs", "pause", "rename", "restart",
+                        "rm", "run", "start", "stats", "stop", "top", "unpause", "update", "wait")
 
 # (names, adder, one-line help, usage) — shared by the top level and `berth image`.
 _IMAGE_VERBS: list[_Verb] = [

@@ -966,6 +966,34 @@ def top(ctx: Context) -> int:
     return 0
 
 
+#: ``docker diff``'s letter for each ``Kind`` of the API (0 changed, 1 added, 2 deleted).
+_DIFF_KINDS = {0: "C", 1: "A", 2: "D"}
+
+
+def diff(ctx: Context) -> int:
+    write = _binary(ctx.stdout)
+    for change in ctx.engine.containers.diff(ctx.args.name):
+        path = os.fsencode(change["Path"])  # file names as they are, as docker prints them
+        write(f"{_DIFF_KINDS[change['Kind']]} ".encode() + path + b"\n")
+    return 0
+
+
+def export(ctx: Context) -> int:
+    a = ctx.args
+    if a.output and a.output != "-":
+        ctx.engine.containers.export_file(a.name, os.path.abspath(a.output))
+        return 0
+    if ctx.is_tty():
+        raise EngineError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    import sys
+
+    ctx.stdout.flush()
+    dst = getattr(ctx.stdout, "buffer", None) or sys.stdout.buffer
+    ctx.engine.containers.export(a.name, dst)
+    dst.flush()
+    return 0
+
+
 _STATS_HEADERS = {
     "Container": "CONTAINER",
     "ID": "CONTAINER ID",

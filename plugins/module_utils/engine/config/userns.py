@@ -139,6 +139,14 @@ def to_host(container_id: int, maps: t.Sequence[IdMap]) -> int:
     raise ValueError(f"container ID {container_id} is not mapped to a host ID")
 
 
+def to_container(host_id: int, maps: t.Sequence[IdMap], overflow: int = 65534) -> int:
+    """The container's ID for *host_id*; *overflow* (the kernel's ``nobody``) when the maps do not cover it."""
+    for m in maps:
+        if m.host_id <= host_id < m.host_id + m.size:
+            return m.container_id + host_id - m.host_id
+    return overflow
+
+
 # ---------------------------------------------------------------- pure parsing
 def parse_value(value: str) -> tuple[str, str | None]:
     """``user[:group]`` -> (user, group or None); ValueError for anything else."""

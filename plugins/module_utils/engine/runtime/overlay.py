@@ -78,22 +78,45 @@ def mount_rootfs(
     base: str | None = None,
 ) -> None:
     """Mount the overlay at *target* (read-write through *upper*). A long stack is mounted with paths
-    relative to *base* when every lower dir lies below it (idmapped layers, runtime/idmap.py), else
+    relative to *base* when the lower dirs lie below it (idmapped layers, runtime/idmap.py), else
     through the ``<root>/l/`` links."""
     lower = stack(lower_dirs) or [empty_dir]
     for d in (upper, work, target):
         fs.ensure_dir(d, 0o755)
+    _mount(mounter, root, lower, upper, work, target, 0, base)
+
+
+def mount_readonly(mounter: Mounter, root: str, lower_dirs: t.Sequence[str], target: str, empty_dir: str,
+                   base: str | None = None) -> None:
+    """Mount the read-only overlay of *lower_dirs* (top first, no upper dir) at the existing *target*.
+
+    What ``export`` reads of a stopped container: its upper dir on top of the image layers. Without an
+    upper dir overlayfs wants two lower dirs at least; *empty_dir* is the second one when needed.
+    """
+    lower = stack(lower_dirs)
+    if len(lower) < 2:
+        lower.append(empty_dir)
+    _mount(mounter, root, lower, None, None, target, MS_RDONLY, base)
+
+
+def _mount(mounter: Mounter, root: str, lower: t.Sequence[str], upper: str | None, work: str | None, target: str,
+           flags: int, base: str | None = None) -> None:
+    """The overlay mount itself; when the options are too long, with paths relative to *base* (for the
+    lower dirs below it) or through ``<root>/l/`` links."""
     opts = options(lower, upper, work)
     if len(opts) <= MAX_OPTIONS:
-        mounter.mount("overlay", target, "overlay", 0, opts)
+        mounter.mount("overlay", target, "overlay", flags, opts)
         return
-    if base is not None and all(d.startswith(base.rstrip("/") + "/") for d in lower):
-        cwd, rel = base, options([os.path.relpath(d, base) for d in lower], upper, work)
+    below = (base or "").rstrip("/") + "/"
+    if base is not None and sum(d.startswith(below) for d in lower) * 2 > len(lower):
+        # mostly below *base* (idmapped layers; an upper dir on top for an export): those by relative name
+        cwd, rel = base, options([os.path.relpath(d, base) if d.startswith(below) else d for d in lower],
+                                 upper, work)
     else:
         cwd, rel = root, options(short_links(root, lower), upper, work)
     if len(rel) > MAX_OPTIONS:
         raise OSError(7, f"mount overlay {target}: {len(lower)} layers do not fit in the mount options")
-    _mount_from(cwd, lambda: mounter.mount("overlay", target, "overlay", 0, rel))
+    _mount_from(cwd, lambda: mounter.mount("overlay", target, "overlay", flags, rel))
 
 
 def _mount_from(cwd: str, do: t.Callable[[], None]) -> None:

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from .images import ImageService
 
 SIGKILL = 9
+#: What the runtime makes in a container's upper dir to mount on (runtime/spec.py: the default mounts and
+#: the engine's /etc files; ``diff`` adds spec.INIT_PATH). Docker keeps these in the container's init
+#: layer, so ``docker diff`` never lists them; neither does :meth:`ContainerService.diff`.
+RUNTIME_MOUNTPOINTS = ("/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
 
 DEFAULT_RUNTIME = "berth"
 #: runtimes found on PATH by name when daemon.json ``runtimes`` does not list them
@@ -487,6 +491,14 @@ class ContainerService:
             return self._remapped_layers(userns).ensure(list(reversed(diff_ids)))
         return [self.layout.layer_diff(d) for d in reversed(diff_ids)]
 
+    def _layers_of(self, record: ContainerRecord, shifted: bool = True) -> list[str]:
+        """:meth:`_image_layers` of the container's image (the copies shifted into its user namespace when
+        *shifted* and it has one); NotFound when the image is incomplete."""
+        lower = self._image_layers(record.image, record.userns if shifted else None)
+        if lower is None:
+            raise NotFound("image", f"{record.image_name} ({record.image[:19]}) of container {record.name}")
+        return lower
+
     def _idmap_supported(self) -> bool:
         """Whether user-namespaced containers get idmapped layers (runtime/idmap.py) rather than copies."""
         if self._idmap is None:
@@ -599,9 +611,7 @@ class ContainerService:
 
         cid = record.id
         idmapped = bool(record.userns) and self._idmap_supported()
-        lower = self._image_layers(record.image, None if idmapped else record.userns)
-        if lower is None:
-            raise NotFound("image", f"{record.image_name} ({record.image[:19]}) of container {record.name}")
+        lower = self._layers_of(record, shifted=not idmapped)
         rootfs = self.layout.rootfs(cid)
         if not overlay.is_mounted(rootfs):
             empty = fs.ensure_dir(os.path.join(self.layout.root, "empty"), 0o755)
@@ -1214,6 +1224,141 @@ class ContainerService:
             return dict(base, memory_stats={}, cpu_stats={}, pids_stats={})
         stats = detect.manager(specmod.cgroups_path(record.options, cid)).stats()
         return dict(base, **stats)
+
+    # ================================================================ filesystem: diff / export
+    def diff(self, name: str) -> list[dict[str, t.Any]]:
+        """``docker diff``: what the container changed of its image's files, ``[{"Path", "Kind"}]`` sorted by
+        path, ``Kind`` as in Docker's API (0 changed, 1 added, 2 deleted). Read from the upper dir beside the
+        image layers, nothing mounted; the mountpoints the runtime makes there are no changes (store/changes.py)."""
+        from ..runtime.spec import INIT_PATH
+        from ..store import changes
+
+        cid = self.require(name)
+        record = self._record(cid)
+        mountpoints = RUNTIME_MOUNTPOINTS + (INIT_PATH,)
+        with lifecycle.locked(self.layout, cid, self.lock_timeout):
+            self._still_there(cid, name)
+            found = changes.diff(self.layout.upper(cid), self._layers_of(record, shifted=False), mountpoints)
+        kinds = {changes.CHANGED: 0, changes.ADDED: 1, changes.DELETED: 2}
+        return [{"Path": path, "Kind": kinds[kind]} for kind, path in found]
+
+    def export(self, name: str, out: t.BinaryIO) -> int:
+        """``docker export``: the container's whole filesystem (the image layers with its changes, flattened)
+        as a tar stream written to *out* (store/changes.py ``write_tar``); returns the number of entries.
+
+        A container whose rootfs is mounted (running, paused) is read through it: a directory fd opened under
+        the container lock, which is then released (the monitor records an exit under it), and which keeps
+        reading what the kernel keeps of the mount should the container stop meanwhile. Otherwise the upper
+        dir and the image layers are mounted read-only for the export (:meth:`_readonly_rootfs`), and the lock
+        is held until the tar is written, so that the container cannot start meanwhile.
+        """
+        from ..runtime import overlay
+        from ..store import changes
+
+        cid = self.require(name)
+        record = self._record(cid)
+        owner = None
+        if record.userns:  # the host IDs of a user-namespaced container back to its own, as Docker does
+            from ..config.userns import IdMapping, to_container
+
+            m = IdMapping.from_json(record.userns)
+            owner = lambda uid, gid: (to_container(uid, m.uids), to_container(gid, m.gids))  # noqa: E731
+        with lifecycle.locked(self.layout, cid, self.lock_timeout):
+            self._still_there(cid, name)
+            rootfs = self.layout.rootfs(cid)
+            if not overlay.is_mounted(rootfs):
+                fd = self._readonly_rootfs(record)
+                try:
+                    return changes.write_tar(fd, out, owner)
+                finally:
+                    os.close(fd)
+            fd = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            return changes.write_tar(fd, out, owner)
+        finally:
+            os.close(fd)
+
+    def export_file(self, name: str, path: str) -> int:
+        """:meth:`export` into the file *path*, atomically: written to a temporary file beside it, renamed over
+        it once complete and synced; a failed export leaves *path* as it was."""
+        cid = self.require(name)
+        if os.path.isdir(path):
+            raise InvalidOption("output", path, "is a directory; name the archive file to write")
+        directory = os.path.dirname(os.path.abspath(path))
+        tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise InvalidOption("output", path, f"cannot write there: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                count = self.export(cid, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.rename(tmp, path)
+        except BaseException:
+            fs.remove_quietly(tmp)
+            raise
+        fs.fsync_dir(directory)
+        return count
+
+    def _readonly_rootfs(self, record: ContainerRecord) -> int:
+        """A directory fd of the read-only overlay of the container's upper dir over its image layers.
+
+        The mount is detached (``MNT_DETACH``) as soon as the fd is open: the kernel keeps it for the fd
+        and drops it when the fd is closed, so no mount is left behind whatever happens to this process.
+        """
+        from ..runtime import overlay
+        from ..runtime.syscalls import LinuxSyscalls
+
+        cid = record.id
+        idmapped = bool(record.userns) and self._idmap_supported()
+        layers = self._layers_of(record, shifted=not idmapped)
+        empty = fs.ensure_dir(os.path.join(self.layout.root, "empty"), 0o755)
+        target = os.path.join(self.layout.container_dir(cid), f"export-{os.urandom(6).hex()}")
+        os.mkdir(target, 0o700)
+        syscalls = LinuxSyscalls()
+
+        def mount(lower: list[str], base: str | None = None) -> None:
+            overlay.mount_readonly(syscalls, self.layout.root, [self.layout.upper(cid), *lower], target, empty,
+                                   base=base)
+
+        try:
+            fd = -1
+            try:
+                if idmapped:  # the layers as the container sees them, as its start mounts them
+                    from ..config.userns import IdMapping
+                    from ..runtime import idmap
+
+                    m = IdMapping.from_json(record.userns)
+                    where = os.path.join(self.layout.container_dir(cid), f"idmapped-{os.urandom(6).hex()}")
+                    with idmap.IdmappedLayers(syscalls, layers, idmap.map_text(m.uids), idmap.map_text(m.gids),
+                                              where) as mapped:
+                        mount(mapped, base=where)
+                else:
+                    mount(layers)
+                fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise EngineError(f"cannot mount the filesystem of container {record.name} to export it: "
+                                  f"{exc.strerror or exc}") from None
+            finally:
+                try:
+                    lifecycle.unmount_below(target, include_self=True)
+                except BaseException:
+                    if fd >= 0:
+                        os.close(fd)
+                    raise
+            return fd
+        finally:
+            try:
+                os.rmdir(target)
+            except OSError:
+                pass  # still mounted: unmount_below raised, naming it
+
+    def _still_there(self, cid: str, name: str) -> None:
+        """Under the container lock: NotFound when the container was removed since it was looked up."""
+        if not os.path.exists(self.layout.container_config(cid)):
+            raise NotFound("container", name)
 
     def prune(self, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
         from ..core import timefmt
