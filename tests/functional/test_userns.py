@@ -268,8 +268,8 @@ def test_remapped_image_with_a_long_layer_stack(request: t.Any, env: Env, rootfs
     archive = str(tmp_path / "tall.tar")
     _many_layers_archive(archive, rootfs_tar, 70)
     eng.images.load(archive)
-    opts = normalise_options({"image": "tall:1", "command": ["sh", "-c", "cat /layers/0 /layers/69; "
-                                                                           "stat -c %u /layers/69 /bin/busybox"]})
+    script = "cat /layers/0 /layers/69; stat -c %u /layers/69 /bin/busybox"
+    opts = normalise_options({"image": "tall:1", "command": ["sh", "-c", script]})
     r, w = os.pipe()
     res = eng.containers.run(opts, detach=False, remove=True, stdio=Stdio(None, w, w))
     os.close(w)
@@ -286,8 +286,8 @@ def test_export_and_diff_show_the_containers_own_owners(request: t.Any, env: Env
     import tarfile
 
     eng = request.getfixturevalue("remapped" if layers == "copies" else "idmapped")
-    cid = eng.containers.create(_opts(command=["sh", "-c", "mkdir /app; echo hi > /app/f; chown -R 1000:1001 /app; "
-                                                            "touch /root/new; exec sleep 60"]), name="exp")
+    script = "mkdir /app; echo hi > /app/f; chown -R 1000:1001 /app; touch /root/new; exec sleep 60"
+    cid = eng.containers.create(_opts(command=["sh", "-c", script]), name="exp")
     eng.containers.start(cid)
     _exec(eng, cid, "while [ ! -e /root/new ]; do sleep 0.05; done")
 

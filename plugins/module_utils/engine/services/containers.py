@@ -1257,12 +1257,16 @@ class ContainerService:
 
         cid = self.require(name)
         record = self._record(cid)
-        owner = None
+        owner: t.Callable[[int, int], tuple[int, int]] | None = None
         if record.userns:  # the host IDs of a user-namespaced container back to its own, as Docker does
             from ..config.userns import IdMapping, to_container
 
             m = IdMapping.from_json(record.userns)
-            owner = lambda uid, gid: (to_container(uid, m.uids), to_container(gid, m.gids))  # noqa: E731
+
+            def back(uid: int, gid: int) -> tuple[int, int]:
+                return to_container(uid, m.uids), to_container(gid, m.gids)
+
+            owner = back
         with lifecycle.locked(self.layout, cid, self.lock_timeout):
             self._still_there(cid, name)
             rootfs = self.layout.rootfs(cid)
