@@ -8,44 +8,22 @@ import os
 import re
 import select
 import subprocess
-import sys
 import time
 import typing as t
 
 import pytest
 
+from tests.support.cli import Berth, pycache_env
+
 pytestmark = [pytest.mark.functional]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BERTH = os.path.join(REPO_ROOT, "bin", "berth")
 MONITOR_PY = os.path.join(REPO_ROOT, "plugins", "module_utils", "engine", "runtime", "monitor.py")
 FULL_ID = re.compile(r"^[0-9a-f]{64}$")
 IMAGE = "bb:latest"
 
 if os.geteuid() != 0 or not os.path.exists(MONITOR_PY):
     pytest.skip("needs root and the container monitor (engine/runtime/monitor.py)", allow_module_level=True)
-
-
-class Berth:
-    """``bin/berth --root ROOT --config CONFIG …`` with bytecode cached outside the tree, as a user's would be."""
-
-    def __init__(self, root: str, config: str, pycache: str) -> None:
-        self.root = root
-        self.config = config
-        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        self.env["PYTHONPYCACHEPREFIX"] = pycache
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, BERTH, "--root", self.root, "--config", self.config, *args]
-
-    def __call__(self, *args: str, input: str | None = None, rc: int | None = 0) -> t.Any:
-        proc = subprocess.run(self.argv(*args), input=(input or "").encode(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=self.env, timeout=60, check=False)
-        proc.out = proc.stdout.decode()  # type: ignore[attr-defined]
-        proc.err = proc.stderr.decode()  # type: ignore[attr-defined]
-        if rc is not None:
-            assert proc.returncode == rc, f"berth {' '.join(args)} -> {proc.returncode}\n{proc.err}{proc.out}"
-        return proc
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +36,7 @@ def berth(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> t.It
         d.mkdir()
     config = etc / "daemon.json"
     config.write_text(json.dumps({"data-root": str(root)}))
-    b = Berth(str(root), str(config), str(cache))
+    b = Berth(str(root), str(config), pycache_env(str(cache)))
     tar = base / "rootfs.tar"
     with tarfile.open(tar, "w") as tf:
         tf.add(busybox_rootfs, arcname=".")

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 import time
 import typing as t
@@ -23,11 +22,11 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.api import Eng
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference import host_platform
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidOption, StoreError
 from ansible_collections.berth.engine.plugins.module_utils.engine.store import changes
+from tests.support.cli import Berth, pycache_env
 
 pytestmark = [pytest.mark.functional]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BERTH = os.path.join(REPO_ROOT, "bin", "berth")
 IMAGE = "layered:1"
 MTIME = 1_600_000_000
 
@@ -136,26 +135,6 @@ def _docker_archive(path: str, layers: t.Sequence[bytes], tag: str) -> str:
 
 
 # ------------------------------------------------------------------ the command line
-class Berth:
-    def __init__(self, root: str, config: str, pycache: str) -> None:
-        self.root = root
-        self.config = config
-        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        self.env["PYTHONPYCACHEPREFIX"] = pycache
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, BERTH, "--root", self.root, "--config", self.config, *args]
-
-    def __call__(self, *args: str, rc: int | None = 0, **kwargs: t.Any) -> t.Any:
-        kwargs.setdefault("stdout", subprocess.PIPE)
-        proc = subprocess.run(self.argv(*args), stderr=subprocess.PIPE, env=self.env, timeout=60, check=False,
-                              **kwargs)
-        proc.err = proc.stderr.decode()  # type: ignore[attr-defined]
-        if rc is not None:
-            assert proc.returncode == rc, f"berth {' '.join(args)} -> {proc.returncode}\n{proc.err}"
-        return proc
-
-
 @pytest.fixture(scope="module")
 def berth(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Berth]:
     base = tmp_path_factory.mktemp("export-diff")
@@ -164,7 +143,7 @@ def berth(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> t.It
         d.mkdir()
     config = etc / "daemon.json"
     config.write_text(json.dumps({"data-root": str(root)}))
-    b = Berth(str(root), str(config), str(cache))
+    b = Berth(str(root), str(config), pycache_env(str(cache)))
     b("load", "-i", _docker_archive(str(base / "layered.tar"), _layers(busybox_rootfs), IMAGE))
     yield b
     leftovers = b("ps", "-aq", "--no-trunc").stdout.decode().split()

@@ -62,6 +62,41 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644, fsync: bool = 
         fsync_dir(directory)
 
 
+class AtomicFile:
+    """``with AtomicFile(path) as fh:`` a binary file that replaces *path* only once the block ended well:
+    written to a temporary file beside it, fsynced, renamed over it, the directory fsynced; removed on
+    any error, leaving *path* as it was. Creating the temporary file raises ``OSError`` from the
+    constructor (callers name their option); an error inside the block propagates unchanged."""
+
+    def __init__(self, path: str, mode: int = 0o666) -> None:
+        self.path = path
+        self.directory = os.path.dirname(os.path.abspath(path))
+        self.tmp = os.path.join(self.directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        self.fh = os.fdopen(fd, "wb")
+
+    def __enter__(self) -> t.BinaryIO:
+        return self.fh
+
+    def __exit__(self, exc_type: t.Any, exc: t.Any, tb: t.Any) -> None:
+        try:
+            try:
+                if exc_type is None:
+                    self.fh.flush()
+                    os.fsync(self.fh.fileno())
+            finally:
+                self.fh.close()
+            if exc_type is None:
+                os.rename(self.tmp, self.path)
+        except BaseException:
+            remove_quietly(self.tmp)
+            raise
+        if exc_type is not None:
+            remove_quietly(self.tmp)
+            return
+        fsync_dir(self.directory)
+
+
 def atomic_write_json(path: str, obj: t.Any, mode: int = 0o644, fsync: bool = True, pretty: bool = True) -> None:
     """:func:`atomic_write` of *obj* as JSON (sorted keys), indented for people unless not *pretty*
     (one line, without ``import json``: ``core/cjson.py``)."""

@@ -1288,23 +1288,12 @@ class ContainerService:
         cid = self.require(name)
         if os.path.isdir(path):
             raise InvalidOption("output", path, "is a directory; name the archive file to write")
-        directory = os.path.dirname(os.path.abspath(path))
-        tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            target = fs.AtomicFile(path)
         except OSError as exc:
             raise InvalidOption("output", path, f"cannot write there: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                count = self.export(cid, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.rename(tmp, path)
-        except BaseException:
-            fs.remove_quietly(tmp)
-            raise
-        fs.fsync_dir(directory)
-        return count
+        with target as fh:
+            return self.export(cid, fh)
 
     def _readonly_rootfs(self, record: ContainerRecord) -> int:
         """A directory fd of the read-only overlay of the container's upper dir over its image layers.

@@ -940,32 +940,22 @@ def save(store: ImageStore, items: list[tuple[str, list[str]]], path: str, forma
         raise InvalidOption("path", path, "is a directory; name the archive file to write")
     merged = _merge_items(items)
     entries = _docker_entries(store, merged) if format == "docker-archive" else _oci_entries(store, merged)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        target = fs.AtomicFile(path)
     except OSError as exc:
         raise InvalidOption("path", path, f"cannot write there: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            w = _TarWriter(fh)
-            for name, kind, payload in entries:
-                if kind == "dir":
-                    w.add_dir(name)
-                elif kind == "bytes":
-                    w.add_bytes(name, payload)
-                elif kind == "layer":
-                    _write_layer_tar(store, w, name, payload)
-                else:
-                    _write_blob(store, w, name, payload)
-            w.close()
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        fs.remove_quietly(tmp)
-        raise
-    fs.fsync_dir(directory)
+    with target as fh:
+        w = _TarWriter(fh)
+        for name, kind, payload in entries:
+            if kind == "dir":
+                w.add_dir(name)
+            elif kind == "bytes":
+                w.add_bytes(name, payload)
+            elif kind == "layer":
+                _write_layer_tar(store, w, name, payload)
+            else:
+                _write_blob(store, w, name, payload)
+        w.close()
 
 
 # =============================================================================== import

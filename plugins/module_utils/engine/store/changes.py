@@ -39,12 +39,12 @@ import tarfile
 import typing as t
 
 from ..errors import StoreError
+from .unpack import OPAQUE_XATTR
 
 ADDED = "A"
 CHANGED = "C"
 DELETED = "D"
 
-OPAQUE_XATTR = "trusted.overlay.opaque"
 #: The one xattr ``docker export`` writes (moby ``ReadSecurityXattrToTarHeader``).
 CAPABILITY_XATTR = "security.capability"
 

@@ -43,7 +43,8 @@ _COPY_SIZE = 1 << 20  # file content is copied in chunks of this size
 _WHITEOUT_PREFIX = ".wh."
 _WHITEOUT_META_PREFIX = ".wh..wh."
 _OPAQUE = ".wh..wh..opq"
-_OPAQUE_XATTR = "trusted.overlay.opaque"
+#: overlayfs marks an opaque directory with this xattr (value ``y``); store/changes.py reads it
+OPAQUE_XATTR = "trusted.overlay.opaque"
 _XATTR_PAX_PREFIX = "SCHILY.xattr."
 #: Overlay's own metadata may only come from our whiteout conversion, never from the tar.
 _FORBIDDEN_XATTR_PREFIX = "trusted.overlay."
@@ -699,7 +700,7 @@ class _Extractor:
         if parent:
             self._parent_dir(parent, member)
         if base == _OPAQUE:
-            os.setxattr(self._path(parent), _OPAQUE_XATTR, b"y", follow_symlinks=False)
+            os.setxattr(self._path(parent), OPAQUE_XATTR, b"y", follow_symlinks=False)
             return
         name = whiteout_target(base)
         if name is None:
