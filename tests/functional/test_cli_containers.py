@@ -13,7 +13,7 @@ import typing as t
 
 import pytest
 
-from tests.support.cli import Berth, pycache_env
+from tests.support.cli import Berth, scratch
 
 pytestmark = [pytest.mark.functional]
 
@@ -31,12 +31,7 @@ def berth(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> t.It
     import tarfile
 
     base = tmp_path_factory.mktemp("cli-containers")
-    root, etc, cache = base / "root", base / "etc", base / "pycache"
-    for d in (root, etc, cache):
-        d.mkdir()
-    config = etc / "daemon.json"
-    config.write_text(json.dumps({"data-root": str(root)}))
-    b = Berth(str(root), str(config), pycache_env(str(cache)))
+    b = scratch(base)
     tar = base / "rootfs.tar"
     with tarfile.open(tar, "w") as tf:
         tf.add(busybox_rootfs, arcname=".")

@@ -22,7 +22,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.api import Eng
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference import host_platform
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidOption, StoreError
 from ansible_collections.berth.engine.plugins.module_utils.engine.store import changes
-from tests.support.cli import Berth, pycache_env
+from tests.support.cli import Berth, scratch
 
 pytestmark = [pytest.mark.functional]
 
@@ -138,12 +138,7 @@ def _docker_archive(path: str, layers: t.Sequence[bytes], tag: str) -> str:
 @pytest.fixture(scope="module")
 def berth(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Berth]:
     base = tmp_path_factory.mktemp("export-diff")
-    root, etc, cache = base / "root", base / "etc", base / "pycache"
-    for d in (root, etc, cache):
-        d.mkdir()
-    config = etc / "daemon.json"
-    config.write_text(json.dumps({"data-root": str(root)}))
-    b = Berth(str(root), str(config), pycache_env(str(cache)))
+    b = scratch(base)
     b("load", "-i", _docker_archive(str(base / "layered.tar"), _layers(busybox_rootfs), IMAGE))
     yield b
     leftovers = b("ps", "-aq", "--no-trunc").stdout.decode().split()

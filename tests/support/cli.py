@@ -39,3 +39,17 @@ class Berth:
         if rc is not None:
             assert proc.returncode == rc, f"berth {' '.join(args)} -> {proc.returncode}\n{proc.err}{proc.out}"
         return proc
+
+
+def scratch(base: t.Any) -> Berth:
+    """A :class:`Berth` on a new data root below the directory *base* (``root/``, ``etc/daemon.json``
+    naming it, bytecode in ``pycache/``)."""
+    import json
+
+    root, etc, cache = (os.path.join(os.fspath(base), n) for n in ("root", "etc", "pycache"))
+    for d in (root, etc, cache):
+        os.makedirs(d)
+    config = os.path.join(etc, "daemon.json")
+    with open(config, "w", encoding="utf-8") as fh:
+        json.dump({"data-root": root}, fh)
+    return Berth(root, config, pycache_env(cache))
