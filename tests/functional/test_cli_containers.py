@@ -82,8 +82,9 @@ def _on_a_terminal(b: Berth, *args: str, rows: int = 40, cols: int = 100,
                    resize: tuple[float, int, int] | None = None) -> tuple[int, str]:
     """Run berth with stdin/stdout/stderr on a fresh pty of *rows* x *cols*; returns (exit code, output).
 
-    *resize* ``(after, rows, cols)``: change the size after that many seconds and send berth SIGWINCH (it is
-    not the pty's session, so the kernel would not).
+    *resize* ``(after, rows, cols)``: change the size that many seconds after the first output (the
+    container has started, however slow the host) and send berth SIGWINCH (it is not the pty's session,
+    so the kernel would not).
     """
     import fcntl
     import pty
@@ -96,9 +97,9 @@ def _on_a_terminal(b: Berth, *args: str, rows: int = 40, cols: int = 100,
     before = termios.tcgetattr(slave)
     proc = subprocess.Popen(b.argv(*args), stdin=slave, stdout=slave, stderr=slave, env=b.env, start_new_session=True)
     chunks = []
-    started = time.monotonic()
+    first = 0.0
     while True:
-        if resize and time.monotonic() - started > resize[0]:
+        if resize and first and time.monotonic() - first > resize[0]:
             fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", resize[1], resize[2], 0, 0))
             os.kill(proc.pid, signal.SIGWINCH)
             resize = None
@@ -109,6 +110,7 @@ def _on_a_terminal(b: Berth, *args: str, rows: int = 40, cols: int = 100,
             except OSError:
                 break
             chunks.append(data)
+            first = first or time.monotonic()
         elif proc.poll() is not None:
             break
     rc = proc.wait(timeout=60)
@@ -126,7 +128,7 @@ def test_run_with_a_pseudo_terminal(berth: Berth) -> None:
     assert (rc, text) == (4, "/dev/pts/0\r\n40 100\r\n")
     # start -a of a -t container: a window change reaches the container's pty.
     berth("create", "-t", "--name", "resized", IMAGE, "sh", "-c", "stty size; sleep 1.5; stty size")
-    rc, text = _on_a_terminal(berth, "start", "-a", "resized", resize=(0.8, 30, 80))
+    rc, text = _on_a_terminal(berth, "start", "-a", "resized", resize=(0.3, 30, 80))
     assert (rc, text) == (0, "40 100\r\r\n30 80\r\r\n")
     berth("rm", "resized")
 
