@@ -215,6 +215,30 @@ def test_diff_of_a_new_container_is_empty_and_mountpoints_are_no_changes(berth: 
         berth("rm", "fresh")
 
 
+def test_mount_targets_the_image_has_are_not_copied_up(tmp_path: t.Any) -> None:
+    """The bind targets the runtime makes (/etc/hosts ...) exist in many images: making sure they exist
+    must not copy the image's file into the container's layer (an overlay copies up on open for write)."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import overlay, rootfs
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.syscalls import (
+        MNT_DETACH,
+        LinuxSyscalls,
+    )
+
+    lower, upper, work, merged = (tmp_path / n for n in ("lower", "upper", "work", "merged"))
+    (lower / "etc").mkdir(parents=True)
+    (lower / "etc" / "hosts").write_text("127.0.0.1 from-the-image\n")
+    sys_ = LinuxSyscalls()
+    overlay.mount_rootfs(sys_, str(tmp_path), [str(lower)], str(upper), str(work), str(merged), str(tmp_path))
+    try:
+        rootfs.create_file(str(merged / "etc" / "hosts"))
+        rootfs.create_file(str(merged / "etc" / "hostname"))
+        assert (merged / "etc" / "hosts").read_text() == "127.0.0.1 from-the-image\n"
+    finally:
+        sys_.umount2(str(merged), MNT_DETACH)
+    assert not (upper / "etc" / "hosts").exists()  # not copied up
+    assert (upper / "etc" / "hostname").read_bytes() == b""  # a missing one is made, in the upper dir
+
+
 # ------------------------------------------------------------------ export
 def test_export_of_a_stopped_container(berth: Berth) -> None:
     run_script(berth, "stopped")

@@ -198,10 +198,12 @@ def mkdir_all(path: str, mode: int = 0o755) -> None:
 
 
 def create_file(path: str, mode: int = 0o644) -> None:
-    """An empty regular file at *path* (parents created); an existing file is kept."""
+    """An empty regular file at *path* (parents created); an existing file is kept, and not opened for
+    writing: on the overlay root that would copy the image's file up into the container's layer (runc's
+    ``O_CREAT`` alone does not)."""
     mkdir_all(os.path.dirname(path))
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode))
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode))
     except IsADirectoryError:
         pass
 
