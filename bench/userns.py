@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -28,25 +27,11 @@ sys.path.insert(0, REPO)
 from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine  # noqa: E402
 from ansible_collections.berth.engine.plugins.module_utils.engine.config.userns import HostFiles  # noqa: E402
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options  # noqa: E402
+from tests.support.accounts import remap_accounts  # noqa: E402
 from tests.support.cleanup import remove_tree  # noqa: E402
 from tests.support.images import busybox_rootfs  # noqa: E402
 
 UID = 200000
-
-
-def _accounts(top: str) -> None:
-    """A copy of the account databases with a ``remap`` user and its ranges (the host's stay untouched)."""
-    etc = os.path.join(top, "etc")
-    os.makedirs(etc)
-    for name in ("passwd", "group"):
-        shutil.copy(f"/etc/{name}", etc)
-    with open(os.path.join(etc, "passwd"), "a") as fh:
-        fh.write("remap:x:2000:2000::/nonexistent:/usr/sbin/nologin\n")
-    with open(os.path.join(etc, "group"), "a") as fh:
-        fh.write("remap:x:2000:\n")
-    for name in ("subuid", "subgid"):
-        with open(os.path.join(etc, name), "w") as fh:
-            fh.write(f"remap:{UID}:65536\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         tar = os.path.join(top, "image.tar")
         with tarfile.open(tar, "w") as tf:
             tf.add(rootfs, arcname=".")
-        _accounts(top)
+        remap_accounts(top, UID, UID)
         config = os.path.join(top, "daemon.json")
         with open(config, "w") as fh:
             json.dump({"userns-remap": "remap"}, fh)

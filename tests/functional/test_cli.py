@@ -11,6 +11,9 @@ import typing as t
 
 import pytest
 
+from tests.support import cli
+from tests.support.cli import pycache_env
+
 pytestmark = [pytest.mark.functional]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,10 +35,7 @@ def cli_env(extra: t.Mapping[str, str] | None = None) -> dict[str, str]:
         import tempfile
 
         _PYCACHE["dir"] = tempfile.mkdtemp(prefix="berth-cli-pycache-")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = _PYCACHE["dir"]
-    env.update(extra or {})
-    return env
+    return {**pycache_env(_PYCACHE["dir"]), **(extra or {})}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -47,31 +47,11 @@ def _drop_pycache() -> t.Iterator[None]:
         shutil.rmtree(_PYCACHE.pop("dir"), ignore_errors=True)
 
 
-class Berth:
-    """Runs ``bin/berth --root ROOT --config CONFIG …`` and keeps the last result."""
+class Berth(cli.Berth):
+    """tests/support/cli.py's runner; *env* adds variables to :func:`cli_env`."""
 
-    def __init__(self, root: str, config: str) -> None:
-        self.root = root
-        self.config = config
-
-    def __call__(
-        self, *args: str, input: bytes | str | None = None, rc: int | None = 0, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess:
-        argv = [sys.executable, BERTH, "--root", self.root, "--config", self.config, *args]
-        proc = subprocess.run(
-            argv,
-            input=input.encode() if isinstance(input, str) else input,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=cli_env(env),
-            timeout=60,
-            check=False,
-        )
-        proc.out = proc.stdout.decode()  # type: ignore[attr-defined]
-        proc.err = proc.stderr.decode()  # type: ignore[attr-defined]
-        if rc is not None:
-            assert proc.returncode == rc, f"berth {' '.join(args)} -> {proc.returncode}\n{proc.err}{proc.out}"
-        return proc
+    def __call__(self, *args: str, env: dict[str, str] | None = None, **kwargs: t.Any) -> t.Any:
+        return super().__call__(*args, env=cli_env(env), **kwargs)
 
 
 @pytest.fixture

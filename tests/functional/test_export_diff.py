@@ -7,9 +7,7 @@ command line cannot reach); each test removes its containers, and no mount may s
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import os
 import subprocess
 import tarfile
@@ -19,10 +17,10 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine
-from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference import host_platform
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidOption, StoreError
 from ansible_collections.berth.engine.plugins.module_utils.engine.store import changes
 from tests.support.cli import Berth, scratch
+from tests.support.images import docker_archive
 
 pytestmark = [pytest.mark.functional]
 
@@ -120,26 +118,12 @@ def _layers(rootfs: str) -> list[bytes]:
     return [base.getvalue(), top.getvalue()]
 
 
-def _docker_archive(path: str, layers: t.Sequence[bytes], tag: str) -> str:
-    config = json.dumps({
-        "architecture": host_platform()["architecture"], "os": "linux", "config": {"Cmd": ["sh"]},
-        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(x).hexdigest() for x in layers]},
-    }).encode()
-    cfg_name = hashlib.sha256(config).hexdigest() + ".json"
-    names = [f"l{i}/layer.tar" for i in range(len(layers))]
-    manifest = json.dumps([{"Config": cfg_name, "RepoTags": [tag], "Layers": names}]).encode()
-    with tarfile.open(path, "w") as tf:
-        for name, data in [(cfg_name, config), *zip(names, layers), ("manifest.json", manifest)]:
-            _add(tf, name, data)
-    return path
-
-
 # ------------------------------------------------------------------ the command line
 @pytest.fixture(scope="module")
 def berth(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Berth]:
     base = tmp_path_factory.mktemp("export-diff")
     b = scratch(base)
-    b("load", "-i", _docker_archive(str(base / "layered.tar"), _layers(busybox_rootfs), IMAGE))
+    b("load", "-i", docker_archive(base / "layered.tar", _layers(busybox_rootfs), IMAGE))
     yield b
     leftovers = b("ps", "-aq", "--no-trunc").stdout.decode().split()
     if leftovers:

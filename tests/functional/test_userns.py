@@ -33,6 +33,8 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout im
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import idmap
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.syscalls import LinuxSyscalls
 from ansible_collections.berth.engine.plugins.module_utils.engine.store import remap
+from tests.support.accounts import remap_accounts
+from tests.support.images import docker_archive
 
 pytestmark = [pytest.mark.functional, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -64,16 +66,7 @@ class Env:
         self.etc = os.path.join(top, "etc")
         self.root = os.path.join(top, "root")
         self.config = os.path.join(top, "daemon.json")
-        os.makedirs(self.etc)
-        for name in ("passwd", "group", "shadow", "gshadow"):
-            if os.path.exists(f"/etc/{name}"):
-                shutil.copy(f"/etc/{name}", os.path.join(self.etc, name))
-        with open(os.path.join(self.etc, "passwd"), "a") as fh:
-            fh.write("remap:x:2000:2000::/nonexistent:/usr/sbin/nologin\n")
-        with open(os.path.join(self.etc, "group"), "a") as fh:
-            fh.write("remap:x:2000:\n")
-        self.write("subuid", f"remap:{UID}:65536\n")
-        self.write("subgid", f"remap:{GID}:65536\n")
+        remap_accounts(top, UID, GID)
 
     def write(self, name: str, text: str) -> None:
         with open(os.path.join(self.etc, name), "w") as fh:
@@ -118,22 +111,23 @@ def _layers(root: str, idmapped: bool) -> None:
         json.dump({"kernel": os.uname().release, "supported": idmapped}, fh)
 
 
-@pytest.fixture
-def remapped(env: Env, rootfs_tar: str) -> Engine:
-    """Remapping with layer copies (store/remap.py): what kernels without idmapped overlay layers get."""
-    _layers(env.root, idmapped=False)
+def _remap_engine(env: Env, rootfs_tar: str, idmapped: bool) -> Engine:
+    _layers(env.root, idmapped)
     eng = env.engine(**{"userns-remap": "remap"})
     eng.images.import_(rootfs_tar, "bb:1")
     return eng
+
+
+@pytest.fixture
+def remapped(env: Env, rootfs_tar: str) -> Engine:
+    """Remapping with layer copies (store/remap.py): what kernels without idmapped overlay layers get."""
+    return _remap_engine(env, rootfs_tar, idmapped=False)
 
 
 @pytest.fixture
 def idmapped(env: Env, rootfs_tar: str) -> Engine:
     """Remapping with idmapped layers (runtime/idmap.py), skipped where the kernel cannot."""
-    _layers(env.root, idmapped=True)
-    eng = env.engine(**{"userns-remap": "remap"})
-    eng.images.import_(rootfs_tar, "bb:1")
-    return eng
+    return _remap_engine(env, rootfs_tar, idmapped=True)
 
 
 def _opts(runtime: str = "berth", command: t.Sequence[str] = ("sleep", "60"), **more: t.Any) -> dict:
@@ -227,15 +221,13 @@ def test_idmapped_layers_copy_nothing_and_leave_no_mount(idmapped: Engine, env: 
     eng.containers.remove(cid)
 
 
-def _many_layers_archive(path: str, rootfs_tar: str, n: int) -> None:
+def _many_layers_archive(path: str, rootfs_tar: str, n: int) -> str:
     """A docker-archive of busybox plus *n* one-file layers (each a ``/layers/<i>`` file)."""
-    import hashlib
     import io
     import tarfile
 
-    layers = []
     with open(rootfs_tar, "rb") as fh:
-        layers.append(fh.read())
+        layers = [fh.read()]
     for i in range(n):
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
@@ -244,20 +236,7 @@ def _many_layers_archive(path: str, rootfs_tar: str, n: int) -> None:
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
         layers.append(buf.getvalue())
-    diff_ids = ["sha256:" + hashlib.sha256(x).hexdigest() for x in layers]
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
-                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
-    with tarfile.open(path, "w") as out:
-        def add(name: str, data: bytes) -> None:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            out.addfile(info, io.BytesIO(data))
-
-        add("config.json", config)
-        for i, data in enumerate(layers):
-            add(f"l{i}/layer.tar", data)
-        add("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["tall:1"],
-                                          "Layers": [f"l{i}/layer.tar" for i in range(len(layers))]}]).encode())
+    return docker_archive(path, layers, "tall:1")
 
 
 @pytest.mark.parametrize("layers", ["copies", "idmapped"])
@@ -266,9 +245,7 @@ def test_remapped_image_with_a_long_layer_stack(request: t.Any, env: Env, rootfs
     """70 layers: the lowerdir option no longer fits in a page (idmapped clones are mounted from their
     directory with relative names; copies through the <root>/l/ links)."""
     eng = request.getfixturevalue("remapped" if layers == "copies" else "idmapped")
-    archive = str(tmp_path / "tall.tar")
-    _many_layers_archive(archive, rootfs_tar, 70)
-    eng.images.load(archive)
+    eng.images.load(_many_layers_archive(str(tmp_path / "tall.tar"), rootfs_tar, 70))
     script = "cat /layers/0 /layers/69; stat -c %u /layers/69 /bin/busybox"
     opts = normalise_options({"image": "tall:1", "command": ["sh", "-c", script]})
     r, w = os.pipe()

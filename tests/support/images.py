@@ -134,6 +134,29 @@ class OciLayout:
         return self._blob(digest)
 
 
+def docker_archive(path: PathLike, layers: t.Sequence[bytes], tag: str, cmd: t.Sequence[str] = ("sh",)) -> str:
+    """Write a docker-archive (what ``docker save`` writes) at *path*: the uncompressed layer tars *layers*
+    (bottom first) as one image for this host's architecture, tagged *tag*; returns the path."""
+    import io
+    import tarfile
+
+    from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference import host_platform
+
+    config = json.dumps({
+        "architecture": host_platform()["architecture"], "os": "linux", "config": {"Cmd": list(cmd)},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(x).hexdigest() for x in layers]},
+    }).encode()
+    cfg_name = hashlib.sha256(config).hexdigest() + ".json"
+    names = [f"l{i}/layer.tar" for i in range(len(layers))]
+    manifest = json.dumps([{"Config": cfg_name, "RepoTags": [tag], "Layers": names}]).encode()
+    with tarfile.open(os.fspath(path), "w") as tf:
+        for name, data in [(cfg_name, config), *zip(names, layers), ("manifest.json", manifest)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return os.fspath(path)
+
+
 def make_oci_layout(
     path: PathLike,
     tag: str,

@@ -21,32 +21,30 @@ class Account(Value):
     members: tuple[str, ...]
 
 
-def parse_passwd(text: str | None) -> list[Account]:
-    """``name:x:uid:gid:gecos:home:shell`` lines (comments, blank and malformed lines skipped)."""
-    out = []
+def _records(text: str | None, numbers: int) -> t.Iterator[tuple[list[str], list[int]]]:
+    """The colon-separated fields of each line, and fields 2.. (*numbers* of them) as integers; comments,
+    blank lines and lines with too few fields or a non-numeric ID are skipped."""
     for line in (text or "").splitlines():
         parts = line.strip().split(":")
-        if not line.strip() or line.startswith("#") or len(parts) < 4:
+        if not line.strip() or line.startswith("#") or len(parts) < 2 + numbers:
             continue
         try:
-            uid, gid = int(parts[2]), int(parts[3])
+            ids = [int(p) for p in parts[2:2 + numbers]]
         except ValueError:
             continue
-        out.append(Account(parts[0], uid, gid, parts[5] if len(parts) > 5 else "", ()))
-    return out
+        yield parts, ids
+
+
+def parse_passwd(text: str | None) -> list[Account]:
+    """``name:x:uid:gid:gecos:home:shell`` lines (comments, blank and malformed lines skipped)."""
+    return [Account(parts[0], uid, gid, parts[5] if len(parts) > 5 else "", ())
+            for parts, (uid, gid) in _records(text, 2)]
 
 
 def parse_group(text: str | None) -> list[Account]:
     """``name:x:gid:user1,user2`` lines (comments, blank and malformed lines skipped)."""
     out = []
-    for line in (text or "").splitlines():
-        parts = line.strip().split(":")
-        if not line.strip() or line.startswith("#") or len(parts) < 3:
-            continue
-        try:
-            gid = int(parts[2])
-        except ValueError:
-            continue
+    for parts, (gid,) in _records(text, 1):
         members = tuple(m.strip() for m in parts[3].split(",") if m.strip()) if len(parts) > 3 else ()
         out.append(Account(parts[0], gid, gid, "", members))
     return out

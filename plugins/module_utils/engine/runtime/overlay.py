@@ -108,8 +108,8 @@ def _mount(mounter: Mounter, root: str, lower: t.Sequence[str], upper: str | Non
         mounter.mount("overlay", target, "overlay", flags, opts)
         return
     below = (base or "").rstrip("/") + "/"
-    if base is not None and sum(d.startswith(below) for d in lower) * 2 > len(lower):
-        # mostly below *base* (idmapped layers; an upper dir on top for an export): those by relative name
+    if base is not None and any(d.startswith(below) for d in lower):
+        # idmapped layers (an export puts the upper dir on top, outside *base*): those by relative name
         cwd, rel = base, options([os.path.relpath(d, base) if d.startswith(below) else d for d in lower],
                                  upper, work)
     else:

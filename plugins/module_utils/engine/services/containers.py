@@ -143,7 +143,7 @@ class ContainerService:
         self.lock_timeout = lock_timeout
         #: config.userns.HostFiles: where /etc/passwd, group, subuid, subgid are (None: the host's)
         self.host_files = host_files
-        #: idmapped layers for user namespaces (None: not asked yet; runtime/idmap.py); tests set it
+        #: idmapped layers for user namespaces (None: not asked yet; runtime/idmap.py)
         self._idmap: bool | None = None
 
     @property
@@ -508,6 +508,15 @@ class ContainerService:
             self._idmap = idmap.supported(self.layout, LinuxSyscalls())
         return self._idmap
 
+    @staticmethod
+    def _idmapped_layers(syscalls: t.Any, record: ContainerRecord, layers: list[str], where: str) -> t.Any:
+        """``with`` it: *layers* idmapped through the container's maps, attached below *where* (runtime/idmap.py)."""
+        from ..config.userns import IdMapping
+        from ..runtime import idmap
+
+        m = IdMapping.from_json(record.userns)
+        return idmap.IdmappedLayers(syscalls, layers, idmap.map_text(m.uids), idmap.map_text(m.gids), where)
+
     def _remapped_layers(self, userns: t.Mapping[str, t.Any]) -> t.Any:
         from ..config.userns import IdMapping, to_host
         from ..store.remap import RemappedLayers
@@ -625,20 +634,17 @@ class ContainerService:
                                      rootfs, empty, base=base)
 
             if idmapped:
-                from ..config.userns import IdMapping
                 from ..runtime import idmap
 
-                m = IdMapping.from_json(record.userns)
                 where = os.path.join(self.layout.container_dir(cid), "idmapped")
                 try:
-                    with idmap.IdmappedLayers(syscalls, lower, idmap.map_text(m.uids), idmap.map_text(m.gids),
-                                              where) as mapped:
+                    with self._idmapped_layers(syscalls, record, lower, where) as mapped:
                         mount(mapped, base=where)
                 except OSError as exc:
                     if exc.errno not in idmap.UNSUPPORTED:
                         raise
                     idmap.forget(self.layout)  # probed as working, refused now: probe again next time
-                    mount(self._image_layers(record.image, record.userns) or [])  # the shifted copies
+                    mount(self._layers_of(record))  # the shifted copies
             else:
                 mount(lower)
         image_config = (self._image_config(record.image).get("config") or {})
@@ -1320,13 +1326,8 @@ class ContainerService:
             fd = -1
             try:
                 if idmapped:  # the layers as the container sees them, as its start mounts them
-                    from ..config.userns import IdMapping
-                    from ..runtime import idmap
-
-                    m = IdMapping.from_json(record.userns)
                     where = os.path.join(self.layout.container_dir(cid), f"idmapped-{os.urandom(6).hex()}")
-                    with idmap.IdmappedLayers(syscalls, layers, idmap.map_text(m.uids), idmap.map_text(m.gids),
-                                              where) as mapped:
+                    with self._idmapped_layers(syscalls, record, layers, where) as mapped:
                         mount(mapped, base=where)
                 else:
                     mount(layers)
