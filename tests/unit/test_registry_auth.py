@@ -75,9 +75,15 @@ def b64(s: str) -> str:
     return base64.b64encode(s.encode()).decode()
 
 
+def write_auth(path: t.Any, text: str, mode: int = 0o600) -> None:
+    """An auth file as ``login`` leaves it: root's, 0600."""
+    path.write_text(text)
+    os.chmod(path, mode)
+
+
 def test_load_formats(tmp_path: t.Any) -> None:
     path = tmp_path / "auth.json"
-    path.write_text(json.dumps({
+    write_auth(path, json.dumps({
         "auths": {
             "https://index.docker.io/v1/": {"auth": b64("hubuser:hub:pw:with:colons")},
             "127.0.0.1:5000": {"username": "berth", "password": "s3cret-pw"},
@@ -100,7 +106,7 @@ def test_load_formats(tmp_path: t.Any) -> None:
 def test_load_missing_and_empty(tmp_path: t.Any) -> None:
     assert not Credentials.load(str(tmp_path / "nope.json"))
     empty = tmp_path / "empty.json"
-    empty.write_text("  \n")
+    write_auth(empty, "  \n")
     assert len(Credentials.load(str(empty))) == 0
 
 
@@ -118,7 +124,7 @@ def test_load_missing_and_empty(tmp_path: t.Any) -> None:
 )
 def test_load_malformed_names_path_not_secret(tmp_path: t.Any, content: str, key: str | None) -> None:
     path = tmp_path / "auth.json"
-    path.write_text(content)
+    write_auth(path, content)
     with pytest.raises(ConfigError) as ei:
         Credentials.load(str(path))
     assert str(path) in str(ei.value)
@@ -146,7 +152,7 @@ def test_save_is_0600_atomic_and_round_trips(tmp_path: t.Any) -> None:
 
 def test_save_keeps_other_keys(tmp_path: t.Any) -> None:
     path = tmp_path / "auth.json"
-    path.write_text(json.dumps({"auths": {}, "credHelpers": {"x": "y"}}))
+    write_auth(path, json.dumps({"auths": {}, "credHelpers": {"x": "y"}}))
     creds = Credentials.load(str(path))
     creds.set("h:1", "u", "p")
     creds.save()
@@ -235,3 +241,30 @@ def test_token_response_without_token_is_an_error() -> None:
     auth = Authenticator(None, FakeTransport([FakeResponse(200, b'{"nothing": 1}')]))  # type: ignore[arg-type]
     with pytest.raises(RegistryError, match="no token"):
         auth.answer(challenge('Bearer realm="https://auth/token"'), "reg", "s", "reg", "reg", "a/b")  # type: ignore
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_a_credentials_file_others_can_read_is_refused(tmp_path: t.Any, mode: int) -> None:
+    path = tmp_path / "auth.json"
+    write_auth(path, json.dumps({"auths": {"h:1": {"username": "u", "password": "s3cret-pw"}}}), mode)
+    with pytest.raises(ConfigError) as ei:
+        Credentials.load(str(path))
+    assert str(path) in str(ei.value) and f"{mode:04o}" in str(ei.value) and "chmod 600" in str(ei.value)
+    assert "s3cret-pw" not in str(ei.value)
+
+
+def test_a_credentials_file_others_can_write_or_own_is_refused(tmp_path: t.Any) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.errors import UntrustedPath
+
+    path = tmp_path / "auth.json"
+    write_auth(path, "{}", 0o602)
+    with pytest.raises(UntrustedPath, match="writable by group or others"):
+        Credentials.load(str(path))
+    os.chmod(path, 0o600)
+    os.chown(path, 65534, 65534)
+    with pytest.raises(UntrustedPath, match="owned by uid 65534"):
+        Credentials.load(str(path))
+    os.unlink(path)
+    os.symlink(tmp_path / "elsewhere.json", path)
+    with pytest.raises(UntrustedPath, match="symbolic link"):
+        Credentials.load(str(path))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from .config.daemon import DaemonConfig
+from .core import trust
 from .core.layout import DEFAULT_CONFIG, DEFAULT_ROOT, Layout
 from .errors import InvalidOption
 
@@ -126,10 +127,13 @@ class Engine:
         *host_files* (``config.userns.HostFiles``) moves the account databases that ``userns-remap``
         reads (and ``default`` writes) under another prefix; tests point it at a copy of /etc.
         """
+        trust.set_umask()  # nothing the engine makes is writable by group or others, whatever umask it inherited
         config = DaemonConfig.load(config_path or DEFAULT_CONFIG)
         root = data_root or config.data_root or DEFAULT_ROOT
         if not os.path.isabs(root):
             raise InvalidOption("data_root", root, "must be an absolute path")
         if lock_timeout is not None and lock_timeout < 0:
             raise InvalidOption("lock_timeout", lock_timeout, "must not be negative")
-        return cls(config, os.path.normpath(root), lock_timeout, host_files)
+        engine = cls(config, os.path.normpath(root), lock_timeout, host_files)
+        trust.secure_root(engine.layout)  # an existing root and its top-level dirs: root's, others can't write
+        return engine

@@ -78,6 +78,17 @@ class Conflict(EngineError):
     exit_code = 1
 
 
+class UntrustedPath(EngineError):
+    """A file or directory of the engine's could have been written by another user: it is not acted on."""
+
+    def __init__(self, path: str, why: str, what: str = "file") -> None:
+        super().__init__(f"refusing to use {what} {path}: {why}. The engine runs as root and only acts on what "
+                         f"root owns and others cannot write; check it, then remove it or fix its owner and mode "
+                         f"(chown root, chmod go-w)")
+        self.path = path
+        self.why = why
+
+
 class StoreError(EngineError):
     """The image store is inconsistent or an I/O operation on it failed."""
 

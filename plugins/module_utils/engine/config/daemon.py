@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ..core import cjson
+from ..core import cjson, trust
 from ..core.value import Value
 from ..errors import ConfigError
 
@@ -147,8 +147,7 @@ class DaemonConfig(Value):
     def load(cls, path: str) -> "DaemonConfig":
         """Read and validate *path*; a missing file means all defaults."""
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = trust.read_trusted(path, "engine configuration")  # root's, others may not write
         except FileNotFoundError:
             return cls(path=path, raw={})
         except OSError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 
-from . import cjson
+from . import cjson, trust
 
 # On every container start: json (read through cjson) and uuid (platform) are imported where used, shutil
 # not at all, typing only for type checkers (engine/runtime/__init__.py has the numbers).
@@ -110,12 +110,13 @@ def atomic_write_json(path: str, obj: t.Any, mode: int = 0o644, fsync: bool = Tr
 
 
 def read_json(path: str, default: t.Any = None) -> t.Any:
-    """Read a JSON file; return *default* when it does not exist."""
+    """Read a JSON file of the engine's; return *default* when it does not exist. A file that is not
+    root's or that others may write is refused (``trust.UntrustedPath``): records are acted on as root."""
     try:
-        with open(path, "rb") as fh:
-            return cjson.loads(fh.read())
+        data = trust.read_trusted(path)
     except FileNotFoundError:
         return default
+    return cjson.loads(data)
 
 
 def remove_quietly(path: str) -> None:

@@ -10,7 +10,12 @@ copy made once per content::
 
 :func:`ensure_lib` returns the ``<root>/lib/<hash>`` directory to put on ``sys.path`` (then
 ``import berth_engine.engine...``). The copy is written to a temporary directory and renamed into
-place under a lock, so a half-written copy is never visible; an existing one is reused.
+place under a lock, so a half-written copy is never visible; an existing one is reused only once it
+is verified, since monitors import it as root (a data root on a world-writable tmpfs let another user
+plant ``lib/<hash>/`` first, and the hash is predictable): every directory, file and ``__pycache__``
+entry of the copy must be root's and not writable by group or others (:func:`_untrusted`, one
+``lstat`` walk: ~0.4 ms for ~100 entries), and where the files were read anyway (no stamp yet) the
+copy's content must equal them. A copy that fails is discarded and installed again.
 
 The content hash is sha256 over the sorted ``(relative path, content)`` pairs. Finding it again is
 cheap: the source is summarised by a *key* — for a zip, its central directory (names, CRCs, sizes; no
@@ -23,7 +28,8 @@ from __future__ import annotations
 
 import os
 
-from . import fs
+from ..errors import UntrustedPath
+from . import fs, trust
 
 # Every container start calls ensure_lib(): no typing at run time, and SHA-256 from the interpreter's
 # built-in module (hashlib loads OpenSSL: ~5 ms on the test hosts).
@@ -56,14 +62,21 @@ def ensure_lib(layout: Layout, source: str | None = None) -> str:
     digest, files, stamp = _current(layout, source)
     target = os.path.join(layout.lib_dir, digest)
     if files is None:
-        return target
+        if _untrusted(target) is False:
+            return target
+        files = _open_files(source)  # the stamp's copy failed its check: make it again, verified
+        digest = content_hash(files)
+        target = os.path.join(layout.lib_dir, digest)
     installed = False
-    if not os.path.isdir(os.path.join(target, PACKAGE)):
+    if _untrusted(target, files) is not False:
         fs.ensure_dir(layout.locks_dir, 0o700)
         from .locks import flock
 
         with flock(layout.object_lock("lib", digest)):
-            if not os.path.isdir(os.path.join(target, PACKAGE)):
+            bad = _untrusted(target, files)
+            if bad:
+                fs.discard(target, layout.tmp_dir)
+            if bad is not False:
                 _install(layout.lib_dir, digest, files)
                 installed = True
     fs.ensure_dir(os.path.dirname(stamp))
@@ -91,6 +104,70 @@ def _current(layout: Layout, source: str | None) -> tuple[str, dict[str, bytes] 
     finally:
         src.close()
     return content_hash(files), files, stamp
+
+
+def _open_files(source: str | None) -> dict[str, bytes]:
+    src = _open_source(source or MODULE_UTILS)
+    try:
+        return src.files()
+    finally:
+        src.close()
+
+
+def _untrusted(target: str, files: t.Mapping[str, bytes] | None = None) -> str | bool | None:
+    """None when the copy *target* is missing; else what is wrong with it (a path and why), or False
+    when every entry is root's, not writable by others and no symlink, and (given *files*) it holds
+    exactly *files* (plus the ``__init__.py`` files :func:`_install` adds, and bytecode)."""
+    try:
+        top = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return f"{target}: not a directory"
+    seen: set[str] = set()
+    try:
+        why = trust.problem(os.fstat(top)) or _check_tree(top, target, "", files, seen)
+    except OSError as exc:
+        why = f"{target}: {exc.strerror}"
+    finally:
+        os.close(top)
+    if why:
+        return why
+    if files is not None and seen != set(files):
+        return f"{target}: an incomplete copy"
+    return False
+
+
+def _check_tree(dfd: int, target: str, rel_dir: str, files: t.Mapping[str, bytes] | None,
+                seen: set[str]) -> str | None:
+    with os.scandir(dfd) as it:
+        entries = list(it)
+    for entry in entries:
+        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        why = trust.problem(entry.stat(follow_symlinks=False)) or (
+            "a symbolic link" if entry.is_symlink() else None)
+        if not why and entry.is_dir(follow_symlinks=False):
+            sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            try:
+                why = _check_tree(sub, target, rel, files, seen)
+            finally:
+                os.close(sub)
+            if why:
+                return why
+        elif not why and files is not None:
+            why = _check_file(dfd, entry.name, rel, files, seen)
+        if why:
+            return why if why.startswith(target) else f"{target}/{rel}: {why}"
+    return None
+
+
+def _check_file(dfd: int, name: str, rel: str, files: t.Mapping[str, bytes], seen: set[str]) -> str | None:
+    inner = rel[len(PACKAGE) + 1:] if rel.startswith(PACKAGE + "/") else None
+    if inner is None or inner not in files:
+        return None if inner is not None and (not _wanted(inner) or name == "__init__.py") else "not the engine's"
+    seen.add(inner)
+    with os.fdopen(os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd), "rb") as fh:
+        return None if fh.read() == files[inner] else "content differs from the engine's"
 
 
 def content_hash(files: t.Mapping[str, bytes]) -> str:
@@ -131,10 +208,10 @@ def _install(lib_dir: str, digest: str, files: t.Mapping[str, bytes]) -> None:
 
 
 def _read_text(path: str) -> str | None:
+    """A stamp's hash; None when missing, unreadable, malformed or not root's (:mod:`.trust`)."""
     try:
-        with open(path, encoding="ascii") as fh:
-            text = fh.read().strip()
-    except (OSError, ValueError):
+        text = trust.read_trusted(path).decode("ascii").strip()
+    except (OSError, ValueError, UntrustedPath):
         return None
     return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
 

@@ -11,6 +11,8 @@ import fcntl
 import os
 import time
 
+from . import trust
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing (nor contextlib) at run time: every container start takes a lock
     import typing as t
@@ -34,8 +36,9 @@ class flock:  # noqa: N801  (used as a function: ``with flock(path):``)
         self.fd = -1
 
     def __enter__(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
+            trust.check_fd(fd, self.path, "lock file")  # another user's file could be held forever
             op = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
             try:
                 fcntl.flock(fd, op | fcntl.LOCK_NB)

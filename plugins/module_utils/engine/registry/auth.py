@@ -16,6 +16,7 @@ import threading
 import time
 import typing as t
 
+from ..core import trust
 from ..errors import AuthError, ConfigError, RegistryError
 
 if t.TYPE_CHECKING:
@@ -90,8 +91,7 @@ class Credentials:
     def load(cls, path: str) -> "Credentials":
         """Read *path*; missing or empty means no credentials. Bad content raises ConfigError naming the path."""
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = _read_credentials(path)
         except FileNotFoundError:
             return cls(path=path)
         except OSError as exc:
@@ -357,3 +357,16 @@ class Authenticator:
         if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
             ttl = DEFAULT_TOKEN_TTL
         return token, ttl
+
+
+def _read_credentials(path: str) -> bytes:
+    """The credentials file, refused unless root's, not writable by others (``core/trust.py``) and not
+    readable by them either."""
+    fd = trust.open_trusted(path, what="registry credentials file")
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fh.fileno()).st_mode & 0o777
+        if mode & 0o044:
+            raise ConfigError(path, None, f"the registry credentials file is readable by other users (mode "
+                                          f"{mode:04o}): chmod 600 it, and change the passwords in it if "
+                                          f"others may have read them")
+        return fh.read()

@@ -43,6 +43,7 @@ import errno
 import os
 import time
 
+from ..core import trust
 from ..core.fs import atomic_write
 from ..core.locks import flock
 from ..core.value import Value
@@ -269,8 +270,7 @@ class ContainerState(Value):
 def load(layout: Layout, container_id: str) -> ContainerState:
     path = layout.container_state(container_id)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = trust.read_trusted(path, "container state")
     except FileNotFoundError:
         from ..errors import NotFound
 

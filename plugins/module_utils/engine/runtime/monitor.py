@@ -101,6 +101,7 @@ import select
 import sys
 import time
 
+from ..core import trust
 from ..core.layout import Layout
 from . import health, logs, sync
 
@@ -1191,10 +1192,10 @@ def _is_not_found(exc: BaseException) -> bool:
 
 # ====================================================================== small os helpers
 def _read_json(path: str) -> t.Any:
-    """A JSON file (None when missing), parsed without importing json (``sync.loads``)."""
+    """A JSON file of the engine's (None when missing; refused unless root's and not writable by others:
+    ``core/trust.py``), parsed without importing json (``sync.loads``)."""
     try:
-        with open(path, "rb") as fh:
-            return sync.loads(fh.read())
+        return sync.loads(trust.read_trusted(path))
     except FileNotFoundError:
         return None
 

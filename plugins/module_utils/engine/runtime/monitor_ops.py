@@ -384,10 +384,25 @@ def attach_connect(layout: Layout, container_id: str, timeout: float | None = 5.
     sock.settimeout(timeout)
     try:
         _unix_path_call(sock.connect, layout.attach_socket(container_id))
+        _check_peer(sock, layout.attach_socket(container_id))
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def _check_peer(sock: t.Any, path: str) -> None:
+    """Refuse a socket whose listener is not root (``core/trust.py``): the terminal's keystrokes go there."""
+    import socket
+    import struct
+
+    from ..core import trust
+
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    if uid != trust.owner():
+        from ..errors import UntrustedPath
+
+        raise UntrustedPath(path, f"its listener runs as uid {uid}, not root", "attach socket")
 
 
 def read_frames(sock: t.Any) -> t.Iterator[tuple[int, bytes]]:

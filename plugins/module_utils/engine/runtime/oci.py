@@ -727,8 +727,7 @@ class ExternalRuntime:
             args += ["--console-socket", console_socket]
         try:
             self._run(container_id, "create", [*args, container_id], stdio=stdio, detached_io=True)
-            with open(pid_file) as fh:
-                pid = int(fh.read().strip())
+            pid = _read_pid(pid_file)
             # runc and crun leave a new network namespace's loopback down; Berth's init brings it up.
             from . import netns
 
@@ -794,8 +793,7 @@ class ExternalRuntime:
             args += ["--console-socket", console_socket]
         try:
             self._run(container_id, "exec", [*args, container_id], stdio=stdio, detached_io=True)
-            with open(pid_file or own_pid) as fh:
-                return int(fh.read().strip())
+            return _read_pid(pid_file or own_pid)
         finally:
             for p in (proc_path, own_pid):
                 try:
@@ -813,6 +811,13 @@ class ExternalRuntime:
         proc = self._run("", "list", ["list", "--format", "json"])
         out = sync.loads(proc.stdout or b"null")
         return list(out or [])
+
+
+def _read_pid(path: str) -> int:
+    """The PID an external runtime wrote to *path* (the engine signals it: root's file only)."""
+    from ..core import trust
+
+    return int(trust.read_trusted(path, "pid file").strip())
 
 
 def _log_errors(path: str) -> str:

@@ -437,10 +437,14 @@ def _cache_key(spec_seccomp: t.Mapping[str, t.Any]) -> str:
 
 
 def _read_cached(path: str) -> bytes | None:
+    """The cached filter; None when missing, damaged, or not root's alone (``core/trust.py``: a filter
+    another user could write would be every container's seccomp policy)."""
+    from ..core import trust
+    from ..errors import UntrustedPath
+
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError:
+        data = trust.read_trusted(path)
+    except (OSError, UntrustedPath):
         return None
     head = len(_CACHE_MAGIC)
     if not data.startswith(_CACHE_MAGIC) or len(data) < head + 32:

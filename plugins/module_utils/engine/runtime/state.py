@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 
+from ..core import trust
 from .sync import dumps, loads
 
 TYPE_CHECKING = False
@@ -133,8 +134,7 @@ def save(root: str, st: ContainerState) -> None:
 def load(root: str, container_id: str) -> ContainerState:
     path = os.path.join(state_dir(root, container_id), STATE_FILE)
     try:
-        with open(path, "rb") as fh:
-            return ContainerState.from_dict(loads(fh.read()))
+        return ContainerState.from_dict(loads(trust.read_trusted(path, "runtime state")))
     except FileNotFoundError:
         from ..errors import NotFound
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 
-from ..core import fs
+from ..core import fs, trust
 from ..core.layout import Layout
 from ..core.locks import flock
 from ..core.value import Value
@@ -327,7 +327,7 @@ class ContainerService:
         from ..config import userns
         from ..errors import ConfigError
 
-        fs.ensure_dir(self.layout.root, 0o711)
+        trust.secure_root(self.layout, create=True)
         fs.ensure_dir(self.layout.locks_dir, 0o700)
         try:
             mapping = userns.resolve(

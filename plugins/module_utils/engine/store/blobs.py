@@ -6,7 +6,7 @@ import os
 import typing as t
 import uuid
 
-from ..core import fs
+from ..core import fs, trust
 from ..core.digest import Digest, hasher, verify
 from ..core.layout import Layout
 from ..errors import StoreError
@@ -85,15 +85,13 @@ class BlobStore:
             return 0
 
     def read(self, digest: str) -> bytes:
-        try:
-            with open(self.layout.blob(digest), "rb") as fh:
-                return fh.read()
-        except FileNotFoundError:
-            raise StoreError(f"blob {digest} is missing from the store {self.layout.root}") from None
+        with self.open(digest) as fh:
+            return fh.read()
 
     def open(self, digest: str) -> t.BinaryIO:
+        """The blob, refused unless root's and not writable by others (``core/trust.py``)."""
         try:
-            return open(self.layout.blob(digest), "rb")
+            return os.fdopen(trust.open_trusted(self.layout.blob(digest), what="blob"), "rb")
         except FileNotFoundError:
             raise StoreError(f"blob {digest} is missing from the store {self.layout.root}") from None
 

@@ -14,7 +14,7 @@ import os
 import time
 import typing as t
 
-from ..core import fs, oci
+from ..core import fs, oci, trust
 from ..core.layout import Layout
 from ..core.locks import flock
 from ..errors import Conflict, ImageNotFound, InvalidReference, StoreError
@@ -90,8 +90,8 @@ class ImageStore:
 
     # ---------------------------------------------------------------- setup
     def ensure(self) -> None:
-        """Create the data-root tree (0700 at the top: it holds credentials-adjacent data)."""
-        fs.ensure_dir(self.layout.root, 0o711)
+        """Create the data-root tree: the root 0711 and root's (``core/trust.py``), the rest 0700."""
+        trust.secure_root(self.layout, create=True)
         for d in self.layout.all_dirs():
             fs.ensure_dir(d, 0o700)
 
@@ -266,8 +266,7 @@ class ImageStore:
     def last_tag_time(self, image_id: str) -> float | None:
         path = os.path.join(self.layout.images_dir, image_id.split(":", 1)[1] + ".tagtime")
         try:
-            with open(path) as fh:
-                return float(fh.read().strip())
+            return float(trust.read_trusted(path).strip())
         except (OSError, ValueError):
             return None
 
