@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
+SANITY := bash scripts/sanity.sh
 
 .PHONY: setup demo test unit functional integration sanity bench clean
 
@@ -12,9 +13,10 @@ setup:
 demo: setup
 	$(VENV)/bin/ansible-playbook -i playbooks/inventory.ini playbooks/demo.yml
 
+# Sanity runs even when pytest failed; the target fails if either did.
 test: setup
-	$(PYTEST) -q -p no:cacheprovider tests/unit tests/functional tests/integration
-	bash scripts/sanity.sh
+	rc=0; $(PYTEST) -q -p no:cacheprovider tests/unit tests/functional tests/integration || rc=$$?; \
+	$(SANITY) || rc=$$((rc ? rc : 1)); exit $$rc
 
 sanity: setup
 	bash scripts/sanity.sh

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
+# Two set-ups at once (make demo and make test in two shells) would both rebuild .venv: one waits.
+exec 9>"$TOP/.setup.lock"
+flock 9
 
 APT_PACKAGES=(
   python3 python3-venv python3-dev make git
@@ -43,4 +46,6 @@ mkdir -p "$site/ansible_collections/berth"
 ln -sfn "$TOP" "$site/ansible_collections/berth/engine"
 # Bytecode for the engine, so that commands start fast even where PYTHONDONTWRITEBYTECODE is set.
 "$PY" -m compileall -q plugins >/dev/null || true
-echo "setup: ok ($(.venv/bin/ansible --version | head -1))"
+# Read all of ansible's output: `| head -1` closed the pipe early and ansible printed a BrokenPipe traceback.
+version=$(.venv/bin/ansible --version 2>/dev/null)
+echo "setup: ok (${version%%$'\n'*})"
