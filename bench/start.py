@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """bench/start: `run --rm IMAGE true` (no network) with Berth and its peers, same busybox image, same run.
 
-    .venv/bin/python bench/start.py [--runs 15] [--tools berth,berth-runc,runc,crun,podman,docker]
+    .venv/bin/python bench/start.py [--runs 15] [--tools berth,berth-runc,runc,crun,podman,docker] [--baseline REV]
 
 * berth:        bin/berth run --rm IMAGE true            (Berth's own runtime)
 * berth-runc:   bin/berth run --rm --runtime runc IMAGE true
 * runc / crun:  `runc run` / `crun run` of a prepared bundle (no image store, no overlay: a floor)
 * podman:       podman run --rm --network none IMAGE true (runc)
 * docker:       docker run --rm --network none IMAGE true (its own dockerd, started here)
+* berth@REV:    bin/berth of commit REV (--baseline), extracted with git archive
 
 Tools alternate within each round; the script prints each median and the ratio to Berth's.
 """
@@ -60,19 +61,38 @@ class Tool:
 class Berth(Tool):
     name = "berth"
     runtime: str | None = None
+    berth = BERTH
 
     def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
         self.root = os.path.join(work, "berth-root")
         self.cfg = os.path.join(work, "berth-daemon.json")
         with open(self.cfg, "w") as fh:
             json.dump({}, fh)
-        _run([BERTH, "--root", self.root, "--config", self.cfg, "import", rootfs_tar, "bench/bb:1"])
+        _run([self.berth, "--root", self.root, "--config", self.cfg, "import", rootfs_tar, "bench/bb:1"])
         for dummy in range(2):  # warm: library copy, bytecode
             _run(self.argv(0))
 
     def argv(self, i: int) -> list[str]:
         extra = ["--runtime", self.runtime] if self.runtime else []
-        return [BERTH, "--root", self.root, "--config", self.cfg, "run", "--rm", *extra, "bench/bb:1", "true"]
+        return [self.berth, "--root", self.root, "--config", self.cfg, "run", "--rm", *extra, "bench/bb:1", "true"]
+
+
+class BerthAt(Berth):
+    """``bin/berth`` of another commit (``--baseline REV``), extracted with ``git archive``: a change's
+    start-time cost against the code before it, in the same run."""
+
+    def __init__(self, rev: str) -> None:
+        self.rev = rev
+        self.name = f"berth@{rev}"[:11]
+
+    def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
+        tree = os.path.join(work, "baseline")
+        os.makedirs(tree)
+        archive = subprocess.run(["git", "-C", REPO, "archive", self.rev], stdout=subprocess.PIPE, check=True)
+        subprocess.run(["tar", "-C", tree, "-x"], input=archive.stdout, check=True)
+        _run(["/usr/bin/python3", "-m", "compileall", "-q", os.path.join(tree, "plugins")])
+        self.berth = os.path.join(tree, "bin", "berth")
+        Berth.setup(self, os.path.join(work, "baseline"), rootfs_tar, rootfs)
 
 
 class BerthRunc(Berth):
@@ -190,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--json")
+    ap.add_argument("--baseline", metavar="REV", help="also run bin/berth of this commit (berth@REV)")
     args = ap.parse_args(argv)
     # fresh bytecode for the checkout, as scripts/setup.sh leaves it (with PYTHONDONTWRITEBYTECODE set, a
     # stale .pyc would be compiled again by every run: ~40 ms)
@@ -202,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             tools.append(tool)
         else:
             print(f"# {name}: not installed, skipped")
+    if args.baseline:
+        tools.append(BerthAt(args.baseline))
     times: dict[str, list[float]] = {x.name: [] for x in tools}
     try:
         rootfs = busybox_rootfs(os.path.join(work, "rootfs"))
