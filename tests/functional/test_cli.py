@@ -18,9 +18,9 @@ pytestmark = [pytest.mark.functional]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BERTH = os.path.join(REPO_ROOT, "bin", "berth")
-ARCHIVE_PY = os.path.join(REPO_ROOT, "plugins", "module_utils", "engine", "store", "archive.py")
+ARCHIVE_PY = os.path.join(REPO_ROOT, "plugins", "module_utils", "engine", "store", "archive", "__init__.py")
 needs_archive = pytest.mark.skipif(
-    not os.path.exists(ARCHIVE_PY), reason="engine archive support (store/archive.py: import/load/save) not there yet"
+    not os.path.exists(ARCHIVE_PY), reason="engine archive support (store/archive/: import/load/save) not there yet"
 )
 HEX12 = re.compile(r"^[0-9a-f]{12}$")
 FULL_ID = re.compile(r"^sha256:[0-9a-f]{64}$")

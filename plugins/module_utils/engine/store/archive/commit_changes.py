@@ -1,0 +1,284 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``docker import --change`` / ``commit --change``: the pure Dockerfile-instruction interpreter."""
+from __future__ import annotations
+
+import copy
+import json
+import posixpath
+import re
+import typing as t
+
+from ...errors import InvalidOption
+
+CHANGE_INSTRUCTIONS = (
+    "CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+)
+_ENV_NAME = re.compile(r"[A-Za-z0-9_]")
+_SIGNALS = frozenset(
+    "ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV STKFLT STOP SYS "
+    "TERM TRAP TSTP TTIN TTOU UNUSED URG USR1 USR2 VTALRM WINCH XCPU XFSZ".split()
+)
+_PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+class _ChangeError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _env_map(config: t.Mapping[str, t.Any]) -> dict[str, str]:
+    out = {}
+    for item in config.get("Env") or []:
+        key, dummy, value = str(item).partition("=")
+        out[key] = value
+    return out
+
+
+def _words(text: str, env: t.Mapping[str, str], split: bool = True) -> list[str]:
+    """Dockerfile word processing: quotes, backslash escapes and ``$VAR`` / ``${VAR:-x}`` / ``${VAR:+x}``.
+
+    *split* False processes *text* as one word (white space kept).
+    """
+    words: list[str] = []
+    cur: list[str] = []
+    started = False
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if split and c.isspace():
+            if started:
+                words.append("".join(cur))
+                cur, started = [], False
+            i += 1
+            continue
+        started = True
+        if c == "'":
+            end = text.find("'", i + 1)
+            if end < 0:
+                raise _ChangeError("unterminated single quote")
+            cur.append(text[i + 1:end])
+            i = end + 1
+        elif c == '"':
+            i += 1
+            while True:
+                if i >= n:
+                    raise _ChangeError("unterminated double quote")
+                c = text[i]
+                if c == '"':
+                    i += 1
+                    break
+                if c == "\\" and i + 1 < n and text[i + 1] in '"\\$':
+                    cur.append(text[i + 1])
+                    i += 2
+                elif c == "$":
+                    value, i = _expand(text, i, env)
+                    cur.append(value)
+                else:
+                    cur.append(c)
+                    i += 1
+        elif c == "\\":
+            if i + 1 < n:
+                cur.append(text[i + 1])
+            i += 2
+        elif c == "$":
+            value, i = _expand(text, i, env)
+            cur.append(value)
+        else:
+            cur.append(c)
+            i += 1
+    if started:
+        words.append("".join(cur))
+    return words
+
+
+def _expand(text: str, i: int, env: t.Mapping[str, str]) -> tuple[str, int]:
+    """Expand the variable reference at ``text[i] == '$'``; return (value, next index)."""
+    n = len(text)
+    if i + 1 < n and text[i + 1] == "{":
+        end = text.find("}", i + 2)
+        if end < 0:
+            raise _ChangeError("missing '}' in variable reference")
+        body = text[i + 2:end]
+        for op in (":-", ":+"):
+            if op in body:
+                name, word = body.split(op, 1)
+                value = env.get(name, "")
+                if op == ":-":
+                    result = value if value else "".join(_words(word, env, split=False))
+                else:
+                    result = "".join(_words(word, env, split=False)) if value else ""
+                return result, end + 1
+        if not body or not all(_ENV_NAME.match(c) for c in body):
+            raise _ChangeError(f"bad variable reference ${{{body}}}")
+        return env.get(body, ""), end + 1
+    j = i + 1
+    while j < n and _ENV_NAME.match(text[j]):
+        j += 1
+    if j == i + 1:
+        return "$", i + 1
+    return env.get(text[i + 1:j], ""), j
+
+
+def _exec_or_shell(rest: str) -> list[str]:
+    """JSON array form as is; anything else (or invalid JSON) becomes ``/bin/sh -c``."""
+    if rest.startswith("["):
+        try:
+            value = json.loads(rest)
+        except ValueError:
+            value = None
+        if isinstance(value, list) and all(isinstance(x, str) for x in value):
+            return value
+    return ["/bin/sh", "-c", rest]
+
+
+def _pairs(rest: str, env: t.Mapping[str, str], instr: str) -> list[tuple[str, str]]:
+    """``k=v k2="v 2"`` or the legacy one-pair form ``k v with spaces``."""
+    first = rest.split(None, 1)
+    if "=" not in first[0]:
+        if len(first) < 2:
+            raise _ChangeError(f"{instr} needs a value: {instr} key=value or {instr} key value")
+        key = "".join(_words(first[0], env, split=False))
+        return [(key, "".join(_words(first[1].strip(), env, split=False)))]
+    out = []
+    for word in _words(rest, env):
+        key, eq, value = word.partition("=")
+        if not eq or not key:
+            raise _ChangeError(f"{instr} expects key=value pairs, got {word!r}")
+        out.append((key, value))
+    return out
+
+
+def _ports(words: list[str]) -> list[str]:
+    out = []
+    for word in words:
+        spec, dummy, proto = word.partition("/")
+        proto = (proto or "tcp").lower()
+        if proto not in _PROTOCOLS:
+            raise _ChangeError(f"invalid protocol {proto!r} in {word!r} (tcp, udp or sctp)")
+        lo, dash, hi = spec.partition("-")
+        try:
+            start, end = int(lo), int(hi) if dash else int(lo)
+        except ValueError:
+            raise _ChangeError(f"invalid port {word!r}") from None
+        if not (0 < start <= end <= 65535):
+            raise _ChangeError(f"invalid port {word!r}")
+        out.extend(f"{p}/{proto}" for p in range(start, end + 1))
+    return out
+
+
+def _check_signal(value: str) -> None:
+    if value.isdigit():
+        if 0 < int(value) <= 64:
+            return
+        raise _ChangeError(f"invalid signal number {value}")
+    name = value.upper()
+    name = name[3:] if name.startswith("SIG") else name
+    if name in _SIGNALS or re.match(r"^RT(MIN|MAX)([+-]\d+)?$", name):
+        return
+    raise _ChangeError(f"invalid signal {value!r}")
+
+
+def apply_changes(config: t.Mapping[str, t.Any], changes: t.Sequence[str]) -> dict[str, t.Any]:
+    """Apply ``docker import --change`` Dockerfile instructions to a container config (pure).
+
+    Supported like Docker: CMD, ENTRYPOINT (JSON array, or shell form run by
+    ``/bin/sh -c``; ENTRYPOINT clears a CMD not set by these changes), ENV
+    (``k=v ...`` or legacy ``k v``), EXPOSE (``80``, ``53/udp``, ranges),
+    LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR (relative paths join the
+    current one).  ``$VAR`` and ``${VAR:-default}`` expand from the ENV so far
+    (not in CMD, ENTRYPOINT, ONBUILD).  Blank lines and ``#`` comments are skipped.
+    Returns a new dict; raises :class:`InvalidOption` (field ``changes``) naming the line.
+    """
+    out: dict[str, t.Any] = copy.deepcopy(dict(config))
+    cmd_set = False
+    for line in changes:
+        if not isinstance(line, str):
+            raise InvalidOption("changes", line, "each change must be a string")
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parts = text.split(None, 1)
+        instr = parts[0].upper()
+        rest = parts[1].strip() if len(parts) > 1 else ""
+        if instr not in CHANGE_INSTRUCTIONS:
+            raise InvalidOption(
+                "changes", line, f"{parts[0]} is not a valid change instruction (use {', '.join(CHANGE_INSTRUCTIONS)})"
+            )
+        if not rest:
+            raise InvalidOption("changes", line, f"{instr} needs an argument")
+        try:
+            cmd_set = _apply_one(out, instr, rest, cmd_set)
+        except _ChangeError as exc:
+            raise InvalidOption("changes", line, exc.reason) from None
+    return out
+
+
+def _apply_one(out: dict[str, t.Any], instr: str, rest: str, cmd_set: bool) -> bool:
+    """Apply one instruction to *out* in place; return whether CMD has been set."""
+    env = _env_map(out)
+    if instr == "CMD":
+        out["Cmd"] = _exec_or_shell(rest)
+        return True
+    if instr == "ENTRYPOINT":
+        out["Entrypoint"] = _exec_or_shell(rest)
+        if not cmd_set:
+            out.pop("Cmd", None)
+    elif instr == "ENV":
+        items = list(out.get("Env") or [])
+        for key, value in _pairs(rest, env, instr):
+            entry = f"{key}={value}"
+            for i, old in enumerate(items):
+                if old.partition("=")[0] == key:
+                    items[i] = entry
+                    break
+            else:
+                items.append(entry)
+        out["Env"] = items
+    elif instr == "LABEL":
+        labels = dict(out.get("Labels") or {})
+        labels.update(_pairs(rest, env, instr))
+        out["Labels"] = labels
+    elif instr == "EXPOSE":
+        ports = dict(out.get("ExposedPorts") or {})
+        for p in _ports(_words(rest, env)):
+            ports[p] = {}
+        out["ExposedPorts"] = ports
+    elif instr == "VOLUME":
+        if rest.startswith("["):
+            try:
+                raw = json.loads(rest)
+            except ValueError:
+                raw = None
+            paths = (
+                ["".join(_words(x, env, split=False)) for x in raw]
+                if isinstance(raw, list) and all(isinstance(x, str) for x in raw)
+                else _words(rest, env)
+            )
+        else:
+            paths = _words(rest, env)
+        if not paths or any(not p.strip() for p in paths):
+            raise _ChangeError("VOLUME paths must not be empty")
+        volumes = dict(out.get("Volumes") or {})
+        for p in paths:
+            volumes[p] = {}
+        out["Volumes"] = volumes
+    elif instr == "USER":
+        out["User"] = "".join(_words(rest, env, split=False))
+    elif instr == "WORKDIR":
+        wd = "".join(_words(rest, env, split=False))
+        if not wd:
+            raise _ChangeError("WORKDIR needs a path")
+        if not wd.startswith("/"):
+            wd = posixpath.normpath(posixpath.join("/", out.get("WorkingDir") or "", wd))
+        out["WorkingDir"] = wd
+    elif instr == "STOPSIGNAL":
+        sig = "".join(_words(rest, env, split=False))
+        _check_signal(sig)
+        out["StopSignal"] = sig
+    elif instr == "ONBUILD":
+        trigger = rest.split(None, 1)[0].upper()
+        if trigger in ("ONBUILD", "FROM", "MAINTAINER"):
+            raise _ChangeError(f"{trigger} is not allowed as an ONBUILD trigger")
+        out["OnBuild"] = list(out.get("OnBuild") or []) + [rest]
+    return cmd_set
