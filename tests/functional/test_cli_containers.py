@@ -248,3 +248,62 @@ def test_blkio_weight_is_applied_or_discarded_with_a_warning(berth: Berth) -> No
         assert json.loads(berth("inspect", "weighted").out)[0]["HostConfig"]["BlkioWeight"] == 400
     finally:
         berth("rm", "-f", "weighted")
+
+
+# ------------------------------------------------------------------ secrets
+def files_holding(root: str, needle: bytes) -> list[str]:
+    """The files under *root* (mount points such as a running container's rootfs not entered) holding *needle*."""
+    out = []
+    for top, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(top, d))]
+        for name in files:
+            path = os.path.join(top, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as fh:
+                if needle in fh.read():
+                    out.append(os.path.relpath(path, root))
+    return sorted(out)
+
+
+def test_secret_env_reaches_the_process_and_nothing_else(berth: Berth, tmp_path: t.Any) -> None:
+    secret, from_file = "s3cr3t-" + os.urandom(8).hex(), "f1le-" + os.urandom(8).hex()
+    secrets = tmp_path / "secrets"
+    secrets.write_text(f"FILE_SECRET={from_file}\n")
+    env = dict(berth.env or os.environ, DB_PASSWORD=secret)
+    cid = berth("run", "-d", "--name", "sec", "--secret-env", "DB_PASSWORD", "--secret-env-file", str(secrets),
+                "-e", "PLAIN=shown", IMAGE, "sleep", "300", env=env).out.strip()
+    try:
+        show = 'echo "$DB_PASSWORD $FILE_SECRET $PLAIN"'
+        assert berth("exec", "sec", "sh", "-c", show).out == f"{secret} {from_file} shown\n"
+        info = json.loads(berth("inspect", "sec").out)[0]
+        assert {"DB_PASSWORD=********", "FILE_SECRET=********", "PLAIN=shown"} <= set(info["Config"]["Env"])
+        assert info["Berth"]["Desired"]["secret_env"] == {"DB_PASSWORD": "********", "FILE_SECRET": "********"}
+        said = [berth("inspect", "sec").out, berth("ps", "-a", "--no-trunc").out,
+                berth("ps", "-a", "--format", "json").out, berth("logs", "sec").out]
+        for value in (secret, from_file):
+            assert not any(value in text for text in said)
+            # the bundle's process env, root-only, is the one copy under the data root
+            assert files_holding(berth.root, value.encode()) == [f"containers/{cid}/bundle/config.json"]
+        bundle = os.path.join(berth.root, "containers", cid, "bundle", "config.json")
+        assert os.stat(bundle).st_mode & 0o777 == 0o600
+        with open(bundle) as fh:
+            assert f"DB_PASSWORD={secret}" in json.load(fh)["process"]["env"]
+        # a restart rebuilds the bundle from the record and the previous bundle: the values stay
+        berth("restart", "-t", "0", "sec")
+        assert berth("exec", "sec", "sh", "-c", show).out == f"{secret} {from_file} shown\n"
+        assert files_holding(berth.root, secret.encode()) == [f"containers/{cid}/bundle/config.json"]
+    finally:
+        berth("rm", "-f", "sec")
+
+
+def test_a_lost_secret_fails_the_start_by_name(berth: Berth) -> None:
+    env = dict(berth.env or os.environ, TOKEN="t0ken-" + os.urandom(8).hex())
+    cid = berth("create", "--name", "lost", "--secret-env", "TOKEN", IMAGE, "true", env=env).out.strip()
+    try:
+        os.unlink(os.path.join(berth.root, "containers", cid, "bundle", "config.json"))
+        err = berth("start", "lost", rc=None)
+        assert err.returncode != 0 and "secret_env.TOKEN" in err.err and "recreate the container" in err.err, err.err
+        assert env["TOKEN"] not in err.err
+    finally:
+        berth("rm", "-f", "lost")
