@@ -14,6 +14,7 @@ import typing as t
 import pytest
 
 from tests.support.cli import Berth, scratch
+from tests.support.files import files_holding
 
 pytestmark = [pytest.mark.functional]
 
@@ -251,21 +252,6 @@ def test_blkio_weight_is_applied_or_discarded_with_a_warning(berth: Berth) -> No
 
 
 # ------------------------------------------------------------------ secrets
-def files_holding(root: str, needle: bytes) -> list[str]:
-    """The files under *root* (mount points such as a running container's rootfs not entered) holding *needle*."""
-    out = []
-    for top, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(top, d))]
-        for name in files:
-            path = os.path.join(top, name)
-            if os.path.islink(path) or not os.path.isfile(path):
-                continue
-            with open(path, "rb") as fh:
-                if needle in fh.read():
-                    out.append(os.path.relpath(path, root))
-    return sorted(out)
-
-
 def test_secret_env_reaches_the_process_and_nothing_else(berth: Berth, tmp_path: t.Any) -> None:
     secret, from_file = "s3cr3t-" + os.urandom(8).hex(), "f1le-" + os.urandom(8).hex()
     secrets = tmp_path / "secrets"
