@@ -7,6 +7,7 @@ import json
 import os
 import re
 import select
+import shutil
 import subprocess
 import time
 import typing as t
@@ -281,6 +282,24 @@ def test_secret_env_reaches_the_process_and_nothing_else(berth: Berth, tmp_path:
         assert files_holding(berth.root, secret.encode()) == [f"containers/{cid}/bundle/config.json"]
     finally:
         berth("rm", "-f", "sec")
+
+
+@pytest.mark.parametrize("runtime", ["runc", "crun"])
+def test_secret_env_with_an_external_runtime(berth: Berth, runtime: str) -> None:
+    if not shutil.which(runtime):
+        pytest.skip(f"{runtime} is not installed")
+    secret = "s3cr3t-" + os.urandom(8).hex()
+    env = dict(berth.env or os.environ, DB_PASSWORD=secret)
+    cid = berth("run", "-d", "--runtime", runtime, "--name", "ext", "--secret-env", "DB_PASSWORD", IMAGE,
+                "sleep", "300", env=env).out.strip()
+    try:
+        assert berth("exec", "ext", "sh", "-c", 'echo "$DB_PASSWORD"').out == f"{secret}\n"
+        held = files_holding(berth.root, secret.encode())
+        # crun keeps its own copy of the bundle's config.json in its state directory (root-only, 0700)
+        copies = {f"containers/{cid}/bundle/config.json", f"runtime/crun/{cid}/config.json"}
+        assert f"containers/{cid}/bundle/config.json" in held and set(held) <= copies, held
+    finally:
+        berth("rm", "-f", "ext")
 
 
 def test_a_lost_secret_fails_the_start_by_name(berth: Berth) -> None:

@@ -685,6 +685,9 @@ def test_secret_env_errors_never_show_a_value() -> None:
     with pytest.raises(InvalidOption) as e3:
         normalise_options({"secret_env": {"A B": "hunter2"}})
     assert e3.value.field == "secret_env" and "hunter2" not in str(e3.value)
+    with pytest.raises(InvalidOption) as e4:
+        normalise_options({"secret_env": {"A": "hunter2\0"}})
+    assert e4.value.field == "secret_env.A" and "hunter2" not in str(e4.value)
 
 
 def test_a_name_in_env_and_secret_env_is_an_error_naming_both(tmp_path: t.Any) -> None:

@@ -306,6 +306,8 @@ def secret_env(value: t.Any, field: str) -> dict[str, str]:
             val = str(val)
         if not isinstance(val, str):
             _fail(f"{field}.{key}", SECRET_MASK, "must be a string (quote it in YAML)")
+        if "\0" in val:
+            _fail(f"{field}.{key}", SECRET_MASK, "an environment value cannot hold a NUL character")
         out[key] = val
     return out
 
