@@ -244,7 +244,8 @@ class ContainerService:
 
     # ================================================================ create
     def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:
-        """Create a container from normalised *options* (``options.container.normalise_options``)."""
+        """Create a container from normalised *options* (``options.container.normalise_options``; plain
+        ``secret_env`` values, which the record keeps as seals and the bundle as values)."""
         opts = dict(options)
         image_name = opts.get("image")
         if not image_name:
