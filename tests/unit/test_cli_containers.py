@@ -449,8 +449,8 @@ def test_secret_env_file_below_secret_env(tmp_path: t.Any) -> None:
                                              "flag: BERTH_SURELY_UNSET is not set in the environment", None),
     (["--secret-env-file", "/nonexistent/s"], "berth run: invalid value '/nonexistent/s' for secret_env_file: open "
                                               "/nonexistent/s: no such file", None),
-    (["-e", "A=1", "--secret-env-file", "ENVFILE"], 'berth run: invalid argument "A" for "--secret-env" flag: is also set in env',
-     "hidden-a"),
+    (["-e", "A=1", "--secret-env-file", "ENVFILE"],
+     'berth run: invalid argument "A" for "--secret-env" flag: is also set in env', "hidden-a"),
 ])
 def test_bad_secret_flags(engine: FakeEngine, tmp_path: t.Any, flags: list[str], message: str,
                           hidden: str | None) -> None:

@@ -111,8 +111,8 @@ class RunFlag:
     option's value (commands/containers.py ``run_params``): ``flag`` (True), ``value`` (the string),
     ``list`` (every value), ``map`` (``KEY=VALUE`` values as a dict), ``env`` (``KEY=VALUE`` or ``KEY``
     from our environment), ``secret`` (``KEY`` only, the value from our environment), ``secret_file``
-    (``--env-file`` format files, below ``secret``), ``ulimit`` (docker's ``name=soft[:hard]``), ``entrypoint`` (one argument,
-    not split), ``health`` (a key of ``healthcheck``), ``cli`` (read by the verb).
+    (``--env-file`` format files, below ``secret``), ``ulimit`` (docker's ``name=soft[:hard]``),
+    ``entrypoint`` (one argument, not split), ``health`` (a key of ``healthcheck``), ``cli`` (read by the verb).
     """
 
     __slots__ = ("flags", "dest", "option", "kind", "metavar", "help")

@@ -257,33 +257,21 @@ def command(value: t.Any, field: str) -> list[str] | None:
     return args or None
 
 
-def _text_value(field: str, key: str, value: t.Any) -> str:
-    """A dict value for env/labels/sysctls: strings and integers only (YAML turns yes/1.10 into bool/float)."""
+def _text_value(field: str, key: str, value: t.Any, shown: str | None = None) -> str:
+    """A dict value for env/labels/sysctls: strings and integers only (YAML turns yes/1.10 into bool/float).
+    An error shows *shown* instead of the value when given (secrets)."""
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     _fail(
         f"{field}.{key}",
-        value,
+        value if shown is None else shown,
         "must be a string; quote values YAML would read as a boolean, a float or null (e.g. \"true\", \"1.10\")",
     )
 
 
 _ENV_NAME_BAD = Pattern(r"[\s=]")
-
-
-def env(value: t.Any, field: str) -> dict[str, str]:
-    if not isinstance(value, dict):
-        _fail(field, value, "must be a dictionary of variable names to values")
-    out = {}
-    for key, val in value.items():
-        key = str(key)
-        if not key or _ENV_NAME_BAD.search(key):
-            _fail(field, key, "environment variable names must be non-empty and contain no '=' or whitespace")
-        out[key] = _text_value(field, key, val)
-    return out
-
 
 #: What results, diffs, ``inspect`` and error messages show instead of a ``secret_env`` value.
 SECRET_MASK = "********"
@@ -293,23 +281,24 @@ SECRET_CHANGED = SECRET_MASK + " (changed)"
 SEAL_PREFIX = "hmac-sha256:"
 
 
-def secret_env(value: t.Any, field: str) -> dict[str, str]:
-    """Like :func:`env`, but no error names a value (only the variable)."""
+def env(value: t.Any, field: str, secret: bool = False) -> dict[str, str]:
+    """Variable names to values; with *secret* (``secret_env``) no error names a value, and a NUL is refused."""
+    shown = SECRET_MASK if secret else None
     if not isinstance(value, dict):
-        _fail(field, SECRET_MASK, "must be a dictionary of variable names to values")
+        _fail(field, shown or value, "must be a dictionary of variable names to values")
     out = {}
     for key, val in value.items():
         key = str(key)
         if not key or _ENV_NAME_BAD.search(key):
             _fail(field, key, "environment variable names must be non-empty and contain no '=' or whitespace")
-        if isinstance(val, int) and not isinstance(val, bool):
-            val = str(val)
-        if not isinstance(val, str):
-            _fail(f"{field}.{key}", SECRET_MASK, "must be a string (quote it in YAML)")
-        if "\0" in val:
-            _fail(f"{field}.{key}", SECRET_MASK, "an environment value cannot hold a NUL character")
-        out[key] = val
+        out[key] = _text_value(field, key, val, shown)
+        if secret and "\0" in out[key]:
+            _fail(f"{field}.{key}", shown, "an environment value cannot hold a NUL character")
     return out
+
+
+def secret_env(value: t.Any, field: str) -> dict[str, str]:
+    return env(value, field, secret=True)
 
 
 def seal(name: str, value: str, salt: str) -> str:

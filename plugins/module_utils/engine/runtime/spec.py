@@ -30,7 +30,8 @@ Docker rules implemented here (docs/dev/runtime-design.md, "Docker defaults"):
 * process args: ``entrypoint`` replaces ENTRYPOINT and clears CMD, ``command`` replaces CMD, an empty
   ``entrypoint`` resets ENTRYPOINT and keeps CMD; nothing left -> ``InvalidOption("command", ...)``;
 * env: ``PATH`` (default), ``HOSTNAME``, ``TERM=xterm`` with a tty, then the task's env and secret_env
-  (the plain values: the service puts them in), then the image's env for keys the task did not set; ``HOME`` from passwd when nobody set it;
+  (the plain values: the service puts them in), then the image's env for keys the task did not set;
+  ``HOME`` from passwd when nobody set it;
 * user: ``name|uid[:group|gid]`` resolved like runc's ``GetExecUser`` (supplementary groups from
   /etc/group membership unless a group is given; a uid not in passwd is allowed, a name is not),
   plus ``groups`` (Docker's ``--group-add``);

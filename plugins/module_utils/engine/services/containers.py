@@ -78,9 +78,10 @@ class ContainerRecord(Value):
     """``containers/<id>/config.json``: what the container was created from.
 
     ``image`` is the image ID, ``image_name`` as the user named it, ``options`` the normalised options
-    ("desired": ``secret_env`` as seals, never values); ``healthcheck`` the effective one (options over the image's HEALTHCHECK; the monitor
-    reads it); ``userns`` the user namespace mapping resolved at create (``IdMapping.to_json()``: the
-    container keeps it, and its files their owners, when ``userns-remap`` changes), None without one."""
+    ("desired": ``secret_env`` as seals, never values); ``healthcheck`` the effective one (options over the
+    image's HEALTHCHECK; the monitor reads it); ``userns`` the user namespace mapping resolved at create
+    (``IdMapping.to_json()``: the container keeps it, and its files their owners, when ``userns-remap``
+    changes), None without one."""
 
     __slots__ = _fields = ("id", "name", "created", "image", "image_name", "options", "runtime", "healthcheck",
                            "userns")
