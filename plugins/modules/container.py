@@ -81,6 +81,24 @@ options:
         literally, C(#) comments); a line with only C(KEY) takes the value from the environment of the task.
       - Read on every run and merged below O(env); changing its content recreates the container.
     type: path
+  secret_env:
+    description:
+      - Secret environment variables (passwords, tokens, keys), set in the process's environment like O(env),
+        over the image's C(ENV). This is the way to pass a password to a container; Docker and
+        community.docker have no such option.
+      - The values appear nowhere but in the container's process environment. Results, C(--diff), check mode,
+        C(container_info), C(berth inspect) and error messages show a variable as C(NAME=********) in
+        C(Config.Env) (as Docker would list it, with the value masked) and as V(********) in
+        C(Berth.Desired.secret_env). The parameter is C(no_log).
+      - On the target the engine keeps, per variable, a salted HMAC-SHA256 (random salt per container) in the
+        container record, and the value only in the OCI bundle the runtime starts the process from (root-only,
+        mode C(0600)); C(exec) and health checks run with the same environment.
+      - Compared by that hash, V(strict) by default. The same values are no change; a changed value or an added
+        or removed variable recreates the container, and the diff names the variable with
+        V(******** (changed)) instead of its value.
+      - A variable must not be in both O(env) (or O(env_file)) and O(secret_env).
+      - Values must be strings or integers.
+    type: dict
   user:
     description:
       - User to run as, V(name), V(uid), V(name:group) or V(uid:gid), resolved in the container's own
@@ -410,6 +428,15 @@ EXAMPLES = r"""
       interval: 30s
       retries: 3
     state: healthy
+
+- name: Pass the database password without it showing in results, diffs or the container's record
+  berth.engine.container:
+    name: app
+    image: registry.example.com:5000/team/app:stable
+    env:
+      DB_USER: app
+    secret_env:
+      DB_PASSWORD: "{{ vault_db_password }}"
 
 - name: Run a one-off job and get its output
   berth.engine.container:

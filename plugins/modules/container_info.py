@@ -50,6 +50,9 @@ container:
   description:
     - Inspection data of the container (C(docker inspect) format); empty when it does not exist.
     - C(Berth.Desired) holds the normalised options the container was created with.
+    - Secret environment variables (the container module's O(berth.engine.container#module:secret_env)) show
+      as C(NAME=********) in C(Config.Env) and as V(********) in C(Berth.Desired.secret_env), never with
+      their values.
   returned: always
   type: dict
   sample:

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import select
+import shutil
 import subprocess
 import time
 import typing as t
@@ -14,6 +15,7 @@ import typing as t
 import pytest
 
 from tests.support.cli import Berth, scratch
+from tests.support.files import files_holding
 
 pytestmark = [pytest.mark.functional]
 
@@ -248,3 +250,65 @@ def test_blkio_weight_is_applied_or_discarded_with_a_warning(berth: Berth) -> No
         assert json.loads(berth("inspect", "weighted").out)[0]["HostConfig"]["BlkioWeight"] == 400
     finally:
         berth("rm", "-f", "weighted")
+
+
+# ------------------------------------------------------------------ secrets
+def test_secret_env_reaches_the_process_and_nothing_else(berth: Berth, tmp_path: t.Any) -> None:
+    secret, from_file = "s3cr3t-" + os.urandom(8).hex(), "f1le-" + os.urandom(8).hex()
+    secrets = tmp_path / "secrets"
+    secrets.write_text(f"FILE_SECRET={from_file}\n")
+    env = dict(berth.env or os.environ, DB_PASSWORD=secret)
+    cid = berth("run", "-d", "--name", "sec", "--secret-env", "DB_PASSWORD", "--secret-env-file", str(secrets),
+                "-e", "PLAIN=shown", IMAGE, "sleep", "300", env=env).out.strip()
+    try:
+        show = 'echo "$DB_PASSWORD $FILE_SECRET $PLAIN"'
+        assert berth("exec", "sec", "sh", "-c", show).out == f"{secret} {from_file} shown\n"
+        info = json.loads(berth("inspect", "sec").out)[0]
+        assert {"DB_PASSWORD=********", "FILE_SECRET=********", "PLAIN=shown"} <= set(info["Config"]["Env"])
+        assert info["Berth"]["Desired"]["secret_env"] == {"DB_PASSWORD": "********", "FILE_SECRET": "********"}
+        said = [berth("inspect", "sec").out, berth("ps", "-a", "--no-trunc").out,
+                berth("ps", "-a", "--format", "json").out, berth("logs", "sec").out]
+        for value in (secret, from_file):
+            assert not any(value in text for text in said)
+            # the bundle's process env, root-only, is the one copy under the data root
+            assert files_holding(berth.root, value.encode()) == [f"containers/{cid}/bundle/config.json"]
+        bundle = os.path.join(berth.root, "containers", cid, "bundle", "config.json")
+        assert os.stat(bundle).st_mode & 0o777 == 0o600
+        with open(bundle) as fh:
+            assert f"DB_PASSWORD={secret}" in json.load(fh)["process"]["env"]
+        # a restart rebuilds the bundle from the record and the previous bundle: the values stay
+        berth("restart", "-t", "0", "sec")
+        assert berth("exec", "sec", "sh", "-c", show).out == f"{secret} {from_file} shown\n"
+        assert files_holding(berth.root, secret.encode()) == [f"containers/{cid}/bundle/config.json"]
+    finally:
+        berth("rm", "-f", "sec")
+
+
+@pytest.mark.parametrize("runtime", ["runc", "crun"])
+def test_secret_env_with_an_external_runtime(berth: Berth, runtime: str) -> None:
+    if not shutil.which(runtime):
+        pytest.skip(f"{runtime} is not installed")
+    secret = "s3cr3t-" + os.urandom(8).hex()
+    env = dict(berth.env or os.environ, DB_PASSWORD=secret)
+    cid = berth("run", "-d", "--runtime", runtime, "--name", "ext", "--secret-env", "DB_PASSWORD", IMAGE,
+                "sleep", "300", env=env).out.strip()
+    try:
+        assert berth("exec", "ext", "sh", "-c", 'echo "$DB_PASSWORD"').out == f"{secret}\n"
+        held = files_holding(berth.root, secret.encode())
+        # crun keeps its own copy of the bundle's config.json in its state directory (root-only, 0700)
+        copies = {f"containers/{cid}/bundle/config.json", f"runtime/crun/{cid}/config.json"}
+        assert f"containers/{cid}/bundle/config.json" in held and set(held) <= copies, held
+    finally:
+        berth("rm", "-f", "ext")
+
+
+def test_a_lost_secret_fails_the_start_by_name(berth: Berth) -> None:
+    env = dict(berth.env or os.environ, TOKEN="t0ken-" + os.urandom(8).hex())
+    cid = berth("create", "--name", "lost", "--secret-env", "TOKEN", IMAGE, "true", env=env).out.strip()
+    try:
+        os.unlink(os.path.join(berth.root, "containers", cid, "bundle", "config.json"))
+        err = berth("start", "lost", rc=None)
+        assert err.returncode != 0 and "secret_env.TOKEN" in err.err and "recreate the container" in err.err, err.err
+        assert env["TOKEN"] not in err.err
+    finally:
+        berth("rm", "-f", "lost")

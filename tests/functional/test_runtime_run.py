@@ -252,9 +252,13 @@ def test_too_high_rlimit_is_refused_with_both_values(tmp_path: t.Any, rootfs: st
 def test_create_start_exec_pause_kill_all_delete(tmp_path: t.Any, rootfs: str, rt: Runtime, state_root: str) -> None:
     cid = new_id()
     marker = "9" + uuid.uuid4().hex[:6].translate(str.maketrans("abcdef", "123456"))
-    bundle = make_bundle(tmp_path, rootfs, ["sh", "-c", f"sleep {marker} & sleep {marker}1"])
+    bundle = make_bundle(tmp_path, rootfs, ["sh", "-c", f"sleep {marker} & sleep {marker}1"],
+                         lambda s: s["process"]["env"].append("SPEC_ONLY=from-the-bundle"))
     pid_file = str(tmp_path / "pid")
     rt("create", "--bundle", bundle, "--pid-file", pid_file, cid)
+    # the state keeps no process env (it may hold secrets); exec reads the bundle's, as runc does
+    with open(os.path.join(state_root, cid, "state.json")) as fh:
+        assert "from-the-bundle" not in fh.read()
     st = rt.state(cid)
     assert st["status"] == "created" and st["id"] == cid and st["bundle"] == bundle
     with open(pid_file) as fh:
@@ -269,6 +273,7 @@ def test_create_start_exec_pause_kill_all_delete(tmp_path: t.Any, rootfs: str, r
     assert out.startswith(f"sleep {marker}1 ")
     assert [line.split() for line in out.splitlines()[2:]] == [["1", "sleep"], ["2", "sleep"], ["3", "ps"]]
     assert rt("exec", cid, "sh", "-c", "exit 5", check=False).returncode == 5
+    assert rt("exec", cid, "sh", "-c", "echo $SPEC_ONLY").stdout == b"from-the-bundle\n"
 
     rt("pause", cid)
     assert rt.state(cid)["status"] == "paused"

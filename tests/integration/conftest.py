@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Run real ansible-playbook against localhost and hand back per-task results.
 
-``run_playbook(tasks, check=False, diff=False)`` writes an inventory (localhost, local connection,
+``run_playbook(tasks, check=False, diff=False, verbosity=0)`` writes an inventory (localhost, local connection,
 the *system* Python: the engine must work with it and the standard library only) and a one-play
 playbook whose ``module_defaults`` for ``group/berth.engine.berth`` point at the test's data root
 and daemon.json, runs ``.venv/bin/ansible-playbook`` with the ``json`` stdout callback
@@ -25,11 +25,14 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 class PlaybookResult(dict):  # type: ignore[type-arg]
-    """``{task name: host result}`` plus ``stats``, ``argv`` and ``seconds``."""
+    """``{task name: host result}`` plus ``stats``, ``argv``, ``seconds`` and what ansible-playbook printed
+    (``stdout``, ``stderr``)."""
 
     stats: dict[str, t.Any]
     argv: list[str]
     seconds: float
+    stdout: str
+    stderr: str
 
 
 def _ansible_playbook() -> str:
@@ -74,6 +77,7 @@ def run_playbook(tmp_path: t.Any, berth_root: str) -> t.Callable[..., PlaybookRe
         check: bool = False,
         diff: bool = False,
         defaults: dict[str, t.Any] | None = None,
+        verbosity: int = 0,
     ) -> PlaybookResult:
         import time
 
@@ -93,12 +97,16 @@ def run_playbook(tmp_path: t.Any, berth_root: str) -> t.Callable[..., PlaybookRe
             argv.append("--check")
         if diff:
             argv.append("--diff")
+        if verbosity:
+            argv.append("-" + "v" * verbosity)
         start = time.monotonic()
         proc = subprocess.run(argv, cwd=str(work), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=300, check=False)
         seconds = time.monotonic() - start
         try:
-            data = json.loads(proc.stdout)
+            # -v prints "No config file found; using defaults" before the callback's JSON
+            data = json.loads(proc.stdout[proc.stdout.find("\n{") + 1:] if not proc.stdout.startswith("{")
+                              else proc.stdout)
         except ValueError:
             raise AssertionError(f"ansible-playbook printed no JSON (rc={proc.returncode}):\n"
                                  f"{proc.stdout}\n{proc.stderr}") from None
@@ -109,6 +117,7 @@ def run_playbook(tmp_path: t.Any, berth_root: str) -> t.Callable[..., PlaybookRe
         out.stats = data["stats"]
         out.argv = argv
         out.seconds = seconds
+        out.stdout, out.stderr = proc.stdout, proc.stderr
         missing = [n for n in names if n not in out]
         assert not missing, f"tasks did not run: {missing}\n{proc.stderr}\n{json.dumps(out, indent=1)[:4000]}"
         return out

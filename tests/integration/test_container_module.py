@@ -10,12 +10,14 @@ is /usr/bin/python3), as root.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import typing as t
 
 import pytest
 
 from tests.support import images as test_images
+from tests.support.files import files_holding
 
 pytestmark = [pytest.mark.integration, pytest.mark.registry]
 
@@ -340,3 +342,78 @@ def test_the_whole_run_surface_converges(
     assert ok(res["remove"])["changed"] is True
     for parent in glob.glob("/sys/fs/cgroup/berth-it-full") + glob.glob("/sys/fs/cgroup/*/berth-it-full"):
         os.rmdir(parent)  # the cgroup_parent stays after its last container, as with Docker: the test's own
+
+
+def test_secret_env_stays_out_of_output_and_records(
+    run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
+) -> None:
+    root = engine_defaults["data_root"]
+    secret, rotated = "s3cr3t-" + os.urandom(8).hex(), "r0tated-" + os.urandom(8).hex()
+    base = {"name": "berth-it-secret", "image": image_ref, "command": "sleep 3600", "stop_timeout": 1,
+            "env": {"PLAIN": "shown"}, "secret_env": {"DB_PASSWORD": secret}}  # fmt: skip
+    # the process's view of the secret, printed as a digest so that the playbook's output never holds it
+    show = {"container": "berth-it-secret", "argv": ["sh", "-c", 'printf %s "$DB_PASSWORD" | sha256sum; echo $PLAIN']}
+
+    def seen(value: str) -> str:
+        return f"{hashlib.sha256(value.encode()).hexdigest()}  -\nshown"
+
+    check = run_playbook([{"name": "create, check", CONTAINER: base}], check=True, diff=True, verbosity=1,
+                         defaults=engine_defaults)
+    assert ok(check["create, check"])["changed"] is True
+    first = run_playbook(
+        [
+            {"name": "create", CONTAINER: base},
+            {"name": "again", CONTAINER: base},
+            {"name": "again, check", CONTAINER: base, "check_mode": True},
+            {"name": "info", INFO: {"name": "berth-it-secret"}},
+            {"name": "exec", EXEC: show},
+        ],
+        diff=True,
+        verbosity=1,
+        defaults=engine_defaults,
+    )
+    first_id = ok(first["create"])["container"]["Id"]
+    assert ok(first["again"])["changed"] is False and ok(first["again, check"])["changed"] is False
+    # container_info has no no_log parameter: Ansible masks nothing there, the engine does
+    config = first["info"]["container"]["Config"]
+    assert "DB_PASSWORD=********" in config["Env"] and "PLAIN=shown" in config["Env"]
+    assert first["info"]["container"]["Berth"]["Desired"]["secret_env"] == {"DB_PASSWORD": "********"}
+    assert ok(first["exec"])["stdout"] == seen(secret)  # exec runs with the process's env
+    bundle = os.path.join(root, "containers", first_id, "bundle", "config.json")
+    assert files_holding(root, secret.encode()) == [os.path.relpath(bundle, root)]
+    assert os.stat(bundle).st_mode & 0o777 == 0o600
+
+    # a rotated secret recreates; the diff says so without a value, check mode predicts it exactly
+    changed = dict(base, secret_env={"DB_PASSWORD": rotated})
+    second = run_playbook(
+        [
+            {"name": "rotate, check", CONTAINER: changed, "check_mode": True},
+            {"name": "rotate", CONTAINER: changed},
+            {"name": "rotate again", CONTAINER: changed},
+            {"name": "exec", EXEC: show},
+        ],
+        diff=True,
+        verbosity=1,
+        defaults=engine_defaults,
+    )
+    assert ok(second["rotate"])["changed"] is True and second["rotate"]["container"]["Id"] != first_id
+    assert diff_of(second["rotate"]) == diff_of(second["rotate, check"]) == {
+        "before": {"secret_env": {"DB_PASSWORD": "********"}},
+        "after": {"secret_env": {"DB_PASSWORD": "******** (changed)"}},
+    }
+    assert ok(second["rotate again"])["changed"] is False
+    assert second["exec"]["stdout"] == seen(rotated)
+    assert not files_holding(root, secret.encode())
+    assert len(files_holding(root, rotated.encode())) == 1
+
+    # a name in env and secret_env: an error naming both, and no value
+    both = run_playbook([{"name": "both", CONTAINER: dict(base, env={"DB_PASSWORD": "plain"})}],
+                        defaults=engine_defaults)
+    assert both["both"]["failed"] is True
+    assert "secret_env" in both["both"]["msg"] and "env" in both["both"]["msg"]
+
+    for result in (check, first, second, both):
+        for value in (secret, rotated):
+            assert value not in result.stdout + result.stderr
+    run_playbook([{"name": "remove", CONTAINER: {"name": "berth-it-secret", "state": "absent"}}],
+                 defaults=engine_defaults)

@@ -319,6 +319,8 @@ FLAG_CASES = [
     (["--no-healthcheck"], {"healthcheck": {"test": ["NONE"]}}),
     (["--device", "/dev/fuse"], {"devices": ["/dev/fuse"]}),
     (["--tmpfs", "/run:size=64m"], {"tmpfs": ["/run:size=64m"]}),
+    (["--secret-env", "FROM_HOST"], {"secret_env": {"FROM_HOST": "h"}}),
+    (["--secret-env-file", os.devnull], {}),
     # Read by the verb, not options:
     (["-d", "--name", "web", "--pull", "never", "--platform", "linux/amd64", "-q"], {}),
 ]
@@ -430,6 +432,36 @@ def test_env_file_below_env(tmp_path: t.Any) -> None:
     f.write_text("# comment\nA=file\nB=file\n")
     args = parse("run", "--env-file", str(f), "-e", "B=flag", "busybox")
     assert cmd.normalised_options(args, cli.RUN_FLAGS)["env"] == {"A": "file", "B": "flag"}
+
+
+def test_secret_env_file_below_secret_env(tmp_path: t.Any) -> None:
+    f = tmp_path / "secrets"
+    f.write_text("DB_PASSWORD=from-file\nAPI_KEY=file-key\nFROM_HOST\n")
+    args = parse("run", "--secret-env-file", str(f), "--secret-env", "API_KEY", "busybox")
+    params = cmd.run_params(args, cli.RUN_FLAGS, environ={"API_KEY": "env-key", "FROM_HOST": "h"})
+    assert params == {"secret_env": {"DB_PASSWORD": "from-file", "API_KEY": "env-key", "FROM_HOST": "h"}}
+
+
+@pytest.mark.parametrize("flags, message, hidden", [
+    (["--secret-env", "TOKEN=s3cr3t-value"], 'berth run: invalid argument "TOKEN=..." for "--secret-env" flag: give '
+                                             "only the variable name", "s3cr3t-value"),
+    (["--secret-env", "BERTH_SURELY_UNSET"], 'berth run: invalid argument "BERTH_SURELY_UNSET" for "--secret-env" '
+                                             "flag: BERTH_SURELY_UNSET is not set in the environment", None),
+    (["--secret-env-file", "/nonexistent/s"], "berth run: invalid value '/nonexistent/s' for secret_env_file: open "
+                                              "/nonexistent/s: no such file", None),
+    (["-e", "A=1", "--secret-env-file", "ENVFILE"],
+     'berth run: invalid argument "A" for "--secret-env" flag: is also set in env', "hidden-a"),
+])
+def test_bad_secret_flags(engine: FakeEngine, tmp_path: t.Any, flags: list[str], message: str,
+                          hidden: str | None) -> None:
+    f = tmp_path / "env"
+    f.write_text("A=hidden-a\n")
+    r = berth("run", *[str(f) if x == "ENVFILE" else x for x in flags], "busybox")
+    assert r.rc == 125
+    assert r.err.startswith(message), r.err
+    if hidden:
+        assert hidden not in r.err
+    assert "run" not in engine.containers.names()
 
 
 @pytest.mark.parametrize(

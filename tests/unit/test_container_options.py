@@ -621,3 +621,79 @@ def test_argument_spec_generated_from_the_tables() -> None:
     kwargs = module_kwargs(CONTAINER_EXEC_OPTIONS)
     assert kwargs["mutually_exclusive"] == [["argv", "command"]]
     assert kwargs["required_one_of"] == [["argv", "command"]]
+
+
+# ------------------------------------------------------------------ secret_env
+SALT = "00112233445566778899aabbccddeeff"
+
+
+def recorded_secrets(**values: str) -> dict[str, t.Any]:
+    """The options a container record keeps for a task with ``secret_env: values``."""
+    return {"secret_env": c.seal_secrets(values, SALT)}
+
+
+def test_secret_env_is_no_log_and_sealed_by_name_value_and_salt() -> None:
+    assert argument_spec(CONTAINER_TASK_OPTIONS)["secret_env"]["no_log"] is True
+    sealed = c.seal("DB_PASSWORD", "hunter2", SALT)
+    assert sealed.startswith(f"hmac-sha256:{SALT}:") and "hunter2" not in sealed
+    assert sealed != c.seal("OTHER", "hunter2", SALT)
+    assert sealed != c.seal("DB_PASSWORD", "hunter2", "ff" * 16)
+    assert c.is_sealed("DB_PASSWORD", "hunter2", sealed)
+    assert not c.is_sealed("DB_PASSWORD", "hunter3", sealed)
+
+
+def test_the_same_secret_is_no_difference() -> None:
+    desired = normalise_options({"secret_env": {"DB_PASSWORD": "hunter2", "PORT_KEY": 42}})
+    assert desired["secret_env"] == {"DB_PASSWORD": "hunter2", "PORT_KEY": "42"}
+    assert differences(desired, recorded_secrets(DB_PASSWORD="hunter2", PORT_KEY="42")) == []
+
+
+@pytest.mark.parametrize("task, before, after", [
+    # a changed value: the names on both sides, the change marked, no value
+    ({"A": "new"}, {"A": "old"}, ({"A": c.SECRET_MASK}, {"A": c.SECRET_CHANGED})),
+    # an added name
+    ({"A": "same", "B": "added"}, {"A": "same"}, ({"A": c.SECRET_MASK},
+                                                  {"A": c.SECRET_MASK, "B": c.SECRET_CHANGED})),
+    # a removed name
+    ({"A": "same"}, {"A": "same", "B": "gone"}, ({"A": c.SECRET_MASK, "B": c.SECRET_MASK}, {"A": c.SECRET_MASK})),
+    # a container created without secrets
+    ({"A": "x"}, {}, ({}, {"A": c.SECRET_CHANGED})),
+])
+def test_a_changed_secret_recreates_and_shows_only_masks(
+    task: dict[str, str], before: dict[str, str], after: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    diffs = differences({"secret_env": task}, recorded_secrets(**before) if before else {})
+    assert [(d.name, d.before, d.after, d.updatable) for d in diffs] == [("secret_env", *after, False)]
+    text = repr(diffs)
+    for value in (*task.values(), *before.values()):
+        assert value not in text
+
+
+def test_omitting_secret_env_is_no_difference_and_comparisons_can_ignore_it() -> None:
+    assert differences({}, recorded_secrets(A="x")) == []
+    modes = parse_comparisons({"secret_env": "ignore"})
+    assert differences({"secret_env": {"A": "y"}}, recorded_secrets(A="x"), comparisons=modes) == []
+
+
+def test_secret_env_errors_never_show_a_value() -> None:
+    with pytest.raises(InvalidOption) as e1:
+        normalise_options({"secret_env": {"A": 1.5}})
+    assert (e1.value.field, e1.value.value) == ("secret_env.A", c.SECRET_MASK) and "1.5" not in str(e1.value)
+    with pytest.raises(InvalidOption) as e2:
+        normalise_options({"secret_env": "A=hunter2"})
+    assert "hunter2" not in str(e2.value)
+    with pytest.raises(InvalidOption) as e3:
+        normalise_options({"secret_env": {"A B": "hunter2"}})
+    assert e3.value.field == "secret_env" and "hunter2" not in str(e3.value)
+    with pytest.raises(InvalidOption) as e4:
+        normalise_options({"secret_env": {"A": "hunter2\0"}})
+    assert e4.value.field == "secret_env.A" and "hunter2" not in str(e4.value)
+
+
+def test_a_name_in_env_and_secret_env_is_an_error_naming_both(tmp_path: t.Any) -> None:
+    with pytest.raises(InvalidOption) as exc:
+        normalise_options({"env": {"A": "1"}, "secret_env": {"A": "hunter2"}})
+    assert (exc.value.field, exc.value.value) == ("secret_env", "A")
+    assert "env" in exc.value.reason and "hunter2" not in str(exc.value)
+    with pytest.raises(InvalidOption):
+        normalise_options({"env_file": "/f", "secret_env": {"A": "hunter2"}}, read_file=lambda p: "A=1\n")

@@ -609,3 +609,9 @@ def test_built_specs_pass_validation(options: dict, tmp_path: t.Any) -> None:
         base_rlimits=[],
     )  # fmt: skip
     validate.check(s, ctx=validate.Context(hard_limits={}, can_raise_rlimits=True))
+
+
+def test_secret_env_values_go_to_the_process_env_over_the_image() -> None:
+    opts = {"env": {"A": "1"}, "secret_env": {"DB_PASSWORD": "hunter2"}}
+    env = spec.process_env(opts, {"Env": ["DB_PASSWORD=image-default", "B=2"]}, hostname="h", home="/root")
+    assert env == ["PATH=" + spec.DEFAULT_PATH, "HOSTNAME=h", "A=1", "DB_PASSWORD=hunter2", "B=2", "HOME=/root"]

@@ -99,6 +99,10 @@ class Context:
 
 
 # ---------------------------------------------------------------- run/create/update flags
+#: RunFlag kinds that collect every value given (argparse ``append``).
+LIST_KINDS = ("list", "env", "map", "ulimit", "secret", "secret_file")
+
+
 class RunFlag:
     """One ``run``/``create``/``update`` flag: how argparse reads it and which option it feeds.
 
@@ -106,8 +110,9 @@ class RunFlag:
     healthcheck dict) or None for a flag the verb handles itself. *kind* says how the values become the
     option's value (commands/containers.py ``run_params``): ``flag`` (True), ``value`` (the string),
     ``list`` (every value), ``map`` (``KEY=VALUE`` values as a dict), ``env`` (``KEY=VALUE`` or ``KEY``
-    from our environment), ``ulimit`` (docker's ``name=soft[:hard]``), ``entrypoint`` (one argument,
-    not split), ``health`` (a key of ``healthcheck``), ``cli`` (read by the verb).
+    from our environment), ``secret`` (``KEY`` only, the value from our environment), ``secret_file``
+    (``--env-file`` format files, below ``secret``), ``ulimit`` (docker's ``name=soft[:hard]``),
+    ``entrypoint`` (one argument, not split), ``health`` (a key of ``healthcheck``), ``cli`` (read by the verb).
     """
 
     __slots__ = ("flags", "dest", "option", "kind", "metavar", "help")
@@ -159,6 +164,11 @@ RUN_FLAGS: list[RunFlag] = [
     _rf(("-t", "--tty"), "tty", "flag", "Allocate a pseudo-TTY"),
     _rf(("-e", "--env"), "env", "env", "Set environment variables", "LIST"),
     _rf(("--env-file",), "env_file", "list", "Read in a file of environment variables", "LIST"),
+    _rf(("--secret-env",), "secret_env", "secret",
+        "Pass a secret environment variable by name; its value comes from our environment", "NAME"),
+    _rf(("--secret-env-file",), "secret_env", "secret_file",
+        "Read in a file of secret environment variables (values never shown nor recorded)", "LIST",
+        dest="secret_env_file"),
     _rf(("-u", "--user"), "user", "value", "Username or UID (format: <name|uid>[:<group|gid>])", "STRING"),
     _rf(("-w", "--workdir"), "working_dir", "value", "Working directory inside the container", "STRING"),
     _rf(("-h", "--hostname"), "hostname", "value", "Container host name", "STRING"),
@@ -286,7 +296,7 @@ def parse_run(argv: t.Sequence[str]) -> _Args | None:
             switches.add(f.dest)
             values[f.dest] = False
         else:
-            values[f.dest] = [] if f.kind in ("list", "env", "map", "ulimit") else None
+            values[f.dest] = [] if f.kind in LIST_KINDS else None
 
     def take(f: RunFlag, value: str) -> None:
         if isinstance(values[f.dest], list):

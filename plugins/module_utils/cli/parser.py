@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .main import PROG, RESOURCE_FLAGS, RUN_FLAGS, UsageError, _UnknownCommand
+from .main import LIST_KINDS, PROG, RESOURCE_FLAGS, RUN_FLAGS, UsageError, _UnknownCommand
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def _add_run_flags(p: argparse.ArgumentParser, flags: t.Sequence[RunFlag], skip:
         kw: dict[str, t.Any] = {"dest": f.dest, "help": f.help}
         if f.kind in ("flag",) or (f.kind == "cli" and f.metavar is None):
             kw["action"] = "store_true"
-        elif f.kind in ("list", "env", "map", "ulimit"):
+        elif f.kind in LIST_KINDS:
             kw.update(action="append", default=[], metavar=f.metavar)
         else:
             kw["metavar"] = f.metavar

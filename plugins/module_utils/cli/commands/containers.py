@@ -87,6 +87,10 @@ def run_params(
                     env[key] = env_of[key]
             if env:
                 params[f.option] = env
+        elif f.kind == "secret_file":
+            params[f.option] = {**_env_files(value, environ, field="secret_env_file"), **params.get(f.option, {})}
+        elif f.kind == "secret":
+            params[f.option] = {**params.get(f.option, {}), **_secret_names(value, env_of, f, prog_name)}
         elif f.kind == "map":
             mapping: dict[str, str] = {}
             for item in value:
@@ -100,6 +104,8 @@ def run_params(
             params[f.option] = mapping
         elif f.kind == "health":
             health[f.option.split(".", 1)[1]] = value
+    if params.get("secret_env") == {}:
+        del params["secret_env"]
     if getattr(args, "no_healthcheck", False):
         if health:
             raise UsageError("--no-healthcheck conflicts with --health-* options", prog_name)
@@ -107,6 +113,24 @@ def run_params(
     elif health:
         params["healthcheck"] = health
     return params
+
+
+def _secret_names(names: t.Sequence[str], env_of: t.Mapping[str, str], f: RunFlag, prog: str) -> dict[str, str]:
+    """``--secret-env NAME``: the value of NAME in our environment. A value on the command line is refused
+    (and not repeated: the command line shows in ``ps``), as is a name we have no value for."""
+    from ..main import UsageError
+
+    out = {}
+    for item in names:
+        key, val = _split_kv(item)
+        if val is not None:
+            raise UsageError(f'invalid argument "{key}=..." for "{flag_names(f)}" flag: give only the variable name '
+                             "and its value in our environment, or use --secret-env-file", prog)
+        if key not in env_of:
+            raise UsageError(f'invalid argument "{key}" for "{flag_names(f)}" flag: {key} is not set in the '
+                             "environment", prog)
+        out[key] = env_of[key]
+    return out
 
 
 def flag_names(f: RunFlag) -> str:
@@ -166,8 +190,10 @@ def _read_text(path: str) -> str:
         return fh.read()
 
 
-def _env_files(paths: t.Sequence[str], environ: t.Mapping[str, str] | None = None) -> dict[str, str]:
-    """Docker's ``--env-file`` (several allowed, later files win): merged below ``-e``."""
+def _env_files(paths: t.Sequence[str], environ: t.Mapping[str, str] | None = None,
+               field: str = "env_file") -> dict[str, str]:
+    """Docker's ``--env-file`` (several allowed, later files win): merged below ``-e`` (and the same format
+    for ``--secret-env-file``, *field*)."""
     from ...engine.options import container as copts
 
     lookup = (os.environ if environ is None else environ).get
@@ -177,8 +203,8 @@ def _env_files(paths: t.Sequence[str], environ: t.Mapping[str, str] | None = Non
             text = _read_text(path)
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise InvalidOption("env_file", path, f"open {path}: {reason}") from None
-        out.update(copts.parse_env_file(text, lookup, source=path))
+            raise InvalidOption(field, path, f"open {path}: {reason}") from None
+        out.update(copts.parse_env_file(text, lookup, source=path, field=field))
     return out
 
 

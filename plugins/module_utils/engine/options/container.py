@@ -257,32 +257,92 @@ def command(value: t.Any, field: str) -> list[str] | None:
     return args or None
 
 
-def _text_value(field: str, key: str, value: t.Any) -> str:
-    """A dict value for env/labels/sysctls: strings and integers only (YAML turns yes/1.10 into bool/float)."""
+def _text_value(field: str, key: str, value: t.Any, shown: str | None = None) -> str:
+    """A dict value for env/labels/sysctls: strings and integers only (YAML turns yes/1.10 into bool/float).
+    An error shows *shown* instead of the value when given (secrets)."""
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     _fail(
         f"{field}.{key}",
-        value,
+        value if shown is None else shown,
         "must be a string; quote values YAML would read as a boolean, a float or null (e.g. \"true\", \"1.10\")",
     )
 
 
 _ENV_NAME_BAD = Pattern(r"[\s=]")
 
+#: What results, diffs, ``inspect`` and error messages show instead of a ``secret_env`` value.
+SECRET_MASK = "********"
+#: The after side of a ``--diff`` for a secret whose value changed (the value itself is never shown).
+SECRET_CHANGED = SECRET_MASK + " (changed)"
+#: How the container record keeps a secret: ``hmac-sha256:<salt>:<HMAC-SHA256(salt, NAME=value)>``.
+SEAL_PREFIX = "hmac-sha256:"
 
-def env(value: t.Any, field: str) -> dict[str, str]:
+
+def env(value: t.Any, field: str, secret: bool = False) -> dict[str, str]:
+    """Variable names to values; with *secret* (``secret_env``) no error names a value, and a NUL is refused."""
+    shown = SECRET_MASK if secret else None
     if not isinstance(value, dict):
-        _fail(field, value, "must be a dictionary of variable names to values")
+        _fail(field, shown or value, "must be a dictionary of variable names to values")
     out = {}
     for key, val in value.items():
         key = str(key)
         if not key or _ENV_NAME_BAD.search(key):
             _fail(field, key, "environment variable names must be non-empty and contain no '=' or whitespace")
-        out[key] = _text_value(field, key, val)
+        out[key] = _text_value(field, key, val, shown)
+        if secret and "\0" in out[key]:
+            _fail(f"{field}.{key}", shown, "an environment value cannot hold a NUL character")
     return out
+
+
+def secret_env(value: t.Any, field: str) -> dict[str, str]:
+    return env(value, field, secret=True)
+
+
+def seal(name: str, value: str, salt: str) -> str:
+    """The record's form of one secret: keyed by the container's random *salt* (hex), bound to *name*."""
+    import hashlib
+    import hmac
+
+    digest = hmac.new(bytes.fromhex(salt), f"{name}={value}".encode(), hashlib.sha256).hexdigest()
+    return f"{SEAL_PREFIX}{salt}:{digest}"
+
+
+def seal_secrets(secrets: t.Mapping[str, str], salt: str) -> dict[str, str]:
+    """Plain ``secret_env`` values -> their seals (what the container record keeps)."""
+    return {name: seal(name, value, salt) for name, value in secrets.items()}
+
+
+def sealed_like(secrets: t.Mapping[str, str], recorded: t.Mapping[str, str] | None) -> dict[str, str]:
+    """Plain *secrets* sealed with the salt of each *recorded* seal, so that equal values give equal seals
+    (a name the record lacks gets a fresh salt: it differs anyway)."""
+    import os
+
+    out = {}
+    for name, value in secrets.items():
+        old = (recorded or {}).get(name)
+        salt = old[len(SEAL_PREFIX):].partition(":")[0] if isinstance(old, str) and old.startswith(SEAL_PREFIX) \
+            else ""
+        out[name] = seal(name, value, salt if _is_hex(salt) else os.urandom(16).hex())
+    return out
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and len(text) % 2 == 0 and all(c in "0123456789abcdef" for c in text)
+
+
+def is_sealed(name: str, value: str, sealed: t.Any) -> bool:
+    """Whether plain *value* of secret *name* is the one *sealed* records."""
+    import hmac
+
+    return isinstance(sealed, str) and hmac.compare_digest(sealed_like({name: value}, {name: sealed})[name], sealed)
+
+
+def mask_secrets(secrets: t.Mapping[str, t.Any] | None) -> dict[str, str]:
+    """``{NAME: "********"}``: what a result shows of ``secret_env`` (plain or sealed)."""
+    return {name: SECRET_MASK for name in secrets or {}}
 
 
 def labels(value: t.Any, field: str) -> dict[str, str]:
@@ -297,7 +357,8 @@ def labels(value: t.Any, field: str) -> dict[str, str]:
     return out
 
 
-def parse_env_file(text: str, lookup: t.Callable[[str], str | None], source: str = "env_file") -> dict[str, str]:
+def parse_env_file(text: str, lookup: t.Callable[[str], str | None], source: str = "env_file",
+                   field: str = "env_file") -> dict[str, str]:
     """Docker's ``--env-file`` format: ``KEY=VALUE`` lines taken literally (no quote removal), ``#`` comments
     and blank lines skipped, leading whitespace trimmed, a bare ``KEY`` takes the caller's value (and is
     left out when the caller has none)."""
@@ -310,9 +371,9 @@ def parse_env_file(text: str, lookup: t.Callable[[str], str | None], source: str
             continue
         key, sep, val = line.partition("=")
         if not key:
-            raise InvalidOption("env_file", source, f"line {number}: no variable name before '='")
+            raise InvalidOption(field, source, f"line {number}: no variable name before '='")
         if _re().search(r"\s", key):
-            raise InvalidOption("env_file", source, f"line {number}: variable name {key!r} contains whitespace")
+            raise InvalidOption(field, source, f"line {number}: variable name {key!r} contains whitespace")
         if sep:
             out[key] = val
         else:
@@ -893,6 +954,8 @@ CONTAINER_OPTIONS = OptionTable(
         _opt("env", kind="dict", normaliser=env, comparison="strict",
              doc="Environment variables, merged over the image's ENV."),
         _opt("env_file", kind="path", comparable=False, doc="File of KEY=VALUE lines merged below env."),
+        _opt("secret_env", kind="dict", no_log=True, normaliser=secret_env, comparison="strict", engine_default={},
+             doc="Secret environment variables: given to the process only, compared by a salted hash."),
         _opt("user", normaliser=user, doc="User (and group) to run as."),
         _opt("working_dir", normaliser=working_dir, doc="Working directory of the process."),
         _opt("hostname", normaliser=hostname, doc="Host name of the container."),
@@ -1118,6 +1181,10 @@ def check_options(opts: t.Mapping[str, t.Any]) -> None:
             raise InvalidOption("hostname", opts["hostname"], "cannot be set with uts=host")
         if str(opts.get("network_mode", "")).startswith("container:"):
             raise InvalidOption("hostname", opts["hostname"], "cannot be set when sharing another container's network")
+    for name in opts.get("secret_env") or {}:
+        if name in (opts.get("env") or {}):
+            raise InvalidOption("secret_env", name, "is also set in env (or env_file): give a variable in env or "
+                                                    "in secret_env, not both")
     check_userns(opts, opts.get("userns_mode") == "private")
     for name in opts.get("sysctls") or {}:
         if name.startswith("net.") and opts.get("network_mode") == "host":
@@ -1258,8 +1325,14 @@ def differences(
     *desired* and *current* are normalised options (the task's, and ``ContainerService.desired()`` of
     the container); each is completed with its own image's config.  Only options the task sets are
     compared; ``command`` also counts as set when ``entrypoint`` is (an entrypoint decides the CMD).
+
+    ``secret_env`` is plain in *desired* and sealed in *current* (the record): the desired values are
+    sealed with the record's salts before comparing, and its Difference shows masks, never values
+    (:data:`SECRET_CHANGED` for a changed value).
     """
     modes = comparisons or parse_comparisons(None)
+    if desired.get("secret_env"):
+        desired = {**desired, "secret_env": sealed_like(desired["secret_env"], current.get("secret_env"))}
     want = effective(desired, desired_image)
     have = effective(current, current_image)
     given = {k for k, v in desired.items() if v is not None}
@@ -1271,5 +1344,14 @@ def differences(
             continue
         mode = modes.get(opt.name, opt.compare_mode)
         if not compare(mode, opt.compare_type, want[opt.name], have[opt.name], field=f"comparisons.{opt.name}"):
-            out.append(Difference(opt.name, have[opt.name], want[opt.name], opt.compare_type, opt.updatable))
+            before, after = have[opt.name], want[opt.name]
+            if opt.name == "secret_env":
+                before, after = _masked_change(before, after)
+            out.append(Difference(opt.name, before, after, opt.compare_type, opt.updatable))
     return out
+
+
+def _masked_change(before: t.Mapping[str, str], after: t.Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """A ``secret_env`` difference as masks: the names on each side, a changed value marked as such."""
+    before = before or {}
+    return mask_secrets(before), {n: SECRET_MASK if before.get(n) == v else SECRET_CHANGED for n, v in after.items()}

@@ -63,6 +63,15 @@ def check_id(container_id: str) -> None:
         raise InvalidOption("id", container_id, "container IDs use only letters, digits and _ + - .")
 
 
+def _without_env(spec: dict) -> dict:
+    """*spec* without ``process.env`` for the state file: the environment may hold secrets (``secret_env``),
+    which stay in the bundle's root-only config.json alone."""
+    process = spec.get("process")
+    if not isinstance(process, dict) or "env" not in process:
+        return spec
+    return {**spec, "process": {k: v for k, v in process.items() if k != "env"}}
+
+
 def load_spec(bundle: str) -> dict:
     path = os.path.join(bundle, "config.json")
     try:
@@ -225,7 +234,8 @@ class BerthRuntime:
             if init_pid != pid:
                 _reap(pid)
             st = ContainerState(container_id, init_pid, _state.pid_start_time(init_pid) or 0, bundle, rootfs_path,
-                                _state.now_rfc3339(), spec.get("annotations") or {}, cgroups_path, spec)
+                                _state.now_rfc3339(), spec.get("annotations") or {}, cgroups_path,
+                                _without_env(spec))
             hooks = spec.get("hooks") or {}
             while True:
                 kind, payload = chan.recv("the container init")
@@ -343,8 +353,13 @@ class BerthRuntime:
         return plan
 
     def config(self, container_id: str) -> dict:
-        """The OCI spec the container was created from (``exec`` starts from its ``process``)."""
-        return self._load(container_id).config
+        """The OCI spec the container was created from (``exec`` starts from its ``process``): the bundle's
+        config.json as runc reads it, else the state's copy (which has no ``process.env``)."""
+        st = self._load(container_id)
+        try:
+            return load_spec(st.bundle)
+        except Exception:  # noqa: BLE001  (the bundle is gone or rewritten badly: what the state kept)
+            return st.config
 
     def list(self) -> list[dict]:
         out = []

@@ -29,8 +29,9 @@ Docker rules implemented here (docs/dev/runtime-design.md, "Docker defaults"):
 
 * process args: ``entrypoint`` replaces ENTRYPOINT and clears CMD, ``command`` replaces CMD, an empty
   ``entrypoint`` resets ENTRYPOINT and keeps CMD; nothing left -> ``InvalidOption("command", ...)``;
-* env: ``PATH`` (default), ``HOSTNAME``, ``TERM=xterm`` with a tty, then the task's env, then the image's
-  env for keys the task did not set; ``HOME`` from passwd when nobody set it;
+* env: ``PATH`` (default), ``HOSTNAME``, ``TERM=xterm`` with a tty, then the task's env and secret_env
+  (the plain values: the service puts them in), then the image's env for keys the task did not set;
+  ``HOME`` from passwd when nobody set it;
 * user: ``name|uid[:group|gid]`` resolved like runc's ``GetExecUser`` (supplementary groups from
   /etc/group membership unless a group is given; a uid not in passwd is allowed, a name is not),
   plus ``groups`` (Docker's ``--group-add``);
@@ -284,8 +285,10 @@ def _replace_or_append(env: list[str], more: t.Iterable[str]) -> list[str]:
 def process_env(
     options: t.Mapping[str, t.Any], image_config: t.Mapping[str, t.Any], *, hostname: str, home: str
 ) -> list[str]:
-    """``PATH``, ``HOSTNAME``, ``TERM`` (tty), then the task's env, then the image's env, then ``HOME``."""
+    """``PATH``, ``HOSTNAME``, ``TERM`` (tty), then the task's env and secret_env (plain values here), then
+    the image's env, then ``HOME``."""
     config_env = [f"{k}={v}" for k, v in (options.get("env") or {}).items()]
+    config_env += [f"{k}={v}" for k, v in (options.get("secret_env") or {}).items()]
     mine = {_env_key(e) for e in config_env}
     config_env += [str(e) for e in image_config.get("Env") or [] if _env_key(str(e)) not in mine]
     base = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]

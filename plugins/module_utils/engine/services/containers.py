@@ -78,9 +78,10 @@ class ContainerRecord(Value):
     """``containers/<id>/config.json``: what the container was created from.
 
     ``image`` is the image ID, ``image_name`` as the user named it, ``options`` the normalised options
-    ("desired"); ``healthcheck`` the effective one (options over the image's HEALTHCHECK; the monitor
-    reads it); ``userns`` the user namespace mapping resolved at create (``IdMapping.to_json()``: the
-    container keeps it, and its files their owners, when ``userns-remap`` changes), None without one."""
+    ("desired": ``secret_env`` as seals, never values); ``healthcheck`` the effective one (options over the
+    image's HEALTHCHECK; the monitor reads it); ``userns`` the user namespace mapping resolved at create
+    (``IdMapping.to_json()``: the container keeps it, and its files their owners, when ``userns-remap``
+    changes), None without one."""
 
     __slots__ = _fields = ("id", "name", "created", "image", "image_name", "options", "runtime", "healthcheck",
                            "userns")
@@ -244,7 +245,8 @@ class ContainerService:
 
     # ================================================================ create
     def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:
-        """Create a container from normalised *options* (``options.container.normalise_options``)."""
+        """Create a container from normalised *options* (``options.container.normalise_options``; plain
+        ``secret_env`` values, which the record keeps as seals and the bundle as values)."""
         opts = dict(options)
         image_name = opts.get("image")
         if not image_name:
@@ -256,6 +258,9 @@ class ContainerService:
         runtime = self._runtime_name(opts)
         self._runtime_for(runtime)  # fail early on an unknown runtime
         userns = self._userns_for(opts)
+        secrets = opts.get("secret_env") or {}
+        if secrets:  # the record keeps seals; the values go to the bundle only (_write_secrets)
+            opts["secret_env"] = copts.seal_secrets(secrets, os.urandom(16).hex())
         if not os.path.isdir(self.layout.tmp_dir):
             self.store.ensure()
         for d in (self.layout.containers_dir, self.layout.names_dir):
@@ -279,6 +284,8 @@ class ContainerService:
             for d in (self.layout.upper(cid), self.layout.work(cid), self.layout.rootfs(cid), self.layout.bundle(cid)):
                 fs.ensure_dir(d, 0o755)
             self._write_files(record)
+            if secrets:
+                self._write_secrets(cid, secrets, durable=not opts.get("auto_remove"))
             if userns is not None:
                 self._own_for_userns(cid, userns)
                 if not self._idmap_supported():
@@ -432,6 +439,32 @@ class ContainerService:
         fs.atomic_write(self.layout.container_file(record.id, "hostname"), hostname + "\n", fsync=False)
         fs.atomic_write(self.layout.container_file(record.id, "hosts"), hosts, fsync=False)
         fs.atomic_write(self.layout.container_file(record.id, "resolv.conf"), self._resolv_conf(), fsync=False)
+
+    # ================================================================ secret_env
+    # A secret's value lives in one place: the bundle's config.json (root-only, 0600), in process.env,
+    # where the runtime and exec need it. ``create`` writes a bundle holding only that env; every start
+    # reads the values back before it rebuilds the bundle. The record keeps seals (options.container.seal).
+    def _write_secrets(self, cid: str, secrets: t.Mapping[str, str], durable: bool = True) -> None:
+        spec = {"process": {"env": [f"{k}={v}" for k, v in secrets.items()]}}
+        fs.atomic_write(os.path.join(self.layout.bundle(cid), "config.json"), sync.dumps(spec), mode=0o600,
+                        fsync=durable)
+
+    def _secret_values(self, record: ContainerRecord) -> dict[str, str]:
+        """The plain ``secret_env`` values of *record*, from its bundle, each checked against its seal."""
+        sealed = record.options.get("secret_env") or {}
+        if not sealed:
+            return {}
+        spec = fs.read_json(os.path.join(self.layout.bundle(record.id), "config.json")) or {}
+        found = dict(str(e).partition("=")[::2] for e in (spec.get("process") or {}).get("env") or ())
+        out = {}
+        for name, seal in sealed.items():
+            value = found.get(name)
+            if value is None or not copts.is_sealed(name, value, seal):
+                raise InvalidOption(f"secret_env.{name}", copts.SECRET_MASK,
+                                    f"the value of container {record.name} is lost (its bundle was removed or "
+                                    "changed): recreate the container with the secret")
+            out[name] = value
+        return out
 
     def _resolv_conf(self) -> str:
         dns = self.config.get("dns")
@@ -619,6 +652,7 @@ class ContainerService:
         from ..runtime.syscalls import LinuxSyscalls
 
         cid = record.id
+        secrets = self._secret_values(record)  # before anything is mounted: a lost secret fails the start
         idmapped = bool(record.userns) and self._idmap_supported()
         lower = self._layers_of(record, shifted=not idmapped)
         rootfs = self.layout.rootfs(cid)
@@ -648,8 +682,11 @@ class ContainerService:
             else:
                 mount(lower)
         image_config = (self._image_config(record.image).get("config") or {})
+        options = _applicable(record.options)
+        if secrets:
+            options = {**options, "secret_env": secrets}
         spec = specmod.build(
-            _applicable(record.options),
+            options,
             image_config,
             self.config,
             container_id=cid,
@@ -926,7 +963,8 @@ class ContainerService:
         cid = self.require(name)
         bad = [k for k in options if k not in copts.UPDATABLE]
         if bad:
-            raise InvalidOption(bad[0], options[bad[0]], "cannot be updated in place (the container must be recreated)")
+            raise InvalidOption(bad[0], _shown(options)[bad[0]],
+                                "cannot be updated in place (the container must be recreated)")
         with lifecycle.locked(self.layout, cid, self.lock_timeout):
             record = self._record(cid)
             merged = dict(record.options)
@@ -1029,7 +1067,8 @@ class ContainerService:
                 "User": eff.get("user") or "",
                 "Tty": bool(opts.get("tty")),
                 "OpenStdin": bool(opts.get("interactive")),
-                "Env": [f"{k}={v}" for k, v in (eff.get("env") or {}).items()],
+                "Env": [f"{k}={v}" for k, v in {**(eff.get("env") or {}),
+                                                 **copts.mask_secrets(opts.get("secret_env"))}.items()],
                 "Cmd": eff.get("command"),
                 "Entrypoint": eff.get("entrypoint"),
                 "Image": record.image_name,
@@ -1039,7 +1078,7 @@ class ContainerService:
                 "StopTimeout": opts.get("stop_timeout"),
                 "Healthcheck": eff.get("healthcheck"),
             },
-            "Berth": {"Desired": opts, "Runtime": record.runtime, "IdMappings": record.userns},
+            "Berth": {"Desired": _shown(opts), "Runtime": record.runtime, "IdMappings": record.userns},
         }
 
     def _args(self, record: ContainerRecord) -> list[str]:
@@ -1511,6 +1550,13 @@ def _unsupported(options: t.Mapping[str, t.Any]) -> dict[str, str]:
             out["blkio_weight"] = ("this kernel does not support block I/O weight (no blkio.weight or "
                                    "blkio.bfq.weight, or no io controller): the weight is discarded, as Docker does")
     return out
+
+
+def _shown(options: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """*options* as results show them: ``secret_env`` masked (neither values nor seals)."""
+    if not options.get("secret_env"):
+        return options
+    return {**options, "secret_env": copts.mask_secrets(options["secret_env"])}
 
 
 def _applicable(options: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
