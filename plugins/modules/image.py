@@ -195,11 +195,12 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.image import IMAGE_OPTIONS
+from ansible_collections.berth.engine.plugins.module_utils.glue.image_task import image
 from ansible_collections.berth.engine.plugins.module_utils.glue.runner import run_task
 
 
 def main() -> None:
-    run_task(AnsibleModule, IMAGE_OPTIONS, task="image")
+    run_task(AnsibleModule, IMAGE_OPTIONS, task=image)
 
 
 if __name__ == "__main__":

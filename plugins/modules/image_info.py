@@ -84,11 +84,12 @@ images:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.image import IMAGE_INFO_OPTIONS
+from ansible_collections.berth.engine.plugins.module_utils.glue.image_task import image_info
 from ansible_collections.berth.engine.plugins.module_utils.glue.runner import run_task
 
 
 def main() -> None:
-    run_task(AnsibleModule, IMAGE_INFO_OPTIONS, task="image_info")
+    run_task(AnsibleModule, IMAGE_INFO_OPTIONS, task=image_info)
 
 
 if __name__ == "__main__":

@@ -396,7 +396,7 @@ def _run_task(tmp_path: t.Any, task: t.Any, diff: bool = False, **kw: t.Any) -> 
 
 
 def test_runner_builds_module_from_table(tmp_path: t.Any) -> None:
-    mod = _run_task(tmp_path, "image", state="absent")
+    mod = _run_task(tmp_path, image_task.image, state="absent")
     assert mod.kwargs["supports_check_mode"] is True
     assert set(mod.kwargs["argument_spec"]) == set(IMAGE_OPTIONS.names())
     assert mod.kwargs["required_if"] == [["source", "load", ["archive_path"]], ["source", "import", ["archive_path"]]]
@@ -405,7 +405,7 @@ def test_runner_builds_module_from_table(tmp_path: t.Any) -> None:
 
 
 def test_runner_returns_diff_in_diff_mode(tmp_path: t.Any) -> None:
-    mod = _run_task(tmp_path, "image", diff=True, state="absent")
+    mod = _run_task(tmp_path, image_task.image, diff=True, state="absent")
     assert mod.exit and mod.exit["diff"] == {"before": {"id": None, "repo_tags": []}, "after": {"id": None, "repo_tags": []}}
 
 
@@ -439,14 +439,10 @@ def test_runner_passes_warnings(tmp_path: t.Any) -> None:
 
 
 def test_runner_rejects_relative_data_root(tmp_path: t.Any) -> None:
-    mod = _run_task(tmp_path, "image", state="absent")
+    mod = _run_task(tmp_path, image_task.image, state="absent")
     FakeModule.next_params["data_root"] = "relative/root"
     with pytest.raises(Exit):
-        runner.run_task(FakeModule, IMAGE_OPTIONS, "image")
+        runner.run_task(FakeModule, IMAGE_OPTIONS, image_task.image)
     mod = FakeModule.last
     assert mod.fail and "data_root" in mod.fail["msg"] and "exception" not in mod.fail
 
-
-def test_runner_unknown_task_is_a_bug(tmp_path: t.Any) -> None:
-    mod = _run_task(tmp_path, "nope")
-    assert mod.fail and "unknown task 'nope'" in mod.fail["msg"]

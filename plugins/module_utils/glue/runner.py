@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The one bridge between an Ansible module and the engine.
 
-``run_task(AnsibleModule, IMAGE_OPTIONS, task="image")`` builds the module
+``run_task(AnsibleModule, IMAGE_OPTIONS, task=image)`` builds the module
 from the option table, opens the engine, runs the task function and reports:
 ``EngineError`` -> ``fail_json(msg=str(e))`` (the message already names the
 field, value or path); anything else -> ``fail_json`` with the traceback.
@@ -41,26 +41,13 @@ class TaskContext:
         self.warnings.append(message)
 
 
-def _task_function(task: str) -> TaskFunction:
-    """Task name -> function.  Static imports, so AnsiballZ ships the task code."""
-    if task == "image":
-        from .image_task import image
-
-        return image
-    if task == "image_info":
-        from .image_task import image_info
-
-        return image_info
-    raise ValueError(f"unknown task {task!r}")
-
-
-def run_task(module_cls: t.Any, options: OptionTable, task: str | TaskFunction) -> None:
-    """Build the module, run *task* against the engine, exit or fail.  Never returns."""
+def run_task(module_cls: t.Any, options: OptionTable, task: TaskFunction) -> None:
+    """Build the module, run the task function against the engine, exit or fail.  Never returns.
+    The module file imports *task* itself: a static import, so AnsiballZ ships the task's code."""
     module = module_cls(**module_kwargs(options))
-    name = task if isinstance(task, str) else getattr(task, "__name__", "task")
+    name = getattr(task, "__name__", "task")
     try:
-        func = _task_function(task) if isinstance(task, str) else task
-        result = _run(module, func)
+        result = _run(module, task)
     except EngineError as exc:
         module.fail_json(msg=str(exc))
         raise  # fail_json exits; only a fake module gets here
