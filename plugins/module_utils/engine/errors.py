@@ -34,7 +34,10 @@ class InvalidOption(EngineError):
     exit_code = 125
 
     def __init__(self, field: str, value: t.Any, reason: str) -> None:
-        super().__init__(f"invalid value {value!r} for {field}: {reason}")
+        shown = repr(value)
+        if len(shown) > 100:  # a 5000-character name is named, not printed
+            shown = f"{shown[:60]}... ({len(value) if isinstance(value, (str, bytes)) else len(shown)} characters)"
+        super().__init__(f"invalid value {shown} for {field}: {reason}")
         self.field = field
         self.value = value
         self.reason = reason

@@ -249,10 +249,10 @@ class ContainerService:
         image_name = opts.get("image")
         if not image_name:
             raise InvalidOption("image", image_name, "an image is required")
+        if name is not None:  # before any pull, and before anything is written
+            name = copts.container_name(name, "name")
         self._check_supported(opts)
         image_id = self._image_for(str(image_name), pull, opts.get("platform"))
-        if name is not None:
-            name = copts.container_name(name, "name")
         runtime = self._runtime_name(opts)
         self._runtime_for(runtime)  # fail early on an unknown runtime
         userns = self._userns_for(opts)
