@@ -332,6 +332,10 @@ BAD = [
     ("ulimits", ["nofile:" + "9" * 5000], "ulimits[0]", "integers"),
     ("healthcheck", {"interval": "9999999999h"}, "healthcheck.interval", "too long"),
     ("healthcheck", {"interval": "9" * 5000 + "s"}, "healthcheck.interval", "not a duration"),
+    ("cpuset_cpus", "\u0b6c", "cpuset_cpus", "0-3"),  # ASCII digits only: the kernel reads this list
+    ("memory", "\u0b6c\u0b6cm", "memory", "not a size"),
+    ("tmpfs", ["/run:uid=\u00b2"], "tmpfs[0]", "uid"),
+    ("stop_signal", "\u00b2", "stop_signal", "unknown signal"),
     ("name", "a" * 256, "name", "at most 255 characters"),
     ("name", "a" * 5000, "name", "at most 255 characters"),
     # NUL bytes: the kernel would cut the string there

@@ -184,7 +184,7 @@ def int_range(low: int | None = None, high: int | None = MAX_INT32, *, zero: boo
     return norm
 
 
-_SIZE = Pattern(r"(?i)^(\d{1,30}(?:\.\d{1,30})?) ?([kmgtp])?i?b?$")
+_SIZE = Pattern(r"(?ai)^(\d{1,30}(?:\.\d{1,30})?) ?([kmgtp])?i?b?$")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -225,7 +225,7 @@ _DURATION_UNITS = {
     "m": 60 * 1000_000_000,
     "h": 3600 * 1000_000_000,
 }
-_DURATION_PART = Pattern(r"(\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = Pattern(r"(?a)(\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})(ns|us|µs|μs|ms|s|m|h)")
 
 
 def duration(value: t.Any, field: str) -> int:
@@ -252,7 +252,7 @@ def duration(value: t.Any, field: str) -> int:
     return int(total)
 
 
-_DECIMAL = Pattern(r"^-?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})$")
+_DECIMAL = Pattern(r"(?a)^-?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})$")
 
 
 def cpus(value: t.Any, field: str) -> int:
@@ -454,7 +454,7 @@ def restart_policy(value: t.Any, field: str) -> str:
     return text
 
 
-_CPUSET = Pattern(r"^\d{1,9}(?:-\d{1,9})?(?:,\d{1,9}(?:-\d{1,9})?)*$")
+_CPUSET = Pattern(r"(?a)^\d{1,9}(?:-\d{1,9})?(?:,\d{1,9}(?:-\d{1,9})?)*$")
 
 
 def parse_cpu_list(text: str) -> list[tuple[int, int]]:
@@ -697,7 +697,7 @@ def tmpfs(value: t.Any, field: str) -> dict[str, str]:
                 size(val, where)
             if key == "mode" and eq and not _re().fullmatch(r"[0-7]{1,4}", val):
                 _fail(where, item, f"tmpfs mode {val!r} is not octal")
-            if key in ("uid", "gid") and eq and not (val.isdigit() and int(val) < (1 << 32) - 1):
+            if key in ("uid", "gid") and eq and not (val.isascii() and val.isdigit() and int(val) < (1 << 32) - 1):
                 _fail(where, item, f"tmpfs {key} {val!r} must be a number below 4294967295")
             if key in ("nr_inodes", "nr_blocks") and eq:
                 size(val, where)
@@ -723,7 +723,7 @@ def signal_name(value: t.Any, field: str) -> str:
     if isinstance(value, bool):
         _fail(field, value, "must be a signal name or number")
     text = str(value).strip().upper()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         number = int(text)
         for name, num in SIGNALS.items():
             if num == number:
