@@ -24,12 +24,12 @@ SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 
 #: Strings that look like what the normalisers parse (sizes, cpusets, durations, signals, paths ...).
 LOOKALIKE = st.one_of(
-    st.from_regex(r"-?\d{1,25}(\.\d{0,5})? ?[kKmMgGtTpPeE]?[iI]?[bB]?", fullmatch=True),
-    st.from_regex(r"\d{1,12}(-\d{1,12})?(,\d{1,6}(-\d{1,6})?){0,2}", fullmatch=True),
-    st.from_regex(r"(\d{1,20}(\.\d{0,3})?(ns|us|ms|s|m|h)){1,3}", fullmatch=True),
+    st.from_regex(r"-?[0-9]{1,25}(\.[0-9]{0,5})? ?[kKmMgGtTpPeE]?[iI]?[bB]?", fullmatch=True),
+    st.from_regex(r"[0-9]{1,12}(-[0-9]{1,12})?(,[0-9]{1,6}(-[0-9]{1,6})?){0,2}", fullmatch=True),
+    st.from_regex(r"([0-9]{1,20}(\.[0-9]{0,3})?(ns|us|ms|s|m|h)){1,3}", fullmatch=True),
     st.from_regex(r"/[a-z0-9/._-]{0,20}(:[a-z0-9=,]{0,20})?", fullmatch=True),
-    st.from_regex(r"[a-z]{1,8}:-?\d{1,22}(:-?\d{1,22})?", fullmatch=True),
-    st.from_regex(r"(SIG)?(RT(MIN|MAX)[+-]\d{1,3}|[A-Z]{2,6}|\d{1,4})", fullmatch=True),
+    st.from_regex(r"[a-z]{1,8}:-?[0-9]{1,22}(:-?[0-9]{1,22})?", fullmatch=True),
+    st.from_regex(r"(SIG)?(RT(MIN|MAX)[+-][0-9]{1,3}|[A-Z]{2,6}|[0-9]{1,4})", fullmatch=True),
     st.sampled_from(["", " ", "\0", "a\0b", "/", "..", "-1", "unlimited", "0", "1e400", "nan", "inf",
                      "container:", "container:x\0", "on-failure:99999999999", "a" * 5000, "9" * 5000]),
 )
@@ -133,6 +133,8 @@ FLAG_VALUES = {
     "ulimits": st.builds("nofile={}".format, BIG),
 }
 OPTION_OF = {f: rf.option for rf in cli.RUN_FLAGS for f in rf.flags}
+#: Flags that take no value (``--rm``, ``-d``).
+SWITCHES = {f for rf in cli.RUN_FLAGS for f in rf.flags if rf.kind == "flag" or (rf.kind == "cli" and not rf.metavar)}
 
 
 @st.composite
@@ -140,6 +142,9 @@ def create_argv(draw: t.Callable[..., t.Any]) -> list[str]:
     words: list[str] = []
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         flag = draw(st.sampled_from(FLAGS))
+        if flag in SWITCHES and draw(st.integers(0, 3)) > 0:
+            words.append(flag)
+            continue
         shaped = FLAG_VALUES.get(OPTION_OF.get(flag) or "")
         value = draw(shaped if shaped is not None and draw(st.integers(0, 3)) > 0 else ARG).replace("\0", "")
         words += [flag, value] if draw(st.booleans()) else [f"{flag}={value}"]
