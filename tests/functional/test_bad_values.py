@@ -11,7 +11,7 @@ import typing as t
 
 import pytest
 
-from tests.support.cli import Berth, scratch
+from tests.support.cli import Berth, scratch_with_busybox
 
 pytestmark = [pytest.mark.functional]
 
@@ -24,18 +24,9 @@ if os.geteuid() != 0:
 
 @pytest.fixture(scope="module")
 def berth(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Berth]:
-    import tarfile
-
-    base = tmp_path_factory.mktemp("bad-values")
-    b = scratch(base)
-    tar = base / "rootfs.tar"
-    with tarfile.open(tar, "w") as tf:
-        tf.add(busybox_rootfs, arcname=".")
-        data = b"just text\n"  # executable, but neither a binary nor a #! script
-        info = tarfile.TarInfo("./notbin")
-        info.mode, info.size = 0o755, len(data)
-        tf.addfile(info, io.BytesIO(data))
-    b("import", "-c", 'CMD ["sh"]', str(tar), IMAGE)
+    # /notbin: executable, but neither a binary nor a #! script
+    b = scratch_with_busybox(tmp_path_factory.mktemp("bad-values"), busybox_rootfs, IMAGE,
+                             extra={"./notbin": (b"just text\n", 0o755)})
     b("tag", IMAGE, ODD)
     yield b
     leftovers = b("ps", "-aq", "--no-trunc").out.split()
