@@ -108,6 +108,18 @@ def test_a_command_that_cannot_be_executed_is_not_started(berth: Berth) -> None:
     assert berth("ps", "-aq").out == ""
 
 
+def test_a_set_up_error_is_reported_with_container_paths(berth: Berth) -> None:
+    """The init's own error, not "No such container" (it used to be taken for a stale runtime state
+    because it said "exists"), and the container's path, not the data root's."""
+    res = berth("run", "--name", "wd", "-w", "/etc/passwd", IMAGE, "true", rc=127)
+    assert "mkdir /etc/passwd: exists and is not a directory" in res.err, res.err
+    assert_clean_message(res.err, berth.root)
+    state = json.loads(berth("inspect", "wd").out)[0]["State"]
+    assert (state["Status"], state["ExitCode"]) == ("created", 127)
+    assert state["Error"] == "mkdir /etc/passwd: exists and is not a directory"
+    berth("rm", "wd")
+
+
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

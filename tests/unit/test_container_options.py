@@ -451,7 +451,11 @@ def test_unreadable_env_file_names_the_option() -> None:
 
     with pytest.raises(InvalidOption) as err:
         normalise_options({"env_file": "/nope.env"}, read_file=missing)
-    assert err.value.field == "env_file" and "cannot read" in err.value.reason
+    assert err.value.field == "env_file" and err.value.reason == "cannot read it: no such file or directory"
+    with pytest.raises(InvalidOption) as err:  # the real file system: no "[Errno 2]" either
+        normalise_options({"security_opts": ["seccomp=/nonexistent/profile.json"]})
+    assert err.value.reason == "cannot read the profile: no such file or directory"
+    assert "Errno" not in str(err.value)
 
 
 def test_seccomp_profile_path_is_loaded() -> None:

@@ -1142,6 +1142,15 @@ def _read_text(path: str) -> str:
         return fh.read()
 
 
+def _read_error(exc: Exception) -> str:
+    """Why a file could not be read, without Python's ``[Errno 2] ...: 'path'`` (the path is the value)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(exc)
+
+
 def normalise_options(
     params: t.Mapping[str, t.Any],
     *,
@@ -1179,7 +1188,7 @@ def normalise_options(
         try:
             text = read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidOption("env_file", path, f"cannot read it: {exc}") from None
+            raise InvalidOption("env_file", path, f"cannot read it: {_read_error(exc)}") from None
         merged = parse_env_file(text, env_lookup.get, source=path)
         merged.update(out.get("env", {}))
         out["env"] = merged
@@ -1197,7 +1206,7 @@ def load_seccomp_profile(path: str, read: t.Callable[[str], str] | None = None) 
     try:
         text = (read or _read_text)(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidOption("security_opts", f"seccomp={path}", f"cannot read the profile: {exc}") from None
+        raise InvalidOption("security_opts", f"seccomp={path}", f"cannot read the profile: {_read_error(exc)}") from None
     try:
         import json
 

@@ -144,6 +144,7 @@ def run_child(cfg: InitConfig, pipes: Pipes, deps: Deps) -> t.NoReturn:
     step = "start"
     try:
         chan = pipes.child()
+        chan.hide = cfg.rootfs
         _use_stdio(cfg.stdio)
         step = "wait for the parent"
         chan.expect(Msg.GO)

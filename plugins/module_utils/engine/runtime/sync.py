@@ -106,6 +106,9 @@ class Channel:
         self.wfd = wfd
         self.timeout = timeout
         self._buf = b""
+        #: The container's root as the host sees it (before pivot_root): shown as ``/`` in errors, so that
+        #: a message names the container's path, not the engine's data root.
+        self.hide = ""
 
     def send(self, kind: int, payload: t.Any = None) -> None:
         body = b"" if payload is None else dumps(payload).encode()
@@ -131,6 +134,10 @@ class Channel:
             payload = {"step": step, "message": msg, "errno": exc.errno}
         else:
             payload = {"step": step, "message": str(exc) or type(exc).__name__, "errno": None}
+        if self.hide:
+            prefix = self.hide.rstrip("/") + "/"
+            payload["step"] = payload["step"].replace(prefix, "/")
+            payload["message"] = payload["message"].replace(prefix, "/")
         while True:
             try:
                 self.send(Msg.ERROR, payload)
