@@ -14,7 +14,12 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine, Stdio
-from ansible_collections.berth.engine.plugins.module_utils.engine.errors import Conflict, EngineError, RuntimeFailure
+from ansible_collections.berth.engine.plugins.module_utils.engine.errors import (
+    Conflict,
+    EngineError,
+    InvalidOption,
+    RuntimeFailure,
+)
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
 from tests.support import require_tools
 
@@ -216,6 +221,9 @@ def test_detached_lifecycle_keeps_changes_across_restart(eng: Engine) -> None:
     assert st["Status"] == "exited" and st["ExitCode"] in (137, 143)
     eng.containers.start(cid)
     assert eng.containers.exec(cid, ["cat", "/data.txt"]) == 0
+    for bad in ({"command": ["echo", "a\0b"]}, {"command": ["true"], "env": {"A": "\0"}}):
+        with pytest.raises(InvalidOption, match="NUL byte"):  # the kernel would cut the string there
+            eng.containers.exec(cid, **bad)
     r, w = os.pipe()
     assert eng.containers.exec(cid, ["sh", "-c", "cat /data.txt; exit 4"], stdio=Stdio(None, w, w)) == 4
     os.close(w)

@@ -1142,6 +1142,9 @@ class ContainerService:
             raise Conflict(f"Container {cid} is not running")
         if not command:
             raise InvalidOption("command", list(command), "no command specified")
+        for field, value in (("command", list(command)), ("env", dict(env or {})), ("user", user),
+                             ("workdir", workdir)):
+            copts.check_no_nul(value, field)
         spec = fs.read_json(os.path.join(self.layout.bundle(cid), "config.json")) or {}
         rootfs = self.layout.rootfs(cid)
         process = specmod.exec_process(
