@@ -45,7 +45,8 @@ options:
   name:
     description:
       - Name of the container. It identifies the container across runs.
-      - Container names are V([a-zA-Z0-9][a-zA-Z0-9_.-]+).
+      - Container names are V([a-zA-Z0-9][a-zA-Z0-9_.-]+) and at most 255 characters long (a name is a file
+        name in the data root).
     type: str
     required: true
   image:
@@ -134,11 +135,13 @@ options:
     description:
       - Memory limit, a number with an optional unit C(b), C(k), C(m), C(g), C(t), C(p) (binary multiples,
         as Docker reads them), for example V(512m) or V(1.5g). V(0) means no limit; the minimum is C(6m).
+      - Every size (this one, O(memory_reservation), O(memory_swap), O(shm_size), C(size=) of O(tmpfs),
+        C(max-size) of O(log_options)) is at most 2^63-1 bytes, the kernel's limit.
       - Changed in place.
     type: str
   memory_reservation:
     description:
-      - Memory soft limit, in the format of O(memory). Changed in place.
+      - Memory soft limit, in the format of O(memory); the minimum is C(6m). Changed in place.
     type: str
   memory_swap:
     description:
@@ -148,7 +151,8 @@ options:
     type: str
   cpus:
     description:
-      - Number of CPUs the container may use, for example V(1.5). Changed in place.
+      - Number of CPUs the container may use, for example V(1.5), from V(0.01) to the number of CPUs online
+        on the host; V(0) means no limit. Changed in place.
       - Mutually exclusive with O(cpu_period) and O(cpu_quota).
     type: float
   cpu_shares:
@@ -168,14 +172,17 @@ options:
   cpuset_cpus:
     description:
       - CPUs the container may run on, for example V(0-3) or V(0,2). Changed in place.
+      - Each CPU must be online on the host (C(/sys/devices/system/cpu/online)).
     type: str
   cpuset_mems:
     description:
       - Memory nodes the container may use, for example V(0). Changed in place.
+      - Each node must be online on the host (C(/sys/devices/system/node/online); node V(0) without NUMA).
     type: str
   pids_limit:
     description:
-      - Maximum number of processes; V(0) or less means no limit. Changed in place.
+      - Maximum number of processes, at most V(4194304) (the kernel's limit); V(0) or less means no limit.
+        Changed in place.
     type: int
   blkio_weight:
     description:

@@ -14,7 +14,7 @@ import typing as t
 
 import pytest
 
-from tests.support.cli import Berth, scratch
+from tests.support.cli import Berth, scratch_with_busybox
 from tests.support.files import files_holding
 
 pytestmark = [pytest.mark.functional]
@@ -30,14 +30,7 @@ if os.geteuid() != 0 or not os.path.exists(MONITOR_PY):
 
 @pytest.fixture(scope="module")
 def berth(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Berth]:
-    import tarfile
-
-    base = tmp_path_factory.mktemp("cli-containers")
-    b = scratch(base)
-    tar = base / "rootfs.tar"
-    with tarfile.open(tar, "w") as tf:
-        tf.add(busybox_rootfs, arcname=".")
-    b("import", "-c", 'CMD ["sh"]', str(tar), IMAGE)
+    b = scratch_with_busybox(tmp_path_factory.mktemp("cli-containers"), busybox_rootfs, IMAGE)
     yield b
     leftovers = b("ps", "-aq", "--no-trunc").out.split()
     if leftovers:

@@ -14,7 +14,12 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine, Stdio
-from ansible_collections.berth.engine.plugins.module_utils.engine.errors import Conflict, EngineError, RuntimeFailure
+from ansible_collections.berth.engine.plugins.module_utils.engine.errors import (
+    Conflict,
+    EngineError,
+    InvalidOption,
+    RuntimeFailure,
+)
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
 from tests.support import require_tools
 
@@ -138,6 +143,42 @@ def test_entrypoint_and_command_rules(eng: Engine) -> None:
     assert out.strip() == "ep a b"
 
 
+@pytest.fixture
+def odd_image(eng: Engine, tmp_path: t.Any, rootfs_tar: str) -> str:
+    """busybox plus /notbin: executable, found on PATH lookup, but no binary and no #! line."""
+    import io
+    import tarfile
+
+    path = str(tmp_path / "odd.tar")
+    shutil.copyfile(rootfs_tar, path)
+    with tarfile.open(path, "a") as tf:
+        data = b"just text\n"
+        info = tarfile.TarInfo("./notbin")
+        info.mode, info.size = 0o755, len(data)
+        tf.addfile(info, io.BytesIO(data))
+    eng.images.import_(path, "odd:1")
+    return "odd:1"
+
+
+def test_a_process_that_cannot_be_executed_is_not_started(eng: Engine, odd_image: str) -> None:
+    """start waits for the execve (Berth's runtime): the container ends as Docker leaves it."""
+    opts = normalise_options({"image": odd_image, "command": ["/notbin", "arg"]})
+    cid = eng.containers.create(opts, name="odd")
+    with pytest.raises(RuntimeFailure, match='exec "/notbin": exec format error') as err:
+        eng.containers.start("odd")
+    assert eng.root not in str(err.value) and "Errno" not in str(err.value)
+    state = eng.containers.inspect(cid)["State"]
+    assert state["Status"] == "created" and not state["Running"] and state["Pid"] == 0
+    assert state["ExitCode"] == 126
+    assert 'exec "/notbin": exec format error' in state["Error"]
+    with pytest.raises(RuntimeFailure, match="exec format error") as err:
+        eng.containers.run(opts, detach=True)
+    assert err.value.exit_code == 126
+    with pytest.raises(RuntimeFailure, match="exec format error") as err:
+        run(eng, "berth", "/notbin", image=odd_image)  # attached, --rm
+    assert err.value.exit_code == 126
+
+
 def test_no_new_privileges_and_dropped_caps(eng: Engine) -> None:
     code, out, dummy = run(eng, "berth", "grep", "-E", "^(CapEff|NoNewPrivs)", "/proc/self/status",
                            security_opts=["no-new-privileges"], cap_drop=["ALL"])
@@ -180,6 +221,9 @@ def test_detached_lifecycle_keeps_changes_across_restart(eng: Engine) -> None:
     assert st["Status"] == "exited" and st["ExitCode"] in (137, 143)
     eng.containers.start(cid)
     assert eng.containers.exec(cid, ["cat", "/data.txt"]) == 0
+    for bad in ({"command": ["echo", "a\0b"]}, {"command": ["true"], "env": {"A": "\0"}}):
+        with pytest.raises(InvalidOption, match="NUL byte"):  # the kernel would cut the string there
+            eng.containers.exec(cid, **bad)
     r, w = os.pipe()
     assert eng.containers.exec(cid, ["sh", "-c", "cat /data.txt; exit 4"], stdio=Stdio(None, w, w)) == 4
     os.close(w)

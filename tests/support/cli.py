@@ -53,3 +53,22 @@ def scratch(base: t.Any) -> Berth:
     with open(config, "w", encoding="utf-8") as fh:
         json.dump({"data-root": root}, fh)
     return Berth(root, config, pycache_env(cache))
+
+
+def scratch_with_busybox(base: t.Any, busybox_rootfs: str, image: str,
+                         extra: t.Mapping[str, tuple[bytes, int]] | None = None) -> Berth:
+    """:func:`scratch` with the busybox root filesystem imported as *image* (``CMD ["sh"]``); *extra*
+    adds files to it: ``{"./path": (content, mode)}``."""
+    import io
+    import tarfile
+
+    b = scratch(base)
+    tar = os.path.join(os.fspath(base), "rootfs.tar")
+    with tarfile.open(tar, "w") as tf:
+        tf.add(busybox_rootfs, arcname=".")
+        for name, (data, mode) in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.mode, info.size = mode, len(data)
+            tf.addfile(info, io.BytesIO(data))
+    b("import", "-c", 'CMD ["sh"]', tar, image)
+    return b

@@ -31,6 +31,16 @@ def norm(name: str, value: t.Any) -> t.Any:
     return t.cast(ContainerOption, CONTAINER_OPTIONS[name]).normalise(value)
 
 
+@pytest.fixture(autouse=True)
+def eight_cpus_two_nodes(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables below assume a host with CPUs 0-7 and memory nodes 0-1 online (the kernel's list format);
+    test_cpusets_against_this_host checks the real /sys files."""
+    (tmp_path / "cpu-online").write_text("0-7\n")
+    (tmp_path / "node-online").write_text("0-1\n")
+    monkeypatch.setattr(c, "ONLINE_FILES", {"cpuset_cpus": str(tmp_path / "cpu-online"),
+                                            "cpuset_mems": str(tmp_path / "node-online")})
+
+
 # ------------------------------------------------------------------ every normaliser: good values
 GOOD = [
     ("memory", "512m", 512 * MiB),
@@ -44,6 +54,20 @@ GOOD = [
     ("memory", "1p", 1 << 50),
     ("memory", "0", 0),
     ("memory", 1048576, 1048576),
+    ("memory", "8388607t", 8388607 << 40),  # just below the kernel's page-counter range
+    ("memory", (1 << 63) - 1, (1 << 63) - 1),
+    ("cpus", "8", 8 * S),
+    ("cpus", "0", 0),
+    ("cpuset_cpus", "0-7", "0-7"),
+    ("cpuset_cpus", "0,2-3,7", "0,2-3,7"),
+    ("cpuset_mems", "0-1", "0-1"),
+    ("name", "a" * 255, "a" * 255),
+    ("name", "/web.1_a-b", "web.1_a-b"),
+    ("pids_limit", -1, 0),
+    ("pids_limit", 4194304, 4194304),
+    ("cpu_quota", (1 << 44) - 1, (1 << 44) - 1),
+    ("tmpfs", ["/t:uid=1000,gid=0,nr_inodes=10k"], {"/t": "uid=1000,gid=0,nr_inodes=10k"}),
+    ("ulimits", ["nofile:-1:-1"], [{"name": "nofile", "soft": -1, "hard": -1}]),
     ("memory_reservation", "256M", 256 * MiB),
     ("memory_swap", "-1", -1),
     ("memory_swap", -1, -1),
@@ -189,7 +213,7 @@ BAD = [
     ("cpus", "0.0000000001", "cpus", "too precise"),
     ("cpu_shares", 1, "cpu_shares", "between 2 and 262144"),
     ("cpu_period", 999, "cpu_period", "between 1000 and 1000000"),
-    ("cpu_quota", 10, "cpu_quota", "at least 1000"),
+    ("cpu_quota", 10, "cpu_quota", "between 1000 and"),
     ("cpuset_cpus", "a-b", "cpuset_cpus", "0-3"),
     ("cpuset_cpus", "3-1", "cpuset_cpus", "descending"),
     ("blkio_weight", 5, "blkio_weight", "between 10 and 1000"),
@@ -278,6 +302,62 @@ BAD = [
     ("oom_score_adj", 1001, "oom_score_adj", "between -1000 and 1000"),
     ("groups", ["a:b"], "groups[0]", "group name"),
     ("groups", [True], "groups[0]", "group name"),
+    # beyond what the kernel (or Docker) takes: refused before anything exists
+    ("memory", "99999999999999999999999g", "memory", "too large"),
+    ("memory", 1 << 63, "memory", "too large"),
+    ("memory", "8388608t", "memory", "too large"),
+    ("memory", "9" * 5000, "memory", "not a size"),
+    ("memory_reservation", "99999999999999p", "memory_reservation", "too large"),
+    ("memory_swap", "99999999999999p", "memory_swap", "too large"),
+    ("shm_size", "99999999999999999g", "shm_size", "too large"),
+    ("tmpfs", ["/run:size=99999999999999999g"], "tmpfs[0]", "too large"),
+    ("tmpfs", ["/run:nr_inodes=99999999999999999g"], "tmpfs[0]", "too large"),
+    ("tmpfs", ["/run:uid=-1"], "tmpfs[0]", "uid"),
+    ("tmpfs", ["/run:gid=4294967295"], "tmpfs[0]", "gid"),
+    ("log_options", {"max-size": "99999999999999999g"}, "log_options.max-size", "too large"),
+    ("cpus", "9", "cpus", "0.01 to 8"),
+    ("cpus", "0.001", "cpus", "smallest"),
+    ("cpus", "1e400", "cpus", "number of CPUs"),
+    ("cpus", float("nan"), "cpus", "number of CPUs"),
+    ("cpus", "9" * 5000, "cpus", "number of CPUs"),
+    ("cpuset_cpus", "0-99999", "cpuset_cpus", "CPUs 8, 9, 10 not available on this host (online: 0-7)"),
+    ("cpuset_cpus", "8", "cpuset_cpus", "not available"),
+    ("cpuset_cpus", "9" * 5000, "cpuset_cpus", "0-3"),
+    ("cpuset_mems", "2", "cpuset_mems", "memory nodes 2 not available on this host (online: 0-1)"),
+    ("cpu_quota", 1 << 44, "cpu_quota", "between 1000 and"),
+    ("pids_limit", 4194305, "pids_limit", "at most 4194304"),
+    ("restart_retries", 1 << 31, "restart_retries", "between 0 and 2147483647"),
+    ("stop_timeout", 10**30, "stop_timeout", "between -1 and 2147483647"),
+    ("ulimits", ["nofile:99999999999999999999"], "ulimits[0]", "at most"),
+    ("ulimits", ["nofile:" + "9" * 5000], "ulimits[0]", "integers"),
+    ("healthcheck", {"interval": "9999999999h"}, "healthcheck.interval", "too long"),
+    ("healthcheck", {"interval": "9" * 5000 + "s"}, "healthcheck.interval", "not a duration"),
+    ("cpuset_cpus", "\u0b6c", "cpuset_cpus", "0-3"),  # ASCII digits only: the kernel reads this list
+    ("memory", "\u0b6c\u0b6cm", "memory", "not a size"),
+    ("tmpfs", ["/run:uid=\u00b2"], "tmpfs[0]", "uid"),
+    ("stop_signal", "\u00b2", "stop_signal", "unknown signal"),
+    ("name", "a" * 256, "name", "at most 255 characters"),
+    ("name", "a" * 5000, "name", "at most 255 characters"),
+    # NUL bytes: the kernel would cut the string there
+    ("env", {"A": "x\0y"}, "env.A", "NUL"),
+    ("env", {"A\0B": "x"}, "env", "NUL"),
+    ("labels", {"a": "\0"}, "labels.a", "NUL"),
+    ("command", ["sh", "-c", "echo\0"], "command[2]", "NUL"),
+    ("command", "echo \0", "command", "NUL"),
+    ("entrypoint", ["/bin/sh\0x"], "entrypoint[0]", "NUL"),
+    ("hostname", "a\0b", "hostname", "NUL"),
+    ("domainname", "a\0b", "domainname", "NUL"),
+    ("working_dir", "/a\0b", "working_dir", "NUL"),
+    ("user", "root\0", "user", "NUL"),
+    ("image", "busybox\0", "image", "NUL"),
+    ("name", "web\0", "name", "NUL"),
+    ("cgroup_parent", "/a\0", "cgroup_parent", "NUL"),
+    ("sysctls", {"net.core.somaxconn": "1\0"}, "sysctls.net.core.somaxconn", "NUL"),
+    ("devices", ["/dev/fuse\0"], "devices[0]", "NUL"),
+    ("tmpfs", ["/run\0"], "tmpfs[0]", "NUL"),
+    ("healthcheck", {"test": ["CMD", "true\0"]}, "healthcheck.test[1]", "NUL"),
+    ("security_opts", ["seccomp=/p\0"], "security_opts[0]", "NUL"),
+    ("groups", ["a\0"], "groups[0]", "NUL"),
 ]  # fmt: skip
 
 
@@ -288,6 +368,36 @@ def test_normalise_bad(name: str, value: t.Any, field: str, reason: str) -> None
     assert err.value.field == field
     assert reason in err.value.reason
     assert field in str(err.value)
+
+
+def test_cpusets_against_this_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real /sys lists: what is online is accepted, one past the last CPU or node is not."""
+    monkeypatch.undo()
+    for name, path in c.ONLINE_FILES.items():
+        try:
+            with open(path) as fh:
+                text = fh.read().strip()
+        except OSError:
+            text = "0"  # no NUMA node directory: node 0 only
+        assert norm(name, text) == text
+        last = max(hi for _lo, hi in c.parse_cpu_list(text))
+        with pytest.raises(InvalidOption, match=f"{last + 1} not available on this host") as err:
+            norm(name, f"0-{last + 1}")
+        assert err.value.field == name
+
+
+def test_parse_cpu_list_and_missing_from() -> None:
+    assert c.parse_cpu_list("0-3,6\n") == [(0, 3), (6, 6)]
+    have = [(0, 3), (6, 6)]
+    assert c.missing_from([(0, 3), (6, 6)], have) == []
+    assert c.missing_from([(2, 10**9)], have) == [4, 5, 7]  # walks ranges, never expands them
+
+
+def test_a_long_value_is_shortened_in_the_message() -> None:
+    with pytest.raises(InvalidOption) as err:
+        norm("name", "a" * 5000)
+    assert len(str(err.value)) < 400
+    assert "5000 characters" in str(err.value)
 
 
 def test_none_means_not_specified_for_every_option() -> None:
@@ -318,7 +428,8 @@ def test_parse_env_file_like_docker() -> None:
     assert got == {"A": "1", "B": "'quoted stays'", "C": "with=equals", "EMPTY": "", "FROM_CALLER": "yes"}
 
 
-@pytest.mark.parametrize("line, reason", [("=value", "no variable name"), ("MY VAR=1", "whitespace")])
+@pytest.mark.parametrize("line, reason", [("=value", "no variable name"), ("MY VAR=1", "whitespace"),
+                                          ("A=x\0y", "NUL byte"), ("A\0=1", "NUL byte")])
 def test_parse_env_file_errors_name_the_line(line: str, reason: str) -> None:
     with pytest.raises(InvalidOption) as err:
         parse_env_file("OK=1\n" + line + "\n", {}.get, source="/etc/app.env")
@@ -340,7 +451,11 @@ def test_unreadable_env_file_names_the_option() -> None:
 
     with pytest.raises(InvalidOption) as err:
         normalise_options({"env_file": "/nope.env"}, read_file=missing)
-    assert err.value.field == "env_file" and "cannot read" in err.value.reason
+    assert err.value.field == "env_file" and err.value.reason == "cannot read it: no such file or directory"
+    with pytest.raises(InvalidOption) as err:  # the real file system: no "[Errno 2]" either
+        normalise_options({"security_opts": ["seccomp=/nonexistent/profile.json"]})
+    assert err.value.reason == "cannot read the profile: no such file or directory"
+    assert "Errno" not in str(err.value)
 
 
 def test_seccomp_profile_path_is_loaded() -> None:
@@ -382,6 +497,7 @@ CROSS = [
     ({"memory_swap": "1g"}, "memory_swap", "set memory too"),
     ({"memory": "1g", "memory_swap": "512m"}, "memory_swap", "at least memory"),
     ({"memory": "512m", "memory_reservation": "1g"}, "memory_reservation", "must not exceed"),
+    ({"memory_reservation": "1m"}, "memory_reservation", "minimum memory reservation is 6MB"),
     ({"cpus": 1, "cpu_quota": 50000}, "cpus", "conflicts"),
     ({"cpus": 1, "cpu_period": 50000}, "cpus", "conflicts"),
     ({"restart_retries": 3}, "restart_retries", "on-failure"),

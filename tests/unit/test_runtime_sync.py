@@ -85,6 +85,27 @@ def test_child_error_reaches_the_parent_with_step_and_errno() -> None:
         os.waitpid(pid, 0)
 
 
+def test_child_errors_name_container_paths_not_the_data_root() -> None:
+    root = "/var/lib/berth/containers/abc/rootfs"
+
+    def body(chan: sync.Channel) -> None:
+        chan.hide = root + "/"
+        try:
+            raise NotADirectoryError(20, f"mkdir {root}/etc/passwd: exists and is not a directory")
+        except OSError as exc:
+            chan.send_error(f"create the working directory {root}/etc/passwd", exc)
+
+    chan, pid = _in_child(body)
+    try:
+        with pytest.raises(sync.ChildError) as info:
+            chan.expect(Msg.PID)
+        assert info.value.step == "create the working directory /etc/passwd"
+        assert info.value.message == "mkdir /etc/passwd: exists and is not a directory"
+    finally:
+        chan.close()
+        os.waitpid(pid, 0)
+
+
 def test_a_silent_child_that_dies_is_eof_not_a_hang() -> None:
     chan, pid = _in_child(lambda chan: None)
     try:

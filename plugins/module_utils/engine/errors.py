@@ -28,13 +28,21 @@ class EngineError(Exception):
         return self.message
 
 
+def shorten(text: str, length: int | None = None) -> str:
+    """*text* for a message: a 5000-character value is named by its start and *length*, not printed."""
+    if len(text) <= 100:
+        return text
+    return f"{text[:60]}... ({len(text) if length is None else length} characters)"
+
+
 class InvalidOption(EngineError):
     """A user-supplied option has a bad value."""
 
     exit_code = 125
 
     def __init__(self, field: str, value: t.Any, reason: str) -> None:
-        super().__init__(f"invalid value {value!r} for {field}: {reason}")
+        shown = shorten(repr(value), len(value) if isinstance(value, (str, bytes)) else None)
+        super().__init__(f"invalid value {shown} for {field}: {reason}")
         self.field = field
         self.value = value
         self.reason = reason

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from ...engine.errors import EngineError, InvalidOption, NotFound, RuntimeFailure
+from ...engine.errors import EngineError, InvalidOption, NotFound, RuntimeFailure, shorten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing at run time: ``berth run`` is a start-up path (engine/runtime/__init__.py)
@@ -182,7 +182,7 @@ def flag_error(exc: InvalidOption, args: t.Any, flags: t.Sequence[RunFlag]) -> s
             shown = exc.value
         else:
             shown = ",".join(given)
-    return f'invalid argument "{shown}" for "{flag_names(f)}" flag: {exc.reason}'
+    return f'invalid argument "{shorten(shown)}" for "{flag_names(f)}" flag: {exc.reason}'
 
 
 def _read_text(path: str) -> str:

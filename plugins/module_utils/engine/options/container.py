@@ -62,8 +62,21 @@ DEFAULT_NETWORK_MODE = "bridge"  # what Docker's "default" means
 #: loopback (bridge networking comes later; the service refuses bridge and network names until then).
 UNSET_NETWORK_MODE = "none"
 DEFAULT_IPC_MODE = "private"
-#: Smallest memory limit Docker accepts.
+#: Smallest memory limit (and memory reservation) Docker accepts.
 MIN_MEMORY = 6 * 1024 * 1024
+#: Largest size in bytes: Docker's sizes are int64, and the kernel's page counters (memory.max,
+#: memory.limit_in_bytes ...) take at most LONG_MAX bytes (clamped to PAGE_COUNTER_MAX pages).
+MAX_SIZE = (1 << 63) - 1
+#: Longest container name: the name is a file name in the data root (``names/<name>``, NAME_MAX 255).
+MAX_NAME_LENGTH = 255
+#: The kernel's largest CFS quota in microseconds (``max_cfs_runtime``: 2^44 - 1).
+MAX_CPU_QUOTA = (1 << 44) - 1
+#: The largest ``pids.max`` the kernel takes (PID_MAX_LIMIT on 64-bit hosts).
+MAX_PIDS = 4 * 1024 * 1024
+#: Largest count, timeout or retry number (an int32, as Docker's API has them).
+MAX_INT32 = (1 << 31) - 1
+#: Where the host lists what ``cpuset_cpus`` / ``cpuset_mems`` may name (absent node file: node 0 only).
+ONLINE_FILES = {"cpuset_cpus": "/sys/devices/system/cpu/online", "cpuset_mems": "/sys/devices/system/node/online"}
 
 STATES = ("absent", "present", "stopped", "started", "healthy")
 PULL_POLICIES = ("always", "missing", "never")
@@ -86,12 +99,17 @@ class ContainerOption(Option):
     comparable: bool
 
     def normalise(self, value: t.Any, field: str | None = None) -> t.Any:
-        """The canonical form of *value* (``None`` stays ``None``: not specified)."""
+        """The canonical form of *value* (``None`` stays ``None``: not specified).
+
+        No string anywhere in *value* may hold a NUL byte: the kernel cuts strings there (execve, mount,
+        sethostname), so what ran would not be what was asked for."""
         if value is None:
             return None
+        field = field or self.name
+        check_no_nul(value, field)
         if self.normaliser is None:
             return value
-        return self.normaliser(value, field or self.name)
+        return self.normaliser(value, field)
 
 
 # ====================================================================== normalisers
@@ -104,6 +122,21 @@ def _re() -> t.Any:
 
 def _fail(field: str, value: t.Any, reason: str) -> t.NoReturn:
     raise InvalidOption(field, value, reason)
+
+
+def check_no_nul(value: t.Any, field: str) -> None:
+    """Refuse a NUL byte in *value* or in any string it holds (list items, dict keys and values)."""
+    if isinstance(value, str):
+        if "\0" in value:
+            _fail(field, value, "must not contain a NUL byte")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\0" in key:
+                _fail(field, key, "names must not contain a NUL byte")
+            check_no_nul(item, f"{field}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            check_no_nul(item, f"{field}[{i}]")
 
 
 def _str(value: t.Any, field: str) -> str:
@@ -131,7 +164,7 @@ def _int(value: t.Any, field: str) -> int:
     return value
 
 
-def int_range(low: int | None = None, high: int | None = None, *, zero: bool = False) -> Normaliser:
+def int_range(low: int | None = None, high: int | None = MAX_INT32, *, zero: bool = False) -> Normaliser:
     """A normaliser for integers in ``[low, high]`` (``zero``: 0 is also accepted, meaning unset)."""
 
     def norm(value: t.Any, field: str) -> int:
@@ -139,9 +172,9 @@ def int_range(low: int | None = None, high: int | None = None, *, zero: bool = F
         if zero and n == 0:
             return 0
         if (low is not None and n < low) or (high is not None and n > high):
-            if low is not None and high is not None:
+            if low is not None and high is not None and (high != MAX_INT32 or n > high):
                 span = f"between {low} and {high}"
-            elif low is not None:
+            elif low is not None and n < low:
                 span = f"at least {low}"
             else:
                 span = f"at most {high}"
@@ -151,7 +184,7 @@ def int_range(low: int | None = None, high: int | None = None, *, zero: bool = F
     return norm
 
 
-_SIZE = Pattern(r"(?i)^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$")
+_SIZE = Pattern(r"(?ai)^(\d{1,30}(?:\.\d{1,30})?) ?([kmgtp])?i?b?$")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -160,16 +193,19 @@ def size(value: t.Any, field: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
             _fail(field, value, "must not be negative")
-        return value
-    if not isinstance(value, str):
+        n = value
+    elif not isinstance(value, str):
         _fail(field, value, "must be a size such as 512m or 1g")
-    import fractions  # only when a size is given: keeps fractions/decimal off the no-op path
+    else:
+        import fractions  # only when a size is given: keeps fractions/decimal off the no-op path
 
-    m = _SIZE.match(value.strip())
-    if not m:
-        _fail(field, value, "not a size: use a number with an optional unit b, k, m, g, t or p (e.g. 512m, 1.5g)")
-    number = fractions.Fraction(m.group(1))
-    return int(number * _UNITS[(m.group(2) or "").lower()])
+        m = _SIZE.match(value.strip())
+        if not m:
+            _fail(field, value, "not a size: use a number with an optional unit b, k, m, g, t or p (e.g. 512m, 1.5g)")
+        n = int(fractions.Fraction(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
+    if n > MAX_SIZE:
+        _fail(field, value, f"too large: at most {MAX_SIZE} bytes (8 EiB), the kernel's limit")
+    return n
 
 
 def size_or_unlimited(value: t.Any, field: str) -> int:
@@ -189,7 +225,7 @@ _DURATION_UNITS = {
     "m": 60 * 1000_000_000,
     "h": 3600 * 1000_000_000,
 }
-_DURATION_PART = Pattern(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = Pattern(r"(?a)(\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})(ns|us|µs|μs|ms|s|m|h)")
 
 
 def duration(value: t.Any, field: str) -> int:
@@ -211,7 +247,12 @@ def duration(value: t.Any, field: str) -> int:
             _fail(field, value, "not a duration: use e.g. 30s, 1m30s or 500ms (units ns, us, ms, s, m, h)")
         total += fractions.Fraction(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos = m.end()
+    if total > MAX_SIZE:
+        _fail(field, value, "too long: at most about 292 years (Go's time.Duration)")
     return int(total)
+
+
+_DECIMAL = Pattern(r"(?a)^-?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})$")
 
 
 def cpus(value: t.Any, field: str) -> int:
@@ -220,15 +261,22 @@ def cpus(value: t.Any, field: str) -> int:
         _fail(field, value, "must be a number of CPUs such as 0.5 or 2")
     import fractions
 
-    try:
-        amount = fractions.Fraction(str(value).strip())
-    except (ValueError, ZeroDivisionError):
+    text = str(value).strip()
+    if not _DECIMAL.match(text):
         _fail(field, value, "must be a number of CPUs such as 0.5 or 2")
+    amount = fractions.Fraction(text)
     if amount < 0:
         _fail(field, value, "must not be negative")
     nano = amount * 10**9
     if nano.denominator != 1:
         _fail(field, value, "too precise: at most 9 decimal places")
+    if nano == 0:
+        return 0
+    if nano < 10**7:
+        _fail(field, value, "the smallest CPU limit is 0.01")
+    available = sum(hi - lo + 1 for lo, hi in online("cpuset_cpus"))
+    if nano > available * 10**9:
+        _fail(field, value, f"the range of CPUs is 0.01 to {available}, as this host has {available} CPUs")
     return int(nano)
 
 
@@ -374,6 +422,8 @@ def parse_env_file(text: str, lookup: t.Callable[[str], str | None], source: str
             raise InvalidOption(field, source, f"line {number}: no variable name before '='")
         if _re().search(r"\s", key):
             raise InvalidOption(field, source, f"line {number}: variable name {key!r} contains whitespace")
+        if "\0" in line:
+            raise InvalidOption(field, source, f"line {number}: contains a NUL byte")
         if sep:
             out[key] = val
         else:
@@ -437,7 +487,10 @@ def container_name(value: t.Any, field: str) -> str:
     text = _str(value, field)
     if not _CONTAINER_NAME.match(text):
         _fail(field, value, "container names are [a-zA-Z0-9][a-zA-Z0-9_.-]+ (at least two characters)")
-    return text.lstrip("/")
+    name = text.lstrip("/")
+    if len(name) > MAX_NAME_LENGTH:
+        _fail(field, value, f"container names are at most {MAX_NAME_LENGTH} characters long (this one has {len(name)})")
+    return name
 
 
 def image(value: t.Any, field: str) -> str:
@@ -462,21 +515,74 @@ def restart_policy(value: t.Any, field: str) -> str:
     return text
 
 
-_CPUSET = Pattern(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
+_CPUSET = Pattern(r"(?a)^\d{1,9}(?:-\d{1,9})?(?:,\d{1,9}(?:-\d{1,9})?)*$")
+
+
+def parse_cpu_list(text: str) -> list[tuple[int, int]]:
+    """The kernel's CPU/node list format (``0-3,6``) -> ``[(0, 3), (6, 6)]``; syntax not checked."""
+    out = []
+    for part in text.strip().split(","):
+        if part:
+            lo, _sep, hi = part.partition("-")
+            out.append((int(lo), int(hi or lo)))
+    return out
+
+
+def online(field: str) -> list[tuple[int, int]]:
+    """What the host has online for ``cpuset_cpus`` (CPUs) or ``cpuset_mems`` (memory nodes)."""
+    import os
+
+    try:
+        with open(ONLINE_FILES[field], encoding="ascii") as fh:
+            return parse_cpu_list(fh.read())
+    except (OSError, ValueError):
+        return [(0, 0)] if field == "cpuset_mems" else [(0, (os.cpu_count() or 1) - 1)]
+
+
+def missing_from(wanted: list[tuple[int, int]], have: list[tuple[int, int]]) -> list[int]:
+    """Numbers of *wanted* not in *have* (the first few; ranges are walked, never expanded)."""
+    out: list[int] = []
+    for lo, hi in wanted:
+        n = lo
+        while n <= hi and len(out) < 3:
+            cover = next((h for a, h in have if a <= n <= h), None)
+            if cover is None:
+                out.append(n)
+                n += 1
+            else:
+                n = cover + 1
+    return out
 
 
 def cpuset(value: t.Any, field: str) -> str:
-    """``0-3,6``; ranges must ascend.  Empty means no restriction."""
+    """``0-3,6``; ranges must ascend and name CPUs (memory nodes for ``cpuset_mems``) that are online.
+    Empty means no restriction."""
     text = _str(value, field).replace(" ", "")
     if not text:
         return ""
     if not _CPUSET.match(text):
         _fail(field, value, "must be a list such as 0-3 or 0,2")
-    for part in text.split(","):
-        lo, _sep, hi = part.partition("-")
-        if hi and int(hi) < int(lo):
-            _fail(field, value, f"range {part} is descending")
+    wanted = parse_cpu_list(text)
+    for lo, hi in wanted:
+        if hi < lo:
+            _fail(field, value, f"range {lo}-{hi} is descending")
+    base = field.split("[", 1)[0]
+    if base in ONLINE_FILES:
+        have = online(base)
+        gone = missing_from(wanted, have)
+        if gone:
+            what = "CPUs" if base == "cpuset_cpus" else "memory nodes"
+            shown = ",".join(f"{a}-{b}" if b != a else str(a) for a, b in have)
+            _fail(field, value, f"{what} {', '.join(map(str, gone))} not available on this host (online: {shown})")
     return text
+
+
+def pids_limit(value: t.Any, field: str) -> int:
+    """0 or less: no limit (normalised to 0); at most what the kernel's pids.max takes."""
+    n = _int(value, field)
+    if n > MAX_PIDS:
+        _fail(field, value, f"must be at most {MAX_PIDS} (the kernel's pid limit), or 0 for no limit")
+    return max(n, 0)
 
 
 def cgroup_parent(value: t.Any, field: str) -> str | None:
@@ -510,12 +616,16 @@ def ulimits(value: t.Any, field: str) -> list[dict[str, t.Any]]:
         if name not in ULIMIT_NAMES:
             _fail(where, item, f"unknown ulimit {parts[0]!r} (one of {', '.join(ULIMIT_NAMES)})")
         try:
+            if any(len(p) > 20 for p in parts[1:]):
+                raise ValueError(item)
             soft = int(parts[1])
             hard = int(parts[2]) if len(parts) == 3 else soft
         except ValueError:
             _fail(where, item, "limits must be integers (-1 for unlimited)")
         if soft < -1 or hard < -1:
             _fail(where, item, "limits must be -1 (unlimited) or more")
+        if soft > MAX_SIZE or hard > MAX_SIZE:
+            _fail(where, item, f"limits must be at most {MAX_SIZE} (-1 for unlimited)")
         if hard != -1 and (soft == -1 or soft > hard):
             _fail(where, item, "the soft limit must not exceed the hard limit")
         if name in out:
@@ -648,6 +758,10 @@ def tmpfs(value: t.Any, field: str) -> dict[str, str]:
                 size(val, where)
             if key == "mode" and eq and not _re().fullmatch(r"[0-7]{1,4}", val):
                 _fail(where, item, f"tmpfs mode {val!r} is not octal")
+            if key in ("uid", "gid") and eq and not (val.isascii() and val.isdigit() and int(val) < (1 << 32) - 1):
+                _fail(where, item, f"tmpfs {key} {val!r} must be a number below 4294967295")
+            if key in ("nr_inodes", "nr_blocks") and eq:
+                size(val, where)
         if path in out:
             _fail(where, item, f"two tmpfs mounts on {path}")
         out[path] = ",".join(words)
@@ -670,7 +784,7 @@ def signal_name(value: t.Any, field: str) -> str:
     if isinstance(value, bool):
         _fail(field, value, "must be a signal name or number")
     text = str(value).strip().upper()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         number = int(text)
         for name, num in SIGNALS.items():
             if num == number:
@@ -976,11 +1090,12 @@ CONTAINER_OPTIONS = OptionTable(
              engine_default=0, doc="Relative CPU weight."),
         _opt("cpu_period", kind="int", normaliser=int_range(1000, 1000000, zero=True), updatable=True,
              engine_default=0, doc="CFS period in microseconds."),
-        _opt("cpu_quota", kind="int", normaliser=int_range(1000, zero=True), updatable=True, engine_default=0,
+        _opt("cpu_quota", kind="int", normaliser=int_range(1000, MAX_CPU_QUOTA, zero=True), updatable=True,
+             engine_default=0,
              doc="CFS quota in microseconds."),
         _opt("cpuset_cpus", normaliser=cpuset, updatable=True, engine_default="", doc="CPUs to run on."),
         _opt("cpuset_mems", normaliser=cpuset, updatable=True, engine_default="", doc="Memory nodes to use."),
-        _opt("pids_limit", kind="int", normaliser=lambda v, f: max(_int(v, f), 0), updatable=True,
+        _opt("pids_limit", kind="int", normaliser=pids_limit, updatable=True,
              engine_default=0, doc="Maximum number of processes."),
         _opt("blkio_weight", kind="int", normaliser=int_range(10, 1000, zero=True), updatable=True,
              engine_default=0, doc="Relative block I/O weight."),
@@ -1090,6 +1205,15 @@ def _read_text(path: str) -> str:
         return fh.read()
 
 
+def _read_error(exc: Exception) -> str:
+    """Why a file could not be read, without Python's ``[Errno 2] ...: 'path'`` (the path is the value)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(exc)
+
+
 def normalise_options(
     params: t.Mapping[str, t.Any],
     *,
@@ -1127,7 +1251,7 @@ def normalise_options(
         try:
             text = read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidOption("env_file", path, f"cannot read it: {exc}") from None
+            raise InvalidOption("env_file", path, f"cannot read it: {_read_error(exc)}") from None
         merged = parse_env_file(text, env_lookup.get, source=path)
         merged.update(out.get("env", {}))
         out["env"] = merged
@@ -1145,7 +1269,7 @@ def load_seccomp_profile(path: str, read: t.Callable[[str], str] | None = None) 
     try:
         text = (read or _read_text)(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidOption("security_opts", f"seccomp={path}", f"cannot read the profile: {exc}") from None
+        raise InvalidOption("security_opts", f"seccomp={path}", f"cannot read the profile: {_read_error(exc)}") from None
     try:
         import json
 
@@ -1163,6 +1287,8 @@ def check_options(opts: t.Mapping[str, t.Any]) -> None:
     reservation = opts.get("memory_reservation") or 0
     if 0 < memory < MIN_MEMORY:
         raise InvalidOption("memory", memory, "the minimum memory limit is 6MB")
+    if 0 < reservation < MIN_MEMORY:
+        raise InvalidOption("memory_reservation", reservation, "the minimum memory reservation is 6MB")
     if swap > 0 and not memory:
         raise InvalidOption("memory_swap", swap, "set memory too when limiting memory plus swap")
     if swap > 0 and swap < memory:

@@ -13,9 +13,12 @@ Deviations from the order sketched in the design notes, all three as runc does i
 * the working directory is created before the pivot (the root may become read-only), but entered after
   the user switch (it must be accessible to the container user);
 * ``exec.fifo`` is waited on after capabilities and ``no_new_privs`` are set: ``create`` reports every
-  set-up error, ``start`` only releases the process. With ``noNewPrivileges`` the seccomp filter is
+  set-up error, ``start`` releases the process. With ``noNewPrivileges`` the seccomp filter is
   loaded after that wait (last before execve); without it, it must be loaded while we still hold
   CAP_SYS_ADMIN, i.e. before the user switch.
+* unlike runc, ``start`` also learns whether the process could be executed: the init keeps its
+  (close-on-exec) write end of ``exec.fifo`` open after the ``0`` that releases ``start``; a successful
+  ``execve`` closes it (EOF), a failure (startContainer hook, seccomp, execve) is written to it first.
 
 These functions run in forked children and never return: they ``execve`` or ``os._exit``.
 """
@@ -98,7 +101,8 @@ class InitConfig:
     """Everything the child needs, prepared by the parent before ``fork()``."""
 
     __slots__ = ("container_id", "spec", "bundle", "rootfs", "plan", "fifo_fd", "console_fd", "stdio",
-                 "no_pivot", "preserve_fds", "cgroup_sources", "host_pid", "annotations", "is_exec", "cgroups_path")
+                 "no_pivot", "preserve_fds", "cgroup_sources", "host_pid", "annotations", "is_exec", "cgroups_path",
+                 "start_fd")
 
     def __init__(self, container_id: str, spec: dict, bundle: str, rootfs_path: str, plan: namespaces.Plan,
                  fifo_fd: int | None = None, console_fd: int | None = None,
@@ -119,6 +123,8 @@ class InitConfig:
         self.annotations = spec.get("annotations") or {}
         self.is_exec = is_exec
         self.cgroups_path = ""
+        #: The init's write end of exec.fifo once ``start`` has opened it: where a late failure goes.
+        self.start_fd: int | None = None
 
     def hook_state(self, status: str) -> dict:
         return {"ociVersion": self.spec.get("ociVersion", "1.0.2"), "id": self.container_id, "status": status,
@@ -127,7 +133,8 @@ class InitConfig:
 
 
 class LateFailure(Exception):
-    """A failure after the parent stopped listening (after CREATED): reported on the container's stderr."""
+    """A failure after the parent stopped listening (after CREATED): reported to ``start`` through
+    exec.fifo (:func:`_late_exit`), or on the container's stderr when there is no ``start`` to tell."""
 
 
 # ---------------------------------------------------------------- intermediate process
@@ -137,6 +144,7 @@ def run_child(cfg: InitConfig, pipes: Pipes, deps: Deps) -> t.NoReturn:
     step = "start"
     try:
         chan = pipes.child()
+        chan.hide = cfg.rootfs
         _use_stdio(cfg.stdio)
         step = "wait for the parent"
         chan.expect(Msg.GO)
@@ -222,12 +230,12 @@ def container_init(cfg: InitConfig, chan: Channel, deps: Deps) -> t.NoReturn:
     try:
         _container_init(cfg, chan, deps, progress)
     except LateFailure as exc:
-        _late_exit(str(exc))
+        _late_exit(str(exc), cfg.start_fd)
     except BaseException as exc:  # noqa: BLE001
         if chan.wfd >= 0:
             chan.send_error(progress.step, exc)
         else:
-            _late_exit(f"{progress.step}: {exc}")
+            _late_exit(f"{progress.step}: {exc}", cfg.start_fd)
     os._exit(1)
 
 
@@ -255,7 +263,7 @@ def _container_init(cfg: InitConfig, chan: Channel, deps: Deps, progress: rootfs
     chan.wfd = chan.rfd = -1
 
     progress.step = "wait for start"
-    wait_for_start(cfg.fifo_fd)
+    cfg.start_fd = wait_for_start(cfg.fifo_fd)
     if hooks.get("startContainer"):
         progress.step = "startContainer hooks"
         run_hooks("startContainer", hooks["startContainer"], cfg.hook_state("running"))
@@ -524,16 +532,22 @@ def cloexec_from(first: int) -> None:
                 pass
 
 
-def wait_for_start(fifo_fd: int | None) -> None:
-    """Block until ``start`` opens exec.fifo for reading (through our O_PATH fd, like runc)."""
+def wait_for_start(fifo_fd: int | None) -> int | None:
+    """Block until ``start`` opens exec.fifo for reading (through our O_PATH fd, like runc).
+
+    Returns the write end, close-on-exec: ``start`` reads until EOF, i.e. until execve succeeded, and
+    reads the error instead when one is written to it (:func:`_late_exit`)."""
     if fifo_fd is None:
-        return
+        return None
     fd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
     try:
         os.write(fd, b"0")
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    finally:
         os.close(fifo_fd)
+    return fd
 
 
 def setup_console(cfg: InitConfig, sys_: Syscalls, mount_console: bool) -> None:
@@ -587,15 +601,20 @@ def execute(path: str, args: list[str], env: dict[str, str], report: bool = Fals
         sig.pthread_sigmask(sig.SIG_SETMASK, ())  # a mask blocked by the caller must not reach the container
     try:
         os.execve(path, args, env)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument or the environment
         if report:
             raise
-        raise LateFailure(f"exec {path}: {exc.strerror}") from None
+        reason = (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
+        raise LateFailure(f'exec "{args[0] if args else path}": {reason}') from None
 
 
-def _late_exit(message: str) -> t.NoReturn:
+def _late_exit(message: str, start_fd: int | None = None) -> t.NoReturn:
+    """Tell ``start`` (through exec.fifo) or else the container's stderr why the process never ran."""
     try:
-        os.write(2, f"berth-runtime: {message}\n".encode())
+        if start_fd is not None:
+            os.write(start_fd, message.encode(errors="replace")[:4000])
+        else:
+            os.write(2, f"berth-runtime: {message}\n".encode(errors="replace"))
     except OSError:
         pass
-    os._exit(127 if "exec " in message else 1)
+    os._exit(127 if message.startswith("exec ") else 1)

@@ -223,7 +223,7 @@ def start_failure_exit_code(message: str) -> int:
     low = message.lower()
     if "executable file not found" in low or "no such file or directory" in low or "not a directory" in low:
         return 127
-    if "permission denied" in low:
+    if "permission denied" in low or "exec format error" in low:  # found, but cannot be invoked
         return 126
     return 128
 

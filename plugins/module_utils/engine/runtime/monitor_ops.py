@@ -569,9 +569,15 @@ def _create(rt: t.Any, layout: Layout, container_id: str, stdio: tuple[int, int,
     bundle = layout.bundle(container_id)
     try:
         return int(rt.create(container_id, bundle, stdio=stdio, console_socket=console))
-    except Exception as exc:  # noqa: BLE001
-        if "exists" not in str(exc):
-            raise
+    except Exception:  # noqa: BLE001
+        try:  # a failed create leaves no state behind: only a state still there is a stale one
+            rt.state(container_id)
+        except Exception:  # noqa: BLE001
+            stale = False
+        else:
+            stale = True
+        if not stale:
+            raise  # the create's own error ("mkdir /etc/passwd: File exists" is not a stale state)
     rt.delete(container_id, force=True)
     return int(rt.create(container_id, bundle, stdio=stdio, console_socket=console))
 

@@ -300,18 +300,28 @@ class BerthRuntime:
             poller.register(fd, select.POLLIN)
             while True:
                 if poller.poll(100):
-                    data = os.read(fd, 16)
+                    data = os.read(fd, 4096)
                     if data:
                         break
                 if not _state.pid_alive(st.pid, st.pid_start):
                     raise _state.failure(container_id, "start", "the container init exited before it was started",
                                          status=STOPPED)
+            try:
+                os.unlink(fifo)  # started: from here on the container is running (or has failed to)
+            except FileNotFoundError:
+                pass
+            # The init holds its (close-on-exec) end until execve: EOF = the process runs; else its error.
+            while True:
+                poller.poll()
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                data += chunk
         finally:
             os.close(fd)
-        try:
-            os.unlink(fifo)
-        except FileNotFoundError:
-            pass
+        if len(data) > 1:
+            reason = data[1:].decode(errors="replace").strip()
+            raise _state.failure(container_id, "start", reason, status=STOPPED)
         hooks = (st.config.get("hooks") or {}).get("poststart")
         if hooks:
             try:

@@ -30,6 +30,13 @@ with a timeout and treat EOF as "the other side died", so a failing child is nev
                                                                             until ``start`` reads it
     any step:   <-----------------------  ERROR {"step", "message", "errno"}, then _exit(1)
 
+    ``start`` (BerthRuntime.start)                                          init, blocked on exec.fifo
+    open exec.fifo for reading ------------------------------------------> write "0", keep the fd
+    read "0", unlink exec.fifo                                              (close-on-exec) open;
+    read on to EOF  <------------------------------------------------------ execve closes it: started
+                    <------------------------------------------------------ or the reason it failed
+                                                                            (exec "x": ...), _exit(127)
+
 ``exec`` uses the same messages: the child joins the namespaces of the container's init, forks into
 its PID namespace, sends ``PID``; the parent joins it to the cgroup and sends ``GO``; the process then
 sets itself up and execs. A successful ``execve`` closes the pipe (EOF without ``ERROR`` = success).
@@ -99,6 +106,9 @@ class Channel:
         self.wfd = wfd
         self.timeout = timeout
         self._buf = b""
+        #: The container's root as the host sees it (before pivot_root): shown as ``/`` in errors, so that
+        #: a message names the container's path, not the engine's data root.
+        self.hide = ""
 
     def send(self, kind: int, payload: t.Any = None) -> None:
         body = b"" if payload is None else dumps(payload).encode()
@@ -124,6 +134,10 @@ class Channel:
             payload = {"step": step, "message": msg, "errno": exc.errno}
         else:
             payload = {"step": step, "message": str(exc) or type(exc).__name__, "errno": None}
+        if self.hide:
+            prefix = self.hide.rstrip("/") + "/"
+            payload["step"] = payload["step"].replace(prefix, "/")
+            payload["message"] = payload["message"].replace(prefix, "/")
         while True:
             try:
                 self.send(Msg.ERROR, payload)

@@ -251,10 +251,10 @@ class ContainerService:
         image_name = opts.get("image")
         if not image_name:
             raise InvalidOption("image", image_name, "an image is required")
+        if name is not None:  # before any pull, and before anything is written
+            name = copts.container_name(name, "name")
         self._check_supported(opts)
         image_id = self._image_for(str(image_name), pull, opts.get("platform"))
-        if name is not None:
-            name = copts.container_name(name, "name")
         runtime = self._runtime_name(opts)
         self._runtime_for(runtime)  # fail early on an unknown runtime
         userns = self._userns_for(opts)
@@ -1181,6 +1181,9 @@ class ContainerService:
             raise Conflict(f"Container {cid} is not running")
         if not command:
             raise InvalidOption("command", list(command), "no command specified")
+        for field, value in (("command", list(command)), ("env", dict(env or {})), ("user", user),
+                             ("workdir", workdir)):
+            copts.check_no_nul(value, field)
         spec = fs.read_json(os.path.join(self.layout.bundle(cid), "config.json")) or {}
         rootfs = self.layout.rootfs(cid)
         process = specmod.exec_process(
