@@ -106,7 +106,7 @@ class ContainerOption(Option):
         if value is None:
             return None
         field = field or self.name
-        check_no_nul(value, field)
+        check_no_nul(value, field, secret=self.no_log)
         if self.normaliser is None:
             return value
         return self.normaliser(value, field)
@@ -124,19 +124,20 @@ def _fail(field: str, value: t.Any, reason: str) -> t.NoReturn:
     raise InvalidOption(field, value, reason)
 
 
-def check_no_nul(value: t.Any, field: str) -> None:
-    """Refuse a NUL byte in *value* or in any string it holds (list items, dict keys and values)."""
+def check_no_nul(value: t.Any, field: str, secret: bool = False) -> None:
+    """Refuse a NUL byte in *value* or in any string it holds (list items, dict keys and values); the
+    error of a *secret* option (``no_log``) shows the mask, never the value."""
     if isinstance(value, str):
         if "\0" in value:
-            _fail(field, value, "must not contain a NUL byte")
+            _fail(field, SECRET_MASK if secret else value, "must not contain a NUL byte")
     elif isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and "\0" in key:
                 _fail(field, key, "names must not contain a NUL byte")
-            check_no_nul(item, f"{field}.{key}")
+            check_no_nul(item, f"{field}.{key}", secret)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            check_no_nul(item, f"{field}[{i}]")
+            check_no_nul(item, f"{field}[{i}]", secret)
 
 
 def _str(value: t.Any, field: str) -> str:
