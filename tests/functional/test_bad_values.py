@@ -140,7 +140,7 @@ LOCAL_FLAGS = [f for f in FLAGS if f not in ("--pull", "--platform")]
 @st.composite
 def create_flags(draw: t.Callable[..., t.Any]) -> list[str]:
     words: list[str] = []
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+    for _round in range(draw(st.integers(min_value=1, max_value=3))):
         flag = draw(st.sampled_from(LOCAL_FLAGS))
         if flag in SWITCHES:
             words.append(flag)

@@ -15,7 +15,7 @@ if os.geteuid() != 0 or not os.path.exists(os.path.join(REPO, ".venv", "bin", "a
 
 def test_two_setups_at_once_both_succeed_without_a_traceback() -> None:
     procs = [subprocess.Popen(["bash", "scripts/setup.sh"], cwd=REPO, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT) for _ in range(2)]
+                              stderr=subprocess.STDOUT) for _twice in range(2)]
     outs = [p.communicate(timeout=600)[0].decode(errors="replace") for p in procs]
     for proc, out in zip(procs, outs):
         assert proc.returncode == 0, out

@@ -445,4 +445,3 @@ def test_runner_rejects_relative_data_root(tmp_path: t.Any) -> None:
         runner.run_task(FakeModule, IMAGE_OPTIONS, image_task.image)
     mod = FakeModule.last
     assert mod.fail and "data_root" in mod.fail["msg"] and "exception" not in mod.fail
-

@@ -118,8 +118,8 @@ def test_the_option_table_normalises_or_refuses_cleanly(params: dict[str, t.Any]
 
 #: argv words for ``berth create``: real flags of run/create with generated values.
 FLAGS = sorted({f for rf in cli.RUN_FLAGS for f in rf.flags if f.startswith("--")})
-ARG = st.one_of(SIZE.map(str), FOCUSED["cpuset_cpus"], LOOKALIKE, st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)),
-                                   max_size=20))
+ARG = st.one_of(SIZE.map(str), FOCUSED["cpuset_cpus"], LOOKALIKE,
+                st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=20))
 
 
 #: Flag values shaped like what the flag's option parses (strings: argv has nothing else).
@@ -140,7 +140,7 @@ SWITCHES = {f for rf in cli.RUN_FLAGS for f in rf.flags if rf.kind == "flag" or 
 @st.composite
 def create_argv(draw: t.Callable[..., t.Any]) -> list[str]:
     words: list[str] = []
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+    for _round in range(draw(st.integers(min_value=1, max_value=3))):
         flag = draw(st.sampled_from(FLAGS))
         if flag in SWITCHES and draw(st.integers(0, 3)) > 0:
             words.append(flag)

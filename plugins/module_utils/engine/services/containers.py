@@ -1067,8 +1067,8 @@ class ContainerService:
                 "User": eff.get("user") or "",
                 "Tty": bool(opts.get("tty")),
                 "OpenStdin": bool(opts.get("interactive")),
-                "Env": [f"{k}={v}" for k, v in {**(eff.get("env") or {}),
-                                                 **copts.mask_secrets(opts.get("secret_env"))}.items()],
+                "Env": [f"{k}={v}" for k, v in {
+                    **(eff.get("env") or {}), **copts.mask_secrets(opts.get("secret_env"))}.items()],
                 "Cmd": eff.get("command"),
                 "Entrypoint": eff.get("entrypoint"),
                 "Image": record.image_name,
