@@ -44,7 +44,8 @@ BUDGET = 3.5
 FORBIDDEN = frozenset({
     # CLI: argparse only for other verbs or unusual command lines; the rest only where used
     "argparse", "gettext", "importlib.util", "berth_engine.cli.parser", "berth_engine.cli.render",
-    "berth_engine.cli.commands.images",
+    "berth_engine.cli.commands.images", "berth_engine.cli.commands.query", "berth_engine.cli.commands.manage",
+    "berth_engine.cli.commands.files", "berth_engine.cli.commands.system",
     # the image store and service: run reads the few files it needs itself
     "berth_engine.engine.store.images", "berth_engine.engine.store.layers", "berth_engine.engine.store.blobs",
     "berth_engine.engine.services.images", "berth_engine.engine.services.system",

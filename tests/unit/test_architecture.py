@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import os
 import sys
+import typing as t
 
 import pytest
 
@@ -104,35 +105,83 @@ def _package_of(rel_path: str) -> tuple[str, str]:
     return ".".join(parts), ".".join(parts[:-1])
 
 
-def violations(rel_path: str, source: str) -> list[str]:
-    """Every import-table violation in one file (path relative to module_utils)."""
+def imports(rel_path: str, source: str) -> t.Iterator[tuple[str, str, str | None, bool]]:
+    """Every import of one file (path relative to module_utils), as (where, module name, target, type_only).
+
+    *target* is the imported module relative to module_utils (``from ..engine.core import events`` names
+    ``engine.core.events``), or None for an absolute import (*module name*) or one that escapes module_utils.
+    """
     module, package = _package_of(rel_path)
-    out = []
     tree = ast.parse(source, rel_path)
     type_only_nodes = _type_checking_imports(tree)
     for node in ast.walk(tree):
         where = f"{rel_path}:{getattr(node, 'lineno', 0)}"
         if isinstance(node, ast.Import):
             for alias in node.names:
-                out.extend(f"{where}: {msg}" for msg in _absolute(alias.name))
+                yield where, alias.name, None, False
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0:
-                out.extend(f"{where}: {msg}" for msg in _absolute(node.module or ""))
+                yield where, node.module or "", None, False
                 continue
             base = package.split(".") if package else []
             up = node.level - 1
             if up > len(base):
-                out.append(f"{where}: relative import escapes module_utils")
+                yield where, "", None, False
                 continue
             base = base[: len(base) - up]
-            # ``from ..engine.core import events`` names the module engine.core.events
             pkg = base + (node.module.split(".") if node.module else [])
-            targets = sorted({_submodule_or_package(pkg, a.name) for a in node.names})
-            for target in targets:
-                reason = allowed(module, target, type_only=id(node) in type_only_nodes)
-                if reason:
-                    out.append(f"{where}: {module} -> {target}: {reason}")
+            for target in sorted({_submodule_or_package(pkg, a.name) for a in node.names}):
+                yield where, module, target, id(node) in type_only_nodes
+
+
+def violations(rel_path: str, source: str) -> list[str]:
+    """Every import-table violation in one file (path relative to module_utils)."""
+    out = []
+    for where, module, target, type_only in imports(rel_path, source):
+        if target is None:
+            if not module:
+                out.append(f"{where}: relative import escapes module_utils")
+            else:
+                out.extend(f"{where}: {msg}" for msg in _absolute(module))
+            continue
+        reason = allowed(module, target, type_only=type_only)
+        if reason:
+            out.append(f"{where}: {module} -> {target}: {reason}")
     return out
+
+
+def import_cycle(sources: t.Mapping[str, str], prefix: str) -> list[str]:
+    """One import cycle among the modules under *prefix* (``cli``), as the modules around it, else [].
+
+    *sources* maps paths relative to module_utils to their text. Every import counts, wherever it sits
+    (inside a function, under ``TYPE_CHECKING``): a lazy import still ties the two modules together.
+    """
+    graph: dict[str, set[str]] = {}
+    for rel, source in sources.items():
+        src = _package_of(rel)[0]
+        if src == prefix or src.startswith(prefix + "."):
+            graph.setdefault(src, set()).update(
+                target for dummy, dummy2, target, dummy3 in imports(rel, source)
+                if target is not None and target != src and target.startswith(prefix + "."))
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return []
+        for nxt in sorted(graph.get(node, ())):
+            found = visit(nxt, path + [node])
+            if found:
+                return found
+        done.add(node)
+        return []
+
+    for start in sorted(graph):
+        cycle = visit(start, [])
+        if cycle:
+            return cycle
+    return []
 
 
 def _submodule_or_package(pkg: list[str], name: str) -> str:
@@ -190,6 +239,16 @@ def test_module_utils_follows_the_import_table() -> None:
         with open(os.path.join(MODULE_UTILS, rel), encoding="utf-8") as fh:
             found.extend(violations(rel, fh.read()))
     assert not found, "import table violations:\n" + "\n".join(found)
+
+
+def test_cli_imports_form_no_cycle() -> None:
+    """cli/: context and flags at the bottom, main.py at the top; a shared name goes down, never up."""
+    sources = {}
+    for rel in python_files():
+        with open(os.path.join(MODULE_UTILS, rel), encoding="utf-8") as fh:
+            sources[rel] = fh.read()
+    assert "cli/main.py" in sources and "cli/commands/run.py" in sources
+    assert import_cycle(sources, "cli") == []
 
 
 @pytest.mark.skipif(not STDLIB - {"__future__"}, reason="sys.stdlib_module_names needs Python 3.10+")
@@ -273,3 +332,27 @@ def test_checker_accepts_allowed_imports(path: str, source: str) -> None:
 )
 def test_layer_of(module: str, layer: str) -> None:
     assert layer_of(module) == layer
+
+
+@pytest.mark.parametrize(
+    "sources, cycle",
+    [
+        # main -> parser -> main, through a lazy import inside a function
+        ({"cli/main.py": "from . import parser\n", "cli/parser.py": "def f():\n    from .main import PROG\n"},
+         ["cli.main", "cli.parser", "cli.main"]),
+        # a command back to main, under TYPE_CHECKING
+        ({"cli/main.py": "from .commands import run\n",
+          "cli/commands/run.py": "if t.TYPE_CHECKING:\n    from ..main import Context\n"},
+         ["cli.commands.run", "cli.main", "cli.commands.run"]),
+        ({"cli/context.py": "from . import render\n", "cli/render.py": "from .flags import X\n",
+          "cli/flags.py": "from .context import Y\n"},
+         ["cli.context", "cli.render", "cli.flags", "cli.context"]),
+        # a DAG, and imports that leave cli/
+        ({"cli/main.py": "from . import context, flags, parser\nfrom ..engine.errors import EngineError\n",
+          "cli/parser.py": "from .context import PROG\nfrom .flags import RUN_FLAGS\n",
+          "cli/flags.py": "from .context import PROG\n", "cli/context.py": "import os\nfrom . import render\n",
+          "glue/runner.py": "from ..cli import main\n"}, []),
+    ],
+)
+def test_import_cycle_checker(sources: dict[str, str], cycle: list[str]) -> None:
+    assert import_cycle(sources, "cli") == cycle

@@ -15,9 +15,10 @@ import typing as t
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.cli import context, parser, render
+from ansible_collections.berth.engine.plugins.module_utils.cli import flags as cli_flags
 from ansible_collections.berth.engine.plugins.module_utils.cli import main as cli
-from ansible_collections.berth.engine.plugins.module_utils.cli import render
-from ansible_collections.berth.engine.plugins.module_utils.cli.commands import containers as cmd
+from ansible_collections.berth.engine.plugins.module_utils.cli.commands import interact, query, run_options
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import (
     Conflict,
     InvalidOption,
@@ -240,7 +241,7 @@ class Run(t.NamedTuple):
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     fake = FakeEngine()
-    monkeypatch.setattr(cli.Context, "engine", property(lambda self: fake))
+    monkeypatch.setattr(context.Context, "engine", property(lambda self: fake))
     return fake
 
 
@@ -251,7 +252,7 @@ def berth(*argv: str, stdin: str = "") -> Run:
 
 
 def parse(*argv: str) -> t.Any:
-    args, extra = cli.build_parser().parse_known_args(list(argv))
+    args, extra = parser.build_parser().parse_known_args(list(argv))
     assert not extra
     return args
 
@@ -329,13 +330,13 @@ FLAG_CASES = [
 @pytest.mark.parametrize("flags, expected", FLAG_CASES)
 def test_run_flags_to_params(flags: list[str], expected: dict[str, t.Any]) -> None:
     args = parse("run", *flags, "busybox")
-    assert cmd.run_params(args, cli.RUN_FLAGS, environ={"FROM_HOST": "h"}) == expected
+    assert run_options.run_params(args, cli_flags.RUN_FLAGS, environ={"FROM_HOST": "h"}) == expected
 
 
 def test_every_run_flag_is_covered_and_names_an_option() -> None:
     seen = {f for flags, dummy in FLAG_CASES for f in flags if f.startswith("-")}
     option_names = {o.name for o in copts.CONTAINER_OPTIONS}
-    for f in cli.RUN_FLAGS:
+    for f in cli_flags.RUN_FLAGS:
         assert seen & set(f.flags), f"no case for {f.flags}"
         if f.option is not None:
             assert f.option.split(".")[0] in option_names, f.option
@@ -358,22 +359,30 @@ def _run_lines() -> list[list[str]]:
         ["run", "--entrypoint", "", "--name=", "bb", ""],
         ["run", "bb", "-"],
     ]
-    for f in cli.RUN_FLAGS:
+    for f in cli_flags.RUN_FLAGS:
         for name in f.flags:
-            if f.kind == "flag" or (f.kind == "cli" and f.metavar is None):
+            if f.switch:
                 lines.append(["run", name, "bb"])
             else:
                 lines.append(["run", name, "v=1", name, "w", "bb", "c"])
                 if name.startswith("--"):
                     lines.append(["run", f"{name}=v=1", "bb"])
+    for f in cli_flags.GLOBAL_FLAGS:  # berth's own flags, before the verb: the same table, read the same way
+        for name in f.flags:
+            if f.switch:
+                lines.append([name, "run", "bb"])
+            else:
+                lines.append([name, "v", name, "-1", "run", "bb"])
+                lines.append([f"{name}=v", "run", "bb"])
+    lines.append(["-Dv", "run", "bb"])
     return lines
 
 
 @pytest.mark.parametrize("argv", _run_lines(), ids=" ".join)
 def test_parse_run_reads_what_argparse_reads(argv: list[str]) -> None:
-    fast = cli.parse_run(argv)
+    fast = cli_flags.parse_run(argv)
     assert fast is not None
-    ref = cli.build_parser().parse_known_args(argv)
+    ref = parser.build_parser().parse_known_args(argv)
     assert ref[1] == []
     want = {k: v for k, v in vars(ref[0]).items() if k != "_parser"}
     got = {k: v for k, v in vars(fast).items() if k != "_parser"}
@@ -384,11 +393,11 @@ def test_parse_run_reads_what_argparse_reads(argv: list[str]) -> None:
 @pytest.mark.parametrize("argv", [
     ["run"], ["run", "--help"], ["run", "-eA=1", "bb"], ["run", "-e=A", "bb"], ["run", "--rm=1", "bb"],
     ["run", "--", "bb"], ["run", "bb", "--", "x"], ["run", "--memor", "1g", "bb"], ["container", "run", "bb"],
-    ["run", "-e", "--rm", "bb"], ["run", "-e"], ["-v", "run", "bb"], ["run", "--bogus", "bb"], ["ps"], [],
+    ["run", "-e", "--rm", "bb"], ["run", "-e"], ["-h", "run", "bb"], ["run", "--bogus", "bb"], ["ps"], [],
     ["--root", "run"], ["--root", "-D", "run", "bb"], ["run", "-x", "bb"], ["run", "-Zi", "bb"],
 ])
 def test_parse_run_leaves_everything_else_to_argparse(argv: list[str]) -> None:
-    assert cli.parse_run(argv) is None
+    assert cli_flags.parse_run(argv) is None
 
 
 def test_run_fast_path_imports_no_argparse(tmp_path: t.Any) -> None:
@@ -410,7 +419,7 @@ def test_run_fast_path_imports_no_argparse(tmp_path: t.Any) -> None:
 def test_create_has_no_detach_and_argparse_stops_at_the_image() -> None:
     args = parse("run", "--rm", "-e", "A=1", "busybox", "ls", "-l", "--rm", "-e")
     assert (args.image, args.command, args.auto_remove) == ("busybox", ["ls", "-l", "--rm", "-e"], True)
-    assert cli.build_parser().parse_known_args(["create", "-d", "busybox"])[1] == ["-d"]
+    assert parser.build_parser().parse_known_args(["create", "-d", "busybox"])[1] == ["-d"]
     assert parse("container", "create", "--rm", "busybox").auto_remove is True
 
 
@@ -418,7 +427,7 @@ def test_all_flags_normalise_together() -> None:
     args = parse("run", "-e", "A=1", "-u", "1000", "-w", "/w", "-h", "box", "--memory", "64m", "--cpus", "0.5",
                  "--ulimit", "nofile=10:20", "--restart", "on-failure:2", "--health-cmd", "true",
                  "--health-interval", "1s", "--cap-add", "net_admin", "-l", "k=v", "busybox", "echo", "hi")
-    opts = cmd.normalised_options(args, cli.RUN_FLAGS, image=args.image, command=args.command)
+    opts = run_options.normalised_options(args, cli_flags.RUN_FLAGS, image=args.image, command=args.command)
     assert opts["env"] == {"A": "1"} and opts["memory"] == 64 << 20 and opts["cpus"] == 500_000_000
     assert opts["ulimits"] == [{"name": "nofile", "soft": 10, "hard": 20}]
     assert (opts["restart_policy"], opts["restart_retries"]) == ("on-failure", 2)
@@ -431,14 +440,14 @@ def test_env_file_below_env(tmp_path: t.Any) -> None:
     f = tmp_path / "env"
     f.write_text("# comment\nA=file\nB=file\n")
     args = parse("run", "--env-file", str(f), "-e", "B=flag", "busybox")
-    assert cmd.normalised_options(args, cli.RUN_FLAGS)["env"] == {"A": "file", "B": "flag"}
+    assert run_options.normalised_options(args, cli_flags.RUN_FLAGS)["env"] == {"A": "file", "B": "flag"}
 
 
 def test_secret_env_file_below_secret_env(tmp_path: t.Any) -> None:
     f = tmp_path / "secrets"
     f.write_text("DB_PASSWORD=from-file\nAPI_KEY=file-key\nFROM_HOST\n")
     args = parse("run", "--secret-env-file", str(f), "--secret-env", "API_KEY", "busybox")
-    params = cmd.run_params(args, cli.RUN_FLAGS, environ={"API_KEY": "env-key", "FROM_HOST": "h"})
+    params = run_options.run_params(args, cli_flags.RUN_FLAGS, environ={"API_KEY": "env-key", "FROM_HOST": "h"})
     assert params == {"secret_env": {"DB_PASSWORD": "from-file", "API_KEY": "env-key", "FROM_HOST": "h"}}
 
 
@@ -528,7 +537,7 @@ def test_engine_refusals_of_run(engine: FakeEngine) -> None:
     ],
 )
 def test_start_exit_code(message: str, code: int) -> None:
-    assert cmd.start_exit_code(message) == code
+    assert interact.start_exit_code(message) == code
 
 
 # ------------------------------------------------------------------ run / create through main()
@@ -578,7 +587,7 @@ def test_create_prints_the_id(engine: FakeEngine) -> None:
 
 def test_attached_proxy_forwards_signals_to_the_container() -> None:
     killed: list[tuple[str, int]] = []
-    att = cmd._Attached(lambda cid, sig: killed.append((cid, sig)), None, tty=False)
+    att = interact._Attached(lambda cid, sig: killed.append((cid, sig)), None, tty=False)
     with pytest.raises(KeyboardInterrupt):
         att._proxy(2, None)  # before the container started: an ordinary Ctrl-C
     att.on_start(CID, 99)
@@ -664,7 +673,7 @@ def _container(cid: str = CID, state: str = "running", status: str = "Up 2 minut
     ],
 )
 def test_ps_command_column(command: str, trunc: bool, expected: str) -> None:
-    (item,) = cmd.ps_items([_container(command=command)], trunc=trunc)
+    (item,) = query.ps_items([_container(command=command)], trunc=trunc)
     assert item["Command"] == expected
 
 
@@ -680,11 +689,11 @@ def test_ps_command_column(command: str, trunc: bool, expected: str) -> None:
     ],
 )
 def test_ps_image_column(image: str, trunc: bool, expected: str) -> None:
-    assert cmd.ps_image(image, IMAGE_ID, trunc) == expected
+    assert query.ps_image(image, IMAGE_ID, trunc) == expected
 
 
 def test_ps_items_fields() -> None:
-    (item,) = cmd.ps_items([_container(created=1000)], now=1000 + 2 * HOUR, sizes={CID: (1000, 4262000)})
+    (item,) = query.ps_items([_container(created=1000)], now=1000 + 2 * HOUR, sizes={CID: (1000, 4262000)})
     assert item["ID"] == CID[:12] and item["RunningFor"] == "2 hours ago" and item["Names"] == "web"
     assert item["Labels"] == "a=1,b=2" and item["Status"] == "Up 2 minutes" and item["State"] == "running"
     assert item["Size"] == "1kB (virtual 4.26MB)" and item["Ports"] == ""
@@ -710,7 +719,7 @@ def test_ps_table_like_docker(engine: FakeEngine) -> None:
     assert engine.containers.calls[-1][2]["all"] is True
     objs = [json.loads(x) for x in berth("ps", "-a", "--format", "json").out.splitlines()]
     assert objs[0]["Command"] == '"sleep 100"' and objs[0]["Names"] == "web" and objs[1]["State"] == "exited"
-    assert sorted(objs[0]) == sorted(cmd._PS_HEADERS)
+    assert sorted(objs[0]) == sorted(query._PS_HEADERS)
     assert berth("ps", "--format", "{{.Names}} {{.Status}}").out == "web Up 2 minutes\n"
     assert berth("ps", "--format", "table {{.ID}}\\t{{.Names}}").out == f"CONTAINER ID   NAMES\n{CID[:12]}   web\n"
     berth("ps", "-f", "status=exited", "--filter", "name=web")
@@ -729,9 +738,9 @@ class Entry(t.NamedTuple):
 
 def test_log_line() -> None:
     entry = Entry("stdout", 1714564800.123456, b"hello\n")
-    assert cmd.log_line(entry, False) == b"hello\n"
-    assert cmd.log_line(entry, True) == b"2024-05-01T12:00:00.123456Z hello\n"
-    assert cmd.log_line(Entry("stdout", 1714564800.0, b"x\n"), True) == b"2024-05-01T12:00:00Z x\n"
+    assert query.log_line(entry, False) == b"hello\n"
+    assert query.log_line(entry, True) == b"2024-05-01T12:00:00.123456Z hello\n"
+    assert query.log_line(Entry("stdout", 1714564800.0, b"x\n"), True) == b"2024-05-01T12:00:00Z x\n"
 
 
 def test_logs_split_streams(engine: FakeEngine) -> None:
@@ -763,16 +772,16 @@ def test_logs_split_streams(engine: FakeEngine) -> None:
     ],
 )
 def test_parse_time(value: str, expected: float) -> None:
-    assert cmd.parse_time(value, now=10_000.0) == pytest.approx(expected)
+    assert query.parse_time(value, now=10_000.0) == pytest.approx(expected)
 
 
 def test_parse_time_local_and_bad() -> None:
     import datetime
 
     local = datetime.datetime(2024, 5, 1).astimezone().timestamp()
-    assert cmd.parse_time("2024-05-01") == local
+    assert query.parse_time("2024-05-01") == local
     with pytest.raises(ValueError):
-        cmd.parse_time("yesterday")
+        query.parse_time("yesterday")
 
 
 # ------------------------------------------------------------------ exec / attach / inspect / top
@@ -867,7 +876,7 @@ def test_stats_item_docker_arithmetic() -> None:
                     blkio_stats={"io_service_bytes_recursive": [{"op": "read", "value": 4096},
                                                                 {"op": "Write", "value": 1200}]},
                     networks={"eth0": {"rx_bytes": 1200, "tx_bytes": 0}})
-    item = cmd.stats_item("web", after, before)
+    item = query.stats_item("web", after, before)
     assert item == {
         "Container": "web",
         "ID": CID[:12],
@@ -879,19 +888,19 @@ def test_stats_item_docker_arithmetic() -> None:
         "BlockIO": "4.1kB / 1.2kB",
         "PIDs": "3",
     }
-    idle = cmd.stats_item(CID, {"id": CID, "name": "/web", "memory_stats": {}, "cpu_stats": {}})
+    idle = query.stats_item(CID, {"id": CID, "name": "/web", "memory_stats": {}, "cpu_stats": {}})
     assert (idle["CPUPerc"], idle["MemUsage"], idle["MemPerc"], idle["PIDs"]) == ("0.00%", "0B / 0B", "0.00%", "0")
 
 
 def test_stats_no_stream(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cmd, "STATS_INTERVAL", 0)
+    monkeypatch.setattr(query, "STATS_INTERVAL", 0)
     r = berth("stats", "--no-stream", "web")
     assert r.out.splitlines() == [
         "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   BLOCK I/O   PIDS",
         f"{CID[:12]}   web       0.00%     1MiB / 1GiB         0.10%     0B / 0B   0B / 0B     0",
     ]
     obj = json.loads(berth("stats", "--no-stream", "--format", "json", "web").out)
-    assert obj["Container"] == "web" and obj["MemPerc"] == "0.10%" and sorted(obj) == sorted(cmd._STATS_HEADERS)
+    assert obj["Container"] == "web" and obj["MemPerc"] == "0.10%" and sorted(obj) == sorted(query._STATS_HEADERS)
     assert berth("stats", "--no-stream").out.count("\n") == 1  # nothing running: the header
 
 
@@ -937,10 +946,10 @@ def test_help_imports_no_command_module() -> None:
 
 
 def test_parser_is_built_lazily() -> None:
-    parser = cli.build_parser()
-    verbs = next(a for a in parser._actions if isinstance(a, cli._LazyVerbs))
+    top = parser.build_parser()
+    verbs = next(a for a in top._actions if isinstance(a, parser._LazyVerbs))
     assert verbs._name_parser_map["run"] is None
-    parser.parse_known_args(["ps"])
+    top.parse_known_args(["ps"])
     assert verbs._name_parser_map["run"] is None and verbs._name_parser_map["ps"] is not None
 
 

@@ -15,8 +15,10 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from ansible_collections.berth.engine.plugins.module_utils.cli import flags as cli_flags  # noqa: E402
 from ansible_collections.berth.engine.plugins.module_utils.cli import main as cli  # noqa: E402
-from ansible_collections.berth.engine.plugins.module_utils.cli.commands import containers as cmd  # noqa: E402
+from ansible_collections.berth.engine.plugins.module_utils.cli.commands import run_options  # noqa: E402
+from ansible_collections.berth.engine.plugins.module_utils.cli.context import UsageError  # noqa: E402
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import EngineError  # noqa: E402
 from ansible_collections.berth.engine.plugins.module_utils.engine.options import container as copts  # noqa: E402
 
@@ -117,7 +119,7 @@ def test_the_option_table_normalises_or_refuses_cleanly(params: dict[str, t.Any]
 
 
 #: argv words for ``berth create``: real flags of run/create with generated values.
-FLAGS = sorted({f for rf in cli.RUN_FLAGS for f in rf.flags if f.startswith("--")})
+FLAGS = sorted({f for rf in cli_flags.RUN_FLAGS for f in rf.flags if f.startswith("--")})
 ARG = st.one_of(SIZE.map(str), FOCUSED["cpuset_cpus"], LOOKALIKE,
                 st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=20))
 
@@ -132,9 +134,9 @@ FLAG_VALUES = {
     "cpu_quota": BIG.map(str),
     "ulimits": st.builds("nofile={}".format, BIG),
 }
-OPTION_OF = {f: rf.option for rf in cli.RUN_FLAGS for f in rf.flags}
+OPTION_OF = {f: rf.option for rf in cli_flags.RUN_FLAGS for f in rf.flags}
 #: Flags that take no value (``--rm``, ``-d``).
-SWITCHES = {f for rf in cli.RUN_FLAGS for f in rf.flags if rf.kind == "flag" or (rf.kind == "cli" and not rf.metavar)}
+SWITCHES = {f for rf in cli_flags.RUN_FLAGS for f in rf.flags if rf.switch}
 
 
 @st.composite
@@ -159,7 +161,7 @@ def test_run_and_create_flags_parse_or_refuse_cleanly(verb: str, argv: list[str]
     import io
 
     err = io.StringIO()
-    args = cli.parse_run([verb, *argv])
+    args = cli_flags.parse_run([verb, *argv])
     if args is None:
         parsed = cli._parse([verb, *argv], err)
         if isinstance(parsed, int):
@@ -167,8 +169,8 @@ def test_run_and_create_flags_parse_or_refuse_cleanly(verb: str, argv: list[str]
             return
         args = parsed
     try:
-        out = cmd.normalised_options(args, cli.RUN_FLAGS, image=args.image, command=args.command)
-    except cli.UsageError as exc:
+        out = run_options.normalised_options(args, cli_flags.RUN_FLAGS, image=args.image, command=args.command)
+    except UsageError as exc:
         assert exc.message
         return
     assert_kernel_ready(out)

@@ -1,23 +1,22 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The ``berth`` command line as argparse parsers: every verb, ``--help``, docker's usage errors.
 
-Split from ``main`` so that a plain ``berth run ...`` (parsed by ``main.parse_run``) never imports
-argparse (~6 ms with ``re`` and ``gettext``) nor builds its ~70-flag parser. Every other command line,
-and any ``run`` that ``parse_run`` does not fully understand, goes through :func:`build_parser`.
+Split from ``main`` so that a plain ``berth run ...`` (read by ``flags.parse_run`` from the same flag
+tables) never imports argparse (~6 ms with ``re`` and ``gettext``) nor builds its ~70-flag parser. Every
+other command line, and any ``run`` that ``parse_run`` does not fully understand, goes through
+:func:`build_parser`.
 Verb parsers themselves are built only when argparse dispatches to them (:class:`_LazyVerbs`).
 """
 from __future__ import annotations
 
 import argparse
-import os
 
-from .main import LIST_KINDS, PROG, RESOURCE_FLAGS, RUN_FLAGS, UsageError, _UnknownCommand
+from .context import PROG, UnknownCommand, UsageError
+from .flags import GLOBAL_FLAGS, RESOURCE_FLAGS, RUN_FLAGS, RUN_TARGET, add_arguments
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
-
-    from .main import RunFlag
 
     _Verb = t.Tuple[t.Sequence[str], t.Callable[[argparse.ArgumentParser], None], str, str]
 
@@ -35,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
     def _check_value(self, action: argparse.Action, value: t.Any) -> None:
         # Refuse an unknown verb the way docker does instead of argparse's "invalid choice".
         if isinstance(action, argparse._SubParsersAction) and value not in (action.choices or {}):
-            raise _UnknownCommand(self.prog, str(value))
+            raise UnknownCommand(self.prog, str(value))
         super()._check_value(action, value)  # type: ignore[misc]
 
 
@@ -135,20 +134,6 @@ def _add_df(p: argparse.ArgumentParser) -> None:
     _handler(p, "system.df")
 
 
-def _add_run_flags(p: argparse.ArgumentParser, flags: t.Sequence[RunFlag], skip: t.Sequence[str] = ()) -> None:
-    for f in flags:
-        if f.flags[-1] in skip:
-            continue
-        kw: dict[str, t.Any] = {"dest": f.dest, "help": f.help}
-        if f.kind in ("flag",) or (f.kind == "cli" and f.metavar is None):
-            kw["action"] = "store_true"
-        elif f.kind in LIST_KINDS:
-            kw.update(action="append", default=[], metavar=f.metavar)
-        else:
-            kw["metavar"] = f.metavar
-        p.add_argument(*f.flags, **kw)
-
-
 def _add_help(p: argparse.ArgumentParser) -> None:
     # run/create/exec use -h for other things (docker's --hostname): --help only.
     p.add_argument("--help", action="help", help="Print usage")
@@ -156,10 +141,10 @@ def _add_help(p: argparse.ArgumentParser) -> None:
 
 def _add_run(p: argparse.ArgumentParser, create: bool = False) -> None:
     _add_help(p)
-    _add_run_flags(p, RUN_FLAGS, skip=("--detach",) if create else ())
+    add_arguments(p, RUN_FLAGS, skip=("--detach",) if create else ())
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="[COMMAND] [ARG...]")
-    _handler(p, "containers.create" if create else "containers.run")
+    _handler(p, "run.create" if create else RUN_TARGET)
 
 
 def _add_names(p: argparse.ArgumentParser, target: str, metavar: str = "CONTAINER") -> None:
@@ -170,10 +155,10 @@ def _add_names(p: argparse.ArgumentParser, target: str, metavar: str = "CONTAINE
 def _add_start(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals")
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
-    _add_names(p, "containers.start")
+    _add_names(p, "run.start")
 
 
-def _add_stop(p: argparse.ArgumentParser, target: str = "containers.stop", signal: bool = True) -> None:
+def _add_stop(p: argparse.ArgumentParser, target: str = "manage.stop", signal: bool = True) -> None:
     if signal:
         p.add_argument("-s", "--signal", metavar="STRING", help="Signal to send to the container")
     p.add_argument("-t", "--time", "--timeout", dest="time", type=int, metavar="INT",
@@ -183,13 +168,13 @@ def _add_stop(p: argparse.ArgumentParser, target: str = "containers.stop", signa
 
 def _add_kill(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--signal", default="KILL", metavar="STRING", help='Signal to send to the container (default "KILL")')
-    _add_names(p, "containers.kill")
+    _add_names(p, "manage.kill")
 
 
 def _add_rm(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--force", action="store_true", help="Force the removal of a running container (uses SIGKILL)")
     p.add_argument("-v", "--volumes", action="store_true", help="Remove anonymous volumes associated with the container")
-    _add_names(p, "containers.rm")
+    _add_names(p, "manage.rm")
 
 
 def _add_ps(p: argparse.ArgumentParser) -> None:
@@ -203,7 +188,7 @@ def _add_ps(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="Only display container IDs")
     p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
-    _handler(p, "containers.ps")
+    _handler(p, "query.ps")
 
 
 def _add_logs(p: argparse.ArgumentParser) -> None:
@@ -216,7 +201,7 @@ def _add_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", metavar="STRING",
                    help='Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m")')
     p.add_argument("name", metavar="CONTAINER")
-    _handler(p, "containers.logs")
+    _handler(p, "query.logs")
 
 
 def _add_exec(p: argparse.ArgumentParser) -> None:
@@ -231,14 +216,14 @@ def _add_exec(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--workdir", metavar="STRING", help="Working directory inside the container")
     p.add_argument("name", metavar="CONTAINER")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
-    _handler(p, "containers.exec_")
+    _handler(p, "interact.exec_")
 
 
 def _add_attach(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
     p.add_argument("--sig-proxy", default="true", metavar="BOOL", help="Proxy all received signals to the process")
     p.add_argument("name", metavar="CONTAINER")
-    _handler(p, "containers.attach")
+    _handler(p, "interact.attach")
 
 
 def _add_container_inspect(p: argparse.ArgumentParser) -> None:
@@ -246,7 +231,7 @@ def _add_container_inspect(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
     p.add_argument("names", nargs="+", metavar="CONTAINER")
     p.set_defaults(type="container")
-    _handler(p, "containers.inspect")
+    _handler(p, "query.inspect")
 
 
 def _add_any_inspect(p: argparse.ArgumentParser) -> None:
@@ -254,24 +239,24 @@ def _add_any_inspect(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--size", action="store_true", help="Display total file sizes if the type is container")
     p.add_argument("--type", choices=["container", "image"], help="Return JSON for specified type")
     p.add_argument("names", nargs="+", metavar="NAME|ID")
-    _handler(p, "containers.inspect")
+    _handler(p, "query.inspect")
 
 
 def _add_top(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="CONTAINER")
     p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="[ps OPTIONS]")
-    _handler(p, "containers.top")
+    _handler(p, "query.top")
 
 
 def _add_diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="CONTAINER")
-    _handler(p, "containers.diff")
+    _handler(p, "files.diff")
 
 
 def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="Write to a file, instead of STDOUT")
     p.add_argument("name", metavar="CONTAINER")
-    _handler(p, "containers.export")
+    _handler(p, "files.export")
 
 
 def _add_stats(p: argparse.ArgumentParser) -> None:
@@ -280,25 +265,25 @@ def _add_stats(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-stream", action="store_true", help="Disable streaming stats and only pull the first result")
     p.add_argument("--no-trunc", action="store_true", help="Do not truncate output")
     p.add_argument("names", nargs="*", metavar="CONTAINER")
-    _handler(p, "containers.stats")
+    _handler(p, "query.stats")
 
 
 def _add_rename(p: argparse.ArgumentParser) -> None:
     p.add_argument("old", metavar="CONTAINER")
     p.add_argument("new", metavar="NEW_NAME")
-    _handler(p, "containers.rename")
+    _handler(p, "manage.rename")
 
 
 def _add_update(p: argparse.ArgumentParser) -> None:
-    _add_run_flags(p, RESOURCE_FLAGS)
-    _add_names(p, "containers.update")
+    add_arguments(p, RESOURCE_FLAGS)
+    _add_names(p, "manage.update")
 
 
 def _add_container_prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
     p.add_argument("--filter", action="append", default=[], metavar="FILTER",
                    help='Provide filter values (e.g. "until=<timestamp>")')
-    _handler(p, "containers.prune")
+    _handler(p, "manage.prune")
 
 
 # Verbs of `berth container` (the first name), most also at the top level (docker's shortcuts).
@@ -314,11 +299,11 @@ _CONTAINER_VERBS: list[_Verb] = [
     (("kill",), _add_kill, "Kill one or more running containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
     (("logs",), _add_logs, "Fetch the logs of a container", "[OPTIONS] CONTAINER"),
     (("ls", "list", "ps"), _add_ps, "List containers", "[OPTIONS]"),
-    (("pause",), lambda p: _add_names(p, "containers.pause"), "Pause all processes within one or more containers",
+    (("pause",), lambda p: _add_names(p, "manage.pause"), "Pause all processes within one or more containers",
      "CONTAINER [CONTAINER...]"),
     (("prune",), _add_container_prune, "Remove all stopped containers", "[OPTIONS]"),
     (("rename",), _add_rename, "Rename a container", "CONTAINER NEW_NAME"),
-    (("restart",), lambda p: _add_stop(p, "containers.restart"), "Restart one or more containers",
+    (("restart",), lambda p: _add_stop(p, "manage.restart"), "Restart one or more containers",
      "[OPTIONS] CONTAINER [CONTAINER...]"),
     (("rm", "remove"), _add_rm, "Remove one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
     (("run",), _add_run, "Create and run a new container from an image", "[OPTIONS] IMAGE [COMMAND] [ARG...]"),
@@ -327,10 +312,10 @@ _CONTAINER_VERBS: list[_Verb] = [
      "[OPTIONS] [CONTAINER...]"),
     (("stop",), _add_stop, "Stop one or more running containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
     (("top",), _add_top, "Display the running processes of a container", "CONTAINER [ps OPTIONS]"),
-    (("unpause",), lambda p: _add_names(p, "containers.unpause"),
+    (("unpause",), lambda p: _add_names(p, "manage.unpause"),
      "Unpause all processes within one or more containers", "CONTAINER [CONTAINER...]"),
     (("update",), _add_update, "Update configuration of one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]"),
-    (("wait",), lambda p: _add_names(p, "containers.wait"),
+    (("wait",), lambda p: _add_names(p, "query.wait"),
      "Block until one or more containers stop, then print their exit codes", "CONTAINER [CONTAINER...]"),
 ]
 
@@ -436,7 +421,7 @@ _SYSTEM_VERBS: list[_Verb] = [
     (("df",), _add_df, "Show disk usage", "[OPTIONS]"),
     (("info",), _add_info, "Display system-wide information", "[OPTIONS]"),
     (("prune",), lambda p: _add_prune(p, "system.prune"), "Remove unused data", "[OPTIONS]"),
-    (("restore",), lambda p: _handler(p, "containers.system_restore"),
+    (("restore",), lambda p: _handler(p, "manage.system_restore"),
      "Start the containers whose restart policy says they should run (after a reboot)", ""),
 ]
 
@@ -448,12 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A daemonless container engine: docker's image and container commands on this host.",
         epilog=f"Run '{PROG} COMMAND --help' for more information on a command.",
     )
-    parser.add_argument("--root", metavar="DIR", default=os.environ.get("BERTH_ROOT") or None,
-                        help="Engine data root (env BERTH_ROOT; default: data-root in the config, else /var/lib/berth)")
-    parser.add_argument("--config", metavar="FILE", default=os.environ.get("BERTH_CONFIG") or None,
-                        help="Engine configuration (env BERTH_CONFIG; default /etc/berth/daemon.json)")
-    parser.add_argument("-D", "--debug", action="store_true", help="Show tracebacks of errors")
-    parser.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
+    add_arguments(parser, GLOBAL_FLAGS)
     parser.set_defaults(_run=None, _parser=parser)
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", title="Commands", action=_LazyVerbs)
     _group(sub, "image", "Manage images", _IMAGE_VERBS)

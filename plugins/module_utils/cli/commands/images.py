@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Image verbs of the ``berth`` command: pull, images, inspect, tag, rmi, prune, load, save, import, history.
 
-Each handler takes the :class:`~..main.Context`, calls ``ctx.engine.images``
+Each handler takes the :class:`~..context.Context`, calls ``ctx.engine.images``
 and prints what docker prints. Imported only when one of these verbs runs.
 """
 from __future__ import annotations
@@ -11,11 +11,12 @@ import sys
 import typing as t
 
 from .. import render
+from ..context import UsageError
 from ...engine.core import events
 from ...engine.errors import EngineError
 
 if t.TYPE_CHECKING:
-    from ..main import Context
+    from ..context import Context
 
 
 # ---------------------------------------------------------------- references, display only
@@ -32,8 +33,6 @@ def _has_tag_or_digest(name: str) -> bool:
 
 
 def _filters(values: t.Sequence[str], prog: str) -> dict[str, list[str]]:
-    from ..main import UsageError
-
     out: dict[str, list[str]] = {}
     for v in values:
         if "=" not in v:
@@ -205,8 +204,6 @@ def images(ctx: Context) -> int:
 
 
 def _format(fmt: str, items: t.Sequence[t.Mapping[str, t.Any]], headers: t.Mapping[str, str], prog: str) -> str:
-    from ..main import UsageError
-
     try:
         return render.format_rows(fmt, items, headers)
     except render.TemplateError as exc:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import typing as t
 
 from .. import render
+from ..context import UsageError
 
 if t.TYPE_CHECKING:
-    from ..main import Context
+    from ..context import Context
 
 _DF_HEADERS = {
     "Type": "TYPE",
@@ -193,8 +194,6 @@ def df(ctx: Context) -> int:
         cols = ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
         ctx.stdout.write(render.table([[_DF_HEADERS[c] for c in cols]] + [[row[c] for c in cols] for row in rows]))
         return 0
-    from ..main import UsageError
-
     try:
         ctx.stdout.write(render.format_rows(fmt, rows, _DF_HEADERS))
     except render.TemplateError as exc:
