@@ -261,6 +261,19 @@ def test_restart_policy_on_failure(eng: Engine) -> None:
     assert info["RestartCount"] == 2 and info["State"]["ExitCode"] == 3
 
 
+def test_restore_starts_always_even_when_stopped_by_hand(eng: Engine) -> None:
+    """``system restore`` is dockerd starting: ``always`` wins over a manual stop, ``unless-stopped`` does not."""
+    ids = {}
+    for policy in ("always", "unless-stopped", "no"):
+        opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "restart_policy": policy})
+        ids[policy] = eng.containers.create(opts)
+        eng.containers.start(ids[policy])
+        eng.containers.stop(ids[policy], timeout=0)
+    assert eng.containers.restore() == [ids["always"]]
+    status = {p: eng.containers.inspect(cid)["State"]["Status"] for p, cid in ids.items()}
+    assert status == {"always": "running", "unless-stopped": "exited", "no": "exited"}
+
+
 def test_healthcheck_turns_healthy(eng: Engine) -> None:
     opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"],
                               "healthcheck": {"test": ["CMD", "true"], "interval": "1s", "retries": 1}})

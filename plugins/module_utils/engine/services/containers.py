@@ -1406,7 +1406,9 @@ class ContainerService:
         return count
 
     def restore(self) -> list[str]:
-        """After a reboot: start the containers whose restart policy says they should run."""
+        """After a reboot: start the containers whose restart policy says they should run, as dockerd does
+        when it starts: ``always`` ones even when they were stopped by hand, ``unless-stopped`` ones only
+        when they were not, ``on-failure`` ones that did not exit 0."""
         started = []
         for cid in self._ids():
             try:
@@ -1420,8 +1422,6 @@ class ContainerService:
             if policy == "unless-stopped" and state.manually_stopped:
                 continue
             if policy == "on-failure" and state.exit_code == 0:
-                continue
-            if policy == "always" and state.manually_stopped:
                 continue
             self.start(cid)
             started.append(cid)
