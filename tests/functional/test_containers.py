@@ -274,6 +274,27 @@ def test_restore_starts_always_even_when_stopped_by_hand(eng: Engine) -> None:
     assert status == {"always": "running", "unless-stopped": "exited", "no": "exited"}
 
 
+def test_a_name_conflict_names_the_owner(eng: Engine) -> None:
+    layout = eng.containers.layout
+    opts = normalise_options({"image": "bb:1", "command": ["true"]})
+    first = eng.containers.create(opts, name="first")
+    second = eng.containers.create(opts, name="second")
+    with pytest.raises(Conflict, match=f'"/first" is already in use by container "{first}"'):
+        eng.containers.create(opts, name="first")
+    with pytest.raises(Conflict, match=f'"/first" is already in use by container "{first}"'):
+        eng.containers.rename(second, "first")
+    # a create that holds the name but has not written its record yet is the owner too
+    creating = "c" * 64
+    os.makedirs(layout.container_dir(creating))
+    os.symlink(os.path.join("..", "containers", creating), layout.name_link("busy"))
+    try:
+        with pytest.raises(Conflict, match=f'"/busy" is already in use by container "{creating}"'):
+            eng.containers.create(opts, name="busy")
+    finally:
+        os.unlink(layout.name_link("busy"))
+        os.rmdir(layout.container_dir(creating))
+
+
 def test_healthcheck_turns_healthy(eng: Engine) -> None:
     opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"],
                               "healthcheck": {"test": ["CMD", "true"], "interval": "1s", "retries": 1}})

@@ -161,6 +161,21 @@ def test_update_holds_the_lock_and_writes_only_changes(layout: Layout) -> None:
 
 
 # ------------------------------------------------------------------ docker_state
+def test_a_lock_taken_on_a_removed_container_leaves_no_file(layout: Layout) -> None:
+    lifecycle.save(layout, CID, ContainerState())
+    with lifecycle.locked(layout, CID):
+        pass
+    assert os.path.exists(layout.container_lock(CID))  # the container exists: its lock file stays
+    lifecycle.remove_container_files(layout, CID)
+    assert not os.path.exists(layout.container_lock(CID))
+    # looked up before the removal, locked after it (a stop racing an rm, a monitor's late exit)
+    with pytest.raises(NotFound):
+        lifecycle.update(layout, CID, lambda s: s.replace(manually_stopped=True))
+    with lifecycle.locked(layout, CID):
+        pass
+    assert os.listdir(layout.locks_dir) == []
+
+
 def test_docker_state_running_without_health() -> None:
     st = ContainerState(status=S.RUNNING, pid=42, started_at="2024-05-01T12:00:00Z")
     assert lifecycle.docker_state(st) == {

@@ -292,10 +292,33 @@ def save(layout: Layout, container_id: str, state: ContainerState, durable: bool
     atomic_write(layout.container_state(container_id), sync.dumps(state.to_dict()) + "\n", fsync=durable)
 
 
+class _ContainerLock(flock):
+    """The container lock; released on a container that no longer exists, its file goes too.
+
+    :func:`discard_container` unlinks the lock file, but whoever looked the container up before the
+    removal and locks it after opens (``O_CREAT``) a new one: without this, such a ``stop`` racing an
+    ``rm`` (or a monitor's late exit) would leave ``locks/container-<id>.lock`` behind for good."""
+
+    __slots__ = ("container_dir",)
+
+    def __init__(self, path: str, container_dir: str, timeout: float | None) -> None:
+        super().__init__(path, timeout=timeout)
+        self.container_dir = container_dir
+
+    def __exit__(self, *exc: t.Any) -> None:
+        try:
+            if not os.path.isdir(self.container_dir):
+                os.unlink(self.path)  # still held: a waiter gets the unlinked file and finds the container gone
+        except FileNotFoundError:
+            pass
+        finally:
+            super().__exit__(*exc)
+
+
 def locked(layout: Layout, container_id: str, timeout: float | None = DEFAULT_TIMEOUT) -> flock:
     """``with locked(layout, id):`` holds the container lock (``LockTimeout`` after *timeout* seconds)."""
     os.makedirs(layout.locks_dir, 0o700, exist_ok=True)
-    return flock(layout.container_lock(container_id), timeout=timeout)
+    return _ContainerLock(layout.container_lock(container_id), layout.container_dir(container_id), timeout)
 
 
 def update(

@@ -393,14 +393,7 @@ class ContainerService:
         """Create ``names/<name>``; the symlink is the atomic uniqueness check."""
         target = os.path.join("..", "containers", cid)
         if name is not None:
-            try:
-                os.symlink(target, self.layout.name_link(name))
-            except FileExistsError:
-                other = self.lookup(name)
-                raise Conflict(
-                    f'Conflict. The container name "/{name}" is already in use by container "{other or "?"}". '
-                    "You have to remove (or rename) that container to be able to reuse that name."
-                ) from None
+            self._link_name(cid, name)
             return name
         for attempt in range(100):
             r = os.urandom(3)  # not secrets: its import costs ~2 ms and a name needs no secrecy
@@ -413,6 +406,25 @@ class ContainerService:
             except FileExistsError:
                 continue
         raise EngineError("could not find a free container name")
+
+    def _link_name(self, cid: str, name: str) -> None:
+        """``names/<name>`` -> *cid*, or Docker's Conflict naming the container that holds the name (read
+        from the link itself: its owner may still be being created, with no record yet)."""
+        link = self.layout.name_link(name)
+        while True:
+            try:
+                os.symlink(os.path.join("..", "containers", cid), link)
+                return
+            except FileExistsError:
+                pass
+            try:
+                owner = os.path.basename(os.path.normpath(os.readlink(link)))
+            except FileNotFoundError:
+                continue  # released meanwhile: try again
+            raise Conflict(
+                f'Conflict. The container name "/{name}" is already in use by container "{owner}". '
+                "You have to remove (or rename) that container to be able to reuse that name."
+            )
 
     def _write_files(self, record: ContainerRecord) -> None:
         opts = record.options
@@ -913,10 +925,7 @@ class ContainerService:
         if new_name == record.name:
             return
         with lifecycle.locked(self.layout, cid, self.lock_timeout):
-            try:
-                os.symlink(os.path.join("..", "containers", cid), self.layout.name_link(new_name))
-            except FileExistsError:
-                raise Conflict(f'Conflict. The container name "/{new_name}" is already in use') from None
+            self._link_name(cid, new_name)
             updated = record.replace(name=new_name)
             fs.atomic_write_json(self.layout.container_config(cid), updated.to_json(), mode=0o600)
             fs.remove_quietly(self.layout.name_link(record.name))
