@@ -274,6 +274,62 @@ def test_restore_starts_always_even_when_stopped_by_hand(eng: Engine) -> None:
     assert status == {"always": "running", "unless-stopped": "exited", "no": "exited"}
 
 
+START_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine
+    eng = Engine.open(data_root=sys.argv[1], config_path=sys.argv[2], lock_timeout=60)
+    eng.containers.start(sys.argv[3])
+    """
+)
+
+
+def test_two_racing_starts_start_it_once(eng: Engine) -> None:
+    """Of two concurrent ``start``s (two processes), the second is a no-op, as in Docker, not an error."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
+    layout = eng.containers.layout
+    with lifecycle.locked(layout, cid):  # both find the container created, then wait for a lock of it
+        procs = [subprocess.Popen([sys.executable, "-c", START_SCRIPT, eng.root, eng.config.path, cid],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for dummy in range(2)]
+        while not all(_holds_a_lock_of(p.pid, cid) or p.poll() is not None for p in procs):
+            time.sleep(0.01)
+    results = [(p.wait(90), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert results == [(0, ""), (0, "")]
+    assert eng.containers.inspect(cid)["State"]["Status"] == "running"
+    with open("/proc/self/mountinfo") as fh:
+        assert sum(1 for ln in fh if ln.split()[4] == layout.rootfs(cid)) == 1  # mounted once
+    assert len([p for p in os.listdir("/proc") if p.isdigit() and _is_monitor_of(int(p), cid)]) == 1
+
+
+def _holds_a_lock_of(pid: int, cid: str) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if cid in target and target.endswith(".lock"):
+            return True
+    return False
+
+
+def _is_monitor_of(pid: int, cid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+    except OSError:
+        return False
+    return cid.encode() in argv and b"--runtime" in argv
+
+
 def test_a_name_conflict_names_the_owner(eng: Engine) -> None:
     layout = eng.containers.layout
     opts = normalise_options({"image": "bb:1", "command": ["true"]})

@@ -589,10 +589,23 @@ class ContainerService:
 
     # ================================================================ start
     def start(self, name: str, stdio: Stdio | None = None) -> t.Any:
-        """Start a created or exited container; returns the monitor handle (for attached callers)."""
+        """Start a created or exited container; returns the monitor handle (for attached callers), None
+        when it was running already: a start that raced another one is a no-op, as in Docker."""
+        cid = self.require(name)
+        path = self.layout.start_lock(cid)
+        try:
+            # Held until the container runs (the monitor's "started"): a second start waits here, then
+            # finds it running. The container lock cannot do that: the starter takes it to create.
+            with flock(path, timeout=self.lock_timeout):
+                return self._start(cid, stdio)
+        except FileNotFoundError as exc:
+            if exc.filename != path:
+                raise
+            raise NotFound("container", name) from None
+
+    def _start(self, cid: str, stdio: Stdio | None) -> t.Any:
         from ..runtime import monitor
 
-        cid = self.require(name)
         record = self._record(cid)
         active = (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING)
         if self._state(cid).status in active:
