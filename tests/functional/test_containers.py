@@ -401,6 +401,107 @@ def test_the_monitor_outlives_a_killed_caller(eng: Engine) -> None:
     assert eng.containers.inspect(cid)["State"]["Status"] == "exited"
 
 
+def _kill_the_monitor(eng: Engine, cid: str) -> int:
+    """SIGKILL the container's monitor and wait until it is gone; returns the container's init pid."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+
+    state = lifecycle.load(eng.containers.layout, cid)
+    assert state.status is lifecycle.ContainerStatus.RUNNING and state.monitor_pid and state.pid
+    os.kill(state.monitor_pid, 9)
+    while _is_monitor_of(state.monitor_pid, cid):  # a zombie's command line is empty
+        time.sleep(0.01)
+    return state.pid
+
+
+def _connected(eng: Engine, cid: str) -> bool:
+    """Someone is connected to the container's attach socket (the kernel's unix socket table says so; it
+    shows the name the monitor bound, before it was renamed into place, maybe through /proc/self/fd)."""
+    name = f"/.monitor-{_monitor_pid(eng, cid)}.sock"
+    with open("/proc/net/unix") as fh:
+        rows = [ln.split() for ln in fh.readlines()[1:]]
+    return sum(1 for row in rows if row[-1].endswith(name)) >= 2  # the listener and the accepted connection
+
+
+def _monitor_pid(eng: Engine, cid: str) -> int:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+
+    return lifecycle.load(eng.containers.layout, cid).monitor_pid
+
+
+def test_a_lost_monitor_is_replaced_and_stop_records_the_real_exit(eng: Engine) -> None:
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
+    eng.containers.start(cid)
+    dead = _monitor_pid(eng, cid)
+    init = _kill_the_monitor(eng, cid)
+    info = eng.containers.inspect(cid)  # finds the monitor gone: a replacement takes the container over
+    assert info["State"]["Status"] == "running" and info["State"]["Pid"] == init
+    assert _monitor_pid(eng, cid) not in (0, dead)
+    r, w = os.pipe()
+    attached: list[int] = []  # the replacement serves the attach socket too: attach hears the exit code
+    th = threading.Thread(target=lambda: attached.append(eng.containers.attach(cid, Stdio(None, w, w))))
+    th.start()
+    while not _connected(eng, cid):
+        time.sleep(0.01)
+    assert eng.containers.stop(cid, timeout=0)
+    th.join(30)
+    os.close(w)
+    os.close(r)
+    assert attached == [137]
+    state = eng.containers.inspect(cid)["State"]
+    assert (state["Status"], state["ExitCode"], state["Error"]) == ("exited", 137, "")  # SIGKILL, not 255
+    eng.containers.start(cid)  # and it starts again as usual
+    assert eng.containers.inspect(cid)["State"]["Status"] == "running"
+
+
+def test_a_lost_monitor_the_restart_policy_still_acts(eng: Engine) -> None:
+    opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "restart_policy": "always"})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    init = _kill_the_monitor(eng, cid)
+    eng.containers.inspect(cid)
+    os.kill(init, 9)  # the container dies on its own (not a stop): "always" restarts it
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        info = eng.containers.inspect(cid)
+        if info["RestartCount"] == 1 and info["State"]["Status"] == "running":
+            break
+        time.sleep(0.05)
+    assert info["RestartCount"] == 1 and info["State"]["Status"] == "running", info["State"]
+    assert info["State"]["Pid"] != init
+
+
+def test_a_lost_monitor_rm_containers_are_still_removed(eng: Engine) -> None:
+    opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "auto_remove": True})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    init = _kill_the_monitor(eng, cid)
+    eng.containers.list()
+    os.kill(init, 9)
+    eng.containers.wait(cid, condition="removed", timeout=60)
+    assert eng.containers.list(all=True) == []  # (and the fixture finds no mount, cgroup or lock left)
+
+
+def test_a_monitor_that_cannot_be_replaced_shows_in_ps(eng: Engine) -> None:
+    """A debugger holds the init (ptrace): no replacement monitor can trace it; ps says so."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
+    eng.containers.start(cid)
+    init = _kill_the_monitor(eng, cid)
+    assert libc.ptrace(0x4206, init, None, None) == 0, os.strerror(ctypes.get_errno())  # PTRACE_SEIZE
+    try:
+        (item,) = eng.containers.list()
+        assert item["Status"].startswith("Up ") and item["Status"].endswith(" (monitor lost)")
+        error = eng.containers.inspect(cid)["State"]["Error"]
+        assert error.startswith("monitor lost; not replaced: ") and "cannot trace" in error
+        eng.containers.list()  # not tried again at every look
+    finally:
+        libc.ptrace(17, init, None, None)  # PTRACE_DETACH (may fail outside a stop: our exit detaches)
+
+
 def test_twenty_containers_in_parallel(eng: Engine) -> None:
     errors: list[BaseException] = []
     ids: list[str] = []

@@ -271,6 +271,23 @@ def test_reconcile_keeps_containers_with_a_live_monitor_or_init(layout: Layout, 
     assert lifecycle.reconcile(layout, CID, proc=proc.root).status is S.EXITED
 
 
+def test_orphaned_means_a_live_init_without_a_live_monitor(tmp_path: t.Any) -> None:
+    proc = FakeProc(str(tmp_path / "proc"))
+    proc.process(400, ["/usr/bin/python3", "-S", "-I", "-c", "...monitor import main...", "/root", CID])
+    proc.process(500, ["nginx"], start_ticks=100)
+    assert not lifecycle.orphaned(_running(), CID, proc=proc.root)  # supervised
+    proc.process(400, ["sleep", "1"])  # the monitor's pid now runs something else
+    assert lifecycle.orphaned(_running(), CID, proc=proc.root)
+    assert lifecycle.orphaned(_running(status=S.PAUSED), CID, proc=proc.root)
+    assert lifecycle.orphaned(_running(monitor_pid=0), CID, proc=proc.root)
+    # a replacement could not take it over already: not tried at every look
+    assert not lifecycle.orphaned(_running(error=lifecycle.UNSUPERVISED_ERROR + ": traced"), CID, proc=proc.root)
+    for state in (_running(status=S.RESTARTING), _running(status=S.EXITED), _running(pid=0)):
+        assert not lifecycle.orphaned(state, CID, proc=proc.root)
+    proc.process(500, ["nginx"], state="Z", start_ticks=100)  # the init is gone: reconcile's business
+    assert not lifecycle.orphaned(_running(), CID, proc=proc.root)
+
+
 def test_reconcile_ignores_inactive_and_zombies(layout: Layout, tmp_path: t.Any) -> None:
     proc = FakeProc(str(tmp_path / "proc"))
     lifecycle.save(layout, CID, ContainerState(status=S.EXITED, exit_code=1))

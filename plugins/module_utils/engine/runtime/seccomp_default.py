@@ -102,7 +102,8 @@ def _allowed() -> tuple[str, ...]:
         getresgid32 getresuid getresuid32 getrlimit get_robust_list getrusage getsid getsockname getsockopt
         get_thread_area gettid gettimeofday getuid getuid32 getxattr inotify_add_watch inotify_init
         inotify_init1 inotify_rm_watch io_cancel ioctl io_destroy io_getevents io_pgetevents
-        io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit ipc kill landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown
+        io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit ipc kill landlock_add_rule
+        landlock_create_ruleset landlock_restrict_self lchown
         lchown32 lgetxattr link linkat listen listxattr llistxattr _llseek lremovexattr lseek lsetxattr lstat
         lstat64 madvise map_shadow_stack membarrier memfd_create memfd_secret mincore mkdir mkdirat mknod
         mknodat mlock mlock2 mlockall mmap mmap2 mprotect mq_getsetattr mq_notify mq_open mq_timedreceive

@@ -207,8 +207,30 @@ class ContainerService:
         return cid
 
     def _state(self, container_id: str) -> ContainerState:
-        """The state, reconciled: a container whose monitor and init are gone is said to be exited."""
-        return lifecycle.reconcile(self.layout, container_id)
+        """The state, reconciled: a container whose monitor and init are gone is said to be exited; one
+        whose monitor alone is gone gets a replacement monitor (:meth:`_replace_monitor`)."""
+        state = lifecycle.reconcile(self.layout, container_id)
+        if lifecycle.orphaned(state, container_id):
+            state = self._replace_monitor(container_id, state)
+        return state
+
+    def _replace_monitor(self, cid: str, state: ContainerState) -> ContainerState:
+        """Start a monitor that takes over the running container (``monitor_ops.adopt``: its exit, restart
+        policy and ``--rm`` work again); where that fails, record why (``berth ps`` shows it)."""
+        from ..runtime import monitor
+
+        try:
+            monitor.adopt(self.layout, cid, runtime=self._runtime_for(self._record(cid).runtime), pid=state.pid)
+        except EngineError as exc:
+            reason = str(exc)
+
+            def mark(s: ContainerState) -> ContainerState:
+                if not lifecycle.orphaned(s, cid):
+                    return s  # gone meanwhile, or taken over by another caller's replacement
+                return s.replace(error=f"{lifecycle.UNSUPERVISED_ERROR}: {reason}")
+
+            return lifecycle.update(self.layout, cid, mark, timeout=self.lock_timeout)
+        return lifecycle.load(self.layout, cid)
 
     def users_of_image(self, image_id: str) -> list[str]:
         """IDs of the containers created from *image_id* (the image store refuses to delete it)."""
@@ -786,6 +808,7 @@ class ContainerService:
         """Send the stop signal, wait *timeout* seconds, then SIGKILL. Returns whether it was running."""
         cid = self.require(name)
         record = self._record(cid)
+        self._state(cid)  # a lost monitor is replaced first: the exit this stop causes is recorded
 
         def mark(s: ContainerState) -> ContainerState:
             return s.replace(manually_stopped=True)
@@ -1685,6 +1708,8 @@ def _status_text(state: ContainerState) -> str:
         if state.health:
             status = state.health.get("Status", "starting")
             text += " (health: starting)" if status == "starting" else f" ({status})"
+        if state.error.startswith(lifecycle.UNSUPERVISED_ERROR):
+            text += " (monitor lost)"
         return text + (" (Paused)" if s is ContainerStatus.PAUSED else "")
     if s is ContainerStatus.RESTARTING:
         finished = timefmt.parse_rfc3339(state.finished_at) or now
