@@ -453,6 +453,41 @@ def test_a_lost_monitor_is_replaced_and_stop_records_the_real_exit(eng: Engine) 
     assert eng.containers.inspect(cid)["State"]["Status"] == "running"
 
 
+def test_a_lost_monitor_of_a_paused_container_is_replaced(eng: Engine) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
+    eng.containers.start(cid)
+    eng.containers.pause(cid)
+    assert eng.containers.inspect(cid)["State"]["Status"] == "paused"
+    dead = _monitor_pid(eng, cid)
+    os.kill(dead, 9)
+    while _is_monitor_of(dead, cid):
+        time.sleep(0.01)
+    assert lifecycle.load(eng.containers.layout, cid).status is lifecycle.ContainerStatus.PAUSED
+    assert eng.containers.inspect(cid)["State"]["Status"] == "paused"  # taken over while frozen
+    assert _monitor_pid(eng, cid) not in (0, dead)
+    eng.containers.unpause(cid)
+    assert eng.containers.stop(cid, timeout=0)
+    assert eng.containers.inspect(cid)["State"]["ExitCode"] == 137
+
+
+def test_signals_still_reach_a_taken_over_container(eng: Engine) -> None:
+    """The replacement traces the init: each signal stops it on its way in and is passed on."""
+    script = 'trap "exit 7" TERM; trap "echo hup >> /tmp/seen" HUP; while :; do sleep 0.05; done'
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sh", "-c", script]}))
+    eng.containers.start(cid)
+    _kill_the_monitor(eng, cid)
+    eng.containers.inspect(cid)
+    eng.containers.kill(cid, "HUP")
+    seen = os.path.join(eng.containers.layout.upper(cid), "tmp", "seen")
+    while not os.path.exists(seen):
+        time.sleep(0.01)
+    assert eng.containers.inspect(cid)["State"]["Status"] == "running"  # handled, not fatal
+    assert eng.containers.stop(cid, timeout=60)  # SIGTERM: the trap exits 7 (SIGKILL would give 137)
+    assert eng.containers.inspect(cid)["State"]["ExitCode"] == 7
+
+
 def test_a_lost_monitor_the_restart_policy_still_acts(eng: Engine) -> None:
     opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "restart_policy": "always"})
     cid = eng.containers.create(opts)
