@@ -12,6 +12,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-dev make git
   busybox-static skopeo umoci docker-registry apache2-utils openssl
   runc crun tini iproute2 nftables libseccomp2 shellcheck
+  gcc libc6-dev
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

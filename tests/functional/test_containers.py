@@ -105,6 +105,7 @@ def test_what_a_container_sees(eng: Engine, runtime: str) -> None:
         shown=; for f in /proc/kcore /proc/keys /proc/timer_list; do
           [ -e $f ] && [ "$(head -c 1 $f 2>/dev/null | wc -c)" != 0 ] && shown="$shown $f"; done
         echo masked=${shown:-all}
+        echo dev_block=$(ls /sys/dev/block | wc -l)
         touch /sys/x 2>/dev/null && echo sys=rw || echo sys=ro
         grep -c ' / overlay ' /proc/self/mountinfo
         ping -c1 -W1 127.0.0.1 >/dev/null 2>&1 && echo lo=up || echo lo=down
@@ -120,6 +121,7 @@ def test_what_a_container_sees(eng: Engine, runtime: str) -> None:
     assert "NoNewPrivs:\t0" in out
     assert "Seccomp:\t2" in out
     assert lines["masked"] == "all"
+    assert lines["dev_block"] == "0"  # masked as podman does (the host's block devices)
     assert lines["sys"] == "ro"
     assert lines["lo"] == "up"  # Docker brings up loopback in a new network namespace (network none too)
     assert "uid=0(root) gid=0(root)" in out
@@ -136,6 +138,57 @@ def test_exit_codes_env_user_and_workdir(eng: Engine, runtime: str) -> None:
         run(eng, runtime, "no-such-binary")
     assert err.value.exit_code == 127  # docker's code for a missing command
     assert eng.containers.list(all=True) == []  # --rm also when it never started
+
+
+IO_URING_PROBE = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef SYS_io_uring_setup
+#define SYS_io_uring_setup 425
+#endif
+int main(void) {
+    unsigned char params[120];  /* struct io_uring_params, zeroed */
+    memset(params, 0, sizeof params);
+    long fd = syscall(SYS_io_uring_setup, 1, params);
+    if (fd >= 0) { puts("io_uring=allowed"); return 0; }
+    printf("io_uring=%s\n", errno == EPERM ? "EPERM" : errno == ENOSYS ? "ENOSYS" : strerror(errno));
+    return 1;
+}
+"""
+
+
+@pytest.fixture
+def io_uring_image(eng: Engine, rootfs_tar: str, tmp_path: t.Any) -> str:
+    """bb:1 plus /io_uring_probe, a static program that calls io_uring_setup(2) for real."""
+    import tarfile
+
+    require_tools("gcc", why="a static program that calls io_uring_setup inside a container")
+    src = tmp_path / "probe.c"
+    src.write_text(IO_URING_PROBE)
+    binary = tmp_path / "io_uring_probe"
+    done = subprocess.run(["gcc", "-static", "-O1", "-o", str(binary), str(src)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot build a static program here: {done.stderr.strip()[-300:]}")
+    tar = tmp_path / "probe.tar"
+    shutil.copyfile(rootfs_tar, tar)
+    with tarfile.open(tar, "a") as tf:
+        tf.add(str(binary), arcname="io_uring_probe")
+    eng.images.import_(str(tar), "bb:uring")
+    return "bb:uring"
+
+
+def test_default_seccomp_profile_blocks_io_uring(eng: Engine, io_uring_image: str) -> None:
+    with open("/proc/sys/kernel/io_uring_disabled") as fh:
+        host_allows = fh.read().strip() == "0"
+    if host_allows:  # without the filter the very same call succeeds: the profile is what says no
+        code, out, err = run(eng, "berth", "/io_uring_probe", image=io_uring_image,
+                             security_opts=["seccomp=unconfined"])
+        assert (code, out.strip()) == (0, "io_uring=allowed"), err
+    code, out, err = run(eng, "berth", "/io_uring_probe", image=io_uring_image)
+    assert (code, out.strip()) == (1, "io_uring=EPERM"), err  # moby 25's default profile
 
 
 def test_entrypoint_and_command_rules(eng: Engine) -> None:
@@ -252,6 +305,96 @@ def test_restart_policy_on_failure(eng: Engine) -> None:
     assert info["RestartCount"] == 2 and info["State"]["ExitCode"] == 3
 
 
+def test_restore_starts_always_even_when_stopped_by_hand(eng: Engine) -> None:
+    """``system restore`` is dockerd starting: ``always`` wins over a manual stop, ``unless-stopped`` does not."""
+    ids = {}
+    for policy in ("always", "unless-stopped", "no"):
+        opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "restart_policy": policy})
+        ids[policy] = eng.containers.create(opts)
+        eng.containers.start(ids[policy])
+        eng.containers.stop(ids[policy], timeout=0)
+    assert eng.containers.restore() == [ids["always"]]
+    status = {p: eng.containers.inspect(cid)["State"]["Status"] for p, cid in ids.items()}
+    assert status == {"always": "running", "unless-stopped": "exited", "no": "exited"}
+
+
+START_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine
+    eng = Engine.open(data_root=sys.argv[1], config_path=sys.argv[2], lock_timeout=60)
+    eng.containers.start(sys.argv[3])
+    """
+)
+
+
+def test_two_racing_starts_start_it_once(eng: Engine) -> None:
+    """Of two concurrent ``start``s (two processes), the second is a no-op, as in Docker, not an error."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
+    layout = eng.containers.layout
+    with lifecycle.locked(layout, cid):  # both find the container created, then wait for a lock of it
+        procs = [subprocess.Popen([sys.executable, "-c", START_SCRIPT, eng.root, eng.config.path, cid],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for dummy in range(2)]
+        while not all(_holds_a_lock_of(p.pid, cid) or p.poll() is not None for p in procs):
+            time.sleep(0.01)
+    results = [(p.wait(90), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert results == [(0, ""), (0, "")]
+    assert eng.containers.inspect(cid)["State"]["Status"] == "running"
+    with open("/proc/self/mountinfo") as fh:
+        assert sum(1 for ln in fh if ln.split()[4] == layout.rootfs(cid)) == 1  # mounted once
+    assert len([p for p in os.listdir("/proc") if p.isdigit() and _is_monitor_of(int(p), cid)]) == 1
+
+
+def _holds_a_lock_of(pid: int, cid: str) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if cid in target and target.endswith(".lock"):
+            return True
+    return False
+
+
+def _is_monitor_of(pid: int, cid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+    except OSError:
+        return False
+    return cid.encode() in argv and b"--runtime" in argv
+
+
+def test_a_name_conflict_names_the_owner(eng: Engine) -> None:
+    layout = eng.containers.layout
+    opts = normalise_options({"image": "bb:1", "command": ["true"]})
+    first = eng.containers.create(opts, name="first")
+    second = eng.containers.create(opts, name="second")
+    with pytest.raises(Conflict, match=f'"/first" is already in use by container "{first}"'):
+        eng.containers.create(opts, name="first")
+    with pytest.raises(Conflict, match=f'"/first" is already in use by container "{first}"'):
+        eng.containers.rename(second, "first")
+    # a create that holds the name but has not written its record yet is the owner too
+    creating = "c" * 64
+    os.makedirs(layout.container_dir(creating))
+    os.symlink(os.path.join("..", "containers", creating), layout.name_link("busy"))
+    try:
+        with pytest.raises(Conflict, match=f'"/busy" is already in use by container "{creating}"'):
+            eng.containers.create(opts, name="busy")
+    finally:
+        os.unlink(layout.name_link("busy"))
+        os.rmdir(layout.container_dir(creating))
+
+
 def test_healthcheck_turns_healthy(eng: Engine) -> None:
     opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"],
                               "healthcheck": {"test": ["CMD", "true"], "interval": "1s", "retries": 1}})
@@ -300,6 +443,142 @@ def test_the_monitor_outlives_a_killed_caller(eng: Engine) -> None:
     cid = proc.stdout.strip()
     assert eng.containers.wait(cid, timeout=30) == 9
     assert eng.containers.inspect(cid)["State"]["Status"] == "exited"
+
+
+def _kill_the_monitor(eng: Engine, cid: str) -> int:
+    """SIGKILL the container's monitor and wait until it is gone; returns the container's init pid."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+
+    state = lifecycle.load(eng.containers.layout, cid)
+    assert state.status is lifecycle.ContainerStatus.RUNNING and state.monitor_pid and state.pid
+    os.kill(state.monitor_pid, 9)
+    while _is_monitor_of(state.monitor_pid, cid):  # a zombie's command line is empty
+        time.sleep(0.01)
+    return state.pid
+
+
+def _connected(eng: Engine, cid: str) -> bool:
+    """Someone is connected to the container's attach socket (the kernel's unix socket table says so; it
+    shows the name the monitor bound, before it was renamed into place, maybe through /proc/self/fd)."""
+    name = f"/.monitor-{_monitor_pid(eng, cid)}.sock"
+    with open("/proc/net/unix") as fh:
+        rows = [ln.split() for ln in fh.readlines()[1:]]
+    return sum(1 for row in rows if row[-1].endswith(name)) >= 2  # the listener and the accepted connection
+
+
+def _monitor_pid(eng: Engine, cid: str) -> int:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+
+    return lifecycle.load(eng.containers.layout, cid).monitor_pid
+
+
+def test_a_lost_monitor_is_replaced_and_stop_records_the_real_exit(eng: Engine) -> None:
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
+    eng.containers.start(cid)
+    dead = _monitor_pid(eng, cid)
+    init = _kill_the_monitor(eng, cid)
+    info = eng.containers.inspect(cid)  # finds the monitor gone: a replacement takes the container over
+    assert info["State"]["Status"] == "running" and info["State"]["Pid"] == init
+    assert _monitor_pid(eng, cid) not in (0, dead)
+    r, w = os.pipe()
+    attached: list[int] = []  # the replacement serves the attach socket too: attach hears the exit code
+    th = threading.Thread(target=lambda: attached.append(eng.containers.attach(cid, Stdio(None, w, w))))
+    th.start()
+    while not _connected(eng, cid):
+        time.sleep(0.01)
+    assert eng.containers.stop(cid, timeout=0)
+    th.join(30)
+    os.close(w)
+    os.close(r)
+    assert attached == [137]
+    state = eng.containers.inspect(cid)["State"]
+    assert (state["Status"], state["ExitCode"], state["Error"]) == ("exited", 137, "")  # SIGKILL, not 255
+    eng.containers.start(cid)  # and it starts again as usual
+    assert eng.containers.inspect(cid)["State"]["Status"] == "running"
+
+
+def test_a_lost_monitor_of_a_paused_container_is_replaced(eng: Engine) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
+    eng.containers.start(cid)
+    eng.containers.pause(cid)
+    assert eng.containers.inspect(cid)["State"]["Status"] == "paused"
+    dead = _monitor_pid(eng, cid)
+    os.kill(dead, 9)
+    while _is_monitor_of(dead, cid):
+        time.sleep(0.01)
+    assert lifecycle.load(eng.containers.layout, cid).status is lifecycle.ContainerStatus.PAUSED
+    assert eng.containers.inspect(cid)["State"]["Status"] == "paused"  # taken over while frozen
+    assert _monitor_pid(eng, cid) not in (0, dead)
+    eng.containers.unpause(cid)
+    assert eng.containers.stop(cid, timeout=0)
+    assert eng.containers.inspect(cid)["State"]["ExitCode"] == 137
+
+
+def test_signals_still_reach_a_taken_over_container(eng: Engine) -> None:
+    """The replacement traces the init: each signal stops it on its way in and is passed on."""
+    script = 'trap "exit 7" TERM; trap "echo hup >> /tmp/seen" HUP; while :; do sleep 0.05; done'
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sh", "-c", script]}))
+    eng.containers.start(cid)
+    _kill_the_monitor(eng, cid)
+    eng.containers.inspect(cid)
+    eng.containers.kill(cid, "HUP")
+    seen = os.path.join(eng.containers.layout.upper(cid), "tmp", "seen")
+    while not os.path.exists(seen):
+        time.sleep(0.01)
+    assert eng.containers.inspect(cid)["State"]["Status"] == "running"  # handled, not fatal
+    assert eng.containers.stop(cid, timeout=60)  # SIGTERM: the trap exits 7 (SIGKILL would give 137)
+    assert eng.containers.inspect(cid)["State"]["ExitCode"] == 7
+
+
+def test_a_lost_monitor_the_restart_policy_still_acts(eng: Engine) -> None:
+    opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "restart_policy": "always"})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    init = _kill_the_monitor(eng, cid)
+    eng.containers.inspect(cid)
+    os.kill(init, 9)  # the container dies on its own (not a stop): "always" restarts it
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        info = eng.containers.inspect(cid)
+        if info["RestartCount"] == 1 and info["State"]["Status"] == "running":
+            break
+        time.sleep(0.05)
+    assert info["RestartCount"] == 1 and info["State"]["Status"] == "running", info["State"]
+    assert info["State"]["Pid"] != init
+
+
+def test_a_lost_monitor_rm_containers_are_still_removed(eng: Engine) -> None:
+    opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "auto_remove": True})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    init = _kill_the_monitor(eng, cid)
+    eng.containers.list()
+    os.kill(init, 9)
+    eng.containers.wait(cid, condition="removed", timeout=60)
+    assert eng.containers.list(all=True) == []  # (and the fixture finds no mount, cgroup or lock left)
+
+
+def test_a_monitor_that_cannot_be_replaced_shows_in_ps(eng: Engine) -> None:
+    """A debugger holds the init (ptrace): no replacement monitor can trace it; ps says so."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
+    eng.containers.start(cid)
+    init = _kill_the_monitor(eng, cid)
+    assert libc.ptrace(0x4206, init, None, None) == 0, os.strerror(ctypes.get_errno())  # PTRACE_SEIZE
+    try:
+        (item,) = eng.containers.list()
+        assert item["Status"].startswith("Up ") and item["Status"].endswith(" (monitor lost)")
+        error = eng.containers.inspect(cid)["State"]["Error"]
+        assert error.startswith("monitor lost; not replaced: ") and "cannot trace" in error
+        eng.containers.list()  # not tried again at every look
+    finally:
+        libc.ptrace(17, init, None, None)  # PTRACE_DETACH (may fail outside a stop: our exit detaches)
 
 
 def test_twenty_containers_in_parallel(eng: Engine) -> None:

@@ -161,6 +161,21 @@ def test_update_holds_the_lock_and_writes_only_changes(layout: Layout) -> None:
 
 
 # ------------------------------------------------------------------ docker_state
+def test_a_lock_taken_on_a_removed_container_leaves_no_file(layout: Layout) -> None:
+    lifecycle.save(layout, CID, ContainerState())
+    with lifecycle.locked(layout, CID):
+        pass
+    assert os.path.exists(layout.container_lock(CID))  # the container exists: its lock file stays
+    lifecycle.remove_container_files(layout, CID)
+    assert not os.path.exists(layout.container_lock(CID))
+    # looked up before the removal, locked after it (a stop racing an rm, a monitor's late exit)
+    with pytest.raises(NotFound):
+        lifecycle.update(layout, CID, lambda s: s.replace(manually_stopped=True))
+    with lifecycle.locked(layout, CID):
+        pass
+    assert os.listdir(layout.locks_dir) == []
+
+
 def test_docker_state_running_without_health() -> None:
     st = ContainerState(status=S.RUNNING, pid=42, started_at="2024-05-01T12:00:00Z")
     assert lifecycle.docker_state(st) == {
@@ -254,6 +269,23 @@ def test_reconcile_keeps_containers_with_a_live_monitor_or_init(layout: Layout, 
     # the init pid was reused by a process started long after the container: lost
     proc.process(500, ["nginx"], start_ticks=100 * 10_000)
     assert lifecycle.reconcile(layout, CID, proc=proc.root).status is S.EXITED
+
+
+def test_orphaned_means_a_live_init_without_a_live_monitor(tmp_path: t.Any) -> None:
+    proc = FakeProc(str(tmp_path / "proc"))
+    proc.process(400, ["/usr/bin/python3", "-S", "-I", "-c", "...monitor import main...", "/root", CID])
+    proc.process(500, ["nginx"], start_ticks=100)
+    assert not lifecycle.orphaned(_running(), CID, proc=proc.root)  # supervised
+    proc.process(400, ["sleep", "1"])  # the monitor's pid now runs something else
+    assert lifecycle.orphaned(_running(), CID, proc=proc.root)
+    assert lifecycle.orphaned(_running(status=S.PAUSED), CID, proc=proc.root)
+    assert lifecycle.orphaned(_running(monitor_pid=0), CID, proc=proc.root)
+    # a replacement could not take it over already: not tried at every look
+    assert not lifecycle.orphaned(_running(error=lifecycle.UNSUPERVISED_ERROR + ": traced"), CID, proc=proc.root)
+    for state in (_running(status=S.RESTARTING), _running(status=S.EXITED), _running(pid=0)):
+        assert not lifecycle.orphaned(state, CID, proc=proc.root)
+    proc.process(500, ["nginx"], state="Z", start_ticks=100)  # the init is gone: reconcile's business
+    assert not lifecycle.orphaned(_running(), CID, proc=proc.root)
 
 
 def test_reconcile_ignores_inactive_and_zombies(layout: Layout, tmp_path: t.Any) -> None:

@@ -62,7 +62,7 @@ def test_a_fresh_copy_each_call() -> None:
     "wait4", "getdents64", "newfstatat", "statx", "fork", "vfork", "pipe2", "dup3", "ioctl", "prctl", "kill",
     "setuid", "setgid", "capget", "capset", "chown", "mknod", "bind", "connect", "accept4", "epoll_wait",
     "getrandom", "rseq", "clock_nanosleep", "uname", "sched_getaffinity", "prlimit64", "set_robust_list",
-    "faccessat2", "close_range", "fchmodat2", "pidfd_open", "io_uring_setup", "landlock_create_ruleset",
+    "faccessat2", "close_range", "fchmodat2", "pidfd_open", "landlock_create_ruleset",
 ])
 def test_ordinary_syscalls_are_allowed(name: str) -> None:
     assert name in allowed(profile())
@@ -78,6 +78,14 @@ def test_ordinary_syscalls_are_allowed(name: str) -> None:
 ])
 def test_privileged_syscalls_are_not_allowed_unconditionally(name: str) -> None:
     assert name not in allowed(profile())
+
+
+def test_io_uring_is_blocked_whatever_the_capabilities() -> None:
+    """moby 25 dropped io_uring from the allowlist (moby#46762): its requests never pass the filter."""
+    for caps in (DEFAULT, [*DEFAULT, "CAP_SYS_ADMIN"]):
+        p = profile(caps)
+        for name in ("io_uring_setup", "io_uring_enter", "io_uring_register"):
+            assert blocks_for(p, name) == []
 
 
 # -- the conditional rules -----------------------------------------------------------------------------

@@ -147,6 +147,10 @@ class Layout:
     def container_lock(self, container_id: str) -> str:
         return os.path.join(self.locks_dir, f"container-{container_id}.lock")
 
+    def start_lock(self, container_id: str) -> str:
+        """Serialises the starts of one container; inside its directory, so it goes with it."""
+        return os.path.join(self.container_dir(container_id), "start.lock")
+
     @property
     def names_dir(self) -> str:
         return os.path.join(self.root, "names")

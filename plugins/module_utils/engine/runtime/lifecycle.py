@@ -20,8 +20,11 @@ Docker's statuses and what may follow each (``TRANSITIONS``)::
   overwrites ``removing``.
 * Never wait for the monitor (its exit write, ``wait_exit``) while holding the container lock.
 
-Lost monitors (:func:`reconcile`): when the state says the container is active but neither the
-container's init nor its monitor is alive, nobody can know the exit status any more. The container is
+Lost monitors: when the monitor died but the container's init lives (:func:`orphaned`), the service starts
+a replacement monitor that takes it over (``monitor_ops.adopt``); where it cannot, the error says
+``UNSUPERVISED_ERROR`` and the container runs unsupervised. When (:func:`reconcile`) the state says the
+container is active but neither the container's init nor its monitor is alive, nobody can know the exit
+status any more. The container is
 marked ``exited`` with exit code **255** and ``error: "monitor lost; exit status unknown"`` (255 is what
 a shell reports for "exit status out of range", and it is never a real signal exit 128+N, so it cannot
 be mistaken for an ordinary failure; the error text makes it visible in ``inspect``). Docker itself has
@@ -62,6 +65,8 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 #: Exit code and error written when the monitor died and the container is gone (see module docstring).
 LOST_EXIT_CODE = 255
 LOST_ERROR = "monitor lost; exit status unknown"
+#: Written while a running container's monitor is dead and could not be replaced (see :func:`orphaned`).
+UNSUPERVISED_ERROR = "monitor lost; not replaced"
 #: Same default as ``core.locks``.
 DEFAULT_TIMEOUT = 600.0
 
@@ -292,10 +297,33 @@ def save(layout: Layout, container_id: str, state: ContainerState, durable: bool
     atomic_write(layout.container_state(container_id), sync.dumps(state.to_dict()) + "\n", fsync=durable)
 
 
+class _ContainerLock(flock):
+    """The container lock; released on a container that no longer exists, its file goes too.
+
+    :func:`discard_container` unlinks the lock file, but whoever looked the container up before the
+    removal and locks it after opens (``O_CREAT``) a new one: without this, such a ``stop`` racing an
+    ``rm`` (or a monitor's late exit) would leave ``locks/container-<id>.lock`` behind for good."""
+
+    __slots__ = ("container_dir",)
+
+    def __init__(self, path: str, container_dir: str, timeout: float | None) -> None:
+        super().__init__(path, timeout=timeout)
+        self.container_dir = container_dir
+
+    def __exit__(self, *exc: t.Any) -> None:
+        try:
+            if not os.path.isdir(self.container_dir):
+                os.unlink(self.path)  # still held: a waiter gets the unlinked file and finds the container gone
+        except FileNotFoundError:
+            pass
+        finally:
+            super().__exit__(*exc)
+
+
 def locked(layout: Layout, container_id: str, timeout: float | None = DEFAULT_TIMEOUT) -> flock:
     """``with locked(layout, id):`` holds the container lock (``LockTimeout`` after *timeout* seconds)."""
     os.makedirs(layout.locks_dir, 0o700, exist_ok=True)
-    return flock(layout.container_lock(container_id), timeout=timeout)
+    return _ContainerLock(layout.container_lock(container_id), layout.container_dir(container_id), timeout)
 
 
 def update(
@@ -362,9 +390,10 @@ def reconcile(layout: Layout, container_id: str, *, proc: str = "/proc",
               syscalls: Syscalls | None = None) -> ContainerState:
     """Mark an active container whose init and monitor are both gone as exited (code 255, said so).
 
-    A dead monitor with a live container changes nothing: the container keeps running unsupervised and is
-    reconciled once it is gone. The rootfs is unmounted as the monitor would have done on its way out;
-    the caller still owns ``runtime.delete(id, force=True)`` (the runtime is not known here).
+    A dead monitor with a live container changes nothing here (the service replaces the monitor: see
+    :func:`orphaned`); one that could not be replaced is reconciled once the container is gone. The rootfs
+    is unmounted as the monitor would have done on its way out; the caller still owns
+    ``runtime.delete(id, force=True)`` (the runtime is not known here).
     """
     state = load(layout, container_id)
     if not _lost(state, container_id, proc):
@@ -382,10 +411,23 @@ def reconcile(layout: Layout, container_id: str, *, proc: str = "/proc",
     return update(layout, container_id, mark)
 
 
+def orphaned(state: ContainerState, container_id: str, *, proc: str = "/proc") -> bool:
+    """The container runs (its init is alive) but its monitor is dead: a replacement monitor should take
+    it over (``monitor_ops.adopt``), unless one could not already (``UNSUPERVISED_ERROR`` recorded)."""
+    if state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED) or not state.pid:
+        return False
+    if state.error.startswith(UNSUPERVISED_ERROR):
+        return False
+    if state.monitor_pid and monitor_alive(state.monitor_pid, container_id, proc):
+        return False
+    started = parse_time(state.started_at) if state.started_at != ZERO_TIME else None
+    return _started_near(state.pid, started, proc)
+
+
 def _lost(state: ContainerState, container_id: str, proc: str) -> bool:
     if not state.status.active:
         return False
-    if state.monitor_pid and _monitor_alive(state.monitor_pid, container_id, proc):
+    if state.monitor_pid and monitor_alive(state.monitor_pid, container_id, proc):
         return False
     started = parse_time(state.started_at) if state.started_at != ZERO_TIME else None
     if state.pid and _started_near(state.pid, started, proc):
@@ -393,7 +435,7 @@ def _lost(state: ContainerState, container_id: str, proc: str) -> bool:
     return True
 
 
-def _monitor_alive(pid: int, container_id: str, proc: str) -> bool:
+def monitor_alive(pid: int, container_id: str, proc: str = "/proc") -> bool:
     """The pid runs *our* monitor: its command line names the monitor and the container (pid reuse)."""
     try:
         with open(os.path.join(proc, str(pid), "cmdline"), "rb") as fh:

@@ -89,6 +89,11 @@ Decisions:
   stdout, 2 stderr) — and what they send goes to the container's stdin when it is open (``interactive``).
   They see EOF when the container exits; one that does not take its output within 5 s is dropped.
   :func:`attach_connect` and :func:`read_frames` are the client side.
+* **Replacement monitors** (``monitor_ops.adopt``, ``--adopt PID``): when a monitor died (SIGKILL) and its
+  container still runs, the service starts another that attaches to the init with ``PTRACE_SEIZE`` (it is
+  no longer our child; a tracer hears its exit status), passes each signal stop on at once, and from then on
+  records the exit, restarts and removes as any monitor does (``_adopt_running``); ``monitor_ops.adopt``
+  says why not the alternatives. The only ``_ctypes`` a monitor keeps loaded while the container runs.
 * **Exit codes.** 128+N for a signal N; a start failure is reported with Docker's code (127 not found,
   126 not executable, 128 otherwise) on the ``RuntimeFailure`` and in the state (its status unchanged).
 """
@@ -120,7 +125,7 @@ if TYPE_CHECKING:
 
 #: Names that live in monitor_ops (the caller's side and the workers' jobs), offered here as before.
 _OPS = frozenset({"Spawned", "python_executable", "spawn", "prefork", "Preforked", "wait_exit", "attach_connect",
-                  "read_frames", "make_runtime", "start_container", "exit_plan"})
+                  "read_frames", "make_runtime", "start_container", "exit_plan", "adopt"})
 
 
 def __getattr__(name: str) -> t.Any:
@@ -301,7 +306,7 @@ class WorkerFailed(Exception):
 # ====================================================================== the monitor process
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python3 -S -I -c '...main()' ROOT ID [--runtime NAME] [--runtime-path P]
-    [--runtime-factory F] [--stdin] [--stdout] [--stderr]``. Never returns."""
+    [--runtime-factory F] [--stdin] [--stdout] [--stderr] [--adopt PID]``. Never returns."""
     mon = None
     try:
         args = sys.argv[1:] if argv is None else argv
@@ -322,8 +327,8 @@ def _parse_args(args: list[str]) -> tuple[str, str, dict[str, t.Any]]:
         raise ValueError("usage: monitor ROOT ID [options]")
     opts: dict[str, t.Any] = {"runtime": "berth", "runtime_path": None, "runtime_factory": None,
                               "stdin": False, "stdout": False, "stderr": False, "console": None,
-                              "attach_socket": None}
-    valued = ("--runtime", "--runtime-path", "--runtime-factory", "--console", "--attach-socket")
+                              "attach_socket": None, "adopt": None}
+    valued = ("--runtime", "--runtime-path", "--runtime-factory", "--console", "--attach-socket", "--adopt")
     i = 2
     while i < len(args):
         arg = args[i]
@@ -408,6 +413,9 @@ class Monitor:
         self.state_stamp: tuple[int, int] | None = None
         self.reported_exit = False
         self.started_reported = False
+        #: a replacement monitor: the running container's init it takes over (``monitor_ops.adopt``)
+        self.adopt_pid = int(opts.get("adopt") or 0)
+        self.traced = False  # the init is ours through ptrace, not as a child
 
     # ------------------------------------------------------------------ lifecycle of the monitor
     def run(self) -> None:
@@ -427,7 +435,7 @@ class Monitor:
                 raise OSError(9, "the monitor was started without its console socket")
             self.console = _sock.socket(_sock.AF_UNIX, _sock.SOCK_STREAM, 0, CONSOLE_FD)
             self.console_path = _console_address(self.console_file, self.console_dirfd)  # for restarts
-        if not self._start(first=True):
+        if not (self._adopt_running() if self.adopt_pid else self._start(first=True)):
             self._end()
             if self.cancelled and log_made:  # the caller cancelled: leave no trace (the log was empty)
                 _unlink(self.layout.container_log(self.id))
@@ -671,6 +679,61 @@ class Monitor:
             _unlink(self.hidden_socket)  # a start that did not happen leaves the socket path alone
         return result
 
+    def _adopt_running(self) -> bool:
+        """A replacement monitor takes over a running container whose monitor died (``monitor_ops.adopt``
+        explains why ptrace); False when it cannot (reported). The output pipes died with the old monitor:
+        this one records the exit, applies the restart policy and ``--rm``, and runs health probes."""
+        pid = self.adopt_pid
+        try:
+            _ptrace(PTRACE_SEIZE, pid, 0)
+        except OSError as exc:
+            _unlink(self.hidden_socket)
+            _write_event(self.status_fd, {"event": "error", "reason": f"cannot trace the container's init (pid "
+                                          f"{pid}) to take it over: {exc.strerror or exc}"})
+            self.phase = "done"
+            return False
+        self.traced = True
+        try:
+            result = self._sync("_job_adopt", self.layout, self.id, self.runtime, pid, os.getpid(),
+                                self.hidden_socket)
+        except WorkerFailed as exc:
+            result = {"error": {"message": str(exc)}}
+        if "pid" not in result:
+            _unlink(self.hidden_socket)
+            self._untrace()
+            _write_event(self.status_fd, dict(result["error"], event="error"))
+            self.phase = "done"
+            return False
+        self.init_pid = pid
+        self.started = time.monotonic()
+        self.plan = result.get("plan")
+        if self.settings["healthcheck"]:
+            self.checker = health.HealthChecker(self.settings["healthcheck"], health=result.get("health"))
+        self.phase = "running"
+        self._listen()
+        self.started_reported = True
+        _write_event(self.status_fd, {"event": "started", "pid": pid, "monitor_pid": os.getpid()})
+        self._reap()  # stops (or the exit) that came before our SIGCHLD handler looked
+        return True
+
+    def _untrace(self) -> None:
+        self.traced = False
+        try:
+            _ptrace(PTRACE_DETACH, self.adopt_pid, 0)
+        except OSError:
+            pass  # gone, or not in a ptrace-stop: the kernel detaches us when we exit
+
+    def _resume_tracee(self, pid: int, status: int) -> None:
+        """A traced init stopped: a signal on its way in (deliver it, as if we were not there) or a
+        group-stop (``SIGSTOP``: it stays stopped, ``PTRACE_LISTEN``, until a ``SIGCONT``)."""
+        try:
+            if status >> 16 == PTRACE_EVENT_STOP:
+                _ptrace(PTRACE_LISTEN, pid, 0)
+            else:
+                _ptrace(PTRACE_CONT, pid, os.WSTOPSIG(status))
+        except OSError:
+            pass  # killed meanwhile (SIGKILL needs nobody): its exit comes next
+
     def _listen(self) -> None:
         """Serve the attach socket spawn bound (the starter renamed it into place)."""
         if ATTACH_FD not in self.given:
@@ -767,7 +830,8 @@ class Monitor:
     def _reap(self) -> None:
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                # __WALL: a traced init (a replacement monitor's) is not our child, but waitable as tracee
+                pid, status = os.waitpid(-1, os.WNOHANG | (_WALL if self.traced else 0))
             except ChildProcessError:
                 return
             if pid == 0:
@@ -775,6 +839,11 @@ class Monitor:
             for job in self.jobs.values():
                 if job[0] == pid:
                     job[0] = 0  # gone: never signal this pid again (it may be reused)
+            if pid == self.init_pid and self.traced:
+                if os.WIFSTOPPED(status):
+                    self._resume_tracee(pid, status)
+                    continue
+                self.traced = False  # its real exit status: the tracer hears it before the parent does
             if pid == self.init_pid:
                 code = os.waitstatus_to_exitcode(status)
                 self.exit_code = 128 - code if code < 0 else code
@@ -1285,28 +1354,52 @@ def _remove_runtime_state(own: t.Mapping[str, t.Any]) -> bool:
     return True
 
 
-class _Umount:
-    """``umount2`` from libc through the ``_ctypes`` C module (the ``Syscalls`` method that
-    ``lifecycle.unmount_below`` calls). ``ctypes/__init__`` costs ~7 ms to import on the test hosts, here
-    between the container's exit and the caller hearing about it; this costs ~1.5 ms, and only once the
-    container has exited (an idle monitor never loads it)."""
+_LIBC: dict[str, t.Any] = {}
 
-    _fn: t.Any = None
+
+def _libc(name: str, restype: str = "i") -> t.Any:
+    """The libc function *name* through the ``_ctypes`` C module (``ctypes/__init__`` costs ~7 ms to
+    import on the test hosts; this ~1.5 ms, and only when called: an idle monitor never loads it).
+    *restype*: a ``struct`` code (``i`` int, ``l`` long). Integer arguments are passed as C ints."""
+    fn = _LIBC.get(name)
+    if fn is None:
+        import _ctypes
+
+        class Ret(_ctypes._SimpleCData):
+            _type_ = restype
+
+        class Func(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = Ret
+
+        fn = _LIBC[name] = Func(_ctypes.dlsym(_ctypes.dlopen(None, 0), name))
+    return fn
+
+
+#: ptrace(2) requests and the bits of a wait status, for a replacement monitor (``Monitor._adopt_running``).
+PTRACE_CONT, PTRACE_DETACH, PTRACE_SEIZE, PTRACE_LISTEN = 7, 17, 0x4206, 0x4208
+PTRACE_EVENT_STOP = 128
+_WALL = 0x40000000
+
+
+def _ptrace(request: int, pid: int, data: int) -> None:
+    """``ptrace(request, pid, 0, data)``; OSError naming the errno."""
+    import _ctypes
+
+    if _libc("ptrace", "l")(int(request), int(pid), None, int(data)) < 0:
+        err = _ctypes.get_errno()
+        raise OSError(err, f"ptrace({request:#x}, {pid}): {os.strerror(err)}")
+
+
+class _Umount:
+    """``umount2`` from libc (:func:`_libc`): the ``Syscalls`` method that ``lifecycle.unmount_below``
+    calls, here between the container's exit and the caller hearing about it."""
 
     def umount2(self, target: str, flags: int) -> None:
         import _ctypes
 
-        if _Umount._fn is None:
-            class CInt(_ctypes._SimpleCData):
-                _type_ = "i"
-
-            class Func(_ctypes.CFuncPtr):
-                _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-                _restype_ = CInt
-
-            _Umount._fn = Func(_ctypes.dlsym(_ctypes.dlopen(None, 0), "umount2"))
         path = os.fsencode(target)
-        while _Umount._fn(path, int(flags)) < 0:
+        while _libc("umount2")(path, int(flags)) < 0:
             err = _ctypes.get_errno()
             if err != 4:  # EINTR
                 raise OSError(err, f"umount2 {target}: {os.strerror(err)}")

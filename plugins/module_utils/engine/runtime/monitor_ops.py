@@ -123,7 +123,6 @@ def prefork(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any]
     """:func:`spawn` up to the point where the container is to be created: the caller can mount the
     rootfs and write the bundle while the monitor's interpreter starts and the starter imports the
     runtime (a second core does that work meanwhile). Needs the container's record."""
-    from ..core.libcopy import ensure_lib
     from .syscalls import LinuxSyscalls
 
     record = _read_json(layout.container_config(container_id))
@@ -132,15 +131,9 @@ def prefork(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any]
 
         raise RuntimeFailure(container_id, "start", f"no container record {layout.container_config(container_id)}")
     settings = monitor_settings(record)
-    lib = ensure_lib(layout)
     syscalls = LinuxSyscalls()  # loaded before fork: the children only call it
-    python = python_executable()
-    argv = [python, "-S", "-I", "-c", _BOOT.format(lib=lib), layout.root, container_id]
-    argv += ["--runtime", str(runtime.get("name") or "berth")]
-    if runtime.get("path"):
-        argv += ["--runtime-path", str(runtime["path"])]
-    if runtime.get("factory"):
-        argv += ["--runtime-factory", str(runtime["factory"])]
+    argv = _monitor_argv(layout, container_id, runtime)
+    python = argv[0]
     r, w = os.pipe()
     go_r, go_w = os.pipe()
     pid = os.fork()
@@ -160,12 +153,65 @@ def prefork(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any]
     return Preforked(container_id, r, go_w, pid)
 
 
+def _monitor_argv(layout: Layout, container_id: str, runtime: t.Mapping[str, t.Any]) -> list[str]:
+    from ..core.libcopy import ensure_lib
+
+    argv = [python_executable(), "-S", "-I", "-c", _BOOT.format(lib=ensure_lib(layout)), layout.root, container_id]
+    argv += ["--runtime", str(runtime.get("name") or "berth")]
+    if runtime.get("path"):
+        argv += ["--runtime-path", str(runtime["path"])]
+    if runtime.get("factory"):
+        argv += ["--runtime-factory", str(runtime["factory"])]
+    return argv
+
+
+def adopt(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any], pid: int,
+          timeout: float = 30.0) -> Spawned:
+    """Start a replacement monitor for a running container whose monitor died (SIGKILL, OOM killer); it
+    takes over the container's init *pid* and has said so (``RuntimeFailure`` with its reason otherwise).
+
+    The init was the dead monitor's child (it is a subreaper); now it is init's, and only a parent can
+    ``waitpid`` it. A tracer can too: the new monitor attaches with ``PTRACE_SEIZE`` (which does not stop
+    the tracee) and hears the real exit status (137 after SIGKILL, the code of ``exit``) before the new
+    parent reaps it. Signals on their way to the init stop it in the tracer's hands; the monitor passes
+    each on at once (``PTRACE_CONT`` with the signal; ``PTRACE_LISTEN`` for a group-stop), so the container
+    sees what it would have seen. The other ways are unsound or lossy: ``/proc/<pid>/stat``'s exit code is
+    readable only until the parent reaps the zombie (a race with init), a pidfd says *that* it exited but
+    not how, and neither the runtime (runc keeps no exit status) nor the cgroup records it. What cannot be
+    taken over: the output pipes (they died with the old monitor; a restart gets new ones). The attach
+    socket is bound anew. A process that is already traced (a debugger) cannot be adopted: the caller
+    records why.
+    """
+    from .syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscalls
+
+    syscalls = LinuxSyscalls()
+    argv = _monitor_argv(layout, container_id, runtime) + ["--adopt", str(int(pid))]
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover  (exec or _exit)
+        try:
+            os.close(r)
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            syscalls.prctl(PR_SET_CHILD_SUBREAPER, 1)  # restarts: the new init must be our child
+            hidden, listener = _attach_listener(layout, container_id, os.getpid())  # renamed once it adopted
+            argv += ["--attach-socket", hidden]
+            _exec_monitor(argv, {STATUS_FD: w, ATTACH_FD: listener})
+        except BaseException as exc:  # noqa: BLE001
+            _write_event(w, {"event": "error", "message": f"cannot start a replacement monitor: {exc}"})
+        os._exit(127)
+    os.close(w)
+    _waitpid(child)
+    spawned = _await_started(r, container_id, timeout)  # closes r when it raises
+    spawned.close()
+    return spawned
+
+
 def _become_monitor(layout: Layout, container_id: str, runtime: dict[str, t.Any],
                     attach: t.Mapping[str, t.Any] | None, settings: dict[str, t.Any], syscalls: t.Any,
                     argv: list[str], status_w: int, go_r: int) -> t.NoReturn:
     """A: set up what the monitor and the container share, fork the starter, exec the monitor."""
-    import fcntl
-
     from .syscalls import PR_SET_CHILD_SUBREAPER
 
     me = os.getpid()
@@ -212,8 +258,15 @@ def _become_monitor(layout: Layout, container_id: str, runtime: dict[str, t.Any]
     os.close(go_r)
     for fd in stdio or ():
         os.close(fd)
+    _exec_monitor(argv, fd_map)
+
+
+def _exec_monitor(argv: list[str], fd_map: dict[int, int]) -> t.NoReturn:
+    """Exec the monitor with exactly the fds of *fd_map* (target -> source) and /dev/null as stdio."""
+    import fcntl
+
     null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-    fd_map.update({0: null, 1: null, 2: null})
+    fd_map = {**fd_map, 0: null, 1: null, 2: null}
     temps = {target: fcntl.fcntl(src, fcntl.F_DUPFD_CLOEXEC, ATTACH_FD + 1) for target, src in fd_map.items()}
     for target, tmp in temps.items():
         os.dup2(tmp, target)  # inheritable
@@ -639,6 +692,39 @@ def _job_exit(layout: Layout, container_id: str, runtime: dict[str, t.Any], exit
         if not _is_not_found(exc):  # removed meanwhile (``rm -f``): nothing to record
             raise
     return outcome
+
+
+def _job_adopt(layout: Layout, container_id: str, runtime: dict[str, t.Any], pid: int, monitor_pid: int,
+               attach_socket: str) -> dict[str, t.Any]:
+    """A replacement monitor (which traces *pid* already) claims the container under its lock: it still
+    runs that init and no live monitor has it; its attach socket goes into place. ``{"pid", "plan",
+    "health"}`` or ``{"error"}``."""
+    from . import lifecycle
+
+    S = lifecycle.ContainerStatus
+    found: dict[str, t.Any] = {}
+
+    def claim(state: lifecycle.ContainerState) -> lifecycle.ContainerState:
+        found["state"] = state
+        if state.status not in (S.RUNNING, S.PAUSED) or state.pid != pid:
+            raise _NoWrite
+        if state.monitor_pid not in (0, monitor_pid) and lifecycle.monitor_alive(state.monitor_pid, container_id):
+            raise _NoWrite
+        error = "" if state.error.startswith(lifecycle.UNSUPERVISED_ERROR) else state.error
+        if attach_socket:
+            os.rename(attach_socket, layout.attach_socket(container_id))
+        return state.replace(monitor_pid=monitor_pid, error=error)
+
+    try:
+        state = lifecycle.update(layout, container_id, claim, timeout=LOCK_WAIT)
+    except _NoWrite:
+        current = found.get("state")
+        what = current.status.value if current is not None else "gone"
+        msg = f"container {container_id} is {what} (pid {getattr(current, 'pid', 0)}), no longer pid {pid} " \
+              "without a monitor"
+        return {"error": {"message": msg, "reason": msg}}
+    return {"pid": pid, "plan": exit_plan(make_runtime(layout, runtime), layout, container_id),
+            "health": state.health}
 
 
 def _job_cancel_if_stopped(layout: Layout, container_id: str) -> bool:

@@ -83,6 +83,7 @@ MASKED_PATHS = (
     "/proc/scsi",
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
+    "/sys/dev/block",  # not in Docker's list: podman masks it (block device numbers and names of the host)
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 

@@ -208,8 +208,30 @@ class ContainerService:
         return cid
 
     def _state(self, container_id: str) -> ContainerState:
-        """The state, reconciled: a container whose monitor and init are gone is said to be exited."""
-        return lifecycle.reconcile(self.layout, container_id)
+        """The state, reconciled: a container whose monitor and init are gone is said to be exited; one
+        whose monitor alone is gone gets a replacement monitor (:meth:`_replace_monitor`)."""
+        state = lifecycle.reconcile(self.layout, container_id)
+        if lifecycle.orphaned(state, container_id):
+            state = self._replace_monitor(container_id, state)
+        return state
+
+    def _replace_monitor(self, cid: str, state: ContainerState) -> ContainerState:
+        """Start a monitor that takes over the running container (``monitor_ops.adopt``: its exit, restart
+        policy and ``--rm`` work again); where that fails, record why (``berth ps`` shows it)."""
+        from ..runtime import monitor
+
+        try:
+            monitor.adopt(self.layout, cid, runtime=self._runtime_for(self._record(cid).runtime), pid=state.pid)
+        except EngineError as exc:
+            reason = str(exc)
+
+            def mark(s: ContainerState) -> ContainerState:
+                if not lifecycle.orphaned(s, cid):
+                    return s  # gone meanwhile, or taken over by another caller's replacement
+                return s.replace(error=f"{lifecycle.UNSUPERVISED_ERROR}: {reason}")
+
+            return lifecycle.update(self.layout, cid, mark, timeout=self.lock_timeout)
+        return lifecycle.load(self.layout, cid)
 
     def users_of_image(self, image_id: str) -> list[str]:
         """IDs of the containers created from *image_id* (the image store refuses to delete it)."""
@@ -400,14 +422,7 @@ class ContainerService:
         """Create ``names/<name>``; the symlink is the atomic uniqueness check."""
         target = os.path.join("..", "containers", cid)
         if name is not None:
-            try:
-                os.symlink(target, self.layout.name_link(name))
-            except FileExistsError:
-                other = self.lookup(name)
-                raise Conflict(
-                    f'Conflict. The container name "/{name}" is already in use by container "{other or "?"}". '
-                    "You have to remove (or rename) that container to be able to reuse that name."
-                ) from None
+            self._link_name(cid, name)
             return name
         for attempt in range(100):
             r = os.urandom(3)  # not secrets: its import costs ~2 ms and a name needs no secrecy
@@ -420,6 +435,25 @@ class ContainerService:
             except FileExistsError:
                 continue
         raise EngineError("could not find a free container name")
+
+    def _link_name(self, cid: str, name: str) -> None:
+        """``names/<name>`` -> *cid*, or Docker's Conflict naming the container that holds the name (read
+        from the link itself: its owner may still be being created, with no record yet)."""
+        link = self.layout.name_link(name)
+        while True:
+            try:
+                os.symlink(os.path.join("..", "containers", cid), link)
+                return
+            except FileExistsError:
+                pass
+            try:
+                owner = os.path.basename(os.path.normpath(os.readlink(link)))
+            except FileNotFoundError:
+                continue  # released meanwhile: try again
+            raise Conflict(
+                f'Conflict. The container name "/{name}" is already in use by container "{owner}". '
+                "You have to remove (or rename) that container to be able to reuse that name."
+            )
 
     def _write_files(self, record: ContainerRecord) -> None:
         opts = record.options
@@ -610,10 +644,23 @@ class ContainerService:
 
     # ================================================================ start
     def start(self, name: str, stdio: Stdio | None = None) -> t.Any:
-        """Start a created or exited container; returns the monitor handle (for attached callers)."""
+        """Start a created or exited container; returns the monitor handle (for attached callers), None
+        when it was running already: a start that raced another one is a no-op, as in Docker."""
+        cid = self.require(name)
+        path = self.layout.start_lock(cid)
+        try:
+            # Held until the container runs (the monitor's "started"): a second start waits here, then
+            # finds it running. The container lock cannot do that: the starter takes it to create.
+            with flock(path, timeout=self.lock_timeout):
+                return self._start(cid, stdio)
+        except FileNotFoundError as exc:
+            if exc.filename != path:
+                raise
+            raise NotFound("container", name) from None
+
+    def _start(self, cid: str, stdio: Stdio | None) -> t.Any:
         from ..runtime import monitor
 
-        cid = self.require(name)
         record = self._record(cid)
         active = (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING)
         if self._state(cid).status in active:
@@ -798,6 +845,7 @@ class ContainerService:
         """Send the stop signal, wait *timeout* seconds, then SIGKILL. Returns whether it was running."""
         cid = self.require(name)
         record = self._record(cid)
+        self._state(cid)  # a lost monitor is replaced first: the exit this stop causes is recorded
 
         def mark(s: ContainerState) -> ContainerState:
             return s.replace(manually_stopped=True)
@@ -950,10 +998,7 @@ class ContainerService:
         if new_name == record.name:
             return
         with lifecycle.locked(self.layout, cid, self.lock_timeout):
-            try:
-                os.symlink(os.path.join("..", "containers", cid), self.layout.name_link(new_name))
-            except FileExistsError:
-                raise Conflict(f'Conflict. The container name "/{new_name}" is already in use') from None
+            self._link_name(cid, new_name)
             updated = record.replace(name=new_name)
             fs.atomic_write_json(self.layout.container_config(cid), updated.to_json(), mode=0o600)
             fs.remove_quietly(self.layout.name_link(record.name))
@@ -1448,7 +1493,9 @@ class ContainerService:
         return count
 
     def restore(self) -> list[str]:
-        """After a reboot: start the containers whose restart policy says they should run."""
+        """After a reboot: start the containers whose restart policy says they should run, as dockerd does
+        when it starts: ``always`` ones even when they were stopped by hand, ``unless-stopped`` ones only
+        when they were not, ``on-failure`` ones that did not exit 0."""
         started = []
         for cid in self._ids():
             try:
@@ -1462,8 +1509,6 @@ class ContainerService:
             if policy == "unless-stopped" and state.manually_stopped:
                 continue
             if policy == "on-failure" and state.exit_code == 0:
-                continue
-            if policy == "always" and state.manually_stopped:
                 continue
             self.start(cid)
             started.append(cid)
@@ -1712,6 +1757,8 @@ def _status_text(state: ContainerState) -> str:
         if state.health:
             status = state.health.get("Status", "starting")
             text += " (health: starting)" if status == "starting" else f" ({status})"
+        if state.error.startswith(lifecycle.UNSUPERVISED_ERROR):
+            text += " (monitor lost)"
         return text + (" (Paused)" if s is ContainerStatus.PAUSED else "")
     if s is ContainerStatus.RESTARTING:
         finished = timefmt.parse_rfc3339(state.finished_at) or now
