@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidOption
 from ansible_collections.berth.engine.plugins.module_utils.engine.options import container as c
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import kernel
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import (
     CONTAINER_EXEC_OPTIONS,
     CONTAINER_INFO_OPTIONS,
@@ -37,8 +38,8 @@ def eight_cpus_two_nodes(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> No
     test_cpusets_against_this_host checks the real /sys files."""
     (tmp_path / "cpu-online").write_text("0-7\n")
     (tmp_path / "node-online").write_text("0-1\n")
-    monkeypatch.setattr(c, "ONLINE_FILES", {"cpuset_cpus": str(tmp_path / "cpu-online"),
-                                            "cpuset_mems": str(tmp_path / "node-online")})
+    monkeypatch.setattr(kernel, "ONLINE_FILES", {"cpuset_cpus": str(tmp_path / "cpu-online"),
+                                                 "cpuset_mems": str(tmp_path / "node-online")})
 
 
 # ------------------------------------------------------------------ every normaliser: good values
