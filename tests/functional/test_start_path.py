@@ -140,6 +140,22 @@ def test_run_imports_nothing_it_does_not_need(env: Env) -> None:
     assert sorted(loaded & FORBIDDEN) == []
 
 
+def test_run_stays_within_the_hot_path_and_its_import_budget(env: Env) -> None:
+    """engine/hot_path.py: every engine module ``run`` loads is named there, and the standard library it
+    loads beyond the bare interpreter's is within ``STDLIB``."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine import hot_path
+
+    proc = env.berth("run", "--rm", IMAGE, "true", python_flags=("-X", "importtime"))
+    loaded = _imported(proc.stderr.decode(errors="replace"))
+    bare = subprocess.run([PYTHON, "-S", "-X", "importtime", "-c", "pass"], capture_output=True, text=True,
+                          check=True)
+    ours = {m[len("berth_engine."):] for m in loaded if m.startswith("berth_engine.")}
+    assert "engine.runtime.init" in ours  # the starter's and the init's imports are in the report too
+    assert sorted(ours - hot_path.MODULES) == [], "add them to engine/hot_path.MODULES, or keep them off run"
+    stdlib = {m for m in loaded if not m.startswith("berth_engine")} - _imported(bare.stderr)
+    assert sorted(stdlib - hot_path.STDLIB) == [], "over the hot path's import budget (engine/hot_path.STDLIB)"
+
+
 def test_idle_monitor_imports_only_the_monitor(env: Env) -> None:
     code = (
         "import sys\n"

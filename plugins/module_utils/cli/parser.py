@@ -10,14 +10,12 @@ Verb parsers themselves are built only when argparse dispatches to them (:class:
 from __future__ import annotations
 
 import argparse
+import typing as t
 
 from .context import PROG, UnknownCommand, UsageError
 from .flags import GLOBAL_FLAGS, RESOURCE_FLAGS, RUN_FLAGS, RUN_TARGET, add_arguments
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import typing as t
-
+if t.TYPE_CHECKING:
     _Verb = t.Tuple[t.Sequence[str], t.Callable[[argparse.ArgumentParser], None], str, str]
 
 
