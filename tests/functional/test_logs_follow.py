@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""runtime.logs.read_logs(follow=True) against a writer in another process that rotates underneath it,
+"""supervisor.logs.read_logs(follow=True) against a writer in another process that rotates underneath it,
 and end to end: ``logs -f`` of a container whose monitor rotates its json-file log."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle, logs, monitor
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle, logs, monitor
 from tests.functional.test_monitor import FAKE_RUNTIME, make_container
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(60)]
@@ -26,7 +26,7 @@ def test_follow_across_rotations_from_another_process(tmp_path: t.Any) -> None:
     writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {REPO!r})
-        from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.logs import LogWriter
+        from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.logs import LogWriter
         w = LogWriter({path!r}, max_size=2000, max_file=5)
         for i in range(1500):
             w.write("stderr" if i % 3 == 0 else "stdout", b"line %04d\\n" % i)

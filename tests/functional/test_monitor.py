@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""runtime.monitor with real processes: spawn, logs, attach, exit codes, restarts, health, --rm, tty.
+"""supervisor.monitor with real processes: spawn, logs, attach, exit codes, restarts, health, --rm, tty.
 
 Most tests drive the monitor with ``FakeRuntime`` below: an OciRuntime without namespaces whose
 container is a plain host process (``process.args`` run directly). It is injected the way a monitor
@@ -30,9 +30,9 @@ import pytest
 from ansible_collections.berth.engine.plugins.module_utils.engine.core import libcopy
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import RuntimeFailure
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle, monitor
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.lifecycle import ContainerStatus as S
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.logs import read_logs
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle, monitor
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.lifecycle import ContainerStatus as S
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.logs import read_logs
 
 pytestmark = [
     pytest.mark.functional,
@@ -307,7 +307,7 @@ def stop(lay: Layout, cid: str, sig: int = signal.SIGTERM) -> None:
 def test_libcopy_from_a_checkout_is_made_once_and_found_cheaply(layout: Layout) -> None:
     lib = libcopy.ensure_lib(layout)
     pkg = os.path.join(lib, "berth_engine")
-    assert os.path.isfile(os.path.join(pkg, "engine", "runtime", "monitor.py"))
+    assert os.path.isfile(os.path.join(pkg, "engine", "supervisor", "monitor.py"))
     assert not os.path.exists(os.path.join(pkg, "glue")) and not os.path.exists(os.path.join(pkg, "cli"))
     assert os.path.basename(lib) == libcopy.content_hash(libcopy._DirSource(libcopy.MODULE_UTILS).files())
     mtime = os.stat(lib).st_mtime_ns
@@ -394,7 +394,7 @@ def test_libcopy_from_an_ansiballz_zip(layout: Layout, tmp_path: t.Any) -> None:
     assert os.path.isfile(os.path.join(lib, "berth_engine", "engine", "runtime", "cgroups", "__init__.py"))
     check = subprocess.run(["/usr/bin/python3", "-S", "-I", "-c",
                             f"import sys; sys.path.insert(0, {lib!r}); "
-                            "import berth_engine.engine.runtime.monitor as m; print(m.__file__)"],
+                            "import berth_engine.engine.supervisor.monitor as m; print(m.__file__)"],
                            capture_output=True, text=True, check=True)
     assert check.stdout.startswith(lib)
     with zipfile.ZipFile(payload, "a") as zf:
@@ -448,7 +448,7 @@ def test_monitor_survives_its_spawner_being_killed(layout: Layout, fake: dict[st
         import os, signal, sys
         sys.path.insert(0, {REPO!r})
         from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
-        from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import monitor
+        from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import monitor
         s = monitor.spawn(Layout({layout.root!r}), {cid!r}, runtime={fake!r})
         print(s.monitor_pid, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)

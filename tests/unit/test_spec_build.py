@@ -9,7 +9,8 @@ import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidOption
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import security, spec
+from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import security
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import spec
 
 CID = "0123456789ab" + "c" * 52
 INF = security.RLIM_INFINITY

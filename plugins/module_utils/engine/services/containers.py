@@ -19,8 +19,9 @@ from ..core.locks import flock
 from ..core.value import Value
 from ..errors import Conflict, EngineError, InvalidOption, NotFound
 from ..options import container as copts
-from ..runtime import lifecycle, sync
-from ..runtime.lifecycle import ContainerState, ContainerStatus
+from ..runtime import sync
+from ..supervisor import lifecycle
+from ..supervisor.lifecycle import ContainerState, ContainerStatus
 
 # Start-path note (``berth run``): the image store and image service (core.oci, digests and hashlib,
 # store.layers: ~15 ms of imports), filters, timefmt and typing are loaded where used; ``run`` reads the
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from .images import ImageService
 
 SIGKILL = 9
-#: What the runtime makes in a container's upper dir to mount on (runtime/spec.py: the default mounts and
+#: What the runtime makes in a container's upper dir to mount on (supervisor/spec.py: the default mounts and
 #: the engine's /etc files; ``diff`` adds spec.INIT_PATH). Docker keeps these in the container's init
 #: layer, so ``docker diff`` never lists them; neither does :meth:`ContainerService.diff`.
 RUNTIME_MOUNTPOINTS = ("/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
@@ -144,7 +145,7 @@ class ContainerService:
         self.lock_timeout = lock_timeout
         #: config.userns.HostFiles: where /etc/passwd, group, subuid, subgid are (None: the host's)
         self.host_files = host_files
-        #: idmapped layers for user namespaces (None: not asked yet; runtime/idmap.py)
+        #: idmapped layers for user namespaces (None: not asked yet; supervisor/idmap.py)
         self._idmap: bool | None = None
 
     @property
@@ -218,7 +219,7 @@ class ContainerService:
     def _replace_monitor(self, cid: str, state: ContainerState) -> ContainerState:
         """Start a monitor that takes over the running container (``monitor_ops.adopt``: its exit, restart
         policy and ``--rm`` work again); where that fails, record why (``berth ps`` shows it)."""
-        from ..runtime import monitor
+        from ..supervisor import monitor
 
         try:
             monitor.adopt(self.layout, cid, runtime=self._runtime_for(self._record(cid).runtime), pid=state.pid)
@@ -567,9 +568,9 @@ class ContainerService:
         return lower
 
     def _idmap_supported(self) -> bool:
-        """Whether user-namespaced containers get idmapped layers (runtime/idmap.py) rather than copies."""
+        """Whether user-namespaced containers get idmapped layers (supervisor/idmap.py) rather than copies."""
         if self._idmap is None:
-            from ..runtime import idmap
+            from ..supervisor import idmap
             from ..runtime.syscalls import LinuxSyscalls
 
             self._idmap = idmap.supported(self.layout, LinuxSyscalls())
@@ -577,9 +578,9 @@ class ContainerService:
 
     @staticmethod
     def _idmapped_layers(syscalls: t.Any, record: ContainerRecord, layers: list[str], where: str) -> t.Any:
-        """``with`` it: *layers* idmapped through the container's maps, attached below *where* (runtime/idmap.py)."""
+        """``with`` it: *layers* idmapped through the container's maps, attached below *where* (supervisor/idmap.py)."""
         from ..config.userns import IdMapping
-        from ..runtime import idmap
+        from ..supervisor import idmap
 
         m = IdMapping.from_json(record.userns)
         return idmap.IdmappedLayers(syscalls, layers, idmap.map_text(m.uids), idmap.map_text(m.gids), where)
@@ -659,7 +660,7 @@ class ContainerService:
             raise NotFound("container", name) from None
 
     def _start(self, cid: str, stdio: Stdio | None) -> t.Any:
-        from ..runtime import monitor
+        from ..supervisor import monitor
 
         record = self._record(cid)
         active = (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING)
@@ -694,7 +695,7 @@ class ContainerService:
 
     def _prepare(self, record: ContainerRecord) -> None:
         """Mount the rootfs and write the OCI bundle (rebuilt at every start, as Docker does)."""
-        from ..runtime import overlay, spec as specmod
+        from ..supervisor import overlay, spec as specmod
         from ..runtime.security import current_rlimits
         from ..runtime.syscalls import LinuxSyscalls
 
@@ -715,7 +716,7 @@ class ContainerService:
                                      rootfs, empty, base=base)
 
             if idmapped:
-                from ..runtime import idmap
+                from ..supervisor import idmap
 
                 where = os.path.join(self.layout.container_dir(cid), "idmapped")
                 try:
@@ -791,7 +792,7 @@ class ContainerService:
     @staticmethod
     def wait_attached(handle: t.Any) -> int:
         """The exit code of a container started with *stdio* (after all its output was delivered)."""
-        from ..runtime import monitor
+        from ..supervisor import monitor
 
         return monitor.wait_exit(handle)
 
@@ -799,7 +800,7 @@ class ContainerService:
         """``docker attach``: live output to *stdio*, its stdin to the container; returns the exit code."""
         import selectors
 
-        from ..runtime import monitor
+        from ..supervisor import monitor
 
         cid = self.require(name)
         record = self._record(cid)
@@ -1029,7 +1030,7 @@ class ContainerService:
         return True
 
     def _apply_resources(self, record: ContainerRecord, options: t.Mapping[str, t.Any]) -> None:
-        from ..runtime import spec as specmod
+        from ..supervisor import spec as specmod
         from ..runtime.cgroups import detect
 
         resources = specmod.resources(_applicable(options))
@@ -1178,7 +1179,7 @@ class ContainerService:
         stdout: bool = True,
         stderr: bool = True,
     ) -> t.Iterator[t.Any]:
-        from ..runtime import logs as logmod
+        from ..supervisor import logs as logmod
 
         cid = self.require(name)
         record = self._record(cid)
@@ -1215,7 +1216,7 @@ class ContainerService:
         stdio: Stdio | None = None,
     ) -> int:
         """Run *command* in the running container; returns its exit code (0 when detached)."""
-        from ..runtime import spec as specmod
+        from ..supervisor import spec as specmod
 
         cid = self.require(name)
         record = self._record(cid)
@@ -1286,7 +1287,7 @@ class ContainerService:
 
     def top(self, name: str, ps_args: str | None = None) -> dict[str, t.Any]:
         from ..runtime.cgroups import detect
-        from ..runtime import spec as specmod
+        from ..supervisor import spec as specmod
 
         cid = self.require(name)
         record = self._record(cid)
@@ -1307,7 +1308,7 @@ class ContainerService:
         from ..core import timefmt
 
         from ..runtime.cgroups import detect
-        from ..runtime import spec as specmod
+        from ..supervisor import spec as specmod
 
         cid = self.require(name)
         record = self._record(cid)
@@ -1323,7 +1324,7 @@ class ContainerService:
         """``docker diff``: what the container changed of its image's files, ``[{"Path", "Kind"}]`` sorted by
         path, ``Kind`` as in Docker's API (0 changed, 1 added, 2 deleted). Read from the upper dir beside the
         image layers, nothing mounted; the mountpoints the runtime makes there are no changes (store/changes.py)."""
-        from ..runtime.spec import INIT_PATH
+        from ..supervisor.spec import INIT_PATH
         from ..store import changes
 
         cid = self.require(name)
@@ -1345,7 +1346,7 @@ class ContainerService:
         dir and the image layers are mounted read-only for the export (:meth:`_readonly_rootfs`), and the lock
         is held until the tar is written, so that the container cannot start meanwhile.
         """
-        from ..runtime import overlay
+        from ..supervisor import overlay
         from ..store import changes
 
         cid = self.require(name)
@@ -1394,7 +1395,7 @@ class ContainerService:
         The mount is detached (``MNT_DETACH``) as soon as the fd is open: the kernel keeps it for the fd
         and drops it when the fd is closed, so no mount is left behind whatever happens to this process.
         """
-        from ..runtime import overlay
+        from ..supervisor import overlay
         from ..runtime.syscalls import LinuxSyscalls
 
         cid = record.id

@@ -50,7 +50,7 @@ from ..core import trust
 from ..core.fs import atomic_write
 from ..core.locks import flock
 from ..core.value import Value
-from . import sync
+from ..runtime import sync
 from .logs import parse_time, rfc3339_nano
 
 TYPE_CHECKING = False
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     import typing as t
 
     from ..core.layout import Layout
-    from .syscalls import Syscalls
+    from ..runtime.syscalls import Syscalls
 
 #: Docker's "never" timestamp (``StartedAt`` of a container that never ran).
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -544,7 +544,7 @@ def remove_name_links(layout: Layout, container_id: str) -> None:
 
 def mounts_below(path: str, *, proc: str = "/proc", include_self: bool = True) -> list[str]:
     """Mount points at (optionally) or below *path* in this mount namespace, deepest first."""
-    from .mountinfo import unescape as unescape_mountinfo
+    from ..runtime.mountinfo import unescape as unescape_mountinfo
 
     prefix = path.rstrip("/") + "/"
     out = []
@@ -570,7 +570,7 @@ def unmount_below(path: str, *, syscalls: Syscalls | None = None, proc: str = "/
     if not points:
         return
     if syscalls is None:
-        from .syscalls import LinuxSyscalls
+        from ..runtime.syscalls import LinuxSyscalls
 
         syscalls = LinuxSyscalls()
     for point in points:

@@ -55,7 +55,7 @@ from _collections_abc import Mapping  # what typing.Mapping checks, without impo
 
 from ..core.accounts import parse_group, parse_passwd
 from ..errors import InvalidOption
-from . import seccomp_default, security
+from ..runtime import seccomp_default, security
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing at run time: ``berth run`` builds a spec (runtime/__init__.py)

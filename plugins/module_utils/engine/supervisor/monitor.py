@@ -108,7 +108,8 @@ import time
 
 from ..core import trust
 from ..core.layout import Layout
-from . import health, logs, sync
+from . import health, logs
+from ..runtime import sync
 
 try:
     import _signal as _sig  # signal.py only adds enums on top (and imports enum: ~0.8 MB per monitor)
@@ -157,14 +158,14 @@ INPUT_BUFFER_MAX = 1 << 20
 _BOOT = """import os, sys
 lib = {lib!r}
 sys.path.insert(0, lib)
-if not os.path.exists(os.path.join(lib, "berth_engine", "engine", "runtime", "__pycache__",
+if not os.path.exists(os.path.join(lib, "berth_engine", "engine", "supervisor", "__pycache__",
                                    "monitor." + sys.implementation.cache_tag + ".pyc")):
     pid = os.fork()
     if pid == 0:
-        import berth_engine.engine.runtime.monitor
+        import berth_engine.engine.supervisor.monitor
         os._exit(0)
     os.waitpid(pid, 0)
-from berth_engine.engine.runtime.monitor import main
+from berth_engine.engine.supervisor.monitor import main
 main()
 """
 

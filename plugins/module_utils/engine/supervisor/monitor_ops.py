@@ -19,7 +19,8 @@ import sys
 import time
 
 from ..core.layout import Layout
-from . import health, sync
+from . import health
+from ..runtime import sync
 from .monitor import (
     ATTACH_FD, CONSOLE_DIR_FD, CONSOLE_FD, ERR_FD, HANDOFF_FD, IN_FD, LOCK_WAIT, OUT_FD, STATUS_FD, STDERR_FD,
     STDIN_FD, STDOUT_FD, _BOOT, _console_address, _describe, _is_not_found, _read_json, _replace_file,
@@ -123,7 +124,7 @@ def prefork(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any]
     """:func:`spawn` up to the point where the container is to be created: the caller can mount the
     rootfs and write the bundle while the monitor's interpreter starts and the starter imports the
     runtime (a second core does that work meanwhile). Needs the container's record."""
-    from .syscalls import LinuxSyscalls
+    from ..runtime.syscalls import LinuxSyscalls
 
     record = _read_json(layout.container_config(container_id))
     if record is None:
@@ -182,7 +183,7 @@ def adopt(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any], 
     socket is bound anew. A process that is already traced (a debugger) cannot be adopted: the caller
     records why.
     """
-    from .syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscalls
+    from ..runtime.syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscalls
 
     syscalls = LinuxSyscalls()
     argv = _monitor_argv(layout, container_id, runtime) + ["--adopt", str(int(pid))]
@@ -212,7 +213,7 @@ def _become_monitor(layout: Layout, container_id: str, runtime: dict[str, t.Any]
                     attach: t.Mapping[str, t.Any] | None, settings: dict[str, t.Any], syscalls: t.Any,
                     argv: list[str], status_w: int, go_r: int) -> t.NoReturn:
     """A: set up what the monitor and the container share, fork the starter, exec the monitor."""
-    from .syscalls import PR_SET_CHILD_SUBREAPER
+    from ..runtime.syscalls import PR_SET_CHILD_SUBREAPER
 
     me = os.getpid()
     _write_event(status_w, {"event": "forked", "monitor_pid": me})
@@ -491,10 +492,10 @@ def make_runtime(layout: Layout, spec: t.Mapping[str, t.Any]) -> t.Any:
         mod_spec.loader.exec_module(module)
         return getattr(module, attr)(state_root, dict(spec))
     if name == "berth" and not spec.get("path"):
-        from .oci import BerthRuntime
+        from ..runtime.oci import BerthRuntime
 
         return BerthRuntime(state_root)
-    from .oci import ExternalRuntime
+    from ..runtime.oci import ExternalRuntime
 
     return ExternalRuntime(str(spec.get("path") or name), state_root)
 
@@ -605,7 +606,7 @@ def exit_plan(rt: t.Any, layout: Layout, container_id: str) -> dict[str, t.Any] 
         spec = _read_json(os.path.join(layout.bundle(container_id), "config.json")) or {}
         path = (spec.get("linux") or {}).get("cgroupsPath")
         if path:
-            from .cgroups import detect
+            from ..runtime.cgroups import detect
 
             source = getattr(detect.manager(path), "oom_source", None)
             oom = source() if callable(source) else None
@@ -645,7 +646,7 @@ def _oom_killed(rt: t.Any, layout: Layout, container_id: str) -> bool:
         path = (spec.get("linux") or {}).get("cgroupsPath")
         if not path:
             return False
-        from .cgroups import detect
+        from ..runtime.cgroups import detect
 
         return bool(detect.manager(path).oom_killed())
     except Exception:  # noqa: BLE001  (no memory controller, cgroup already gone)
@@ -756,7 +757,7 @@ def _job_health(layout: Layout, container_id: str, runtime: dict[str, t.Any], ar
                 timeout: float) -> tuple[t.Any, ...]:
     """Run one probe with ``runtime.exec``: ``(exit_code, output, timed_out)`` or ``("skipped",)``."""
     from . import lifecycle
-    from .oci import set_subreaper
+    from ..runtime.oci import set_subreaper
 
     state = lifecycle.load(layout, container_id)
     if state.status is not lifecycle.ContainerStatus.RUNNING:
