@@ -13,7 +13,7 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
-from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle, logs, monitor
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle, logs, monitor_ops
 from tests.functional.test_monitor import FAKE_RUNTIME, make_container
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(60)]
@@ -55,7 +55,7 @@ def test_follow_a_container_whose_log_rotates(berth_root: str, tmp_path: t.Any) 
     script = "i=0; while [ $i -lt 400 ]; do echo out $i; echo err $i >&2; i=$((i+1)); done"
     cid = make_container(lay, ["sh", "-c", f"sleep 0.3; {script}"],
                          log_options={"max-size": 4096, "max-file": 50})
-    monitor.spawn(lay, cid, runtime={"name": "fake", "factory": f"{factory}:FakeRuntime"}).close()
+    monitor_ops.spawn(lay, cid, runtime={"name": "fake", "factory": f"{factory}:FakeRuntime"}).close()
 
     def running() -> bool:
         return lifecycle.load(lay, cid).status.active

@@ -535,7 +535,7 @@ def test_should_restart(policy: str, retries: int, code: int, stopped: bool, cou
 
 
 def test_back_off_like_docker() -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.monitor import next_backoff
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.policy import next_backoff
 
     delays, delay = [], 0.0
     for dummy in range(12):
@@ -552,13 +552,13 @@ def test_back_off_like_docker() -> None:
     ("cgroup: device or resource busy", 128),
 ])
 def test_start_failure_exit_codes(message: str, code: int) -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.monitor import start_failure_exit_code
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.policy import start_failure_exit_code
 
     assert start_failure_exit_code(message) == code
 
 
 def test_monitor_settings_from_the_record() -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.monitor import monitor_settings
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.policy import monitor_settings
 
     assert monitor_settings({"Desired": {}}) == {
         "restart_policy": "no", "restart_retries": 0, "log_driver": "json-file", "max_size": None, "max_file": 1,
@@ -575,7 +575,7 @@ def test_monitor_settings_from_the_record() -> None:
 
 
 def test_status_events_are_json() -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import monitor
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import plumbing
 
     event = {"event": "error", "message": 'exec: "nope": é\n', "exit_code": 127, "ok": False, "none": None}
-    assert json.loads(monitor._dumps(event)) == event
+    assert json.loads(plumbing._dumps(event)) == event

@@ -18,19 +18,44 @@ import select
 import sys
 import time
 
+from ..core import cjson
 from ..core.layout import Layout
 from . import health
-from ..runtime import sync
-from .monitor import (
+from .fds import (
     ATTACH_FD, CONSOLE_DIR_FD, CONSOLE_FD, ERR_FD, HANDOFF_FD, IN_FD, LOCK_WAIT, OUT_FD, STATUS_FD, STDERR_FD,
-    STDIN_FD, STDOUT_FD, _BOOT, _console_address, _describe, _is_not_found, _read_json, _replace_file,
-    _sock, _terminal_size, _unix_path_call, _unlink, _waitpid, _write_all, _write_event, monitor_settings,
-    start_failure_exit_code,
+    STDIN_FD, STDOUT_FD,
 )
+from .plumbing import (
+    _console_address, _describe, _is_not_found, _read_json, _replace_file, _terminal_size, _unix_path_call,
+    _unlink, _waitpid, _write_all, _write_event,
+)
+from .policy import monitor_settings, start_failure_exit_code
+
+try:
+    import _socket as _sock  # socket.py imports enum and selectors
+except ImportError:  # pragma: no cover
+    import socket as _sock  # type: ignore[no-redef]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
+
+
+#: The monitor's ``-c`` program. The first monitor of a library copy compiles the modules it keeps in a
+#: throw-away fork (compiling leaves ~4 MB of fragmented heap behind, for the monitor's whole life).
+_BOOT = """import os, sys
+lib = {lib!r}
+sys.path.insert(0, lib)
+if not os.path.exists(os.path.join(lib, "berth_engine", "engine", "supervisor", "__pycache__",
+                                   "monitor." + sys.implementation.cache_tag + ".pyc")):
+    pid = os.fork()
+    if pid == 0:
+        import berth_engine.engine.supervisor.monitor
+        os._exit(0)
+    os.waitpid(pid, 0)
+from berth_engine.engine.supervisor.monitor import main
+main()
+"""
 
 
 # ====================================================================== the caller's side
@@ -124,7 +149,7 @@ def prefork(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any]
     """:func:`spawn` up to the point where the container is to be created: the caller can mount the
     rootfs and write the bundle while the monitor's interpreter starts and the starter imports the
     runtime (a second core does that work meanwhile). Needs the container's record."""
-    from ..runtime.syscalls import LinuxSyscalls
+    from ..runtime import LinuxSyscalls
 
     record = _read_json(layout.container_config(container_id))
     if record is None:
@@ -183,7 +208,7 @@ def adopt(layout: Layout, container_id: str, *, runtime: t.Mapping[str, t.Any], 
     socket is bound anew. A process that is already traced (a debugger) cannot be adopted: the caller
     records why.
     """
-    from ..runtime.syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscalls
+    from ..runtime import PR_SET_CHILD_SUBREAPER, LinuxSyscalls
 
     syscalls = LinuxSyscalls()
     argv = _monitor_argv(layout, container_id, runtime) + ["--adopt", str(int(pid))]
@@ -213,7 +238,7 @@ def _become_monitor(layout: Layout, container_id: str, runtime: dict[str, t.Any]
                     attach: t.Mapping[str, t.Any] | None, settings: dict[str, t.Any], syscalls: t.Any,
                     argv: list[str], status_w: int, go_r: int) -> t.NoReturn:
     """A: set up what the monitor and the container share, fork the starter, exec the monitor."""
-    from ..runtime.syscalls import PR_SET_CHILD_SUBREAPER
+    from ..runtime import PR_SET_CHILD_SUBREAPER
 
     me = os.getpid()
     _write_event(status_w, {"event": "forked", "monitor_pid": me})
@@ -374,7 +399,7 @@ def _await_started(fd: int, container_id: str, timeout: float) -> Spawned:
                                  f"{timeout:g}s") from None
         if line is None:
             raise RuntimeFailure(container_id, "start", f"the monitor (pid {monitor_pid}) exited without reporting")
-        event = sync.loads(line)
+        event = cjson.loads(line)
         kind = event.get("event")
         if kind == "forked":
             monitor_pid = int(event["monitor_pid"])
@@ -403,7 +428,7 @@ def wait_exit(spawned: Spawned, timeout: float | None = None) -> int:
             if line is None:
                 raise RuntimeFailure(spawned.container_id, "wait",
                                      f"the monitor (pid {spawned.monitor_pid}) ended without reporting the exit code")
-            event = sync.loads(line)
+            event = cjson.loads(line)
             if event.get("event") == "exited":
                 return int(event["exit_code"])
     finally:
@@ -492,10 +517,10 @@ def make_runtime(layout: Layout, spec: t.Mapping[str, t.Any]) -> t.Any:
         mod_spec.loader.exec_module(module)
         return getattr(module, attr)(state_root, dict(spec))
     if name == "berth" and not spec.get("path"):
-        from ..runtime.oci import BerthRuntime
+        from ..runtime import BerthRuntime
 
         return BerthRuntime(state_root)
-    from ..runtime.oci import ExternalRuntime
+    from ..runtime import ExternalRuntime
 
     return ExternalRuntime(str(spec.get("path") or name), state_root)
 
@@ -549,7 +574,7 @@ def start_container(layout: Layout, container_id: str, runtime: dict[str, t.Any]
                 path = os.path.join(layout.bundle(container_id), "config.json")
                 spec = _read_json(path) or {}
                 spec.setdefault("process", {})["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
-                _replace_file(path, sync.dumps(spec).encode())
+                _replace_file(path, cjson.dumps(spec).encode())
             pid = _create(rt, layout, container_id, stdio, console)
             rt.start(container_id)
             plan = exit_plan(rt, layout, container_id)
@@ -606,9 +631,9 @@ def exit_plan(rt: t.Any, layout: Layout, container_id: str) -> dict[str, t.Any] 
         spec = _read_json(os.path.join(layout.bundle(container_id), "config.json")) or {}
         path = (spec.get("linux") or {}).get("cgroupsPath")
         if path:
-            from ..runtime.cgroups import detect
+            from ..runtime import cgroup_manager
 
-            source = getattr(detect.manager(path), "oom_source", None)
+            source = getattr(cgroup_manager(path), "oom_source", None)
             oom = source() if callable(source) else None
     except Exception:  # noqa: BLE001  (no memory controller: never OOM-killed)
         oom = None
@@ -646,9 +671,9 @@ def _oom_killed(rt: t.Any, layout: Layout, container_id: str) -> bool:
         path = (spec.get("linux") or {}).get("cgroupsPath")
         if not path:
             return False
-        from ..runtime.cgroups import detect
+        from ..runtime import cgroup_manager
 
-        return bool(detect.manager(path).oom_killed())
+        return bool(cgroup_manager(path).oom_killed())
     except Exception:  # noqa: BLE001  (no memory controller, cgroup already gone)
         return False
 
@@ -757,7 +782,7 @@ def _job_health(layout: Layout, container_id: str, runtime: dict[str, t.Any], ar
                 timeout: float) -> tuple[t.Any, ...]:
     """Run one probe with ``runtime.exec``: ``(exit_code, output, timed_out)`` or ``("skipped",)``."""
     from . import lifecycle
-    from ..runtime.oci import set_subreaper
+    from ..runtime import set_subreaper
 
     state = lifecycle.load(layout, container_id)
     if state.status is not lifecycle.ContainerStatus.RUNNING:

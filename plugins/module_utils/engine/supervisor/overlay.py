@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ..core import fs
-from ..runtime.mountinfo import unescape
+from ..runtime import unescape_mountinfo as unescape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing at run time: ``berth run`` mounts a rootfs (runtime/__init__.py)
