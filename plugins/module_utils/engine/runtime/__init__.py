@@ -48,6 +48,7 @@ _EXPORTS = {
     # cgroups
     "cgroup_manager": "cgroups.detect:manager", "cgroup_layout": "cgroups.detect:layout",
     "io_weight_supported": "cgroups.detect", "CgroupError": "cgroups.base",
+    "memory_swap_total": "cgroups.resources",
 }
 __all__ = tuple(_EXPORTS)
 

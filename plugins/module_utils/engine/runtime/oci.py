@@ -23,9 +23,10 @@ from __future__ import annotations
 import os
 
 from . import init as _init
-from . import namespaces, rootfs
+from . import namespaces
 from . import state as _state
 from . import sync
+from .cgroups.resources import cgroup_resources
 from .state import CREATED, PAUSED, RUNNING, STOPPED, RuntimeState
 
 TYPE_CHECKING = False
@@ -202,7 +203,7 @@ class BerthRuntime:
         try:
             mgr = self.cgroup(cgroups_path)
             mgr.create()
-            mgr.apply(rootfs.cgroup_resources(linux.get("resources")))
+            mgr.apply(cgroup_resources(linux.get("resources")))
             fifo = os.path.join(sdir, _state.FIFO)
             os.mkfifo(fifo, 0o622)
             os.chmod(fifo, 0o622)

@@ -56,7 +56,8 @@ from _collections_abc import Mapping  # what typing.Mapping checks, without impo
 from ..core.accounts import parse_group, parse_passwd
 from ..errors import InvalidOption
 from ..runtime import (
-    RLIM_INFINITY, SECCOMP_ARCHITECTURES, all_caps, default_seccomp_profile, kernel_version, native_arch, resolve_caps,
+    RLIM_INFINITY, SECCOMP_ARCHITECTURES, all_caps, default_seccomp_profile, kernel_version, memory_swap_total,
+    native_arch, resolve_caps,
 )
 
 TYPE_CHECKING = False
@@ -558,11 +559,9 @@ def resources(
         memory["limit"] = limit
     if opts.get("memory_reservation"):
         memory["reservation"] = opts["memory_reservation"]
-    swap = opts.get("memory_swap") or 0
+    swap = memory_swap_total(limit, opts.get("memory_swap"))
     if swap:
         memory["swap"] = swap
-    elif limit:
-        memory["swap"] = 2 * limit  # Docker: swap defaults to the memory limit again
     if opts.get("oom_killer"):
         memory["disableOOMKiller"] = True
     if memory:
