@@ -64,6 +64,7 @@ MONITOR_FORBIDDEN = frozenset({
     "typing", "enum", "re", "json", "socket", "signal", "selectors", "dataclasses", "inspect", "ctypes",
     "_ctypes", "subprocess", "threading", "collections", "functools", "berth_engine.engine.supervisor.lifecycle",
     "berth_engine.engine.runtime.oci", "berth_engine.engine.supervisor.monitor_ops", "berth_engine.engine.errors",
+    "berth_engine.engine.supervisor.monitor_jobs",
 })
 
 pytestmark = [

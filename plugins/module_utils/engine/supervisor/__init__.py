@@ -9,7 +9,8 @@ Layout (see ``docs/dev/runtime-design.md``)::
     spec.py             options + image config -> the OCI runtime spec (pure), exec processes, cgroup paths
     overlay.py idmap.py the rootfs stack: overlay mounts, idmapped layers for user namespaces
     monitor.py          the detached per-container monitor (its parts: monitor_streams.py, monitor_exit.py,
-                        policy.py, plumbing.py, fds.py); what runs outside the idle monitor: monitor_ops.py
+                        policy.py, plumbing.py, fds.py); outside the idle monitor: monitor_ops.py (the
+                        caller's side), monitor_jobs.py (its workers' jobs)
     health.py logs.py   HEALTHCHECK scheduling; the json-file log writer and reader
 
 ``supervisor`` may use ``runtime`` (through its front door), never the reverse.

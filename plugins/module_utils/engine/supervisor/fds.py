@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The fds a container monitor starts with and the monitor's timeouts, in one place for the monitor
-(``monitor.py`` and its parts) and the side that starts it and runs its workers (``monitor_ops.py``).
+(``monitor.py`` and its parts), the side that starts it (``monitor_ops.py``) and its workers
+(``monitor_jobs.py``).
 
 Imports nothing: the idle monitor (one per container) loads it; see ``monitor.py``, "Memory".
 """

@@ -58,8 +58,8 @@ Decisions:
   ``json``/``socket``/``signal``/``dataclasses`` (the C modules ``_signal``, ``_socket``, ``_json``, ``select``
   and ``marshal`` instead; JSON through ``cjson.loads``), and of its own code only this module and its parts
   (``fds``, ``plumbing``, ``policy``, ``monitor_streams``, ``monitor_exit``, ``health``, ``logs``): what runs
-  in the caller, its forks or the monitor's workers is in ``monitor_ops``. The OCI runtime, ``lifecycle``
-  and the cgroup code run in the starter or in short-lived *workers* (forks of the monitor that send their
+  in the caller and its forks is in ``monitor_ops``, the workers' jobs in ``monitor_jobs``. The OCI runtime,
+  ``lifecycle`` and the cgroup code run in the starter or in short-lived *workers* (forks of the monitor that send their
   result back with ``marshal``), never in the idle monitor. PR_SET_CHILD_SUBREAPER is set before
   ``execv`` (the attribute survives it), so the monitor never loads ``ctypes`` while the container runs.
   Measured: ~3.6 MiB PSS per idle monitor with 10 running (a bare ``python3 -S -I`` is ~2.6 MiB of it);
@@ -309,7 +309,7 @@ class Monitor(Streams, Exits):
         return {fd for fd in fds if fd >= 0}
 
     def _fork(self, job: str, args: tuple[t.Any, ...], keep: t.Iterable[int] = ()) -> tuple[int, int]:
-        """Run ``monitor_ops.<job>(*args)`` in a fork (imported there: never in the monitor's memory)."""
+        """Run ``monitor_jobs.<job>(*args)`` in a fork (imported there: never in the monitor's memory)."""
         r, w = os.pipe()
         private = self._private_fds() - set(keep)
         pid = os.fork()
@@ -324,9 +324,9 @@ class Monitor(Streams, Exits):
                         os.close(fd)
                     except OSError:
                         pass
-                from . import monitor_ops
+                from . import monitor_jobs
 
-                result = ("ok", getattr(monitor_ops, job)(*args))
+                result = ("ok", getattr(monitor_jobs, job)(*args))
             except BaseException as exc:  # noqa: BLE001
                 result = ("error", _describe(exc))
             try:

@@ -213,7 +213,7 @@ class Exits:
     def _delete_runtime_state(self) -> str:
         """``runtime.delete`` (the runtime loaded here: the monitor is about to end); a problem as text."""
         try:
-            from .monitor_ops import make_runtime
+            from .monitor_jobs import make_runtime
 
             make_runtime(self.layout, self.runtime).delete(self.id, force=True)
         except Exception as exc:  # noqa: BLE001

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Small helpers of the monitor (``monitor.py`` and its parts) and of ``monitor_ops.py``: status events,
-worker results, unix socket paths, terminal sizes, files, and libc calls through ``_ctypes``.
+"""Small helpers of the monitor (``monitor.py`` and its parts), ``monitor_ops.py`` and ``monitor_jobs.py``:
+status events, worker results, unix socket paths, terminal sizes, files, and libc calls through ``_ctypes``.
 
-Stdlib C modules only (``_signal``, ``_socket``, ``marshal``): the idle monitor loads this file.
+Imports nothing heavy (``marshal``, ``core.cjson``, ``core.trust``; ``_ctypes`` only when called): the idle
+monitor loads this file.
 """
 from __future__ import annotations
 
