@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""runtime/spec.build: normalised options + image config -> OCI runtime spec, Docker's rules, table-driven."""
+"""supervisor/spec.build: normalised options + image config -> OCI runtime spec, Docker's rules, table-driven."""
 from __future__ import annotations
 
 import builtins

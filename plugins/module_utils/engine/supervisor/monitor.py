@@ -116,8 +116,8 @@ from .fds import (
 from .monitor_exit import Exits
 from .monitor_streams import Streams
 from .plumbing import (
-    _WALL, WorkerFailed, _console_address, _decode, _describe, _fd_open, _read_json, _stamp, _unlink, _waitpid,
-    _write_event,
+    _WALL, WorkerFailed, _console_address, _decode, _describe, _fd_open, _read_all, _read_json, _stamp, _unlink,
+    _waitpid, _write_event,
 )
 from .policy import monitor_settings
 
@@ -343,17 +343,12 @@ class Monitor(Streams, Exits):
 
     def _sync(self, job: str, *args: t.Any, keep: t.Iterable[int] = ()) -> t.Any:
         pid, r = self._fork(job, args, keep)
-        chunks = []
         try:
-            while True:
-                chunk = os.read(r, 65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+            data = _read_all(r)
         finally:
             os.close(r)
         _waitpid(pid)
-        return _decode(b"".join(chunks), job)
+        return _decode(data, job)
 
     def _async(self, job: str, args: tuple[t.Any, ...],
                callback: t.Callable[[t.Any, BaseException | None], None]) -> int:
@@ -483,17 +478,12 @@ class Monitor(Streams, Exits):
 
     def _adopt(self) -> dict[str, t.Any]:
         """The starter's result (it has reported to the caller already); WorkerFailed when it died."""
-        chunks = []
         try:
-            while True:
-                chunk = os.read(HANDOFF_FD, 65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+            data = _read_all(HANDOFF_FD)
         finally:
             os.close(HANDOFF_FD)
             self.given.discard(HANDOFF_FD)
-        result = _decode(b"".join(chunks), "start")
+        result = _decode(data, "start")
         if "crashed" in result:
             raise WorkerFailed(result["crashed"])
         self.cancelled = bool(result.get("cancelled"))

@@ -154,6 +154,16 @@ def _fd_open(fd: int) -> bool:
         return False
 
 
+def _read_all(fd: int) -> bytes:
+    """Everything until EOF from a blocking fd (a worker's result pipe, the starter's handoff)."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
