@@ -592,7 +592,7 @@ def test_tty_session_through_a_real_pty(layout: Layout, fake: dict[str, t.Any]) 
     ttymod.setraw(term)
     _winsize(term, 33, 101)
     spawned = monitor_ops.spawn(layout, cid, runtime=fake, attach={"stdin": term, "stdout": term, "stderr": term,
-                                                               "tty": True})
+                                                                   "tty": True})
     os.close(term)
     seen = read_until(term_master, b"33 101")
     _winsize(term_master, 40, 120)  # the terminal was resized: the CLI forwards SIGWINCH to the monitor
@@ -680,7 +680,7 @@ def test_busybox_container_through_berth_runtime(layout: Layout, busybox_rootfs:
         json.dump(spec, fh)
     out_r, out_w = os.pipe()
     spawned = monitor_ops.spawn(layout, cid, runtime={"name": "berth", "path": None},
-                            attach={"stdin": None, "stdout": out_w, "stderr": out_w})
+                                attach={"stdin": None, "stdout": out_w, "stderr": out_w})
     os.close(out_w)
     assert monitor_ops.wait_exit(spawned) == 7
     with os.fdopen(out_r, "rb") as fh:

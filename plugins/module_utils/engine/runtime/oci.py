@@ -235,8 +235,8 @@ class BerthRuntime:
             if init_pid != pid:
                 _reap(pid)
             st = RuntimeState(container_id, init_pid, _state.pid_start_time(init_pid) or 0, bundle, rootfs_path,
-                                _state.now_rfc3339(), spec.get("annotations") or {}, cgroups_path,
-                                _without_env(spec))
+                              _state.now_rfc3339(), spec.get("annotations") or {}, cgroups_path,
+                              _without_env(spec))
             hooks = spec.get("hooks") or {}
             while True:
                 kind, payload = chan.recv("the container init")

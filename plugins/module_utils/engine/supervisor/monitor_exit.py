@@ -237,7 +237,6 @@ class Exits:
         if self._sync("_job_cancel_if_stopped", self.layout, self.id):
             self.phase = "done"
 
-
     def _adopt_running(self) -> bool:
         """A replacement monitor takes over a running container whose monitor died (``monitor_ops.adopt``
         explains why ptrace); False when it cannot (reported). The output pipes died with the old monitor:

@@ -109,7 +109,6 @@ def _write_event(fd: int, event: dict[str, t.Any]) -> bool:
         return False
 
 
-
 # ====================================================================== worker results
 def _decode(data: bytes, name: str) -> t.Any:
     if not data:

@@ -78,4 +78,3 @@ def swap_v2(memory_swap: int | None, memory: int | None) -> int | None:
         raise InvalidOption("memory_swap", memory_swap,
                             f"memory+swap limit must be at least the memory limit ({memory})")
     return memory_swap - memory
-
