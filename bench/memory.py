@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 ids.append(out.splitlines()[-1])
             time.sleep(2)  # let start-up garbage settle
             if name == "berth":
-                helpers = pids_matching(lambda c: b"runtime.monitor" in c and tool.root.encode() in c)
+                helpers = pids_matching(lambda c: b"supervisor.monitor" in c and tool.root.encode() in c)
                 extra = ""
             elif name == "podman":
                 helpers = pids_matching(lambda c: c.startswith(b"/usr/bin/conmon") or c.startswith(b"conmon"))

@@ -5,7 +5,7 @@
     .venv/bin/python bench/userns.py [--files 3000] [--rounds 2]
 
 An image of busybox plus FILES files of 16 KiB; ``userns-remap`` on; each round uses fresh data roots, one
-with idmapped layers (runtime/idmap.py), one forced to the ownership-shifted copies (store/remap.py, what
+with idmapped layers (supervisor/idmap.py), one forced to the ownership-shifted copies (store/remap.py, what
 kernels without idmapped overlay layers get). Prints the medians, their ratio and the data roots' size.
 """
 from __future__ import annotations

@@ -20,12 +20,12 @@ from tests.support.files import files_holding
 pytestmark = [pytest.mark.functional]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MONITOR_PY = os.path.join(REPO_ROOT, "plugins", "module_utils", "engine", "runtime", "monitor.py")
+MONITOR_PY = os.path.join(REPO_ROOT, "plugins", "module_utils", "engine", "supervisor", "monitor.py")
 FULL_ID = re.compile(r"^[0-9a-f]{64}$")
 IMAGE = "bb:latest"
 
 if os.geteuid() != 0 or not os.path.exists(MONITOR_PY):
-    pytest.skip("needs root and the container monitor (engine/runtime/monitor.py)", allow_module_level=True)
+    pytest.skip("needs root and the container monitor (engine/supervisor/monitor.py)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

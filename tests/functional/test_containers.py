@@ -331,7 +331,7 @@ START_SCRIPT = textwrap.dedent(
 
 def test_two_racing_starts_start_it_once(eng: Engine) -> None:
     """Of two concurrent ``start``s (two processes), the second is a no-op, as in Docker, not an error."""
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle
 
     cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
     layout = eng.containers.layout
@@ -448,7 +448,7 @@ def test_the_monitor_outlives_a_killed_caller(eng: Engine) -> None:
 
 def _kill_the_monitor(eng: Engine, cid: str) -> int:
     """SIGKILL the container's monitor and wait until it is gone; returns the container's init pid."""
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle
 
     state = lifecycle.load(eng.containers.layout, cid)
     assert state.status is lifecycle.ContainerStatus.RUNNING and state.monitor_pid and state.pid
@@ -468,7 +468,7 @@ def _connected(eng: Engine, cid: str) -> bool:
 
 
 def _monitor_pid(eng: Engine, cid: str) -> int:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle
 
     return lifecycle.load(eng.containers.layout, cid).monitor_pid
 
@@ -499,7 +499,7 @@ def test_a_lost_monitor_is_replaced_and_stop_records_the_real_exit(eng: Engine) 
 
 
 def test_a_lost_monitor_of_a_paused_container_is_replaced(eng: Engine) -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle
 
     cid = eng.containers.create(normalise_options({"image": "bb:1", "command": ["sleep", "300"]}))
     eng.containers.start(cid)

@@ -95,8 +95,9 @@ def test_a_planted_engine_copy_on_a_world_writable_tmpfs_never_runs(base: str) -
     assert stat.S_IMODE(os.stat(root).st_mode) == 0o1777
     marker = os.path.join(base, "PWNED")
     planted = os.path.join(root, "lib", engine_copy_hash(), "berth_engine")
-    as_nobody("mkdir", "-p", os.path.join(planted, "engine", "runtime"))
-    for rel in ("__init__.py", "engine/__init__.py", "engine/runtime/__init__.py", "engine/runtime/monitor.py"):
+    as_nobody("mkdir", "-p", os.path.join(planted, "engine", "runtime"), os.path.join(planted, "engine", "supervisor"))
+    for rel in ("__init__.py", "engine/__init__.py", "engine/runtime/__init__.py", "engine/supervisor/__init__.py",
+                "engine/supervisor/monitor.py"):
         as_nobody("sh", "-c", 'printf "%s" "$1" > "$2"', "sh", payload(marker), os.path.join(planted, rel))
     assert os.stat(os.path.join(planted, "__init__.py")).st_uid == NOBODY
 
@@ -229,7 +230,7 @@ def test_an_attach_socket_another_user_listens_on_is_refused(base: str) -> None:
 
     from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
     from ansible_collections.berth.engine.plugins.module_utils.engine.errors import UntrustedPath
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import monitor_ops
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import monitor_ops
 
     layout = Layout(os.path.join(base, "root"))
     cdir = layout.container_dir("c" * 64)

@@ -202,7 +202,8 @@ def test_diff_of_a_new_container_is_empty_and_mountpoints_are_no_changes(berth: 
 def test_mount_targets_the_image_has_are_not_copied_up(tmp_path: t.Any) -> None:
     """The bind targets the runtime makes (/etc/hosts ...) exist in many images: making sure they exist
     must not copy the image's file into the container's layer (an overlay copies up on open for write)."""
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import overlay, rootfs
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import rootfs
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import overlay
     from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.syscalls import (
         MNT_DETACH,
         LinuxSyscalls,

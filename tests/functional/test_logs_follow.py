@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""runtime.logs.read_logs(follow=True) against a writer in another process that rotates underneath it,
+"""supervisor.logs.read_logs(follow=True) against a writer in another process that rotates underneath it,
 and end to end: ``logs -f`` of a container whose monitor rotates its json-file log."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle, logs, monitor
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle, logs, monitor_ops
 from tests.functional.test_monitor import FAKE_RUNTIME, make_container
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(60)]
@@ -26,7 +26,7 @@ def test_follow_across_rotations_from_another_process(tmp_path: t.Any) -> None:
     writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {REPO!r})
-        from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.logs import LogWriter
+        from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.logs import LogWriter
         w = LogWriter({path!r}, max_size=2000, max_file=5)
         for i in range(1500):
             w.write("stderr" if i % 3 == 0 else "stdout", b"line %04d\\n" % i)
@@ -55,7 +55,7 @@ def test_follow_a_container_whose_log_rotates(berth_root: str, tmp_path: t.Any) 
     script = "i=0; while [ $i -lt 400 ]; do echo out $i; echo err $i >&2; i=$((i+1)); done"
     cid = make_container(lay, ["sh", "-c", f"sleep 0.3; {script}"],
                          log_options={"max-size": 4096, "max-file": 50})
-    monitor.spawn(lay, cid, runtime={"name": "fake", "factory": f"{factory}:FakeRuntime"}).close()
+    monitor_ops.spawn(lay, cid, runtime={"name": "fake", "factory": f"{factory}:FakeRuntime"}).close()
 
     def running() -> bool:
         return lifecycle.load(lay, cid).status.active

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""runtime.monitor with real processes: spawn, logs, attach, exit codes, restarts, health, --rm, tty.
+"""supervisor.monitor with real processes: spawn, logs, attach, exit codes, restarts, health, --rm, tty.
 
 Most tests drive the monitor with ``FakeRuntime`` below: an OciRuntime without namespaces whose
 container is a plain host process (``process.args`` run directly). It is injected the way a monitor
@@ -30,9 +30,9 @@ import pytest
 from ansible_collections.berth.engine.plugins.module_utils.engine.core import libcopy
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import RuntimeFailure
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import lifecycle, monitor
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.lifecycle import ContainerStatus as S
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.logs import read_logs
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle, monitor_ops
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.lifecycle import ContainerStatus as S
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.logs import read_logs
 
 pytestmark = [
     pytest.mark.functional,
@@ -307,7 +307,7 @@ def stop(lay: Layout, cid: str, sig: int = signal.SIGTERM) -> None:
 def test_libcopy_from_a_checkout_is_made_once_and_found_cheaply(layout: Layout) -> None:
     lib = libcopy.ensure_lib(layout)
     pkg = os.path.join(lib, "berth_engine")
-    assert os.path.isfile(os.path.join(pkg, "engine", "runtime", "monitor.py"))
+    assert os.path.isfile(os.path.join(pkg, "engine", "supervisor", "monitor.py"))
     assert not os.path.exists(os.path.join(pkg, "glue")) and not os.path.exists(os.path.join(pkg, "cli"))
     assert os.path.basename(lib) == libcopy.content_hash(libcopy._DirSource(libcopy.MODULE_UTILS).files())
     mtime = os.stat(lib).st_mtime_ns
@@ -394,7 +394,7 @@ def test_libcopy_from_an_ansiballz_zip(layout: Layout, tmp_path: t.Any) -> None:
     assert os.path.isfile(os.path.join(lib, "berth_engine", "engine", "runtime", "cgroups", "__init__.py"))
     check = subprocess.run(["/usr/bin/python3", "-S", "-I", "-c",
                             f"import sys; sys.path.insert(0, {lib!r}); "
-                            "import berth_engine.engine.runtime.monitor as m; print(m.__file__)"],
+                            "import berth_engine.engine.supervisor.monitor as m; print(m.__file__)"],
                            capture_output=True, text=True, check=True)
     assert check.stdout.startswith(lib)
     with zipfile.ZipFile(payload, "a") as zf:
@@ -409,11 +409,11 @@ def test_output_reaches_the_log_and_the_attached_fds(layout: Layout, fake: dict[
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     started = time.monotonic()
-    spawned = monitor.spawn(layout, cid, runtime=fake, attach={"stdin": None, "stdout": out_w, "stderr": err_w})
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake, attach={"stdin": None, "stdout": out_w, "stderr": err_w})
     os.close(out_w)
     os.close(err_w)
     assert spawned.pid > 0 and spawned.monitor_pid > 0 and spawned.monitor_pid != os.getpid()
-    assert monitor.wait_exit(spawned) == 3
+    assert monitor_ops.wait_exit(spawned) == 3
     took = time.monotonic() - started
     with os.fdopen(out_r, "rb") as fh:
         assert fh.read() == b"out\npartial"
@@ -432,7 +432,7 @@ def test_output_reaches_the_log_and_the_attached_fds(layout: Layout, fake: dict[
 def test_start_failure_is_reported_with_docker_exit_code(layout: Layout, fake: dict[str, t.Any]) -> None:
     cid = make_container(layout, ["nope"])
     with pytest.raises(RuntimeFailure) as err:
-        monitor.spawn(layout, cid, runtime=fake)
+        monitor_ops.spawn(layout, cid, runtime=fake)
     assert 'exec: "nope": executable file not found in $PATH' in str(err.value)
     assert err.value.exit_code == 127
     st = state(layout, cid)
@@ -448,8 +448,8 @@ def test_monitor_survives_its_spawner_being_killed(layout: Layout, fake: dict[st
         import os, signal, sys
         sys.path.insert(0, {REPO!r})
         from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
-        from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import monitor
-        s = monitor.spawn(Layout({layout.root!r}), {cid!r}, runtime={fake!r})
+        from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import monitor_ops
+        s = monitor_ops.spawn(Layout({layout.root!r}), {cid!r}, runtime={fake!r})
         print(s.monitor_pid, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
@@ -466,11 +466,11 @@ def test_monitor_survives_its_spawner_being_killed(layout: Layout, fake: dict[st
 
 def test_exit_by_signal_and_oom_flag(layout: Layout, fake: dict[str, t.Any]) -> None:
     cid = make_container(layout, ["sleep", "30"])
-    spawned = monitor.spawn(layout, cid, runtime=fake)
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake)
     # the fake runtime answers oom_killed() from this marker (a real one reads the cgroup before delete)
     open(os.path.join(layout.runtime_state_dir, "fake", cid, "oom"), "w").close()
     os.kill(spawned.pid, signal.SIGKILL)
-    assert monitor.wait_exit(spawned) == 137
+    assert monitor_ops.wait_exit(spawned) == 137
     st = state(layout, cid)
     assert st.exit_code == 137 and st.oom_killed is True
     assert lifecycle.docker_state(st)["OOMKilled"] is True
@@ -479,8 +479,8 @@ def test_exit_by_signal_and_oom_flag(layout: Layout, fake: dict[str, t.Any]) -> 
 # ------------------------------------------------------------------ restart policies
 def test_on_failure_2_restarts_twice_then_stops(layout: Layout, fake: dict[str, t.Any]) -> None:
     cid = make_container(layout, ["sh", "-c", "echo run; exit 1"], restart_policy="on-failure", restart_retries=2)
-    spawned = monitor.spawn(layout, cid, runtime=fake)
-    assert monitor.wait_exit(spawned) == 1  # the attached caller hears about the first exit
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake)
+    assert monitor_ops.wait_exit(spawned) == 1  # the attached caller hears about the first exit
     wait_for(lambda: not alive(spawned.monitor_pid), what="the monitor to give up")
     st = state(layout, cid)
     assert (st.status, st.exit_code, st.restart_count, st.monitor_pid) == (S.EXITED, 1, 2, 0)
@@ -489,7 +489,7 @@ def test_on_failure_2_restarts_twice_then_stops(layout: Layout, fake: dict[str, 
 
 def test_always_restarts_until_stopped_manually(layout: Layout, fake: dict[str, t.Any]) -> None:
     cid = make_container(layout, ["sh", "-c", "echo up; sleep 0.2"], restart_policy="always")
-    spawned = monitor.spawn(layout, cid, runtime=fake)
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake)
     spawned.close()
     wait_for(lambda: state(layout, cid).restart_count >= 2 and state(layout, cid).status is S.RUNNING,
              what="two restarts")
@@ -504,7 +504,7 @@ def test_always_restarts_until_stopped_manually(layout: Layout, fake: dict[str, 
 
 def test_a_stop_during_the_back_off_cancels_the_restart(layout: Layout, fake: dict[str, t.Any]) -> None:
     cid = make_container(layout, ["true"], restart_policy="always")
-    spawned = monitor.spawn(layout, cid, runtime=fake)
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake)
     spawned.close()
     # back-off 0.1, 0.2, 0.4, 0.8, 1.6, 3.2 s ...: wait for a long one (slack for a loaded 2-core host)
     wait_for(lambda: state(layout, cid).restart_count >= 6 and state(layout, cid).status is S.RESTARTING,
@@ -520,7 +520,7 @@ def test_a_stop_written_as_the_back_off_begins_is_seen(layout: Layout, fake: dic
     """The stop lands after the worker wrote ``restarting`` and before the monitor looked at the file
     (CI once lost a stop there and waited out the whole back-off)."""
     cid = make_container(layout, ["sh", "-c", "sleep 0.3"], restart_policy="always")
-    spawned = monitor.spawn(layout, cid, runtime=fake)
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake)
     spawned.close()
     wait_for(lambda: state(layout, cid).restart_count >= 3 and state(layout, cid).status is S.RUNNING,
              what="the third restart")  # the next back-off is 0.8 s
@@ -544,7 +544,7 @@ def test_health_starting_healthy_unhealthy(layout: Layout, fake: dict[str, t.Any
     flag = tmp_path / "healthy"
     cid = make_container(layout, ["sleep", "30"], healthcheck={
         "test": ["CMD-SHELL", f"echo probing; test -f {flag}"], "interval": 200_000_000, "retries": 2})
-    spawned = monitor.spawn(layout, cid, runtime=fake)
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake)
     spawned.close()
     st = state(layout, cid)
     assert st.health == {"Status": "starting", "FailingStreak": 0, "Log": []}
@@ -565,7 +565,7 @@ def test_health_starting_healthy_unhealthy(layout: Layout, fake: dict[str, t.Any
 def test_health_probe_timeout(layout: Layout, fake: dict[str, t.Any]) -> None:
     cid = make_container(layout, ["sleep", "30"], healthcheck={
         "test": ["CMD", "sleep", "5"], "interval": 100_000_000, "timeout": 300_000_000, "retries": 1})
-    monitor.spawn(layout, cid, runtime=fake).close()
+    monitor_ops.spawn(layout, cid, runtime=fake).close()
     wait_for(lambda: state(layout, cid).health["Status"] == "unhealthy", what="unhealthy")
     entry = state(layout, cid).health["Log"][0]
     assert entry["ExitCode"] == -1 and entry["Output"] == "Health check exceeded timeout (300ms)"
@@ -575,8 +575,8 @@ def test_health_probe_timeout(layout: Layout, fake: dict[str, t.Any]) -> None:
 # ------------------------------------------------------------------ --rm, tty, attach socket
 def test_auto_remove_cleans_up_before_reporting(layout: Layout, fake: dict[str, t.Any]) -> None:
     cid = make_container(layout, ["sh", "-c", "echo bye"], name="tmp", auto_remove=True)
-    spawned = monitor.spawn(layout, cid, runtime=fake)
-    assert monitor.wait_exit(spawned) == 0
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake)
+    assert monitor_ops.wait_exit(spawned) == 0
     assert not os.path.exists(layout.container_dir(cid))
     assert not os.path.lexists(layout.name_link("tmp"))
 
@@ -591,8 +591,8 @@ def test_tty_session_through_a_real_pty(layout: Layout, fake: dict[str, t.Any]) 
     term_master, term = os.openpty()  # the caller's terminal, in raw mode as the CLI sets it
     ttymod.setraw(term)
     _winsize(term, 33, 101)
-    spawned = monitor.spawn(layout, cid, runtime=fake, attach={"stdin": term, "stdout": term, "stderr": term,
-                                                               "tty": True})
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake, attach={"stdin": term, "stdout": term, "stderr": term,
+                                                                   "tty": True})
     os.close(term)
     seen = read_until(term_master, b"33 101")
     _winsize(term_master, 40, 120)  # the terminal was resized: the CLI forwards SIGWINCH to the monitor
@@ -601,7 +601,7 @@ def test_tty_session_through_a_real_pty(layout: Layout, fake: dict[str, t.Any]) 
     os.write(term_master, b"hello\r")
     seen += read_until(term_master, b"got:hello")
     assert b"40 120" in seen
-    assert monitor.wait_exit(spawned) == 0
+    assert monitor_ops.wait_exit(spawned) == 0
     os.close(term_master)
     logged = b"".join(data for stream, data in log_lines(layout, cid))
     assert {s for s, dummy in log_lines(layout, cid)} == {"stdout"} and b"got:hello\r\n" in logged
@@ -610,12 +610,12 @@ def test_tty_session_through_a_real_pty(layout: Layout, fake: dict[str, t.Any]) 
 def test_attach_socket_gets_live_output_and_feeds_stdin(layout: Layout, fake: dict[str, t.Any]) -> None:
     cid = make_container(layout, ["sh", "-c", 'echo early; read x; echo "echo:$x"; echo err >&2; sleep 0.2'],
                          interactive=True)
-    spawned = monitor.spawn(layout, cid, runtime=fake)
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake)
     spawned.close()
     wait_for(lambda: log_lines(layout, cid), what="early output")
-    sock = monitor.attach_connect(layout, cid)
+    sock = monitor_ops.attach_connect(layout, cid)
     sock.sendall(b"ping\n")
-    frames = list(monitor.read_frames(sock))  # until the container exits
+    frames = list(monitor_ops.read_frames(sock))  # until the container exits
     sock.close()
     assert frames == [(1, b"echo:ping\n"), (2, b"err\n")]  # live only: "early" came before we attached
     wait_for(lambda: state(layout, cid).status is S.EXITED, what="exited")
@@ -626,12 +626,12 @@ def test_attached_stdin_eof_closes_the_containers_stdin(layout: Layout, fake: di
     cid = make_container(layout, ["cat"], interactive=True)
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
-    spawned = monitor.spawn(layout, cid, runtime=fake, attach={"stdin": in_r, "stdout": out_w, "stderr": out_w})
+    spawned = monitor_ops.spawn(layout, cid, runtime=fake, attach={"stdin": in_r, "stdout": out_w, "stderr": out_w})
     for fd in (in_r, out_w):
         os.close(fd)
     os.write(in_w, b"through cat\n")
     os.close(in_w)
-    assert monitor.wait_exit(spawned) == 0
+    assert monitor_ops.wait_exit(spawned) == 0
     with os.fdopen(out_r, "rb") as fh:
         assert fh.read() == b"through cat\n"
 
@@ -649,7 +649,7 @@ def test_idle_monitor_memory(layout: Layout, fake: dict[str, t.Any]) -> None:
             for i in range(5)]
     pids = []
     for cid in cids:
-        spawned = monitor.spawn(layout, cid, runtime=fake)
+        spawned = monitor_ops.spawn(layout, cid, runtime=fake)
         spawned.close()
         pids.append(spawned.monitor_pid)
     time.sleep(1.0)
@@ -679,10 +679,10 @@ def test_busybox_container_through_berth_runtime(layout: Layout, busybox_rootfs:
     with open(os.path.join(bundle, "config.json"), "w") as fh:
         json.dump(spec, fh)
     out_r, out_w = os.pipe()
-    spawned = monitor.spawn(layout, cid, runtime={"name": "berth", "path": None},
-                            attach={"stdin": None, "stdout": out_w, "stderr": out_w})
+    spawned = monitor_ops.spawn(layout, cid, runtime={"name": "berth", "path": None},
+                                attach={"stdin": None, "stdout": out_w, "stderr": out_w})
     os.close(out_w)
-    assert monitor.wait_exit(spawned) == 7
+    assert monitor_ops.wait_exit(spawned) == 7
     with os.fdopen(out_r, "rb") as fh:
         assert fh.read() == b"hello from bbox\nsh\n"
     st = state(layout, cid)
@@ -698,7 +698,7 @@ def test_a_stale_runtime_state_does_not_block_the_next_start(layout: Layout, fak
     os.makedirs(stale)
     with open(os.path.join(stale, "state.json"), "w") as fh:
         json.dump({"pid": 999_999_999}, fh)
-    assert monitor.wait_exit(monitor.spawn(layout, cid, runtime=fake)) == 0
+    assert monitor_ops.wait_exit(monitor_ops.spawn(layout, cid, runtime=fake)) == 0
     assert log_lines(layout, cid) == [("stdout", b"again\n")]
 
 
@@ -707,7 +707,7 @@ def test_a_cancelled_prefork_ends_without_a_trace(layout: Layout, fake: dict[str
     fails, cancel() must end both without touching the container."""
     cid = make_container(layout, ["true"])
     before = os.listdir(layout.container_dir(cid))
-    pre = monitor.prefork(layout, cid, runtime=fake)
+    pre = monitor_ops.prefork(layout, cid, runtime=fake)
 
     def ours() -> list[int]:
         out = []
@@ -728,4 +728,4 @@ def test_a_cancelled_prefork_ends_without_a_trace(layout: Layout, fake: dict[str
     assert (st.status, st.pid, st.monitor_pid, st.error) == (S.CREATED, 0, 0, "")
     assert sorted(os.listdir(layout.container_dir(cid))) == sorted(before)  # no attach socket, hidden or not
     assert not os.path.exists(os.path.join(layout.runtime_state_dir, "fake", cid))
-    assert monitor.wait_exit(monitor.spawn(layout, cid, runtime=fake)) == 0  # and it starts normally after
+    assert monitor_ops.wait_exit(monitor_ops.spawn(layout, cid, runtime=fake)) == 0  # and it starts normally after

@@ -62,8 +62,9 @@ FORBIDDEN = frozenset({
 })
 MONITOR_FORBIDDEN = frozenset({
     "typing", "enum", "re", "json", "socket", "signal", "selectors", "dataclasses", "inspect", "ctypes",
-    "_ctypes", "subprocess", "threading", "collections", "functools", "berth_engine.engine.runtime.lifecycle",
-    "berth_engine.engine.runtime.oci", "berth_engine.engine.runtime.monitor_ops", "berth_engine.engine.errors",
+    "_ctypes", "subprocess", "threading", "collections", "functools", "berth_engine.engine.supervisor.lifecycle",
+    "berth_engine.engine.runtime.oci", "berth_engine.engine.supervisor.monitor_ops", "berth_engine.engine.errors",
+    "berth_engine.engine.supervisor.monitor_jobs",
 })
 
 pytestmark = [
@@ -163,7 +164,7 @@ def test_idle_monitor_imports_only_the_monitor(env: Env) -> None:
         "pkg = type(sys)('berth_engine')\n"
         f"pkg.__path__ = [{os.path.join(REPO, 'plugins', 'module_utils')!r}]\n"
         "sys.modules['berth_engine'] = pkg\n"
-        "import berth_engine.engine.runtime.monitor\n"
+        "import berth_engine.engine.supervisor.monitor\n"
         "print(' '.join(sorted(set(sys.modules) - before)))\n"
     )
     out = subprocess.run([PYTHON, "-S", "-I", "-c", code], capture_output=True, text=True, check=True).stdout

@@ -30,7 +30,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.errors import 
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import idmap
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import idmap
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.syscalls import LinuxSyscalls
 from ansible_collections.berth.engine.plugins.module_utils.engine.store import remap
 from tests.support.accounts import remap_accounts
@@ -103,7 +103,7 @@ def env(rootfs_tar: str) -> t.Iterator[Env]:
 
 
 def _layers(root: str, idmapped: bool) -> None:
-    """Decide the probe of runtime/idmap.py: idmapped layers (where the kernel has them) or copies."""
+    """Decide the probe of supervisor/idmap.py: idmapped layers (where the kernel has them) or copies."""
     if idmapped and not idmap.supported(Layout(root), LinuxSyscalls()):
         pytest.skip("no idmapped overlay layers on this kernel or file system")
     os.makedirs(os.path.join(root, "runtime"), exist_ok=True)
@@ -126,7 +126,7 @@ def remapped(env: Env, rootfs_tar: str) -> Engine:
 
 @pytest.fixture
 def idmapped(env: Env, rootfs_tar: str) -> Engine:
-    """Remapping with idmapped layers (runtime/idmap.py), skipped where the kernel cannot."""
+    """Remapping with idmapped layers (supervisor/idmap.py), skipped where the kernel cannot."""
     return _remap_engine(env, rootfs_tar, idmapped=True)
 
 

@@ -12,11 +12,21 @@ Two deliberate exceptions, both narrow:
   client is handed a ``DaemonConfig``).  Everything else (glue/cli/ansible) stays forbidden there too.
 * glue and cli may import ``engine.core.events``: progress callbacks are part of the facade's
   signatures (``pull(..., on_event=events.ignore)``).
+
+Components never import each other, except that ``supervisor`` (the conmon analogue) uses ``runtime`` (the
+OCI runtime); never the reverse, not even for types. ``engine.api`` reaches containers only through
+``engine.services``, never ``runtime`` or ``supervisor``.
+
+Front doors (``FRONT_DOORS``): code outside ``runtime`` and ``supervisor`` imports the names their
+``__init__`` lists in ``_EXPORTS`` (``from ..runtime import BerthRuntime``), never one of their modules
+(``from ..runtime.oci import BerthRuntime``). Both packages form no import cycle.
 """
 from __future__ import annotations
 
 import ast
+import importlib
 import os
+import subprocess
 import sys
 import typing as t
 
@@ -25,7 +35,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
 
-COMPONENTS = ("store", "registry", "build", "runtime", "network", "volumes", "config")
+COMPONENTS = ("store", "registry", "build", "runtime", "supervisor", "network", "volumes", "config")
 #: Third-party libraries the engine may import (lazily); everything else must be standard library.
 OPTIONAL_LIBRARIES = frozenset({"zstandard", "pyroute2"})
 #: Never imported under module_utils: the same files run inside AnsiballZ and as ``berth_engine``.
@@ -35,6 +45,8 @@ FORBIDDEN_TOP = {
     "berth_engine": "module_utils must use relative imports, not berth_engine.*",
     "plugins": "module_utils must use relative imports",
 }
+#: Packages whose files only they import; everyone else goes through the names of their __init__'s _EXPORTS.
+FRONT_DOORS = ("runtime", "supervisor")
 #: Modules of engine.core that are part of the facade's vocabulary.
 FACADE_CORE = ("engine.core.events", "engine.core.timefmt")
 
@@ -80,10 +92,16 @@ def allowed(src: str, target: str, type_only: bool = False) -> str | None:
         if d in ("core", "errors"):
             return None
         return f"engine.options imports only engine.core and engine.errors, not {target}"
+    if s == "api" and d in ("component:runtime", "component:supervisor"):
+        return f"engine.api reaches containers through engine.services, never {target}"
     if s.startswith("component:"):
         if d in ("core", "errors"):
             return None
         if d.startswith("component:"):
+            if (s, d) == ("component:supervisor", "component:runtime"):
+                return None
+            if (s, d) == ("component:runtime", "component:supervisor"):
+                return "runtime never imports supervisor: the supervisor uses the runtime, not the reverse"
             if type_only:
                 return None
             return f"components never import each other ({s[10:]} -> {d[10:]}); inject the dependency"
@@ -134,9 +152,47 @@ def imports(rel_path: str, source: str) -> t.Iterator[tuple[str, str, str | None
                 yield where, module, target, id(node) in type_only_nodes
 
 
+def front_door(package: str) -> frozenset[str]:
+    """The names ``engine/<package>/__init__.py`` exports (the keys of its ``_EXPORTS`` dict)."""
+    path = os.path.join(MODULE_UTILS, "engine", package, "__init__.py")
+    with open(path, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read(), path)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(tg, "id", None) == "_EXPORTS" for tg in node.targets):
+            return frozenset(ast.literal_eval(node.value))
+    raise AssertionError(f"{path} has no _EXPORTS")
+
+
+def front_door_violations(rel_path: str, source: str) -> list[str]:
+    """Imports into ``runtime``/``supervisor`` from outside them that pass their front door by."""
+    module, package = _package_of(rel_path)
+    out = []
+    for node in ast.walk(ast.parse(source, rel_path)):
+        if not isinstance(node, ast.ImportFrom) or node.level == 0:
+            continue
+        base = package.split(".") if package else []
+        if node.level - 1 > len(base):
+            continue
+        pkg = base[: len(base) - (node.level - 1)] + (node.module.split(".") if node.module else [])
+        where = f"{rel_path}:{node.lineno}"
+        for door in FRONT_DOORS:
+            inside = module == f"engine.{door}" or module.startswith(f"engine.{door}.")
+            if inside or pkg[:2] != ["engine", door]:
+                continue
+            if len(pkg) > 2:
+                out.append(f"{where}: {module} -> {'.'.join(pkg)}: past the front door of engine.{door}; "
+                           f"import its names from engine.{door}")
+                continue
+            unknown = sorted(a.name for a in node.names if a.name not in front_door(door))
+            if unknown:
+                out.append(f"{where}: {module} imports {', '.join(unknown)} from engine.{door}, which does not "
+                           f"export them (its __init__'s _EXPORTS)")
+    return out
+
+
 def violations(rel_path: str, source: str) -> list[str]:
     """Every import-table violation in one file (path relative to module_utils)."""
-    out = []
+    out = front_door_violations(rel_path, source)
     for where, module, target, type_only in imports(rel_path, source):
         if target is None:
             if not module:
@@ -241,6 +297,34 @@ def test_module_utils_follows_the_import_table() -> None:
     assert not found, "import table violations:\n" + "\n".join(found)
 
 
+@pytest.mark.parametrize("package", FRONT_DOORS)
+def test_front_doors_form_no_cycle(package: str) -> None:
+    """monitor.py and monitor_ops.py once imported each other (through a module ``__getattr__``)."""
+    sources = {}
+    for rel in python_files():
+        with open(os.path.join(MODULE_UTILS, rel), encoding="utf-8") as fh:
+            sources[rel] = fh.read()
+    assert import_cycle(sources, f"engine.{package}") == []
+
+
+@pytest.mark.parametrize("package", FRONT_DOORS)
+def test_front_door_names_resolve_and_import_nothing_up_front(package: str) -> None:
+    """Every exported name is there; importing the package alone imports none of its modules (the monitor
+    and the start path pay only for what they use)."""
+    code = (
+        "import importlib, sys\n"
+        f"pkg = importlib.import_module('ansible_collections.berth.engine.plugins.module_utils.engine.{package}')\n"
+        "print(' '.join(m for m in sys.modules if m.startswith(pkg.__name__ + '.')))\n"
+        "for name in pkg.__all__:\n"
+        "    getattr(pkg, name)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == []
+    assert set(front_door(package)) == set(importlib.import_module(
+        f"ansible_collections.berth.engine.plugins.module_utils.engine.{package}").__all__)
+
+
 def test_cli_imports_form_no_cycle() -> None:
     """cli/: context and flags at the bottom, main.py at the top; a shared name goes down, never up."""
     sources = {}
@@ -286,6 +370,15 @@ def test_stdlib_list_is_available() -> None:
          "engine.core imports only"),
         ("glue/runner.py", "from ..engine.core import layout\n", "only through engine.api"),
         ("engine/build/builder.py", "if True:\n    from ..runtime import spec\n", "never import each other"),
+        # front doors, and who may use runtime and supervisor
+        ("engine/services/containers.py", "from ..supervisor.lifecycle import ContainerState\n", "front door"),
+        ("engine/services/containers.py", "def f():\n    from ..runtime.cgroups import detect\n", "front door"),
+        ("engine/services/containers.py", "from ..runtime import oci\n", "does not export"),
+        ("engine/supervisor/overlay.py", "from ..runtime.mountinfo import unescape\n", "front door"),
+        ("engine/runtime/oci.py", "from ..supervisor import lifecycle\n", "not the reverse"),
+        ("engine/runtime/oci.py", "if TYPE_CHECKING:\n    from ..supervisor import spec\n", "not the reverse"),
+        ("engine/api.py", "from .supervisor import lifecycle\n", "through engine.services"),
+        ("engine/api.py", "def f():\n    from .runtime import BerthRuntime\n", "through engine.services"),
     ],
 )
 def test_checker_finds_violations(path: str, source: str, needle: str) -> None:
@@ -309,9 +402,14 @@ def test_checker_finds_violations(path: str, source: str, needle: str) -> None:
         ("engine/store/layers.py", "import zstandard\n"),
         ("engine/__init__.py", ""),
         ("engine/core/__init__.py", "from . import fs\n"),
-        ("engine/build/builder.py", "import typing as t\nif t.TYPE_CHECKING:\n    from ..runtime.spec import Spec\n"),
+        ("engine/build/builder.py", "import typing as t\nif t.TYPE_CHECKING:\n    from ..runtime import Syscalls\n"),
         ("engine/registry/client.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..config import daemon\n"),
         ("cli/render.py", "from ..engine.core import events\nfrom ..engine.core.events import Event\n"),
+        ("engine/services/containers.py", "from ..supervisor import ContainerState, lifecycle\n"
+                                          "from ..runtime import cgroup_manager\n"),
+        ("engine/supervisor/spec.py", "from ..runtime import resolve_caps\n"),
+        ("engine/supervisor/monitor.py", "from . import health\nfrom .fds import STATUS_FD\n"),
+        ("engine/runtime/cgroups/v2.py", "from ..state import RuntimeState\nfrom . import base\n"),
     ],
 )
 def test_checker_accepts_allowed_imports(path: str, source: str) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidOption
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.cgroups import base, detect, devices
+from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.cgroups import resources
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.cgroups.base import CgroupError, Host
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.cgroups.v1 import V1Manager
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.cgroups.v2 import V2Manager
@@ -294,7 +295,23 @@ def test_cpu_max(quota, period, value) -> None:
     (3 << 20, 1 << 20, 2 << 20), (1 << 20, 1 << 20, 0),
 ])
 def test_swap_v2(swap, memory, value) -> None:
-    assert base.swap_v2(swap, memory) == value
+    assert resources.swap_v2(swap, memory) == value
+
+
+@pytest.mark.parametrize("memory, memory_swap, total, v2", [
+    (100 << 20, 0, 200 << 20, 100 << 20),  # Docker's default: as much swap as memory
+    (100 << 20, None, 200 << 20, 100 << 20),
+    (100 << 20, 150 << 20, 150 << 20, 50 << 20),
+    (100 << 20, 100 << 20, 100 << 20, 0),  # no swap at all
+    (100 << 20, -1, -1, -1),  # unlimited swap: "max"
+    (0, 0, None, None),  # no limits: nothing to write
+    (None, -1, -1, -1),
+])
+def test_memory_and_swap_from_docker_options_to_v1_and_v2(memory, memory_swap, total, v2) -> None:
+    """One function makes the OCI memory+swap total (the spec, and cgroup v1 as it is); swap_v2 alone takes
+    the memory back out for memory.swap.max."""
+    assert resources.memory_swap_total(memory, memory_swap) == total
+    assert resources.swap_v2(total, memory) == v2
 
 
 @pytest.mark.parametrize("limit, value", [(-1, "max"), (0, "max"), (1, "1"), (4096, "4096")])

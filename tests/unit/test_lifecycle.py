@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""runtime.lifecycle (statuses, guards, state.json, docker_state, lost monitors, file removal) and
-runtime.health (Docker HEALTHCHECK scheduling with a fake clock and a fake exec)."""
+"""supervisor.lifecycle (statuses, guards, state.json, docker_state, lost monitors, file removal) and
+supervisor.health (Docker HEALTHCHECK scheduling with a fake clock and a fake exec)."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,8 @@ import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidState, NotFound
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import health, lifecycle
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.lifecycle import (
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import health, lifecycle
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.lifecycle import (
     ContainerState,
     ContainerStatus as S,
 )
@@ -417,7 +417,7 @@ def test_health_schedule_and_transitions() -> None:
     assert run.calls == [(["probe"], 30.0)]
     assert h["Status"] == "healthy" and h["FailingStreak"] == 0
     assert h["Log"][0]["ExitCode"] == 0 and h["Log"][0]["Output"] == "ok\n"
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.logs import parse_time
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.logs import parse_time
 
     assert parse_time(h["Log"][0]["End"]) - parse_time(h["Log"][0]["Start"]) == pytest.approx(0.5)
     # the next probe is one interval after the previous one *ended*
@@ -535,7 +535,7 @@ def test_should_restart(policy: str, retries: int, code: int, stopped: bool, cou
 
 
 def test_back_off_like_docker() -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.monitor import next_backoff
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.policy import next_backoff
 
     delays, delay = [], 0.0
     for dummy in range(12):
@@ -552,13 +552,13 @@ def test_back_off_like_docker() -> None:
     ("cgroup: device or resource busy", 128),
 ])
 def test_start_failure_exit_codes(message: str, code: int) -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.monitor import start_failure_exit_code
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.policy import start_failure_exit_code
 
     assert start_failure_exit_code(message) == code
 
 
 def test_monitor_settings_from_the_record() -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.monitor import monitor_settings
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.policy import monitor_settings
 
     assert monitor_settings({"Desired": {}}) == {
         "restart_policy": "no", "restart_retries": 0, "log_driver": "json-file", "max_size": None, "max_file": 1,
@@ -575,7 +575,7 @@ def test_monitor_settings_from_the_record() -> None:
 
 
 def test_status_events_are_json() -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import monitor
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import plumbing
 
     event = {"event": "error", "message": 'exec: "nope": é\n', "exit_code": 127, "ok": False, "none": None}
-    assert json.loads(monitor._dumps(event)) == event
+    assert json.loads(plumbing._dumps(event)) == event

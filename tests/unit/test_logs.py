@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""runtime.logs: Docker's json-file format, 16 KiB partial lines, rotation, tail, since/until."""
+"""supervisor.logs: Docker's json-file format, 16 KiB partial lines, rotation, tail, since/until."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ import typing as t
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import logs
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.logs import LogEntry, LogWriter, read_logs
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import logs
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor.logs import LogEntry, LogWriter, read_logs
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import overlay
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import overlay
 
 
 class RecordingMounter:

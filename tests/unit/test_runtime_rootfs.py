@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import init, namespaces, rootfs
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import syscalls as sc
+from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.cgroups.resources import cgroup_resources
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.sync import Msg
 
 
@@ -399,11 +400,11 @@ def test_cgroup_sources_on_a_hybrid_host(tmp_path: t.Any) -> None:
 
 
 def test_allowed_device_rules_follow_the_spec_rules() -> None:
-    res = rootfs.cgroup_resources({"devices": [{"allow": False, "access": "rwm"}], "pids": {"limit": 5}})
+    res = cgroup_resources({"devices": [{"allow": False, "access": "rwm"}], "pids": {"limit": 5}})
     assert res["devices"][0] == {"allow": False, "access": "rwm"}
     assert {"allow": True, "type": "c", "major": 136, "access": "rwm"} in res["devices"]
     assert res["pids"] == {"limit": 5}
-    assert rootfs.cgroup_resources(None) == {}
+    assert cgroup_resources(None) == {}
 
 
 # ---------------------------------------------------------------- namespaces

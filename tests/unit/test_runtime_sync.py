@@ -163,8 +163,8 @@ def test_guards(verb: str, ok: list[str], refused: list[str]) -> None:
 
 def test_state_round_trip_and_oci_document(tmp_path: t.Any) -> None:
     (tmp_path / "c1").mkdir()
-    st = state.ContainerState("c1", 4242, 777, "/b", "/b/rootfs", "2024-01-01T00:00:00Z", {"a": "b"}, "/c1",
-                              {"ociVersion": "1.0.2"})
+    st = state.RuntimeState("c1", 4242, 777, "/b", "/b/rootfs", "2024-01-01T00:00:00Z", {"a": "b"}, "/c1",
+                            {"ociVersion": "1.0.2"})
     state.save(str(tmp_path), st)
     back = state.load(str(tmp_path), "c1")
     assert back.to_dict() == st.to_dict()

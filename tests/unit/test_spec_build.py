@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""runtime/spec.build: normalised options + image config -> OCI runtime spec, Docker's rules, table-driven."""
+"""supervisor/spec.build: normalised options + image config -> OCI runtime spec, Docker's rules, table-driven."""
 from __future__ import annotations
 
 import builtins
@@ -9,7 +9,8 @@ import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidOption
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import security, spec
+from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import security
+from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import spec
 
 CID = "0123456789ab" + "c" * 52
 INF = security.RLIM_INFINITY

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""/etc/passwd and /etc/group, parsed: the container's own (user resolution in ``runtime.spec``) and the
+"""/etc/passwd and /etc/group, parsed: the container's own (user resolution in ``supervisor.spec``) and the
 host's (``userns-remap`` accounts in ``config.userns``)."""
 from __future__ import annotations
 

@@ -8,10 +8,17 @@ Layout (see ``docs/dev/runtime-design.md``)::
     namespaces.py  ordered join (setns by path) / unshare of spec["linux"]["namespaces"]
     rootfs.py      mounts, devices, /dev symlinks, pivot_root, masked/readonly paths (named steps)
     init.py        the ONE ordered container init function
-    state.py       OCI state: status, state.json, lifecycle guards, hooks
+    state.py       the OCI runtime's own record of a container (RuntimeState, <root>/runtime/<name>/<id>/state.json)
     oci.py         BerthRuntime (in-process) and ExternalRuntime (runc/crun/berth-runtime binaries)
     validate.py    small checks over a spec, each naming the field it refuses
     cli.py         the runc-compatible ``bin/berth-runtime`` command
+    cgroups/       v1/v2 managers (``detect.manager``), the OCI resources -> cgroup files translation
+    seccomp.py, seccomp_default.py, security.py, console.py, netns.py, mountinfo.py
+
+The front door: code outside this package (``supervisor``, ``services``) imports the names of ``__all__``
+from here, never a module of the package (``tests/unit/test_architecture.py`` checks it). They are
+looked up lazily (``core.frontdoor.lazy_names``): importing the package imports nothing, so the monitor
+and the start path pay only for the modules they use.
 
 Start-path note: the modules on the ``create``/``start``/``run`` path (everything above except
 ``validate``'s error branch, ``cli``'s help and ``oci.ExternalRuntime``) import ``typing`` only for type
@@ -20,3 +27,29 @@ checkers (``TYPE_CHECKING = False`` / ``if TYPE_CHECKING: import typing as t``) 
 ~14 ms, ``enum`` ~8 ms, ``json``'s ``re`` ~10 ms, against a whole ``runc run`` of 30-45 ms; the
 house style's ``import typing as t`` line would double the start time of a container.
 """
+from __future__ import annotations
+
+from ..core.frontdoor import lazy_names
+
+#: The front door: public name -> "module" (the same name there) or "module:name".
+_EXPORTS = {
+    # the runtime (oci.py) and its record of a container
+    "BerthRuntime": "oci", "ExternalRuntime": "oci", "set_subreaper": "oci",
+    "RuntimeState": "state",
+    # system calls and the kernel's vocabulary
+    "Syscalls": "syscalls", "LinuxSyscalls": "syscalls", "CLONE_NEWUSER": "syscalls", "MNT_DETACH": "syscalls",
+    "OPEN_TREE_CLONE": "syscalls", "PR_SET_CHILD_SUBREAPER": "syscalls",
+    "unescape_mountinfo": "mountinfo:unescape", "secure_join": "rootfs", "ConsoleProxy": "console",
+    # capabilities, rlimits and the default seccomp profile (for spec preparation)
+    "RLIM_INFINITY": "security", "all_caps": "security", "resolve_caps": "security", "current_rlimits": "security",
+    "SECCOMP_ARCHITECTURES": "seccomp_default:ARCHITECTURES",
+    "default_seccomp_profile": "seccomp_default:default_profile",
+    "kernel_version": "seccomp_default", "native_arch": "seccomp_default",
+    # cgroups
+    "cgroup_manager": "cgroups.detect:manager", "cgroup_layout": "cgroups.detect:layout",
+    "io_weight_supported": "cgroups.detect", "CgroupError": "cgroups.base",
+    "memory_swap_total": "cgroups.resources",
+}
+__all__ = tuple(_EXPORTS)
+
+__getattr__ = lazy_names(__name__, _EXPORTS)

@@ -23,10 +23,11 @@ from __future__ import annotations
 import os
 
 from . import init as _init
-from . import namespaces, rootfs
+from . import namespaces
 from . import state as _state
 from . import sync
-from .state import CREATED, PAUSED, RUNNING, STOPPED, ContainerState
+from .cgroups.resources import cgroup_resources
+from .state import CREATED, PAUSED, RUNNING, STOPPED, RuntimeState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -152,11 +153,11 @@ class BerthRuntime:
         # '@' cannot be in a container ID: the cache never shadows a container's state directory
         return _init.Deps(self.syscalls, self._security, self._seccomp, os.path.join(self.root, "@seccomp"))
 
-    def _load(self, container_id: str) -> ContainerState:
+    def _load(self, container_id: str) -> RuntimeState:
         check_id(container_id)
         return _state.load(self.root, container_id)
 
-    def _status(self, st: ContainerState, mgr: t.Any = None) -> str:
+    def _status(self, st: RuntimeState, mgr: t.Any = None) -> str:
         if not _state.pid_alive(st.pid, st.pid_start):
             return STOPPED
         if os.path.exists(os.path.join(self.root, st.id, _state.FIFO)):
@@ -202,7 +203,7 @@ class BerthRuntime:
         try:
             mgr = self.cgroup(cgroups_path)
             mgr.create()
-            mgr.apply(rootfs.cgroup_resources(linux.get("resources")))
+            mgr.apply(cgroup_resources(linux.get("resources")))
             fifo = os.path.join(sdir, _state.FIFO)
             os.mkfifo(fifo, 0o622)
             os.chmod(fifo, 0o622)
@@ -233,9 +234,9 @@ class BerthRuntime:
             init_pid = int(chan.expect(sync.Msg.PID)["pid"])
             if init_pid != pid:
                 _reap(pid)
-            st = ContainerState(container_id, init_pid, _state.pid_start_time(init_pid) or 0, bundle, rootfs_path,
-                                _state.now_rfc3339(), spec.get("annotations") or {}, cgroups_path,
-                                _without_env(spec))
+            st = RuntimeState(container_id, init_pid, _state.pid_start_time(init_pid) or 0, bundle, rootfs_path,
+                              _state.now_rfc3339(), spec.get("annotations") or {}, cgroups_path,
+                              _without_env(spec))
             hooks = spec.get("hooks") or {}
             while True:
                 kind, payload = chan.recv("the container init")

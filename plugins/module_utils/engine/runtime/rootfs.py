@@ -88,20 +88,6 @@ DEFAULT_DEVICES = (
     {"path": "/dev/urandom", "type": "c", "major": 1, "minor": 9, "fileMode": 0o666},
     {"path": "/dev/tty", "type": "c", "major": 5, "minor": 0, "fileMode": 0o666},
 )
-#: Device cgroup rules every container gets after the spec's own (runc specconv ``AllowedDevices``):
-#: mknod of anything, the default devices, /dev/pts/* and /dev/ptmx.
-ALLOWED_DEVICE_RULES = (
-    {"allow": True, "type": "c", "access": "m"},
-    {"allow": True, "type": "b", "access": "m"},
-    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 136, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
-)
 DEVICE_TYPES = {"c": _stat.S_IFCHR, "u": _stat.S_IFCHR, "b": _stat.S_IFBLK, "p": _stat.S_IFIFO}
 DEV_SYMLINKS = (
     ("/proc/self/fd", "/dev/fd"),
@@ -450,15 +436,6 @@ def needs_dev_setup(mounts: t.Sequence[dict] | None) -> bool:
         if is_bind(m) and os.path.normpath(m.get("destination", "")) == "/dev":
             return False
     return True
-
-
-def cgroup_resources(resources: dict | None) -> dict:
-    """``linux.resources`` with :data:`ALLOWED_DEVICE_RULES` appended to a device rule list, as runc
-    does, so a ``runc spec`` bundle (deny all) still has working /dev/null, ptys and mknod."""
-    out = dict(resources or {})
-    if out.get("devices"):
-        out["devices"] = list(out["devices"]) + [dict(r) for r in ALLOWED_DEVICE_RULES]
-    return out
 
 
 def device_list(spec_devices: t.Sequence[dict] | None) -> list[dict]:

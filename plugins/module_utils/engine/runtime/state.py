@@ -3,7 +3,7 @@
 
 Files in a container's state directory::
 
-    state.json   ContainerState: id, init pid + its start time, bundle, rootfs, created, cgroups path,
+    state.json   RuntimeState: id, init pid + its start time, bundle, rootfs, created, cgroups path,
                  the spec it was created from; written once at create (temp file + rename)
     exec.fifo    exists from create until start (``start`` reads it; its presence means "created")
 
@@ -70,7 +70,7 @@ def guard(container_id: str, verb: str, status: str) -> None:
         raise InvalidState(status, verb, container_id)
 
 
-class ContainerState:
+class RuntimeState:
     """What ``create`` records; everything else is derived from the live system."""
 
     __slots__ = ("id", "pid", "pid_start", "bundle", "rootfs", "created", "annotations", "cgroups_path",
@@ -93,7 +93,7 @@ class ContainerState:
         return {k: getattr(self, k) for k in self.__slots__}
 
     @classmethod
-    def from_dict(cls, d: dict) -> ContainerState:
+    def from_dict(cls, d: dict) -> RuntimeState:
         return cls(**{k: d.get(k) for k in cls.__slots__})
 
     def oci(self, status: str) -> dict:
@@ -115,7 +115,7 @@ def state_dir(root: str, container_id: str) -> str:
     return os.path.join(root, container_id)
 
 
-def save(root: str, st: ContainerState) -> None:
+def save(root: str, st: RuntimeState) -> None:
     """Atomic write (temp + rename). No fsync: the state root is a tmpfs (/run) like runc's."""
     directory = state_dir(root, st.id)
     path = os.path.join(directory, STATE_FILE)
@@ -131,10 +131,10 @@ def save(root: str, st: ContainerState) -> None:
     os.rename(tmp, path)
 
 
-def load(root: str, container_id: str) -> ContainerState:
+def load(root: str, container_id: str) -> RuntimeState:
     path = os.path.join(state_dir(root, container_id), STATE_FILE)
     try:
-        return ContainerState.from_dict(loads(trust.read_trusted(path, "runtime state")))
+        return RuntimeState.from_dict(loads(trust.read_trusted(path, "runtime state")))
     except FileNotFoundError:
         from ..errors import NotFound
 

@@ -19,8 +19,8 @@ from ..core.locks import flock
 from ..core.value import Value
 from ..errors import Conflict, EngineError, InvalidOption, NotFound
 from ..options import container as copts
-from ..runtime import lifecycle, sync
-from ..runtime.lifecycle import ContainerState, ContainerStatus
+from ..core import cjson
+from ..supervisor import ContainerState, ContainerStatus, lifecycle
 
 # Start-path note (``berth run``): the image store and image service (core.oci, digests and hashlib,
 # store.layers: ~15 ms of imports), filters, timefmt and typing are loaded where used; ``run`` reads the
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .images import ImageService
 
 SIGKILL = 9
-#: What the runtime makes in a container's upper dir to mount on (runtime/spec.py: the default mounts and
+#: What the runtime makes in a container's upper dir to mount on (supervisor/spec.py: the default mounts and
 #: the engine's /etc files; ``diff`` adds spec.INIT_PATH). Docker keeps these in the container's init
 #: layer, so ``docker diff`` never lists them; neither does :meth:`ContainerService.diff`.
 RUNTIME_MOUNTPOINTS = ("/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
@@ -144,7 +144,7 @@ class ContainerService:
         self.lock_timeout = lock_timeout
         #: config.userns.HostFiles: where /etc/passwd, group, subuid, subgid are (None: the host's)
         self.host_files = host_files
-        #: idmapped layers for user namespaces (None: not asked yet; runtime/idmap.py)
+        #: idmapped layers for user namespaces (None: not asked yet; supervisor/idmap.py)
         self._idmap: bool | None = None
 
     @property
@@ -218,10 +218,10 @@ class ContainerService:
     def _replace_monitor(self, cid: str, state: ContainerState) -> ContainerState:
         """Start a monitor that takes over the running container (``monitor_ops.adopt``: its exit, restart
         policy and ``--rm`` work again); where that fails, record why (``berth ps`` shows it)."""
-        from ..runtime import monitor
+        from ..supervisor import adopt
 
         try:
-            monitor.adopt(self.layout, cid, runtime=self._runtime_for(self._record(cid).runtime), pid=state.pid)
+            adopt(self.layout, cid, runtime=self._runtime_for(self._record(cid).runtime), pid=state.pid)
         except EngineError as exc:
             reason = str(exc)
 
@@ -480,7 +480,7 @@ class ContainerService:
     # reads the values back before it rebuilds the bundle. The record keeps seals (options.container.seal).
     def _write_secrets(self, cid: str, secrets: t.Mapping[str, str], durable: bool = True) -> None:
         spec = {"process": {"env": [f"{k}={v}" for k, v in secrets.items()]}}
-        fs.atomic_write(os.path.join(self.layout.bundle(cid), "config.json"), sync.dumps(spec), mode=0o600,
+        fs.atomic_write(os.path.join(self.layout.bundle(cid), "config.json"), cjson.dumps(spec), mode=0o600,
                         fsync=durable)
 
     def _secret_values(self, record: ContainerRecord) -> dict[str, str]:
@@ -567,19 +567,19 @@ class ContainerService:
         return lower
 
     def _idmap_supported(self) -> bool:
-        """Whether user-namespaced containers get idmapped layers (runtime/idmap.py) rather than copies."""
+        """Whether user-namespaced containers get idmapped layers (supervisor/idmap.py) rather than copies."""
         if self._idmap is None:
-            from ..runtime import idmap
-            from ..runtime.syscalls import LinuxSyscalls
+            from ..supervisor import idmap
+            from ..runtime import LinuxSyscalls
 
             self._idmap = idmap.supported(self.layout, LinuxSyscalls())
         return self._idmap
 
     @staticmethod
     def _idmapped_layers(syscalls: t.Any, record: ContainerRecord, layers: list[str], where: str) -> t.Any:
-        """``with`` it: *layers* idmapped through the container's maps, attached below *where* (runtime/idmap.py)."""
+        """``with`` it: *layers* idmapped through the container's maps, attached below *where* (supervisor/idmap.py)."""
         from ..config.userns import IdMapping
-        from ..runtime import idmap
+        from ..supervisor import idmap
 
         m = IdMapping.from_json(record.userns)
         return idmap.IdmappedLayers(syscalls, layers, idmap.map_text(m.uids), idmap.map_text(m.gids), where)
@@ -634,7 +634,7 @@ class ContainerService:
         return {"name": name, "path": path}
 
     def _oci_runtime(self, name: str) -> t.Any:
-        from ..runtime.oci import BerthRuntime, ExternalRuntime
+        from ..runtime import BerthRuntime, ExternalRuntime
 
         spec = self._runtime_for(name)
         state_root = os.path.join(self.layout.runtime_state_dir, spec["name"])
@@ -659,7 +659,7 @@ class ContainerService:
             raise NotFound("container", name) from None
 
     def _start(self, cid: str, stdio: Stdio | None) -> t.Any:
-        from ..runtime import monitor
+        from ..supervisor import prefork
 
         record = self._record(cid)
         active = (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING)
@@ -671,7 +671,7 @@ class ContainerService:
         # The monitor and its starter are forked first: the monitor's interpreter starts and the starter
         # imports the runtime while we mount the rootfs and write the bundle (on another core); go()
         # lets the starter create the container once that is done, cancel() ends them untouched.
-        pre = monitor.prefork(self.layout, cid, runtime=self._runtime_for(record.runtime), attach=attach)
+        pre = prefork(self.layout, cid, runtime=self._runtime_for(record.runtime), attach=attach)
         try:
             with lifecycle.locked(self.layout, cid, self.lock_timeout):
                 state = self._state(cid)
@@ -694,9 +694,8 @@ class ContainerService:
 
     def _prepare(self, record: ContainerRecord) -> None:
         """Mount the rootfs and write the OCI bundle (rebuilt at every start, as Docker does)."""
-        from ..runtime import overlay, spec as specmod
-        from ..runtime.security import current_rlimits
-        from ..runtime.syscalls import LinuxSyscalls
+        from ..supervisor import overlay, spec as specmod
+        from ..runtime import LinuxSyscalls, current_rlimits
 
         cid = record.id
         secrets = self._secret_values(record)  # before anything is mounted: a lost secret fails the start
@@ -715,7 +714,7 @@ class ContainerService:
                                      rootfs, empty, base=base)
 
             if idmapped:
-                from ..runtime import idmap
+                from ..supervisor import idmap
 
                 where = os.path.join(self.layout.container_dir(cid), "idmapped")
                 try:
@@ -750,7 +749,7 @@ class ContainerService:
         spec["root"] = {"path": rootfs, "readonly": bool(record.options.get("read_only"))}
         # compact (the C encoder: indent=2 through json.dumps costs ~1 ms for a spec), no fsync: it is
         # written again at every start
-        fs.atomic_write(os.path.join(self.layout.bundle(cid), "config.json"), sync.dumps(spec),
+        fs.atomic_write(os.path.join(self.layout.bundle(cid), "config.json"), cjson.dumps(spec),
                         mode=0o600, fsync=False)
 
     def _unmount(self, cid: str) -> None:
@@ -791,22 +790,22 @@ class ContainerService:
     @staticmethod
     def wait_attached(handle: t.Any) -> int:
         """The exit code of a container started with *stdio* (after all its output was delivered)."""
-        from ..runtime import monitor
+        from ..supervisor import wait_exit
 
-        return monitor.wait_exit(handle)
+        return wait_exit(handle)
 
     def attach(self, name: str, stdio: Stdio) -> int:
         """``docker attach``: live output to *stdio*, its stdin to the container; returns the exit code."""
         import selectors
 
-        from ..runtime import monitor
+        from ..supervisor import attach_connect
 
         cid = self.require(name)
         record = self._record(cid)
         state = self._state(cid)
         if state.status is not ContainerStatus.RUNNING:
             raise Conflict(f"You cannot attach to a {state.status.value} container, start it first")
-        sock = monitor.attach_connect(self.layout, cid, timeout=None)
+        sock = attach_connect(self.layout, cid, timeout=None)
         tty = bool(record.options.get("tty"))
         sel = selectors.DefaultSelector()
         sel.register(sock, selectors.EVENT_READ)
@@ -1029,11 +1028,11 @@ class ContainerService:
         return True
 
     def _apply_resources(self, record: ContainerRecord, options: t.Mapping[str, t.Any]) -> None:
-        from ..runtime import spec as specmod
-        from ..runtime.cgroups import detect
+        from ..supervisor import spec as specmod
+        from ..runtime import cgroup_manager
 
         resources = specmod.resources(_applicable(options))
-        manager = detect.manager(specmod.cgroups_path(options, record.id))
+        manager = cgroup_manager(specmod.cgroups_path(options, record.id))
         manager.update(resources)
 
     # ================================================================ queries
@@ -1178,7 +1177,7 @@ class ContainerService:
         stdout: bool = True,
         stderr: bool = True,
     ) -> t.Iterator[t.Any]:
-        from ..runtime import logs as logmod
+        from ..supervisor import logs as logmod
 
         cid = self.require(name)
         record = self._record(cid)
@@ -1215,7 +1214,7 @@ class ContainerService:
         stdio: Stdio | None = None,
     ) -> int:
         """Run *command* in the running container; returns its exit code (0 when detached)."""
-        from ..runtime import spec as specmod
+        from ..supervisor import spec as specmod
 
         cid = self.require(name)
         record = self._record(cid)
@@ -1241,7 +1240,7 @@ class ContainerService:
             privileged=privileged,
             user_db=lambda kind: _read_in_rootfs(rootfs, f"/etc/{kind}"),
         )
-        from ..runtime.oci import set_subreaper
+        from ..runtime import set_subreaper
 
         runtime = self._oci_runtime(record.runtime)
         # The exec'd process may be a grandchild (PID namespace join, external runtimes):
@@ -1267,7 +1266,7 @@ class ContainerService:
         """``exec -t``: a pty from the runtime (console socket), copied to and from the caller's fds."""
         import signal as _sig
 
-        from ..runtime.console import ConsoleProxy
+        from ..runtime import ConsoleProxy
 
         proxy = ConsoleProxy(stdio.stdin if stdio else None, stdio.stdout if stdio else os.open(os.devnull, os.O_WRONLY))
         old = None
@@ -1285,15 +1284,15 @@ class ContainerService:
         return os.WEXITSTATUS(status)
 
     def top(self, name: str, ps_args: str | None = None) -> dict[str, t.Any]:
-        from ..runtime.cgroups import detect
-        from ..runtime import spec as specmod
+        from ..runtime import cgroup_manager
+        from ..supervisor import spec as specmod
 
         cid = self.require(name)
         record = self._record(cid)
         state = self._state(cid)
         if state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
             raise Conflict(f"Container {cid} is not running")
-        pids = detect.manager(specmod.cgroups_path(record.options, cid)).pids()
+        pids = cgroup_manager(specmod.cgroups_path(record.options, cid)).pids()
         if ps_args and ps_args.strip() != "-ef":
             return _ps_top(ps_args, set(pids))
         rows = []
@@ -1306,8 +1305,8 @@ class ContainerService:
     def stats(self, name: str) -> dict[str, t.Any]:
         from ..core import timefmt
 
-        from ..runtime.cgroups import detect
-        from ..runtime import spec as specmod
+        from ..runtime import cgroup_manager
+        from ..supervisor import spec as specmod
 
         cid = self.require(name)
         record = self._record(cid)
@@ -1315,7 +1314,7 @@ class ContainerService:
         base = {"id": cid, "name": "/" + record.name, "read": timefmt.now_rfc3339()}
         if state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
             return dict(base, memory_stats={}, cpu_stats={}, pids_stats={})
-        stats = detect.manager(specmod.cgroups_path(record.options, cid)).stats()
+        stats = cgroup_manager(specmod.cgroups_path(record.options, cid)).stats()
         return dict(base, **stats)
 
     # ================================================================ filesystem: diff / export
@@ -1323,7 +1322,7 @@ class ContainerService:
         """``docker diff``: what the container changed of its image's files, ``[{"Path", "Kind"}]`` sorted by
         path, ``Kind`` as in Docker's API (0 changed, 1 added, 2 deleted). Read from the upper dir beside the
         image layers, nothing mounted; the mountpoints the runtime makes there are no changes (store/changes.py)."""
-        from ..runtime.spec import INIT_PATH
+        from ..supervisor import INIT_PATH
         from ..store import changes
 
         cid = self.require(name)
@@ -1345,7 +1344,7 @@ class ContainerService:
         dir and the image layers are mounted read-only for the export (:meth:`_readonly_rootfs`), and the lock
         is held until the tar is written, so that the container cannot start meanwhile.
         """
-        from ..runtime import overlay
+        from ..supervisor import overlay
         from ..store import changes
 
         cid = self.require(name)
@@ -1394,8 +1393,8 @@ class ContainerService:
         The mount is detached (``MNT_DETACH``) as soon as the fd is open: the kernel keeps it for the fd
         and drops it when the fd is closed, so no mount is left behind whatever happens to this process.
         """
-        from ..runtime import overlay
-        from ..runtime.syscalls import LinuxSyscalls
+        from ..supervisor import overlay
+        from ..runtime import LinuxSyscalls
 
         cid = record.id
         idmapped = bool(record.userns) and self._idmap_supported()
@@ -1592,9 +1591,9 @@ def _unsupported(options: t.Mapping[str, t.Any]) -> dict[str, str]:
     """{option: why} for the set options this host cannot apply (Docker warns and discards these)."""
     out: dict[str, str] = {}
     if options.get("blkio_weight"):
-        from ..runtime.cgroups import detect
+        from ..runtime import io_weight_supported
 
-        if not detect.io_weight_supported():
+        if not io_weight_supported():
             out["blkio_weight"] = ("this kernel does not support block I/O weight (no blkio.weight or "
                                    "blkio.bfq.weight, or no io controller): the weight is discarded, as Docker does")
     return out
@@ -1632,7 +1631,7 @@ def _loopback_nameserver(line: str) -> bool:
 
 def _read_in_rootfs(rootfs: str, path: str) -> str | None:
     """Read a file of the container's own tree, resolving symlinks inside it (never on the host)."""
-    from ..runtime.rootfs import secure_join
+    from ..runtime import secure_join
 
     try:
         real = secure_join(rootfs, path)

@@ -104,11 +104,10 @@ class SystemService:
 
 def _cgroup_version() -> str:
     """``"2"`` on a unified host, ``"1"`` on v1 and hybrid ones (Berth drives the v1 controllers there)."""
-    from ..runtime.cgroups import detect
-    from ..runtime.cgroups.base import CgroupError
+    from ..runtime import CgroupError, cgroup_layout
 
     try:
-        return "2" if detect.layout() == "v2" else "1"
+        return "2" if cgroup_layout() == "v2" else "1"
     except CgroupError:  # no cgroup filesystem: info still answers
         return ""
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Image layers with their owners shifted into a user namespace mapping (``userns-remap``), for kernels
-without idmapped overlay layers (elsewhere runtime/idmap.py mounts the layers idmapped: nothing is copied).
+without idmapped overlay layers (elsewhere supervisor/idmap.py mounts the layers idmapped: nothing is copied).
 
 A remapped container's root is a host uid such as 100000: the image's files, owned by host root, would be
 ``nobody`` inside. Docker keeps a second store under ``<data-root>/<uid>.<gid>``; Berth keeps one cache

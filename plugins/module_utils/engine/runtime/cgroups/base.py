@@ -319,27 +319,6 @@ def cpu_max(quota: int | None, period: int | None) -> str | None:
     return value
 
 
-def swap_v2(memory_swap: int | None, memory: int | None) -> int | None:
-    """memory.swap.max from Docker's memory+swap total (runc ConvertMemorySwapToCgroupV2Value).
-
-    Returns -1 for "max", None when unset.
-    """
-    memory = memory or 0
-    memory_swap = memory_swap or 0
-    if memory == UNLIMITED and memory_swap == 0:
-        return UNLIMITED
-    if memory_swap in (UNLIMITED, 0):
-        return None if memory_swap == 0 else UNLIMITED
-    if memory in (0, UNLIMITED):
-        raise InvalidOption("memory_swap", memory_swap, "a swap limit needs a memory limit")
-    if memory < 0:
-        raise InvalidOption("memory", memory, "invalid memory limit")
-    if memory_swap < memory:
-        raise InvalidOption("memory_swap", memory_swap,
-                            f"memory+swap limit must be at least the memory limit ({memory})")
-    return memory_swap - memory
-
-
 def max_or(value: int) -> str:
     """-1 -> "max" (cgroup v2 spelling of unlimited)."""
     return "max" if value < 0 else str(value)

@@ -31,6 +31,7 @@ import os
 from ...errors import InvalidOption
 from . import base, devices
 from .base import CgroupError, Host
+from .resources import swap_v2
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing at run time (see base.py)
@@ -50,7 +51,7 @@ CONTROLLERS = ("cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc
 
 def set_memory(d: str, mem: t.Mapping[str, t.Any]) -> None:
     limit = mem.get("limit") or 0
-    swap = base.swap_v2(mem.get("swap"), limit)
+    swap = swap_v2(mem.get("swap"), limit)
     if swap is not None:
         value = base.max_or(swap)
         if base.exists(d, "memory.swap.max"):

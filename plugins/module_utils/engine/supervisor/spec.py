@@ -10,7 +10,7 @@ in by the caller (``ContainerService``):
 ``files``           host paths of the engine-managed files bound into the container:
                     ``hostname``, ``hosts``, ``resolv.conf`` (each optional) and ``shm`` (a host
                     directory for ``/dev/shm`` of a shareable IPC namespace; a tmpfs otherwise)
-``base_rlimits``    OCI rlimits the container starts from (``security.current_rlimits()``)
+``base_rlimits``    OCI rlimits the container starts from (``runtime.current_rlimits()``)
 ``init_path``       host path of the init binary for ``init: true``, bound read-only at
                     :data:`INIT_PATH` (Docker binds docker-init at /sbin/docker-init)
 ``host_devices``    ``host path -> [device]`` for every path ``devices`` names (a directory lists every
@@ -39,8 +39,8 @@ Docker rules implemented here (docs/dev/runtime-design.md, "Docker defaults"):
 * mounts: proc, /dev tmpfs, devpts, sysfs (ro), cgroup (ro), mqueue, /dev/shm, then the task's tmpfs
   mounts (Docker's ``noexec,nosuid,nodev,rprivate`` merged with the task's options), /etc binds, init;
 * masked and read-only paths (none when privileged or with ``systempaths=unconfined``);
-* capabilities: ``security.resolve_caps`` (all when privileged) as bounding/effective/permitted;
-* seccomp: ``seccomp_default.default_profile(caps)`` unless privileged or ``seccomp=unconfined``;
+* capabilities: ``runtime.resolve_caps`` (all when privileged) as bounding/effective/permitted;
+* seccomp: ``runtime.default_seccomp_profile(caps)`` unless privileged or ``seccomp=unconfined``;
   a user profile (already parsed by the options) in Docker's or OCI's format;
 * device cgroup: deny all, then Docker's/runc's default allow list, then the task's devices
   (allow all when privileged);
@@ -55,7 +55,10 @@ from _collections_abc import Mapping  # what typing.Mapping checks, without impo
 
 from ..core.accounts import parse_group, parse_passwd
 from ..errors import InvalidOption
-from . import seccomp_default, security
+from ..runtime import (
+    RLIM_INFINITY, SECCOMP_ARCHITECTURES, all_caps, default_seccomp_profile, kernel_version, memory_swap_total,
+    native_arch, resolve_caps,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing at run time: ``berth run`` builds a spec (runtime/__init__.py)
@@ -173,7 +176,7 @@ def build(
     user = resolve_user(opts.get("user") or img.get("User") or "", user_db, opts.get("groups") or ())
     env = process_env(opts, img, hostname=hostname, home=user["home"])
 
-    caps = security.resolve_caps(opts.get("capabilities"), opts.get("cap_drop"), privileged, last=cap_last)
+    caps = resolve_caps(opts.get("capabilities"), opts.get("cap_drop"), privileged, last=cap_last)
     security_opts = opts.get("security_opts") or {}
     no_new_privs = security_opts.get("no-new-privileges")
     if no_new_privs is None:
@@ -345,7 +348,7 @@ def exec_process(
     if env:
         process["env"] = _replace_or_append(process["env"], [f"{k}={v}" for k, v in env.items()])
     if privileged:
-        caps = security.all_caps(cap_last)
+        caps = all_caps(cap_last)
         process["capabilities"] = {"bounding": list(caps), "effective": list(caps), "permitted": list(caps)}
     elif base.get("capabilities") is not None:
         process["capabilities"] = {k: list(v) for k, v in base["capabilities"].items()}
@@ -556,11 +559,9 @@ def resources(
         memory["limit"] = limit
     if opts.get("memory_reservation"):
         memory["reservation"] = opts["memory_reservation"]
-    swap = opts.get("memory_swap") or 0
+    swap = memory_swap_total(limit, opts.get("memory_swap"))
     if swap:
         memory["swap"] = swap
-    elif limit:
-        memory["swap"] = 2 * limit  # Docker: swap defaults to the memory limit again
     if opts.get("oom_killer"):
         memory["disableOOMKiller"] = True
     if memory:
@@ -668,7 +669,7 @@ def rlimits(
 
 
 def _oci_limit(value: int) -> int:
-    return security.RLIM_INFINITY if value < 0 else value
+    return RLIM_INFINITY if value < 0 else value
 
 
 def seccomp(
@@ -683,7 +684,7 @@ def seccomp(
     if privileged or setting == "unconfined":
         return None
     if setting is None:
-        return seccomp_default.default_profile(caps, arch, kernel=kernel)
+        return default_seccomp_profile(caps, arch, kernel=kernel)
     if not isinstance(setting, Mapping):
         raise InvalidOption("security_opts", f"seccomp={setting}", "the seccomp profile was not loaded")
     return user_profile(setting, caps, arch=arch, kernel=kernel)
@@ -701,15 +702,15 @@ def user_profile(
     Accepts Docker's format (``archMap``, ``syscalls[].name|names``, ``includes``/``excludes`` on
     ``caps``, ``arches`` and ``minKernel``), evaluated like Docker's ``setupSeccomp``, and the OCI format.
     """
-    goarch = seccomp_default.native_arch(arch)
+    goarch = native_arch(arch)
     held = {c.upper() for c in caps}
-    kver = kernel if kernel is not None else seccomp_default.kernel_version()
+    kver = kernel if kernel is not None else kernel_version()
     out: dict[str, t.Any] = {"defaultAction": profile["defaultAction"]}
     for key in ("defaultErrnoRet", "listenerPath", "listenerMetadata", "flags"):
         if profile.get(key) is not None:
             out[key] = profile[key]
     if profile.get("archMap"):
-        native = seccomp_default.ARCHITECTURES.get(goarch, ())
+        native = SECCOMP_ARCHITECTURES.get(goarch, ())
         arches: list[str] = []
         for entry in profile["archMap"]:
             if native and entry.get("architecture") == native[0]:

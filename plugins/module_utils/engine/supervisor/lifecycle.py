@@ -46,11 +46,10 @@ import errno
 import os
 import time
 
-from ..core import trust
+from ..core import cjson, trust
 from ..core.fs import atomic_write
 from ..core.locks import flock
 from ..core.value import Value
-from . import sync
 from .logs import parse_time, rfc3339_nano
 
 TYPE_CHECKING = False
@@ -58,7 +57,7 @@ if TYPE_CHECKING:
     import typing as t
 
     from ..core.layout import Layout
-    from .syscalls import Syscalls
+    from ..runtime import Syscalls
 
 #: Docker's "never" timestamp (``StartedAt`` of a container that never ran).
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -250,7 +249,7 @@ class ContainerState(Value):
         out = {name: getattr(self, name) for name in self.FIELDS}
         out["status"] = self.status.value
         if self.health is not None:
-            out["health"] = sync.loads(sync.dumps(self.health))  # a deep copy, as dataclasses.asdict makes
+            out["health"] = cjson.loads(cjson.dumps(self.health))  # a deep copy, as dataclasses.asdict makes
         return out
 
     @classmethod
@@ -281,7 +280,7 @@ def load(layout: Layout, container_id: str) -> ContainerState:
 
         raise NotFound("container", container_id) from None
     try:
-        return ContainerState.from_dict(sync.loads(raw))
+        return ContainerState.from_dict(cjson.loads(raw))
     except (TypeError, ValueError, AttributeError) as exc:
         from ..errors import EngineError
 
@@ -294,7 +293,7 @@ def save(layout: Layout, container_id: str, state: ContainerState, durable: bool
     ``durable=False`` leaves out both fsyncs (~1-4 ms on the test hosts): for ``--rm`` containers, which
     are deleted when they exit and are garbage after a crash of the host anyway (Docker removes them
     when its daemon starts again)."""
-    atomic_write(layout.container_state(container_id), sync.dumps(state.to_dict()) + "\n", fsync=durable)
+    atomic_write(layout.container_state(container_id), cjson.dumps(state.to_dict()) + "\n", fsync=durable)
 
 
 class _ContainerLock(flock):
@@ -544,7 +543,7 @@ def remove_name_links(layout: Layout, container_id: str) -> None:
 
 def mounts_below(path: str, *, proc: str = "/proc", include_self: bool = True) -> list[str]:
     """Mount points at (optionally) or below *path* in this mount namespace, deepest first."""
-    from .mountinfo import unescape as unescape_mountinfo
+    from ..runtime import unescape_mountinfo
 
     prefix = path.rstrip("/") + "/"
     out = []
@@ -570,7 +569,7 @@ def unmount_below(path: str, *, syscalls: Syscalls | None = None, proc: str = "/
     if not points:
         return
     if syscalls is None:
-        from .syscalls import LinuxSyscalls
+        from ..runtime import LinuxSyscalls
 
         syscalls = LinuxSyscalls()
     for point in points:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ..core import fs
-from .mountinfo import unescape
+from ..runtime import unescape_mountinfo as unescape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing at run time: ``berth run`` mounts a rootfs (runtime/__init__.py)
@@ -78,7 +78,7 @@ def mount_rootfs(
     base: str | None = None,
 ) -> None:
     """Mount the overlay at *target* (read-write through *upper*). A long stack is mounted with paths
-    relative to *base* when the lower dirs lie below it (idmapped layers, runtime/idmap.py), else
+    relative to *base* when the lower dirs lie below it (idmapped layers, idmap.py), else
     through the ``<root>/l/`` links."""
     lower = stack(lower_dirs) or [empty_dir]
     for d in (upper, work, target):

@@ -20,14 +20,14 @@ import errno
 import os
 
 from ..core import fs
-from .syscalls import CLONE_NEWUSER, MNT_DETACH, OPEN_TREE_CLONE
+from ..runtime import CLONE_NEWUSER, MNT_DETACH, OPEN_TREE_CLONE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing at run time: ``berth run`` may mount through here
     import typing as t
 
     from ..core.layout import Layout
-    from .syscalls import Syscalls
+    from ..runtime import Syscalls
 
 #: What a kernel or file system without idmapped (overlay lower) mounts answers.
 UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP,
