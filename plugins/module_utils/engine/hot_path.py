@@ -35,6 +35,7 @@ MODULES = frozenset({
     "engine.core",
     "engine.core.accounts",
     "engine.core.cjson",
+    "engine.core.frontdoor",
     "engine.core.fs",
     "engine.core.layout",
     "engine.core.lazy",
@@ -61,34 +62,42 @@ MODULES = frozenset({
     "engine.runtime.cgroups.base",
     "engine.runtime.cgroups.detect",
     "engine.runtime.cgroups.v1",
-    "engine.runtime.health",
     "engine.runtime.init",
-    "engine.runtime.lifecycle",
-    "engine.runtime.logs",
-    "engine.runtime.monitor",
-    "engine.runtime.monitor_ops",
     "engine.runtime.mountinfo",
     "engine.runtime.namespaces",
     "engine.runtime.netns",
     "engine.runtime.oci",
-    "engine.runtime.overlay",
     "engine.runtime.rootfs",
     "engine.runtime.seccomp",
     "engine.runtime.seccomp_default",
     "engine.runtime.security",
-    "engine.runtime.spec",
     "engine.runtime.state",
     "engine.runtime.sync",
     "engine.runtime.syscalls",
     "engine.runtime.validate",
+    "engine.runtime.cgroups.resources",
     "engine.services",
     "engine.services.containers",
+    "engine.supervisor",
+    "engine.supervisor.fds",
+    "engine.supervisor.health",
+    "engine.supervisor.lifecycle",
+    "engine.supervisor.logs",
+    "engine.supervisor.monitor",
+    "engine.supervisor.monitor_exit",
+    "engine.supervisor.monitor_jobs",
+    "engine.supervisor.monitor_ops",
+    "engine.supervisor.monitor_streams",
+    "engine.supervisor.overlay",
+    "engine.supervisor.plumbing",
+    "engine.supervisor.policy",
+    "engine.supervisor.spec",
     # other start paths
     "engine.runtime.cgroups.devices",  # cgroup v2 hosts: the device cgroup's eBPF program
     "engine.runtime.cgroups.v2",  # cgroup v2 hosts
     "engine.runtime.cli",  # bin/berth-runtime, the runc-compatible command (timed against runc)
     "engine.runtime.console",  # run -t (the console socket)
-    "engine.runtime.idmap",  # containers in a user namespace (idmapped layers)
+    "engine.supervisor.idmap",  # containers in a user namespace (idmapped layers)
 })
 
 #: The standard library ``berth run`` may load beyond ``python3 -S -c pass``'s own (the import budget;
