@@ -51,6 +51,10 @@ FORBIDDEN = frozenset({
     "berth_engine.engine.services.images", "berth_engine.engine.services.system",
     "berth_engine.engine.services.filters", "berth_engine.engine.core.oci", "berth_engine.engine.core.digest",
     "berth_engine.engine.core.timefmt",
+    # the container verbs other than create and start (services/containers/: one module per verb group)
+    "berth_engine.engine.services.containers.stop", "berth_engine.engine.services.containers.remove",
+    "berth_engine.engine.services.containers.update", "berth_engine.engine.services.containers.exec_",
+    "berth_engine.engine.services.containers.query", "berth_engine.engine.services.containers.export",
     # stdlib modules that were on the path once
     "secrets", "shutil", "uuid", "platform", "bz2", "lzma", "datetime", "subprocess", "tempfile", "zipfile",
     "tarfile", "threading",

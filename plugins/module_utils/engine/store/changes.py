@@ -6,7 +6,7 @@
   added (``A``), changed (``C``) and deleted (``D``).
 * :func:`write_tar` streams the tree below an open directory as the tar ``docker export`` writes. The
   caller hands it the merged view: a container's mounted rootfs, or a read-only overlay of its upper dir
-  over the image layers (services/containers.py mounts it).
+  over the image layers (services/containers/export.py mounts it).
 
 Overlayfs on disk (kernel ``Documentation/filesystems/overlayfs.rst``; the layer dirs are written the
 same way by store/unpack.py): a character device 0:0 is a whiteout (the name is deleted), a directory

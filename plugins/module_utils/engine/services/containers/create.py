@@ -1,0 +1,286 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``create``: a new container's record, name, directories and files, from normalised options.
+
+On the start path of ``berth run``: no typing, json, re or dataclasses at import time, imports inside the
+functions that need them (docs/dev/runtime-design.md, "Start path").
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from ...core import fs, trust
+from ...core.locks import flock
+from ...errors import EngineError, InvalidOption, NotFound
+from ...options import container as copts
+from ...core import cjson
+from ...supervisor import ContainerState, lifecycle
+from . import _common
+from .records import ContainerRecord, link_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+    from .service import ContainerService
+
+NAME_ADJECTIVES = (
+    "brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble",
+    "proud", "quiet", "relaxed", "serene", "sharp", "steady", "swift", "tender", "vivid", "witty", "zen",
+)
+NAME_NOUNS = (
+    "anchor", "buoy", "cove", "dock", "ferry", "galley", "harbor", "jetty", "keel", "lagoon", "mast",
+    "pier", "quay", "reef", "sail", "tide", "vessel", "wharf", "yawl", "beacon", "capstan", "mooring",
+)
+
+
+def create(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | None = None,
+           pull: str = "missing") -> str:
+    """Create a container from normalised *options* (``options.container.normalise_options``; plain
+    ``secret_env`` values, which the record keeps as seals and the bundle as values). A new container has
+    no state to guard: the checks are of the options, the name, the image and the runtime, before anything
+    is written."""
+    opts = dict(options)
+    image_name = opts.get("image")
+    if not image_name:
+        raise InvalidOption("image", image_name, "an image is required")
+    if name is not None:  # before any pull, and before anything is written
+        name = copts.container_name(name, "name")
+    _check_supported(opts)
+    image_id = _image_for(svc, str(image_name), pull, opts.get("platform"))
+    runtime = _common.runtime_name(svc, opts)
+    _common.runtime_for(svc, runtime)  # fail early on an unknown runtime
+    userns = _userns_for(svc, opts)
+    secrets = opts.get("secret_env") or {}
+    if secrets:  # the record keeps seals; the values go to the bundle only (_write_secrets)
+        opts["secret_env"] = copts.seal_secrets(secrets, os.urandom(16).hex())
+    layout = svc.layout
+    if not os.path.isdir(layout.tmp_dir):
+        svc.store.ensure()
+    for d in (layout.containers_dir, layout.names_dir):
+        fs.ensure_dir(d, 0o700)
+    cid = os.urandom(32).hex()
+    cdir = layout.container_dir(cid)
+    os.makedirs(cdir, mode=0o700)
+    try:
+        final_name = _claim_name(svc, cid, name)
+        record = ContainerRecord(
+            id=cid,
+            name=final_name,
+            created=_now_rfc3339(),
+            image=image_id,
+            image_name=str(image_name),
+            options=opts,
+            runtime=runtime,
+            healthcheck=_healthcheck(svc, image_id, opts),
+            userns=userns.to_json() if userns is not None else None,
+        )
+        for d in (layout.upper(cid), layout.work(cid), layout.rootfs(cid), layout.bundle(cid)):
+            fs.ensure_dir(d, 0o755)
+        _write_files(svc, record)
+        if secrets:
+            _write_secrets(svc, cid, secrets, durable=not opts.get("auto_remove"))
+        if userns is not None:
+            _own_for_userns(svc, cid, userns)
+            if not _common.idmap_supported(svc):
+                _common.image_layers(svc, image_id, record.userns)  # the shifted layer copies, made now, not at start
+        # --rm: no fsync (gone when it exits, garbage after a crash: lifecycle.save explains)
+        durable = not opts.get("auto_remove")
+        lifecycle.save(layout, cid, ContainerState(), durable=durable)
+        # The record is written last: a container without config.json does not exist.
+        fs.atomic_write_json(layout.container_config(cid), record.to_json(), mode=0o600, fsync=durable,
+                             pretty=False)
+    except BaseException:
+        lifecycle.remove_name_links(layout, cid)
+        fs.rmtree(cdir)
+        raise
+    return cid
+
+
+def host_warnings(options: t.Mapping[str, t.Any]) -> list[str]:
+    """What this host cannot apply of *options*, as ``field: why`` (``docker create``'s Warnings).
+
+    The options are recorded as given (so the ``container`` module stays idempotent) and the
+    settings are left out of what is applied, as Docker discards them.
+    """
+    return [f"{key}: {why}" for key, why in _common.unsupported(options).items()]
+
+
+def _healthcheck(svc: ContainerService, image_id: str, opts: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+    image_cfg = _common.image_config(svc, image_id).get("config") or {}
+    hc = copts.effective(opts, image_cfg).get("healthcheck")
+    if not hc or list(hc.get("test") or hc.get("Test") or []) in ([], ["NONE"]):
+        return None
+    return dict(hc)
+
+
+def _check_supported(opts: t.Mapping[str, t.Any]) -> None:
+    mode = opts.get("network_mode")
+    if mode not in (None, "none", "host"):
+        raise InvalidOption(
+            "network_mode", mode, "only 'none' and 'host' are supported so far (bridge networking comes later)"
+        )
+
+
+# ==================================================================== user namespaces
+def _userns_for(svc: ContainerService, opts: t.Mapping[str, t.Any]) -> t.Any:
+    """The ``IdMapping`` a new container runs with, or None (config/userns.py; Docker's rules)."""
+    mode = opts.get("userns_mode") or ""
+    remap = str(svc.config.get("userns-remap") or "")
+    if mode == "host" or (mode == "" and not remap):
+        return None
+    from ...config import userns
+    from ...errors import ConfigError
+
+    trust.secure_root(svc.layout, create=True)
+    fs.ensure_dir(svc.layout.locks_dir, 0o700)
+    try:
+        mapping = userns.resolve(
+            remap or userns.DEFAULT_VALUE, svc.host_files, config_path=svc.config.path,
+            lock=lambda: flock(os.path.join(svc.layout.locks_dir, "userns-account.lock"),
+                               timeout=svc.lock_timeout),
+        )
+    except ConfigError as exc:
+        if remap:
+            raise
+        raise InvalidOption("userns_mode", "private", f"userns-remap is not set, so the default account "
+                                                      f"{userns.DEFAULT_ACCOUNT} is used: {exc.reason}") from None
+    if mapping is None:  # remapped onto root: Docker leaves user namespaces off
+        if mode == "private":
+            raise InvalidOption("userns_mode", "private", f"userns-remap {remap!r} maps onto root")
+        return None
+    copts.check_userns(opts, True)
+    return mapping
+
+
+def _own_for_userns(svc: ContainerService, cid: str, mapping: t.Any) -> None:
+    """What the container's root must reach and own (moby ``setupDaemonRoot``): the path down to its
+    directory is traversable (the data root and containers/ get o+x, a parent without it is an error),
+    its directory is root:<mapped gid> 0710, and upper/, work/, rootfs/ and the engine-managed files
+    belong to the mapped root."""
+    layout = svc.layout
+    uid, gid = mapping.root_uid, mapping.root_gid
+    parent = os.path.dirname(layout.root)
+    while True:
+        st = os.stat(parent)
+        if not st.st_mode & 0o001:
+            from ...errors import ConfigError
+
+            raise ConfigError(svc.config.path, "data-root", f"{parent} (above the data root "
+                              f"{layout.root}) does not let other users traverse it (o+x): the "
+                              f"remapped root {uid}:{gid} of user namespaces could not reach its containers")
+        if parent == "/":
+            break
+        parent = os.path.dirname(parent)
+    for d in (layout.root, layout.containers_dir):
+        mode = os.stat(d).st_mode & 0o7777
+        if mode & 0o011 != 0o011:
+            os.chmod(d, mode | 0o011)
+    cdir = layout.container_dir(cid)
+    os.chown(cdir, 0, gid)
+    os.chmod(cdir, 0o710)
+    for path in (layout.upper(cid), layout.work(cid), layout.rootfs(cid),
+                 *(layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf"))):
+        os.chown(path, uid, gid)
+
+
+# ==================================================================== image, name, files
+def _image_for(svc: ContainerService, image_name: str, pull: str, platform: str | None) -> str:
+    image_id = _common.local_image(svc, image_name) if pull != "always" else None
+    if image_id is not None:
+        return image_id
+    image_id = svc.images.resolve(image_name)
+    if pull == "always" or (image_id is None and pull == "missing"):
+        if image_id is not None and "@" in image_name:
+            return image_id
+        return svc.images.pull(image_name, platform).image_id
+    if image_id is None:
+        raise NotFound("image", image_name)
+    return image_id
+
+
+def _claim_name(svc: ContainerService, cid: str, name: str | None) -> str:
+    """Create ``names/<name>``; the symlink is the atomic uniqueness check."""
+    target = os.path.join("..", "containers", cid)
+    if name is not None:
+        link_name(svc, cid, name)
+        return name
+    for attempt in range(100):
+        r = os.urandom(3)  # not secrets: its import costs ~2 ms and a name needs no secrecy
+        candidate = f"{NAME_ADJECTIVES[r[0] % len(NAME_ADJECTIVES)]}_{NAME_NOUNS[r[1] % len(NAME_NOUNS)]}"
+        if attempt >= 10:
+            candidate += str(r[2] % 100)
+        try:
+            os.symlink(target, svc.layout.name_link(candidate))
+            return candidate
+        except FileExistsError:
+            continue
+    raise EngineError("could not find a free container name")
+
+
+def _write_files(svc: ContainerService, record: ContainerRecord) -> None:
+    opts = record.options
+    host_net = opts.get("network_mode") == "host"
+    hostname = os.uname().nodename if host_net else (opts.get("hostname") or record.id[:12])
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+             "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
+             "ff02::2\tip6-allrouters"]
+    if host_net:
+        try:
+            with open("/etc/hosts") as fh:
+                hosts = fh.read()
+        except OSError:
+            hosts = "\n".join(lines) + "\n"
+    else:
+        hosts = "\n".join(lines) + "\n"
+    layout = svc.layout
+    fs.atomic_write(layout.container_file(record.id, "hostname"), hostname + "\n", fsync=False)
+    fs.atomic_write(layout.container_file(record.id, "hosts"), hosts, fsync=False)
+    fs.atomic_write(layout.container_file(record.id, "resolv.conf"), _resolv_conf(svc), fsync=False)
+
+
+def _resolv_conf(svc: ContainerService) -> str:
+    dns = svc.config.get("dns")
+    search = svc.config.get("dns-search")
+    opts = svc.config.get("dns-opts")
+    try:
+        with open("/etc/resolv.conf") as fh:
+            host = fh.read()
+    except OSError:
+        host = ""
+    if not (dns or search or opts):
+        # Like Docker without a user-defined network: the host's file, minus loopback resolvers
+        # (which cannot be reached from another network namespace).
+        kept = [ln for ln in host.splitlines() if not _loopback_nameserver(ln)]
+        return "\n".join(kept) + "\n"
+    out = []
+    servers = dns or [ln.split()[1] for ln in host.splitlines() if ln.startswith("nameserver ") and len(ln.split()) > 1]
+    out += [f"nameserver {s}" for s in servers]
+    if search:
+        out.append("search " + " ".join(search))
+    if opts:
+        out.append("options " + " ".join(opts))
+    return "\n".join(out) + "\n"
+
+
+def _loopback_nameserver(line: str) -> bool:
+    parts = line.split()
+    return len(parts) >= 2 and parts[0] == "nameserver" and (parts[1].startswith("127.") or parts[1] == "::1")
+
+
+def _now_rfc3339() -> str:
+    """``timefmt.now_rfc3339()`` without its import of datetime (~2 ms on ``berth run``)."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + \
+        ".%06d000Z" % (ns // 1000 % 1_000_000)
+
+
+# ==================================================================== secret_env
+# A secret's value lives in one place: the bundle's config.json (root-only, 0600), in process.env,
+# where the runtime and exec need it. ``create`` writes a bundle holding only that env; every start
+# reads the values back before it rebuilds the bundle (start.py). The record keeps seals
+# (options.container.seal).
+def _write_secrets(svc: ContainerService, cid: str, secrets: t.Mapping[str, str], durable: bool = True) -> None:
+    spec = {"process": {"env": [f"{k}={v}" for k, v in secrets.items()]}}
+    fs.atomic_write(os.path.join(svc.layout.bundle(cid), "config.json"), cjson.dumps(spec), mode=0o600,
+                    fsync=durable)

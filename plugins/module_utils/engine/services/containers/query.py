@@ -1,0 +1,376 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The queries: ``inspect``, ``list`` (ps), ``logs``, ``top``, ``stats`` and the disk usage of containers.
+
+Read-only: they take no lock. ``top`` needs a running (or paused) container and says so first.
+"""
+from __future__ import annotations
+
+import os
+import time
+import typing as t
+
+from ...core import fs
+from ...errors import Conflict, EngineError, InvalidOption, NotFound
+from ...options import container as copts
+from ...supervisor import ContainerState, ContainerStatus, lifecycle
+from . import _common, records
+
+if t.TYPE_CHECKING:
+    from ..images import ImageService
+    from .records import ContainerRecord
+    from .service import ContainerService
+
+CONTAINER_FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "before", "since")
+
+
+def inspect(svc: ContainerService, name: str) -> dict[str, t.Any]:
+    return _inspect(svc, records.require(svc, name))
+
+
+def _inspect(svc: ContainerService, cid: str) -> dict[str, t.Any]:
+    record = records.load(svc, cid)
+    state = records.state(svc, cid)
+    spec = fs.read_json(os.path.join(svc.layout.bundle(cid), "config.json")) or {}
+    process = spec.get("process") or {}
+    args = list(process.get("args") or [])
+    opts = record.options
+    image_cfg: dict[str, t.Any] = {}
+    if svc.store.has(record.image):
+        image_cfg = svc.store.config(record.image).get("config") or {}
+    eff = copts.effective(opts, image_cfg)
+    restart = {"Name": opts.get("restart_policy", "no") or "no", "MaximumRetryCount": opts.get("restart_retries", 0)}
+    log_opts = {k: str(v) for k, v in (opts.get("log_options") or {}).items()}
+    return {
+        "Id": cid,
+        "Created": record.created,
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": lifecycle.docker_state(state),
+        "Image": record.image,
+        "ResolvConfPath": svc.layout.container_file(cid, "resolv.conf"),
+        "HostnamePath": svc.layout.container_file(cid, "hostname"),
+        "HostsPath": svc.layout.container_file(cid, "hosts"),
+        "LogPath": svc.layout.container_log(cid) if opts.get("log_driver", "json-file") != "none" else "",
+        "Name": "/" + record.name,
+        "RestartCount": state.restart_count,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "HostConfig": {
+            "Runtime": record.runtime,
+            "NetworkMode": opts.get("network_mode", "none"),
+            "RestartPolicy": restart,
+            "AutoRemove": bool(opts.get("auto_remove")),
+            "LogConfig": {"Type": opts.get("log_driver", "json-file"), "Config": log_opts},
+            "Privileged": bool(opts.get("privileged")),
+            "ReadonlyRootfs": bool(opts.get("read_only")),
+            "CapAdd": opts.get("capabilities"),
+            "CapDrop": opts.get("cap_drop"),
+            "Memory": opts.get("memory", 0),
+            "MemoryReservation": opts.get("memory_reservation", 0),
+            "MemorySwap": opts.get("memory_swap", 0),
+            "NanoCpus": opts.get("cpus", 0),
+            "CpuShares": opts.get("cpu_shares", 0),
+            "CpuPeriod": opts.get("cpu_period", 0),
+            "CpuQuota": opts.get("cpu_quota", 0),
+            "CpusetCpus": opts.get("cpuset_cpus", ""),
+            "CpusetMems": opts.get("cpuset_mems", ""),
+            "PidsLimit": opts.get("pids_limit"),
+            "BlkioWeight": opts.get("blkio_weight", 0),
+            "CgroupParent": opts.get("cgroup_parent", ""),
+            "ShmSize": opts.get("shm_size", copts.DEFAULT_SHM_SIZE),
+            "Sysctls": opts.get("sysctls"),
+            "Ulimits": [{"Name": u["name"], "Soft": u["soft"], "Hard": u["hard"]} for u in opts.get("ulimits") or []],
+            "SecurityOpt": _security_opt_list(opts.get("security_opts")),
+            "Init": opts.get("init"),
+            "UsernsMode": opts.get("userns_mode", ""),
+        },
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": {
+                "MergedDir": svc.layout.rootfs(cid),
+                "UpperDir": svc.layout.upper(cid),
+                "WorkDir": svc.layout.work(cid),
+            },
+        },
+        "Config": {
+            "Hostname": opts.get("hostname") or cid[:12],
+            "Domainname": opts.get("domainname", ""),
+            "User": eff.get("user") or "",
+            "Tty": bool(opts.get("tty")),
+            "OpenStdin": bool(opts.get("interactive")),
+            "Env": [f"{k}={v}" for k, v in {
+                **(eff.get("env") or {}), **copts.mask_secrets(opts.get("secret_env"))}.items()],
+            "Cmd": eff.get("command"),
+            "Entrypoint": eff.get("entrypoint"),
+            "Image": record.image_name,
+            "WorkingDir": eff.get("working_dir") or "",
+            "Labels": eff.get("labels") or {},
+            "StopSignal": eff.get("stop_signal") or copts.DEFAULT_STOP_SIGNAL,
+            "StopTimeout": opts.get("stop_timeout"),
+            "Healthcheck": eff.get("healthcheck"),
+        },
+        "Berth": {"Desired": _common.shown(opts), "Runtime": record.runtime, "IdMappings": record.userns},
+    }
+
+
+def _args(svc: ContainerService, record: ContainerRecord) -> list[str]:
+    """ENTRYPOINT + CMD as the container runs them (from the options and the image)."""
+    image_cfg: dict[str, t.Any] = {}
+    if svc.store.has(record.image):
+        image_cfg = svc.store.config(record.image).get("config") or {}
+    eff = copts.effective(record.options, image_cfg)
+    return list(eff.get("entrypoint") or []) + list(eff.get("command") or [])
+
+
+def list_(svc: ContainerService, all: bool = False,
+          filters: t.Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
+    from ...core import timefmt
+    from .. import filters as filters_
+
+    flt = filters_.normalise(filters, CONTAINER_FILTERS)
+    out = []
+    for cid, record, state in records.each(svc):
+        if not all and not state.status.active and "status" not in flt:
+            continue
+        if not _match(flt, record, state, svc.images):
+            continue
+        eff_cmd = _command_text(_args(svc, record))
+        out.append(
+            {
+                "Id": cid,
+                "Names": ["/" + record.name],
+                "Image": record.image_name,
+                "ImageID": record.image,
+                "Command": eff_cmd,
+                "Created": int(timefmt.parse_rfc3339(record.created) or 0),
+                "State": state.status.value,
+                "Status": _status_text(state),
+                "Labels": record.options.get("labels") or {},
+                "HostConfig": {"NetworkMode": record.options.get("network_mode", "none")},
+            }
+        )
+    out.sort(key=lambda x: -x["Created"])
+    return out
+
+
+def logs(
+    svc: ContainerService,
+    name: str,
+    follow: bool = False,
+    tail: int | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    stdout: bool = True,
+    stderr: bool = True,
+) -> t.Iterator[t.Any]:
+    from ...supervisor import logs as logmod
+
+    cid = records.require(svc, name)
+    record = records.load(svc, cid)
+    if record.options.get("log_driver") == "none":
+        raise EngineError(f'configured logging driver does not support reading (container {record.name}: "none")')
+
+    def running() -> bool:
+        try:
+            return records.state(svc, cid).status.active
+        except NotFound:
+            return False
+
+    return logmod.read_logs(
+        svc.layout.container_log(cid),
+        follow=follow,
+        tail=tail,
+        since=since,
+        until=until,
+        stdout=stdout,
+        stderr=stderr,
+        still_running=running,
+    )
+
+
+def can_top(state: ContainerState, cid: str) -> None:
+    """Conflict unless the container has processes to show (running or paused)."""
+    if state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+        raise Conflict(f"Container {cid} is not running")
+
+
+def top(svc: ContainerService, name: str, ps_args: str | None = None) -> dict[str, t.Any]:
+    from ...runtime import cgroup_manager
+    from ...supervisor import spec as specmod
+
+    cid = records.require(svc, name)
+    record = records.load(svc, cid)
+    can_top(records.state(svc, cid), cid)
+    pids = cgroup_manager(specmod.cgroups_path(record.options, cid)).pids()
+    if ps_args and ps_args.strip() != "-ef":
+        return _ps_top(ps_args, set(pids))
+    rows = []
+    for pid in sorted(pids):
+        info = _proc_info(pid)
+        if info:
+            rows.append(info)
+    return {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], "Processes": rows}
+
+
+def stats(svc: ContainerService, name: str) -> dict[str, t.Any]:
+    from ...core import timefmt
+
+    from ...runtime import cgroup_manager
+    from ...supervisor import spec as specmod
+
+    cid = records.require(svc, name)
+    record = records.load(svc, cid)
+    state = records.state(svc, cid)
+    base = {"id": cid, "name": "/" + record.name, "read": timefmt.now_rfc3339()}
+    if state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+        return dict(base, memory_stats={}, cpu_stats={}, pids_stats={})
+    usage = cgroup_manager(specmod.cgroups_path(record.options, cid)).stats()
+    return dict(base, **usage)
+
+
+def disk_usage(svc: ContainerService) -> list[dict[str, t.Any]]:
+    out = []
+    for item in list_(svc, all=True):
+        item = dict(item)
+        item["SizeRw"] = fs.dir_size(svc.layout.upper(item["Id"]))
+        out.append(item)
+    return out
+
+
+# ==================================================================== helpers
+def _ps_top(ps_args: str, pids: set[int]) -> dict[str, t.Any]:
+    """``docker top NAME ARGS``: the host's ``ps ARGS``, the rows of the container's processes (moby's
+    parsePSOutput: the PID column found by its title, the last column keeps its spaces)."""
+    import shlex
+    import subprocess
+
+    try:
+        argv = shlex.split(ps_args)
+    except ValueError as exc:
+        raise InvalidOption("ps_args", ps_args, f"cannot be split into arguments: {exc}") from None
+    ps = fs.which("ps")
+    if not ps:
+        raise EngineError("ps options need the host's ps command, which is not installed")
+    res = subprocess.run([ps, *argv], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise InvalidOption("ps_args", ps_args, f"ps failed: {res.stderr.strip() or res.returncode}")
+    lines = res.stdout.splitlines()
+    titles = lines[0].split() if lines else []
+    if "PID" not in titles:
+        raise InvalidOption("ps_args", ps_args, "the ps output has no PID column")
+    col = titles.index("PID")
+    rows = []
+    for line in lines[1:]:
+        fields = line.split(None, len(titles) - 1)
+        if len(fields) > col and fields[col].isdigit() and int(fields[col]) in pids:
+            rows.append(fields)
+    return {"Titles": titles, "Processes": rows}
+
+
+def _command_text(args: t.Sequence[str]) -> str:
+    """docker ps's COMMAND: arguments joined, those with spaces single-quoted."""
+    return " ".join(f"'{a}'" if (" " in a or not a) else a for a in args)
+
+
+def _security_opt_list(sec: t.Mapping[str, t.Any] | None) -> list[str] | None:
+    if not sec:
+        return None
+    out = []
+    for key, value in sec.items():
+        if key == "seccomp" and isinstance(value, dict):
+            out.append("seccomp=<profile>")
+        elif value is True:
+            out.append(key)
+        else:
+            out.append(f"{key}={value}")
+    return sorted(out)
+
+
+def _status_text(state: ContainerState) -> str:
+    """``Up 3 minutes``, ``Exited (0) 2 hours ago``, ``Created`` like docker ps."""
+    from ...core import timefmt
+
+    now = time.time()
+    s = state.status
+    if s is ContainerStatus.CREATED:
+        return "Created"
+    if s in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+        started = timefmt.parse_rfc3339(state.started_at) or now
+        text = "Up " + timefmt.human_duration(now - started)
+        if state.health:
+            status = state.health.get("Status", "starting")
+            text += " (health: starting)" if status == "starting" else f" ({status})"
+        if state.error.startswith(lifecycle.UNSUPERVISED_ERROR):
+            text += " (monitor lost)"
+        return text + (" (Paused)" if s is ContainerStatus.PAUSED else "")
+    if s is ContainerStatus.RESTARTING:
+        finished = timefmt.parse_rfc3339(state.finished_at) or now
+        return f"Restarting ({state.exit_code}) {timefmt.human_duration(now - finished)} ago"
+    if s is ContainerStatus.EXITED:
+        finished = timefmt.parse_rfc3339(state.finished_at) or now
+        return f"Exited ({state.exit_code}) {timefmt.human_duration(now - finished)} ago"
+    return s.value.capitalize()
+
+
+def _match(flt: dict[str, list[str]], record: ContainerRecord, state: ContainerState, images: "ImageService") -> bool:
+    from .. import filters as filters_
+
+    if "id" in flt and not any(record.id.startswith(v) for v in flt["id"]):
+        return False
+    if "name" in flt and not any(v.lstrip("/") in record.name for v in flt["name"]):
+        return False
+    if "status" in flt:
+        statuses = {ContainerStatus.EXITED.value, ContainerStatus.CREATED.value, ContainerStatus.RUNNING.value,
+                    ContainerStatus.PAUSED.value, ContainerStatus.RESTARTING.value, ContainerStatus.DEAD.value,
+                    ContainerStatus.REMOVING.value}
+        for v in flt["status"]:
+            if v not in statuses:
+                raise InvalidOption("filters.status", v, f"expected one of {', '.join(sorted(statuses))}")
+        if state.status.value not in flt["status"]:
+            return False
+    if "exited" in flt:
+        if state.status is not ContainerStatus.EXITED or str(state.exit_code) not in flt["exited"]:
+            return False
+    if "label" in flt and not filters_.labels_match(flt["label"], record.options.get("labels") or {}):
+        return False
+    if "ancestor" in flt:
+        ok = False
+        for v in flt["ancestor"]:
+            try:
+                image_id = images.resolve(v)
+            except EngineError:
+                image_id = None
+            if image_id == record.image or v == record.image_name:
+                ok = True
+        if not ok:
+            return False
+    return True
+
+
+def _proc_info(pid: int) -> list[str] | None:
+    """A ``ps -ef``-like row from /proc (no ps binary needed)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read().replace(b"\0", b" ").strip().decode(errors="replace")
+        uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+    rest = stat[stat.rindex(")") + 2 :].split()
+    ppid = rest[1]
+    utime, stime = int(rest[11]), int(rest[12])
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = (utime + stime) // ticks
+    tty = "?"
+    comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+    return [
+        str(uid),
+        str(pid),
+        ppid,
+        "0",
+        time.strftime("%H:%M", time.localtime(time.time())),
+        tty,
+        f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}",
+        cmdline or f"[{comm}]",
+    ]

@@ -1,0 +1,284 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``ContainerService``: the container use cases behind one object (``Engine.containers``).
+
+Thin: it holds what every verb needs (the layout, the daemon config, the lock timeout, the image store and
+service loaded on first use) and hands each call to the module of its verb, imported on first use, as
+youki keeps one file per lifecycle verb:
+
+========== ==========================================================================
+records    the record store: ContainerRecord, lookup by name/ID/prefix, the state
+create     create: record, name, files, user namespace ownership
+start      start, run, restore: the rootfs, the bundle, the monitor
+stop       stop, kill, restart, pause/unpause, wait
+remove     remove, prune, sweep_locks
+update     update (resources in place), rename
+exec_      exec, attach
+query      inspect, list (ps), logs, top, stats, disk usage
+export     diff, export
+_common    runtime selection, image-store files, options as the host applies them
+========== ==========================================================================
+
+Each verb checks the container's state guard first (``lifecycle.require`` or the verb's ``can_*``).
+The services are the only place that combines the image store, the container options, the spec builder,
+the OCI runtime and the monitor (docs/dev/runtime-design.md).
+
+Who writes a container's state: this service writes ``created``, ``manually_stopped``,
+``paused``/``running`` for pause/unpause and ``removing``; the monitor writes everything about the
+running process.
+
+On the start path of ``berth run`` (records, create, start, _common and this file): no typing, json, re or
+dataclasses at import time; the other verbs are imported only when called.
+"""
+from __future__ import annotations
+
+from . import _common, records
+from .records import ContainerRecord, RunResult, Stdio
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+    from ...config.daemon import DaemonConfig
+    from ...core.layout import Layout
+    from ...store.images import ImageStore
+    from ..images import ImageService
+
+__all__ = ["ContainerService", "ContainerRecord", "RunResult", "Stdio"]
+
+
+class ContainerService:
+    """*store* and *images* are the ImageStore and ImageService, or zero-argument functions returning them
+    (the Engine loads them on first use: a plain ``run`` of a local image never does)."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        store: ImageStore | t.Callable[[], ImageStore],
+        images: ImageService | t.Callable[[], ImageService],
+        config: DaemonConfig,
+        lock_timeout: float | None = 600.0,
+        host_files: t.Any = None,
+    ) -> None:
+        self.layout = layout
+        self._store = store
+        self._images = images
+        self.config = config
+        self.lock_timeout = lock_timeout
+        #: config.userns.HostFiles: where /etc/passwd, group, subuid, subgid are (None: the host's)
+        self.host_files = host_files
+        #: idmapped layers for user namespaces (None: not asked yet; runtime/idmap.py, _common.idmap_supported)
+        self.idmap: bool | None = None
+
+    @property
+    def store(self) -> ImageStore:
+        if callable(self._store):
+            self._store = self._store()
+        return self._store
+
+    @property
+    def images(self) -> ImageService:
+        if callable(self._images):
+            self._images = self._images()
+        return self._images
+
+    # ================================================================ records
+    def lookup(self, name: str) -> str | None:
+        """Container ID for a name, full ID or unique ID prefix (Docker's order); None when absent."""
+        return records.lookup(self, name)
+
+    def require(self, name: str) -> str:
+        return records.require(self, name)
+
+    def desired(self, name: str) -> dict[str, t.Any]:
+        return dict(records.load(self, records.require(self, name)).options)
+
+    def users_of_image(self, image_id: str) -> list[str]:
+        return records.users_of_image(self, image_id)
+
+    def remapped_layers_in_use(self) -> set[tuple[str, str]]:
+        return records.remapped_layers_in_use(self)
+
+    def local_image(self, name: str) -> str | None:
+        return _common.local_image(self, name)
+
+    def runtimes(self) -> dict[str, dict[str, t.Any]]:
+        return _common.runtimes(self)
+
+    # ================================================================ create / start / run
+    def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:
+        from . import create
+
+        return create.create(self, options, name=name, pull=pull)
+
+    def host_warnings(self, options: t.Mapping[str, t.Any]) -> list[str]:
+        from . import create
+
+        return create.host_warnings(options)
+
+    def start(self, name: str, stdio: Stdio | None = None) -> t.Any:
+        from . import start
+
+        return start.start(self, name, stdio)
+
+    def run(
+        self,
+        options: t.Mapping[str, t.Any],
+        name: str | None = None,
+        detach: bool = True,
+        stdio: Stdio | None = None,
+        remove: bool = False,
+        pull: str = "missing",
+        on_start: t.Callable[[str, int], None] | None = None,
+    ) -> RunResult:
+        from . import start
+
+        return start.run(self, options, name=name, detach=detach, stdio=stdio, remove=remove, pull=pull,
+                         on_start=on_start)
+
+    @staticmethod
+    def wait_attached(handle: t.Any) -> int:
+        from . import start
+
+        return start.wait_attached(handle)
+
+    def restore(self) -> list[str]:
+        from . import start
+
+        return start.restore(self)
+
+    # ================================================================ stop / kill / restart / pause / wait
+    def stop(self, name: str, timeout: int | None = None, signal: str | None = None) -> bool:
+        from . import stop
+
+        return stop.stop(self, name, timeout=timeout, signal=signal)
+
+    def restart(self, name: str, timeout: int | None = None) -> None:
+        from . import stop
+
+        stop.restart(self, name, timeout=timeout)
+
+    def kill(self, name: str, signal: str | int = "KILL") -> None:
+        from . import stop
+
+        stop.kill(self, name, signal)
+
+    def pause(self, name: str) -> None:
+        from . import stop
+
+        stop.pause(self, name)
+
+    def unpause(self, name: str) -> None:
+        from . import stop
+
+        stop.unpause(self, name)
+
+    def wait(self, name: str, condition: str = "not-running", timeout: float | None = None) -> int:
+        from . import stop
+
+        return stop.wait(self, name, condition=condition, timeout=timeout)
+
+    # ================================================================ remove / update / rename
+    def remove(self, name: str, force: bool = False) -> bool:
+        from . import remove
+
+        return remove.remove(self, name, force=force)
+
+    def prune(self, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+        from . import remove
+
+        return remove.prune(self, filters)
+
+    def sweep_locks(self) -> int:
+        from . import remove
+
+        return remove.sweep_locks(self)
+
+    def rename(self, name: str, new_name: str) -> None:
+        from . import update
+
+        update.rename(self, name, new_name)
+
+    def update(self, name: str, options: t.Mapping[str, t.Any]) -> bool:
+        from . import update
+
+        return update.update(self, name, options)
+
+    # ================================================================ exec / attach
+    def exec(
+        self,
+        name: str,
+        command: t.Sequence[str],
+        user: str | None = None,
+        env: t.Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        tty: bool = False,
+        detach: bool = False,
+        privileged: bool = False,
+        stdio: Stdio | None = None,
+    ) -> int:
+        from . import exec_
+
+        return exec_.exec_(self, name, command, user=user, env=env, workdir=workdir, tty=tty, detach=detach,
+                           privileged=privileged, stdio=stdio)
+
+    def attach(self, name: str, stdio: Stdio) -> int:
+        from . import exec_
+
+        return exec_.attach(self, name, stdio)
+
+    # ================================================================ queries
+    def inspect(self, name: str) -> dict[str, t.Any]:
+        from . import query
+
+        return query.inspect(self, name)
+
+    def list(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
+        from . import query
+
+        return query.list_(self, all=all, filters=filters)
+
+    def logs(
+        self,
+        name: str,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        stdout: bool = True,
+        stderr: bool = True,
+    ) -> t.Iterator[t.Any]:
+        from . import query
+
+        return query.logs(self, name, follow=follow, tail=tail, since=since, until=until, stdout=stdout,
+                          stderr=stderr)
+
+    def top(self, name: str, ps_args: str | None = None) -> dict[str, t.Any]:
+        from . import query
+
+        return query.top(self, name, ps_args)
+
+    def stats(self, name: str) -> dict[str, t.Any]:
+        from . import query
+
+        return query.stats(self, name)
+
+    def disk_usage(self) -> list[dict[str, t.Any]]:
+        from . import query
+
+        return query.disk_usage(self)
+
+    # ================================================================ filesystem: diff / export
+    def diff(self, name: str) -> list[dict[str, t.Any]]:
+        from . import export
+
+        return export.diff(self, name)
+
+    def export(self, name: str, out: t.BinaryIO) -> int:
+        from . import export
+
+        return export.export(self, name, out)
+
+    def export_file(self, name: str, path: str) -> int:
+        from . import export
+
+        return export.export_file(self, name, path)

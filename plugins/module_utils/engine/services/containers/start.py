@@ -1,0 +1,301 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``start`` and ``run``: mount the rootfs, write the OCI bundle, hand the container to its monitor.
+
+The guard comes first: a container that is running (paused, restarting) already is left alone, as Docker
+does; any other state that cannot start fails with ``InvalidState`` (``lifecycle.require``). On the start
+path of ``berth run``: no typing, json, re or dataclasses at import time, imports inside the functions
+that need them (docs/dev/runtime-design.md, "Start path").
+"""
+from __future__ import annotations
+
+import os
+
+from ...core import fs
+from ...core.locks import flock
+from ...errors import InvalidOption, NotFound
+from ...options import container as copts
+from ...core import cjson
+from ...supervisor import ContainerStatus, lifecycle
+from . import _common, records
+from .records import ContainerRecord, RunResult
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+    from .records import Stdio
+    from .service import ContainerService
+
+#: Docker's ``--init`` runs its bundled tini; Berth uses the host's static tini (Debian package ``tini``).
+INIT_BINARIES = ("/usr/bin/tini-static", "/usr/local/bin/tini-static", "/sbin/tini-static")
+#: the states in which a start is a no-op (a start that raced another one)
+ACTIVE = (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING)
+
+
+def start(svc: ContainerService, name: str, stdio: Stdio | None = None) -> t.Any:
+    """Start a created or exited container; returns the monitor handle (for attached callers), None
+    when it was running already: a start that raced another one is a no-op, as in Docker."""
+    cid = records.require(svc, name)
+    path = svc.layout.start_lock(cid)
+    try:
+        # Held until the container runs (the monitor's "started"): a second start waits here, then
+        # finds it running. The container lock cannot do that: the starter takes it to create.
+        with flock(path, timeout=svc.lock_timeout):
+            return _start(svc, cid, stdio)
+    except FileNotFoundError as exc:
+        if exc.filename != path:
+            raise
+        raise NotFound("container", name) from None
+
+
+def _start(svc: ContainerService, cid: str, stdio: Stdio | None) -> t.Any:
+    from ...supervisor import prefork
+
+    record = records.load(svc, cid)
+    if records.state(svc, cid).status in ACTIVE:
+        return None
+    attach = None
+    if stdio is not None:
+        attach = {"stdin": stdio.stdin, "stdout": stdio.stdout, "stderr": stdio.stderr, "tty": stdio.tty}
+    # The monitor and its starter are forked first: the monitor's interpreter starts and the starter
+    # imports the runtime while we mount the rootfs and write the bundle (on another core); go()
+    # lets the starter create the container once that is done, cancel() ends them untouched.
+    pre = prefork(svc.layout, cid, runtime=_common.runtime_for(svc, record.runtime), attach=attach)
+    try:
+        with lifecycle.locked(svc.layout, cid, svc.lock_timeout):
+            state = records.state(svc, cid)
+            if state.status in ACTIVE:
+                pre.cancel()
+                return None
+            lifecycle.require(state.status, "start", name=record.name)
+            _prepare(svc, record)
+            new = state.replace(manually_stopped=False, error="")
+            if new != state:
+                lifecycle.save(svc.layout, cid, new)
+    except BaseException:
+        pre.cancel()
+        raise
+    try:
+        return pre.go()
+    except BaseException:
+        lifecycle.unmount_below(svc.layout.rootfs(cid), include_self=True)
+        raise
+
+
+def run(
+    svc: ContainerService,
+    options: t.Mapping[str, t.Any],
+    name: str | None = None,
+    detach: bool = True,
+    stdio: Stdio | None = None,
+    remove: bool = False,
+    pull: str = "missing",
+    on_start: t.Callable[[str, int], None] | None = None,
+) -> RunResult:
+    """``docker run``: create then start; attached runs wait for the exit code.
+
+    *on_start(container_id, monitor_pid)* is called once the container runs (an attached CLI
+    forwards SIGWINCH and other signals from then on).
+    """
+    from .create import create
+
+    opts = dict(options)
+    if remove:
+        opts["auto_remove"] = True
+    cid = create(svc, opts, name=name, pull=pull)
+    record = records.load(svc, cid)
+    try:
+        handle = start(svc, cid, stdio=None if detach else stdio)
+    except BaseException:
+        if remove:
+            svc.remove(cid, force=True)
+        raise
+    if on_start is not None and handle is not None:
+        on_start(cid, handle.monitor_pid)
+    if detach:
+        return RunResult(cid, record.name, None)
+    return RunResult(cid, record.name, wait_attached(handle))
+
+
+def wait_attached(handle: t.Any) -> int:
+    """The exit code of a container started with *stdio* (after all its output was delivered)."""
+    from ...supervisor import wait_exit
+
+    return wait_exit(handle)
+
+
+def restore(svc: ContainerService) -> list[str]:
+    """After a reboot: start the containers whose restart policy says they should run, as dockerd does
+    when it starts: ``always`` ones even when they were stopped by hand, ``unless-stopped`` ones only
+    when they were not, ``on-failure`` ones that did not exit 0."""
+    started = []
+    for cid, record, state in records.each(svc):
+        policy = record.options.get("restart_policy") or "no"
+        if state.status.active or policy == "no":
+            continue
+        if policy == "unless-stopped" and state.manually_stopped:
+            continue
+        if policy == "on-failure" and state.exit_code == 0:
+            continue
+        start(svc, cid)
+        started.append(cid)
+    return started
+
+
+# ==================================================================== the rootfs and the bundle
+def _prepare(svc: ContainerService, record: ContainerRecord) -> None:
+    """Mount the rootfs and write the OCI bundle (rebuilt at every start, as Docker does)."""
+    from ...supervisor import overlay, spec as specmod
+    from ...runtime import LinuxSyscalls, current_rlimits
+
+    layout = svc.layout
+    cid = record.id
+    secrets = _secret_values(svc, record)  # before anything is mounted: a lost secret fails the start
+    idmapped = bool(record.userns) and _common.idmap_supported(svc)
+    lower = _common.layers_of(svc, record, shifted=not idmapped)
+    rootfs = layout.rootfs(cid)
+    if not overlay.is_mounted(rootfs):
+        empty = fs.ensure_dir(os.path.join(layout.root, "empty"), 0o755)
+        syscalls = LinuxSyscalls()
+        mounter = syscalls
+        if record.options.get("auto_remove"):
+            mounter = VolatileOverlay(mounter, layout.work(cid))
+
+        def mount(layers: list[str], base: str | None = None) -> None:
+            overlay.mount_rootfs(mounter, layout.root, layers, layout.upper(cid), layout.work(cid),
+                                 rootfs, empty, base=base)
+
+        if idmapped:
+            from ...supervisor import idmap
+
+            where = os.path.join(layout.container_dir(cid), "idmapped")
+            try:
+                with _common.idmapped_layers(syscalls, record, lower, where) as mapped:
+                    mount(mapped, base=where)
+            except OSError as exc:
+                if exc.errno not in idmap.UNSUPPORTED:
+                    raise
+                idmap.forget(layout)  # probed as working, refused now: probe again next time
+                mount(_common.layers_of(svc, record))  # the shifted copies
+        else:
+            mount(lower)
+    image_config = (_common.image_config(svc, record.image).get("config") or {})
+    options = _common.applicable(record.options)
+    if secrets:
+        options = {**options, "secret_env": secrets}
+    spec = specmod.build(
+        options,
+        image_config,
+        svc.config,
+        container_id=cid,
+        rootfs=rootfs,
+        files={n: layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf")},
+        user_db=lambda kind: _common.read_in_rootfs(rootfs, f"/etc/{kind}"),
+        name=record.name,
+        base_rlimits=current_rlimits(),
+        init_path=_init_path() if record.options.get("init") else None,
+        host_devices=_host_devices(record.options),
+        id_mappings=record.userns,
+        host_hostname=os.uname().nodename,
+    )
+    spec["root"] = {"path": rootfs, "readonly": bool(record.options.get("read_only"))}
+    # compact (the C encoder: indent=2 through json.dumps costs ~1 ms for a spec), no fsync: it is
+    # written again at every start
+    fs.atomic_write(os.path.join(layout.bundle(cid), "config.json"), cjson.dumps(spec),
+                    mode=0o600, fsync=False)
+
+
+def _secret_values(svc: ContainerService, record: ContainerRecord) -> dict[str, str]:
+    """The plain ``secret_env`` values of *record*, from its bundle, each checked against its seal (create.py
+    wrote them there)."""
+    sealed = record.options.get("secret_env") or {}
+    if not sealed:
+        return {}
+    spec = fs.read_json(os.path.join(svc.layout.bundle(record.id), "config.json")) or {}
+    found = dict(str(e).partition("=")[::2] for e in (spec.get("process") or {}).get("env") or ())
+    out = {}
+    for name, seal in sealed.items():
+        value = found.get(name)
+        if value is None or not copts.is_sealed(name, value, seal):
+            raise InvalidOption(f"secret_env.{name}", copts.SECRET_MASK,
+                                f"the value of container {record.name} is lost (its bundle was removed or "
+                                "changed): recreate the container with the secret")
+        out[name] = value
+    return out
+
+
+class VolatileOverlay:
+    """The rootfs mounter of a ``--rm`` container: overlayfs with ``volatile`` (podman does the same).
+
+    A volatile overlay never syncs its upper filesystem; without it, every unmount syncs the whole host
+    filesystem the upper directory lives on (``ovl_sync_fs``): 1.5-2.5 ms on the test hosts, on the path
+    between the container's exit and ``run`` returning, and more when the disk is busy. The price is the
+    kernel's crash rule: after a crash such an upper dir must not be mounted again, and the kernel
+    leaves ``work/work/incompat/volatile`` behind to refuse it. An auto-remove container's upper dir is
+    thrown away when it exits (and is garbage after a crash), so the marker is cleared before each mount
+    (a ``create --rm`` whose first start failed can start again). Kernels without the option (before 5.10)
+    get the plain mount."""
+
+    def __init__(self, syscalls: t.Any, workdir: str) -> None:
+        self._sys = syscalls
+        self._workdir = workdir
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+        if fstype != "overlay" or not data or "upperdir=" not in data:
+            self._sys.mount(source, target, fstype, flags, data)
+            return
+        try:
+            os.rmdir(os.path.join(self._workdir, "work", "incompat", "volatile"))
+        except OSError:
+            pass
+        try:
+            self._sys.mount(source, target, fstype, flags, data + ",volatile")
+        except OSError as exc:
+            if exc.errno != 22:  # EINVAL: an older kernel
+                raise
+            self._sys.mount(source, target, fstype, flags, data)
+
+    def umount2(self, target: str, flags: int) -> None:
+        self._sys.umount2(target, flags)
+
+
+def _init_path() -> str:
+    """The host's static tini, bind-mounted read-only into the container as its PID 1 (``init: true``)."""
+    for candidate in INIT_BINARIES:
+        if os.path.exists(candidate):
+            return candidate
+    raise InvalidOption("init", True, "needs a static tini on the host (apt-get install tini: /usr/bin/tini-static)")
+
+
+def _host_devices(opts: t.Mapping[str, t.Any]) -> dict[str, list[dict[str, t.Any]]]:
+    """The host device nodes the options ask for: each ``devices`` entry (a node or a directory of
+    nodes), and all of /dev for a privileged container."""
+    import stat as _stat
+
+    wanted = [d["path_on_host"] for d in opts.get("devices") or ()]
+    if opts.get("privileged"):
+        wanted.append("/dev")
+    out: dict[str, list[dict[str, t.Any]]] = {}
+    for top in wanted:
+        found = []
+        paths = [top]
+        if os.path.isdir(top) and not os.path.islink(top):
+            paths = []
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = [d for d in dirnames if d not in ("pts", "shm", "mqueue")]
+                paths.extend(os.path.join(dirpath, n) for n in filenames)
+        for path in paths:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            kind = "c" if _stat.S_ISCHR(st.st_mode) else "b" if _stat.S_ISBLK(st.st_mode) else None
+            if kind is None or (path == "/dev/console" and top == "/dev"):
+                continue
+            found.append({
+                "path": path, "type": kind, "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                "fileMode": _stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+            })
+        if found:
+            out[top] = found
+    return out
