@@ -196,9 +196,8 @@ def test_stats_are_not_zero(mgr: CgroupManager) -> None:
         keep = bytearray(24 << 20)
         for i in range(0, len(keep), 4096):
             keep[i] = 1
-        end = time.monotonic() + 0.2
         n = 0
-        while time.monotonic() < end:
+        while time.process_time() < 0.2:  # 0.2 s of CPU, however busy the host (not 0.2 s of wall time)
             n += 1
         send(out, "ready")
         time.sleep(30)

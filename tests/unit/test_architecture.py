@@ -454,3 +454,23 @@ def test_layer_of(module: str, layer: str) -> None:
 )
 def test_import_cycle_checker(sources: dict[str, str], cycle: list[str]) -> None:
     assert import_cycle(sources, "cli") == cycle
+
+
+def test_front_doors_import_statically_every_module_they_hand_out() -> None:
+    """AnsiballZ ships only what static imports reach: each front door's lazy names must also be imported
+    (under TYPE_CHECKING) by the front door itself, or a task fails with ModuleNotFoundError on the target;
+    the supervisor's also names the monitor and its jobs, which its boot code imports by name."""
+    base = os.path.join(MODULE_UTILS, "engine")
+    for package, extra in (("runtime", set()), ("supervisor", {"monitor", "monitor_jobs"})):
+        path = os.path.join(base, package, "__init__.py")
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+        exports = next(ast.literal_eval(node.value) for node in tree.body
+                       if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_EXPORTS")
+        wanted = {where.partition(":")[0] for where in exports.values()} | extra
+        static = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                prefix = f"{node.module}." if node.module else ""
+                static |= {prefix + alias.name for alias in node.names}
+        assert sorted(wanted - static) == [], package

@@ -31,6 +31,12 @@ from __future__ import annotations
 
 from ..core.frontdoor import lazy_names
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # never run. For type checkers, and for AnsiballZ: it ships the module_utils files a task
+    # reaches through static imports only (never an import by name, as lazy_names does)
+    from . import console, mountinfo, oci, rootfs, seccomp_default, security, state, syscalls  # noqa: F401
+    from .cgroups import base, detect, resources  # noqa: F401
+
 #: The front door: public name -> "module" (the same name there) or "module:name".
 _EXPORTS = {
     # the runtime (oci.py) and its record of a container

@@ -26,6 +26,12 @@ from __future__ import annotations
 
 from ..core.frontdoor import lazy_names
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # never run. For type checkers, and for AnsiballZ: it ships the module_utils files a task
+    # reaches through static imports only (never an import by name, as lazy_names and the monitor's boot do), and
+    # a container started by a task runs its monitor from a copy of that payload (core/libcopy.py)
+    from . import health, idmap, lifecycle, logs, monitor, monitor_jobs, monitor_ops, overlay, spec  # noqa: F401
+
 #: The front door: public name -> "module" (the same name there), "module:name", or "module:" (the module).
 _EXPORTS = {
     "lifecycle": "lifecycle:", "ContainerState": "lifecycle", "ContainerStatus": "lifecycle",
