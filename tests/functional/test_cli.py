@@ -56,7 +56,7 @@ class Berth(cli.Berth):
 
 @pytest.fixture
 def berth(berth_root: str, berth_config: t.Callable[..., str], registry: t.Any) -> Berth:
-    return Berth(berth_root, berth_config(insecure_registries=[registry.host]))
+    return Berth(berth_root, berth_config())
 
 
 @pytest.fixture
