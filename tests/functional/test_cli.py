@@ -110,6 +110,18 @@ def test_pull_default_tag_and_unknown_tag(berth: Berth, registry: t.Any, pushed_
     assert "Traceback" in debug.err
 
 
+def test_pull_image_for_another_platform_warns(berth: Berth, registry: t.Any, tmp_path: t.Any) -> None:
+    from tests.support import images as timages
+
+    layouts = timages.platform_layouts(tmp_path / "layout")
+    host_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    plat = next(p for p in layouts if p.split("/")[1] != host_arch)
+    pushed = timages.push(layouts[plat], layouts[plat].tag, registry.host, "foreign/cli:1")
+    res = berth("pull", str(pushed))
+    assert res.out.splitlines()[-1] == str(pushed)
+    assert res.err.startswith(f"WARNING: The requested image's platform ({plat}) does not match the detected host")
+
+
 def test_pull_on_a_terminal_redraws_progress(berth: Berth, pushed_busybox: t.Any) -> None:
     import fcntl
     import pty

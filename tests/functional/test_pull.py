@@ -111,6 +111,44 @@ def test_pull_docker_manifest_list(registry, berth_root, berth_config, tmp_path)
     assert eng.images.inspect(res.image_id)["Variant"] == "v8"
 
 
+def _foreign_image(registry, tmp_path, repo_tag: str) -> tuple[timages.Pushed, str]:
+    """Push the test image whose platform is not the host's, alone (no index); returns it and its platform."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference import (
+        format_platform,
+        host_platform,
+    )
+
+    layouts = timages.platform_layouts(tmp_path / "layout")
+    host_arch = host_platform()["architecture"]
+    plat = next(p for p in layouts if p.split("/")[1] != host_arch)
+    return timages.push(layouts[plat], layouts[plat].tag, registry.host, repo_tag), format_platform(host_platform())
+
+
+def test_pull_single_platform_image_for_another_arch_warns(registry, berth_root, berth_config, tmp_path) -> None:
+    pushed, host = _foreign_image(registry, tmp_path, "foreign/app:1")
+    eng = open_engine(berth_root, berth_config())
+    seen: list[events.Event] = []
+    res = eng.images.pull(str(pushed), on_event=seen.append)  # by tag, no platform asked: docker 20.10 pulls
+    foreign = eng.images.inspect(res.image_id)["Architecture"]
+    assert res.changed and foreign != host.split("/")[1]
+    assert len(res.warnings) == 1
+    assert f"does not match the detected host platform ({host})" in res.warnings[0]
+    assert f"linux/{foreign}" in res.warnings[0]
+    assert [e.message for e in seen if e.kind == "warning"] == list(res.warnings)
+
+
+def test_pull_single_platform_image_for_another_arch_fails_when_platform_asked(
+    registry, berth_root, berth_config, tmp_path
+) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.errors import RegistryError
+
+    pushed, host = _foreign_image(registry, tmp_path, "foreign/app:2")
+    eng = open_engine(berth_root, berth_config())
+    with pytest.raises(RegistryError, match=f"not the requested platform {host}"):
+        eng.images.pull(str(pushed), platform=host)
+    assert layer_dirs(berth_root) == []
+
+
 def test_unknown_tag_and_bad_platform(registry, pushed_busybox, berth_root, berth_config) -> None:
     eng = open_engine(berth_root, berth_config())
     with pytest.raises(ManifestUnknown) as err:

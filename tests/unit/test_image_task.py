@@ -39,6 +39,7 @@ class FakeImages:
         self.calls: list[tuple[str, t.Any]] = []
         self.archive: list[tuple[str, tuple[str, ...]]] = []
         self.import_id = C
+        self.pull_warnings: tuple[str, ...] = ()
 
     # queries ---------------------------------------------------------
     def _familiar(self, name: str) -> str:
@@ -82,7 +83,7 @@ class FakeImages:
         new = self.remote[name]
         old = self.tags.get(self._familiar(name))
         self.tags[self._familiar(name)] = new
-        return PullResult(new, name, None, new != old)
+        return PullResult(new, name, None, new != old, self.pull_warnings)
 
     def remove(self, name: str, force: bool = False) -> list[dict[str, str]]:
         self.calls.append(("remove", (name, force)))
@@ -195,6 +196,15 @@ def test_absent_by_digest_only_counts_the_recorded_digest() -> None:
     again = run(images, False, name=f"busybox@{digest}", state="absent")
     assert again["changed"] is False
     assert images.tags == {"busybox:latest": A}
+
+
+def test_pull_passes_the_engine_warnings_on() -> None:
+    images = FakeImages(remote={BB: A})
+    images.pull_warnings = ("The requested image's platform (linux/arm64/v8) does not match the detected host",)
+    ctx = TaskContext(engine=FakeEngine(images), params=params(name="busybox"), check_mode=False,  # type: ignore[arg-type]
+                      diff_mode=False)
+    assert image_task.image(ctx)["changed"]
+    assert ctx.warnings == list(images.pull_warnings)
 
 
 def test_pull_diff_shows_tags_of_the_image_the_name_points_at() -> None:

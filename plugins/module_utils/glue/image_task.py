@@ -108,6 +108,8 @@ def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
         return out.result(after_id, after_tags, local)
 
     pulled = images.pull(ref, platform)
+    for warning in pulled.warnings:
+        ctx.warn(warning)
     out.actions.append(f"Pulled image {pulled.reference}")
     out.changed = pulled.image_id != local_id
     after = images.inspect(pulled.image_id)

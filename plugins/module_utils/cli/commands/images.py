@@ -79,6 +79,8 @@ def pull(ctx: Context) -> int:
     finally:
         if progress is not None:
             progress.finish(show_existing=False)
+    for warning in result.warnings:
+        ctx.err(f"WARNING: {warning}")
     if a.quiet:
         ctx.out(result.reference)
         return 0
