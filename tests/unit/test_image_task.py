@@ -12,6 +12,7 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.api import LoadedImage, PullResult
+from ansible_collections.berth.engine.plugins.module_utils.engine.core.events import Event
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import (
     EngineError,
     ImageNotFound,
@@ -40,6 +41,7 @@ class FakeImages:
         self.archive: list[tuple[str, tuple[str, ...]]] = []
         self.import_id = C
         self.pull_warnings: tuple[str, ...] = ()
+        self.load_warnings: tuple[str, ...] = ()
 
     # queries ---------------------------------------------------------
     def _familiar(self, name: str) -> str:
@@ -102,6 +104,8 @@ class FakeImages:
 
     def load(self, path: str, on_event: t.Any = None) -> list[LoadedImage]:
         self.calls.append(("load", path))
+        for message in self.load_warnings:
+            on_event(Event("warning", path, message=message))
         out = []
         for image_id, tags in self.archive:
             changed = any(self.tags.get(tg) != image_id for tg in tags)
@@ -287,6 +291,16 @@ def test_load_when_missing_then_not_again() -> None:
     again = run(images, False, name="app:1", source="load", archive_path="/a.tar")
     assert again["changed"] is False
     assert images.calls.count(("load", "/a.tar")) == 1
+
+
+def test_load_passes_the_engine_warnings_on() -> None:
+    images = FakeImages()
+    images.archive = [(A, ("app:1",))]
+    images.load_warnings = ("skipped other:2: index sha256:...: no manifest for platform linux/amd64",)
+    ctx = TaskContext(engine=FakeEngine(images), params=params(name="app:1", source="load",  # type: ignore[arg-type]
+                                                               archive_path="/a.tar"), check_mode=False, diff_mode=False)
+    assert image_task.image(ctx)["changed"]
+    assert ctx.warnings == list(images.load_warnings)
 
 
 def test_forced_load_of_same_content_is_not_a_change() -> None:

@@ -311,8 +311,16 @@ def load(ctx: Context) -> int:
     progress = None
     if not a.quiet and ctx.is_tty():
         progress = render.Progress(ctx.stdout, tty=True, width=_terminal_width(ctx), mode="load")
+    show = progress or events.ignore
+
+    def on_event(ev: events.Event) -> None:
+        if ev.kind == "warning":
+            ctx.err(f"WARNING: {ev.message}")
+        else:
+            show(ev)
+
     try:
-        loaded = ctx.engine.images.load(_abs(path), on_event=progress or events.ignore)
+        loaded = ctx.engine.images.load(_abs(path), on_event=on_event)
     finally:
         if progress is not None:
             progress.finish(show_existing=False)
