@@ -126,6 +126,12 @@ def _add_info(p: argparse.ArgumentParser) -> None:
     _handler(p, "system.info")
 
 
+def _add_version(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", metavar="FORMAT",
+                   help="Format output using a custom template: 'json' or a Go template")
+    _handler(p, "system.version")
+
+
 def _add_df(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", metavar="FORMAT", help="Format output: 'table' or 'json'")
     p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
@@ -351,6 +357,7 @@ _TOP_VERBS: list[tuple[str, t.Callable[..., None], str, str]] = [
     ("save", _add_save, "Save one or more images to a tar archive (streamed to STDOUT by default)",
      "[OPTIONS] IMAGE [IMAGE...]"),
     ("tag", _add_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]"),
+    ("version", _add_version, "Show the Berth version information", "[OPTIONS]"),
 ]
 
 

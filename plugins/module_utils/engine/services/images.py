@@ -120,6 +120,11 @@ class ImageService:
             raw, media_type = sub.raw, sub.media_type
         return top.digest, parsed, raw, oci.detect_media_type(raw, media_type)
 
+    @staticmethod
+    def default_platform() -> str:
+        """``os/arch[/variant]`` that pull, import and load use when no platform is given: this host's."""
+        return format_platform(host_platform())
+
     def remote_digest(self, name: str, platform: str | None = None) -> tuple[str, str]:
         """(``repo@digest``, image ID) that a pull of *name* would produce now; downloads no layer."""
         ref = ImageReference.parse(name)
