@@ -122,6 +122,27 @@ def test_pull_image_for_another_platform_warns(berth: Berth, registry: t.Any, tm
     assert res.err.startswith(f"WARNING: The requested image's platform ({plat}) does not match the detected host")
 
 
+def test_login_pull_logout(berth: Berth, auth_registry: t.Any, busybox_layout: t.Any) -> None:
+    from tests.support import images as timages
+
+    host = auth_registry.host
+    pushed = timages.push(busybox_layout, "latest", host, "private/busybox:latest",
+                          creds=(auth_registry.username, auth_registry.password))
+    auth_json = os.path.join(os.path.dirname(berth.config), "auth.json")
+    denied = berth("pull", str(pushed), rc=1)
+    assert f"log in first: berth login {host} (the credentials go to {auth_json})" in denied.err
+    bad = berth("login", "-u", "berth", "--password-stdin", host, input="wrong-pw\n", rc=1)
+    assert "rejected" in bad.err and "wrong-pw" not in bad.err and not os.path.exists(auth_json)
+    ok = berth("login", "-u", "berth", "--password-stdin", host, input=auth_registry.password + "\n")
+    assert ok.out == "Login Succeeded\n" and auth_json in ok.err
+    assert os.stat(auth_json).st_mode & 0o777 == 0o600
+    assert json.load(open(auth_json))["auths"][host]["auth"]
+    berth("pull", str(pushed))
+    assert berth("logout", host).out == f"Removing login credentials for {host}\n"
+    assert berth("logout", host).out == f"Not logged in to {host}\n"
+    assert "Cannot perform an interactive login from a non TTY device" in berth("login", host, rc=1).err
+
+
 def test_pull_on_a_terminal_redraws_progress(berth: Berth, pushed_busybox: t.Any) -> None:
     import fcntl
     import pty

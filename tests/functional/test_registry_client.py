@@ -395,9 +395,13 @@ def test_basic_auth_registry(auth_registry, busybox_layout, berth_config) -> Non
     assert auth_registry.host in msg and "'berth'" in msg and "rejected" in msg and "private/busybox" in msg
     assert "wrong-pw" not in msg and auth_registry.password not in msg
 
-    client = make_client(berth_config, None)
-    with pytest.raises(AuthError, match="authentication required"):
+    path = berth_config()
+    client = RegistryClient(DaemonConfig.load(path), Credentials.load(DaemonConfig.load(path).auth_path))
+    with pytest.raises(AuthError, match="authentication required") as ei:
         client.fetch_manifest(ref)
+    # what to run, and where the credentials go
+    auth_json = os.path.join(os.path.dirname(path), "auth.json")
+    assert f"log in first: berth login {auth_registry.host} (the credentials go to {auth_json})" in str(ei.value)
 
 
 def test_credentials_file_is_used(auth_registry, busybox_layout, berth_config) -> None:
@@ -407,6 +411,19 @@ def test_credentials_file_is_used(auth_registry, busybox_layout, berth_config) -
     config = DaemonConfig.load(path)
     client = RegistryClient(config, Credentials.load(config.auth_path))
     assert client.fetch_manifest(ref_of(pushed)).digest == pushed.digest
+
+
+def test_check_login_basic_and_token(auth_registry, registry, berth_config) -> None:
+    client = make_client(berth_config)
+    client.check_login(auth_registry.host, auth_registry.username, auth_registry.password)
+    with pytest.raises(AuthError, match="the credentials for user 'berth' were rejected") as ei:
+        client.check_login(auth_registry.host, auth_registry.username, "wrong-pw")
+    assert "wrong-pw" not in str(ei.value)
+    with FlakyProxy(registry.host, token_auth={"berth": "tok-pw"}) as proxy:
+        client.check_login(proxy.host, "berth", "tok-pw")
+        assert proxy.token_requests == 1
+        with pytest.raises(AuthError, match="rejected the credentials for user 'berth'"):
+            client.check_login(proxy.host, "berth", "nope")
 
 
 @pytest.mark.parametrize("field", ["token", "access_token"])
@@ -429,8 +446,9 @@ def test_bearer_token_flow_and_cache(registry, pushed_busybox, berth_config, fie
             bad.fetch_manifest(ref)
         assert "'berth'" in str(ei.value) and "nope" not in str(ei.value)
         anon = make_client(berth_config, None)
-        with pytest.raises(AuthError, match="authentication required"):
+        with pytest.raises(AuthError, match="authentication required") as ei:
             anon.fetch_manifest(ref)
+        assert f"log in first: berth login {proxy.host}" in str(ei.value)
 
 
 def test_bearer_anonymous_and_expiry(registry, pushed_busybox, berth_config) -> None:

@@ -92,6 +92,47 @@ def pull(ctx: Context) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- login / logout
+_HUB_KEY = "https://index.docker.io/v1/"  # how docker names Docker Hub in its messages
+
+
+def login(ctx: Context) -> int:
+    """``berth login``: docker's prompts and messages; the engine checks the credentials, then stores them."""
+    a = ctx.args
+    password = a.password
+    if a.password_stdin:
+        if password:
+            raise _Refused("--password and --password-stdin are mutually exclusive")
+        if not a.username:
+            raise _Refused("Must provide --username with --password-stdin")
+        password = ctx.stdin.read().rstrip("\r\n")
+    elif password:
+        ctx.err("WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
+    username = a.username
+    if not username or not password:
+        if not ctx.stdin.isatty():
+            raise _Refused("Cannot perform an interactive login from a non TTY device")
+        if not username:
+            ctx.stdout.write("Username: ")
+            ctx.stdout.flush()
+            username = ctx.stdin.readline().strip()
+        if not password:
+            import getpass
+
+            password = getpass.getpass("Password: ", stream=ctx.stderr)
+    ctx.engine.images.login(a.server, username, password)
+    ctx.err(f"WARNING! Your password will be stored unencrypted in {ctx.engine.config.auth_path}.")
+    ctx.out("Login Succeeded")
+    return 0
+
+
+def logout(ctx: Context) -> int:
+    host, removed = ctx.engine.images.logout(ctx.args.server)
+    shown = _HUB_KEY if host == "docker.io" else host
+    ctx.out(f"Removing login credentials for {shown}" if removed else f"Not logged in to {shown}")
+    return 0
+
+
 # ---------------------------------------------------------------- images
 _IMAGE_HEADERS = {
     "ID": "IMAGE ID",

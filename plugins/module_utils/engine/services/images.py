@@ -93,6 +93,44 @@ class ImageService:
     def _record_and_config(self, image_id: str) -> tuple[ImageRecord, dict[str, t.Any]]:
         return self.store.get(image_id), self.store.config(image_id)
 
+    # ------------------------------------------------------------------ logins
+    def login(self, server: str | None, username: str, password: str) -> str:
+        """``docker login``: check the credentials against *server* (Docker Hub when None), then store them
+        in the credentials file (``auth.json`` beside the configuration, mode 0600). Returns the host."""
+        from ..registry.auth import Credentials, normalize_host
+
+        host = normalize_host(server or "docker.io")
+        if not host:
+            raise InvalidOption("server", server, "give a registry host[:port]")
+        if not username:
+            raise InvalidOption("username", username, "must not be empty")
+        if not password:
+            raise InvalidOption("password", "", "must not be empty")
+        self.registry().check_login(host, username, password)
+        creds = Credentials.load(self.config.auth_path)
+        creds.set(host, username, password)
+        creds.save()
+        self._forget_registry()
+        return host
+
+    def logout(self, server: str | None) -> tuple[str, bool]:
+        """``docker logout``: drop the stored credentials for *server*; (host, whether there were any)."""
+        from ..registry.auth import Credentials, normalize_host
+
+        host = normalize_host(server or "docker.io")
+        creds = Credentials.load(self.config.auth_path)
+        removed = creds.remove(host)
+        if removed:
+            creds.save()
+            self._forget_registry()
+        return host, removed
+
+    def _forget_registry(self) -> None:
+        """The next registry call reads the credentials file again."""
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
+
     # ------------------------------------------------------------------ pull
     def _resolve_remote(
         self, ref: ImageReference, platform: t.Mapping[str, str]
