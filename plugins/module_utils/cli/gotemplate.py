@@ -461,7 +461,8 @@ def _comparable(a: t.Any, b: t.Any, fn: str) -> tuple[t.Any, t.Any]:
             return a, b
         raise TemplateError(f"error calling {fn}: invalid type for comparison")
     if isinstance(a, (list, dict)) or isinstance(b, (list, dict)):
-        raise TemplateError(f"error calling {fn}: non-comparable type {_go_type(a if isinstance(a, (list, dict)) else b)}")
+        bad = a if isinstance(a, (list, dict)) else b
+        raise TemplateError(f"error calling {fn}: non-comparable type {_go_type(bad)}")
     raise TemplateError(f"error calling {fn}: incompatible types for comparison")
 
 
