@@ -608,7 +608,7 @@ _FUNCS: dict[str, t.Callable[..., t.Any]] = {
     "not": _not, "eq": _eq, "ne": _ne, "lt": _ordered("lt"), "le": _ordered("le"), "gt": _ordered("gt"),
     "ge": _ordered("ge"), "len": _len, "index": _index, "slice": _slice,
     "print": _sprint, "printf": _sprintf, "println": _sprintln,
-    "json": lambda value: go_json(value), "join": _join, "split": _split,
+    "json": go_json, "join": _join, "split": _split,
     "upper": _one_string("upper", str.upper), "lower": _one_string("lower", str.lower),
     "title": _one_string("title", _title), "pad": _pad, "truncate": _truncate,
 }

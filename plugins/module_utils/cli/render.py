@@ -12,7 +12,11 @@ import typing as t
 
 from ..engine.core.timefmt import human_duration  # noqa: F401 (docker's units.HumanDuration)
 from . import gotemplate
-from .gotemplate import TemplateError, go_json, go_quote  # noqa: F401 (the CLI's names for them)
+from .gotemplate import go_json
+
+#: The CLI's names for what the template engine defines (commands catch ``render.TemplateError``).
+TemplateError = gotemplate.TemplateError
+go_quote = gotemplate.go_quote
 
 if t.TYPE_CHECKING:
     from ..engine.core.events import Event

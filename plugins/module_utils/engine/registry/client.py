@@ -336,7 +336,6 @@ class RegistryClient:
             raise RegistryError(host, f"/v2/ answered HTTP {status}: not a registry (or not the v2 API)",
                                 status=status)
 
-
     def check_login(self, host: str, username: str, password: str) -> None:
         """What ``docker login`` checks: ``/v2/`` on *host* answers 200 with these credentials (Basic, or a
         token obtained with them); AuthError when they are rejected."""
