@@ -48,7 +48,7 @@ def test_insecure_by_host_and_cidr(tmp_path) -> None:
 def test_loopback_is_insecure_by_default(tmp_path, host, insecure) -> None:
     cfg = DaemonConfig.load(str(tmp_path / "nope.json"))
     assert cfg.insecure_registries.matches(host) is insecure
-    assert [str(n) for n in cfg.insecure_registries.networks] == ["127.0.0.0/8", "::1/128"]
+    assert [str(n) for n in cfg.insecure_registries.networks] == ["::1/128", "127.0.0.0/8"]  # moby's order
 
 
 def test_default_cidrs_follow_the_configured_ones_once(tmp_path) -> None:

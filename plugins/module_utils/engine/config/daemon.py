@@ -43,7 +43,7 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
 
 #: Always insecure, as in dockerd (moby registry/config.go ``loadInsecureRegistries``): "a stop-gap for people
 #: who are running a private registry on localhost". ``localhost`` is insecure because it resolves into these.
-DEFAULT_INSECURE_CIDRS = ("127.0.0.0/8", "::1/128")
+DEFAULT_INSECURE_CIDRS = ("::1/128", "127.0.0.0/8")
 #: Docker Hub is always secure, whatever it resolves to (moby configures the official index as Secure first).
 OFFICIAL_INDEX_HOSTS = frozenset(("docker.io", "index.docker.io", "registry-1.docker.io"))
 
