@@ -266,6 +266,29 @@ def test_save_load_round_trip(offline_berth: Berth, rootfs_tar: str, tmp_path: t
 
 
 @needs_archive
+def test_load_oci_layout_skips_an_image_not_for_this_host(offline_berth: Berth, busybox_layout: t.Any,
+                                                          tmp_path: t.Any) -> None:
+    import hashlib
+    import shutil
+
+    lay = tmp_path / "layout"
+    shutil.copytree(busybox_layout.path, lay)
+    foreign = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + "0" * 64, "size": 10,
+         "platform": {"os": "linux", "architecture": "s390x"}}]}).encode()
+    digest = hashlib.sha256(foreign).hexdigest()
+    (lay / "blobs" / "sha256" / digest).write_bytes(foreign)
+    (lay / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": f"sha256:{digest}", "size": len(foreign),
+         "annotations": {"io.containerd.image.name": "docker.io/library/mainframe:1"}},
+        dict(busybox_layout.descriptor(), annotations={"io.containerd.image.name": "docker.io/library/bb:1"}),
+    ]}))
+    res = offline_berth("load", "-i", str(lay))
+    assert res.out == "Loaded image: bb:1\n"
+    assert res.err.startswith("WARNING: skipped mainframe:1: ") and "s390x" in res.err
+
+
+@needs_archive
 def test_image_prune_and_system_df(offline_berth: Berth, rootfs_tar: str) -> None:
     b = offline_berth
     df = image_table(b("system", "df").out)
