@@ -205,8 +205,8 @@ def test_absent_by_digest_only_counts_the_recorded_digest() -> None:
 def test_pull_passes_the_engine_warnings_on() -> None:
     images = FakeImages(remote={BB: A})
     images.pull_warnings = ("The requested image's platform (linux/arm64/v8) does not match the detected host",)
-    ctx = TaskContext(engine=FakeEngine(images), params=params(name="busybox"), check_mode=False,  # type: ignore[arg-type]
-                      diff_mode=False)
+    engine: t.Any = FakeEngine(images)
+    ctx = TaskContext(engine=engine, params=params(name="busybox"), check_mode=False, diff_mode=False)
     assert image_task.image(ctx)["changed"]
     assert ctx.warnings == list(images.pull_warnings)
 
@@ -297,8 +297,9 @@ def test_load_passes_the_engine_warnings_on() -> None:
     images = FakeImages()
     images.archive = [(A, ("app:1",))]
     images.load_warnings = ("skipped other:2: index sha256:...: no manifest for platform linux/amd64",)
-    ctx = TaskContext(engine=FakeEngine(images), params=params(name="app:1", source="load",  # type: ignore[arg-type]
-                                                               archive_path="/a.tar"), check_mode=False, diff_mode=False)
+    engine: t.Any = FakeEngine(images)
+    p = params(name="app:1", source="load", archive_path="/a.tar")
+    ctx = TaskContext(engine=engine, params=p, check_mode=False, diff_mode=False)
     assert image_task.image(ctx)["changed"]
     assert ctx.warnings == list(images.load_warnings)
 
