@@ -11,7 +11,8 @@ Session-scoped (built once, shared):
 Per test:
     berth_root      a temporary, empty engine data root (str)
     berth_config    factory writing <tmp>/etc/berth/daemon.json (data-root = berth_root) and returning its
-                    path. Nothing is insecure unless a test says so: list the exact hosts it uses.
+                    path. Loopback (127.0.0.0/8, ::1/128) is insecure by default, as in dockerd;
+                    a registry's ``secure_host`` (0.0.0.0:PORT) is not: use it to test TLS verification.
 
 When docker-registry, skopeo, umoci, busybox, htpasswd or openssl is missing, tests that need it are
 skipped with the reason, except in CI (CI=true), where they fail.

@@ -103,7 +103,8 @@ options:
   platform:
     description:
       - Platform to pull or to record on import, C(os[/arch[/variant]]), for example V(linux/arm64).
-      - Defaults to the platform of the target.
+      - Defaults to the platform of the target. Without it, a single-platform image for another architecture is
+        pulled with a warning (as docker does); with it, such an image fails the task.
     type: str
 seealso:
   - module: berth.engine.image_info

@@ -377,6 +377,34 @@ def test_load_oci_layout_tags_and_nested_index(tmp_path: t.Any, busybox_layout: 
     assert archive.load(store, str(lay))[0].changed
 
 
+def test_load_oci_layout_skips_an_index_without_the_host_platform(tmp_path: t.Any, busybox_layout: OciLayout) -> None:
+    lay = tmp_path / "layout"
+    shutil.copytree(busybox_layout.path, lay)
+    desc = busybox_layout.descriptor()
+    foreign = {"schemaVersion": 2, "mediaType": oci.OCI_INDEX, "manifests": [
+        {"mediaType": oci.OCI_MANIFEST, "digest": "sha256:" + "0" * 64, "size": 10,
+         "platform": {"os": "linux", "architecture": "s390x"}},
+    ]}
+    raw = json.dumps(foreign).encode()
+    (lay / "blobs" / "sha256" / hashlib.sha256(raw).hexdigest()).write_bytes(raw)
+    only_foreign = {"mediaType": oci.OCI_INDEX, "digest": sha256(raw), "size": len(raw),
+                    "annotations": {"io.containerd.image.name": "docker.io/library/mainframe:1"}}
+    index = {"schemaVersion": 2, "manifests": [
+        only_foreign, dict(desc, annotations={"io.containerd.image.name": BUSYBOX}),
+    ]}
+    (lay / "index.json").write_text(json.dumps(index))
+    store = new_store(tmp_path / "store")
+    seen: list[events.Event] = []
+    (res,) = archive.load(store, str(lay), on_event=seen.append)
+    assert res.tags == (BUSYBOX,) and res.changed
+    (warning,) = [e.message for e in seen if e.kind == "warning"]
+    assert warning.startswith("skipped mainframe:1: ") and "s390x" in warning
+    # Nothing left for this host: an error that says why.
+    (lay / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [only_foreign]}))
+    with pytest.raises(ArchiveError, match="no image for this host's platform: mainframe:1: .*s390x"):
+        archive.load(new_store(tmp_path / "other"), str(lay))
+
+
 def test_load_oci_layout_verifies_blobs(tmp_path: t.Any, busybox_layout: OciLayout) -> None:
     store = new_store(tmp_path / "store")
     # A config that is not what the manifest says (same size, valid JSON): a digest mismatch.

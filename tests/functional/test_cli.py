@@ -56,7 +56,7 @@ class Berth(cli.Berth):
 
 @pytest.fixture
 def berth(berth_root: str, berth_config: t.Callable[..., str], registry: t.Any) -> Berth:
-    return Berth(berth_root, berth_config(insecure_registries=[registry.host]))
+    return Berth(berth_root, berth_config())
 
 
 @pytest.fixture
@@ -108,6 +108,39 @@ def test_pull_default_tag_and_unknown_tag(berth: Berth, registry: t.Any, pushed_
     assert "Traceback" not in bad.err
     debug = berth("--debug", "pull", f"{registry.host}/library/busybox:nope", rc=1)
     assert "Traceback" in debug.err
+
+
+def test_pull_image_for_another_platform_warns(berth: Berth, registry: t.Any, tmp_path: t.Any) -> None:
+    from tests.support import images as timages
+
+    layouts = timages.platform_layouts(tmp_path / "layout")
+    host_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    plat = next(p for p in layouts if p.split("/")[1] != host_arch)
+    pushed = timages.push(layouts[plat], layouts[plat].tag, registry.host, "foreign/cli:1")
+    res = berth("pull", str(pushed))
+    assert res.out.splitlines()[-1] == str(pushed)
+    assert res.err.startswith(f"WARNING: The requested image's platform ({plat}) does not match the detected host")
+
+
+def test_login_pull_logout(berth: Berth, auth_registry: t.Any, busybox_layout: t.Any) -> None:
+    from tests.support import images as timages
+
+    host = auth_registry.host
+    pushed = timages.push(busybox_layout, "latest", host, "private/busybox:latest",
+                          creds=(auth_registry.username, auth_registry.password))
+    auth_json = os.path.join(os.path.dirname(berth.config), "auth.json")
+    denied = berth("pull", str(pushed), rc=1)
+    assert f"log in first: berth login {host} (the credentials go to {auth_json})" in denied.err
+    bad = berth("login", "-u", "berth", "--password-stdin", host, input="wrong-pw\n", rc=1)
+    assert "rejected" in bad.err and "wrong-pw" not in bad.err and not os.path.exists(auth_json)
+    ok = berth("login", "-u", "berth", "--password-stdin", host, input=auth_registry.password + "\n")
+    assert ok.out == "Login Succeeded\n" and auth_json in ok.err
+    assert os.stat(auth_json).st_mode & 0o777 == 0o600
+    assert json.load(open(auth_json))["auths"][host]["auth"]
+    berth("pull", str(pushed))
+    assert berth("logout", host).out == f"Removing login credentials for {host}\n"
+    assert berth("logout", host).out == f"Not logged in to {host}\n"
+    assert "Cannot perform an interactive login from a non TTY device" in berth("login", host, rc=1).err
 
 
 def test_pull_on_a_terminal_redraws_progress(berth: Berth, pushed_busybox: t.Any) -> None:
@@ -230,6 +263,29 @@ def test_save_load_round_trip(offline_berth: Berth, rootfs_tar: str, tmp_path: t
     b("save", "--format", "oci-archive", "-o", oci, "round:trip")
     with open(archive, "rb") as fh:
         assert b("load", "-q", input=fh.read()).out == "Loaded image: round:trip\n"
+
+
+@needs_archive
+def test_load_oci_layout_skips_an_image_not_for_this_host(offline_berth: Berth, busybox_layout: t.Any,
+                                                          tmp_path: t.Any) -> None:
+    import hashlib
+    import shutil
+
+    lay = tmp_path / "layout"
+    shutil.copytree(busybox_layout.path, lay)
+    foreign = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + "0" * 64, "size": 10,
+         "platform": {"os": "linux", "architecture": "s390x"}}]}).encode()
+    digest = hashlib.sha256(foreign).hexdigest()
+    (lay / "blobs" / "sha256" / digest).write_bytes(foreign)
+    (lay / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": f"sha256:{digest}", "size": len(foreign),
+         "annotations": {"io.containerd.image.name": "docker.io/library/mainframe:1"}},
+        dict(busybox_layout.descriptor(), annotations={"io.containerd.image.name": "docker.io/library/bb:1"}),
+    ]}))
+    res = offline_berth("load", "-i", str(lay))
+    assert res.out == "Loaded image: bb:1\n"
+    assert res.err.startswith("WARNING: skipped mainframe:1: ") and "s390x" in res.err
 
 
 @needs_archive

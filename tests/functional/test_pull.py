@@ -46,7 +46,7 @@ def blob_names(root: str) -> list[str]:
 def test_pull_stores_verified_image_and_is_idempotent(registry, pushed_busybox, berth_root, berth_config) -> None:
     with FlakyProxy(registry.host) as proxy:
         ref = pushed_busybox.replace(registry.host, proxy.host)
-        eng = open_engine(berth_root, berth_config(insecure_registries=[proxy.host]))
+        eng = open_engine(berth_root, berth_config())
         seen: list[events.Event] = []
         res = eng.images.pull(ref, on_event=seen.append)
         assert res.changed
@@ -76,7 +76,7 @@ def test_pull_stores_verified_image_and_is_idempotent(registry, pushed_busybox, 
 
 def test_pull_by_digest_and_v2s2(registry, busybox_layout, berth_root, berth_config) -> None:
     pushed = timages.push(busybox_layout, "latest", registry.host, "v2s2/busybox:1", fmt="v2s2")
-    eng = open_engine(berth_root, berth_config(insecure_registries=[registry.host]))
+    eng = open_engine(berth_root, berth_config())
     res = eng.images.pull(pushed.by_digest)
     assert res.changed
     info = eng.images.inspect(pushed.by_digest)
@@ -89,7 +89,7 @@ def test_pull_by_digest_and_v2s2(registry, busybox_layout, berth_root, berth_con
 
 def test_pull_selects_platform_from_index(registry, berth_root, berth_config, tmp_path) -> None:
     pushed = timages.push_index(registry.host, "multi/app:1", fmt="oci", workdir=tmp_path)
-    eng = open_engine(berth_root, berth_config(insecure_registries=[registry.host]))
+    eng = open_engine(berth_root, berth_config())
     arm = eng.images.pull(str(pushed), platform="linux/arm64")
     info = eng.images.inspect(arm.image_id)
     assert info["Architecture"] == "arm64"
@@ -106,13 +106,51 @@ def test_pull_selects_platform_from_index(registry, berth_root, berth_config, tm
 
 def test_pull_docker_manifest_list(registry, berth_root, berth_config, tmp_path) -> None:
     pushed = timages.push_index(registry.host, "multi/list:1", fmt="v2s2", workdir=tmp_path)
-    eng = open_engine(berth_root, berth_config(insecure_registries=[registry.host]))
+    eng = open_engine(berth_root, berth_config())
     res = eng.images.pull(str(pushed), platform="linux/arm64/v8")
     assert eng.images.inspect(res.image_id)["Variant"] == "v8"
 
 
+def _foreign_image(registry, tmp_path, repo_tag: str) -> tuple[timages.Pushed, str]:
+    """Push the test image whose platform is not the host's, alone (no index); returns it and its platform."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference import (
+        format_platform,
+        host_platform,
+    )
+
+    layouts = timages.platform_layouts(tmp_path / "layout")
+    host_arch = host_platform()["architecture"]
+    plat = next(p for p in layouts if p.split("/")[1] != host_arch)
+    return timages.push(layouts[plat], layouts[plat].tag, registry.host, repo_tag), format_platform(host_platform())
+
+
+def test_pull_single_platform_image_for_another_arch_warns(registry, berth_root, berth_config, tmp_path) -> None:
+    pushed, host = _foreign_image(registry, tmp_path, "foreign/app:1")
+    eng = open_engine(berth_root, berth_config())
+    seen: list[events.Event] = []
+    res = eng.images.pull(str(pushed), on_event=seen.append)  # by tag, no platform asked: docker 20.10 pulls
+    foreign = eng.images.inspect(res.image_id)["Architecture"]
+    assert res.changed and foreign != host.split("/")[1]
+    assert len(res.warnings) == 1
+    assert f"does not match the detected host platform ({host})" in res.warnings[0]
+    assert f"linux/{foreign}" in res.warnings[0]
+    assert [e.message for e in seen if e.kind == "warning"] == list(res.warnings)
+
+
+def test_pull_single_platform_image_for_another_arch_fails_when_platform_asked(
+    registry, berth_root, berth_config, tmp_path
+) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.errors import RegistryError
+
+    pushed, host = _foreign_image(registry, tmp_path, "foreign/app:2")
+    eng = open_engine(berth_root, berth_config())
+    with pytest.raises(RegistryError, match=f"not the requested platform {host}"):
+        eng.images.pull(str(pushed), platform=host)
+    assert layer_dirs(berth_root) == []
+
+
 def test_unknown_tag_and_bad_platform(registry, pushed_busybox, berth_root, berth_config) -> None:
-    eng = open_engine(berth_root, berth_config(insecure_registries=[registry.host]))
+    eng = open_engine(berth_root, berth_config())
     with pytest.raises(ManifestUnknown) as err:
         eng.images.pull(f"{registry.host}/library/busybox:nope")
     assert "nope" in str(err.value) and "library/busybox" in str(err.value)
@@ -134,7 +172,7 @@ def test_corrupt_blob_never_becomes_visible(registry, busybox_layout, berth_root
             {"Content-Type": "application/octet-stream", "Content-Length": str(len(bad))},
             bytes(bad),
         )
-        eng = open_engine(berth_root, berth_config(insecure_registries=[proxy.host]))
+        eng = open_engine(berth_root, berth_config())
         with pytest.raises(Exception) as err:
             eng.images.pull(pushed.replace(registry.host, proxy.host))
         assert isinstance(err.value, (DigestMismatch,)) or "digest" in str(err.value).lower() or "gzip" in str(
@@ -176,7 +214,7 @@ def big_image(registry, busybox_rootfs, tmp_path_factory) -> timages.Pushed:
 
 
 def test_sigkill_during_pull_leaves_a_consistent_store(registry, big_image, berth_root, berth_config) -> None:
-    config = berth_config(insecure_registries=[registry.host])
+    config = berth_config()
     proc = _spawn_pull(berth_root, config, big_image)
     tmp_dir = os.path.join(berth_root, "tmp")
     deadline = time.monotonic() + 30
@@ -199,7 +237,7 @@ def test_sigkill_during_pull_leaves_a_consistent_store(registry, big_image, bert
 
 
 def test_two_concurrent_pulls_share_one_download(registry, big_image, berth_root, berth_config) -> None:
-    config = berth_config(insecure_registries=[registry.host])
+    config = berth_config()
     procs = [_spawn_pull(berth_root, config, big_image) for dummy in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs

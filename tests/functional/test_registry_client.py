@@ -89,7 +89,7 @@ def layer_desc(client: RegistryClient, ref: ImageReference) -> tuple[oci.ImageMa
 
 # ---------------------------------------------------------------------- manifests
 def test_fetch_manifest_by_tag_and_digest_oci(registry, pushed_busybox, berth_config) -> None:
-    client = make_client(berth_config, insecure_registries=[registry.host])
+    client = make_client(berth_config)
     ref = ref_of(pushed_busybox)
     m = client.fetch_manifest(ref)
     assert m.media_type == oci.OCI_MANIFEST
@@ -104,7 +104,7 @@ def test_fetch_manifest_by_tag_and_digest_oci(registry, pushed_busybox, berth_co
 
 
 def test_fetch_manifest_v2s2(registry, v2s2_busybox, berth_config) -> None:
-    client = make_client(berth_config, insecure_registries=[registry.host])
+    client = make_client(berth_config)
     ref = ref_of(v2s2_busybox)
     m = client.fetch_manifest(ref)
     assert m.media_type == oci.DOCKER_MANIFEST
@@ -119,7 +119,7 @@ def test_fetch_manifest_v2s2(registry, v2s2_busybox, berth_config) -> None:
 @pytest.mark.parametrize("which", ["multi_oci", "multi_list"])
 def test_multi_platform_index(registry, berth_config, request, which) -> None:
     pushed = request.getfixturevalue(which)
-    client = make_client(berth_config, insecure_registries=[registry.host])
+    client = make_client(berth_config)
     ref = ref_of(pushed)
     top = client.fetch_manifest(ref)
     assert top.digest == pushed.digest
@@ -140,7 +140,7 @@ def test_multi_platform_index(registry, berth_config, request, which) -> None:
 
 
 def test_unknown_tag_and_digest(registry, pushed_busybox, berth_config) -> None:
-    client = make_client(berth_config, insecure_registries=[registry.host])
+    client = make_client(berth_config)
     with pytest.raises(ManifestUnknown) as ei:
         client.fetch_manifest(ref_of(f"{registry.host}/library/busybox:nope"))
     msg = str(ei.value)
@@ -157,7 +157,7 @@ def test_schema1_and_digest_mismatches(registry, pushed_busybox, berth_config) -
     good = registry.request("GET", f"/v2/library/busybox/manifests/{pushed_busybox.digest}",
                             headers={"Accept": oci.ACCEPT})[2]
     with FlakyProxy(registry.host) as proxy:
-        client = make_client(berth_config, insecure_registries=[proxy.host])
+        client = make_client(berth_config)
         base = f"{proxy.host}/library/busybox"
         schema1 = json.dumps({"schemaVersion": 1, "name": "library/busybox", "tag": "old", "fsLayers": []}).encode()
         proxy.canned[("GET", "/v2/library/busybox/manifests/old")] = (
@@ -187,7 +187,7 @@ def test_schema1_and_digest_mismatches(registry, pushed_busybox, berth_config) -
 
 # ---------------------------------------------------------------------- blobs
 def test_blob_streaming_verifies(registry, big_image, berth_config) -> None:
-    client = make_client(berth_config, insecure_registries=[registry.host])
+    client = make_client(berth_config)
     ref = ref_of(big_image)
     manifest, desc = layer_desc(client, ref)
     h = hashlib.sha256()
@@ -211,7 +211,7 @@ def test_blob_streaming_verifies(registry, big_image, berth_config) -> None:
 
 
 def test_concurrent_blob_streams_share_one_client(registry, big_image, pushed_busybox, berth_config) -> None:
-    client = make_client(berth_config, insecure_registries=[registry.host])
+    client = make_client(berth_config)
     jobs = []
     for s in (big_image, pushed_busybox):
         ref = ref_of(s)
@@ -238,7 +238,7 @@ def test_concurrent_blob_streams_share_one_client(registry, big_image, pushed_bu
 
 def test_cut_blob_is_resumed_with_range(registry, big_image, berth_config) -> None:
     with FlakyProxy(registry.host, cut_blob_after_bytes=300_000) as proxy:
-        client = make_client(berth_config, insecure_registries=[proxy.host])
+        client = make_client(berth_config)
         ref = ref_of(big_image.replace(registry.host, proxy.host))
         _m, desc = layer_desc(client, ref)
         with client.open_blob(ref, desc) as stream:
@@ -253,7 +253,7 @@ def test_cut_blob_is_resumed_with_range(registry, big_image, berth_config) -> No
 
 def test_cut_blob_resumed_when_server_ignores_range(registry, big_image, berth_config) -> None:
     with FlakyProxy(registry.host, cut_blob_after_bytes=200_000, ignore_range=True) as proxy:
-        client = make_client(berth_config, insecure_registries=[proxy.host])
+        client = make_client(berth_config)
         ref = ref_of(big_image.replace(registry.host, proxy.host))
         _m, desc = layer_desc(client, ref)
         data = client.fetch_blob(ref, desc)  # verifies
@@ -263,7 +263,7 @@ def test_cut_blob_resumed_when_server_ignores_range(registry, big_image, berth_c
 
 def test_blob_always_cut_gives_up(registry, big_image, berth_config) -> None:
     with FlakyProxy(registry.host, cut_blob_after_bytes=1000, cut_times=100) as proxy:
-        client = make_client(berth_config, insecure_registries=[proxy.host], max_download_attempts=3)
+        client = make_client(berth_config, max_download_attempts=3)
         ref = ref_of(big_image.replace(registry.host, proxy.host))
         _m, desc = layer_desc(client, ref)
         with pytest.raises(RegistryError) as ei:
@@ -275,7 +275,7 @@ def test_blob_always_cut_gives_up(registry, big_image, berth_config) -> None:
 
 
 def test_stream_never_returns_more_than_size_and_detects_short(registry, pushed_busybox, berth_config) -> None:
-    client = make_client(berth_config, insecure_registries=[registry.host], max_download_attempts=2)
+    client = make_client(berth_config, max_download_attempts=2)
     ref = ref_of(pushed_busybox)
     manifest, desc = layer_desc(client, ref)
     # the descriptor claims less than the registry has: we stop at desc.size (and the registry's
@@ -296,7 +296,7 @@ def test_stream_never_returns_more_than_size_and_detects_short(registry, pushed_
 
 
 def test_unknown_blob(registry, pushed_busybox, berth_config) -> None:
-    client = make_client(berth_config, insecure_registries=[registry.host])
+    client = make_client(berth_config)
     missing = oci.Descriptor(oci.OCI_LAYER_GZIP, "sha256:" + "2" * 64, 10)
     with pytest.raises(RegistryError, match="blob unknown") as ei:
         client.open_blob(ref_of(pushed_busybox), missing)
@@ -306,7 +306,7 @@ def test_unknown_blob(registry, pushed_busybox, berth_config) -> None:
 # ---------------------------------------------------------------------- retries and outages
 def test_503_then_success_is_retried(registry, pushed_busybox, berth_config) -> None:
     with FlakyProxy(registry.host, status_5xx_first_n=2) as proxy:
-        client = make_client(berth_config, insecure_registries=[proxy.host])
+        client = make_client(berth_config)
         m = client.fetch_manifest(ref_of(pushed_busybox.replace(registry.host, proxy.host)))
         assert m.digest == pushed_busybox.digest
         assert proxy.outcomes()[:3] == ["503", "503", "forwarded"]
@@ -314,7 +314,7 @@ def test_503_then_success_is_retried(registry, pushed_busybox, berth_config) -> 
 
 def test_dropped_connections_are_retried(registry, pushed_busybox, berth_config) -> None:
     with FlakyProxy(registry.host, fail_first_n=2) as proxy:
-        client = make_client(berth_config, insecure_registries=[proxy.host])
+        client = make_client(berth_config)
         ref = ref_of(pushed_busybox.replace(registry.host, proxy.host))
         assert client.fetch_manifest(ref).digest == pushed_busybox.digest
         assert proxy.outcomes()[:3] == ["dropped", "dropped", "forwarded"]
@@ -331,7 +331,7 @@ def test_registry_down_fails_in_bounded_time(registry, pushed_busybox, berth_con
     msg = str(ei.value)
     assert host in msg and "library/busybox" in msg and "refused" in msg and "4 attempts" in msg
     with FlakyProxy(registry.host, status_5xx_first_n=10**6) as proxy:
-        client = make_client(berth_config, insecure_registries=[proxy.host], max_download_attempts=3)
+        client = make_client(berth_config, max_download_attempts=3)
         start = time.monotonic()
         with pytest.raises(RegistryError, match="503") as ei:
             client.fetch_manifest(ref_of(pushed_busybox.replace(registry.host, proxy.host)))
@@ -362,7 +362,7 @@ def test_timeout_is_bounded(berth_config) -> None:
 def test_redirected_blob_does_not_leak_authorization(registry, pushed_busybox, berth_config) -> None:
     # client -> front (Bearer auth, redirects blobs) -> back (records) -> registry
     with FlakyProxy(registry.host) as back, FlakyProxy(back.host, token_auth={}, redirect_blobs=True) as front:
-        client = make_client(berth_config, insecure_registries=[front.host, back.host])
+        client = make_client(berth_config)
         ref = ref_of(pushed_busybox.replace(registry.host, front.host))
         manifest, desc = layer_desc(client, ref)
         data = client.fetch_blob(ref, desc)
@@ -380,7 +380,7 @@ def test_basic_auth_registry(auth_registry, busybox_layout, berth_config) -> Non
                           creds=(auth_registry.username, auth_registry.password))
     ref = ref_of(pushed)
     good = Credentials({auth_registry.host: (auth_registry.username, auth_registry.password)})
-    client = make_client(berth_config, good, insecure_registries=[auth_registry.host])
+    client = make_client(berth_config, good)
     m = client.fetch_manifest(ref)
     assert m.digest == pushed.digest
     parsed = oci.parse_manifest(m.raw, m.media_type)
@@ -388,26 +388,42 @@ def test_basic_auth_registry(auth_registry, busybox_layout, berth_config) -> Non
     client.fetch_blob(ref, parsed.config)
 
     bad = Credentials({auth_registry.host: (auth_registry.username, "wrong-pw")})
-    client = make_client(berth_config, bad, insecure_registries=[auth_registry.host])
+    client = make_client(berth_config, bad)
     with pytest.raises(AuthError) as ei:
         client.fetch_manifest(ref)
     msg = str(ei.value)
     assert auth_registry.host in msg and "'berth'" in msg and "rejected" in msg and "private/busybox" in msg
     assert "wrong-pw" not in msg and auth_registry.password not in msg
 
-    client = make_client(berth_config, None, insecure_registries=[auth_registry.host])
-    with pytest.raises(AuthError, match="authentication required"):
+    path = berth_config()
+    client = RegistryClient(DaemonConfig.load(path), Credentials.load(DaemonConfig.load(path).auth_path))
+    with pytest.raises(AuthError, match="authentication required") as ei:
         client.fetch_manifest(ref)
+    # what to run, and where the credentials go
+    auth_json = os.path.join(os.path.dirname(path), "auth.json")
+    assert f"log in first: berth login {auth_registry.host} (the credentials go to {auth_json})" in str(ei.value)
 
 
 def test_credentials_file_is_used(auth_registry, busybox_layout, berth_config) -> None:
     pushed = timages.push(busybox_layout, "latest", auth_registry.host, "private/file:latest",
                           creds=(auth_registry.username, auth_registry.password))
-    path = berth_config(insecure_registries=[auth_registry.host],
-                        auths={auth_registry.host: (auth_registry.username, auth_registry.password)})
+    path = berth_config(auths={auth_registry.host: (auth_registry.username, auth_registry.password)})
     config = DaemonConfig.load(path)
     client = RegistryClient(config, Credentials.load(config.auth_path))
     assert client.fetch_manifest(ref_of(pushed)).digest == pushed.digest
+
+
+def test_check_login_basic_and_token(auth_registry, registry, berth_config) -> None:
+    client = make_client(berth_config)
+    client.check_login(auth_registry.host, auth_registry.username, auth_registry.password)
+    with pytest.raises(AuthError, match="the credentials for user 'berth' were rejected") as ei:
+        client.check_login(auth_registry.host, auth_registry.username, "wrong-pw")
+    assert "wrong-pw" not in str(ei.value)
+    with FlakyProxy(registry.host, token_auth={"berth": "tok-pw"}) as proxy:
+        client.check_login(proxy.host, "berth", "tok-pw")
+        assert proxy.token_requests == 1
+        with pytest.raises(AuthError, match="rejected the credentials for user 'berth'"):
+            client.check_login(proxy.host, "berth", "nope")
 
 
 @pytest.mark.parametrize("field", ["token", "access_token"])
@@ -415,7 +431,7 @@ def test_bearer_token_flow_and_cache(registry, pushed_busybox, berth_config, fie
     with FlakyProxy(registry.host, token_auth={"berth": "tok-pw"}, token_field=field) as proxy:
         ref = ref_of(pushed_busybox.replace(registry.host, proxy.host))
         creds = Credentials({proxy.host: ("berth", "tok-pw")})
-        client = make_client(berth_config, creds, insecure_registries=[proxy.host])
+        client = make_client(berth_config, creds)
         manifest, desc = layer_desc(client, ref)
         client.fetch_blob(ref, manifest.config)
         client.fetch_blob(ref, desc)
@@ -425,19 +441,20 @@ def test_bearer_token_flow_and_cache(registry, pushed_busybox, berth_config, fie
         assert "scope=repository%3Alibrary%2Fbusybox%3Apull" in token_req.path
         assert "service=berth-test" in token_req.path
 
-        bad = make_client(berth_config, Credentials({proxy.host: ("berth", "nope")}), insecure_registries=[proxy.host])
+        bad = make_client(berth_config, Credentials({proxy.host: ("berth", "nope")}))
         with pytest.raises(AuthError) as ei:
             bad.fetch_manifest(ref)
         assert "'berth'" in str(ei.value) and "nope" not in str(ei.value)
-        anon = make_client(berth_config, None, insecure_registries=[proxy.host])
-        with pytest.raises(AuthError, match="authentication required"):
+        anon = make_client(berth_config, None)
+        with pytest.raises(AuthError, match="authentication required") as ei:
             anon.fetch_manifest(ref)
+        assert f"log in first: berth login {proxy.host}" in str(ei.value)
 
 
 def test_bearer_anonymous_and_expiry(registry, pushed_busybox, berth_config) -> None:
     with FlakyProxy(registry.host, token_auth={}, token_ttl=1) as proxy:
         ref = ref_of(pushed_busybox.replace(registry.host, proxy.host))
-        client = make_client(berth_config, None, insecure_registries=[proxy.host])
+        client = make_client(berth_config, None)
         assert client.fetch_manifest(ref).digest == pushed_busybox.digest
         assert proxy.token_requests == 1
         time.sleep(1.2)  # the proxy's token expired; the client's cache kept it (min TTL): re-challenge
@@ -448,34 +465,42 @@ def test_bearer_anonymous_and_expiry(registry, pushed_busybox, berth_config) -> 
 # ---------------------------------------------------------------------- TLS and insecure registries
 def test_tls_registry(tls_registry, busybox_layout, berth_config) -> None:
     pushed = timages.push(busybox_layout, "latest", tls_registry.host, "library/busybox:latest")
-    ref = ref_of(pushed)
+    host = tls_registry.secure_host  # not loopback by name: secure by default
+    ref = ref_of(f"{host}/library/busybox:latest")
     client = make_client(berth_config)  # nothing trusted, nothing insecure
     with pytest.raises(RegistryError) as ei:
         client.fetch_manifest(ref)
     msg = str(ei.value)
-    assert "could not be verified" in msg and tls_registry.host in msg
+    assert "could not be verified" in msg and host in msg
     assert "certs.d" in msg and "insecure-registries" in msg
-    client = make_client(berth_config, certs={tls_registry.host: tls_registry.ca_path})
+    client = make_client(berth_config, certs={host: tls_registry.ca_path})
     m = client.fetch_manifest(ref)
-    assert m.digest == pushed.digest and m.endpoint == f"https://{tls_registry.host}"
-    client = make_client(berth_config, insecure_registries=[tls_registry.host])
+    assert m.digest == pushed.digest and m.endpoint == f"https://{host}"
+    client = make_client(berth_config, insecure_registries=[host])
     m = client.fetch_manifest(ref)
+    assert m.digest == pushed.digest and m.endpoint == f"https://{host}"
+    client.ping(host)
+
+
+def test_loopback_tls_registry_is_insecure_by_default(tls_registry, busybox_layout, berth_config) -> None:
+    pushed = timages.push(busybox_layout, "latest", tls_registry.host, "library/busybox:latest")
+    client = make_client(berth_config)  # no CA, no insecure-registries: 127.0.0.0/8 is insecure, as in dockerd
+    m = client.fetch_manifest(ref_of(pushed))
     assert m.digest == pushed.digest and m.endpoint == f"https://{tls_registry.host}"
-    client.ping(tls_registry.host)
 
 
 def test_tls_client_certificate(busybox_layout, berth_config) -> None:
     with Registry(tls=True, client_auth=True) as reg:
         # skopeo would need the client cert too: PUT the image through the client-cert context instead
-        ref = ref_of(f"{reg.host}/library/busybox:latest")
+        ref = ref_of(f"{reg.secure_host}/library/busybox:latest")
         manifest = busybox_layout.manifest
         for digest in [manifest["config"]["digest"], *[x["digest"] for x in manifest["layers"]]]:
             _upload_blob(reg, "library/busybox", digest, busybox_layout.blob(digest))
         reg.put_manifest("library/busybox", "latest", busybox_layout.manifest_raw, oci.OCI_MANIFEST)
-        client = make_client(berth_config, certs={reg.host: {"ca.crt": reg.ca_path}})
+        client = make_client(berth_config, certs={reg.secure_host: {"ca.crt": reg.ca_path}})
         with pytest.raises(RegistryError):
             client.fetch_manifest(ref)
-        client = make_client(berth_config, certs={reg.host: {
+        client = make_client(berth_config, certs={reg.secure_host: {
             "ca.crt": reg.ca_path, "client.cert": reg.client_cert, "client.key": reg.client_key}})
         assert client.fetch_manifest(ref).digest == busybox_layout.manifest_digest
 
@@ -492,19 +517,27 @@ def _upload_blob(reg: Registry, repo: str, digest: str, data: bytes) -> None:
 
 def test_plain_http_registry_not_insecure_is_refused_clearly(registry, pushed_busybox, berth_config) -> None:
     client = make_client(berth_config)  # default: HTTPS, verified
+    host = registry.secure_host
     with pytest.raises(RegistryError) as ei:
-        client.fetch_manifest(ref_of(pushed_busybox))
+        client.fetch_manifest(ref_of(f"{host}/library/busybox:latest"))
     msg = str(ei.value)
-    assert registry.host in msg and "insecure-registries" in msg and "plain HTTP" in msg
+    assert host in msg and "insecure-registries" in msg and "plain HTTP" in msg
     with pytest.raises(RegistryError, match="insecure-registries"):
-        client.ping(registry.host)
+        client.ping(host)
+
+
+def test_loopback_plain_http_registry_needs_no_configuration(registry, pushed_busybox, berth_config) -> None:
+    client = make_client(berth_config)
+    m = client.fetch_manifest(ref_of(pushed_busybox))
+    assert m.digest == pushed_busybox.digest and m.endpoint == f"http://{registry.host}"
+    client.ping(registry.host)
 
 
 def test_insecure_by_cidr_falls_back_to_http(registry, pushed_busybox, berth_config) -> None:
-    client = make_client(berth_config, insecure_registries=["127.0.0.1/32"])
-    m = client.fetch_manifest(ref_of(pushed_busybox))
-    assert m.endpoint == f"http://{registry.host}"
-    client.ping(registry.host)
+    client = make_client(berth_config, insecure_registries=["0.0.0.0/32"])
+    m = client.fetch_manifest(ref_of(f"{registry.secure_host}/library/busybox:latest"))
+    assert m.endpoint == f"http://{registry.secure_host}"
+    client.ping(registry.secure_host)
 
 
 # ---------------------------------------------------------------------- mirrors

@@ -42,7 +42,7 @@ def ok(result: dict[str, t.Any]) -> dict[str, t.Any]:
 
 @pytest.fixture
 def engine_defaults(registry: t.Any, berth_config: t.Callable[..., str], berth_root: str) -> dict[str, str]:
-    return {"data_root": berth_root, "config_path": berth_config(insecure_registries=[registry.host])}
+    return {"data_root": berth_root, "config_path": berth_config()}
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def diff_of(result: dict[str, t.Any]) -> dict[str, t.Any]:
 
 @pytest.fixture
 def engine_defaults(registry: t.Any, berth_config: t.Callable[..., str], berth_root: str) -> dict[str, str]:
-    return {"data_root": berth_root, "config_path": berth_config(insecure_registries=[registry.host])}
+    return {"data_root": berth_root, "config_path": berth_config()}
 
 
 def test_pull_check_apply_idempotent_update_and_remove(

@@ -5,7 +5,8 @@
 storage in a temporary directory::
 
     with Registry() as reg:                         # plain HTTP
-        reg.host                                    # "127.0.0.1:PORT"
+        reg.host                                    # "127.0.0.1:PORT" (insecure by default, as in dockerd)
+        reg.secure_host                             # "0.0.0.0:PORT": the same server, secure by default
     with Registry(htpasswd={"berth": "pw"}) as reg:  # basic auth (bcrypt via htpasswd -Bbn)
         reg.username, reg.password
     with Registry(tls=True) as reg:                 # HTTPS, cert signed by a throw-away CA
@@ -48,7 +49,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_tls_files(directory: str, hosts: t.Sequence[str] = ("127.0.0.1", "localhost")) -> dict[str, str]:
+def make_tls_files(directory: str, hosts: t.Sequence[str] = ("127.0.0.1", "localhost", "0.0.0.0")) -> dict[str, str]:
     """A throw-away CA, a server certificate for *hosts* (subjectAltName) and a client certificate.
 
     Returns paths: ca_cert, ca_key, server_cert, server_key, client_cert, client_key.
@@ -118,6 +119,15 @@ class Registry:
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secure_host(self) -> str:
+        """The same server under a name outside dockerd's default insecure CIDRs (127.0.0.0/8, ::1/128).
+
+        Linux connects 0.0.0.0 to the local host, so the traffic stays on loopback, while the engine treats
+        the registry as secure: TLS verified, no plain-HTTP fallback. The TLS certificate names it too.
+        """
+        return f"0.0.0.0:{self.port}"
 
     @property
     def scheme(self) -> str:

@@ -201,6 +201,9 @@ class FakeImages:
     def list(self, all: bool = False, filters: t.Any = None) -> list[dict[str, t.Any]]:
         return [{"Id": IMAGE_ID, "Size": 4261000}]
 
+    def default_platform(self) -> str:
+        return "linux/arm64/v8"
+
 
 class FakeSystem:
     """SystemService: df composes the container service's disk usage, as the engine's does."""
@@ -923,6 +926,38 @@ def test_info_text_json_and_template(engine: FakeEngine) -> None:
     assert out.startswith("Server:\n")
     assert json.loads(berth("info", "--format", "json").out)["ContainersRunning"] == 1
     assert berth("system", "info", "-f", "{{.Name}} {{.NCPU}}").out == "host1 2\n"
+
+
+# ------------------------------------------------------------------ version
+def test_version_text_json_and_template(engine: FakeEngine) -> None:
+    import platform
+
+    from ansible_collections.berth.engine.plugins.module_utils.cli.commands import system as system_cmd
+    from ansible_collections.berth.engine.plugins.module_utils.engine.api import VERSION
+
+    py, kernel = platform.python_version(), os.uname().release
+    # docker version's layout (tabwriter, min width 20, padding 1), Go's fields replaced by Python's
+    assert berth("version").out == (
+        "Client:\n"
+        f" Version:           {VERSION}\n"
+        " API version:       1.43\n"
+        f" Python version:    {py}\n"
+        " OS/Arch:           linux/arm64\n"
+        "\n"
+        "Server: Berth Engine\n"
+        " Engine:\n"
+        f"  Version:          {VERSION}\n"
+        "  API version:      1.43\n"
+        f"  Python version:   {py}\n"
+        "  OS/Arch:          linux/arm64\n"
+        f"  Kernel version:   {kernel}\n"
+    )
+    data = json.loads(berth("version", "--format", "json").out)
+    assert data == system_cmd.version_data(VERSION, "linux/arm64/v8")
+    assert data["Server"]["Components"][0]["Details"]["PythonVersion"] == py
+    assert berth("version", "-f", "{{.Server.APIVersion}} {{.Client.Os}}/{{.Client.Arch}}").out == "1.43 linux/arm64\n"
+    bad = berth("version", "-f", "{{.Nope}}")
+    assert bad.rc != 0 and "template parsing error" in bad.err and "Nope" in bad.err
 
 
 # ------------------------------------------------------------------ help stays fast

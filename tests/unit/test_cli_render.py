@@ -185,10 +185,104 @@ def test_render_template(template: str, expected: str) -> None:
     assert render.render_template(template, data) == expected
 
 
-@pytest.mark.parametrize("template", ["{{range .X}}{{end}}", "{{.Nope}}", "{{ printf \"%s\" .Tag }}"])
-def test_render_template_refuses(template: str) -> None:
-    with pytest.raises(render.TemplateError):
-        render.render_template(template, {"Tag": "latest", "X": []})
+# What docker (Go text/template + docker/cli's template functions) prints for these templates on this data.
+INSPECTED = {
+    "Id": "abc",
+    "Name": "/web",
+    "RestartCount": 3,
+    "Config": {"Cmd": ["sh", "-c", "echo hi"], "Env": ["A=1", "B=2"], "Labels": {"a": "1", "b": "x<y"},
+               "Tty": False},
+    "State": {"Running": True, "ExitCode": 0, "Status": "running"},
+    "Mounts": [],
+    "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}, "host": {"IPAddress": ""}}},
+}
+
+
+@pytest.mark.parametrize(
+    "template, docker_prints",
+    [
+        ("{{range .Config.Env}}{{.}} {{end}}", "A=1 B=2 "),
+        ("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", "a=1;b=x<y;"),
+        ("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "172.17.0.2"),
+        ("{{range $i, $c := .Config.Cmd}}{{if $i}},{{end}}{{$c}}{{end}}", "sh,-c,echo hi"),
+        ("{{range .Mounts}}{{.}}{{else}}none{{end}}", "none"),
+        ("{{range .Config.Env}}{{$.Name}}{{end}}", "/web/web"),
+        ("{{range .Config.Cmd}}{{if eq . \"-c\"}}{{break}}{{end}}{{.}}{{end}}", "sh"),
+        ("{{range .Config.Cmd}}{{if eq . \"-c\"}}{{continue}}{{end}}{{.}};{{end}}", "sh;echo hi;"),
+        ('{{index .Config.Labels "a"}}', "1"),
+        ('{{index .Config.Labels "missing"}}', "<nil>"),
+        ("{{index .Config.Cmd 1}}", "-c"),
+        ('{{(index .NetworkSettings.Networks "bridge").IPAddress}}', "172.17.0.2"),
+        ("{{len .Config.Cmd}}", "3"),
+        ("{{.Config.Cmd | len}}", "3"),
+        ("{{len .Name}}", "4"),
+        ('{{join .Config.Cmd " "}}', "sh -c echo hi"),
+        ("{{json .Config.Labels}}", '{"a":"1","b":"x\\u003cy"}'),
+        ("{{json .Config.Cmd}}", '["sh","-c","echo hi"]'),
+        ("{{json .Mounts}}", "[]"),
+        ("{{json .State.Running}}", "true"),
+        ("{{upper .State.Status}}", "RUNNING"),
+        ('{{lower "ABC"}}', "abc"),
+        ('{{title "hello world"}}', "Hello World"),
+        ('{{split "a:b:c" ":"}}', "[a b c]"),
+        ('{{pad "x" 1 2}}|', " x  |"),
+        ('{{truncate "abcdef" 3}}', "abc"),
+        ("{{if .State.Running}}up{{else}}down{{end}}", "up"),
+        ("{{if .Config.Tty}}tty{{end}}", ""),
+        ("{{if eq .State.ExitCode 1}}one{{else if eq .State.ExitCode 0}}zero{{else}}other{{end}}", "zero"),
+        ("{{if eq .State.Status \"exited\" \"running\"}}known{{end}}", "known"),
+        ("{{if and .State.Running (not .Config.Tty)}}yes{{end}}", "yes"),
+        ("{{if or .Config.Tty .Mounts}}x{{else}}y{{end}}", "y"),
+        ("{{or .Mounts .Name}}", "/web"),
+        ("{{and .Name .Mounts}}", "[]"),
+        ('{{if ne .Name "/db"}}{{.Name}}{{end}}', "/web"),
+        ("{{if lt .RestartCount 5}}few{{end}}", "few"),
+        ("{{if ge .RestartCount 3}}many{{end}}", "many"),
+        ("{{not .State.Running}}", "false"),
+        ("{{println .Name .RestartCount}}", "/web 3\n"),
+        ("{{range .Config.Cmd}}{{println .}}{{end}}", "sh\n-c\necho hi\n"),
+        ("{{print .RestartCount .RestartCount}}", "3 3"),
+        ('{{print "a" "b"}}', "ab"),
+        ('{{printf "%s has %d args" .Name (len .Config.Cmd)}}', "/web has 3 args"),
+        ('{{printf "%q %v %5s|%-4d|" .Name .Config.Env "ab" 7}}', '"/web" [A=1 B=2]    ab|7   |'),
+        ("{{with .State}}{{.Status}}{{end}}", "running"),
+        ("{{with .Mounts}}some{{else}}no mounts{{end}}", "no mounts"),
+        ("{{$n := len .Config.Env}}{{$n}}", "2"),
+        ("{{$x := 1}}{{range .Config.Env}}{{$x = .}}{{end}}{{$x}}", "B=2"),
+        ("{{/* a comment */}}{{.Id}}", "abc"),
+        ("{{.Name -}}  :  {{- .Id}}", "/web:abc"),
+        ("{{.Name}}\n{{- /* trimmed */ -}}\n{{.Id}}", "/webabc"),
+        ("{{.State}}", "map[ExitCode:0 Running:true Status:running]"),
+        ('{{`a"b`}}', 'a"b'),
+    ],
+)
+def test_go_template_features(template: str, docker_prints: str) -> None:
+    assert render.render_template(template, INSPECTED) == docker_prints
+
+
+@pytest.mark.parametrize(
+    "template, error",
+    [
+        ("{{.Nope}}", "can't evaluate field Nope"),
+        ("{{nope .Name}}", 'function "nope" not defined'),
+        ("{{if .Name}}x", "unexpected EOF"),
+        ("{{end}}", "unexpected {{end}}"),
+        ("{{range .Mounts}}{{else if .Name}}{{end}}", "unexpected 'if' in else"),
+        ("{{len .RestartCount}}", "len of type int"),
+        ("{{index .Config.Cmd 5}}", "index out of range: 5"),
+        ('{{template "x"}}', "{{template}} is not supported"),
+        ("{{.Name 1}}", "can't give argument to non-function .Name"),
+        ("{{break}}", "{{break}} outside {{range}}"),
+        ("{{$x}}", 'undefined variable "$x"'),
+        ("{{upper .RestartCount}}", "expected string; got int"),
+        ('{{join .Name ","}}', "expected []string"),
+        ("{{.Name", "unclosed action"),
+    ],
+)
+def test_go_template_errors_name_the_problem(template: str, error: str) -> None:
+    with pytest.raises(render.TemplateError) as info:
+        render.render_template(template, INSPECTED)
+    assert error in str(info.value)
 
 
 def test_format_rows() -> None:
@@ -198,6 +292,15 @@ def test_format_rows() -> None:
     assert render.format_rows("table {{.ID}}\\t{{.Tag}}", items, {"ID": "IMAGE ID", "Tag": "TAG"}) == (
         "IMAGE ID   TAG\nabc        <none>\n"
     )
+    # docker renders the header row with the same template, each field standing for its column title
+    assert render.format_rows("table {{.ID}}\\t{{upper .Tag}}", items, {"ID": "IMAGE ID", "Tag": "TAG"}) == (
+        "IMAGE ID   TAG\nabc        <NONE>\n"
+    )
+    assert render.format_rows("table {{.ID}}:{{lower .Tag}}", items, {"ID": "IMAGE ID", "Tag": "TAG"}) == (
+        "IMAGE ID:tag\nabc:<none>\n"
+    )
+    assert render.format_rows("table {{.ID}}\\t{{if eq .Tag \"<none>\"}}dangling{{else}}{{.Tag}}{{end}}", items,
+                              {"ID": "IMAGE ID", "Tag": "TAG"}) == "IMAGE ID   TAG\nabc        dangling\n"
 
 
 # jsonmessage.JSONProgress.String(), without the time-left box.

@@ -13,7 +13,7 @@ def test_missing_file_means_defaults(tmp_path) -> None:
     cfg = DaemonConfig.load(str(tmp_path / "nope.json"))
     assert cfg.max_concurrent_downloads == 3
     assert cfg.registry_mirrors == []
-    assert not cfg.insecure_registries.matches("127.0.0.1:5000")
+    assert cfg.insecure_registries.matches("127.0.0.1:5000")  # loopback: insecure by default, as in dockerd
     assert cfg.auth_path == str(tmp_path / "auth.json")
     assert cfg.certs_dir == str(tmp_path / "certs.d")
 
@@ -28,6 +28,34 @@ def test_insecure_by_host_and_cidr(tmp_path) -> None:
     assert ins.matches("127.0.0.1:5000")
     assert ins.matches("localhost:5000")  # resolves into 127.0.0.0/8, as Docker does
     assert not ins.matches("192.0.2.1:5000")
+
+
+@pytest.mark.parametrize(
+    "host, insecure",
+    [
+        ("127.0.0.1:5000", True),
+        ("127.8.9.10", True),
+        ("[::1]:5000", True),
+        ("[::ffff:127.0.0.1]:5000", True),  # IPv4-mapped: the IPv4 address counts (Go's Unmap)
+        ("localhost:5000", True),  # not special by name: it resolves into 127.0.0.0/8
+        ("0.0.0.0:5000", False),  # reaches this host, but is not in a loopback CIDR
+        ("192.0.2.1:5000", False),
+        ("[fd00::2]:5000", False),
+        ("docker.io", False),  # the official index is always secure
+        ("registry-1.docker.io", False),
+    ],
+)
+def test_loopback_is_insecure_by_default(tmp_path, host, insecure) -> None:
+    cfg = DaemonConfig.load(str(tmp_path / "nope.json"))
+    assert cfg.insecure_registries.matches(host) is insecure
+    assert [str(n) for n in cfg.insecure_registries.networks] == ["::1/128", "127.0.0.0/8"]  # moby's order
+
+
+def test_default_cidrs_follow_the_configured_ones_once(tmp_path) -> None:
+    p = tmp_path / "daemon.json"
+    p.write_text(json.dumps({"insecure-registries": ["10.0.0.0/8", "127.0.0.1/8"]}))
+    nets = DaemonConfig.load(str(p)).insecure_registries.networks
+    assert [str(n) for n in nets] == ["10.0.0.0/8", "127.0.0.0/8", "::1/128"]
 
 
 @pytest.mark.parametrize(

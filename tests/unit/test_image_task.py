@@ -12,6 +12,7 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.api import LoadedImage, PullResult
+from ansible_collections.berth.engine.plugins.module_utils.engine.core.events import Event
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import (
     EngineError,
     ImageNotFound,
@@ -39,6 +40,8 @@ class FakeImages:
         self.calls: list[tuple[str, t.Any]] = []
         self.archive: list[tuple[str, tuple[str, ...]]] = []
         self.import_id = C
+        self.pull_warnings: tuple[str, ...] = ()
+        self.load_warnings: tuple[str, ...] = ()
 
     # queries ---------------------------------------------------------
     def _familiar(self, name: str) -> str:
@@ -82,7 +85,7 @@ class FakeImages:
         new = self.remote[name]
         old = self.tags.get(self._familiar(name))
         self.tags[self._familiar(name)] = new
-        return PullResult(new, name, None, new != old)
+        return PullResult(new, name, None, new != old, self.pull_warnings)
 
     def remove(self, name: str, force: bool = False) -> list[dict[str, str]]:
         self.calls.append(("remove", (name, force)))
@@ -101,6 +104,8 @@ class FakeImages:
 
     def load(self, path: str, on_event: t.Any = None) -> list[LoadedImage]:
         self.calls.append(("load", path))
+        for message in self.load_warnings:
+            on_event(Event("warning", path, message=message))
         out = []
         for image_id, tags in self.archive:
             changed = any(self.tags.get(tg) != image_id for tg in tags)
@@ -197,6 +202,15 @@ def test_absent_by_digest_only_counts_the_recorded_digest() -> None:
     assert images.tags == {"busybox:latest": A}
 
 
+def test_pull_passes_the_engine_warnings_on() -> None:
+    images = FakeImages(remote={BB: A})
+    images.pull_warnings = ("The requested image's platform (linux/arm64/v8) does not match the detected host",)
+    engine: t.Any = FakeEngine(images)
+    ctx = TaskContext(engine=engine, params=params(name="busybox"), check_mode=False, diff_mode=False)
+    assert image_task.image(ctx)["changed"]
+    assert ctx.warnings == list(images.pull_warnings)
+
+
 def test_pull_diff_shows_tags_of_the_image_the_name_points_at() -> None:
     images = FakeImages({"busybox:latest": A, "mirror:1": B}, {BB: B})
     predicted, applied = check_then_apply(images, name="busybox", pull="always")
@@ -277,6 +291,17 @@ def test_load_when_missing_then_not_again() -> None:
     again = run(images, False, name="app:1", source="load", archive_path="/a.tar")
     assert again["changed"] is False
     assert images.calls.count(("load", "/a.tar")) == 1
+
+
+def test_load_passes_the_engine_warnings_on() -> None:
+    images = FakeImages()
+    images.archive = [(A, ("app:1",))]
+    images.load_warnings = ("skipped other:2: index sha256:...: no manifest for platform linux/amd64",)
+    engine: t.Any = FakeEngine(images)
+    p = params(name="app:1", source="load", archive_path="/a.tar")
+    ctx = TaskContext(engine=engine, params=p, check_mode=False, diff_mode=False)
+    assert image_task.image(ctx)["changed"]
+    assert ctx.warnings == list(images.load_warnings)
 
 
 def test_forced_load_of_same_content_is_not_a_change() -> None:

@@ -126,6 +126,25 @@ def _add_info(p: argparse.ArgumentParser) -> None:
     _handler(p, "system.info")
 
 
+def _add_login(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-u", "--username", metavar="USERNAME", help="Username")
+    p.add_argument("-p", "--password", metavar="PASSWORD", help="Password")
+    p.add_argument("--password-stdin", action="store_true", help="Take the password from stdin")
+    p.add_argument("server", metavar="SERVER", nargs="?", help="Registry host[:port] (default: Docker Hub)")
+    _handler(p, "images.login")
+
+
+def _add_logout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("server", metavar="SERVER", nargs="?", help="Registry host[:port] (default: Docker Hub)")
+    _handler(p, "images.logout")
+
+
+def _add_version(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", metavar="FORMAT",
+                   help="Format output using a custom template: 'json' or a Go template")
+    _handler(p, "system.version")
+
+
 def _add_df(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", metavar="FORMAT", help="Format output: 'table' or 'json'")
     p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
@@ -346,11 +365,14 @@ _TOP_VERBS: list[tuple[str, t.Callable[..., None], str, str]] = [
     ("inspect", _add_any_inspect, "Return low-level information on Berth objects",
      "[OPTIONS] NAME|ID [NAME|ID...]"),
     ("load", _add_load, "Load an image from a tar archive or STDIN", "[OPTIONS]"),
+    ("login", _add_login, "Log in to a registry", "[OPTIONS] [SERVER]"),
+    ("logout", _add_logout, "Log out from a registry", "[SERVER]"),
     ("pull", _add_pull, "Download an image from a registry", "[OPTIONS] NAME[:TAG|@DIGEST]"),
     ("rmi", _add_rmi, "Remove one or more images", "[OPTIONS] IMAGE [IMAGE...]"),
     ("save", _add_save, "Save one or more images to a tar archive (streamed to STDOUT by default)",
      "[OPTIONS] IMAGE [IMAGE...]"),
     ("tag", _add_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]"),
+    ("version", _add_version, "Show the Berth version information", "[OPTIONS]"),
 ]
 
 

@@ -7,11 +7,16 @@ Only the standard library, and nothing slow to import.
 """
 from __future__ import annotations
 
-import re
 import time
 import typing as t
 
 from ..engine.core.timefmt import human_duration  # noqa: F401 (docker's units.HumanDuration)
+from . import gotemplate
+from .gotemplate import go_json
+
+#: The CLI's names for what the template engine defines (commands catch ``render.TemplateError``).
+TemplateError = gotemplate.TemplateError
+go_quote = gotemplate.go_quote
 
 if t.TYPE_CHECKING:
     from ..engine.core.events import Event
@@ -82,28 +87,6 @@ def ellipsis(text: str, maxlen: int) -> str:
     return text[: maxlen - 1] + "…"
 
 
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-               "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """Go's ``strconv.Quote``: double quotes, ``\\n``-style escapes, ``\\x``/``\\u`` for what is not printable."""
-    out = ['"']
-    for ch in text:
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append("\\x%02x" % ord(ch))
-        elif ord(ch) < 0x10000:
-            out.append("\\u%04x" % ord(ch))
-        else:
-            out.append("\\U%08x" % ord(ch))
-    out.append('"')
-    return "".join(out)
-
-
 def familiar_image(name: str) -> str:
     """An image reference as docker shows it: ``docker.io/library/busybox:latest`` -> ``busybox:latest``
     (reference.FamiliarString: ``library/`` goes only when nothing else has a slash)."""
@@ -155,75 +138,37 @@ def table(rows: t.Sequence[t.Sequence[str]], minwidth: int = 10, padding: int = 
     return "".join(out)
 
 
-def go_json(obj: t.Any, indent: int | None = None) -> str:
-    """JSON as Go's ``encoding/json`` writes it: compact, ``<>&`` escaped (callers sort map keys)."""
-    import json
-
-    if indent is None:
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    else:
-        text = json.dumps(obj, indent=indent, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 # --------------------------------------------------------------------- templates
-class TemplateError(ValueError):
-    """A ``--format`` value this small template language does not understand."""
-
-
-_ACTION = re.compile(r"\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}")
-
-
-def _go_value(value: t.Any) -> str:
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + " ".join(_go_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{_go_value(value[k])}" for k in sorted(value)) + "]"
-    return str(value)
-
-
-def _lookup(data: t.Any, path: str) -> t.Any:
-    value = data
-    for part in [p for p in path.split(".") if p]:
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        else:
-            raise TemplateError(f'template: :1: can\'t evaluate field {part}')
-    return value
-
-
-def render_template(template: str, data: t.Mapping[str, t.Any]) -> str:
-    """Fill a Go-template subset: ``{{.Field}}``, ``{{.A.B}}``, ``{{json .A}}``, ``{{json .}}``.
+def render_template(template: str, data: t.Any) -> str:
+    """Fill a Go template (cli/gotemplate.py: ``{{range}}``, ``{{if}}``, ``{{json}}``, ``{{join}}``...).
 
     ``\\t`` and ``\\n`` written literally in the template are expanded, like docker does.
-    Anything else between braces raises :class:`TemplateError`.
     """
-    template = template.replace("\\t", "\t").replace("\\n", "\n")
-    pos = 0
-    out = []
-    for m in _ACTION.finditer(template):
-        literal = template[pos : m.start()]
-        if "{{" in literal or "}}" in literal:
-            raise TemplateError(f"unsupported template action in {template!r} (only {{{{.Field}}}} and {{{{json .Field}}}})")
-        out.append(literal)
-        value = _lookup(data, m.group(2))
-        out.append(go_json(value) if m.group(1) else _go_value(value))
-        pos = m.end()
-    rest = template[pos:]
-    if "{{" in rest or "}}" in rest:
-        raise TemplateError(f"unsupported template action in {template!r} (only {{{{.Field}}}} and {{{{json .Field}}}})")
-    out.append(rest)
-    return "".join(out)
+    return gotemplate.render(_expand(template), data)
+
+
+def _expand(template: str) -> str:
+    return template.replace("\\t", "\t").replace("\\n", "\n")
+
+
+class _Headers(dict):  # type: ignore[type-arg]
+    """The data a ``table`` template's header row is rendered from: every field is its column title."""
+
+    def __init__(self, headers: t.Mapping[str, str]) -> None:
+        super().__init__()
+        self.headers = headers
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __getitem__(self, key: str) -> str:
+        return self.headers.get(key, key.upper())
 
 
 def template_header(template: str, headers: t.Mapping[str, str]) -> str:
-    """The header row of a ``table …`` template: each ``{{.Field}}`` replaced by its column title."""
-    template = template.replace("\\t", "\t").replace("\\n", "\n")
-    return _ACTION.sub(lambda m: headers.get(m.group(2), m.group(2).upper()), template)
+    """The header row of a ``table …`` template: the template rendered with each field as its column title,
+    as docker renders it against the header context."""
+    return gotemplate.render(_expand(template), _Headers(headers))
 
 
 def format_rows(fmt: str, items: t.Sequence[t.Mapping[str, t.Any]], headers: t.Mapping[str, str]) -> str:

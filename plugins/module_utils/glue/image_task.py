@@ -108,6 +108,8 @@ def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
         return out.result(after_id, after_tags, local)
 
     pulled = images.pull(ref, platform)
+    for warning in pulled.warnings:
+        ctx.warn(warning)
     out.actions.append(f"Pulled image {pulled.reference}")
     out.changed = pulled.image_id != local_id
     after = images.inspect(pulled.image_id)
@@ -140,7 +142,7 @@ def _load(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
         out.changed = bool(missing)
         return out.result(wanted[0], _tags_after(ctx, wanted[0], [name]), local)
 
-    loaded = images.load(path)
+    loaded = images.load(path, on_event=lambda ev: ctx.warn(ev.message) if ev.kind == "warning" else None)
     found = [x for x in loaded if name in x.tags]
     out.actions.extend(f"Loaded image {tg}" for x in loaded if x.changed for tg in (x.tags or (x.image_id,)))
     out.changed = any(x.changed for x in loaded) or found[0].image_id != local_id

@@ -79,6 +79,8 @@ def pull(ctx: Context) -> int:
     finally:
         if progress is not None:
             progress.finish(show_existing=False)
+    for warning in result.warnings:
+        ctx.err(f"WARNING: {warning}")
     if a.quiet:
         ctx.out(result.reference)
         return 0
@@ -87,6 +89,47 @@ def pull(ctx: Context) -> int:
     what = "Downloaded newer image for" if result.changed else "Image is up to date for"
     ctx.out(f"Status: {what} {result.familiar}")
     ctx.out(result.reference)
+    return 0
+
+
+# ---------------------------------------------------------------- login / logout
+_HUB_KEY = "https://index.docker.io/v1/"  # how docker names Docker Hub in its messages
+
+
+def login(ctx: Context) -> int:
+    """``berth login``: docker's prompts and messages; the engine checks the credentials, then stores them."""
+    a = ctx.args
+    password = a.password
+    if a.password_stdin:
+        if password:
+            raise _Refused("--password and --password-stdin are mutually exclusive")
+        if not a.username:
+            raise _Refused("Must provide --username with --password-stdin")
+        password = ctx.stdin.read().rstrip("\r\n")
+    elif password:
+        ctx.err("WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
+    username = a.username
+    if not username or not password:
+        if not ctx.stdin.isatty():
+            raise _Refused("Cannot perform an interactive login from a non TTY device")
+        if not username:
+            ctx.stdout.write("Username: ")
+            ctx.stdout.flush()
+            username = ctx.stdin.readline().strip()
+        if not password:
+            import getpass
+
+            password = getpass.getpass("Password: ", stream=ctx.stderr)
+    ctx.engine.images.login(a.server, username, password)
+    ctx.err(f"WARNING! Your password will be stored unencrypted in {ctx.engine.config.auth_path}.")
+    ctx.out("Login Succeeded")
+    return 0
+
+
+def logout(ctx: Context) -> int:
+    host, removed = ctx.engine.images.logout(ctx.args.server)
+    shown = _HUB_KEY if host == "docker.io" else host
+    ctx.out(f"Removing login credentials for {shown}" if removed else f"Not logged in to {shown}")
     return 0
 
 
@@ -309,8 +352,16 @@ def load(ctx: Context) -> int:
     progress = None
     if not a.quiet and ctx.is_tty():
         progress = render.Progress(ctx.stdout, tty=True, width=_terminal_width(ctx), mode="load")
+    show = progress or events.ignore
+
+    def on_event(ev: events.Event) -> None:
+        if ev.kind == "warning":
+            ctx.err(f"WARNING: {ev.message}")
+        else:
+            show(ev)
+
     try:
-        loaded = ctx.engine.images.load(_abs(path), on_event=progress or events.ignore)
+        loaded = ctx.engine.images.load(_abs(path), on_event=on_event)
     finally:
         if progress is not None:
             progress.finish(show_existing=False)

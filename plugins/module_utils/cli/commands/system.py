@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``berth system`` verbs: ``df`` (disk usage, docker's table and verbose views) and ``info``."""
+"""``berth system`` verbs: ``df`` (disk usage, docker's table and verbose views) and ``info``; ``version``."""
 from __future__ import annotations
 
+import os
+import platform
 import typing as t
 
 from .. import render
@@ -198,6 +200,71 @@ def df(ctx: Context) -> int:
         ctx.stdout.write(render.format_rows(fmt, rows, _DF_HEADERS))
     except render.TemplateError as exc:
         raise UsageError(f"template parsing error: {exc}", a._parser.prog) from None
+    return 0
+
+
+#: The Docker Engine API version whose object shapes ``inspect``, ``info`` and ``--format`` follow. Berth has
+#: no HTTP API; the number tells a docker user which documentation describes what Berth prints.
+DOCKER_API_VERSION = "1.43"
+
+#: docker version's text (docker/cli cli/command/system/version.go), Go's build fields replaced by Python's.
+VERSION_TEMPLATE = """{{with .Client -}}
+Client:
+ Version:\t{{.Version}}
+ API version:\t{{.APIVersion}}
+ Python version:\t{{.PythonVersion}}
+ OS/Arch:\t{{.Os}}/{{.Arch}}
+{{- end}}{{with .Server}}
+
+Server:{{if ne .Platform.Name ""}} {{.Platform.Name}}{{end}}
+ {{- range $component := .Components}}
+ {{$component.Name}}:
+  Version:\t{{.Version}}
+  API version:\t{{index .Details "APIVersion"}}
+  Python version:\t{{index .Details "PythonVersion"}}
+  OS/Arch:\t{{index .Details "Os"}}/{{index .Details "Arch"}}
+  Kernel version:\t{{index .Details "KernelVersion"}}
+ {{- end}}
+{{- end}}"""
+
+
+def version_data(version: str, os_arch: str) -> dict[str, t.Any]:
+    """``docker version``'s data (Go's field names, so ``{{.Server.APIVersion}}`` works as with docker).
+
+    Berth is daemonless: the client and the engine are the same installation, reported twice.
+    """
+    os_name, arch = (os_arch.split("/") + [""])[:2]  # GOOS/GOARCH: a variant (arm64/v8) is not shown
+    python = platform.python_version()
+    kernel = os.uname().release
+    details = {"APIVersion": DOCKER_API_VERSION, "PythonVersion": python, "Os": os_name, "Arch": arch,
+               "KernelVersion": kernel}
+    return {
+        "Client": {"Version": version, "APIVersion": DOCKER_API_VERSION, "PythonVersion": python,
+                   "Os": os_name, "Arch": arch},
+        "Server": {
+            "Platform": {"Name": "Berth Engine"},
+            "Components": [{"Name": "Engine", "Version": version, "Details": details}],
+            "Version": version, "APIVersion": DOCKER_API_VERSION, "PythonVersion": python,
+            "Os": os_name, "Arch": arch, "KernelVersion": kernel,
+        },
+    }
+
+
+def version_text(data: t.Mapping[str, t.Any]) -> str:
+    """docker version's layout: the template, then Go's ``tabwriter.NewWriter(out, 20, 1, 1, ' ', 0)``."""
+    lines = render.render_template(VERSION_TEMPLATE, data).split("\n")
+    return render.table([line.split("\t") for line in lines], minwidth=20, padding=1)
+
+
+def version(ctx: Context) -> int:
+    """``berth version``: docker's text, ``--format json`` or a Go template."""
+    from ...engine.api import VERSION
+
+    data = version_data(VERSION, ctx.engine.images.default_platform())
+    if ctx.args.format:
+        ctx.out_inspected([data])
+        return 0
+    ctx.stdout.write(version_text(data))
     return 0
 
 

@@ -41,19 +41,31 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
 }
 
 
+#: Always insecure, as in dockerd (moby registry/config.go ``loadInsecureRegistries``): "a stop-gap for people
+#: who are running a private registry on localhost". ``localhost`` is insecure because it resolves into these.
+DEFAULT_INSECURE_CIDRS = ("::1/128", "127.0.0.0/8")
+#: Docker Hub is always secure, whatever it resolves to (moby configures the official index as Secure first).
+OFFICIAL_INDEX_HOSTS = frozenset(("docker.io", "index.docker.io", "registry-1.docker.io"))
+
+
 class InsecureRegistries(Value):
+    """dockerd's ``isSecureIndex``: a host listed by name, else any address it resolves to in a CIDR.
+
+    ``networks`` holds the configured CIDRs followed by :data:`DEFAULT_INSECURE_CIDRS`.
+    """
+
     __slots__ = _fields = ("hosts", "networks")
     hosts: frozenset[str]
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
     def matches(self, host: str) -> bool:
-        """True when *host* (``name[:port]``) is listed by name or falls in a listed CIDR."""
+        """True when *host* (``name[:port]``) is listed by name or falls in an insecure CIDR."""
         if host in self.hosts:
             return True
         hostname = _strip_port(host)
         if hostname in self.hosts:
             return True
-        if not self.networks:
+        if hostname in OFFICIAL_INDEX_HOSTS or not self.networks:
             return False
         import ipaddress
 
@@ -61,6 +73,8 @@ class InsecureRegistries(Value):
             addrs = [ipaddress.ip_address(hostname.strip("[]"))]
         except ValueError:
             addrs = _resolve(hostname)
+        # an IPv4-mapped IPv6 address counts as its IPv4 address (Go's Unmap())
+        addrs = [getattr(a, "ipv4_mapped", None) or a for a in addrs]
         return any(a in net for a in addrs for net in self.networks)
 
 
@@ -113,9 +127,11 @@ class DaemonConfig(Value):
 
         hosts: set[str] = set()
         nets = []
-        for item in self.get("insecure-registries"):
+        for item in [*self.get("insecure-registries"), *DEFAULT_INSECURE_CIDRS]:
             if "/" in item:
-                nets.append(ipaddress.ip_network(item, strict=False))
+                net = ipaddress.ip_network(item, strict=False)
+                if net not in nets:
+                    nets.append(net)
             else:
                 hosts.add(item)
         return InsecureRegistries(frozenset(hosts), tuple(nets))

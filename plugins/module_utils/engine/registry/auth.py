@@ -40,6 +40,13 @@ def normalize_host(key: str) -> str:
     return k
 
 
+def login_hint(cred_host: str, path: str | None) -> str:
+    """``log in first: berth login HOST (the credentials go to PATH)``: what to run, and where it writes."""
+    server = "" if normalize_host(cred_host) == "docker.io" else f" {cred_host}"
+    where = f" (the credentials go to {path})" if path else ""
+    return f"log in first: berth login{server}{where}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Login:
     username: str
@@ -260,7 +267,7 @@ class Authenticator:
 
     def __init__(self, credentials: Credentials | None, transport: "Transport",
                  clock: t.Callable[[], float] = time.monotonic) -> None:
-        self.credentials = credentials or Credentials()
+        self.credentials = credentials if credentials is not None else Credentials()
         self.transport = transport
         self._clock = clock
         self._lock = threading.Lock()
@@ -297,14 +304,14 @@ class Authenticator:
         login = self.login_for(cred_host)
         by_scheme = {c.scheme: c for c in challenges}
         if "bearer" in by_scheme and by_scheme["bearer"].realm:
-            token, ttl = self._fetch_token(by_scheme["bearer"], scope, login, registry, repository)
+            token, ttl = self._fetch_token(by_scheme["bearer"], scope, login, registry, repository, cred_host)
             with self._lock:
                 self._tokens[(host, scope)] = (token, self._clock() + max(ttl - 5, MIN_TOKEN_TTL))
             return f"Bearer {token}"
         if "basic" in by_scheme or not challenges:
             if login is None:
-                raise AuthError(registry, "authentication required: log in first (no credentials stored for "
-                                          f"{cred_host})", repository, status=401)
+                raise AuthError(registry, f"authentication required: no credentials stored for {cred_host}; "
+                                          f"{login_hint(cred_host, self.credentials.path)}", repository, status=401)
             with self._lock:
                 self._basic_hosts.add(host)
             return login.basic()
@@ -312,7 +319,7 @@ class Authenticator:
                                   f"{', '.join(sorted(by_scheme))} in the registry's challenge", repository, status=401)
 
     def _fetch_token(self, ch: Challenge, scope: str, login: Login | None, registry: str,
-                     repository: str | None) -> tuple[str, int]:
+                     repository: str | None, cred_host: str) -> tuple[str, int]:
         import urllib.parse
 
         from .transport import TransportError
@@ -342,7 +349,8 @@ class Authenticator:
                 raise AuthError(registry, f"the token server {realm_host} rejected the credentials for user "
                                           f"{login.username!r}", repository, status=status)
             raise AuthError(registry, f"authentication required: the token server {realm_host} refuses "
-                                      "anonymous access; log in first", repository, status=status)
+                                      f"anonymous access; {login_hint(cred_host, self.credentials.path)}",
+                            repository, status=status)
         if status != 200:
             raise RegistryError(registry, f"the token server {realm_host} answered HTTP {status}", repository,
                                 status=status)

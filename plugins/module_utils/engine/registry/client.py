@@ -23,7 +23,7 @@ import typing as t
 from ..core import oci
 from ..core.digest import hasher, sha256_bytes
 from ..errors import AuthError, DigestMismatch, EngineError, ManifestUnknown, RegistryError, UnsupportedManifest
-from .auth import Authenticator, Credentials, repository_scope
+from .auth import Authenticator, Credentials, Login, login_hint, repository_scope
 from .transport import RETRY_STATUSES, Endpoint, Response, Transport, TransportError
 
 if t.TYPE_CHECKING:
@@ -60,7 +60,7 @@ class RegistryClient:
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
-        self.credentials = credentials or Credentials()
+        self.credentials = credentials if credentials is not None else Credentials()
         self.transport = Transport(config, timeout=timeout, user_agent=user_agent)
         self.auth = Authenticator(self.credentials, self.transport)
         self.attempts = max(1, config.max_download_attempts)
@@ -173,8 +173,8 @@ class RegistryClient:
                 status: int) -> AuthError:
         login = self.credentials.get(cred_host)
         if login is None:
-            reason = ("pull access denied: authentication required, or the repository does not exist "
-                      "(log in first)")
+            reason = ("pull access denied: authentication required, or the repository does not exist; "
+                      + login_hint(cred_host, self.credentials.path))
         elif status == 403:
             reason = f"access denied for user {login.username!r}"
         else:
@@ -335,6 +335,32 @@ class RegistryClient:
                 return
             raise RegistryError(host, f"/v2/ answered HTTP {status}: not a registry (or not the v2 API)",
                                 status=status)
+
+    def check_login(self, host: str, username: str, password: str) -> None:
+        """What ``docker login`` checks: ``/v2/`` on *host* answers 200 with these credentials (Basic, or a
+        token obtained with them); AuthError when they are rejected."""
+        ep = Endpoint(_DOCKER_HUB_API if host == _DOCKER_HUB else host)
+        auth = Authenticator(Credentials({host: Login(username, password)}), self.transport)
+        header: dict[str, str] = {}
+        for _round in range(2):
+            try:
+                resp = self.transport.request(ep, "GET", "/v2/", header)
+            except TransportError as exc:
+                raise RegistryError(host, exc.reason) from None
+            try:
+                status = resp.status
+                if status == 401 and not header:
+                    header = {"Authorization": auth.answer(resp, ep.host, "", host, host, None)}
+                    continue
+            finally:
+                resp.close()
+            if status == 200:
+                return
+            if status in (401, 403):
+                raise AuthError(host, f"the credentials for user {username!r} were rejected", status=status)
+            raise RegistryError(host, f"/v2/ answered HTTP {status}: not a registry (or not the v2 API)",
+                                status=status)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class BlobStream:

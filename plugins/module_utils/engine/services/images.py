@@ -38,6 +38,8 @@ class PullResult:
     reference: str  # normalised, e.g. docker.io/library/busybox:latest
     repo_digest: str | None  # repo@sha256:... of what the tag pointed at
     changed: bool
+    #: what the user should know but did not stop the pull (e.g. an image for another platform)
+    warnings: tuple[str, ...] = ()
 
     @property
     def familiar(self) -> str:
@@ -91,6 +93,44 @@ class ImageService:
     def _record_and_config(self, image_id: str) -> tuple[ImageRecord, dict[str, t.Any]]:
         return self.store.get(image_id), self.store.config(image_id)
 
+    # ------------------------------------------------------------------ logins
+    def login(self, server: str | None, username: str, password: str) -> str:
+        """``docker login``: check the credentials against *server* (Docker Hub when None), then store them
+        in the credentials file (``auth.json`` beside the configuration, mode 0600). Returns the host."""
+        from ..registry.auth import Credentials, normalize_host
+
+        host = normalize_host(server or "docker.io")
+        if not host:
+            raise InvalidOption("server", server, "give a registry host[:port]")
+        if not username:
+            raise InvalidOption("username", username, "must not be empty")
+        if not password:
+            raise InvalidOption("password", "", "must not be empty")
+        self.registry().check_login(host, username, password)
+        creds = Credentials.load(self.config.auth_path)
+        creds.set(host, username, password)
+        creds.save()
+        self._forget_registry()
+        return host
+
+    def logout(self, server: str | None) -> tuple[str, bool]:
+        """``docker logout``: drop the stored credentials for *server*; (host, whether there were any)."""
+        from ..registry.auth import Credentials, normalize_host
+
+        host = normalize_host(server or "docker.io")
+        creds = Credentials.load(self.config.auth_path)
+        removed = creds.remove(host)
+        if removed:
+            creds.save()
+            self._forget_registry()
+        return host, removed
+
+    def _forget_registry(self) -> None:
+        """The next registry call reads the credentials file again."""
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
+
     # ------------------------------------------------------------------ pull
     def _resolve_remote(
         self, ref: ImageReference, platform: t.Mapping[str, str]
@@ -118,6 +158,11 @@ class ImageService:
             raw, media_type = sub.raw, sub.media_type
         return top.digest, parsed, raw, oci.detect_media_type(raw, media_type)
 
+    @staticmethod
+    def default_platform() -> str:
+        """``os/arch[/variant]`` that pull, import and load use when no platform is given: this host's."""
+        return format_platform(host_platform())
+
     def remote_digest(self, name: str, platform: str | None = None) -> tuple[str, str]:
         """(``repo@digest``, image ID) that a pull of *name* would produce now; downloads no layer."""
         ref = ImageReference.parse(name)
@@ -143,8 +188,10 @@ class ImageService:
             on_event(events.Event("resolve", ref.digest or ref.tag or "latest", message=f"Pulling from {ref.path}"))
             image_id = manifest.config.digest
             created = False
+            warnings: list[str] = []
             if not self.store.complete(image_id):
-                created = self._download(ref, manifest, manifest_raw, manifest_mt, plat, on_event)
+                created = self._download(ref, manifest, manifest_raw, manifest_mt, plat, platform is not None,
+                                         warnings, on_event)
             else:
                 for desc in manifest.layers:
                     on_event(events.Event("layer.exists", Digest(desc.digest).short, desc.size, desc.size))
@@ -153,7 +200,7 @@ class ImageService:
             moved = self.store.set_refs(image_id, tags, digests)
         changed = created or bool(moved)
         on_event(events.Event("image.done", ref.familiar, message="downloaded" if changed else "up to date"))
-        return PullResult(image_id, str(ref), f"{ref.repository}@{repo_digest}", changed)
+        return PullResult(image_id, str(ref), f"{ref.repository}@{repo_digest}", changed, tuple(warnings))
 
     def _download(
         self,
@@ -162,6 +209,8 @@ class ImageService:
         manifest_raw: bytes,
         manifest_mt: str,
         plat: t.Mapping[str, str],
+        explicit: bool,
+        warnings: list[str],
         on_event: events.Callback,
     ) -> bool:
         client = self.registry()
@@ -174,7 +223,10 @@ class ImageService:
             config = oci.parse_config(config_raw, what=f"image config {image_id}")
         except oci.FormatError as exc:
             raise RegistryError(ref.api_host, str(exc), ref.path, image_id) from None
-        self._check_platform(ref, config, plat)
+        warning = self._check_platform(ref, config, plat, explicit)
+        if warning:
+            warnings.append(warning)
+            on_event(events.Event("warning", ref.familiar, message=warning))
         diff_ids = config["rootfs"]["diff_ids"]
         if len(diff_ids) != len(manifest.layers):
             raise RegistryError(
@@ -191,14 +243,22 @@ class ImageService:
         return created
 
     @staticmethod
-    def _check_platform(ref: ImageReference, config: t.Mapping[str, t.Any], plat: t.Mapping[str, str]) -> None:
+    def _check_platform(
+        ref: ImageReference, config: t.Mapping[str, t.Any], plat: t.Mapping[str, str], explicit: bool
+    ) -> str | None:
+        """Docker's rule for a single-platform image: for another architecture it is an error when the
+        platform was asked for, and a warning (returned) when the host's platform was assumed."""
         arch = config.get("architecture")
-        if arch and plat.get("architecture") and arch != plat["architecture"]:
+        if not arch or not plat.get("architecture") or arch == plat["architecture"]:
+            return None
+        actual = format_platform({"os": config.get("os", "linux"), "architecture": arch,
+                                  "variant": config.get("variant", "")})
+        if explicit:
             raise RegistryError(
-                ref.api_host,
-                f"image is for {config.get('os', 'linux')}/{arch}, not the requested platform {format_platform(plat)}",
-                ref.path,
+                ref.api_host, f"image is for {actual}, not the requested platform {format_platform(plat)}", ref.path,
             )
+        return (f"The requested image's platform ({actual}) does not match the detected host platform "
+                f"({format_platform(plat)}) and no specific platform was requested")
 
     def _fetch_layers(
         self,

@@ -159,7 +159,12 @@ def _oci_tags(src: Source, annotations: t.Mapping[str, str] | None) -> list[str]
     return []
 
 
-def _oci_plans(src: Source) -> list[_Plan]:
+def _oci_plans(src: Source, skipped: list[str] | None = None) -> list[_Plan]:
+    """One plan per image of the layout's index.
+
+    An entry that is itself an index without a manifest for the host's platform is left out and said in
+    *skipped*, so one such image does not fail the whole layout; it is an error only when nothing is left.
+    """
     if src.has("oci-layout"):
         layout = _json(src, "oci-layout", "oci-layout")
         version = str((layout or {}).get("imageLayoutVersion", "")) if isinstance(layout, dict) else ""
@@ -177,6 +182,7 @@ def _oci_plans(src: Source) -> list[_Plan]:
     if any(d.platform and oci.platform_matches(host, d.platform) for d in entries):
         entries = [d for d in entries if not d.platform or oci.platform_matches(host, d.platform)]
     plans: dict[str, _Plan] = {}
+    not_for_host: list[str] = []
     for top in entries:
         tags = _oci_tags(src, top.annotations)
         desc = top
@@ -184,14 +190,21 @@ def _oci_plans(src: Source) -> list[_Plan]:
             raw = _read_blob(src, desc, "manifest")
             try:
                 parsed = oci.parse_manifest(raw, desc.media_type, what=f"manifest {desc.digest}")
-                if isinstance(parsed, oci.ImageIndex):
-                    desc = oci.select_platform(parsed, host, what=f"index {desc.digest}")
-                    continue
             except oci.FormatError as exc:
                 raise ArchiveError(src.label, str(exc)) from None
+            if isinstance(parsed, oci.ImageIndex):
+                try:
+                    desc = oci.select_platform(parsed, host, what=f"index {desc.digest}")
+                except oci.FormatError as exc:
+                    shown = ", ".join(familiar(x) for x in tags) or top.digest
+                    not_for_host.append(f"{shown}: {exc}")
+                    break
+                continue
             break
         else:
             raise ArchiveError(src.label, f"image indexes nested more than {_MAX_NESTING} deep")
+        if isinstance(parsed, oci.ImageIndex):
+            continue  # not for this host (said above)
         config = _read_blob(src, parsed.config, "image config")
         diff_ids = _parse_config(src, config, f"image config {parsed.config.digest}")
         if len(diff_ids) != len(parsed.layers):
@@ -213,6 +226,10 @@ def _oci_plans(src: Source) -> list[_Plan]:
             plans[image_id] = _Plan(image_id, config, diff_ids, layers, raw, mt, tags)
         else:
             plan.tags.extend(x for x in tags if x not in plan.tags)
+    if not_for_host and not plans:
+        raise ArchiveError(src.label, "no image for this host's platform: " + "; ".join(not_for_host))
+    if skipped is not None:
+        skipped.extend(f"skipped {x}" for x in not_for_host)
     return list(plans.values())
 
 
@@ -222,11 +239,11 @@ def _is_attestation(desc: oci.Descriptor) -> bool:
     return plat.get("os") == "unknown" or kind == "attestation-manifest"
 
 
-def _plans(src: Source) -> list[_Plan]:
+def _plans(src: Source, skipped: list[str] | None = None) -> list[_Plan]:
     if src.has("manifest.json"):
         return _docker_plans(src)
     if src.has("index.json"):
-        return _oci_plans(src)
+        return _oci_plans(src, skipped)
     if src.has("repositories"):
         raise ArchiveError(src.label, "legacy docker-archive without manifest.json (Docker < 1.10) is not supported")
     raise ArchiveError(
@@ -367,12 +384,16 @@ def load(store: ImageStore, path: str, on_event: events.Callback = events.ignore
     before any layer is stored.  Layers already in the store are not extracted
     again.  An OCI entry whose ``org.opencontainers.image.ref.name`` is a bare
     tag and that has no ``io.containerd.image.name`` is loaded untagged, as
-    ``docker load`` reports it: ``Loaded image ID: sha256:...``.
+    ``docker load`` reports it: ``Loaded image ID: sha256:...``.  An OCI entry that is an index without
+    the host's platform is skipped with a ``warning`` event, unless no image is left.
     """
     with open_source(path, store.layout.tmp_dir) as src:
-        plans = _plans(src)
+        skipped: list[str] = []
+        plans = _plans(src, skipped)
         if not plans:
             raise ArchiveError(src.label, "the archive contains no image")
+        for message in skipped:
+            on_event(events.Event("warning", src.label, message=message))
         loader = _Loader(store, src, on_event)
         return [loader.image(p) for p in plans]
 
