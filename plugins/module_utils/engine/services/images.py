@@ -10,7 +10,7 @@ import os
 import typing as t
 
 from ..config.daemon import DaemonConfig
-from ..core import events, oci
+from ..core import events, fs, oci
 from ..core.digest import Digest
 from ..core.timefmt import format_rfc3339, parse_rfc3339
 from ..errors import Conflict, ImageNotFound, InvalidOption, InvalidReference, RegistryError
@@ -511,6 +511,7 @@ class ImageService:
 
     def _store_bytes(self) -> int:
         total = sum(self.store.layers.size(d) for d in self.store.layers.all())
+        total += fs.tree_size(self.store.layout.tmp_dir)  # what interrupted work left behind
         return total + sum(self.store.blobs.size(b) for b in self.store.blobs.all())
 
     # ------------------------------------------------------------------ archives
@@ -612,7 +613,9 @@ class ImageService:
             from ..store import remap
 
             remapped = sum(self.store.layers.size(d) for _key, d in remap.copies(self.store.layout))
-        return {"LayersSize": sum(layer_size.values()) + remapped, "Images": images}
+        # what no image uses (an interrupted pull or load, tmp/): on disk, and reclaimed by a prune
+        garbage = self.store.garbage_bytes()
+        return {"LayersSize": sum(layer_size.values()) + remapped + garbage, "Images": images}
 
 
 def _last_comment(cfg: t.Mapping[str, t.Any]) -> str:

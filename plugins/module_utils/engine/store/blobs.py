@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import typing as t
-import uuid
 
 from ..core import fs, trust
 from ..core.digest import Digest, hasher, verify
@@ -19,7 +18,7 @@ class BlobWriter:
         self._blobs = blobs
         self.expected = expected
         self._hash = hasher(expected or f"{algorithm}:")
-        self.tmp = os.path.join(blobs.layout.tmp_dir, f"blob-{uuid.uuid4().hex}")
+        self.tmp = fs.staging_path(blobs.layout.tmp_dir, "blob")
         self._fh: t.BinaryIO | None = open(self.tmp, "xb")
         self.size = 0
 

@@ -94,6 +94,12 @@ class ImageStore:
         trust.secure_root(self.layout, create=True)
         for d in self.layout.all_dirs():
             fs.ensure_dir(d, 0o700)
+        self.reclaim_staging()
+
+    def reclaim_staging(self) -> int:
+        """Delete what dead processes left in ``tmp/`` (a killed pull or load); safe while others stage.
+        Returns the bytes freed."""
+        return fs.reclaim_staging(self.layout.tmp_dir)
 
     @property
     def exists(self) -> bool:
@@ -327,16 +333,34 @@ class ImageStore:
 
             sweep(self.layout, lambda key, diff_id: self.layers.has(diff_id) and (
                 remapped_in_use is None or (key, diff_id) in remapped_in_use))
-        self.clean_tmp()
+        freed += self.clean_tmp()
         return deleted, freed
 
-    def clean_tmp(self) -> None:
+    def clean_tmp(self) -> int:
+        """Empty ``tmp/`` (the caller holds the gc lock exclusively: nothing stages); return the bytes freed."""
         try:
             names = os.listdir(self.layout.tmp_dir)
         except FileNotFoundError:
-            return
+            return 0
+        freed = 0
         for n in names:
-            fs.rmtree(os.path.join(self.layout.tmp_dir, n))
+            path = os.path.join(self.layout.tmp_dir, n)
+            freed += fs.tree_size(path)
+            fs.rmtree(path)
+        return freed
+
+    def unreferenced(self) -> tuple[list[str], list[str]]:
+        """(diff IDs, blob digests) stored that no image record uses: left by an interrupted pull or load,
+        or by a removal that was interrupted. Reused by the next pull; deleted by :meth:`collect_garbage`."""
+        used_layers, used_blobs = self.referenced()
+        return ([str(d) for d in self.layers.all() if d not in used_layers],
+                [str(b) for b in self.blobs.all() if b not in used_blobs])
+
+    def garbage_bytes(self) -> int:
+        """Bytes that :meth:`collect_garbage` would free (unreferenced layers and blobs, ``tmp/``)."""
+        layers, blobs = self.unreferenced()
+        return (sum(self.layers.size(d) for d in layers) + sum(self.blobs.size(b) for b in blobs)
+                + fs.tree_size(self.layout.tmp_dir))
 
     def image_size(self, rec: ImageRecord) -> int:
         return sum(self.layers.size(x.diff_id) for x in rec.layers)

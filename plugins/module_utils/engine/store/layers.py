@@ -15,7 +15,6 @@ import json
 import os
 import time
 import typing as t
-import uuid
 
 from ..core import fs
 from ..core.digest import Digest, HashingReader, verify
@@ -139,7 +138,7 @@ class LayerStore:
     ) -> LayerInfo:
         from .unpack import extract_layer, open_decompressed  # tarfile & co.: only when a layer comes in
 
-        stage = os.path.join(self.layout.tmp_dir, f"layer-{uuid.uuid4().hex}")
+        stage = fs.staging_path(self.layout.tmp_dir, "layer")
         diff = os.path.join(stage, "diff")
         os.makedirs(diff, mode=0o755)
         writer = self.blobs.writer(blob_digest) if keep_blob else None

@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A store that heals itself: what a killed ``bin/berth pull``/``load`` leaves behind is counted, reclaimed
+and reused; damaged blobs are named and repaired. Real SIGKILLs of real ``bin/berth`` processes against the
+loopback registry; the tests measure bytes and files left, never time."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.support import images as timages
+from tests.support.cli import Berth, pycache_env
+
+pytestmark = [pytest.mark.functional]
+
+#: Enough staged bytes that the kill lands mid-work (the content is incompressible).
+STAGED = 2 << 20
+
+
+def _sizes(directory: str) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(directory):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
+
+
+def _entries(root: str, sub: str) -> list[str]:
+    d = os.path.join(root, *sub.split("/"))
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def _left_behind(root: str) -> int:
+    """Bytes in tmp/ and in layers/ (no image is recorded, so every layer is unreferenced)."""
+    return _sizes(os.path.join(root, "tmp")) + _sizes(os.path.join(root, "layers"))
+
+
+def _kill_when_staged(berth: Berth, *args: str) -> None:
+    """Start ``bin/berth ARGS`` and SIGKILL it once STAGED bytes are in tmp/ (the work is under way)."""
+    proc = subprocess.Popen(berth.argv(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=berth.env)
+    tmp = os.path.join(berth.root, "tmp")
+    try:
+        while proc.poll() is None and _sizes(tmp) < STAGED:
+            time.sleep(0.001)
+    finally:
+        proc.kill()
+        _out, err = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, f"berth {' '.join(args)} ended by itself first: {err.decode()}"
+
+
+@pytest.fixture
+def berth(tmp_path, registry) -> Berth:
+    root, etc, cache = (str(tmp_path / n) for n in ("root", "etc", "pycache"))
+    for d in (root, etc, cache):
+        os.makedirs(d)
+    config = os.path.join(etc, "daemon.json")
+    with open(config, "w", encoding="utf-8") as fh:
+        json.dump({"data-root": root, "insecure-registries": [registry.host]}, fh)
+    return Berth(root, config, pycache_env(cache))
+
+
+@pytest.fixture(scope="module")
+def big_image(registry, busybox_rootfs, tmp_path_factory) -> timages.Pushed:
+    """busybox + a 24 MB incompressible layer, so that a pull is under way long enough to be killed."""
+    lay = tmp_path_factory.mktemp("heal-big") / "layout"
+    img = timages.make_oci_layout(lay, "1", [busybox_rootfs, timages.random_layer_files(6, 4 << 20)], cmd=["sh"])
+    return timages.push(img, "1", registry.host, "heal/big:1")
+
+
+@pytest.fixture(scope="module")
+def big_archive(tmp_path_factory) -> str:
+    """A gzip-compressed docker-archive of a 24 MB layer (load spools it into tmp/ first)."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in timages.random_layer_files(6, 4 << 20).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    d = tmp_path_factory.mktemp("heal-archive")
+    plain = timages.docker_archive(d / "big.tar", [buf.getvalue()], "heal/loaded:1")
+    with open(plain, "rb") as src, gzip.open(str(d / "big.tar.gz"), "wb", compresslevel=1) as dst:
+        shutil.copyfileobj(src, dst)
+    return str(d / "big.tar.gz")
+
+
+def _bytes(human: str) -> float:
+    """``25.17MB`` (render.human_size, base 1000) -> bytes."""
+    units = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+    unit = human.lstrip("0123456789.")
+    return float(human[: len(human) - len(unit)]) * units[unit]
+
+
+def test_killed_pull_is_counted_by_df_and_prune_reports_the_bytes_it_frees(berth, big_image) -> None:
+    _kill_when_staged(berth, "pull", big_image)
+    left = _left_behind(berth.root)
+    assert left >= STAGED
+    # Before: df counted only the layers of images (none), and prune said it freed 0B.
+    usage = json.loads(berth("system", "df", "-v", "--format", "json").out)
+    assert usage["LayersSize"] >= left
+    out = berth("image", "prune", "-f").out
+    reclaimed = out.rsplit("Total reclaimed space: ", 1)[1].strip()
+    assert _bytes(reclaimed) >= left * 0.999  # 4 significant digits
+    assert _entries(berth.root, "tmp") == [] and _entries(berth.root, "layers/sha256") == []
+    assert _entries(berth.root, "blobs/sha256") == []
+    assert json.loads(berth("system", "df", "-v", "--format", "json").out)["LayersSize"] == 0
+
+
+def test_next_pull_reclaims_the_staging_of_a_killed_pull(berth, big_image) -> None:
+    _kill_when_staged(berth, "pull", big_image)
+    assert _sizes(os.path.join(berth.root, "tmp")) >= STAGED
+    berth("pull", big_image)
+    assert _entries(berth.root, "tmp") == []
+    assert len(_entries(berth.root, "layers/sha256")) == 2
+
+
+def test_next_load_reclaims_the_spool_of_a_killed_load(berth, big_archive, busybox_rootfs, tmp_path) -> None:
+    _kill_when_staged(berth, "load", "-i", big_archive)
+    assert _sizes(os.path.join(berth.root, "tmp")) >= STAGED
+    berth("load", "-i", big_archive)
+    assert _entries(berth.root, "tmp") == []
+    assert "heal/loaded " in berth("images").out
