@@ -131,3 +131,81 @@ def test_next_load_reclaims_the_spool_of_a_killed_load(berth, big_archive, busyb
     berth("load", "-i", big_archive)
     assert _entries(berth.root, "tmp") == []
     assert "heal/loaded " in berth("images").out
+
+
+def _blob(root: str, digest: str) -> str:
+    return os.path.join(root, "blobs", "sha256", digest.split(":", 1)[1])
+
+
+def _image_id(berth: Berth, ref: str) -> str:
+    return berth("image", "inspect", "--format", "{{.Id}}", ref).out.strip()
+
+
+def _truncate(path: str, size: int) -> None:
+    with open(path, "r+b") as fh:
+        fh.truncate(size)
+
+
+def _edit(path: str) -> None:
+    with open(path, "r+b") as fh:
+        first = fh.read(1)
+        fh.seek(0)
+        fh.write(bytes([first[0] ^ 0x20]))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "edited"])
+def test_a_damaged_config_is_listed_as_damaged_and_inspect_names_it(berth, pushed_busybox, big_image,
+                                                                    damage) -> None:
+    berth("pull", pushed_busybox)
+    berth("pull", big_image)
+    image_id = _image_id(berth, pushed_busybox)
+    config = _blob(berth.root, image_id)
+    if damage == "truncated":
+        _truncate(config, 40)
+    else:  # still JSON: only the digest tells
+        with open(config, "rb") as fh:
+            doc = json.load(fh)
+        doc["config"]["Cmd"] = ["sh", "-c", "evil"]
+        with open(config, "wb") as fh:
+            fh.write(json.dumps(doc).encode())
+    listed = berth("images", "--no-trunc")
+    assert image_id in listed.out and "(damaged)" in listed.out
+    assert "heal/big" in listed.out  # the other image is unaffected
+    assert f"image config {image_id} is damaged" in listed.err
+    failed = berth("image", "inspect", pushed_busybox, rc=None)
+    assert failed.returncode != 0 and f"image config {image_id} is damaged" in failed.err
+    assert "Traceback" not in failed.err
+    # A re-pull repairs it, and says it downloaded.
+    again = berth("pull", pushed_busybox)
+    assert "Image is up to date" not in again.out and "Downloaded newer image" in again.out
+    assert _image_id(berth, pushed_busybox) == image_id
+    assert "(damaged)" not in berth("images").out
+
+
+def test_system_check_names_damage_repair_removes_it_and_a_pull_restores_it(berth, pushed_busybox) -> None:
+    berth("pull", pushed_busybox)
+    assert berth("system", "check").out.strip() == "No problems found"
+    info = json.loads(berth("image", "inspect", pushed_busybox).out)[0]
+    diff_id = info["RootFS"]["Layers"][0]
+    manifest = json.loads(open(_blob(berth.root, info["Descriptor"]["digest"]), "rb").read())
+    layer_blob = manifest["layers"][0]["digest"]
+    _edit(_blob(berth.root, layer_blob))
+    busybox = os.path.join(berth.root, "layers", "sha256", diff_id.split(":", 1)[1], "diff", "bin", "busybox")
+    _truncate(busybox, 1000)
+
+    found = berth("system", "check", rc=1).out
+    assert f"blob {layer_blob}: its content has the digest sha256:" in found
+    assert f"layer {diff_id}: its files hold" in found
+    assert f"image {info['Id']}: its layer blob {layer_blob} is damaged; its layer {diff_id} is damaged" in found
+
+    repaired = berth("system", "check", "--repair").out
+    assert "(removed)" in repaired
+    assert not os.path.exists(_blob(berth.root, layer_blob))
+    assert not os.path.exists(os.path.dirname(os.path.dirname(busybox)))
+    left = berth("system", "check", rc=1).out  # the image record is kept, with its tag: it names what to pull
+    assert f"image {info['Id']}: its layer blob {layer_blob} is missing; its layer {diff_id} is missing" in left
+
+    again = berth("pull", pushed_busybox)
+    assert "Downloaded newer image" in again.out
+    assert berth("system", "check").out.strip() == "No problems found"
+    assert os.path.getsize(busybox) > 1000

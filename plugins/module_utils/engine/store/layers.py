@@ -163,6 +163,7 @@ class LayerStore:
             meta = {
                 "diff_id": str(got_diff),
                 "size": size,
+                "disk_size": fs.dir_size(diff),  # what :meth:`damage` finds again while nothing changed
                 "created": time.time(),
             }
             with open(os.path.join(stage, "layer.json"), "w") as fh:
@@ -187,6 +188,25 @@ class LayerStore:
                 writer.abort()
             fs.rmtree(stage)
             raise
+
+    def damage(self, diff_id: str) -> str | None:
+        """What is wrong with the unpacked layer *diff_id* (its record, its directory, the size of its
+        files against what was unpacked), or None."""
+        try:
+            info = self.info(diff_id)
+        except (StoreError, ValueError):
+            return "its record layer.json is missing or unreadable"
+        if not isinstance(info, dict) or info.get("diff_id") != str(diff_id):
+            return "its record layer.json names another layer"
+        diff = self.layout.layer_diff(diff_id)
+        if not os.path.isdir(diff):
+            return "its directory diff/ is missing"
+        expected = info.get("disk_size")
+        if isinstance(expected, int):
+            actual = fs.dir_size(diff)
+            if actual != expected:
+                return f"its files hold {actual} bytes, {expected} when it was unpacked"
+        return None
 
     def remove(self, diff_id: str) -> int:
         """Delete a layer (caller holds the gc lock and knows it is unused); return its size."""
