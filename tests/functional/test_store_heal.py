@@ -16,6 +16,7 @@ import pytest
 
 from tests.support import images as timages
 from tests.support.cli import Berth, pycache_env
+from tests.support.registry import FlakyProxy
 
 pytestmark = [pytest.mark.functional]
 
@@ -57,15 +58,19 @@ def _kill_when_staged(berth: Berth, *args: str) -> None:
     assert proc.returncode == -signal.SIGKILL, f"berth {' '.join(args)} ended by itself first: {err.decode()}"
 
 
-@pytest.fixture
-def berth(tmp_path, registry) -> Berth:
-    root, etc, cache = (str(tmp_path / n) for n in ("root", "etc", "pycache"))
+def _scratch(base, *insecure: str) -> Berth:
+    root, etc, cache = (str(base / n) for n in ("root", "etc", "pycache"))
     for d in (root, etc, cache):
         os.makedirs(d)
     config = os.path.join(etc, "daemon.json")
     with open(config, "w", encoding="utf-8") as fh:
-        json.dump({"data-root": root, "insecure-registries": [registry.host]}, fh)
+        json.dump({"data-root": root, "insecure-registries": list(insecure)}, fh)
     return Berth(root, config, pycache_env(cache))
+
+
+@pytest.fixture
+def berth(tmp_path, registry) -> Berth:
+    return _scratch(tmp_path, registry.host)
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +128,24 @@ def test_next_pull_reclaims_the_staging_of_a_killed_pull(berth, big_image) -> No
     berth("pull", big_image)
     assert _entries(berth.root, "tmp") == []
     assert len(_entries(berth.root, "layers/sha256")) == 2
+
+
+def test_a_killed_pull_resumes_its_download_with_range(tmp_path, registry, big_image) -> None:
+    with FlakyProxy(registry.host) as proxy:
+        berth = _scratch(tmp_path, registry.host, proxy.host)
+        _kill_when_staged(berth, "pull", big_image)
+        partials = {n: os.path.getsize(os.path.join(berth.root, "tmp", n))
+                    for n in _entries(berth.root, "tmp") if n.startswith("partial-")}
+        partials = {n: size for n, size in partials.items() if size}
+        assert partials  # what the killed pull had downloaded
+        berth("pull", big_image.replace(registry.host, proxy.host))
+        ranges = {r.path.rsplit("/", 1)[1]: r.headers.get("range") for r in proxy.requests
+                  if r.method == "GET" and "/blobs/" in r.path}
+        for name, size in partials.items():
+            digest = name[len("partial-"):].replace("-", ":", 1)
+            assert ranges[digest] == f"bytes={size}-"  # only the rest was asked for
+        assert _entries(berth.root, "tmp") == []
+        assert berth("system", "check").out.strip() == "No problems found"
 
 
 def test_next_load_reclaims_the_spool_of_a_killed_load(berth, big_archive, busybox_rootfs, tmp_path) -> None:
@@ -209,3 +232,17 @@ def test_system_check_names_damage_repair_removes_it_and_a_pull_restores_it(bert
     assert "Downloaded newer image" in again.out
     assert berth("system", "check").out.strip() == "No problems found"
     assert os.path.getsize(busybox) > 1000
+
+
+def test_a_wrong_partial_download_is_dropped_and_the_blob_fetched_whole(berth, big_image) -> None:
+    """A partial download whose bytes are not the blob's (a disk error, an edit) costs one more download,
+    never a wrong layer nor a failed pull."""
+    _kill_when_staged(berth, "pull", big_image)
+    partials = [n for n in _entries(berth.root, "tmp") if n.startswith("partial-")]
+    for name in partials:
+        path = os.path.join(berth.root, "tmp", name)
+        with open(path, "wb") as fh:
+            fh.write(os.urandom(100_000))
+    berth("pull", big_image)
+    assert _entries(berth.root, "tmp") == []
+    assert berth("system", "check").out.strip() == "No problems found"

@@ -237,18 +237,14 @@ class ImageService:
             def progress(n: int) -> None:
                 on_event(events.Event("layer.download", short, n, desc.size))
 
-            stream = client.open_blob(ref, desc)
-            try:
-                info = layers.ingest(
-                    stream,
-                    media_type=desc.media_type,
-                    blob_digest=desc.digest,
-                    diff_id=diff_id,
-                    blob_size=desc.size,
-                    progress=progress,
-                )
-            finally:
-                stream.close()
+            info = layers.fetch(  # resumes what a killed pull of this blob downloaded
+                lambda offset: client.open_blob(ref, desc, offset),
+                media_type=desc.media_type,
+                blob_digest=desc.digest,
+                diff_id=diff_id,
+                blob_size=desc.size,
+                progress=progress,
+            )
             on_event(events.Event("layer.done", short, desc.size, desc.size))
             return LayerRef(info.diff_id, info.blob or desc.digest, desc.media_type, desc.size)
 

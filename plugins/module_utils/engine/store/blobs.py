@@ -14,13 +14,30 @@ from ..errors import DamagedContent, StoreError
 class BlobWriter:
     """Stream a blob into staging; :meth:`commit` verifies and renames it into place."""
 
-    def __init__(self, blobs: "BlobStore", expected: str | None, algorithm: str = "sha256") -> None:
+    def __init__(self, blobs: "BlobStore", expected: str | None, algorithm: str = "sha256",
+                 partial: str | None = None) -> None:
+        """*partial*: append to this file (a download of *expected* cut short), whose bytes are hashed
+        first; the caller holds the blob's lock. Otherwise a new staging file."""
         self._blobs = blobs
         self.expected = expected
         self._hash = hasher(expected or f"{algorithm}:")
-        self.tmp = fs.staging_path(blobs.layout.tmp_dir, "blob")
-        self._fh: t.BinaryIO | None = open(self.tmp, "xb")
         self.size = 0
+        if partial is None:
+            self.tmp = fs.staging_path(blobs.layout.tmp_dir, "blob")
+            self._fh: t.BinaryIO | None = open(self.tmp, "xb")
+            return
+        self.tmp = partial
+        self._fh = open(partial, "a+b")
+        self._fh.seek(0)
+        for chunk in iter(lambda: self._fh.read(1 << 20), b""):  # type: ignore[union-attr]
+            self._hash.update(chunk)
+            self.size += len(chunk)
+
+    def keep(self) -> None:
+        """Close, leaving what was written for a later resume (a partial download)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
     def write(self, data: bytes) -> int:
         if self._fh is None:
@@ -95,8 +112,8 @@ class BlobStore:
         except FileNotFoundError:
             raise StoreError(f"blob {digest} is missing from the store {self.layout.root}") from None
 
-    def writer(self, expected: str | None = None) -> BlobWriter:
-        return BlobWriter(self, expected)
+    def writer(self, expected: str | None = None, partial: str | None = None) -> BlobWriter:
+        return BlobWriter(self, expected, partial=partial)
 
     def put_bytes(self, data: bytes, expected: str | None = None, what: str = "blob") -> Digest:
         """Store a small blob (a config, a manifest); one stored before but damaged since is replaced."""
