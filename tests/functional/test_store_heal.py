@@ -246,3 +246,45 @@ def test_a_wrong_partial_download_is_dropped_and_the_blob_fetched_whole(berth, b
     berth("pull", big_image)
     assert _entries(berth.root, "tmp") == []
     assert berth("system", "check").out.strip() == "No problems found"
+
+
+# ---------------------------------------------------------------- zstd with the stock bin/berth
+STOCK_PYTHON = "/usr/bin/python3"  # bin/berth's shebang: Debian's Python, without the zstandard module
+
+
+class StockBerth(Berth):
+    """``bin/berth`` run by its shebang, as a user runs it (not the test venv's Python)."""
+
+    def argv(self, *args: str) -> list[str]:
+        from tests.support.cli import BERTH
+
+        return [BERTH, "--root", self.root, "--config", self.config, *args]
+
+
+@pytest.fixture(scope="module")
+def pushed_zstd(registry, busybox_layout, tmp_path_factory) -> timages.Pushed:
+    copy = tmp_path_factory.mktemp("heal-zstd") / "layout"
+    shutil.copytree(busybox_layout.path, copy)
+    img = timages.zstd_variant(timages.OciLayout(str(copy), busybox_layout.tag), "zstd")
+    return timages.push(img, "zstd", registry.host, "heal/zstd:1")
+
+
+@pytest.mark.skipif(not os.path.exists(STOCK_PYTHON), reason=f"bin/berth runs {STOCK_PYTHON}")
+def test_zstd_image_pull_run_and_save_with_the_stock_berth(tmp_path, registry, pushed_zstd) -> None:
+    import hashlib
+    import tarfile
+
+    plain = _scratch(tmp_path, registry.host)
+    b = StockBerth(plain.root, plain.config, plain.env)
+    b("pull", pushed_zstd)
+    info = json.loads(b("image", "inspect", pushed_zstd).out)[0]
+    manifest = json.loads(open(_blob(b.root, info["Descriptor"]["digest"]), "rb").read())
+    assert {x["mediaType"] for x in manifest["layers"]} == {timages.OCI_LAYER_ZSTD}
+    ran = b("run", "--rm", "--network", "none", pushed_zstd, "cat", "/etc/passwd")
+    assert ran.out.startswith("root:x:0:0:")
+    saved = str(tmp_path / "saved.tar")
+    b("save", "-o", saved, pushed_zstd)  # docker-archive: the layers decompressed, checked against diff IDs
+    with tarfile.open(saved) as tf:
+        layers = json.load(tf.extractfile("manifest.json"))[0]["Layers"]
+        got = ["sha256:" + hashlib.sha256(tf.extractfile(name).read()).hexdigest() for name in layers]
+    assert got == info["RootFS"]["Layers"]
