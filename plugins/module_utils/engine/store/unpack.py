@@ -274,11 +274,7 @@ class _ZstdCommand(_Decoded):
         if stdin is None:
             raise AssertionError("stdin is a pipe")
         try:
-            while True:
-                data = source.read(_READ_SIZE)
-                if not data:
-                    break
-                stdin.write(data)
+            shutil.copyfileobj(source, stdin, _READ_SIZE)
         except BrokenPipeError:  # zstd stopped reading (bad data): its exit status says why
             pass
         except BaseException as exc:  # noqa: B036 - handed to the reading thread
