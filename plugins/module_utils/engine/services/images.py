@@ -10,7 +10,7 @@ import os
 import typing as t
 
 from ..config.daemon import DaemonConfig
-from ..core import events, fs, oci
+from ..core import events, oci
 from ..core.digest import Digest
 from ..core.timefmt import format_rfc3339, parse_rfc3339
 from ..errors import Conflict, ImageNotFound, InvalidOption, InvalidReference, RegistryError, StoreError
@@ -517,7 +517,7 @@ class ImageService:
 
     def _store_bytes(self) -> int:
         total = sum(self.store.layers.size(d) for d in self.store.layers.all())
-        total += fs.tree_size(self.store.layout.tmp_dir)  # what interrupted work left behind
+        total += self.store.leftover_bytes()  # what interrupted work left behind in tmp/
         return total + sum(self.store.blobs.size(b) for b in self.store.blobs.all())
 
     # ------------------------------------------------------------------ archives

@@ -384,7 +384,17 @@ class ImageStore:
         """Bytes that :meth:`collect_garbage` would free (unreferenced layers and blobs, ``tmp/``)."""
         layers, blobs = self.unreferenced()
         return (sum(self.layers.size(d) for d in layers) + sum(self.blobs.size(b) for b in blobs)
-                + fs.tree_size(self.layout.tmp_dir))
+                + self.leftover_bytes())
+
+    def leftover_bytes(self) -> int:
+        """Bytes in ``tmp/`` that interrupted work left: staging entries of processes that are gone, partial
+        downloads. Not the work in progress of live processes, nor the runtime's own entries."""
+        try:
+            names = os.listdir(self.layout.tmp_dir)
+        except FileNotFoundError:
+            return 0
+        return sum(fs.tree_size(os.path.join(self.layout.tmp_dir, n)) for n in names
+                   if n.startswith("partial-") or fs.staging_owner_alive(n) is False)
 
     # ---------------------------------------------------------------- check
     def check(self) -> list[Problem]:
