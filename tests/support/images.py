@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import typing as t
 
@@ -28,6 +29,7 @@ Layer = t.Union[PathLike, t.Mapping[str, bytes]]
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
@@ -474,3 +476,22 @@ __all__ = [
     "OciLayout", "PLATFORM_FILE", "Pushed", "busybox_rootfs", "make_oci_layout", "platform_layouts", "push",
     "push_index", "random_layer_files", "skopeo_inspect_raw", "write_files",
 ]
+
+
+def zstd_variant(layout: OciLayout, tag: str) -> OciLayout:
+    """The image *layout* again under *tag*, with every layer recompressed as ``tar+zstd`` (by the ``zstd``
+    command); config and diff IDs unchanged."""
+    import gzip
+
+    require_tools("zstd", why="building zstd-compressed test images")
+    manifest = layout.manifest
+    for desc in manifest["layers"]:
+        plain = layout.blob(desc["digest"])
+        if plain[:2] == b"\x1f\x8b":
+            plain = gzip.decompress(plain)
+        packed = subprocess.run(["zstd", "-q", "-c", "-3"], input=plain, stdout=subprocess.PIPE, check=True).stdout
+        desc.update(mediaType=OCI_LAYER_ZSTD, digest=_put_blob(layout.path, packed), size=len(packed))
+    man_raw = json.dumps(manifest, separators=(",", ":")).encode()
+    _set_tag(layout.path, tag, {"mediaType": OCI_MANIFEST, "digest": _put_blob(layout.path, man_raw),
+                                "size": len(man_raw)})
+    return OciLayout(layout.path, tag)

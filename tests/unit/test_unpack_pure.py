@@ -297,7 +297,9 @@ def test_zstd_output_per_call_is_bounded() -> None:
 
 def test_zstd_without_zstandard_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(unpack, "optional_import", lambda name: None)
-    with pytest.raises(MissingDependency, match="pip install zstandard") as info:
+    monkeypatch.setattr(unpack, "which", lambda name: None)
+    monkeypatch.setattr(unpack, "_DIST_PACKAGES", "/nonexistent")
+    with pytest.raises(MissingDependency, match="python3-zstandard \\(or zstd\\)") as info:
         unpack.open_decompressed(io.BytesIO(b"\x28\xb5\x2f\xfd" + bytes(10)))
     assert "zstd-compressed layers" in str(info.value)
     # gzip and plain layers do not need it
@@ -309,3 +311,39 @@ def test_damaged_deflate_data_is_a_store_error() -> None:
     bad = bad[:30] + bytes(200) + bad[230:]
     with pytest.raises(StoreError):
         unpack.open_decompressed(io.BytesIO(bad)).read()
+
+
+@pytest.fixture
+def zstd_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``zstandard`` module, as under the system Python that bin/berth runs: the ``zstd`` command decodes."""
+    if unpack.which("zstd") is None:
+        pytest.skip("the zstd command is not installed")
+    monkeypatch.setattr(unpack, "optional_import", lambda name: None)
+    monkeypatch.setattr(unpack, "_DIST_PACKAGES", "/nonexistent")
+
+
+@pytest.mark.parametrize("frames", [1, 2])
+def test_zstd_through_the_command_where_the_module_is_missing(zstd_command: None, frames: int) -> None:
+    data = _zstd(PAYLOAD) if frames == 1 else _zstd(PAYLOAD[:300000]) + _zstd(PAYLOAD[300000:])
+    stream = unpack.open_decompressed(t.cast(t.BinaryIO, ShortReads(data)),
+                                      "application/vnd.oci.image.layer.v1.tar+zstd")
+    assert isinstance(stream, unpack._ZstdCommand)
+    assert _read_in_pieces(stream) == PAYLOAD
+
+
+def test_zstd_command_refuses_corrupt_data(zstd_command: None) -> None:
+    stream = unpack.open_decompressed(io.BytesIO(_zstd(PAYLOAD)[:-100]))
+    with pytest.raises(StoreError, match="invalid zstd data"):
+        _read_in_pieces(stream)
+
+
+def test_zstd_command_raises_the_error_of_its_source(zstd_command: None) -> None:
+    class Failing(io.BytesIO):
+        def read(self, n: int | None = -1) -> bytes:
+            if self.tell() > 1000:
+                raise ConnectionResetError("the registry went away")
+            return super().read(min(n or 1000, 1000))
+
+    stream = unpack.open_decompressed(Failing(_zstd(random.Random(3).randbytes(200_000))))
+    with pytest.raises(ConnectionResetError, match="went away"):
+        _read_in_pieces(stream)

@@ -151,6 +151,13 @@ def _add_df(p: argparse.ArgumentParser) -> None:
     _handler(p, "system.df")
 
 
+def _add_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-r", "--repair", action="store_true",
+                   help="Remove the damaged blobs and layers (pull their images again to restore them)")
+    p.add_argument("--format", metavar="FORMAT", help="Format output: 'table' or 'json'")
+    _handler(p, "system.check")
+
+
 def _add_help(p: argparse.ArgumentParser) -> None:
     # run/create/exec use -h for other things (docker's --hostname): --help only.
     p.add_argument("--help", action="help", help="Print usage")
@@ -438,6 +445,7 @@ def _group(sub: _LazyVerbs, name: str, help_: str,
 
 
 _SYSTEM_VERBS: list[_Verb] = [
+    (("check",), _add_check, "Verify the image store: blobs, unpacked layers, image records", "[OPTIONS]"),
     (("df",), _add_df, "Show disk usage", "[OPTIONS]"),
     (("info",), _add_info, "Display system-wide information", "[OPTIONS]"),
     (("prune",), lambda p: _add_prune(p, "system.prune"), "Remove unused data", "[OPTIONS]"),

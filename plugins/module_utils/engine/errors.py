@@ -109,6 +109,17 @@ class DigestMismatch(StoreError):
         self.actual = actual
 
 
+class DamagedContent(StoreError):
+    """Stored content (a blob, an unpacked layer) no longer matches its digest or record."""
+
+    def __init__(self, what: str, digest: str, reason: str) -> None:
+        super().__init__(f"{what} {digest} is damaged: {reason}; pull the image again, or remove the damaged "
+                         "content with 'berth system check --repair'")
+        self.what = what
+        self.digest = digest
+        self.reason = reason
+
+
 class UnsafeLayer(StoreError):
     """A layer tar member would write outside its layer directory."""
 

@@ -206,7 +206,7 @@ def image_items(
                 {
                     "Containers": "N/A" if containers == -1 else str(containers),
                     "CreatedAt": render.go_time(created),
-                    "CreatedSince": render.created_since(created, now),
+                    "CreatedSince": "(damaged)" if img.get("Damaged") else render.created_since(created, now),
                     "Digest": dgst,
                     "ID": render.trunc_id(str(img.get("Id", "")), trunc),
                     "Repository": repo,
@@ -227,6 +227,9 @@ def images(ctx: Context) -> int:
         flt.setdefault("reference", []).append(a.repository)
     found = ctx.engine.images.list(filters=flt or None, all=a.all)
     trunc = not a.no_trunc
+    for img in found:
+        if img.get("Damaged"):
+            ctx.err(f"warning: image {img.get('Id')}: {img['Damaged']}")
     if a.quiet:
         seen = set()
         for img in found:

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``berth system`` verbs: ``df`` (disk usage, docker's table and verbose views) and ``info``; ``version``."""
+"""``berth system`` verbs: ``df`` (disk usage, docker's table and verbose views), ``info`` and ``check``;
+``version``."""
 from __future__ import annotations
 
 import os
@@ -266,6 +267,28 @@ def version(ctx: Context) -> int:
         return 0
     ctx.stdout.write(version_text(data))
     return 0
+
+
+def check(ctx: Context) -> int:
+    """``berth system check [--repair] [--format json]``: one line per problem; 1 while problems remain."""
+    a = ctx.args
+    report = ctx.engine.system.check(repair=a.repair)
+    problems = report["Problems"]
+    if (a.format or "table") == "json":
+        ctx.out(render.go_json(report))
+    else:
+        for p in problems:
+            fixed = " (removed)" if a.repair and p["Kind"] in ("blob", "layer") else ""
+            ctx.out(f"{p['Kind']} {p['Id']}: {p['Problem']}{fixed}")
+        if not problems:
+            ctx.out("No problems found")
+        elif a.repair:
+            ctx.out(f"{len(problems)} problem(s) found; the damaged content is removed: pull the images "
+                    "named above again to restore it")
+            ctx.out(f"Total reclaimed space: {render.human_size(int(report.get('SpaceReclaimed') or 0))}")
+        else:
+            ctx.out(f"{len(problems)} problem(s) found; 'berth system check --repair' removes the damaged content")
+    return 1 if problems and not a.repair else 0
 
 
 def info(ctx: Context) -> int:

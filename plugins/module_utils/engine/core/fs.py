@@ -126,12 +126,84 @@ def remove_quietly(path: str) -> None:
         pass
 
 
+# Staging entries (the data root's tmp/) carry their owner: ``<kind>@<pid>.<start>.<boot>.<random>``, with the
+# owning process's start time (clock ticks since boot, /proc/<pid>/stat) and the boot's ID, so that a
+# process can tell the leftovers of dead processes (a SIGKILL, ENOSPC, a crash) from work in progress.
+_owner: tuple[int, str] | None = None  # (pid, "<pid>.<start>.<boot>") of this process, after a fork too
+_boot: str | None = None
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": field 3 onwards
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+def _boot_id() -> str:
+    global _boot
+    if _boot is None:
+        try:
+            with open("/proc/sys/kernel/random/boot_id") as fh:
+                _boot = fh.read().strip().replace("-", "")[:12]
+        except OSError:
+            _boot = "0"
+    return _boot
+
+
+def owner_token() -> str:
+    """``<pid>.<start time>.<boot ID>`` of this process: unique among the processes of all boots."""
+    global _owner
+    pid = os.getpid()
+    if _owner is None or _owner[0] != pid:
+        _owner = (pid, f"{pid}.{_start_time(pid) or 0}.{_boot_id()}")
+    return _owner[1]
+
+
+def staging_path(tmp_dir: str, kind: str, suffix: str = "") -> str:
+    """A new, unique staging path in *tmp_dir* that names this process as its owner (see
+    :func:`reclaim_staging`)."""
+    return os.path.join(tmp_dir, f"{kind}@{owner_token()}.{os.urandom(8).hex()}{suffix}")
+
+
+def staging_owner_alive(name: str) -> bool | None:
+    """Whether the process that made the staging entry *name* still runs; None for a name without an
+    owner (made by something else: only an exclusive cleaner may remove it)."""
+    _kind, at, rest = name.partition("@")
+    parts = rest.split(".")
+    if not at or len(parts) < 4 or not parts[0].isdigit():
+        return None
+    pid, start, boot = parts[:3]
+    if boot != _boot_id():
+        return False
+    return _start_time(int(pid)) == start
+
+
+def reclaim_staging(tmp_dir: str) -> int:
+    """Delete the staging entries in *tmp_dir* whose owner is gone; return the bytes freed. Safe while other
+    processes stage: an entry is only removed when the process that made it no longer exists."""
+    try:
+        names = os.listdir(tmp_dir)
+    except FileNotFoundError:
+        return 0
+    freed = 0
+    for name in names:
+        if staging_owner_alive(name) is False:
+            path = os.path.join(tmp_dir, name)
+            freed += tree_size(path)
+            rmtree(path)
+    return freed
+
+
 def discard(path: str, tmp_dir: str) -> bool:
     """Make the tree *path* disappear at once (renamed into *tmp_dir*, on the same file system), then
     delete it; deleted in place where the rename fails. False when there was nothing."""
     if not os.path.lexists(path):
         return False
-    trash = os.path.join(tmp_dir, f"trash-{os.urandom(8).hex()}")
+    trash = staging_path(tmp_dir, "trash")
     try:
         os.rename(path, trash)
     except OSError:
@@ -233,6 +305,16 @@ def dir_size(path: str) -> int:
                 seen.add(key)
             total += st.st_size
     return total
+
+
+def tree_size(path: str) -> int:
+    """:func:`dir_size` of a directory, the size of a file, 0 for nothing."""
+    try:
+        if not os.path.isdir(path):
+            return os.lstat(path).st_size
+    except OSError:
+        return 0
+    return dir_size(path)
 
 
 def is_enospc(exc: BaseException) -> bool:

@@ -11,7 +11,8 @@
                                          namespace mapping (store/remap.py); + remap.json when complete
       images/sha256/<config-hex>.json    image record (manifest, layers, blob mapping)
       repositories.json                  tags and digests -> image IDs
-      tmp/                               staging; anything here is garbage once no operation runs
+      tmp/                               staging, named <kind>@<owner pid.start.boot>.<random>: removed once
+                                         the owner is gone; partial-<algo>-<hex>: a download to resume
       locks/                             flock files
       containers/<id>/                   one container (see docs/dev/runtime-design.md)
       names/<name> -> ../containers/<id> container names (the symlink is the uniqueness check)
@@ -88,6 +89,11 @@ class Layout:
     @property
     def tmp_dir(self) -> str:
         return os.path.join(self.root, "tmp")
+
+    def partial_blob(self, digest: str) -> str:
+        """A download cut short (the process was killed), kept for the next pull to resume with ``Range``;
+        written only under the layer's lock (``object_lock``), removed by a prune."""
+        return os.path.join(self.tmp_dir, "partial-" + digest.replace(":", "-"))
 
     @property
     def locks_dir(self) -> str:

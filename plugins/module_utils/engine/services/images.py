@@ -13,7 +13,7 @@ from ..config.daemon import DaemonConfig
 from ..core import events, oci
 from ..core.digest import Digest
 from ..core.timefmt import format_rfc3339, parse_rfc3339
-from ..errors import Conflict, ImageNotFound, InvalidOption, InvalidReference, RegistryError
+from ..errors import Conflict, ImageNotFound, InvalidOption, InvalidReference, RegistryError, StoreError
 from . import filters as filters_
 from ..store.images import ImageRecord, ImageStore, LayerRef, Repositories
 from ..core.reference import (
@@ -91,7 +91,15 @@ class ImageService:
         return self._registry
 
     def _record_and_config(self, image_id: str) -> tuple[ImageRecord, dict[str, t.Any]]:
-        return self.store.get(image_id), self.store.config(image_id)
+        return self.store.get(image_id), self.store.verified_config(image_id)
+
+    def _config_or_damage(self, image_id: str) -> tuple[dict[str, t.Any], str | None]:
+        """(config, None), or ({}, what is wrong) for an image whose config is damaged or missing: one such
+        image must not break a listing of all of them."""
+        try:
+            return self.store.verified_config(image_id), None
+        except StoreError as exc:
+            return {}, str(exc)
 
     # ------------------------------------------------------------------ logins
     def login(self, server: str | None, username: str, password: str) -> str:
@@ -190,8 +198,9 @@ class ImageService:
             created = False
             warnings: list[str] = []
             if not self.store.complete(image_id):
+                repair = self.store.has(image_id)  # recorded, but content is missing or damaged
                 created = self._download(ref, manifest, manifest_raw, manifest_mt, plat, platform is not None,
-                                         warnings, on_event)
+                                         warnings, on_event) or repair
             else:
                 for desc in manifest.layers:
                     on_event(events.Event("layer.exists", Digest(desc.digest).short, desc.size, desc.size))
@@ -215,10 +224,10 @@ class ImageService:
     ) -> bool:
         client = self.registry()
         image_id = manifest.config.digest
-        if self.store.blobs.has(image_id):
+        if self.store.blobs.has(image_id) and self.store.blobs.damage(image_id) is None:
             config_raw = self.store.blobs.read(image_id)
         else:
-            config_raw = client.fetch_blob(ref, manifest.config)
+            config_raw = client.fetch_blob(ref, manifest.config)  # verified; replaces a damaged copy
         try:
             config = oci.parse_config(config_raw, what=f"image config {image_id}")
         except oci.FormatError as exc:
@@ -288,18 +297,14 @@ class ImageService:
             def progress(n: int) -> None:
                 on_event(events.Event("layer.download", short, n, desc.size))
 
-            stream = client.open_blob(ref, desc)
-            try:
-                info = layers.ingest(
-                    stream,
-                    media_type=desc.media_type,
-                    blob_digest=desc.digest,
-                    diff_id=diff_id,
-                    blob_size=desc.size,
-                    progress=progress,
-                )
-            finally:
-                stream.close()
+            info = layers.fetch(  # resumes what a killed pull of this blob downloaded
+                lambda offset: client.open_blob(ref, desc, offset),
+                media_type=desc.media_type,
+                blob_digest=desc.digest,
+                diff_id=diff_id,
+                blob_size=desc.size,
+                progress=progress,
+            )
             on_event(events.Event("layer.done", short, desc.size, desc.size))
             return LayerRef(info.diff_id, info.blob or desc.digest, desc.media_type, desc.size)
 
@@ -377,7 +382,7 @@ class ImageService:
         until = filters_.until(flt.get("until"))
         out = []
         for rec in self.store.records():
-            cfg = self.store.config(rec.id)
+            cfg, damage = self._config_or_damage(rec.id)
             tags = repos.tags_of(rec.id)
             created = parse_rfc3339(cfg.get("created")) or 0.0
             if "dangling" in flt:
@@ -399,19 +404,20 @@ class ImageService:
                 continue
             if "label" in flt and not filters_.labels_match(flt["label"], (cfg.get("config") or {}).get("Labels") or {}):
                 continue
-            out.append(
-                {
-                    "Id": rec.id,
-                    "ParentId": rec.parent,
-                    "RepoTags": [familiar(x) for x in tags],
-                    "RepoDigests": [familiar(x) for x in digests],
-                    "Created": int(created),
-                    "Size": self.store.image_size(rec),
-                    "SharedSize": -1,
-                    "Labels": (cfg.get("config") or {}).get("Labels") or {},
-                    "Containers": len(self._image_users(rec.id)),
-                }
-            )
+            item = {
+                "Id": rec.id,
+                "ParentId": rec.parent,
+                "RepoTags": [familiar(x) for x in tags],
+                "RepoDigests": [familiar(x) for x in digests],
+                "Created": int(created),
+                "Size": self.store.image_size(rec),
+                "SharedSize": -1,
+                "Labels": (cfg.get("config") or {}).get("Labels") or {},
+                "Containers": len(self._image_users(rec.id)),
+            }
+            if damage is not None:
+                item["Damaged"] = damage  # what is wrong, with the digest (not in Docker's shape)
+            out.append(item)
         out.sort(key=lambda x: (-x["Created"], x["Id"]))
         return out
 
@@ -421,7 +427,7 @@ class ImageService:
         image_id = self.store.lookup(values[0])
         if image_id is None:
             raise InvalidOption(f"filters.{field}", values[0], "no such image")
-        return parse_rfc3339(self.store.config(image_id).get("created")) or 0.0
+        return parse_rfc3339(self.store.verified_config(image_id).get("created")) or 0.0
 
     def history(self, name: str) -> list[dict[str, t.Any]]:
         image_id = self.store.require(name)
@@ -545,7 +551,7 @@ class ImageService:
                     continue
                 if self._image_users(rec.id):
                     continue
-                cfg = self.store.config(rec.id)
+                cfg, _damage = self._config_or_damage(rec.id)
                 created = parse_rfc3339(cfg.get("created")) or 0.0
                 if until is not None and not created < until:
                     continue
@@ -571,6 +577,7 @@ class ImageService:
 
     def _store_bytes(self) -> int:
         total = sum(self.store.layers.size(d) for d in self.store.layers.all())
+        total += self.store.leftover_bytes()  # what interrupted work left behind in tmp/
         return total + sum(self.store.blobs.size(b) for b in self.store.blobs.all())
 
     # ------------------------------------------------------------------ archives
@@ -650,7 +657,7 @@ class ImageService:
         layer_size = {d: self.store.layers.size(d) for d in use_count}
         images = []
         for rec in records:
-            cfg = self.store.config(rec.id)
+            cfg, _damage = self._config_or_damage(rec.id)
             uniq = {x.diff_id for x in rec.layers}
             size = sum(layer_size[d] for d in uniq)
             shared = sum(layer_size[d] for d in uniq if use_count[d] > 1)
@@ -672,7 +679,9 @@ class ImageService:
             from ..store import remap
 
             remapped = sum(self.store.layers.size(d) for _key, d in remap.copies(self.store.layout))
-        return {"LayersSize": sum(layer_size.values()) + remapped, "Images": images}
+        # what no image uses (an interrupted pull or load, tmp/): on disk, and reclaimed by a prune
+        garbage = self.store.garbage_bytes()
+        return {"LayersSize": sum(layer_size.values()) + remapped + garbage, "Images": images}
 
 
 def _last_comment(cfg: t.Mapping[str, t.Any]) -> str:

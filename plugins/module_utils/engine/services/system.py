@@ -55,6 +55,19 @@ class SystemService:
             out["SpaceReclaimed"] += libcopy.prune(self.store.layout)
         return out
 
+    def check(self, repair: bool = False) -> dict[str, t.Any]:
+        """``berth system check [--repair]`` (podman's): verify blobs, unpacked layers and image records
+        and name what is wrong; with *repair*, remove the damaged blobs and layers (a re-pull restores
+        them) and what dead processes left in ``tmp/``."""
+        if not self.store.exists:
+            return {"Problems": [], "Repaired": False, "SpaceReclaimed": 0}
+        with self.store.gc_lock(shared=not repair):
+            problems = self.store.check()
+            freed = 0
+            if repair:
+                freed = self.store.repair(problems) + self.store.reclaim_staging()
+        return {"Problems": [p.to_json() for p in problems], "Repaired": repair, "SpaceReclaimed": freed}
+
     def info(self) -> dict[str, t.Any]:
         """Docker's ``/info`` shape (the fields that mean something without a daemon)."""
         images = self.store.ids() if self.store.exists else []

@@ -4,24 +4,40 @@ from __future__ import annotations
 
 import os
 import typing as t
-import uuid
 
 from ..core import fs, trust
 from ..core.digest import Digest, hasher, verify
 from ..core.layout import Layout
-from ..errors import StoreError
+from ..errors import DamagedContent, StoreError
 
 
 class BlobWriter:
     """Stream a blob into staging; :meth:`commit` verifies and renames it into place."""
 
-    def __init__(self, blobs: "BlobStore", expected: str | None, algorithm: str = "sha256") -> None:
+    def __init__(self, blobs: "BlobStore", expected: str | None, algorithm: str = "sha256",
+                 partial: str | None = None) -> None:
+        """*partial*: append to this file (a download of *expected* cut short), whose bytes are hashed
+        first; the caller holds the blob's lock. Otherwise a new staging file."""
         self._blobs = blobs
         self.expected = expected
         self._hash = hasher(expected or f"{algorithm}:")
-        self.tmp = os.path.join(blobs.layout.tmp_dir, f"blob-{uuid.uuid4().hex}")
-        self._fh: t.BinaryIO | None = open(self.tmp, "xb")
         self.size = 0
+        if partial is None:
+            self.tmp = fs.staging_path(blobs.layout.tmp_dir, "blob")
+            self._fh: t.BinaryIO | None = open(self.tmp, "xb")
+            return
+        self.tmp = partial
+        self._fh = open(partial, "a+b")
+        self._fh.seek(0)
+        for chunk in iter(lambda: self._fh.read(1 << 20), b""):  # type: ignore[union-attr]
+            self._hash.update(chunk)
+            self.size += len(chunk)
+
+    def keep(self) -> None:
+        """Close, leaving what was written for a later resume (a partial download)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
     def write(self, data: bytes) -> int:
         if self._fh is None:
@@ -35,8 +51,9 @@ class BlobWriter:
     def digest(self) -> Digest:
         return Digest(f"{self._hash.name}:{self._hash.hexdigest()}")
 
-    def commit(self, what: str = "blob") -> Digest:
-        """Verify against the expected digest (if any) and make the blob visible."""
+    def commit(self, what: str = "blob", replace: bool = False) -> Digest:
+        """Verify against the expected digest (if any) and make the blob visible; a blob already stored is
+        kept unless *replace* (it is damaged)."""
         if self._fh is None:
             raise AssertionError('self._fh is not None')
         self._fh.flush()
@@ -47,7 +64,7 @@ class BlobWriter:
         if self.expected:
             verify(what, self.expected, digest.hex)
         dest = self._blobs.layout.blob(digest)
-        if os.path.exists(dest):
+        if os.path.exists(dest) and not replace:
             fs.remove_quietly(self.tmp)
         else:
             os.chmod(self.tmp, 0o644)
@@ -95,19 +112,44 @@ class BlobStore:
         except FileNotFoundError:
             raise StoreError(f"blob {digest} is missing from the store {self.layout.root}") from None
 
-    def writer(self, expected: str | None = None) -> BlobWriter:
-        return BlobWriter(self, expected)
+    def writer(self, expected: str | None = None, partial: str | None = None) -> BlobWriter:
+        return BlobWriter(self, expected, partial=partial)
 
     def put_bytes(self, data: bytes, expected: str | None = None, what: str = "blob") -> Digest:
-        if expected and self.has(expected):
-            # Already present: still verify what we were given.
-            h = hasher(expected)
-            h.update(data)
+        """Store a small blob (a config, a manifest); one stored before but damaged since is replaced."""
+        h = hasher(expected or "sha256:")
+        h.update(data)
+        if expected:
             verify(what, expected, h.hexdigest())
-            return Digest(expected)
-        with self.writer(expected) as w:
+        digest = Digest(f"{h.name}:{h.hexdigest()}")
+        if self.has(digest) and self.damage(digest) is None:
+            return digest
+        with self.writer(digest) as w:
             w.write(data)
-            return w.commit(what)
+            return w.commit(what, replace=True)
+
+    def damage(self, digest: str) -> str | None:
+        """What is wrong with the stored blob *digest* (missing, or its content has another digest), or None.
+        Reads the whole blob."""
+        h = hasher(digest)
+        try:
+            with self.open(digest) as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        except StoreError:
+            return "missing"
+        actual = f"{h.name}:{h.hexdigest()}"
+        return None if actual == digest else f"its content has the digest {actual}"
+
+    def read_verified(self, digest: str, what: str = "blob") -> bytes:
+        """The blob's bytes, checked against its digest (for small blobs: configs, manifests)."""
+        data = self.read(digest)
+        h = hasher(digest)
+        h.update(data)
+        actual = f"{h.name}:{h.hexdigest()}"
+        if actual != digest:
+            raise DamagedContent(what, digest, f"its content has the digest {actual}")
+        return data
 
     def remove(self, digest: str) -> int:
         path = self.layout.blob(digest)

@@ -17,7 +17,7 @@ import typing as t
 from ..core import fs, oci, trust
 from ..core.layout import Layout
 from ..core.locks import flock
-from ..errors import Conflict, ImageNotFound, InvalidReference, StoreError
+from ..errors import Conflict, DamagedContent, ImageNotFound, InvalidReference, StoreError
 from .blobs import BlobStore
 from .layers import LayerStore
 from ..core.reference import ImageReference, is_full_id, looks_like_id
@@ -64,6 +64,18 @@ class ImageRecord:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """Something :meth:`ImageStore.check` found wrong: *kind* ``blob``, ``layer`` or ``image``, its digest."""
+
+    kind: str
+    id: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"Kind": self.kind, "Id": self.id, "Problem": self.reason}
+
+
 class Repositories:
     """The tag and digest maps, read fresh each time (they are small)."""
 
@@ -94,6 +106,12 @@ class ImageStore:
         trust.secure_root(self.layout, create=True)
         for d in self.layout.all_dirs():
             fs.ensure_dir(d, 0o700)
+        self.reclaim_staging()
+
+    def reclaim_staging(self) -> int:
+        """Delete what dead processes left in ``tmp/`` (a killed pull or load); safe while others stage.
+        Returns the bytes freed."""
+        return fs.reclaim_staging(self.layout.tmp_dir)
 
     @property
     def exists(self) -> bool:
@@ -145,9 +163,21 @@ class ImageStore:
     def config(self, image_id: str) -> dict[str, t.Any]:
         return t.cast("dict[str, t.Any]", json.loads(self.config_bytes(image_id)))
 
+    def verified_config(self, image_id: str) -> dict[str, t.Any]:
+        """The image's config, checked against its digest (the image ID) first: a truncated or edited
+        config raises :class:`DamagedContent` naming the digest. Cheap: a config is a few kB."""
+        data = self.blobs.read_verified(image_id, what="image config")
+        try:
+            cfg = json.loads(data)
+        except ValueError as exc:  # the right digest but no JSON: stored so by an older version
+            raise DamagedContent("image config", image_id, f"not JSON ({exc})") from None
+        if not isinstance(cfg, dict):
+            raise DamagedContent("image config", image_id, "not a JSON object")
+        return cfg
+
     def complete(self, image_id: str) -> bool:
-        """Record, config and every layer present."""
-        if not self.has(image_id) or not self.blobs.has(image_id):
+        """Record, an undamaged config and every layer present."""
+        if not self.has(image_id) or self.blobs.damage(image_id) is not None:
             return False
         rec = self.get(image_id)
         return all(self.layers.has(x.diff_id) for x in rec.layers)
@@ -327,16 +357,90 @@ class ImageStore:
 
             sweep(self.layout, lambda key, diff_id: self.layers.has(diff_id) and (
                 remapped_in_use is None or (key, diff_id) in remapped_in_use))
-        self.clean_tmp()
+        freed += self.clean_tmp()
         return deleted, freed
 
-    def clean_tmp(self) -> None:
+    def clean_tmp(self) -> int:
+        """Empty ``tmp/`` (the caller holds the gc lock exclusively: nothing stages); return the bytes freed."""
         try:
             names = os.listdir(self.layout.tmp_dir)
         except FileNotFoundError:
-            return
+            return 0
+        freed = 0
         for n in names:
-            fs.rmtree(os.path.join(self.layout.tmp_dir, n))
+            path = os.path.join(self.layout.tmp_dir, n)
+            freed += fs.tree_size(path)
+            fs.rmtree(path)
+        return freed
+
+    def unreferenced(self) -> tuple[list[str], list[str]]:
+        """(diff IDs, blob digests) stored that no image record uses: left by an interrupted pull or load,
+        or by a removal that was interrupted. Reused by the next pull; deleted by :meth:`collect_garbage`."""
+        used_layers, used_blobs = self.referenced()
+        return ([str(d) for d in self.layers.all() if d not in used_layers],
+                [str(b) for b in self.blobs.all() if b not in used_blobs])
+
+    def garbage_bytes(self) -> int:
+        """Bytes that :meth:`collect_garbage` would free (unreferenced layers and blobs, ``tmp/``)."""
+        layers, blobs = self.unreferenced()
+        return (sum(self.layers.size(d) for d in layers) + sum(self.blobs.size(b) for b in blobs)
+                + self.leftover_bytes())
+
+    def leftover_bytes(self) -> int:
+        """Bytes in ``tmp/`` that interrupted work left: staging entries of processes that are gone, partial
+        downloads. Not the work in progress of live processes, nor the runtime's own entries."""
+        try:
+            names = os.listdir(self.layout.tmp_dir)
+        except FileNotFoundError:
+            return 0
+        return sum(fs.tree_size(os.path.join(self.layout.tmp_dir, n)) for n in names
+                   if n.startswith("partial-") or fs.staging_owner_alive(n) is False)
+
+    # ---------------------------------------------------------------- check
+    def check(self) -> list[Problem]:
+        """Verify every blob (its digest), every unpacked layer (:meth:`LayerStore.damage`) and every image
+        record (its config, manifest and layers are stored). Reads everything: ``berth system check``."""
+        problems = []
+        damaged: set[str] = set()
+        for dg in self.blobs.all():
+            reason = self.blobs.damage(dg)
+            if reason is not None and reason != "missing":  # missing: removed meanwhile
+                problems.append(Problem("blob", str(dg), reason))
+                damaged.add(str(dg))
+        for diff_id in self.layers.all():
+            reason = self.layers.damage(diff_id)
+            if reason is not None:
+                problems.append(Problem("layer", str(diff_id), reason))
+                damaged.add(str(diff_id))
+        for rec in self.records():
+            wrong = []
+            for what, dg in [("config", rec.id), ("manifest", rec.manifest_digest)] + [
+                    ("layer blob", x.blob) for x in rec.layers]:
+                if dg and dg in damaged:
+                    wrong.append(f"its {what} {dg} is damaged")
+                elif dg and not self.blobs.has(dg):
+                    wrong.append(f"its {what} {dg} is missing")
+            for x in rec.layers:
+                if x.diff_id in damaged:
+                    wrong.append(f"its layer {x.diff_id} is damaged")
+                elif not os.path.isdir(self.layout.layer_dir(x.diff_id)):
+                    wrong.append(f"its layer {x.diff_id} is missing")
+            if wrong:
+                problems.append(Problem("image", rec.id, "; ".join(wrong)))
+        return problems
+
+    def repair(self, problems: t.Iterable[Problem]) -> int:
+        """Remove the damaged blobs and layers of *problems* (a pull of their images stores them again);
+        image records stay, with their tags. Caller holds the gc lock exclusively. Returns the bytes freed."""
+        freed = 0
+        for p in problems:
+            if p.kind == "blob":
+                freed += self.blobs.remove(p.id)
+            elif p.kind == "layer":
+                size = fs.tree_size(self.layout.layer_dir(p.id))
+                self.layers.remove(p.id)
+                freed += size
+        return freed
 
     def image_size(self, rec: ImageRecord) -> int:
         return sum(self.layers.size(x.diff_id) for x in rec.layers)

@@ -15,14 +15,13 @@ import json
 import os
 import time
 import typing as t
-import uuid
 
 from ..core import fs
 from ..core.digest import Digest, HashingReader, verify
 from ..core.layout import Layout
 from ..core.locks import flock
-from ..errors import StoreError
-from .blobs import BlobStore
+from ..errors import RegistryError, StoreError
+from .blobs import BlobStore, BlobWriter
 
 Progress = t.Callable[[int], None]
 
@@ -39,12 +38,14 @@ class LayerInfo:
 class _Tee:
     """Read from *raw*, copy every byte into *sink*, report progress."""
 
-    def __init__(self, raw: t.BinaryIO | t.Any, sink: t.Any, progress: Progress | None, limit: int | None) -> None:
+    def __init__(self, raw: t.BinaryIO | t.Any, sink: t.Any, progress: Progress | None, limit: int | None,
+                 start: int = 0) -> None:
+        """*start*: bytes of the blob before *raw* (a resumed download); counted, not copied."""
         self._raw = raw
         self._sink = sink
         self._progress = progress
         self._limit = limit
-        self.count = 0
+        self.count = start
         self._last = 0.0
 
     def read(self, n: int = -1) -> bytes:
@@ -64,6 +65,45 @@ class _Tee:
     def drain(self, bufsize: int = 1 << 20) -> None:
         while self.read(bufsize):
             pass
+
+
+class _Head:
+    """The first *size* bytes of a partial download, read again to hash and unpack them."""
+
+    def __init__(self, fh: t.BinaryIO, size: int) -> None:
+        self._fh = fh
+        self.size = size
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._fh.read(self._left if n < 0 else min(n, self._left))
+        if not data:
+            raise StoreError(f"the partial download {self._fh.name} shrank while it was read")
+        self._left -= len(data)
+        return data
+
+
+class _Chain:
+    """*head*, then *tail*: the bytes a resumed download has, then the rest."""
+
+    def __init__(self, head: _Head, tail: _Tee) -> None:
+        self._parts = [head, tail]
+
+    def read(self, n: int = -1) -> bytes:
+        while self._parts:
+            data = self._parts[0].read(n)
+            if data:
+                return data
+            self._parts.pop(0)
+        return b""
+
+
+def _resumable(exc: BaseException) -> bool:
+    """A download that failed so is worth going on with later (a network failure, an interrupt), unlike
+    one whose content was wrong."""
+    return isinstance(exc, (RegistryError, ConnectionError, TimeoutError, KeyboardInterrupt, SystemExit))
 
 
 class LayerStore:
@@ -121,6 +161,55 @@ class LayerStore:
                 return self._ingest(raw, media_type, blob_digest, diff_id, blob_size, keep_blob, progress, label)
         return self._ingest(raw, media_type, blob_digest, diff_id, blob_size, keep_blob, progress, label)
 
+    def fetch(
+        self,
+        opener: t.Callable[[int], t.Any],
+        media_type: str,
+        blob_digest: str,
+        diff_id: str,
+        blob_size: int,
+        progress: Progress | None = None,
+    ) -> LayerInfo:
+        """:meth:`ingest` a download: ``opener(offset)`` returns a stream of the blob from *offset* on.
+
+        The blob is written to ``Layout.partial_blob`` (under the layer's lock), which a download cut short
+        by a SIGKILL, a crash or a network failure leaves behind: the next fetch hashes and unpacks that
+        part again and asks *opener* only for the rest (HTTP ``Range``). The whole digest is verified at
+        the end, as always; a mismatch deletes the partial blob.
+        """
+        with flock(self.layout.object_lock("layer", diff_id), timeout=self.lock_timeout):
+            if self.has(diff_id) and self.blobs.has(blob_digest):
+                return self._existing(diff_id, media_type, blob_digest)
+            partial = self.layout.partial_blob(blob_digest)
+            writer = self.blobs.writer(blob_digest, partial=partial)
+            if writer.size > blob_size:  # not a prefix of this blob: start again
+                writer.abort()
+                writer = self.blobs.writer(blob_digest, partial=partial)
+            resumed = writer.size > 0
+            try:
+                return self._fetch(opener, writer, partial, media_type, blob_digest, diff_id, blob_size, progress)
+            except StoreError:  # a digest or the data was wrong: the partial download is deleted
+                if not resumed:
+                    raise
+                # What the partial download held may have been the wrong part: once more, from the start.
+                writer = self.blobs.writer(blob_digest, partial=partial)
+                return self._fetch(opener, writer, partial, media_type, blob_digest, diff_id, blob_size, progress)
+
+    def _fetch(self, opener: t.Callable[[int], t.Any], writer: BlobWriter, partial: str, media_type: str,
+               blob_digest: str, diff_id: str, blob_size: int, progress: Progress | None) -> LayerInfo:
+        done = writer.size
+        try:
+            stream = opener(done)
+        except BaseException:
+            writer.keep()
+            raise
+        try:
+            with open(partial, "rb") as head:
+                return self._ingest(stream, media_type, blob_digest, diff_id, blob_size, True, progress,
+                                    blob_digest, writer=writer, head=_Head(head, done))
+        finally:
+            stream.close()
+
     def _existing(self, diff_id: str, media_type: str, blob_digest: str | None) -> LayerInfo:
         info = self.info(diff_id)
         blob = blob_digest if blob_digest and self.blobs.has(blob_digest) else None
@@ -136,16 +225,22 @@ class LayerStore:
         keep_blob: bool,
         progress: Progress | None,
         label: str,
+        writer: BlobWriter | None = None,
+        head: _Head | None = None,
     ) -> LayerInfo:
+        """*writer* and *head*: a resumed download (:meth:`fetch`): *head* reads the bytes *writer* has
+        already, *raw* the rest."""
         from .unpack import extract_layer, open_decompressed  # tarfile & co.: only when a layer comes in
 
-        stage = os.path.join(self.layout.tmp_dir, f"layer-{uuid.uuid4().hex}")
+        stage = fs.staging_path(self.layout.tmp_dir, "layer")
         diff = os.path.join(stage, "diff")
         os.makedirs(diff, mode=0o755)
-        writer = self.blobs.writer(blob_digest) if keep_blob else None
+        if writer is None and keep_blob:
+            writer = self.blobs.writer(blob_digest)
+        done = head.size if head is not None else 0
         try:
-            tee = _Tee(raw, writer if writer is not None else _Null(), progress, blob_size)
-            plain = HashingReader(open_decompressed(tee, media_type))
+            tee = _Tee(raw, writer if writer is not None else _Null(), progress, blob_size, done)
+            plain = HashingReader(open_decompressed(_Chain(head, tee) if head is not None else tee, media_type))
             size = extract_layer(plain, diff, label)
             plain.drain()
             tee.drain()
@@ -164,6 +259,7 @@ class LayerStore:
             meta = {
                 "diff_id": str(got_diff),
                 "size": size,
+                "disk_size": fs.dir_size(diff),  # what :meth:`damage` finds again while nothing changed
                 "created": time.time(),
             }
             with open(os.path.join(stage, "layer.json"), "w") as fh:
@@ -183,11 +279,33 @@ class LayerStore:
                         raise
                     fs.rmtree(stage)
             return LayerInfo(str(got_diff), size, stored_blob, media_type, tee.count)
-        except BaseException:
+        except BaseException as exc:
             if writer is not None:
-                writer.abort()
+                if head is not None and _resumable(exc):
+                    writer.keep()  # the next pull goes on from here
+                else:
+                    writer.abort()
             fs.rmtree(stage)
             raise
+
+    def damage(self, diff_id: str) -> str | None:
+        """What is wrong with the unpacked layer *diff_id* (its record, its directory, the size of its
+        files against what was unpacked), or None."""
+        try:
+            info = self.info(diff_id)
+        except (StoreError, ValueError):
+            return "its record layer.json is missing or unreadable"
+        if not isinstance(info, dict) or info.get("diff_id") != str(diff_id):
+            return "its record layer.json names another layer"
+        diff = self.layout.layer_diff(diff_id)
+        if not os.path.isdir(diff):
+            return "its directory diff/ is missing"
+        expected = info.get("disk_size")
+        if isinstance(expected, int):
+            actual = fs.dir_size(diff)
+            if actual != expected:
+                return f"its files hold {actual} bytes, {expected} when it was unpacked"
+        return None
 
     def remove(self, diff_id: str) -> int:
         """Delete a layer (caller holds the gc lock and knows it is unused); return its size."""

@@ -74,7 +74,7 @@ class RemappedLayers:
             if not os.path.exists(self.layout.layer_meta(diff_id)):
                 raise StoreError(f"layer {diff_id} is missing from the store {self.layout.root}")
             fs.ensure_dir(self.layout.tmp_dir, 0o700)
-            stage = os.path.join(self.layout.tmp_dir, f"remap-{os.urandom(8).hex()}")
+            stage = fs.staging_path(self.layout.tmp_dir, "remap")
             os.mkdir(stage, 0o700)
             try:
                 entries = shift_copy(source, os.path.join(stage, "diff"), self.shift, f"layer {diff_id}")

@@ -4,7 +4,7 @@
 Two steps, both streaming:
 
 * :func:`open_decompressed` turns the raw blob stream into the uncompressed tar
-  (gzip by zlib, zstd by the optional ``zstandard`` module).
+  (gzip by zlib, zstd by the optional ``zstandard`` module or else the ``zstd`` command).
 * :func:`extract_layer` reads that tar member by member and writes it below an
   empty directory, converting OCI whiteouts to overlayfs ones.
 
@@ -26,10 +26,12 @@ import os
 import shutil
 import stat
 import struct
+import sys
 import tarfile
 import typing as t
 import zlib
 
+from ..core.fs import which
 from ..core.lazy import optional_import
 from ..core.oci import compression_of
 from ..errors import MissingDependency, StoreError, UnsafeLayer
@@ -251,6 +253,66 @@ class _ZstdReader(_Decoded):
             raise _CorruptStream(f"invalid zstd data: {exc}") from None
 
 
+class _ZstdCommand(_Decoded):
+    """All zstd frames through the ``zstd`` command, where the ``zstandard`` module is missing (the system
+    Python of Debian 12, which ``bin/berth`` runs, has none): a thread feeds it the raw stream, whose
+    errors (a registry failure, a size overrun) are raised here at the end, before the command's own."""
+
+    def __init__(self, command: str, source: _Prefixed) -> None:
+        import subprocess
+        import threading
+
+        self._proc = subprocess.Popen([command, "-d", "-c", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)
+        self._error: BaseException | None = None
+        self._done = False
+        self._feeder = threading.Thread(target=self._feed, args=(source,), name="berth-zstd", daemon=True)
+        self._feeder.start()
+
+    def _feed(self, source: _Prefixed) -> None:
+        stdin = self._proc.stdin
+        if stdin is None:
+            raise AssertionError("stdin is a pipe")
+        try:
+            shutil.copyfileobj(source, stdin, _READ_SIZE)
+        except BrokenPipeError:  # zstd stopped reading (bad data): its exit status says why
+            pass
+        except BaseException as exc:  # noqa: B036 - handed to the reading thread
+            self._error = exc
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def _chunk(self) -> bytes:
+        if self._done:
+            return b""
+        if self._proc.stdout is None or self._proc.stderr is None:
+            raise AssertionError("stdout and stderr are pipes")
+        out = os.read(self._proc.stdout.fileno(), _OUT_SIZE)
+        if out:
+            return out
+        self._done = True
+        self._feeder.join()
+        err = self._proc.stderr.read().decode(errors="replace").strip()
+        status = self._proc.wait()
+        self._proc.stdout.close()
+        self._proc.stderr.close()
+        if self._error is not None:
+            raise self._error
+        if status != 0:
+            raise _CorruptStream(f"invalid zstd data: {err or f'zstd exited with status {status}'}")
+        return b""
+
+    def __del__(self) -> None:
+        """Abandoned midway (a refused member): stop the command, so that the feeding thread ends too."""
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _compression(head: bytes, media_type: str) -> str:
     """``gzip``, ``zstd`` or ``none``: magic bytes first, then the media type."""
     if head.startswith(_GZIP_MAGIC):
@@ -261,11 +323,28 @@ def _compression(head: bytes, media_type: str) -> str:
     return declared if declared in ("gzip", "zstd") else "none"
 
 
+#: Where Debian's python3-zstandard lives; ``bin/berth`` runs ``python3 -S``, without it on sys.path.
+_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+
+
 def _zstandard() -> t.Any:
+    """The ``zstandard`` module (of this Python, else the distribution's python3-zstandard), or None."""
     module = optional_import("zstandard")
-    if module is None:
-        raise MissingDependency("python module 'zstandard'", "zstd-compressed layers", "pip install zstandard")
+    if module is None and os.path.isdir(os.path.join(_DIST_PACKAGES, "zstandard")) and _DIST_PACKAGES not in sys.path:
+        sys.path.append(_DIST_PACKAGES)  # last: it adds a module, it shadows none
+        module = optional_import("zstandard")
     return module
+
+
+def _zstd_reader(source: _Prefixed) -> _Decoded:
+    module = _zstandard()
+    if module is not None:
+        return _ZstdReader(module, source)
+    command = which("zstd")
+    if command is None:
+        raise MissingDependency("python module 'zstandard' or the 'zstd' command", "zstd-compressed layers",
+                                "apt-get install python3-zstandard (or zstd), or pip install zstandard")
+    return _ZstdCommand(command, source)
 
 
 def open_decompressed(raw: t.BinaryIO, media_type: str = "") -> t.BinaryIO:
@@ -281,7 +360,7 @@ def open_decompressed(raw: t.BinaryIO, media_type: str = "") -> t.BinaryIO:
     if kind == "gzip":
         return t.cast(t.BinaryIO, _GzipReader(raw, head))
     if kind == "zstd":
-        return t.cast(t.BinaryIO, _ZstdReader(_zstandard(), _Prefixed(head, raw)))
+        return t.cast(t.BinaryIO, _zstd_reader(_Prefixed(head, raw)))
     return t.cast(t.BinaryIO, _Prefixed(head, raw))
 
 

@@ -7,7 +7,6 @@ import os
 import posixpath
 import tarfile
 import typing as t
-import uuid
 
 from ...core import fs
 from ...errors import ArchiveError, StoreError
@@ -165,7 +164,7 @@ def open_source(path: str, tmp_dir: str) -> t.Iterator[Source]:
             yield _TarSource(path, fh)
             return
         # Compressed or a pipe: spool the plain tar into the store's tmp/ for random access.
-        tmp = os.path.join(tmp_dir, f"archive-{uuid.uuid4().hex}.tar")
+        tmp = fs.staging_path(tmp_dir, "archive", ".tar")
         try:
             with open(tmp, "xb") as out:
                 plain = decompressed(Prefixed(head, fh), kind)
