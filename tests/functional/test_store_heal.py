@@ -198,6 +198,10 @@ def test_a_damaged_config_is_listed_as_damaged_and_inspect_names_it(berth, pushe
     failed = berth("image", "inspect", pushed_busybox, rc=None)
     assert failed.returncode != 0 and f"image config {image_id} is damaged" in failed.err
     assert "Traceback" not in failed.err
+    for verb in ("run", "create"):  # the start path checks the config's digest too: no "evil" command runs
+        failed = berth(verb, "--rm" if verb == "run" else "--init", pushed_busybox, rc=None)
+        assert failed.returncode != 0 and f"image config {image_id} is damaged" in failed.err, failed.err
+    assert berth("ps", "-aq").out.strip() == ""
     # A re-pull repairs it, and says it downloaded.
     again = berth("pull", pushed_busybox)
     assert "Image is up to date" not in again.out and "Downloaded newer image" in again.out

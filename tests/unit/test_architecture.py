@@ -50,7 +50,7 @@ FRONT_DOORS = ("runtime", "supervisor")
 #: Modules of engine.core that are part of the facade's vocabulary.
 FACADE_CORE = ("engine.core.events", "engine.core.timefmt")
 
-STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__", "_sha2", "_sha256"}  # _sha256 up to 3.11, _sha2 from 3.12
 
 
 def layer_of(module: str) -> str:

@@ -30,6 +30,7 @@ import os
 
 from ..errors import UntrustedPath
 from . import fs, trust
+from .fasthash import sha256
 
 # Every container start calls ensure_lib(): no typing at run time, and SHA-256 from the interpreter's
 # built-in module (hashlib loads OpenSSL: ~5 ms on the test hosts).
@@ -38,14 +39,6 @@ if TYPE_CHECKING:
     import typing as t
 
     from .layout import Layout
-
-
-def _sha256(data: bytes = b"") -> t.Any:
-    try:
-        from _sha256 import sha256  # built in up to CPython 3.11 (3.12 renamed it _sha2)
-    except ImportError:  # pragma: no cover
-        from hashlib import sha256
-    return sha256(data)
 
 
 PACKAGE = "berth_engine"
@@ -96,7 +89,7 @@ def _current(layout: Layout, source: str | None) -> tuple[str, dict[str, bytes] 
     try:
         key = src.key()
         stamp = os.path.join(layout.lib_dir, ".stamps",
-                             _sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32])
+                             sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32])
         known = _read_text(stamp)
         if known and os.path.isdir(os.path.join(layout.lib_dir, known, PACKAGE)):
             return known, None, stamp
@@ -171,7 +164,7 @@ def _check_file(dfd: int, name: str, rel: str, files: t.Mapping[str, bytes], see
 
 
 def content_hash(files: t.Mapping[str, bytes]) -> str:
-    h = _sha256()
+    h = sha256()
     for rel in sorted(files):
         data = files[rel]
         h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + str(len(data)).encode() + b"\0")
@@ -275,7 +268,7 @@ class _ZipSource:
         }
 
     def key(self) -> str:
-        h = _sha256()
+        h = sha256()
         for rel in sorted(self.members):
             info = self.members[rel]
             h.update(f"{rel}\0{info.CRC}\0{info.file_size}\0".encode("utf-8", "surrogateescape"))

@@ -36,6 +36,7 @@ from __future__ import annotations
 import errno
 import os
 
+from ..core.fasthash import sha256
 from ..core.value import Value
 
 TYPE_CHECKING = False
@@ -380,15 +381,6 @@ class Program:
             raise OSError(err, f"prctl(PR_SET_SECCOMP, {len(self.code) // 8} instructions): {os.strerror(err)}")
 
 
-def _sha256(data: bytes) -> t.Any:
-    """SHA-256 from the interpreter's built-in module (hashlib loads OpenSSL: ~5 ms here)."""
-    try:
-        from _sha256 import sha256  # built in up to CPython 3.11 (3.12 renamed it _sha2)
-    except ImportError:  # pragma: no cover
-        from hashlib import sha256
-    return sha256(data)
-
-
 #: Where the dynamic loader finds libseccomp.so.2 (``{m}``: the multiarch triplet), and its cache.
 _LIB_PLACES = ("/usr/local/lib/{m}", "/usr/local/lib", "/lib/{m}", "/usr/lib/{m}", "/lib64", "/usr/lib64", "/lib",
                "/usr/lib")
@@ -433,7 +425,7 @@ def _cache_key(spec_seccomp: t.Mapping[str, t.Any]) -> str:
         library = ((v.major, v.minor, v.micro), lib.seccomp_api_get())
     uname = os.uname()
     ident = repr((dumps(spec_seccomp), library, uname.machine, uname.release))
-    return _sha256(ident.encode()).hexdigest()
+    return sha256(ident.encode()).hexdigest()
 
 
 def _read_cached(path: str) -> bytes | None:
@@ -450,7 +442,7 @@ def _read_cached(path: str) -> bytes | None:
     if not data.startswith(_CACHE_MAGIC) or len(data) < head + 32:
         return None
     digest, code = data[head:head + 32], data[head + 32:]
-    if _sha256(code).digest() != digest:
+    if sha256(code).digest() != digest:
         return None  # torn or damaged: compile again
     return code
 
@@ -462,7 +454,7 @@ def _write_cached(path: str, code: bytes) -> None:
         tmp = f"{path}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            view = memoryview(_CACHE_MAGIC + _sha256(code).digest() + code)
+            view = memoryview(_CACHE_MAGIC + sha256(code).digest() + code)
             while view:
                 view = view[os.write(fd, view):]
         finally:

@@ -146,13 +146,28 @@ def remapped_layers(svc: ContainerService, userns: t.Mapping[str, t.Any]) -> t.A
 
 
 def image_config(svc: ContainerService, image_id: str) -> dict[str, t.Any]:
-    """The image's config blob (``ImageStore.config``)."""
-    data = fs.read_json(svc.layout.blob(image_id))
-    if data is None:
+    """The image's config (``ImageStore.verified_config`` without the store, for the start path), checked
+    against its digest, the image ID: a truncated or edited config never reaches a container."""
+    from ...core import cjson, trust
+    from ...core.fasthash import sha256
+
+    try:
+        data = trust.read_trusted(svc.layout.blob(image_id), "blob")
+    except FileNotFoundError:
         from ...errors import StoreError
 
-        raise StoreError(f"blob {image_id} is missing from the store {svc.layout.root}")
-    return dict(data)
+        raise StoreError(f"blob {image_id} is missing from the store {svc.layout.root}") from None
+    algo, _sep, want = image_id.partition(":")
+    if algo != "sha256" or sha256(data).hexdigest() != want:
+        from ...errors import DamagedContent
+
+        raise DamagedContent("image config", image_id, "its content does not match its digest")
+    try:
+        return dict(cjson.loads(data))
+    except (ValueError, TypeError):
+        from ...errors import DamagedContent
+
+        raise DamagedContent("image config", image_id, "not a JSON object") from None
 
 
 # ==================================================================== options as the host applies them
