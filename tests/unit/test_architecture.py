@@ -50,7 +50,8 @@ FRONT_DOORS = ("runtime", "supervisor")
 #: Modules of engine.core that are part of the facade's vocabulary.
 FACADE_CORE = ("engine.core.events", "engine.core.timefmt")
 
-STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__", "_sha2", "_sha256"}  # _sha256 up to 3.11, _sha2 from 3.12
+#: ``_sha256`` up to Python 3.11, ``_sha2`` from 3.12 (core/fasthash.py tries both).
+STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__", "_sha2", "_sha256"}
 
 
 def layer_of(module: str) -> str:
