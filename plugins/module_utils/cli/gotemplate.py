@@ -282,7 +282,8 @@ class _Parser:
         if kind == "range":
             self.loops -= 1
         orelse: list[t.Any] = []
-        assert stop is not None
+        if stop is None:  # _list returns only at one of its stop words (or raises)
+            raise AssertionError("unterminated block")
         word, rest, sline = stop
         if word == "else":
             if rest and rest[0].kind == "ident" and rest[0].text in ("if", "with") and kind in ("if", "with"):
@@ -292,7 +293,8 @@ class _Parser:
             if rest:
                 raise TemplateError(f"template: :{sline}: unexpected {rest[0].text!r} in else")
             orelse, stop = self._list(("end",))
-            assert stop is not None
+            if stop is None:
+                raise AssertionError("unterminated else")
             word, rest, sline = stop
         if rest:
             raise TemplateError(f"template: :{sline}: unexpected {rest[0].text!r} in end")
