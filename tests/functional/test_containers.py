@@ -637,3 +637,26 @@ def test_exec_with_a_terminal(eng: Engine) -> None:
     os.close(master)
     assert code == 3
     assert b"/dev/pts/" in out
+
+
+def test_the_spec_is_built_at_create_and_a_bad_user_leaves_nothing(eng: Engine) -> None:
+    """``create`` builds the OCI spec as ``start`` would, the user looked up in the image's layers: an
+    unknown user fails the create (and check mode) naming option and value, and nothing is written."""
+    layout = eng.containers.layout
+
+    def containers() -> t.Set[str]:
+        return set(os.listdir(layout.containers_dir)) if os.path.isdir(layout.containers_dir) else set()
+
+    before = containers()
+    bad = normalise_options({"image": "bb:1", "command": ["true"], "user": "nosuchuser"})
+    for attempt in (lambda: eng.containers.create(bad, name="bad"),
+                    lambda: eng.containers.check(bad, name="bad"),
+                    lambda: eng.containers.run(bad, name="bad")):
+        with pytest.raises(InvalidOption, match="invalid value 'nosuchuser' for user: no user 'nosuchuser'"):
+            attempt()
+        assert containers() == before
+        assert not os.path.lexists(layout.name_link("bad"))
+    good = normalise_options({"image": "bb:1", "command": ["id", "-un"], "user": "nobody"})
+    eng.containers.check(good, name="good")
+    assert containers() == before  # check mode writes nothing
+    assert run(eng, "berth", "id", "-un", user="nobody")[:2] == (0, "nobody\n")
