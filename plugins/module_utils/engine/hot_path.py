@@ -100,6 +100,8 @@ MODULES = frozenset({
     "engine.supervisor.plumbing",
     "engine.supervisor.policy",
     "engine.supervisor.spec",
+    "engine.supervisor.spec_linux",
+    "engine.supervisor.spec_process",
     # other start paths
     "engine.runtime.cgroups.devices",  # cgroup v2 hosts: the device cgroup's eBPF program
     "engine.runtime.cgroups.v2",  # cgroup v2 hosts
