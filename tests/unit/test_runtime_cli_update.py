@@ -49,3 +49,13 @@ def test_bad_values_are_usage_errors(argv: list[str]) -> None:
 def test_a_bad_value_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--root", "/nonexistent-berth-root", "update", "--memory", "12q", "c1"]) == 1
     assert "invalid value '12q' for --memory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "words"), [("{", "not valid JSON"), ("[1]", "top level is not an object")])
+def test_a_bad_resources_file_names_the_file(tmp_path: t.Any, capsys: pytest.CaptureFixture[str], text: str,
+                                             words: str) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(text)
+    assert cli.main(["--root", str(tmp_path / "state"), "update", "--resources", str(path), "c1"]) == 1
+    err = capsys.readouterr().err
+    assert f"--resources {path}: " in err and words in err and "Traceback" not in err

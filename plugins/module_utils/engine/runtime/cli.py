@@ -365,19 +365,14 @@ def cmd_update(rt: oci.BerthRuntime, argv: list[str]) -> int:
     cid = _one_id(pos, "update")
     resources: dict = {}
     if opts["resources"]:
-        from . import sync
+        from ..core.oci import load_json  # json and typing: not on the start path, update only
 
         if opts["resources"] == "-":
-            text = sys.stdin.read()
+            raw = sys.stdin.buffer.read()
         else:
-            with open(opts["resources"]) as fh:
-                text = fh.read()
-        try:
-            resources = sync.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"--resources {opts['resources']}: not JSON ({exc})") from None
-        if not isinstance(resources, dict):
-            raise UsageError(f"--resources {opts['resources']}: not a JSON object")
+            with open(opts["resources"], "rb") as fh:
+                raw = fh.read()
+        resources = load_json(raw, f"--resources {opts['resources']}")
     for flag, (section, key, kind) in UPDATE_FLAGS.items():
         value = opts[flag[2:].replace("-", "_")]
         if value is not None:
