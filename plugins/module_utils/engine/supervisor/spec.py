@@ -54,12 +54,12 @@ import posixpath
 
 from ..errors import InvalidOption
 from ..runtime import resolve_caps
-# the process and the linux parts, re-exported: callers use spec.resources, spec.exec_process...
-from .spec_linux import (  # noqa: F401
+# the process and the linux parts, re-exported (__all__): callers use spec.resources, spec.exec_process...
+from .spec_linux import (
     CPU_PERIOD, DEFAULT_CGROUP_PARENT, DEFAULT_DEVICE_RULES, cgroups_path, device_cgroup_rules, linux_devices,
     namespaces, resources, rlimits, seccomp, user_namespace, user_profile,
 )
-from .spec_process import (  # noqa: F401
+from .spec_process import (
     DEFAULT_PATH, exec_process, process_args, process_env, resolve_user,
 )
 
@@ -68,6 +68,13 @@ if TYPE_CHECKING:  # no typing at run time: ``berth run`` builds a spec (runtime
     import typing as t
 
     from .spec_process import UserDb
+
+__all__ = [
+    "CPU_PERIOD", "DEFAULT_CGROUP_PARENT", "DEFAULT_DEVICE_RULES", "DEFAULT_PATH", "DEFAULT_SHM_SIZE", "INIT_PATH",
+    "MASKED_PATHS", "OCI_VERSION", "READONLY_PATHS", "build", "cgroups_path", "device_cgroup_rules", "exec_process",
+    "linux_devices", "merge_tmpfs_options", "namespaces", "process_args", "process_env", "resolve_user", "resources",
+    "rlimits", "seccomp", "user_namespace", "user_profile",
+]
 
 OCI_VERSION = "1.0.2"
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024

@@ -40,7 +40,6 @@ DEFAULT_DEVICE_RULES: tuple[dict[str, t.Any], ...] = (
 )
 
 
-
 # ====================================================================== namespaces, resources, devices
 def user_namespace(
     opts: t.Mapping[str, t.Any], id_mappings: t.Mapping[str, t.Sequence[t.Mapping[str, int]]] | None
