@@ -104,6 +104,8 @@ options:
     description:
       - User to run as, V(name), V(uid), V(name:group) or V(uid:gid), resolved in the container's own
         C(/etc/passwd) and C(/etc/group). Numeric IDs need no entry there.
+      - A name the image does not know fails the create (and check mode, when the image is present),
+        not the first start.
     type: str
   working_dir:
     description:

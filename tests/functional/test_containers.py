@@ -2,6 +2,7 @@
 """Real containers through Engine.containers, with Berth's own runtime and with runc."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -637,3 +638,44 @@ def test_exec_with_a_terminal(eng: Engine) -> None:
     os.close(master)
     assert code == 3
     assert b"/dev/pts/" in out
+
+
+def test_the_spec_is_built_at_create_and_a_bad_user_leaves_nothing(eng: Engine) -> None:
+    """``create`` builds the OCI spec as ``start`` would, the user looked up in the image's layers: an
+    unknown user fails the create (and check mode) naming option and value, and nothing is written."""
+    layout = eng.containers.layout
+
+    def containers() -> t.Set[str]:
+        return set(os.listdir(layout.containers_dir)) if os.path.isdir(layout.containers_dir) else set()
+
+    before = containers()
+    bad = normalise_options({"image": "bb:1", "command": ["true"], "user": "nosuchuser"})
+    for attempt in (lambda: eng.containers.create(bad, name="bad"),
+                    lambda: eng.containers.check(bad, name="bad"),
+                    lambda: eng.containers.run(bad, name="bad")):
+        with pytest.raises(InvalidOption, match="invalid value 'nosuchuser' for user: no user 'nosuchuser'"):
+            attempt()
+        assert containers() == before
+        assert not os.path.lexists(layout.name_link("bad"))
+    good = normalise_options({"image": "bb:1", "command": ["id", "-un"], "user": "nobody"})
+    eng.containers.check(good, name="good")
+    assert containers() == before  # check mode writes nothing
+    assert run(eng, "berth", "id", "-un", user="nobody")[:2] == (0, "nobody\n")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES + [
+    pytest.param("crun", marks=pytest.mark.skipif(not shutil.which("crun"), reason="crun missing"))])
+def test_update_goes_through_the_runtime(eng: Engine, runtime: str) -> None:
+    """``update --memory`` of a running container: the runtime's own ``update`` changes the limit (runc and
+    crun own their containers' cgroups; Berth does not write them), as the runtime and the cgroup report it."""
+    opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "runtime": runtime, "memory": "64m"})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    assert eng.containers.stats(cid)["memory_stats"]["limit"] == 64 << 20
+    assert eng.containers.update(cid, {"memory": 96 << 20}) is True
+    assert eng.containers.stats(cid)["memory_stats"]["limit"] == 96 << 20
+    if runtime == "runc":  # runc records what its own update applied (written by runc, not by Berth)
+        state = os.path.join(eng.containers.layout.runtime_state_dir, "runc", cid, "state.json")
+        with open(state) as fh:
+            assert json.load(fh)["config"]["cgroups"]["memory"] == 96 << 20
+    eng.containers.remove(cid, force=True)

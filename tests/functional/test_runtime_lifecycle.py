@@ -18,7 +18,7 @@ import uuid
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import EngineError, NotFound
-from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import oci
+from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import external, oci
 from ansible_collections.berth.engine.plugins.module_utils.engine.runtime.syscalls import (
     PR_GET_CHILD_SUBREAPER,
     PR_SET_CHILD_SUBREAPER,
@@ -50,11 +50,11 @@ def runtime(request: pytest.FixtureRequest, tmp_path: t.Any) -> t.Iterator[t.Any
     if name == "berth":
         rt: t.Any = oci.BerthRuntime(root)
     elif name == "berth-runtime":
-        rt = oci.ExternalRuntime(BIN, root)
+        rt = external.ExternalRuntime(BIN, root)
     else:
         if shutil.which(name) is None:
             pytest.skip(f"{name} is not installed")
-        rt = oci.ExternalRuntime(name, root)
+        rt = external.ExternalRuntime(name, root)
     rt.test_name = name
     sys_ = LinuxSyscalls()
     was_subreaper = _subreaper(sys_)
@@ -203,6 +203,32 @@ def test_kill_all_and_force_delete(runtime: t.Any, tmp_path: t.Any, rootfs: str)
     rt.delete(cid2, force=True)  # a created container goes too
     with pytest.raises(NotFound):
         rt.state(cid2)
+
+
+def test_update_changes_the_memory_limit(runtime: t.Any, tmp_path: t.Any, rootfs: str) -> None:
+    """``update`` (runc's ``update --resources``; ``bin/berth-runtime update`` too) changes a running
+    container's limits in its cgroup, and leaves the rest alone."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.runtime import cgroup_manager
+
+    rt, cid = runtime, new_id()
+    bundle = make_bundle(tmp_path, rootfs, ["sleep", "60"])
+    path = f"/berth-lc/{cid}"
+    with open(os.path.join(bundle, "config.json")) as fh:
+        spec = json.load(fh)
+    spec["linux"]["cgroupsPath"] = path
+    spec["linux"]["resources"] = {"memory": {"limit": 64 << 20, "swap": 128 << 20}, "pids": {"limit": 50}}
+    with open(os.path.join(bundle, "config.json"), "w") as fh:
+        json.dump(spec, fh)
+    rt.create(cid, bundle, stdio=(0, 1, 2))
+    rt.start(cid)
+    mgr = cgroup_manager(path)
+    assert mgr.stats()["memory_stats"]["limit"] == 64 << 20
+    rt.update(cid, {"memory": {"limit": 96 << 20, "swap": 192 << 20}})
+    assert mgr.stats()["memory_stats"]["limit"] == 96 << 20
+    assert mgr.stats()["pids_stats"]["limit"] == 50
+    rt.kill(cid, 9)
+    assert wait_status(rt, cid, "stopped") == "stopped"
+    rt.delete(cid)
 
 
 def test_an_id_is_taken_until_delete(runtime: t.Any, tmp_path: t.Any, rootfs: str) -> None:

@@ -194,6 +194,34 @@ def test_bad_options_fail_cleanly(
         assert "Traceback" not in result["msg"] and "module_stderr" not in result, (task, result)
 
 
+def test_an_unknown_user_fails_create_and_check_mode(
+    run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
+) -> None:
+    """The OCI spec is built at create and in check mode: ``user: nosuchuser`` fails there (not at the first
+    start), naming option and value, and leaves no container behind."""
+    bad = {"name": "x2", "image": image_ref, "command": "true", "user": "nosuchuser"}
+    res = run_playbook(
+        [
+            {"name": "pull", "berth.engine.image": {"name": image_ref, "source": "pull"}},
+            {"name": "bad user, check", CONTAINER: dict(bad, state="present"), "check_mode": True,
+             "ignore_errors": True},
+            {"name": "bad user", CONTAINER: dict(bad, state="present"), "ignore_errors": True},
+            {"name": "info", INFO: {"name": "x2"}},
+        ],
+        defaults=engine_defaults,
+    )  # fmt: skip
+    ok(res["pull"])
+    for task in ("bad user, check", "bad user"):
+        result = res[task]
+        assert result.get("failed") is True, (task, result)
+        assert "invalid value 'nosuchuser' for user" in result["msg"], (task, result["msg"])
+        assert "Traceback" not in result["msg"] and "module_stderr" not in result, (task, result)
+    assert ok(res["info"])["exists"] is False
+    for sub in ("containers", "names"):  # no record, no name link
+        path = os.path.join(engine_defaults["data_root"], sub)
+        assert not os.path.isdir(path) or os.listdir(path) == [], sub
+
+
 def test_unsupported_setting_warns_and_stays_idempotent(
     run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str], image_ref: str
 ) -> None:

@@ -111,6 +111,11 @@ class FakeContainers:
     def host_warnings(self, options: t.Mapping[str, t.Any]) -> list[str]:
         return ["blkio_weight: not on this host"] if options.get("blkio_weight") else []
 
+    def check(self, options: t.Mapping[str, t.Any], name: str | None = None) -> None:
+        """ContainerService.check: create's checks, writing nothing (one fake failure: an unknown user)."""
+        if options.get("user") == "nosuchuser":
+            raise InvalidOption("user", "nosuchuser", "no user 'nosuchuser' in the container's /etc/passwd")
+
     # writes
     def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:
         self.calls.append(("create", name))

@@ -38,7 +38,7 @@ MAX_LINES = 600
 #: What api.py, the glue, the CLI and the tests call (the class was one 1300-line body before the split).
 PUBLIC_METHODS = {
     "lookup", "require", "desired", "users_of_image", "remapped_layers_in_use", "local_image", "runtimes",
-    "create", "host_warnings", "start", "run", "wait_attached", "restore", "stop", "restart", "kill", "pause",
+    "create", "check", "host_warnings", "start", "run", "wait_attached", "restore", "stop", "restart", "kill", "pause",
     "unpause", "wait", "remove", "prune", "sweep_locks", "rename", "update", "exec", "attach", "inspect", "list",
     "logs", "top", "stats", "disk_usage", "diff", "export", "export_file", "store", "images",
 }

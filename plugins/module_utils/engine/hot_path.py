@@ -63,11 +63,13 @@ MODULES = frozenset({
     "engine.runtime.cgroups.base",
     "engine.runtime.cgroups.detect",
     "engine.runtime.cgroups.v1",
+    "engine.runtime.external",
     "engine.runtime.init",
     "engine.runtime.mountinfo",
     "engine.runtime.namespaces",
     "engine.runtime.netns",
     "engine.runtime.oci",
+    "engine.runtime.procs",
     "engine.runtime.rootfs",
     "engine.runtime.seccomp",
     "engine.runtime.seccomp_default",
@@ -98,6 +100,8 @@ MODULES = frozenset({
     "engine.supervisor.plumbing",
     "engine.supervisor.policy",
     "engine.supervisor.spec",
+    "engine.supervisor.spec_linux",
+    "engine.supervisor.spec_process",
     # other start paths
     "engine.runtime.cgroups.devices",  # cgroup v2 hosts: the device cgroup's eBPF program
     "engine.runtime.cgroups.v2",  # cgroup v2 hosts

@@ -174,7 +174,9 @@ def _present(
         out.diff.add("exists", False, True)
         out.act(f"Created container {name}")
         _warn_host(ctx, desired)
-        if not ctx.check_mode:
+        if ctx.check_mode:
+            svc.check(desired, name=name)
+        else:
             svc.create(desired, name=name, pull="never")
         created = True
     else:
@@ -281,7 +283,9 @@ def _recreate(
     out.act(f"Removed container {_label(name, current)}")
     out.act(f"Created container {name}")
     _warn_host(ctx, options)
-    if not ctx.check_mode:
+    if ctx.check_mode:
+        svc.check(options, name=name)
+    else:
         svc.remove(name, force=True)
         svc.create(options, name=name, pull="never")
 

@@ -9,7 +9,9 @@ Layout (see ``docs/dev/runtime-design.md``)::
     rootfs.py      mounts, devices, /dev symlinks, pivot_root, masked/readonly paths (named steps)
     init.py        the ONE ordered container init function
     state.py       the OCI runtime's own record of a container (RuntimeState, <root>/runtime/<name>/<id>/state.json)
-    oci.py         BerthRuntime (in-process) and ExternalRuntime (runc/crun/berth-runtime binaries)
+    oci.py         BerthRuntime (in-process): the OciRuntime protocol
+    external.py    ExternalRuntime: the same protocol over runc/crun/berth-runtime binaries
+    procs.py       waiting for the runtime's own children (both runtimes)
     validate.py    small checks over a spec, each naming the field it refuses
     cli.py         the runc-compatible ``bin/berth-runtime`` command
     cgroups/       v1/v2 managers (``detect.manager``), the OCI resources -> cgroup files translation
@@ -21,7 +23,7 @@ looked up lazily (``core.frontdoor.lazy_names``): importing the package imports 
 and the start path pay only for the modules they use.
 
 Start-path note: the modules on the ``create``/``start``/``run`` path (everything above except
-``validate``'s error branch, ``cli``'s help and ``oci.ExternalRuntime``) import ``typing`` only for type
+``validate``'s error branch, ``cli``'s help and ``external``) import ``typing`` only for type
 checkers (``TYPE_CHECKING = False`` / ``if TYPE_CHECKING: import typing as t``) and import
 ``engine.errors`` only when they raise. On the 2-core test machines ``import typing`` alone costs
 ~14 ms, ``enum`` ~8 ms, ``json``'s ``re`` ~10 ms, against a whole ``runc run`` of 30-45 ms; the
@@ -34,13 +36,13 @@ from ..core.frontdoor import lazy_names
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # never run. For type checkers, and for AnsiballZ: it ships the module_utils files a task
     # reaches through static imports only (never an import by name, as lazy_names does)
-    from . import console, mountinfo, oci, rootfs, seccomp_default, security, state, syscalls  # noqa: F401
+    from . import console, external, mountinfo, oci, rootfs, seccomp_default, security, state, syscalls  # noqa: F401
     from .cgroups import base, detect, resources  # noqa: F401
 
 #: The front door: public name -> "module" (the same name there) or "module:name".
 _EXPORTS = {
     # the runtime (oci.py) and its record of a container
-    "BerthRuntime": "oci", "ExternalRuntime": "oci", "set_subreaper": "oci",
+    "BerthRuntime": "oci", "ExternalRuntime": "external", "set_subreaper": "oci",
     "RuntimeState": "state",
     # system calls and the kernel's vocabulary
     "Syscalls": "syscalls", "LinuxSyscalls": "syscalls", "CLONE_NEWUSER": "syscalls", "MNT_DETACH": "syscalls",

@@ -40,6 +40,9 @@ commands:
        [--console-socket S] ID [ARGS...]
   pause ID
   resume ID
+  update [-r|--resources FILE|-] [--memory N] [--memory-reservation N] [--memory-swap N] [--cpu-period N]
+         [--cpu-quota N] [--cpu-share N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N]
+         [--blkio-weight N] ID
   spec [-b BUNDLE]
 
 global options:
@@ -342,6 +345,59 @@ def cmd_resume(rt: oci.BerthRuntime, argv: list[str]) -> int:
     return 0
 
 
+#: runc's ``update`` flags: flag -> (section of linux.resources, key, kind)
+UPDATE_FLAGS = {
+    "--memory": ("memory", "limit", "bytes"), "--memory-reservation": ("memory", "reservation", "bytes"),
+    "--memory-swap": ("memory", "swap", "bytes"), "--cpu-period": ("cpu", "period", "int"),
+    "--cpu-quota": ("cpu", "quota", "int"), "--cpu-share": ("cpu", "shares", "int"),
+    "--cpuset-cpus": ("cpu", "cpus", "str"), "--cpuset-mems": ("cpu", "mems", "str"),
+    "--pids-limit": ("pids", "limit", "int"), "--blkio-weight": ("blockIO", "weight", "int"),
+}
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def cmd_update(rt: oci.BerthRuntime, argv: list[str]) -> int:
+    """runc's ``update``: ``--resources`` (a file of OCI ``linux.resources``, ``-`` for stdin), then the
+    single-value flags over it."""
+    flags: dict[str, tuple[str, str]] = {"--resources": ("resources", "str"), "-r": ("resources", "str")}
+    flags.update({flag: (flag[2:].replace("-", "_"), "str") for flag in UPDATE_FLAGS})
+    opts, pos = parse(argv, flags)
+    cid = _one_id(pos, "update")
+    resources: dict = {}
+    if opts["resources"]:
+        from ..core.oci import load_json  # json and typing: not on the start path, update only
+
+        if opts["resources"] == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            with open(opts["resources"], "rb") as fh:
+                raw = fh.read()
+        resources = load_json(raw, f"--resources {opts['resources']}")
+    for flag, (section, key, kind) in UPDATE_FLAGS.items():
+        value = opts[flag[2:].replace("-", "_")]
+        if value is not None:
+            resources.setdefault(section, {})[key] = _update_value(flag, value, kind)
+    rt.update(cid, resources)
+    return 0
+
+
+def _update_value(flag: str, text: str, kind: str) -> int | str:
+    if kind == "str":
+        return text
+    low = text.strip().lower()
+    number, unit = low.rstrip("kmgtb"), low[len(low.rstrip("kmgtb")):]
+    if kind == "bytes" and unit.endswith("b") and len(unit) == 2:
+        unit = unit[0]
+    scale = _UNITS.get(unit) if kind == "bytes" else (1 if not unit else None)
+    try:
+        value = int(number)
+    except ValueError:
+        value, scale = 0, None
+    if scale is None:
+        raise UsageError(f"invalid value {text!r} for {flag}")
+    return -1 if value == -1 else value * scale
+
+
 def cmd_spec(rt: oci.BerthRuntime | None, argv: list[str]) -> int:
     opts, pos = parse(argv, {"--bundle": ("bundle", "str"), "-b": ("bundle", "str"),
                              "--rootless": ("rootless", "bool")})
@@ -360,7 +416,7 @@ def cmd_spec(rt: oci.BerthRuntime | None, argv: list[str]) -> int:
 COMMANDS = {
     "create": cmd_create, "start": cmd_start, "run": cmd_run, "state": cmd_state, "kill": cmd_kill,
     "delete": cmd_delete, "list": cmd_list, "exec": cmd_exec, "pause": cmd_pause,
-    "resume": cmd_resume, "spec": cmd_spec,
+    "resume": cmd_resume, "update": cmd_update, "spec": cmd_spec,
 }
 
 

@@ -43,6 +43,7 @@ ALLOWED = {
     "pause": (RUNNING,),
     "resume": (PAUSED,),
     "exec": (CREATED, RUNNING),
+    "update": (CREATED, RUNNING, PAUSED),
     "delete": (STOPPED, CREATED),  # anything else needs force
 }
 

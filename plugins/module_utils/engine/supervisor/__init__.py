@@ -6,7 +6,9 @@ Layout (see ``docs/dev/runtime-design.md``)::
 
     lifecycle.py        the container record's state (ContainerState, ``containers/<id>/state.json``):
                         statuses, guards, transitions, locking, reconciling lost monitors, file removal
-    spec.py             options + image config -> the OCI runtime spec (pure), exec processes, cgroup paths
+    spec.py             options + image config -> the OCI runtime spec (pure; its parts: spec_process.py, the
+                        process, exec processes and users; spec_linux.py, namespaces, resources, cgroup paths,
+                        devices, rlimits, seccomp)
     overlay.py idmap.py the rootfs stack: overlay mounts, idmapped layers for user namespaces
     monitor.py          the detached per-container monitor (its parts: monitor_streams.py, monitor_exit.py,
                         policy.py, plumbing.py, fds.py); outside the idle monitor: monitor_ops.py (the

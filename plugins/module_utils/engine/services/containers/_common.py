@@ -206,3 +206,54 @@ def read_in_rootfs(rootfs: str, path: str) -> str | None:
             return fh.read(1 << 20)
     except OSError:
         return None
+
+
+def read_in_layers(layers: t.Sequence[str], path: str, _links: int = 0) -> str | None:
+    """Read a file of an image through its layer directories (top first, overlay's ``lowerdir`` order),
+    nothing mounted: what the container's tree will show there before it ran (``create`` and check mode
+    need its /etc/passwd and /etc/group). Overlay's rules (store/changes.py): a 0:0 character device
+    is a whiteout (the name is deleted), an opaque directory or a non-directory hides the layers below;
+    symlinks resolve inside the image (40 at most, as the kernel)."""
+    import stat as _stat
+
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    for layer in layers:
+        cur = layer
+        hidden = False  # an opaque directory on the way: the layers below do not show through
+        for i, part in enumerate(parts):
+            cur = os.path.join(cur, part)
+            try:
+                st = os.lstat(cur)
+            except OSError:
+                if hidden:
+                    return None
+                break  # not in this layer: the layers below may have it
+            mode = st.st_mode
+            if _stat.S_ISCHR(mode) and st.st_rdev == 0:
+                return None
+            if _stat.S_ISLNK(mode):
+                if _links >= 40:
+                    return None
+                target = os.readlink(cur)
+                here = "/" + "/".join(parts[:i])
+                rest = "/".join(parts[i + 1:])
+                new = os.path.join(target if target.startswith("/") else os.path.join(here, target), rest)
+                return read_in_layers(layers, os.path.normpath(new), _links + 1)
+            if i == len(parts) - 1:
+                if not _stat.S_ISREG(mode):
+                    return None
+                try:
+                    with open(cur, encoding="utf-8", errors="replace") as fh:
+                        return fh.read(1 << 20)
+                except OSError:
+                    return None
+            if not _stat.S_ISDIR(mode):
+                return None
+            if not hidden:
+                try:
+                    hidden = os.getxattr(cur, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+                except OSError:
+                    pass
+        else:
+            return None
+    return None

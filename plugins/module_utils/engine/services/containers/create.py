@@ -38,8 +38,46 @@ def create(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | No
            pull: str = "missing") -> str:
     """Create a container from normalised *options* (``options.container.normalise_options``; plain
     ``secret_env`` values, which the record keeps as seals and the bundle as values). A new container has
-    no state to guard: the checks are of the options, the name, the image and the runtime, before anything
-    is written."""
+    no state to guard: the checks are of the options, the name, the image, the runtime and the OCI spec
+    they make (built as a start would: ``user: nosuchuser`` fails here), before anything is written."""
+    return create_with_spec(svc, options, name, pull)[0]
+
+
+def check(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | None = None) -> None:
+    """What :func:`create` checks, writing nothing (check mode): the options, the name, the runtime and,
+    when the image is present, the OCI spec built against it. An image that is not present is not
+    pulled: the spec is checked when the task really runs."""
+    opts = dict(options)
+    image_name = opts.get("image")
+    if not image_name:
+        raise InvalidOption("image", image_name, "an image is required")
+    if name is not None:
+        name = copts.container_name(name, "name")
+    _check_supported(opts)
+    _common.runtime_for(svc, _common.runtime_name(svc, opts))
+    image_id = _common.local_image(svc, str(image_name)) or svc.images.resolve(str(image_name))
+    if image_id is None:
+        return
+    # user namespaces: their maps come from the host's accounts, which check mode must not create
+    opts.pop("userns_mode", None)
+    _spec_at_create(svc, "0" * 64, name, opts, _common.image_config(svc, image_id), image_id, None)
+
+
+def _spec_at_create(svc: ContainerService, cid: str, name: str | None, opts: t.Mapping[str, t.Any],
+                    image: t.Mapping[str, t.Any], image_id: str, userns: t.Any) -> dict[str, t.Any]:
+    """The bundle's spec (start.bundle_spec), the user and groups looked up in the image's layers."""
+    from .start import bundle_spec
+
+    layers = _common.image_layers(svc, image_id)
+    if layers is None:
+        raise NotFound("image", f"{opts.get('image')} ({image_id[:19]})")
+    return bundle_spec(svc, cid, name or "", opts, image, userns.to_json() if userns is not None else None,
+                       lambda kind: _common.read_in_layers(layers, f"/etc/{kind}"))
+
+
+def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | None = None,
+                     pull: str = "missing") -> tuple[str, dict[str, t.Any]]:
+    """:func:`create`, which returns the container's ID and the OCI spec it built (``run`` starts with it)."""
     opts = dict(options)
     image_name = opts.get("image")
     if not image_name:
@@ -51,6 +89,9 @@ def create(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | No
     runtime = _common.runtime_name(svc, opts)
     _common.runtime_for(svc, runtime)  # fail early on an unknown runtime
     userns = _userns_for(svc, opts)
+    image = _common.image_config(svc, image_id)
+    cid = os.urandom(32).hex()
+    spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns)
     secrets = opts.get("secret_env") or {}
     if secrets:  # the record keeps seals; the values go to the bundle only (_write_secrets)
         opts["secret_env"] = copts.seal_secrets(secrets, os.urandom(16).hex())
@@ -59,11 +100,11 @@ def create(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | No
         svc.store.ensure()
     for d in (layout.containers_dir, layout.names_dir):
         fs.ensure_dir(d, 0o700)
-    cid = os.urandom(32).hex()
     cdir = layout.container_dir(cid)
     os.makedirs(cdir, mode=0o700)
     try:
         final_name = _claim_name(svc, cid, name)
+        spec.setdefault("annotations", {})["berth.container.name"] = final_name
         record = ContainerRecord(
             id=cid,
             name=final_name,
@@ -72,7 +113,7 @@ def create(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | No
             image_name=str(image_name),
             options=opts,
             runtime=runtime,
-            healthcheck=_healthcheck(svc, image_id, opts),
+            healthcheck=_healthcheck(image, opts),
             userns=userns.to_json() if userns is not None else None,
         )
         for d in (layout.upper(cid), layout.work(cid), layout.rootfs(cid), layout.bundle(cid)):
@@ -94,7 +135,7 @@ def create(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | No
         lifecycle.remove_name_links(layout, cid)
         fs.rmtree(cdir)
         raise
-    return cid
+    return cid, spec
 
 
 def host_warnings(options: t.Mapping[str, t.Any]) -> list[str]:
@@ -106,8 +147,8 @@ def host_warnings(options: t.Mapping[str, t.Any]) -> list[str]:
     return [f"{key}: {why}" for key, why in _common.unsupported(options).items()]
 
 
-def _healthcheck(svc: ContainerService, image_id: str, opts: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
-    image_cfg = _common.image_config(svc, image_id).get("config") or {}
+def _healthcheck(image: t.Mapping[str, t.Any], opts: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+    image_cfg = image.get("config") or {}
     hc = copts.effective(opts, image_cfg).get("healthcheck")
     if not hc or list(hc.get("test") or hc.get("Test") or []) in ([], ["NONE"]):
         return None

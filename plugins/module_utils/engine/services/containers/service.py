@@ -110,6 +110,13 @@ class ContainerService:
 
         return create.create(self, options, name=name, pull=pull)
 
+    def check(self, options: t.Mapping[str, t.Any], name: str | None = None) -> None:
+        """What ``create`` checks (the OCI spec included, when the image is present), writing nothing:
+        check mode."""
+        from . import create
+
+        create.check(self, options, name=name)
+
     def host_warnings(self, options: t.Mapping[str, t.Any]) -> list[str]:
         from . import create
 

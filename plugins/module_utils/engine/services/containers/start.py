@@ -32,23 +32,24 @@ INIT_BINARIES = ("/usr/bin/tini-static", "/usr/local/bin/tini-static", "/sbin/ti
 ACTIVE = (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING)
 
 
-def start(svc: ContainerService, name: str, stdio: Stdio | None = None) -> t.Any:
+def start(svc: ContainerService, name: str, stdio: Stdio | None = None, spec: dict[str, t.Any] | None = None) -> t.Any:
     """Start a created or exited container; returns the monitor handle (for attached callers), None
-    when it was running already: a start that raced another one is a no-op, as in Docker."""
+    when it was running already: a start that raced another one is a no-op, as in Docker. *spec*: the
+    bundle's spec when the caller built it a moment ago (``run``: ``create`` did)."""
     cid = records.require(svc, name)
     path = svc.layout.start_lock(cid)
     try:
         # Held until the container runs (the monitor's "started"): a second start waits here, then
         # finds it running. The container lock cannot do that: the starter takes it to create.
         with flock(path, timeout=svc.lock_timeout):
-            return _start(svc, cid, stdio)
+            return _start(svc, cid, stdio, spec)
     except FileNotFoundError as exc:
         if exc.filename != path:
             raise
         raise NotFound("container", name) from None
 
 
-def _start(svc: ContainerService, cid: str, stdio: Stdio | None) -> t.Any:
+def _start(svc: ContainerService, cid: str, stdio: Stdio | None, spec: dict[str, t.Any] | None = None) -> t.Any:
     from ...supervisor import prefork
 
     record = records.load(svc, cid)
@@ -68,7 +69,7 @@ def _start(svc: ContainerService, cid: str, stdio: Stdio | None) -> t.Any:
                 pre.cancel()
                 return None
             lifecycle.require(state.status, "start", name=record.name)
-            _prepare(svc, record)
+            _prepare(svc, record, spec)
             new = state.replace(manually_stopped=False, error="")
             if new != state:
                 lifecycle.save(svc.layout, cid, new)
@@ -97,15 +98,15 @@ def run(
     *on_start(container_id, monitor_pid)* is called once the container runs (an attached CLI
     forwards SIGWINCH and other signals from then on).
     """
-    from .create import create
+    from .create import create_with_spec
 
     opts = dict(options)
     if remove:
         opts["auto_remove"] = True
-    cid = create(svc, opts, name=name, pull=pull)
+    cid, spec = create_with_spec(svc, opts, name=name, pull=pull)
     record = records.load(svc, cid)
     try:
-        handle = start(svc, cid, stdio=None if detach else stdio)
+        handle = start(svc, cid, stdio=None if detach else stdio, spec=spec)
     except BaseException:
         if remove:
             svc.remove(cid, force=True)
@@ -143,14 +144,16 @@ def restore(svc: ContainerService) -> list[str]:
 
 
 # ==================================================================== the rootfs and the bundle
-def _prepare(svc: ContainerService, record: ContainerRecord) -> None:
-    """Mount the rootfs and write the OCI bundle (rebuilt at every start, as Docker does)."""
-    from ...supervisor import overlay, spec as specmod
-    from ...runtime import LinuxSyscalls, current_rlimits
+def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.Any] | None = None) -> None:
+    """Mount the rootfs and write the OCI bundle (rebuilt at every start, as Docker does; *spec*: the one
+    ``create`` built a moment ago, for ``run``)."""
+    from ...supervisor import overlay
+    from ...runtime import LinuxSyscalls
 
     layout = svc.layout
     cid = record.id
-    secrets = _secret_values(svc, record)  # before anything is mounted: a lost secret fails the start
+    # before anything is mounted: a lost secret fails the start (a *spec* holds them already)
+    secrets = _secret_values(svc, record) if spec is None else None
     idmapped = bool(record.userns) and _common.idmap_supported(svc)
     lower = _common.layers_of(svc, record, shifted=not idmapped)
     rootfs = layout.rootfs(cid)
@@ -179,30 +182,45 @@ def _prepare(svc: ContainerService, record: ContainerRecord) -> None:
                 mount(_common.layers_of(svc, record))  # the shifted copies
         else:
             mount(lower)
-    image_config = (_common.image_config(svc, record.image).get("config") or {})
-    options = _common.applicable(record.options)
-    if secrets:
-        options = {**options, "secret_env": secrets}
-    spec = specmod.build(
-        options,
-        image_config,
-        svc.config,
-        container_id=cid,
-        rootfs=rootfs,
-        files={n: layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf")},
-        user_db=lambda kind: _common.read_in_rootfs(rootfs, f"/etc/{kind}"),
-        name=record.name,
-        base_rlimits=current_rlimits(),
-        init_path=_init_path() if record.options.get("init") else None,
-        host_devices=_host_devices(record.options),
-        id_mappings=record.userns,
-        host_hostname=os.uname().nodename,
-    )
-    spec["root"] = {"path": rootfs, "readonly": bool(record.options.get("read_only"))}
+    if spec is None:
+        options = record.options
+        if secrets:
+            options = {**options, "secret_env": secrets}
+        spec = bundle_spec(svc, cid, record.name, options, _common.image_config(svc, record.image),
+                           record.userns, lambda kind: _common.read_in_rootfs(rootfs, f"/etc/{kind}"))
     # compact (the C encoder: indent=2 through json.dumps costs ~1 ms for a spec), no fsync: it is
     # written again at every start
     fs.atomic_write(os.path.join(layout.bundle(cid), "config.json"), cjson.dumps(spec),
                     mode=0o600, fsync=False)
+
+
+def bundle_spec(svc: ContainerService, cid: str, name: str, options: t.Mapping[str, t.Any],
+                image: t.Mapping[str, t.Any], userns: t.Mapping[str, t.Any] | None,
+                user_db: t.Callable[[str], str | None]) -> dict[str, t.Any]:
+    """The OCI spec of the bundle (supervisor/spec.py ``build``): built at create, which fails on what
+    would fail the start (``user: nosuchuser``), and again at every start, from the container's own
+    files. *options* hold the plain ``secret_env`` values, *image* is the image's config, *user_db*
+    reads ``/etc/passwd`` and ``/etc/group`` (from the image layers at create, the mounted rootfs at
+    start)."""
+    from ...supervisor import spec as specmod
+    from ...runtime import current_rlimits
+
+    layout = svc.layout
+    return specmod.build(
+        _common.applicable(options),
+        image.get("config") or {},
+        svc.config,
+        container_id=cid,
+        rootfs=layout.rootfs(cid),
+        files={n: layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf")},
+        user_db=user_db,
+        name=name,
+        base_rlimits=current_rlimits(),
+        init_path=_init_path() if options.get("init") else None,
+        host_devices=_host_devices(options),
+        id_mappings=userns,
+        host_hostname=os.uname().nodename,
+    )
 
 
 def _secret_values(svc: ContainerService, record: ContainerRecord) -> dict[str, str]:

@@ -2,7 +2,9 @@
 """``update`` (resources and the restart policy, in place) and ``rename``.
 
 The guards: only ``options.container.UPDATABLE`` options change in place (checked before the lock is
-taken); a running or paused container gets the new resources in its cgroup, any other only in its record.
+taken); a running or paused container gets the new resources through its OCI runtime's ``update`` (runc's
+and crun's own, ``BerthRuntime.update`` for Berth's: the runtime owns the container's cgroup), any other
+only in its record.
 """
 from __future__ import annotations
 
@@ -39,19 +41,17 @@ def update(svc: ContainerService, name: str, options: t.Mapping[str, t.Any]) -> 
         copts.check_options(merged)
         state = records.state(svc, cid)
         if state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
-            _apply_resources(record, merged)
+            _apply_resources(svc, record, merged)
         updated = record.replace(options=merged)
         fs.atomic_write_json(svc.layout.container_config(cid), updated.to_json(), mode=0o600)
     return True
 
 
-def _apply_resources(record: ContainerRecord, options: t.Mapping[str, t.Any]) -> None:
+def _apply_resources(svc: ContainerService, record: ContainerRecord, options: t.Mapping[str, t.Any]) -> None:
     from ...supervisor import spec as specmod
-    from ...runtime import cgroup_manager
 
     resources = specmod.resources(_common.applicable(options))
-    manager = cgroup_manager(specmod.cgroups_path(options, record.id))
-    manager.update(resources)
+    _common.oci_runtime(svc, record.runtime).update(record.id, resources)
 
 
 def rename(svc: ContainerService, name: str, new_name: str) -> None:
