@@ -174,6 +174,17 @@ def test_detached_lifecycle(berth: Berth) -> None:
     assert berth("rm", "web2", rc=1).err == "Error: No such container: web2\n"
 
 
+def test_run_dit_needs_no_terminal_on_stdin(berth: Berth) -> None:
+    """docker run -dit from a script (stdin not a terminal): the container gets its pty, the client attaches nothing."""
+    cid = berth("run", "-dit", "--name", "ditty", IMAGE, "sh", stdin=subprocess.DEVNULL).out.strip()
+    try:
+        assert FULL_ID.match(cid)
+        assert berth("inspect", "-f", "{{.State.Running}} {{.Config.Tty}}", "ditty").out == "true true\n"
+    finally:
+        berth("rm", "-f", "ditty")
+    assert "not a TTY" in berth("run", "-it", "--rm", IMAGE, "true", stdin=subprocess.DEVNULL, rc=1).err
+
+
 def test_attach_sends_stdin(berth: Berth) -> None:
     berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
     try:

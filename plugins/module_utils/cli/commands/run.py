@@ -114,7 +114,8 @@ def create(ctx: Context) -> int:
 
 def run(ctx: Context) -> int:
     a = ctx.args
-    if a.tty and a.interactive and not _isatty(_fd(ctx.stdin, 0)):
+    # docker's CheckTty: only a client that attaches stdin needs a terminal there (run -dit does not).
+    if a.tty and a.interactive and not a.detach and not _isatty(_fd(ctx.stdin, 0)):
         ctx.err("the input device is not a TTY")
         return 1
     try:
