@@ -185,6 +185,16 @@ def test_run_dit_needs_no_terminal_on_stdin(berth: Berth) -> None:
     assert "not a TTY" in berth("run", "-it", "--rm", IMAGE, "true", stdin=subprocess.DEVNULL, rc=1).err
 
 
+def test_without_root_the_cli_says_root_is_needed(berth: Berth) -> None:
+    """Not a silent empty ``ps``: the engine runs as root, and the CLI says so (help still works)."""
+    nobody = {"user": 65534, "group": 65534, "extra_groups": []}
+    for verb in (("ps",), ("images",), ("run", "--rm", IMAGE, "true")):
+        res = berth(*verb, rc=1, **nobody)
+        assert (res.out, res.err) == ("", "Error: berth needs root: the engine runs as root, this is uid 65534 "
+                                          "(run it with sudo, or as root)\n")
+    assert berth("ps", "--help", **nobody).out.startswith("usage: berth ps")
+
+
 def test_attach_sends_stdin(berth: Berth) -> None:
     berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
     try:
