@@ -195,6 +195,42 @@ def test_without_root_the_cli_says_root_is_needed(berth: Berth) -> None:
     assert berth("ps", "--help", **nobody).out.startswith("usage: berth ps")
 
 
+#: The keys of Docker's ``HostConfig`` (API 1.44, moby api/types/container/hostconfig.go; ``Annotations``,
+#: ``Mounts`` and ``StorageOpt`` are omitted when empty there too).
+DOCKER_HOST_CONFIG_KEYS = frozenset("""
+    Binds ContainerIDFile LogConfig NetworkMode PortBindings RestartPolicy AutoRemove VolumeDriver VolumesFrom
+    ConsoleSize CapAdd CapDrop CgroupnsMode Dns DnsOptions DnsSearch ExtraHosts GroupAdd IpcMode Cgroup Links
+    OomScoreAdj PidMode Privileged PublishAllPorts ReadonlyRootfs SecurityOpt UTSMode UsernsMode ShmSize Runtime
+    Isolation CpuShares Memory NanoCpus CgroupParent BlkioWeight BlkioWeightDevice BlkioDeviceReadBps
+    BlkioDeviceWriteBps BlkioDeviceReadIOps BlkioDeviceWriteIOps CpuPeriod CpuQuota CpuRealtimePeriod
+    CpuRealtimeRuntime CpusetCpus CpusetMems Devices DeviceCgroupRules DeviceRequests MemoryReservation MemorySwap
+    MemorySwappiness OomKillDisable PidsLimit Ulimits CpuCount CpuPercent IOMaximumIOps IOMaximumBandwidth
+    MaskedPaths ReadonlyPaths
+""".split())
+
+
+def test_inspect_has_dockers_shape(berth: Berth) -> None:
+    """Every HostConfig key of Docker's, NetworkSettings and Mounts, whatever was set; after a stop a
+    health-checked container reads "unhealthy", as Docker's (moby Health.CloseMonitorChannel)."""
+    berth("run", "-d", "--name", "shape", "--health-cmd", "true", "--health-interval", "1h", IMAGE,
+          "sleep", "300")
+    try:
+        info = json.loads(berth("inspect", "shape").out)[0]
+        host = info["HostConfig"]
+        assert DOCKER_HOST_CONFIG_KEYS <= set(host), sorted(DOCKER_HOST_CONFIG_KEYS - set(host))
+        assert (host["PortBindings"], host["Dns"], host["Devices"], host["IpcMode"]) == ({}, [], [], "private")
+        assert info["Mounts"] == []
+        net = info["NetworkSettings"]
+        assert (net["IPAddress"], net["Ports"], list(net["Networks"])) == ("", {}, ["none"])
+        assert berth("inspect", "-f", "{{.HostConfig.PublishAllPorts}} {{.HostConfig.DnsSearch}}",
+                     "shape").out == "false []\n"
+        assert info["State"]["Health"]["Status"] == "starting"
+        berth("stop", "-t", "0", "shape")
+        assert berth("inspect", "-f", "{{.State.Health.Status}}", "shape").out == "unhealthy\n"
+    finally:
+        berth("rm", "-f", "shape")
+
+
 def test_attach_sends_stdin(berth: Berth) -> None:
     berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
     try:
