@@ -231,6 +231,23 @@ def test_inspect_has_dockers_shape(berth: Berth) -> None:
         berth("rm", "-f", "shape")
 
 
+def test_privileged_gets_the_bounding_set(berth: Berth) -> None:
+    """--privileged on a host whose bounding set is smaller than the kernel's list (here: berth run under
+    setpriv without CAP_SYS_MODULE): the container gets that bounding set, as with Docker, and starts."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        pytest.skip("needs setpriv (util-linux)")
+    with open("/proc/self/status", encoding="utf-8") as fh:
+        ours = int(next(line for line in fh if line.startswith("CapBnd:")).split()[1], 16)
+    expected = ours & ~(1 << 16)  # CAP_SYS_MODULE
+    res = subprocess.run([setpriv, "--bounding-set", "-sys_module",
+                          *berth.argv("run", "--rm", "--privileged", IMAGE, "grep", "Cap", "/proc/self/status")],
+                         capture_output=True, env=berth.env, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr.decode()
+    caps = dict(line.split(":\t") for line in res.stdout.decode().splitlines())
+    assert int(caps["CapBnd"], 16) == int(caps["CapEff"], 16) == int(caps["CapPrm"], 16) == expected
+
+
 def test_attach_sends_stdin(berth: Berth) -> None:
     berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
     try:
