@@ -248,6 +248,26 @@ def test_privileged_gets_the_bounding_set(berth: Berth) -> None:
     assert int(caps["CapBnd"], 16) == int(caps["CapEff"], 16) == int(caps["CapPrm"], 16) == expected
 
 
+def test_run_warns_of_an_image_for_another_platform(berth: Berth, tmp_path: t.Any) -> None:
+    """docker run/create: WARNING on stderr when the image's platform is not the host's and none was asked for."""
+    host_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    other = "arm64" if host_arch != "arm64" else "amd64"
+    tar = os.path.join(os.path.dirname(berth.root), "rootfs.tar")
+    berth("import", "--platform", f"linux/{other}", "-c", 'CMD ["sh"]', tar, "foreign:1")
+    warning = (f"WARNING: The requested image's platform (linux/{other}) does not match the detected host "
+               f"platform (linux/{host_arch}) and no specific platform was requested\n")
+    try:
+        res = berth("run", "--rm", "foreign:1", "true")  # busybox of this host's, labelled for another
+        assert res.err == warning
+        assert berth("create", "--name", "foreign", "foreign:1").err == warning
+        berth("rm", "foreign")
+        assert berth("create", "--platform", f"linux/{other}", "--name", "foreign", "foreign:1").err == ""
+        assert berth("run", "--rm", IMAGE, "true").err == ""
+    finally:
+        berth("rm", "-f", "foreign", rc=None)
+        berth("rmi", "foreign:1")
+
+
 def test_attach_sends_stdin(berth: Berth) -> None:
     berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
     try:

@@ -60,7 +60,7 @@ class FakeContainers:
     def local_image(self, name: str) -> str | None:
         return None  # the CLI then asks FakeImages.resolve
 
-    def host_warnings(self, options: t.Mapping[str, t.Any]) -> list[str]:
+    def host_warnings(self, options: t.Mapping[str, t.Any], platform_requested: bool = False) -> list[str]:
         return ["blkio_weight: not on this host"] if options.get("blkio_weight") else []
 
     def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:

@@ -170,6 +170,22 @@ def image_config(svc: ContainerService, image_id: str) -> dict[str, t.Any]:
         raise DamagedContent("image config", image_id, "not a JSON object") from None
 
 
+def platform_warning(svc: ContainerService, image: t.Any) -> str | None:
+    """docker run/create's warning when the local image *image* is for another platform than this host's
+    (moby's daemon/create.go); None when it matches or is not here (a pull reports its own)."""
+    from ...core.reference import host_platform, platform_mismatch
+
+    if not isinstance(image, str) or not image:
+        return None
+    try:
+        image_id = local_image(svc, image) or svc.images.resolve(image)
+        if not image_id:
+            return None
+        return platform_mismatch(image_config(svc, image_id), host_platform())
+    except EngineError:
+        return None  # a damaged or missing image: create says so
+
+
 # ==================================================================== options as the host applies them
 def unsupported(options: t.Mapping[str, t.Any]) -> dict[str, str]:
     """{option: why} for the set options this host cannot apply (Docker warns and discards these)."""

@@ -110,10 +110,13 @@ class ContainerService:
 
         return create.create(self, options, name=name, pull=pull)
 
-    def host_warnings(self, options: t.Mapping[str, t.Any]) -> list[str]:
+    def host_warnings(self, options: t.Mapping[str, t.Any], platform_requested: bool = False) -> list[str]:
+        """What this host cannot apply of *options*, and Docker's warning for an image of another platform
+        (unless a platform was asked for)."""
         from . import create
 
-        return create.host_warnings(options)
+        platform = None if platform_requested else _common.platform_warning(self, options.get("image"))
+        return create.host_warnings(options) + ([platform] if platform else [])
 
     def start(self, name: str, stdio: Stdio | None = None) -> t.Any:
         from . import start
