@@ -268,6 +268,52 @@ def test_run_warns_of_an_image_for_another_platform(berth: Berth, tmp_path: t.An
         berth("rmi", "foreign:1")
 
 
+def test_engine_log_settings_apply_to_new_containers(berth: Berth) -> None:
+    """daemon.json's log-driver and log-opts are the defaults of new containers (moby's
+    mergeAndVerifyLogConfig); a key the engine does not act on is an info warning, not silently kept."""
+    with open(berth.config, encoding="utf-8") as fh:
+        saved = fh.read()
+
+    def configure(**keys: t.Any) -> None:
+        with open(berth.config, "w", encoding="utf-8") as fh:
+            json.dump({**json.loads(saved), **keys}, fh)
+
+    try:
+        configure(**{"log-opts": {"max-size": "1k", "max-file": "2"}, "mtu": 1400})
+        info = berth("info")
+        assert info.err == f"WARNING: {berth.config}: 'mtu' is accepted but not acted on: there is no bridge " \
+                           "networking yet\n"
+        berth("run", "--name", "rotated", IMAGE, "sh", "-c", "i=0; while [ $i -lt 100 ]; do "
+              "echo line-$i-xxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done")
+        log_config = json.loads(berth("inspect", "-f", "{{json .HostConfig.LogConfig}}", "rotated").out)
+        assert log_config == {"Type": "json-file", "Config": {"max-file": "2", "max-size": "1024"}}
+        log = berth("inspect", "-f", "{{.LogPath}}", "rotated").out.strip()
+        assert os.path.getsize(log + ".1") <= 1024 + 100 and not os.path.exists(log + ".2")
+        assert berth("logs", "rotated").out.splitlines()[-1] == "line-99-xxxxxxxxxxxxxxxxxxxx"
+        berth("rm", "rotated")
+        # a container's own options win; with the configured driver, the configured options fill the rest
+        berth("create", "--name", "own", "--log-opt", "max-file=5", IMAGE)
+        log_config = json.loads(berth("inspect", "-f", "{{json .HostConfig.LogConfig}}", "own").out)
+        assert log_config == {"Type": "json-file", "Config": {"max-file": "5", "max-size": "1024"}}
+        berth("rm", "own")
+
+        configure(**{"log-driver": "none"})
+        assert berth("info").err == ""
+        berth("run", "--name", "quiet", IMAGE, "echo", "hi")
+        assert berth("inspect", "-f", "{{.HostConfig.LogConfig.Type}}/{{.LogPath}}/", "quiet").out == "none//\n"
+        assert "does not support reading" in berth("logs", "quiet", rc=1).err
+        berth("rm", "quiet")
+        assert berth("run", "--rm", "--log-driver", "json-file", IMAGE, "echo", "hi").out == "hi\n"
+
+        configure(**{"log-driver": "syslog"})
+        err = berth("run", "--rm", IMAGE, "true", rc=125).err
+        assert f"invalid engine configuration {berth.config}: key 'log-driver': 'syslog': " in err
+    finally:
+        with open(berth.config, "w", encoding="utf-8") as fh:
+            fh.write(saved)
+        berth("rm", "-f", "rotated", "own", "quiet", rc=None)
+
+
 def test_attach_sends_stdin(berth: Berth) -> None:
     berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
     try:

@@ -299,6 +299,8 @@ def info(ctx: Context) -> int:
         ctx.out_inspected([data])
         return 0
     ctx.stdout.write(info_text(data, ctx.engine.config.path))
+    for warning in data.get("Warnings") or []:  # docker info prints the daemon's warnings last, on stderr
+        ctx.err(f"WARNING: {warning}")
     return 0
 
 
@@ -341,6 +343,9 @@ def info_text(d: t.Mapping[str, t.Any], config_path: str | None = None) -> str:
     if insecure:
         lines.append(" Insecure Registries:")
         lines.extend(f"  {r}" for r in insecure)
+    if d.get("Labels"):
+        lines.append(" Labels:")
+        lines.extend(f"  {label}" for label in d["Labels"])
     if reg.get("Mirrors"):
         lines.append(" Registry Mirrors:")
         lines.extend(f"  {m}" for m in reg["Mirrors"])

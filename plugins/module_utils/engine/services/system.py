@@ -105,6 +105,8 @@ class SystemService:
             },
             "ConfigFile": self.config.path,
             "SecurityOptions": self._security_options(),
+            "Labels": list(self.config.get("labels")),
+            "Warnings": self.config.ignored(),
         }
 
     def _security_options(self) -> list[str]:

@@ -186,6 +186,30 @@ def platform_warning(svc: ContainerService, image: t.Any) -> str | None:
         return None  # a damaged or missing image: create says so
 
 
+def log_config(svc: ContainerService, opts: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Docker's ``LogConfig`` of a new container (moby's mergeAndVerifyLogConfig): the driver of the options,
+    else the engine configuration's ``log-driver``; with the configuration's driver, its ``log-opts`` fill
+    the options the container does not set. A configured value Berth cannot use fails naming the file and key."""
+    from ...errors import ConfigError
+
+    default = svc.config.get("log-driver") or "json-file"
+    driver = opts.get("log_driver")
+    if not driver:
+        try:
+            driver = copts.log_driver(default, "log-driver")
+        except InvalidOption as exc:
+            raise ConfigError(svc.config.path, "log-driver", f"{default!r}: {exc.reason}") from None
+    config = dict(opts.get("log_options") or {})
+    configured = svc.config.get("log-opts") or {}
+    if driver == default and configured and driver != "none":
+        try:
+            configured = copts.log_options(configured, "log-opts")
+        except InvalidOption as exc:
+            raise ConfigError(svc.config.path, exc.field, f"{exc.value!r}: {exc.reason}") from None
+        config = {**configured, **config}
+    return {"Type": driver, "Config": {k: config[k] for k in sorted(config)}}
+
+
 # ==================================================================== options as the host applies them
 def unsupported(options: t.Mapping[str, t.Any]) -> dict[str, str]:
     """{option: why} for the set options this host cannot apply (Docker warns and discards these)."""

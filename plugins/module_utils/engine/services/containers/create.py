@@ -74,6 +74,7 @@ def create(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | No
             runtime=runtime,
             healthcheck=_healthcheck(svc, image_id, opts),
             userns=userns.to_json() if userns is not None else None,
+            log_config=_common.log_config(svc, opts),
         )
         for d in (layout.upper(cid), layout.work(cid), layout.rootfs(cid), layout.bundle(cid)):
             fs.ensure_dir(d, 0o755)

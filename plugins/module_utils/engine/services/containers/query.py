@@ -48,7 +48,7 @@ def _inspect(svc: ContainerService, cid: str) -> dict[str, t.Any]:
         "ResolvConfPath": svc.layout.container_file(cid, "resolv.conf"),
         "HostnamePath": svc.layout.container_file(cid, "hostname"),
         "HostsPath": svc.layout.container_file(cid, "hosts"),
-        "LogPath": svc.layout.container_log(cid) if opts.get("log_driver", "json-file") != "none" else "",
+        "LogPath": svc.layout.container_log(cid) if record.logging["Type"] != "none" else "",
         "Name": "/" + record.name,
         "RestartCount": state.restart_count,
         "Driver": "overlay",
@@ -91,11 +91,11 @@ def _host_config(record: ContainerRecord, spec: t.Mapping[str, t.Any]) -> dict[s
     opts = record.options
     linux = spec.get("linux") or {}
     cgroupns = "private" if any(ns.get("type") == "cgroup" for ns in linux.get("namespaces") or []) else "host"
-    log_opts = {k: str(v) for k, v in (opts.get("log_options") or {}).items()}
+    logging = record.logging
     return {
         "Binds": None,
         "ContainerIDFile": "",
-        "LogConfig": {"Type": opts.get("log_driver", "json-file"), "Config": log_opts},
+        "LogConfig": {"Type": logging["Type"], "Config": {k: str(v) for k, v in logging["Config"].items()}},
         "NetworkMode": opts.get("network_mode", "none"),
         "PortBindings": {},
         "RestartPolicy": {"Name": opts.get("restart_policy", "no") or "no",
@@ -235,7 +235,7 @@ def logs(
 
     cid = records.require(svc, name)
     record = records.load(svc, cid)
-    if record.options.get("log_driver") == "none":
+    if record.logging["Type"] == "none":
         raise EngineError(f'configured logging driver does not support reading (container {record.name}: "none")')
 
     def running() -> bool:

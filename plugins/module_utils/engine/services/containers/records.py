@@ -50,11 +50,13 @@ class ContainerRecord(Value):
     ("desired": ``secret_env`` as seals, never values); ``healthcheck`` the effective one (options over the
     image's HEALTHCHECK; the monitor reads it); ``userns`` the user namespace mapping resolved at create
     (``IdMapping.to_json()``: the container keeps it, and its files their owners, when ``userns-remap``
-    changes), None without one."""
+    changes), None without one; ``log_config`` Docker's ``LogConfig`` (``Type``, ``Config``) resolved at create:
+    the options' log driver and options, else the engine configuration's ``log-driver`` and ``log-opts``
+    (None in records written before: the options' alone)."""
 
     __slots__ = _fields = ("id", "name", "created", "image", "image_name", "options", "runtime", "healthcheck",
-                           "userns")
-    _defaults = {"healthcheck": None, "userns": None}
+                           "userns", "log_config")
+    _defaults = {"healthcheck": None, "userns": None, "log_config": None}
     id: str
     name: str
     created: str
@@ -64,6 +66,14 @@ class ContainerRecord(Value):
     runtime: str
     healthcheck: dict[str, t.Any] | None
     userns: dict[str, t.Any] | None
+    log_config: dict[str, t.Any] | None
+
+    @property
+    def logging(self) -> dict[str, t.Any]:
+        """``{"Type": driver, "Config": {option: value}}`` the container logs with."""
+        if self.log_config:
+            return self.log_config
+        return {"Type": self.options.get("log_driver") or "json-file", "Config": dict(self.options.get("log_options") or {})}
 
     def to_json(self) -> dict[str, t.Any]:
         return {
@@ -76,6 +86,7 @@ class ContainerRecord(Value):
             "Runtime": self.runtime,
             "Healthcheck": self.healthcheck,
             "IdMappings": self.userns,
+            "LogConfig": self.log_config,
         }
 
     @classmethod
@@ -90,6 +101,7 @@ class ContainerRecord(Value):
             runtime=d.get("Runtime", DEFAULT_RUNTIME),
             healthcheck=d.get("Healthcheck"),
             userns=d.get("IdMappings"),
+            log_config=d.get("LogConfig"),
         )
 
 
