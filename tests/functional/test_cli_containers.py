@@ -314,6 +314,56 @@ def test_engine_log_settings_apply_to_new_containers(berth: Berth) -> None:
         berth("rm", "-f", "rotated", "own", "quiet", rc=None)
 
 
+def test_events_from_the_engine_event_log(berth: Berth) -> None:
+    """berth events: what create/start/exec/pause/unpause/rename/kill/die/rm wrote, filtered, as text or a
+    template; without --until it waits for new events (here: until the one we wait for came)."""
+    since = str(time.time())
+    berth("run", "-d", "--name", "evented", "-l", "tier=web", IMAGE, "sleep", "300")
+    berth("exec", "evented", "true")
+    berth("pause", "evented")
+    berth("unpause", "evented")
+    berth("rename", "evented", "evented2")
+    berth("kill", "evented2")
+    berth("wait", "evented2")
+    berth("rm", "evented2")
+    until = str(time.time())
+    fmt = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"
+    actions = berth("events", "--since", since, "--until", until, "--filter", "label=tier=web",
+                    "--format", fmt).out.splitlines()
+    assert actions == [
+        "container create evented", "container start evented", "container exec_create: true evented",
+        "container exec_start: true evented", "container exec_die evented", "container pause evented",
+        "container unpause evented", "container rename evented2", "container kill evented2",
+        "container die evented2", "container destroy evented2",
+    ]
+    lines = berth("events", "--since", since, "--until", until, "-f", "event=die", "-f", "container=evented2").out
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z container die [0-9a-f]{64} "
+                        r"\(exitCode=137, image=\S+bb:latest, name=evented2, tier=web\)\n", lines), lines
+    assert berth("events", "--since", since, "--until", until, "-f", "image=bb", "-f", "event=destroy",
+                 "--format", "{{.Actor.Attributes.name}}").out == "evented2\n"
+    assert "unknown filter" in berth("events", "--until", until, "-f", "colour=red", rc=125).err
+    log = os.path.join(berth.root, "events.log")
+    assert os.stat(log).st_mode & 0o777 == 0o600 and os.stat(log).st_uid == 0
+
+    follower = subprocess.Popen(berth.argv("events", "-f", "container=followed", "--format", "{{.Action}}"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=berth.env)
+    try:
+        berth("create", "--name", "followed", IMAGE, "true")  # may come before the follower reads: not shown
+        seen: list[str] = []
+        for attempt in range(50):  # until the follower has shown a start (it may have started reading late)
+            berth("start", "followed")
+            berth("wait", "followed")
+            while "start" not in seen and select.select([follower.stdout], [], [], 2)[0]:
+                seen.append(follower.stdout.readline().decode().strip())
+            if "start" in seen:
+                break
+        assert seen[-1] == "start" and set(seen) <= {"create", "start", "die"}, seen
+    finally:
+        follower.kill()
+        follower.wait()
+        berth("rm", "-f", "followed", rc=None)
+
+
 def test_attach_sends_stdin(berth: Berth) -> None:
     berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
     try:

@@ -139,6 +139,16 @@ def _add_logout(p: argparse.ArgumentParser) -> None:
     _handler(p, "images.logout")
 
 
+def _add_events(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="FILTER",
+                   help="Filter output based on conditions provided (container=, event=, type=, image=, label=)")
+    p.add_argument("--format", metavar="STRING",
+                   help="Format output using a custom template: 'json' or a Go template")
+    p.add_argument("--since", metavar="STRING", help="Show all events created since timestamp")
+    p.add_argument("--until", metavar="STRING", help="Stream events until this timestamp")
+    _handler(p, "system.events")
+
+
 def _add_version(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--format", metavar="FORMAT",
                    help="Format output using a custom template: 'json' or a Go template")
@@ -364,6 +374,7 @@ _IMAGE_VERBS: list[_Verb] = [
 ]
 
 _TOP_VERBS: list[tuple[str, t.Callable[..., None], str, str]] = [
+    ("events", _add_events, "Get real time events from the engine", "[OPTIONS]"),
     ("history", _add_history, "Show the history of an image", "IMAGE"),
     ("images", _add_images, "List images", "[OPTIONS] [REPOSITORY[:TAG]]"),
     ("info", _add_info, "Display system-wide information", "[OPTIONS]"),
@@ -447,6 +458,7 @@ def _group(sub: _LazyVerbs, name: str, help_: str,
 _SYSTEM_VERBS: list[_Verb] = [
     (("check",), _add_check, "Verify the image store: blobs, unpacked layers, image records", "[OPTIONS]"),
     (("df",), _add_df, "Show disk usage", "[OPTIONS]"),
+    (("events",), _add_events, "Get real time events from the engine", "[OPTIONS]"),
     (("info",), _add_info, "Display system-wide information", "[OPTIONS]"),
     (("prune",), lambda p: _add_prune(p, "system.prune"), "Remove unused data", "[OPTIONS]"),
     (("restore",), lambda p: _handler(p, "manage.system_restore"),

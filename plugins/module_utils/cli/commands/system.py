@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 import typing as t
 
 from .. import render
@@ -289,6 +290,43 @@ def check(ctx: Context) -> int:
         else:
             ctx.out(f"{len(problems)} problem(s) found; 'berth system check --repair' removes the damaged content")
     return 1 if problems and not a.repair else 0
+
+
+def event_line(event: t.Mapping[str, t.Any]) -> str:
+    """docker events' line: ``<time> <type> <action> <id> (k=v, ...)``, the attributes sorted."""
+    actor = event.get("Actor") or {}
+    attrs = actor.get("Attributes") or {}
+    secs, frac = divmod(int(event["timeNano"]), 1_000_000_000)  # docker's RFC3339NanoFixed (here in UTC)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    text = f"{stamp} {event.get('Type')} {event.get('Action')} {actor.get('ID')}"
+    if attrs:
+        text += " (" + ", ".join(f"{k}={attrs[k]}" for k in sorted(attrs)) + ")"
+    return text
+
+
+def events(ctx: Context) -> int:
+    """``berth events [--since] [--until] [--filter k=v] [--format]``: the engine's event log; without
+    ``--until`` it waits for new events until interrupted, as docker does."""
+    from . import images as images_cmd
+    from .query import parse_time
+
+    a = ctx.args
+    bounds = {}
+    for key in ("since", "until"):
+        value = getattr(a, key)
+        if value:
+            try:
+                bounds[key] = parse_time(value)
+            except ValueError as exc:
+                raise UsageError(f'invalid value for "{key}": {exc}', a._parser.prog) from None
+    flt = images_cmd._filters(a.filter, a._parser.prog)
+    for event in ctx.engine.system.events(filters=flt or None, **bounds):
+        if a.format:
+            ctx.out_inspected([event])
+        else:
+            ctx.out(event_line(event))
+        ctx.stdout.flush()
+    return 0
 
 
 def info(ctx: Context) -> int:

@@ -246,6 +246,9 @@ class Monitor(Streams, Exits):
         if record is None:
             raise FileNotFoundError(f"container {self.id} has no record {self.layout.container_config(self.id)}")
         self.settings = monitor_settings(record)
+        desired = record.get("Desired") or {}
+        self.event_attrs = {**(desired.get("labels") or {}), "image": record.get("ImageName") or record.get("Image"),
+                            "name": record.get("Name") or ""}
         self.tty = bool(self.settings["tty"])
         log_made = False
         if self.settings["log_driver"] == "json-file":

@@ -210,6 +210,16 @@ def log_config(svc: ContainerService, opts: t.Mapping[str, t.Any]) -> dict[str, 
     return {"Type": driver, "Config": {k: config[k] for k in sorted(config)}}
 
 
+# ==================================================================== the event log
+def event(svc: ContainerService, action: str, record: ContainerRecord, **attributes: t.Any) -> None:
+    """Record a container event (core/eventlog.py): docker's attributes, the image and name, the
+    container's labels, and *attributes* (``exitCode``, ``signal``, ``execID``...)."""
+    from ...core import eventlog
+
+    attrs = {**(record.options.get("labels") or {}), "image": record.image_name, "name": record.name, **attributes}
+    eventlog.record(svc.layout.events_log, "container", action, record.id, attrs)
+
+
 # ==================================================================== options as the host applies them
 def unsupported(options: t.Mapping[str, t.Any]) -> dict[str, str]:
     """{option: why} for the set options this host cannot apply (Docker warns and discards these)."""

@@ -76,10 +76,12 @@ def _start(svc: ContainerService, cid: str, stdio: Stdio | None) -> t.Any:
         pre.cancel()
         raise
     try:
-        return pre.go()
+        handle = pre.go()
     except BaseException:
         lifecycle.unmount_below(svc.layout.rootfs(cid), include_self=True)
         raise
+    _common.event(svc, "start", record)
+    return handle
 
 
 def run(
@@ -104,6 +106,7 @@ def run(
         opts["auto_remove"] = True
     cid = create(svc, opts, name=name, pull=pull)
     record = records.load(svc, cid)
+    _common.event(svc, "create", record)
     try:
         handle = start(svc, cid, stdio=None if detach else stdio)
     except BaseException:
