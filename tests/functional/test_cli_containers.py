@@ -341,6 +341,8 @@ def test_events_from_the_engine_event_log(berth: Berth) -> None:
                         r"\(exitCode=137, image=\S+bb:latest, name=evented2, tier=web\)\n", lines), lines
     assert berth("events", "--since", since, "--until", until, "-f", "image=bb", "-f", "event=destroy",
                  "--format", "{{.Actor.Attributes.name}}").out == "evented2\n"
+    assert berth("events", "--since", since, "--until", until, "-f", "container=evented2", "-f", "event=kill",
+                 "--format", "{{.Actor.Attributes.signal}}").out == "9\n"  # docker's: the number
     assert "unknown filter" in berth("events", "--until", until, "-f", "colour=red", rc=125).err
     log = os.path.join(berth.root, "events.log")
     assert os.stat(log).st_mode & 0o777 == 0o600 and os.stat(log).st_uid == 0

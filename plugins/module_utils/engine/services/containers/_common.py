@@ -220,6 +220,16 @@ def event(svc: ContainerService, action: str, record: ContainerRecord, **attribu
     eventlog.record(svc.layout.events_log, "container", action, record.id, attrs)
 
 
+def signal_text(signal: str | int) -> str:
+    """A signal as docker's kill event shows it: its number (``SIGKILL``, ``kill``, ``9`` -> ``"9"``)."""
+    if isinstance(signal, int) or str(signal).isdigit():
+        return str(int(signal))
+    try:
+        return str(copts.signal_number(copts.signal_name(signal, "signal")))
+    except InvalidOption:
+        return str(signal)
+
+
 # ==================================================================== options as the host applies them
 def unsupported(options: t.Mapping[str, t.Any]) -> dict[str, str]:
     """{option: why} for the set options this host cannot apply (Docker warns and discards these)."""

@@ -173,7 +173,7 @@ class ContainerService:
 
         record = self._record(name)
         stop.kill(self, name, signal)
-        _common.event(self, "kill", record, signal=signal)
+        _common.event(self, "kill", record, signal=_common.signal_text(signal))
 
     def pause(self, name: str) -> None:
         from . import stop
