@@ -366,6 +366,54 @@ def test_events_from_the_engine_event_log(berth: Berth) -> None:
         berth("rm", "-f", "followed", rc=None)
 
 
+def _type_on_a_terminal(b: Berth, *args: str, marker: bytes, keys: bytes) -> tuple[int, str]:
+    """Run berth on a fresh pty, type *keys* once *marker* was shown; returns (exit code, output)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(b.argv(*args), stdin=slave, stdout=slave, stderr=slave, env=b.env, start_new_session=True)
+    out = b""
+    typed = False
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    out += os.read(master, 65536)
+                except OSError:
+                    break
+            if not typed and marker in out:
+                os.write(master, keys)
+                typed = True
+        return proc.wait(timeout=10), out.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(slave)
+        os.close(master)
+
+
+def test_detach_keys_leave_the_container_running(berth: Berth) -> None:
+    """run -it and attach: Ctrl-P Ctrl-Q (or --detach-keys) detach the client, the container runs on."""
+    try:
+        rc, out = _type_on_a_terminal(berth, "run", "-it", "--name", "detachable", IMAGE, "sh", "-c",
+                                      "while true; do echo tick; sleep 1; done", marker=b"tick", keys=b"\x10\x11")
+        assert rc == 0 and out.startswith("tick"), out
+        assert berth("inspect", "-f", "{{.State.Running}}", "detachable").out == "true\n"
+        # attach with other keys: a lone ctrl-x goes to the container, ctrl-x then a detaches
+        rc, out = _type_on_a_terminal(berth, "attach", "--detach-keys", "ctrl-x,a", "detachable",
+                                      marker=b"tick", keys=b"\x18b\x18a")
+        assert rc == 1 and out.endswith("read escape sequence\r\n"), out
+        assert berth("inspect", "-f", "{{.State.Running}}", "detachable").out == "true\n"
+        bad = berth("attach", "--detach-keys", "ctrl-1", "detachable", rc=125, stdin=subprocess.DEVNULL).err
+        assert bad.startswith("Error: invalid value 'ctrl-1' for detach_keys: unknown key 'ctrl-1'"), bad
+        rc, out = _on_a_terminal(berth, "run", "--rm", "-it", "--detach-keys", "ctrl-1", IMAGE, "true")
+        assert rc == 125 and 'invalid argument "ctrl-1" for "--detach-keys" flag: unknown key' in out, out
+        assert berth("ps", "-aq").out.split() == [berth("inspect", "-f", "{{.Id}}", "detachable").out[:12]]
+    finally:
+        berth("rm", "-f", "detachable", rc=None)
+
+
 def test_attach_sends_stdin(berth: Berth) -> None:
     berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
     try:

@@ -326,7 +326,7 @@ FLAG_CASES = [
     (["--secret-env", "FROM_HOST"], {"secret_env": {"FROM_HOST": "h"}}),
     (["--secret-env-file", os.devnull], {}),
     # Read by the verb, not options:
-    (["-d", "--name", "web", "--pull", "never", "--platform", "linux/amd64", "-q"], {}),
+    (["-d", "--name", "web", "--pull", "never", "--platform", "linux/amd64", "-q", "--detach-keys", "ctrl-x"], {}),
 ]
 
 

@@ -188,6 +188,7 @@ def _add_names(p: argparse.ArgumentParser, target: str, metavar: str = "CONTAINE
 
 def _add_start(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals")
+    p.add_argument("--detach-keys", metavar="STRING", help="Override the key sequence for detaching a container")
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
     _add_names(p, "run.start")
 
@@ -254,6 +255,7 @@ def _add_exec(p: argparse.ArgumentParser) -> None:
 
 
 def _add_attach(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detach-keys", metavar="STRING", help="Override the key sequence for detaching a container")
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
     p.add_argument("--sig-proxy", default="true", metavar="BOOL", help="Proxy all received signals to the process")
     p.add_argument("name", metavar="CONTAINER")

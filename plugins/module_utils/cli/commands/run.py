@@ -135,6 +135,7 @@ def _run_attached(ctx: Context, opts: dict[str, t.Any], pull: str) -> int:
     a = ctx.args
     svc = ctx.engine.containers
     stdio = _stdio(ctx, a.interactive, a.tty)
+    stdio.escape_keys()  # a bad --detach-keys fails before anything is created
     # Signals are proxied only once the service tells us the container (and its monitor): until then
     # SIGTERM/SIGHUP keep their default action and Ctrl-C stops waiting.
     attached = _Attached(svc.kill, stdio.stdin, bool(a.tty))

@@ -24,14 +24,29 @@ if TYPE_CHECKING:
 
 
 class Stdio(Value):
-    """The caller's file descriptors for an attached run or exec: stdin (or None), stdout, stderr, tty."""
+    """The caller's file descriptors for an attached run or exec: stdin (or None), stdout, stderr, tty;
+    ``detach_keys`` docker's ``--detach-keys`` (None: Ctrl-P Ctrl-Q), which detach a tty caller's stdin."""
 
-    __slots__ = _fields = ("stdin", "stdout", "stderr", "tty")
-    _defaults = {"tty": False}
+    __slots__ = _fields = ("stdin", "stdout", "stderr", "tty", "detach_keys")
+    _defaults = {"tty": False, "detach_keys": None}
     stdin: int | None
     stdout: int
     stderr: int
     tty: bool
+    detach_keys: str | None
+
+    def escape_keys(self) -> bytes | None:
+        """The bytes that detach this caller (a tty with stdin only, as in docker), or None; a bad
+        ``detach_keys`` raises InvalidOption naming it."""
+        if not self.tty or self.stdin is None:
+            return None
+        from ...core import escape
+
+        keys = self.detach_keys or escape.DEFAULT_KEYS
+        try:
+            return escape.to_bytes(keys)
+        except ValueError as exc:
+            raise InvalidOption("detach_keys", keys, str(exc)) from None
 
 
 class RunResult(Value):

@@ -142,7 +142,7 @@ class ContainerService:
                          on_start=on_start)
 
     @staticmethod
-    def wait_attached(handle: t.Any) -> int:
+    def wait_attached(handle: t.Any) -> int | None:
         from . import start
 
         return start.wait_attached(handle)
@@ -260,7 +260,7 @@ class ContainerService:
             _common.event(self, "exec_die", record, execID=exec_id, exitCode=code)
         return code
 
-    def attach(self, name: str, stdio: Stdio) -> int:
+    def attach(self, name: str, stdio: Stdio) -> int | None:
         from . import exec_
 
         return exec_.attach(self, name, stdio)

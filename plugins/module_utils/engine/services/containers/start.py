@@ -57,6 +57,9 @@ def _start(svc: ContainerService, cid: str, stdio: Stdio | None) -> t.Any:
     attach = None
     if stdio is not None:
         attach = {"stdin": stdio.stdin, "stdout": stdio.stdout, "stderr": stdio.stderr, "tty": stdio.tty}
+        keys = stdio.escape_keys()
+        if keys:
+            attach["detach_keys"] = keys.hex()
     # The monitor and its starter are forked first: the monitor's interpreter starts and the starter
     # imports the runtime while we mount the rootfs and write the bundle (on another core); go()
     # lets the starter create the container once that is done, cancel() ends them untouched.
@@ -120,8 +123,9 @@ def run(
     return RunResult(cid, record.name, wait_attached(handle))
 
 
-def wait_attached(handle: t.Any) -> int:
-    """The exit code of a container started with *stdio* (after all its output was delivered)."""
+def wait_attached(handle: t.Any) -> int | None:
+    """The exit code of a container started with *stdio* (after all its output was delivered); None when
+    the caller typed the detach keys (the container runs on)."""
     from ...supervisor import wait_exit
 
     return wait_exit(handle)
