@@ -308,19 +308,11 @@ def events(ctx: Context) -> int:
     """``berth events [--since] [--until] [--filter k=v] [--format]``: the engine's event log; without
     ``--until`` it waits for new events until interrupted, as docker does."""
     from . import images as images_cmd
-    from .query import parse_time
+    from .query import time_bounds
 
     a = ctx.args
-    bounds = {}
-    for key in ("since", "until"):
-        value = getattr(a, key)
-        if value:
-            try:
-                bounds[key] = parse_time(value)
-            except ValueError as exc:
-                raise UsageError(f'invalid value for "{key}": {exc}', a._parser.prog) from None
     flt = images_cmd._filters(a.filter, a._parser.prog)
-    for event in ctx.engine.system.events(filters=flt or None, **bounds):
+    for event in ctx.engine.system.events(filters=flt or None, **time_bounds(a)):
         if a.format:
             ctx.out_inspected([event])
         else:
