@@ -174,6 +174,246 @@ def test_detached_lifecycle(berth: Berth) -> None:
     assert berth("rm", "web2", rc=1).err == "Error: No such container: web2\n"
 
 
+def test_run_dit_needs_no_terminal_on_stdin(berth: Berth) -> None:
+    """docker run -dit from a script (stdin not a terminal): the container gets its pty, the client attaches nothing."""
+    cid = berth("run", "-dit", "--name", "ditty", IMAGE, "sh", stdin=subprocess.DEVNULL).out.strip()
+    try:
+        assert FULL_ID.match(cid)
+        assert berth("inspect", "-f", "{{.State.Running}} {{.Config.Tty}}", "ditty").out == "true true\n"
+    finally:
+        berth("rm", "-f", "ditty")
+    assert "not a TTY" in berth("run", "-it", "--rm", IMAGE, "true", stdin=subprocess.DEVNULL, rc=1).err
+
+
+def test_without_root_the_cli_says_root_is_needed(berth: Berth) -> None:
+    """Not a silent empty ``ps``: the engine runs as root, and the CLI says so (help still works)."""
+    nobody = {"user": 65534, "group": 65534, "extra_groups": []}
+    for verb in (("ps",), ("images",), ("run", "--rm", IMAGE, "true")):
+        res = berth(*verb, rc=1, **nobody)
+        assert (res.out, res.err) == ("", "Error: berth needs root: the engine runs as root, this is uid 65534 "
+                                          "(run it with sudo, or as root)\n")
+    assert berth("ps", "--help", **nobody).out.startswith("usage: berth ps")
+
+
+#: The keys of Docker's ``HostConfig`` (API 1.44, moby api/types/container/hostconfig.go; ``Annotations``,
+#: ``Mounts`` and ``StorageOpt`` are omitted when empty there too).
+DOCKER_HOST_CONFIG_KEYS = frozenset("""
+    Binds ContainerIDFile LogConfig NetworkMode PortBindings RestartPolicy AutoRemove VolumeDriver VolumesFrom
+    ConsoleSize CapAdd CapDrop CgroupnsMode Dns DnsOptions DnsSearch ExtraHosts GroupAdd IpcMode Cgroup Links
+    OomScoreAdj PidMode Privileged PublishAllPorts ReadonlyRootfs SecurityOpt UTSMode UsernsMode ShmSize Runtime
+    Isolation CpuShares Memory NanoCpus CgroupParent BlkioWeight BlkioWeightDevice BlkioDeviceReadBps
+    BlkioDeviceWriteBps BlkioDeviceReadIOps BlkioDeviceWriteIOps CpuPeriod CpuQuota CpuRealtimePeriod
+    CpuRealtimeRuntime CpusetCpus CpusetMems Devices DeviceCgroupRules DeviceRequests MemoryReservation MemorySwap
+    MemorySwappiness OomKillDisable PidsLimit Ulimits CpuCount CpuPercent IOMaximumIOps IOMaximumBandwidth
+    MaskedPaths ReadonlyPaths
+""".split())
+
+
+def test_inspect_has_dockers_shape(berth: Berth) -> None:
+    """Every HostConfig key of Docker's, NetworkSettings and Mounts, whatever was set; after a stop a
+    health-checked container reads "unhealthy", as Docker's (moby Health.CloseMonitorChannel)."""
+    berth("run", "-d", "--name", "shape", "--health-cmd", "true", "--health-interval", "1h", IMAGE,
+          "sleep", "300")
+    try:
+        info = json.loads(berth("inspect", "shape").out)[0]
+        host = info["HostConfig"]
+        assert DOCKER_HOST_CONFIG_KEYS <= set(host), sorted(DOCKER_HOST_CONFIG_KEYS - set(host))
+        assert (host["PortBindings"], host["Dns"], host["Devices"], host["IpcMode"]) == ({}, [], [], "private")
+        assert info["Mounts"] == []
+        net = info["NetworkSettings"]
+        assert (net["IPAddress"], net["Ports"], list(net["Networks"])) == ("", {}, ["none"])
+        assert berth("inspect", "-f", "{{.HostConfig.PublishAllPorts}} {{.HostConfig.DnsSearch}}",
+                     "shape").out == "false []\n"
+        assert info["State"]["Health"]["Status"] == "starting"
+        berth("stop", "-t", "0", "shape")
+        assert berth("inspect", "-f", "{{.State.Health.Status}}", "shape").out == "unhealthy\n"
+    finally:
+        berth("rm", "-f", "shape")
+
+
+def test_privileged_gets_the_bounding_set(berth: Berth) -> None:
+    """--privileged on a host whose bounding set is smaller than the kernel's list (here: berth run under
+    setpriv without CAP_SYS_MODULE): the container gets that bounding set, as with Docker, and starts."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        pytest.skip("needs setpriv (util-linux)")
+    with open("/proc/self/status", encoding="utf-8") as fh:
+        ours = int(next(line for line in fh if line.startswith("CapBnd:")).split()[1], 16)
+    expected = ours & ~(1 << 16)  # CAP_SYS_MODULE
+    res = subprocess.run([setpriv, "--bounding-set", "-sys_module",
+                          *berth.argv("run", "--rm", "--privileged", IMAGE, "grep", "Cap", "/proc/self/status")],
+                         capture_output=True, env=berth.env, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr.decode()
+    caps = dict(line.split(":\t") for line in res.stdout.decode().splitlines())
+    assert int(caps["CapBnd"], 16) == int(caps["CapEff"], 16) == int(caps["CapPrm"], 16) == expected
+
+
+def test_run_warns_of_an_image_for_another_platform(berth: Berth, tmp_path: t.Any) -> None:
+    """docker run/create: WARNING on stderr when the image's platform is not the host's and none was asked for."""
+    host_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    other = "arm64" if host_arch != "arm64" else "amd64"
+    tar = os.path.join(os.path.dirname(berth.root), "rootfs.tar")
+    berth("import", "--platform", f"linux/{other}", "-c", 'CMD ["sh"]', tar, "foreign:1")
+    warning = (f"WARNING: The requested image's platform (linux/{other}) does not match the detected host "
+               f"platform (linux/{host_arch}) and no specific platform was requested\n")
+    try:
+        res = berth("run", "--rm", "foreign:1", "true")  # busybox of this host's, labelled for another
+        assert res.err == warning
+        assert berth("create", "--name", "foreign", "foreign:1").err == warning
+        berth("rm", "foreign")
+        assert berth("create", "--platform", f"linux/{other}", "--name", "foreign", "foreign:1").err == ""
+        assert berth("run", "--rm", IMAGE, "true").err == ""
+    finally:
+        berth("rm", "-f", "foreign", rc=None)
+        berth("rmi", "foreign:1")
+
+
+def test_engine_log_settings_apply_to_new_containers(berth: Berth) -> None:
+    """daemon.json's log-driver and log-opts are the defaults of new containers (moby's
+    mergeAndVerifyLogConfig); a key the engine does not act on is an info warning, not silently kept."""
+    with open(berth.config, encoding="utf-8") as fh:
+        saved = fh.read()
+
+    def configure(**keys: t.Any) -> None:
+        with open(berth.config, "w", encoding="utf-8") as fh:
+            json.dump({**json.loads(saved), **keys}, fh)
+
+    try:
+        configure(**{"log-opts": {"max-size": "1k", "max-file": "2"}, "mtu": 1400})
+        info = berth("info")
+        assert info.err == f"WARNING: {berth.config}: 'mtu' is accepted but not acted on: there is no bridge " \
+                           "networking yet\n"
+        berth("run", "--name", "rotated", IMAGE, "sh", "-c", "i=0; while [ $i -lt 100 ]; do "
+              "echo line-$i-xxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done")
+        log_config = json.loads(berth("inspect", "-f", "{{json .HostConfig.LogConfig}}", "rotated").out)
+        assert log_config == {"Type": "json-file", "Config": {"max-file": "2", "max-size": "1024"}}
+        log = berth("inspect", "-f", "{{.LogPath}}", "rotated").out.strip()
+        assert os.path.getsize(log + ".1") <= 1024 + 100 and not os.path.exists(log + ".2")
+        assert berth("logs", "rotated").out.splitlines()[-1] == "line-99-xxxxxxxxxxxxxxxxxxxx"
+        berth("rm", "rotated")
+        # a container's own options win; with the configured driver, the configured options fill the rest
+        berth("create", "--name", "own", "--log-opt", "max-file=5", IMAGE)
+        log_config = json.loads(berth("inspect", "-f", "{{json .HostConfig.LogConfig}}", "own").out)
+        assert log_config == {"Type": "json-file", "Config": {"max-file": "5", "max-size": "1024"}}
+        berth("rm", "own")
+
+        configure(**{"log-driver": "none"})
+        assert berth("info").err == ""
+        berth("run", "--name", "quiet", IMAGE, "echo", "hi")
+        assert berth("inspect", "-f", "{{.HostConfig.LogConfig.Type}}/{{.LogPath}}/", "quiet").out == "none//\n"
+        assert "does not support reading" in berth("logs", "quiet", rc=1).err
+        berth("rm", "quiet")
+        assert berth("run", "--rm", "--log-driver", "json-file", IMAGE, "echo", "hi").out == "hi\n"
+
+        configure(**{"log-driver": "syslog"})
+        err = berth("run", "--rm", IMAGE, "true", rc=125).err
+        assert f"invalid engine configuration {berth.config}: key 'log-driver': 'syslog': " in err
+    finally:
+        with open(berth.config, "w", encoding="utf-8") as fh:
+            fh.write(saved)
+        berth("rm", "-f", "rotated", "own", "quiet", rc=None)
+
+
+def test_events_from_the_engine_event_log(berth: Berth) -> None:
+    """berth events: what create/start/exec/pause/unpause/rename/kill/die/rm wrote, filtered, as text or a
+    template; without --until it waits for new events (here: until the one we wait for came)."""
+    since = str(time.time())
+    berth("run", "-d", "--name", "evented", "-l", "tier=web", IMAGE, "sleep", "300")
+    berth("exec", "evented", "true")
+    berth("pause", "evented")
+    berth("unpause", "evented")
+    berth("rename", "evented", "evented2")
+    berth("kill", "evented2")
+    berth("wait", "evented2")
+    berth("rm", "evented2")
+    until = str(time.time())
+    fmt = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"
+    actions = berth("events", "--since", since, "--until", until, "--filter", "label=tier=web",
+                    "--format", fmt).out.splitlines()
+    assert actions == [
+        "container create evented", "container start evented", "container exec_create: true evented",
+        "container exec_start: true evented", "container exec_die evented", "container pause evented",
+        "container unpause evented", "container rename evented2", "container kill evented2",
+        "container die evented2", "container destroy evented2",
+    ]
+    lines = berth("events", "--since", since, "--until", until, "-f", "event=die", "-f", "container=evented2").out
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z container die [0-9a-f]{64} "
+                        r"\(exitCode=137, image=\S+bb:latest, name=evented2, tier=web\)\n", lines), lines
+    assert berth("events", "--since", since, "--until", until, "-f", "image=bb", "-f", "event=destroy",
+                 "--format", "{{.Actor.Attributes.name}}").out == "evented2\n"
+    assert berth("events", "--since", since, "--until", until, "-f", "container=evented2", "-f", "event=kill",
+                 "--format", "{{.Actor.Attributes.signal}}").out == "9\n"  # docker's: the number
+    assert "unknown filter" in berth("events", "--until", until, "-f", "colour=red", rc=125).err
+    log = os.path.join(berth.root, "events.log")
+    assert os.stat(log).st_mode & 0o777 == 0o600 and os.stat(log).st_uid == 0
+
+    follower = subprocess.Popen(berth.argv("events", "-f", "container=followed", "--format", "{{.Action}}"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=berth.env)
+    try:
+        berth("create", "--name", "followed", IMAGE, "true")  # may come before the follower reads: not shown
+        seen: list[str] = []
+        for attempt in range(50):  # until the follower has shown a start (it may have started reading late)
+            berth("start", "followed")
+            berth("wait", "followed")
+            while "start" not in seen and select.select([follower.stdout], [], [], 2)[0]:
+                seen.append(follower.stdout.readline().decode().strip())
+            if "start" in seen:
+                break
+        assert seen[-1] == "start" and set(seen) <= {"create", "start", "die"}, seen
+    finally:
+        follower.kill()
+        follower.wait()
+        berth("rm", "-f", "followed", rc=None)
+
+
+def _type_on_a_terminal(b: Berth, *args: str, marker: bytes, keys: bytes) -> tuple[int, str]:
+    """Run berth on a fresh pty, type *keys* once *marker* was shown; returns (exit code, output)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(b.argv(*args), stdin=slave, stdout=slave, stderr=slave, env=b.env, start_new_session=True)
+    out = b""
+    typed = False
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    out += os.read(master, 65536)
+                except OSError:
+                    break
+            if not typed and marker in out:
+                os.write(master, keys)
+                typed = True
+        return proc.wait(timeout=10), out.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(slave)
+        os.close(master)
+
+
+def test_detach_keys_leave_the_container_running(berth: Berth) -> None:
+    """run -it and attach: Ctrl-P Ctrl-Q (or --detach-keys) detach the client, the container runs on."""
+    try:
+        rc, out = _type_on_a_terminal(berth, "run", "-it", "--name", "detachable", IMAGE, "sh", "-c",
+                                      "while true; do echo tick; sleep 1; done", marker=b"tick", keys=b"\x10\x11")
+        assert rc == 0 and out.startswith("tick"), out
+        assert berth("inspect", "-f", "{{.State.Running}}", "detachable").out == "true\n"
+        # attach with other keys: a lone ctrl-x goes to the container, ctrl-x then a detaches
+        rc, out = _type_on_a_terminal(berth, "attach", "--detach-keys", "ctrl-x,a", "detachable",
+                                      marker=b"tick", keys=b"\x18b\x18a")
+        assert rc == 1 and out.endswith("read escape sequence\r\n"), out
+        assert berth("inspect", "-f", "{{.State.Running}}", "detachable").out == "true\n"
+        bad = berth("attach", "--detach-keys", "ctrl-1", "detachable", rc=125, stdin=subprocess.DEVNULL).err
+        assert bad.startswith("Error: invalid value 'ctrl-1' for detach_keys: unknown key 'ctrl-1'"), bad
+        rc, out = _on_a_terminal(berth, "run", "--rm", "-it", "--detach-keys", "ctrl-1", IMAGE, "true")
+        assert rc == 125 and 'invalid argument "ctrl-1" for "--detach-keys" flag: unknown key' in out, out
+        assert berth("ps", "-aq").out.split() == [berth("inspect", "-f", "{{.Id}}", "detachable").out[:12]]
+    finally:
+        berth("rm", "-f", "detachable", rc=None)
+
+
 def test_attach_sends_stdin(berth: Berth) -> None:
     berth("run", "-di", "--name", "reader", IMAGE, "sh", "-c", "read line; echo got:$line; exit 3")
     try:

@@ -60,7 +60,7 @@ class FakeContainers:
     def local_image(self, name: str) -> str | None:
         return None  # the CLI then asks FakeImages.resolve
 
-    def host_warnings(self, options: t.Mapping[str, t.Any]) -> list[str]:
+    def host_warnings(self, options: t.Mapping[str, t.Any], platform_requested: bool = False) -> list[str]:
         return ["blkio_weight: not on this host"] if options.get("blkio_weight") else []
 
     def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:
@@ -326,7 +326,7 @@ FLAG_CASES = [
     (["--secret-env", "FROM_HOST"], {"secret_env": {"FROM_HOST": "h"}}),
     (["--secret-env-file", os.devnull], {}),
     # Read by the verb, not options:
-    (["-d", "--name", "web", "--pull", "never", "--platform", "linux/amd64", "-q"], {}),
+    (["-d", "--name", "web", "--pull", "never", "--platform", "linux/amd64", "-q", "--detach-keys", "ctrl-x"], {}),
 ]
 
 

@@ -91,3 +91,13 @@ def test_invalid_json(tmp_path) -> None:
     p.write_text("[]")
     with pytest.raises(ConfigError, match="JSON object"):
         DaemonConfig.load(str(p))
+
+
+def test_keys_not_acted_on_are_reported() -> None:
+    """A daemon.json key the engine accepts but does not act on is said so (info's Warnings)."""
+    cfg = DaemonConfig.from_dict({"mtu": 1400, "features": {"buildkit": True}, "dns": ["1.1.1.1"]}, "/etc/d.json")
+    assert cfg.ignored() == [
+        "/etc/d.json: 'mtu' is accepted but not acted on: there is no bridge networking yet",
+        "/etc/d.json: 'features' is accepted but not acted on: no optional feature can be switched on or off",
+    ]
+    assert DaemonConfig.from_dict({"log-driver": "none", "log-opts": {}}).ignored() == []

@@ -201,6 +201,17 @@ def test_docker_state_flags(status: S, running: bool, paused: bool, restarting: 
     assert d["Health"] == {"Status": "unhealthy", "FailingStreak": 3, "Log": []}
 
 
+@pytest.mark.parametrize("status,shown", [
+    (S.RUNNING, "healthy"), (S.PAUSED, "healthy"),
+    (S.EXITED, "unhealthy"), (S.RESTARTING, "unhealthy"), (S.DEAD, "unhealthy"),
+])
+def test_docker_state_health_after_a_stop_is_unhealthy(status: S, shown: str) -> None:
+    """moby's Health.CloseMonitorChannel: once the health monitor stops, the status reads "unhealthy"."""
+    log = [{"Start": "s", "End": "e", "ExitCode": 0, "Output": "ok"}]
+    st = ContainerState(status=status, pid=42, health={"Status": "healthy", "FailingStreak": 0, "Log": log})
+    assert lifecycle.docker_state(st)["Health"] == {"Status": shown, "FailingStreak": 0, "Log": log}
+
+
 # ------------------------------------------------------------------ lost monitors (fake /proc)
 class FakeProc:
     def __init__(self, root: str) -> None:

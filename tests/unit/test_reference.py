@@ -8,6 +8,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.core.reference
     ImageReference,
     familiar,
     parse_platform,
+    platform_mismatch,
     reference_matches,
 )
 
@@ -114,3 +115,20 @@ def test_parse_platform(value: str, plat: dict) -> None:
 def test_parse_platform_rejects(value: str) -> None:
     with pytest.raises(InvalidReference, match="platform"):
         parse_platform(value)
+
+
+@pytest.mark.parametrize("config, plat, shown", [
+    ({"architecture": "amd64", "os": "linux"}, {"os": "linux", "architecture": "amd64"}, None),
+    ({"architecture": "amd64"}, {"os": "linux", "architecture": "amd64"}, None),  # os defaults to linux
+    ({}, {"os": "linux", "architecture": "amd64"}, None),  # no architecture: nothing to compare
+    ({"architecture": "arm64", "os": "linux", "variant": "v8"}, {"os": "linux", "architecture": "amd64"},
+     "linux/arm64/v8"),
+    ({"architecture": "amd64", "os": "windows"}, {"os": "linux", "architecture": "amd64"}, "windows/amd64"),
+])
+def test_platform_mismatch(config: dict, plat: dict, shown: str | None) -> None:
+    warning = platform_mismatch(config, plat)
+    if shown is None:
+        assert warning is None
+    else:
+        assert warning == (f"The requested image's platform ({shown}) does not match the detected host platform "
+                           "(linux/amd64) and no specific platform was requested")

@@ -98,6 +98,20 @@ def test_last_cap(tmp_path) -> None:
     assert 0 < sec.last_cap() <= 63  # the running kernel
 
 
+def test_all_caps_is_what_the_bounding_set_holds(tmp_path) -> None:
+    """moby's caps.GetAllCapabilities: --privileged gets the engine's bounding set, not the kernel's list."""
+    status = tmp_path / "status"
+    status.write_text("Name:\tberth\nCapPrm:\t000001fffeffffff\nCapBnd:\t000001fffefcffff\nCapAmb:\t0\n")
+    mask = sec.bounding_set(str(status))
+    assert mask == 0x1FFFEFCFFFF
+    missing = {"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_RESOURCE"}
+    assert sec.all_caps(last=40, bounding=mask) == [c for c in ALL_40 if c not in missing]
+    assert sec.all_caps(last=40) == ALL_40  # a described kernel, no bounding set given: all of them
+    assert sec.bounding_set(str(tmp_path / "missing")) is None
+    here = sec.bounding_set()  # this process: all_caps() without arguments follows it
+    assert here is not None and sec.all_caps() == sec.mask_to_cap_names(here & ((1 << (sec.last_cap() + 1)) - 1))
+
+
 # -- Docker's cap_add / cap_drop -------------------------------------------------------------------
 
 

@@ -167,6 +167,7 @@ RUN_FLAGS: list[Flag] = [
     _rf(("--no-healthcheck",), None, "cli", "Disable any container-specified HEALTHCHECK"),
     _rf(("--device",), "devices", "list", "Add a host device to the container", "LIST"),
     _rf(("--tmpfs",), "tmpfs", "list", "Mount a tmpfs directory", "LIST"),
+    _rf(("--detach-keys",), None, "cli", "Override the key sequence for detaching a container", "STRING"),
     _rf(("--pull",), None, "cli", 'Pull image before running ("always", "missing", "never")', "STRING"),
     _rf(("--platform",), None, "cli", "Set platform if server is multi-platform capable", "STRING"),
     _rf(("-q", "--quiet"), None, "cli", "Suppress the pull output"),

@@ -113,6 +113,11 @@ def _parse(argv: list[str], stderr: t.TextIO) -> t.Any:
 
 def _dispatch(args: t.Any, stdout: t.TextIO, stderr: t.TextIO, stdin: t.TextIO) -> int:
     ctx = Context(args, stdout, stderr, stdin)
+    if os.geteuid() != 0:
+        # Every verb opens the engine, which runs as root: without root, `ps` would list nothing, silently.
+        stderr.write(f"Error: berth needs root: the engine runs as root, this is uid {os.geteuid()} "
+                     "(run it with sudo, or as root)\n")
+        return 1
     try:
         handler = _load_handler(args._run)
         rc = handler(ctx)

@@ -139,6 +139,16 @@ def _add_logout(p: argparse.ArgumentParser) -> None:
     _handler(p, "images.logout")
 
 
+def _add_events(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="FILTER",
+                   help="Filter output based on conditions provided (container=, event=, type=, image=, label=)")
+    p.add_argument("--format", metavar="STRING",
+                   help="Format output using a custom template: 'json' or a Go template")
+    p.add_argument("--since", metavar="STRING", help="Show all events created since timestamp")
+    p.add_argument("--until", metavar="STRING", help="Stream events until this timestamp")
+    _handler(p, "system.events")
+
+
 def _add_version(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--format", metavar="FORMAT",
                    help="Format output using a custom template: 'json' or a Go template")
@@ -178,6 +188,7 @@ def _add_names(p: argparse.ArgumentParser, target: str, metavar: str = "CONTAINE
 
 def _add_start(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals")
+    p.add_argument("--detach-keys", metavar="STRING", help="Override the key sequence for detaching a container")
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
     _add_names(p, "run.start")
 
@@ -244,6 +255,7 @@ def _add_exec(p: argparse.ArgumentParser) -> None:
 
 
 def _add_attach(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detach-keys", metavar="STRING", help="Override the key sequence for detaching a container")
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
     p.add_argument("--sig-proxy", default="true", metavar="BOOL", help="Proxy all received signals to the process")
     p.add_argument("name", metavar="CONTAINER")
@@ -364,6 +376,7 @@ _IMAGE_VERBS: list[_Verb] = [
 ]
 
 _TOP_VERBS: list[tuple[str, t.Callable[..., None], str, str]] = [
+    ("events", _add_events, "Get real time events from the engine", "[OPTIONS]"),
     ("history", _add_history, "Show the history of an image", "IMAGE"),
     ("images", _add_images, "List images", "[OPTIONS] [REPOSITORY[:TAG]]"),
     ("info", _add_info, "Display system-wide information", "[OPTIONS]"),
@@ -447,6 +460,7 @@ def _group(sub: _LazyVerbs, name: str, help_: str,
 _SYSTEM_VERBS: list[_Verb] = [
     (("check",), _add_check, "Verify the image store: blobs, unpacked layers, image records", "[OPTIONS]"),
     (("df",), _add_df, "Show disk usage", "[OPTIONS]"),
+    (("events",), _add_events, "Get real time events from the engine", "[OPTIONS]"),
     (("info",), _add_info, "Display system-wide information", "[OPTIONS]"),
     (("prune",), lambda p: _add_prune(p, "system.prune"), "Remove unused data", "[OPTIONS]"),
     (("restore",), lambda p: _handler(p, "manage.system_restore"),

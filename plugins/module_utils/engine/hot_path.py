@@ -35,6 +35,8 @@ MODULES = frozenset({
     "engine.core",
     "engine.core.accounts",
     "engine.core.cjson",
+    "engine.core.escape",
+    "engine.core.eventlog",
     "engine.core.fasthash",
     "engine.core.frontdoor",
     "engine.core.fs",

@@ -155,7 +155,8 @@ class _Attached:
 def _stdio(ctx: Context, interactive: bool, tty: bool) -> t.Any:
     from ...engine.api import Stdio
 
-    return Stdio(_fd(ctx.stdin, 0) if interactive else None, _fd(ctx.stdout, 1), _fd(ctx.stderr, 2), tty=tty)
+    return Stdio(_fd(ctx.stdin, 0) if interactive else None, _fd(ctx.stdout, 1), _fd(ctx.stderr, 2), tty=tty,
+                 detach_keys=getattr(ctx.args, "detach_keys", None))
 
 
 def exec_(ctx: Context) -> int:
@@ -212,4 +213,8 @@ def attach(ctx: Context) -> int:
     attached = _Attached(svc.kill, stdio.stdin, tty)
     attached.container_id = info["Id"]
     with attached:
-        return int(svc.attach(info["Id"], stdio=stdio) or 0)
+        rc = svc.attach(info["Id"], stdio=stdio)
+    if rc is None:  # the detach keys: docker's client reports its EscapeError
+        ctx.err("read escape sequence")
+        return 1
+    return int(rc)

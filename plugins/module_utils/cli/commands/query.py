@@ -159,6 +159,19 @@ def parse_time(value: str, now: float | None = None) -> float:
     return stamp.timestamp() + (float("0." + frac) if frac else 0.0)
 
 
+def time_bounds(args: t.Any) -> dict[str, float]:
+    """``{"since": ..., "until": ...}`` of the verb's ``--since``/``--until`` given (:func:`parse_time`)."""
+    bounds = {}
+    for key in ("since", "until"):
+        value = getattr(args, key)
+        if value:
+            try:
+                bounds[key] = parse_time(value)
+            except ValueError as exc:
+                raise UsageError(f'invalid value for "{key}": {exc}', args._parser.prog) from None
+    return bounds
+
+
 def log_line(entry: t.Any, timestamps: bool) -> bytes:
     """One log entry as ``docker logs`` writes it (``-t``: RFC3339Nano time and a space first)."""
     data: bytes = entry.data
@@ -179,15 +192,7 @@ def logs(ctx: Context) -> int:
             tail = None  # docker: anything but a number means all
         if tail is not None and tail < 0:
             tail = None
-    bounds = {}
-    for key in ("since", "until"):
-        value = getattr(a, key)
-        if value:
-            try:
-                bounds[key] = parse_time(value)
-            except ValueError as exc:
-                raise UsageError(f'invalid value for "{key}": {exc}', a._parser.prog) from None
-    entries = ctx.engine.containers.logs(a.name, follow=a.follow, tail=tail, **bounds)
+    entries = ctx.engine.containers.logs(a.name, follow=a.follow, tail=tail, **time_bounds(a))
     out, err = binary_writer(ctx.stdout), binary_writer(ctx.stderr)
     out_buf = getattr(ctx.stdout, "buffer", ctx.stdout)
     err_buf = getattr(ctx.stderr, "buffer", ctx.stderr)

@@ -114,7 +114,8 @@ def create(ctx: Context) -> int:
 
 def run(ctx: Context) -> int:
     a = ctx.args
-    if a.tty and a.interactive and not _isatty(_fd(ctx.stdin, 0)):
+    # docker's CheckTty: only a client that attaches stdin needs a terminal there (run -dit does not).
+    if a.tty and a.interactive and not a.detach and not _isatty(_fd(ctx.stdin, 0)):
         ctx.err("the input device is not a TTY")
         return 1
     try:
@@ -134,6 +135,7 @@ def _run_attached(ctx: Context, opts: dict[str, t.Any], pull: str) -> int:
     a = ctx.args
     svc = ctx.engine.containers
     stdio = _stdio(ctx, a.interactive, a.tty)
+    stdio.escape_keys()  # a bad --detach-keys fails before anything is created
     # Signals are proxied only once the service tells us the container (and its monitor): until then
     # SIGTERM/SIGHUP keep their default action and Ctrl-C stops waiting.
     attached = _Attached(svc.kill, stdio.stdin, bool(a.tty))

@@ -232,5 +232,6 @@ def update_options(args: t.Any, flags: t.Sequence[Flag]) -> dict[str, t.Any]:
 
 def warn_host(ctx: Context, opts: t.Mapping[str, t.Any]) -> None:
     """docker run/create/update print the daemon's warnings first: ``WARNING: ...``."""
-    for message in ctx.engine.containers.host_warnings(opts):
+    requested = bool(getattr(ctx.args, "platform", None))
+    for message in ctx.engine.containers.host_warnings(opts, platform_requested=requested):
         ctx.stderr.write(f"WARNING: {message}\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 import typing as t
 
 from .. import render
@@ -291,6 +292,35 @@ def check(ctx: Context) -> int:
     return 1 if problems and not a.repair else 0
 
 
+def event_line(event: t.Mapping[str, t.Any]) -> str:
+    """docker events' line: ``<time> <type> <action> <id> (k=v, ...)``, the attributes sorted."""
+    actor = event.get("Actor") or {}
+    attrs = actor.get("Attributes") or {}
+    secs, frac = divmod(int(event["timeNano"]), 1_000_000_000)  # docker's RFC3339NanoFixed (here in UTC)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    text = f"{stamp} {event.get('Type')} {event.get('Action')} {actor.get('ID')}"
+    if attrs:
+        text += " (" + ", ".join(f"{k}={attrs[k]}" for k in sorted(attrs)) + ")"
+    return text
+
+
+def events(ctx: Context) -> int:
+    """``berth events [--since] [--until] [--filter k=v] [--format]``: the engine's event log; without
+    ``--until`` it waits for new events until interrupted, as docker does."""
+    from . import images as images_cmd
+    from .query import time_bounds
+
+    a = ctx.args
+    flt = images_cmd._filters(a.filter, a._parser.prog)
+    for event in ctx.engine.system.events(filters=flt or None, **time_bounds(a)):
+        if a.format:
+            ctx.out_inspected([event])
+        else:
+            ctx.out(event_line(event))
+        ctx.stdout.flush()
+    return 0
+
+
 def info(ctx: Context) -> int:
     """``berth info`` / ``berth system info``: docker info's text, ``--format json`` or a Go template."""
     data = ctx.engine.system.info()
@@ -299,6 +329,8 @@ def info(ctx: Context) -> int:
         ctx.out_inspected([data])
         return 0
     ctx.stdout.write(info_text(data, ctx.engine.config.path))
+    for warning in data.get("Warnings") or []:  # docker info prints the daemon's warnings last, on stderr
+        ctx.err(f"WARNING: {warning}")
     return 0
 
 
@@ -341,6 +373,9 @@ def info_text(d: t.Mapping[str, t.Any], config_path: str | None = None) -> str:
     if insecure:
         lines.append(" Insecure Registries:")
         lines.extend(f"  {r}" for r in insecure)
+    if d.get("Labels"):
+        lines.append(" Labels:")
+        lines.extend(f"  {label}" for label in d["Labels"])
     if reg.get("Mirrors"):
         lines.append(" Registry Mirrors:")
         lines.extend(f"  {m}" for m in reg["Mirrors"])

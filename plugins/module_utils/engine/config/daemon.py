@@ -40,6 +40,16 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
     "userns-remap": ((str,), ""),
 }
 
+#: Keys the engine accepts (so a daemon.json written for dockerd loads) but does not act on yet, and why;
+#: ``info`` reports each one that is set (its ``Warnings``), so none is kept silently.
+NOT_ACTED_ON: dict[str, str] = {
+    "max-concurrent-uploads": "push uploads one layer at a time",
+    "bip": "there is no bridge networking yet",
+    "mtu": "there is no bridge networking yet",
+    "debug": "there is no daemon to run in debug mode (use berth --debug)",
+    "features": "no optional feature can be switched on or off",
+}
+
 
 #: Always insecure, as in dockerd (moby registry/config.go ``loadInsecureRegistries``): "a stop-gap for people
 #: who are running a private registry on localhost". ``localhost`` is insecure because it resolves into these.
@@ -112,6 +122,11 @@ class DaemonConfig(Value):
         if key in self.raw:
             return self.raw[key]
         return SCHEMA[key][1]
+
+    def ignored(self) -> list[str]:
+        """Docker's info ``Warnings`` for the keys of :data:`NOT_ACTED_ON` this file sets."""
+        return [f"{self.path}: {key!r} is accepted but not acted on: {why}"
+                for key, why in NOT_ACTED_ON.items() if key in self.raw]
 
     @property
     def data_root(self) -> str | None:

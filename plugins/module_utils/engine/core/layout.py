@@ -18,6 +18,7 @@
       names/<name> -> ../containers/<id> container names (the symlink is the uniqueness check)
       runtime/                           the OCI runtime's state root
       lib/<hash>/berth_engine/           engine copies for monitors
+      events.log                         the engine's event log (core/eventlog.py), root's, 0600
 """
 from __future__ import annotations
 
@@ -168,6 +169,10 @@ class Layout:
     def runtime_state_dir(self) -> str:
         """``--root`` of the OCI runtime (berth's own, runc or crun)."""
         return os.path.join(self.root, "runtime")
+
+    @property
+    def events_log(self) -> str:
+        return os.path.join(self.root, "events.log")
 
     @property
     def lib_dir(self) -> str:

@@ -323,3 +323,24 @@ def format_platform(plat: t.Mapping[str, str]) -> str:
     if plat.get("variant"):
         s += "/" + plat["variant"]
     return s
+
+
+def image_platform(config: t.Mapping[str, t.Any]) -> str | None:
+    """``os/arch[/variant]`` of an image config, or None when it names no architecture."""
+    arch = config.get("architecture")
+    if not arch:
+        return None
+    return format_platform({"os": config.get("os") or "linux", "architecture": arch,
+                            "variant": config.get("variant") or ""})
+
+
+def platform_mismatch(config: t.Mapping[str, t.Any], plat: t.Mapping[str, str]) -> str | None:
+    """Docker's warning for an image (its *config*) built for another OS or architecture than the platform
+    *plat* the host assumed (no platform was asked for), or None when they match."""
+    actual = image_platform(config)
+    if actual is None or not plat.get("architecture"):
+        return None
+    if config.get("architecture") == plat["architecture"] and (config.get("os") or "linux") == plat.get("os", "linux"):
+        return None
+    return (f"The requested image's platform ({actual}) does not match the detected host platform "
+            f"({format_platform(plat)}) and no specific platform was requested")

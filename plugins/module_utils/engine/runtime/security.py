@@ -174,10 +174,35 @@ def last_cap(path: str = "/proc/sys/kernel/cap_last_cap") -> int:
         return MAX_KNOWN_CAP
 
 
-def all_caps(last: int | None = None) -> list[str]:
-    """Every capability the kernel supports, in bit order (what ``--privileged`` gets)."""
-    top = last_cap() if last is None else last
-    return [CAP_NAMES[b] for b in range(min(top, MAX_KNOWN_CAP) + 1)]
+def bounding_set(status: str = "/proc/self/status") -> int | None:
+    """The calling process's capability bounding set (``CapBnd``) as a mask; None when it cannot be read."""
+    try:
+        with open(status, "rb") as fh:
+            for line in fh:
+                if line.startswith(b"CapBnd:"):
+                    return int(line[7:].strip(), 16)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def all_caps(last: int | None = None, bounding: int | None = None) -> list[str]:
+    """Every capability the kernel supports and the bounding set holds, in bit order (what ``--privileged``
+    and ``--cap-add ALL`` get).
+
+    As moby's ``caps.GetAllCapabilities``: a capability the engine's own bounding set lacks (a host that
+    runs it under ``capsh --drop``, a container...) cannot be given, so asking for it would fail the start.
+    Without *last* both come from the running kernel and this process; a given *last* describes a kernel,
+    and then only a given *bounding* narrows the list.
+    """
+    if last is None:
+        top = last_cap()
+        if bounding is None:
+            bounding = bounding_set()
+    else:
+        top = last
+    mask = -1 if bounding is None else bounding
+    return [CAP_NAMES[b] for b in range(min(top, MAX_KNOWN_CAP) + 1) if mask >> b & 1]
 
 
 def resolve_caps(
@@ -190,7 +215,7 @@ def resolve_caps(
 ) -> list[str]:
     """The container's capability list with Docker's semantics (moby ``caps.TweakCapabilities``).
 
-    - privileged: every capability of the running kernel (add/drop ignored, as Docker does);
+    - privileged: every capability of the running kernel in the bounding set (add/drop ignored, as Docker does);
     - ``ALL`` in cap_add: every capability except those dropped;
     - ``ALL`` in cap_drop (and not in cap_add): only the added ones;
     - otherwise: the defaults minus cap_drop, then cap_add.

@@ -21,8 +21,10 @@ from ..core.reference import (
     familiar,
     format_platform,
     host_platform,
+    image_platform,
     looks_like_id,
     parse_platform,
+    platform_mismatch,
     reference_matches,
 )
 
@@ -257,17 +259,13 @@ class ImageService:
     ) -> str | None:
         """Docker's rule for a single-platform image: for another architecture it is an error when the
         platform was asked for, and a warning (returned) when the host's platform was assumed."""
-        arch = config.get("architecture")
-        if not arch or not plat.get("architecture") or arch == plat["architecture"]:
-            return None
-        actual = format_platform({"os": config.get("os", "linux"), "architecture": arch,
-                                  "variant": config.get("variant", "")})
-        if explicit:
+        warning = platform_mismatch(config, plat)
+        if warning and explicit:
             raise RegistryError(
-                ref.api_host, f"image is for {actual}, not the requested platform {format_platform(plat)}", ref.path,
+                ref.api_host, f"image is for {image_platform(config)}, not the requested platform "
+                f"{format_platform(plat)}", ref.path,
             )
-        return (f"The requested image's platform ({actual}) does not match the detected host platform "
-                f"({format_platform(plat)}) and no specific platform was requested")
+        return warning
 
     def _fetch_layers(
         self,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 import typing as t
 
 from ..config.daemon import DaemonConfig
+from ..core import eventlog
+from ..core.reference import ImageReference
+from ..errors import InvalidReference
 from ..store.images import ImageStore
 from .images import ImageService
 
@@ -105,7 +109,23 @@ class SystemService:
             },
             "ConfigFile": self.config.path,
             "SecurityOptions": self._security_options(),
+            "Labels": list(self.config.get("labels")),
+            "Warnings": self.config.ignored(),
         }
+
+    def events(self, since: float | None = None, until: float | None = None,
+               filters: t.Mapping[str, t.Any] | None = None) -> t.Iterator[dict[str, t.Any]]:
+        """``docker events``: the engine's events (core/eventlog.py) from *since* (seconds since the epoch;
+        None: from now on), until *until* (None: for ever: the iterator waits for new ones), that match
+        *filters* (``container`` id or name, ``event``, ``type``, ``image``, ``label``)."""
+        from . import filters as filters_
+
+        flt = filters_.normalise(filters, EVENT_FILTERS)
+        after = int(since * 1e9) - 1 if since is not None else time.time_ns()
+        until_ns = int(until * 1e9) if until is not None else None
+        for event in eventlog.follow(self.store.layout.events_log, after_ns=after, until_ns=until_ns):
+            if _event_matches(flt, event):
+                yield event
 
     def _security_options(self) -> list[str]:
         """Docker's ``SecurityOptions`` of ``docker info``: ``name=userns`` when containers are remapped."""
@@ -113,6 +133,38 @@ class SystemService:
         if self.config.userns_remap:
             out.append("name=userns")
         return out
+
+
+EVENT_FILTERS = ("container", "event", "type", "image", "label")
+
+
+def _event_matches(flt: t.Mapping[str, list[str]], event: t.Mapping[str, t.Any]) -> bool:
+    """docker's events filters: each given key must match one of its values."""
+    from . import filters as filters_
+
+    actor = event.get("Actor") or {}
+    attrs = actor.get("Attributes") or {}
+    action = str(event.get("Action") or "")
+    if "type" in flt and event.get("Type") not in flt["type"]:
+        return False
+    if "event" in flt and action not in flt["event"] and action.split(":", 1)[0] not in flt["event"]:
+        return False
+    cid = str(actor.get("ID") or "")
+    if "container" in flt and not any(v and (v == attrs.get("name") or cid.startswith(v)) for v in flt["container"]):
+        return False
+    if "image" in flt and _image_key(str(attrs.get("image") or "")) not in {_image_key(v) for v in flt["image"]}:
+        return False
+    if "label" in flt and not filters_.labels_match(flt["label"], attrs):
+        return False
+    return True
+
+
+def _image_key(name: str) -> str:
+    """An image name as one string whatever its spelling (``bb``, ``bb:latest``, ``docker.io/library/bb``)."""
+    try:
+        return str(ImageReference.parse(name))
+    except InvalidReference:
+        return name
 
 
 def _cgroup_version() -> str:

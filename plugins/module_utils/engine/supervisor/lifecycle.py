@@ -376,8 +376,10 @@ def docker_state(state: ContainerState) -> dict[str, t.Any]:
     }
     if state.health is not None:
         h = state.health
+        # moby's Health.CloseMonitorChannel: a container whose health monitor has stopped is "unhealthy".
         out["Health"] = {
-            "Status": h.get("Status", "starting"),
+            "Status": h.get("Status", "starting") if s in (ContainerStatus.RUNNING, ContainerStatus.PAUSED)
+            else "unhealthy",
             "FailingStreak": int(h.get("FailingStreak", 0)),
             "Log": [dict(e) for e in h.get("Log") or []],
         }

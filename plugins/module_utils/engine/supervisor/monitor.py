@@ -159,8 +159,9 @@ def _parse_args(args: list[str]) -> tuple[str, str, dict[str, t.Any]]:
         raise ValueError("usage: monitor ROOT ID [options]")
     opts: dict[str, t.Any] = {"runtime": "berth", "runtime_path": None, "runtime_factory": None,
                               "stdin": False, "stdout": False, "stderr": False, "console": None,
-                              "attach_socket": None, "adopt": None}
-    valued = ("--runtime", "--runtime-path", "--runtime-factory", "--console", "--attach-socket", "--adopt")
+                              "attach_socket": None, "adopt": None, "detach_keys": None}
+    valued = ("--runtime", "--runtime-path", "--runtime-factory", "--console", "--attach-socket", "--adopt",
+              "--detach-keys")
     i = 2
     while i < len(args):
         arg = args[i]
@@ -190,6 +191,11 @@ class Monitor(Streams, Exits):
         self.attach_in = STDIN_FD if opts["stdin"] and _fd_open(STDIN_FD) else -1
         self.attach_out = STDOUT_FD if opts["stdout"] and _fd_open(STDOUT_FD) else -1
         self.attach_err = STDERR_FD if opts["stderr"] and _fd_open(STDERR_FD) else -1
+        self.escape: t.Any = None  # the attached caller's detach keys (core/escape.py), with a tty
+        if opts.get("detach_keys") and self.attach_in >= 0:
+            from ..core.escape import EscapeProxy
+
+            self.escape = EscapeProxy(bytes.fromhex(opts["detach_keys"]))
         #: what spawn prepared: the container's stdio (our ends), console and attach sockets
         self.given = {fd for fd in (HANDOFF_FD, OUT_FD, ERR_FD, IN_FD, CONSOLE_FD, CONSOLE_DIR_FD, ATTACH_FD)
                       if _fd_open(fd)}
@@ -246,6 +252,9 @@ class Monitor(Streams, Exits):
         if record is None:
             raise FileNotFoundError(f"container {self.id} has no record {self.layout.container_config(self.id)}")
         self.settings = monitor_settings(record)
+        desired = record.get("Desired") or {}
+        self.event_attrs = {**(desired.get("labels") or {}), "image": record.get("ImageName") or record.get("Image"),
+                            "name": record.get("Name") or ""}
         self.tty = bool(self.settings["tty"])
         log_made = False
         if self.settings["log_driver"] == "json-file":

@@ -106,6 +106,7 @@ class Exits:
             except WorkerFailed as exc:  # the exit is still reported; the state says what went wrong
                 outcome = {"restart": False}
                 self._record_problem(f"recording the exit: {exc}")
+            self._event("die")
         self._report_exit()
         for fd in list(self.clients):
             self._drop_client(fd)
@@ -191,6 +192,10 @@ class Exits:
                 if state.status.can_become(S.EXITED):
                     new = state.transition(S.EXITED, monitor_pid=0, **common)
                 lifecycle.save(self.layout, self.id, new)
+            if state is not None:  # recorded: docker's die (then destroy for --rm) before the exit is reported
+                self._event("die")
+                if trash is not None:
+                    self._event("destroy", with_exit=False)
             if not runtime_done:
                 # runc/crun (a binary: ~20 ms), or what the plan could not remove (hooks, a busy cgroup):
                 # the runtime's delete, after the caller heard the exit but still under the lock
@@ -209,6 +214,20 @@ class Exits:
 
             fs.rmtree(trash)
         return {"restart": False}
+
+    def _event(self, action: str, with_exit: bool = True) -> None:
+        """Record a container event in the engine's event log (core/eventlog.py)."""
+        from ..core import cjson, eventlog
+
+        attrs = dict(getattr(self, "event_attrs", None) or {})
+        try:  # the name now (a rename since the start), unless the record is gone (--rm)
+            with open(self.layout.container_config(self.id), "rb") as fh:
+                attrs["name"] = cjson.loads(fh.read()).get("Name") or attrs.get("name", "")
+        except (OSError, ValueError, AttributeError):
+            pass
+        if with_exit:
+            attrs["exitCode"] = self.exit_code
+        eventlog.record(self.layout.events_log, "container", action, self.id, attrs)
 
     def _delete_runtime_state(self) -> str:
         """``runtime.delete`` (the runtime loaded here: the monitor is about to end); a problem as text."""

@@ -245,6 +245,8 @@ def _become_monitor(layout: Layout, container_id: str, runtime: dict[str, t.Any]
         if attach.get("stdin") is not None:
             fd_map[STDIN_FD] = int(attach["stdin"])
             argv.append("--stdin")
+            if attach.get("detach_keys"):
+                argv += ["--detach-keys", str(attach["detach_keys"])]
         fd_map[STDOUT_FD] = int(attach["stdout"])
         fd_map[STDERR_FD] = int(attach["stderr"])
         argv += ["--stdout", "--stderr"]
@@ -411,8 +413,9 @@ def _await_started(fd: int, container_id: str, timeout: float) -> Spawned:
             raise err
 
 
-def wait_exit(spawned: Spawned, timeout: float | None = None) -> int:
-    """Block until the monitor reports the container's (first) exit; returns the exit code."""
+def wait_exit(spawned: Spawned, timeout: float | None = None) -> int | None:
+    """Block until the monitor reports the container's (first) exit; returns the exit code, or None when
+    the caller detached (its detach keys)."""
     from ..errors import RuntimeFailure
 
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -428,6 +431,8 @@ def wait_exit(spawned: Spawned, timeout: float | None = None) -> int:
             event = cjson.loads(line)
             if event.get("event") == "exited":
                 return int(event["exit_code"])
+            if event.get("event") == "detached":  # the caller typed the detach keys: the container runs on
+                return None
     finally:
         spawned.close()
 

@@ -12,7 +12,7 @@ import select
 import sys
 
 from .fds import ATTACH_FD, CLIENT_SEND_TIMEOUT, CONSOLE_TIMEOUT, INPUT_BUFFER_MAX
-from .plumbing import _terminal_size, _write_all
+from .plumbing import _terminal_size, _write_all, _write_event
 
 try:
     import _socket as _sock  # socket.py imports enum and selectors (~1.2 MB per monitor)
@@ -88,6 +88,13 @@ class Streams:
             data = os.read(fd, 65536)
         except OSError:
             data = b""
+        if data and self.escape is not None:
+            data, detached = self.escape.feed(data)
+            if data:
+                self._feed_stdin(data)
+            if detached:
+                self._detach_caller()
+            return
         if data:
             self._feed_stdin(data)
             return
@@ -168,6 +175,14 @@ class Streams:
         if sock is not None:
             self._unregister(fd)
             sock.close()
+
+    def _detach_caller(self) -> None:
+        """The attached caller typed its detach keys: it returns (``detached``), the container runs on."""
+        _write_event(self.status_fd, {"event": "detached"})
+        if self.status_fd >= 0:
+            os.close(self.status_fd)
+            self.status_fd = -1
+        self._drop_attach()
 
     def _drop_attach(self) -> None:
         """The attached caller went away (its terminal or pipe is gone)."""

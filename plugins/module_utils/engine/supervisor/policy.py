@@ -31,8 +31,9 @@ def start_failure_exit_code(message: str) -> int:
 def monitor_settings(record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """What the monitor needs from a container record (``containers/<id>/config.json``).
 
-    Read from the normalised options (``Desired``): restart_policy/restart_retries, log_driver,
-    log_options (``max-size`` bytes, ``max-file``), auto_remove, tty, interactive; the healthcheck from
+    Read from the normalised options (``Desired``): restart_policy/restart_retries, auto_remove, tty,
+    interactive; the log driver and its options (``max-size`` bytes, ``max-file``) from ``LogConfig`` (or, in
+    records written before it, ``log_driver``/``log_options`` of ``Desired``); the healthcheck from
     ``Healthcheck`` (the effective one, image merged, when the service records it) or ``Desired``.
     """
     opts = record.get("Desired") or {}
@@ -40,13 +41,14 @@ def monitor_settings(record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     retries = int(opts.get("restart_retries") or 0)
     if policy.startswith("on-failure:"):
         policy, retries = "on-failure", int(policy.split(":", 1)[1] or 0)
-    log_opts = opts.get("log_options") or {}
+    logging = record.get("LogConfig") or {}  # resolved at create (the engine configuration's defaults merged)
+    log_opts = (logging.get("Config") if logging else opts.get("log_options")) or {}
     max_size = log_opts.get("max-size")
     check = record["Healthcheck"] if "Healthcheck" in record else opts.get("healthcheck")
     return {
         "restart_policy": policy,
         "restart_retries": retries,
-        "log_driver": str(opts.get("log_driver") or "json-file"),
+        "log_driver": str(logging.get("Type") or opts.get("log_driver") or "json-file"),
         "max_size": _bytes(max_size) if max_size else None,
         "max_file": int(log_opts.get("max-file") or 1),
         "healthcheck": health.normalise(check),

@@ -170,6 +170,66 @@ def image_config(svc: ContainerService, image_id: str) -> dict[str, t.Any]:
         raise DamagedContent("image config", image_id, "not a JSON object") from None
 
 
+def platform_warning(svc: ContainerService, image: t.Any) -> str | None:
+    """docker run/create's warning when the local image *image* is for another platform than this host's
+    (moby's daemon/create.go); None when it matches or is not here (a pull reports its own)."""
+    from ...core.reference import host_platform, platform_mismatch
+
+    if not isinstance(image, str) or not image:
+        return None
+    try:
+        image_id = local_image(svc, image) or svc.images.resolve(image)
+        if not image_id:
+            return None
+        return platform_mismatch(image_config(svc, image_id), host_platform())
+    except EngineError:
+        return None  # a damaged or missing image: create says so
+
+
+def log_config(svc: ContainerService, opts: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Docker's ``LogConfig`` of a new container (moby's mergeAndVerifyLogConfig): the driver of the options,
+    else the engine configuration's ``log-driver``; with the configuration's driver, its ``log-opts`` fill
+    the options the container does not set. A configured value Berth cannot use fails naming the file and key."""
+    from ...errors import ConfigError
+
+    default = svc.config.get("log-driver") or "json-file"
+    driver = opts.get("log_driver")
+    if not driver:
+        try:
+            driver = copts.log_driver(default, "log-driver")
+        except InvalidOption as exc:
+            raise ConfigError(svc.config.path, "log-driver", f"{default!r}: {exc.reason}") from None
+    config = dict(opts.get("log_options") or {})
+    configured = svc.config.get("log-opts") or {}
+    if driver == default and configured and driver != "none":
+        try:
+            configured = copts.log_options(configured, "log-opts")
+        except InvalidOption as exc:
+            raise ConfigError(svc.config.path, exc.field, f"{exc.value!r}: {exc.reason}") from None
+        config = {**configured, **config}
+    return {"Type": driver, "Config": {k: config[k] for k in sorted(config)}}
+
+
+# ==================================================================== the event log
+def event(svc: ContainerService, action: str, record: ContainerRecord, **attributes: t.Any) -> None:
+    """Record a container event (core/eventlog.py): docker's attributes, the image and name, the
+    container's labels, and *attributes* (``exitCode``, ``signal``, ``execID``...)."""
+    from ...core import eventlog
+
+    attrs = {**(record.options.get("labels") or {}), "image": record.image_name, "name": record.name, **attributes}
+    eventlog.record(svc.layout.events_log, "container", action, record.id, attrs)
+
+
+def signal_text(signal: str | int) -> str:
+    """A signal as docker's kill event shows it: its number (``SIGKILL``, ``kill``, ``9`` -> ``"9"``)."""
+    if isinstance(signal, int) or str(signal).isdigit():
+        return str(int(signal))
+    try:
+        return str(copts.signal_number(copts.signal_name(signal, "signal")))
+    except InvalidOption:
+        return str(signal)
+
+
 # ==================================================================== options as the host applies them
 def unsupported(options: t.Mapping[str, t.Any]) -> dict[str, str]:
     """{option: why} for the set options this host cannot apply (Docker warns and discards these)."""

@@ -115,6 +115,7 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
             runtime=runtime,
             healthcheck=_healthcheck(image, opts),
             userns=userns.to_json() if userns is not None else None,
+            log_config=_common.log_config(svc, opts),
         )
         for d in (layout.upper(cid), layout.work(cid), layout.rootfs(cid), layout.bundle(cid)):
             fs.ensure_dir(d, 0o755)

@@ -126,8 +126,9 @@ def _wait_child(pid: int) -> int:
         return os.WEXITSTATUS(status)
 
 
-def attach(svc: ContainerService, name: str, stdio: Stdio) -> int:
-    """``docker attach``: live output to *stdio*, its stdin to the container; returns the exit code."""
+def attach(svc: ContainerService, name: str, stdio: Stdio) -> int | None:
+    """``docker attach``: live output to *stdio*, its stdin to the container; returns the exit code, or None
+    when the caller typed its detach keys (a tty container; the container runs on)."""
     import selectors
 
     from ...supervisor import attach_connect
@@ -138,6 +139,12 @@ def attach(svc: ContainerService, name: str, stdio: Stdio) -> int:
     can_attach(records.state(svc, cid))
     sock = attach_connect(svc.layout, cid, timeout=None)
     tty = bool(record.options.get("tty"))
+    keys = stdio.replace(tty=tty).escape_keys()
+    proxy = None
+    if keys:
+        from ...core.escape import EscapeProxy
+
+        proxy = EscapeProxy(keys)
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
     if stdio.stdin is not None:
@@ -165,7 +172,13 @@ def attach(svc: ContainerService, name: str, stdio: Stdio) -> int:
                     if not data:
                         sel.unregister(key.fileobj)
                         continue
-                    sock.sendall(data)
+                    detached = False
+                    if proxy is not None:
+                        data, detached = proxy.feed(data)
+                    if data:
+                        sock.sendall(data)
+                    if detached:
+                        return None
     finally:
         sel.close()
         sock.close()

@@ -38,8 +38,6 @@ def _inspect(svc: ContainerService, cid: str) -> dict[str, t.Any]:
     if svc.store.has(record.image):
         image_cfg = svc.store.config(record.image).get("config") or {}
     eff = copts.effective(opts, image_cfg)
-    restart = {"Name": opts.get("restart_policy", "no") or "no", "MaximumRetryCount": opts.get("restart_retries", 0)}
-    log_opts = {k: str(v) for k, v in (opts.get("log_options") or {}).items()}
     return {
         "Id": cid,
         "Created": record.created,
@@ -50,40 +48,12 @@ def _inspect(svc: ContainerService, cid: str) -> dict[str, t.Any]:
         "ResolvConfPath": svc.layout.container_file(cid, "resolv.conf"),
         "HostnamePath": svc.layout.container_file(cid, "hostname"),
         "HostsPath": svc.layout.container_file(cid, "hosts"),
-        "LogPath": svc.layout.container_log(cid) if opts.get("log_driver", "json-file") != "none" else "",
+        "LogPath": svc.layout.container_log(cid) if record.logging["Type"] != "none" else "",
         "Name": "/" + record.name,
         "RestartCount": state.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
-        "HostConfig": {
-            "Runtime": record.runtime,
-            "NetworkMode": opts.get("network_mode", "none"),
-            "RestartPolicy": restart,
-            "AutoRemove": bool(opts.get("auto_remove")),
-            "LogConfig": {"Type": opts.get("log_driver", "json-file"), "Config": log_opts},
-            "Privileged": bool(opts.get("privileged")),
-            "ReadonlyRootfs": bool(opts.get("read_only")),
-            "CapAdd": opts.get("capabilities"),
-            "CapDrop": opts.get("cap_drop"),
-            "Memory": opts.get("memory", 0),
-            "MemoryReservation": opts.get("memory_reservation", 0),
-            "MemorySwap": opts.get("memory_swap", 0),
-            "NanoCpus": opts.get("cpus", 0),
-            "CpuShares": opts.get("cpu_shares", 0),
-            "CpuPeriod": opts.get("cpu_period", 0),
-            "CpuQuota": opts.get("cpu_quota", 0),
-            "CpusetCpus": opts.get("cpuset_cpus", ""),
-            "CpusetMems": opts.get("cpuset_mems", ""),
-            "PidsLimit": opts.get("pids_limit"),
-            "BlkioWeight": opts.get("blkio_weight", 0),
-            "CgroupParent": opts.get("cgroup_parent", ""),
-            "ShmSize": opts.get("shm_size", copts.DEFAULT_SHM_SIZE),
-            "Sysctls": opts.get("sysctls"),
-            "Ulimits": [{"Name": u["name"], "Soft": u["soft"], "Hard": u["hard"]} for u in opts.get("ulimits") or []],
-            "SecurityOpt": _security_opt_list(opts.get("security_opts")),
-            "Init": opts.get("init"),
-            "UsernsMode": opts.get("userns_mode", ""),
-        },
+        "HostConfig": _host_config(record, spec),
         "GraphDriver": {
             "Name": "overlay",
             "Data": {
@@ -109,7 +79,105 @@ def _inspect(svc: ContainerService, cid: str) -> dict[str, t.Any]:
             "StopTimeout": opts.get("stop_timeout"),
             "Healthcheck": eff.get("healthcheck"),
         },
+        "Mounts": [],
+        "NetworkSettings": _network_settings(opts.get("network_mode", "none"), state),
         "Berth": {"Desired": _common.shown(opts), "Runtime": record.runtime, "IdMappings": record.userns},
+    }
+
+
+def _host_config(record: ContainerRecord, spec: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """``HostConfig`` with every key Docker's has (its defaults where Berth has no such setting), so a
+    ``--format`` template or a Jinja expression never meets an undefined key."""
+    opts = record.options
+    linux = spec.get("linux") or {}
+    cgroupns = "private" if any(ns.get("type") == "cgroup" for ns in linux.get("namespaces") or []) else "host"
+    logging = record.logging
+    return {
+        "Binds": None,
+        "ContainerIDFile": "",
+        "LogConfig": {"Type": logging["Type"], "Config": {k: str(v) for k, v in logging["Config"].items()}},
+        "NetworkMode": opts.get("network_mode", "none"),
+        "PortBindings": {},
+        "RestartPolicy": {"Name": opts.get("restart_policy", "no") or "no",
+                          "MaximumRetryCount": opts.get("restart_retries", 0)},
+        "AutoRemove": bool(opts.get("auto_remove")),
+        "VolumeDriver": "",
+        "VolumesFrom": None,
+        "ConsoleSize": [0, 0],
+        "CapAdd": opts.get("capabilities"),
+        "CapDrop": opts.get("cap_drop"),
+        "CgroupnsMode": cgroupns,
+        "Dns": [],
+        "DnsOptions": [],
+        "DnsSearch": [],
+        "ExtraHosts": None,
+        "GroupAdd": opts.get("groups") or None,
+        "IpcMode": opts.get("ipc_mode") or copts.DEFAULT_IPC_MODE,
+        "Cgroup": "",
+        "Links": None,
+        "OomScoreAdj": opts.get("oom_score_adj", 0),
+        "PidMode": opts.get("pid_mode", ""),
+        "Privileged": bool(opts.get("privileged")),
+        "PublishAllPorts": False,
+        "ReadonlyRootfs": bool(opts.get("read_only")),
+        "SecurityOpt": _security_opt_list(opts.get("security_opts")),
+        "Tmpfs": opts.get("tmpfs") or None,
+        "UTSMode": opts.get("uts", ""),
+        "UsernsMode": opts.get("userns_mode", ""),
+        "ShmSize": opts.get("shm_size", copts.DEFAULT_SHM_SIZE),
+        "Sysctls": opts.get("sysctls"),
+        "Runtime": record.runtime,
+        "Isolation": "",
+        "CpuShares": opts.get("cpu_shares", 0),
+        "Memory": opts.get("memory", 0),
+        "NanoCpus": opts.get("cpus", 0),
+        "CgroupParent": opts.get("cgroup_parent") or "",
+        "BlkioWeight": opts.get("blkio_weight", 0),
+        "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [],
+        "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [],
+        "BlkioDeviceWriteIOps": [],
+        "CpuPeriod": opts.get("cpu_period", 0),
+        "CpuQuota": opts.get("cpu_quota", 0),
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "CpusetCpus": opts.get("cpuset_cpus", ""),
+        "CpusetMems": opts.get("cpuset_mems", ""),
+        "Devices": [{"PathOnHost": d["path_on_host"], "PathInContainer": d["path_in_container"],
+                     "CgroupPermissions": d["cgroup_permissions"]} for d in opts.get("devices") or []],
+        "DeviceCgroupRules": None,
+        "DeviceRequests": None,
+        "MemoryReservation": opts.get("memory_reservation", 0),
+        "MemorySwap": opts.get("memory_swap", 0),
+        "MemorySwappiness": None,
+        "OomKillDisable": bool(opts.get("oom_killer")),
+        "PidsLimit": opts.get("pids_limit"),
+        "Ulimits": [{"Name": u["name"], "Soft": u["soft"], "Hard": u["hard"]} for u in opts.get("ulimits") or []],
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
+        "MaskedPaths": linux.get("maskedPaths"),
+        "ReadonlyPaths": linux.get("readonlyPaths"),
+        "Init": opts.get("init"),
+    }
+
+
+def _network_settings(mode: str, state: ContainerState) -> dict[str, t.Any]:
+    """Docker's ``NetworkSettings`` for the modes Berth has (host, none, container:<name>): no addresses or
+    ports; ``Networks`` names the mode's network, as Docker's does (none for ``container:``)."""
+    endpoint = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "NetworkID": "",
+                "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": None, "DNSNames": None}
+    active = state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED) and state.pid
+    return {
+        "Bridge": "", "SandboxID": "", "SandboxKey": f"/proc/{state.pid}/ns/net" if active else "",
+        "Ports": {}, "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "",
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {} if mode.startswith("container:") else {mode: endpoint},
     }
 
 
@@ -167,7 +235,7 @@ def logs(
 
     cid = records.require(svc, name)
     record = records.load(svc, cid)
-    if record.options.get("log_driver") == "none":
+    if record.logging["Type"] == "none":
         raise EngineError(f'configured logging driver does not support reading (container {record.name}: "none")')
 
     def running() -> bool:

@@ -24,14 +24,29 @@ if TYPE_CHECKING:
 
 
 class Stdio(Value):
-    """The caller's file descriptors for an attached run or exec: stdin (or None), stdout, stderr, tty."""
+    """The caller's file descriptors for an attached run or exec: stdin (or None), stdout, stderr, tty;
+    ``detach_keys`` docker's ``--detach-keys`` (None: Ctrl-P Ctrl-Q), which detach a tty caller's stdin."""
 
-    __slots__ = _fields = ("stdin", "stdout", "stderr", "tty")
-    _defaults = {"tty": False}
+    __slots__ = _fields = ("stdin", "stdout", "stderr", "tty", "detach_keys")
+    _defaults = {"tty": False, "detach_keys": None}
     stdin: int | None
     stdout: int
     stderr: int
     tty: bool
+    detach_keys: str | None
+
+    def escape_keys(self) -> bytes | None:
+        """The bytes that detach this caller (a tty with stdin only, as in docker), or None; a bad
+        ``detach_keys`` raises InvalidOption naming it."""
+        if not self.tty or self.stdin is None:
+            return None
+        from ...core import escape
+
+        keys = self.detach_keys or escape.DEFAULT_KEYS
+        try:
+            return escape.to_bytes(keys)
+        except ValueError as exc:
+            raise InvalidOption("detach_keys", keys, str(exc)) from None
 
 
 class RunResult(Value):
@@ -50,11 +65,13 @@ class ContainerRecord(Value):
     ("desired": ``secret_env`` as seals, never values); ``healthcheck`` the effective one (options over the
     image's HEALTHCHECK; the monitor reads it); ``userns`` the user namespace mapping resolved at create
     (``IdMapping.to_json()``: the container keeps it, and its files their owners, when ``userns-remap``
-    changes), None without one."""
+    changes), None without one; ``log_config`` Docker's ``LogConfig`` (``Type``, ``Config``) resolved at create:
+    the options' log driver and options, else the engine configuration's ``log-driver`` and ``log-opts``
+    (None in records written before: the options' alone)."""
 
     __slots__ = _fields = ("id", "name", "created", "image", "image_name", "options", "runtime", "healthcheck",
-                           "userns")
-    _defaults = {"healthcheck": None, "userns": None}
+                           "userns", "log_config")
+    _defaults = {"healthcheck": None, "userns": None, "log_config": None}
     id: str
     name: str
     created: str
@@ -64,6 +81,14 @@ class ContainerRecord(Value):
     runtime: str
     healthcheck: dict[str, t.Any] | None
     userns: dict[str, t.Any] | None
+    log_config: dict[str, t.Any] | None
+
+    @property
+    def logging(self) -> dict[str, t.Any]:
+        """``{"Type": driver, "Config": {option: value}}`` the container logs with."""
+        if self.log_config:
+            return self.log_config
+        return {"Type": self.options.get("log_driver") or "json-file", "Config": dict(self.options.get("log_options") or {})}
 
     def to_json(self) -> dict[str, t.Any]:
         return {
@@ -76,6 +101,7 @@ class ContainerRecord(Value):
             "Runtime": self.runtime,
             "Healthcheck": self.healthcheck,
             "IdMappings": self.userns,
+            "LogConfig": self.log_config,
         }
 
     @classmethod
@@ -90,6 +116,7 @@ class ContainerRecord(Value):
             runtime=d.get("Runtime", DEFAULT_RUNTIME),
             healthcheck=d.get("Healthcheck"),
             userns=d.get("IdMappings"),
+            log_config=d.get("LogConfig"),
         )
 
 

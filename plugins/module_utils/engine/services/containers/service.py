@@ -31,6 +31,7 @@ dataclasses at import time; the other verbs are imported only when called.
 """
 from __future__ import annotations
 
+from ...errors import EngineError
 from . import _common, records
 from .records import ContainerRecord, RunResult, Stdio
 
@@ -108,7 +109,9 @@ class ContainerService:
     def create(self, options: t.Mapping[str, t.Any], name: str | None = None, pull: str = "missing") -> str:
         from . import create
 
-        return create.create(self, options, name=name, pull=pull)
+        cid = create.create(self, options, name=name, pull=pull)
+        _common.event(self, "create", records.load(self, cid))
+        return cid
 
     def check(self, options: t.Mapping[str, t.Any], name: str | None = None) -> None:
         """What ``create`` checks (the OCI spec included, when the image is present), writing nothing:
@@ -117,10 +120,13 @@ class ContainerService:
 
         create.check(self, options, name=name)
 
-    def host_warnings(self, options: t.Mapping[str, t.Any]) -> list[str]:
+    def host_warnings(self, options: t.Mapping[str, t.Any], platform_requested: bool = False) -> list[str]:
+        """What this host cannot apply of *options*, and Docker's warning for an image of another platform
+        (unless a platform was asked for)."""
         from . import create
 
-        return create.host_warnings(options)
+        platform = None if platform_requested else _common.platform_warning(self, options.get("image"))
+        return create.host_warnings(options) + ([platform] if platform else [])
 
     def start(self, name: str, stdio: Stdio | None = None) -> t.Any:
         from . import start
@@ -143,7 +149,7 @@ class ContainerService:
                          on_start=on_start)
 
     @staticmethod
-    def wait_attached(handle: t.Any) -> int:
+    def wait_attached(handle: t.Any) -> int | None:
         from . import start
 
         return start.wait_attached(handle)
@@ -157,27 +163,38 @@ class ContainerService:
     def stop(self, name: str, timeout: int | None = None, signal: str | None = None) -> bool:
         from . import stop
 
-        return stop.stop(self, name, timeout=timeout, signal=signal)
+        record = self._record(name)
+        stopped = stop.stop(self, name, timeout=timeout, signal=signal)
+        _common.event(self, "stop", record)
+        return stopped
 
     def restart(self, name: str, timeout: int | None = None) -> None:
         from . import stop
 
+        record = self._record(name)
         stop.restart(self, name, timeout=timeout)
+        _common.event(self, "restart", record)
 
     def kill(self, name: str, signal: str | int = "KILL") -> None:
         from . import stop
 
+        record = self._record(name)
         stop.kill(self, name, signal)
+        _common.event(self, "kill", record, signal=_common.signal_text(signal))
 
     def pause(self, name: str) -> None:
         from . import stop
 
+        record = self._record(name)
         stop.pause(self, name)
+        _common.event(self, "pause", record)
 
     def unpause(self, name: str) -> None:
         from . import stop
 
+        record = self._record(name)
         stop.unpause(self, name)
+        _common.event(self, "unpause", record)
 
     def wait(self, name: str, condition: str = "not-running", timeout: float | None = None) -> int:
         from . import stop
@@ -188,7 +205,14 @@ class ContainerService:
     def remove(self, name: str, force: bool = False) -> bool:
         from . import remove
 
-        return remove.remove(self, name, force=force)
+        try:
+            record = self._record(name)
+        except EngineError:
+            record = None  # remove says what is wrong
+        removed = remove.remove(self, name, force=force)
+        if removed and record is not None:
+            _common.event(self, "destroy", record)
+        return removed
 
     def prune(self, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
         from . import remove
@@ -203,12 +227,17 @@ class ContainerService:
     def rename(self, name: str, new_name: str) -> None:
         from . import update
 
+        record = self._record(name)
         update.rename(self, name, new_name)
+        _common.event(self, "rename", record.replace(name=new_name), oldName="/" + record.name)
 
     def update(self, name: str, options: t.Mapping[str, t.Any]) -> bool:
         from . import update
 
-        return update.update(self, name, options)
+        record = self._record(name)
+        changed = update.update(self, name, options)
+        _common.event(self, "update", record)
+        return changed
 
     # ================================================================ exec / attach
     def exec(
@@ -223,15 +252,29 @@ class ContainerService:
         privileged: bool = False,
         stdio: Stdio | None = None,
     ) -> int:
+        import os
+
         from . import exec_
 
-        return exec_.exec_(self, name, command, user=user, env=env, workdir=workdir, tty=tty, detach=detach,
+        record = self._record(name)
+        exec_id = os.urandom(32).hex()
+        command_text = " ".join(command)
+        _common.event(self, "exec_create: " + command_text, record, execID=exec_id)
+        _common.event(self, "exec_start: " + command_text, record, execID=exec_id)
+        code = exec_.exec_(self, name, command, user=user, env=env, workdir=workdir, tty=tty, detach=detach,
                            privileged=privileged, stdio=stdio)
+        if not detach:
+            _common.event(self, "exec_die", record, execID=exec_id, exitCode=code)
+        return code
 
-    def attach(self, name: str, stdio: Stdio) -> int:
+    def attach(self, name: str, stdio: Stdio) -> int | None:
         from . import exec_
 
         return exec_.attach(self, name, stdio)
+
+    def _record(self, name: str) -> ContainerRecord:
+        """The record of the container *name* (its event's attributes)."""
+        return records.load(self, records.require(self, name))
 
     # ================================================================ queries
     def inspect(self, name: str) -> dict[str, t.Any]:

@@ -58,6 +58,9 @@ def _start(svc: ContainerService, cid: str, stdio: Stdio | None, spec: dict[str,
     attach = None
     if stdio is not None:
         attach = {"stdin": stdio.stdin, "stdout": stdio.stdout, "stderr": stdio.stderr, "tty": stdio.tty}
+        keys = stdio.escape_keys()
+        if keys:
+            attach["detach_keys"] = keys.hex()
     # The monitor and its starter are forked first: the monitor's interpreter starts and the starter
     # imports the runtime while we mount the rootfs and write the bundle (on another core); go()
     # lets the starter create the container once that is done, cancel() ends them untouched.
@@ -77,10 +80,12 @@ def _start(svc: ContainerService, cid: str, stdio: Stdio | None, spec: dict[str,
         pre.cancel()
         raise
     try:
-        return pre.go()
+        handle = pre.go()
     except BaseException:
         lifecycle.unmount_below(svc.layout.rootfs(cid), include_self=True)
         raise
+    _common.event(svc, "start", record)
+    return handle
 
 
 def run(
@@ -105,6 +110,7 @@ def run(
         opts["auto_remove"] = True
     cid, spec = create_with_spec(svc, opts, name=name, pull=pull)
     record = records.load(svc, cid)
+    _common.event(svc, "create", record)
     try:
         handle = start(svc, cid, stdio=None if detach else stdio, spec=spec)
     except BaseException:
@@ -118,8 +124,9 @@ def run(
     return RunResult(cid, record.name, wait_attached(handle))
 
 
-def wait_attached(handle: t.Any) -> int:
-    """The exit code of a container started with *stdio* (after all its output was delivered)."""
+def wait_attached(handle: t.Any) -> int | None:
+    """The exit code of a container started with *stdio* (after all its output was delivered); None when
+    the caller typed the detach keys (the container runs on)."""
     from ...supervisor import wait_exit
 
     return wait_exit(handle)
