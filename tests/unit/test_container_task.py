@@ -198,7 +198,7 @@ class FakeContainers:
                 data = os.read(stdio.stdin, 1000)
             os.write(stdio.stdout, b"out:" + data + b"\n\n")
             os.write(stdio.stderr, b"err\n")
-        return 3
+        return getattr(self, "exec_rc", 3)
 
 
 class FakeEngine:
@@ -543,13 +543,16 @@ def test_container_exec_captures_output() -> None:
     p = exec_params(command="cat -", stdin="hi", env={"X": "1"})
     ctx = TaskContext(engine=eng, params=p)  # type: ignore[arg-type]
     res = container_task.container_exec(ctx)
-    assert res == {"changed": True, "rc": 3, "stdout": "out:hi", "stderr": "err"}
+    assert res == {"changed": True, "rc": 3, "stdout": "out:hi", "stderr": "err",
+                   "msg": "the command exited with code 3"}
     assert eng.containers.calls[-1] == ("exec", ("web", ["cat", "-"], None, {"X": "1"}, None, False, False, False))
     ctx = TaskContext(engine=eng, params=exec_params(argv=["ls", "a b"], strip_empty_ends=False, chdir="/tmp",
                                                      user="nobody"))  # type: ignore[arg-type]  # fmt: skip
     res = container_task.container_exec(ctx)
     assert res["stdout"] == "out:\n\n"
     assert eng.containers.calls[-1][1][:5] == ("web", ["ls", "a b"], "nobody", None, "/tmp")
+    eng.containers.exec_rc = 0
+    assert "msg" not in container_task.container_exec(ctx)
 
 
 def test_container_exec_check_mode_and_errors() -> None:

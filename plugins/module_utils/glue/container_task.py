@@ -395,7 +395,10 @@ def container_exec(ctx: TaskContext) -> dict[str, t.Any]:
         stdout, stderr = _read_back(fout), _read_back(ferr)
     if p.get("strip_empty_ends", True):
         stdout, stderr = stdout.rstrip("\r\n"), stderr.rstrip("\r\n")
-    return {"changed": True, "rc": rc, "stdout": stdout, "stderr": stderr}
+    out = {"changed": True, "rc": rc, "stdout": stdout, "stderr": stderr}
+    if rc:  # Ansible fails a result whose rc is not 0: say why
+        out["msg"] = f"the command exited with code {rc}"
+    return out
 
 
 def _read_back(fh: t.IO[bytes]) -> str:
