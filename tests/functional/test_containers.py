@@ -577,6 +577,18 @@ def test_a_kill_of_a_container_waiting_to_restart_cancels_the_restart(eng: Engin
     assert eng.containers.inspect(cid)["State"]["Status"] == "exited"
 
 
+def test_a_wait_ends_when_the_restart_policy_answers_the_exit(eng: Engine) -> None:
+    """Docker's stop waiters fire when a container goes to "restarting": detach=false and ``berth wait`` of a
+    restart=always container end at its exit instead of waiting for an exit that is never final."""
+    opts = normalise_options({"image": "bb:1", "command": ["sh", "-c", "sleep 0.2; exit 3"],
+                              "restart_policy": "always"})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    assert eng.containers.wait(cid, condition="not-running", timeout=60) == 3
+    assert eng.containers.wait(cid, condition="next-exit", timeout=60) == 3
+    eng.containers.stop(cid, timeout=0)
+
+
 def _wait_monitor_gone(eng: Engine, cid: str) -> None:
     from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle
 

@@ -409,7 +409,8 @@ def test_import_when_missing_then_not_again_and_force() -> None:
     assert predicted["diff"] == applied["diff"]
     assert run(images, False, name="rootfs/busybox", source="import", load_path="/r.tar")["changed"] is False
     # forced re-import with an identical result: not a change
-    assert run(images, False, name="rootfs/busybox", source="import", load_path="/r.tar", force=True)["changed"] is False
+    forced = run(images, False, name="rootfs/busybox", source="import", load_path="/r.tar", force=True)
+    assert forced["changed"] is False
     # the tarball or the changes differ: the image the name points at is replaced, predicted exactly
     images.import_id = B
     images.calls.clear()

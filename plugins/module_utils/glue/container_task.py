@@ -101,7 +101,7 @@ def container(ctx: TaskContext) -> dict[str, t.Any]:
 def _refuse_compat(p: t.Mapping[str, t.Any]) -> None:
     """A community.docker option (or value) Berth does not have fails naming it and what to use instead."""
     for key, reason in COMPAT_REFUSED.items():
-        option, _, value = key.partition("=")
+        option, _sep, value = key.partition("=")
         given = p.get(option)
         if given is None or given in ([], {}):
             continue

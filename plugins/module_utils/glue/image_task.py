@@ -217,7 +217,7 @@ def _archive(ctx: TaskContext, ref: str, path: str, result: dict[str, t.Any]) ->
     name = familiar_name(ref)
     if os.path.exists(path):
         try:
-            if (image_id, [name]) in [(i, tags) for i, tags in images.archive_images(path)]:
+            if (image_id, [name]) in images.archive_images(path):
                 return
         except EngineError:
             pass  # not an archive, or another one: saved over

@@ -96,7 +96,8 @@ def pull_settings(value: t.Any, platform: str | None) -> tuple[str, str | None]:
         raise InvalidOption("pull", value, f"must be one of {', '.join(PULL_POLICIES)} or a dict")
     unknown = sorted(set(value) - set(PULL_KEYS))
     if unknown:
-        raise InvalidOption(f"pull.{unknown[0]}", value[unknown[0]], f"unknown pull setting (known: {', '.join(PULL_KEYS)})")
+        raise InvalidOption(f"pull.{unknown[0]}", value[unknown[0]],
+                            f"unknown pull setting (known: {', '.join(PULL_KEYS)})")
     wanted = value.get("platform")
     if wanted and platform and wanted != platform:
         raise InvalidOption("pull.platform", wanted, f"differs from platform={platform}; set only one of them")

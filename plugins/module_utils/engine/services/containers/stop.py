@@ -115,14 +115,18 @@ def wait(svc: ContainerService, name: str, condition: str = "not-running", timeo
     if condition not in ("not-running", "next-exit", "removed"):
         raise InvalidOption("condition", condition, "expected not-running, next-exit or removed")
     first = records.state(svc, cid)
-    if condition == "next-exit":
-        seen = first.finished_at
+    seen = first.finished_at
+    up = (ContainerStatus.RUNNING, ContainerStatus.PAUSED)
 
+    # Docker fires its stop waiters when a container goes to "restarting" too (State.SetRestarting): an exit
+    # the restart policy answers ends the wait. An exit is seen by its finished_at, so a restart that is
+    # quicker than the poll is not missed.
+    if condition == "next-exit":
         def done(s: ContainerState) -> bool:
-            return s.finished_at != seen and not s.status.active
+            return s.finished_at != seen
     else:
         def done(s: ContainerState) -> bool:
-            return not s.status.active and s.status is not ContainerStatus.RESTARTING
+            return s.status not in up or s.finished_at != seen
 
     limit = float("inf") if timeout is None else timeout
     last = first
