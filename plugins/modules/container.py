@@ -353,9 +353,96 @@ options:
     description:
       - V(missing) pulls O(image) only when it is not present; V(always) asks the registry on every run
         and recreates the container when the tag points at another image; V(never) fails when it is absent.
-    type: str
-    choices: [always, missing, never]
+      - V(true) means V(always) and V(false) means V(missing), as in M(community.docker.docker_container).
+    type: raw
+    choices: [always, missing, never, true, false]
     default: missing
+  platform:
+    description:
+      - Platform of the image, C(os[/arch[/variant]]), for example V(linux/arm64). A present image for another
+        platform counts as missing, and the pull asks for this platform; a container whose image was for
+        another platform is recreated (its image ID differs).
+    type: str
+  kill_signal:
+    description:
+      - The signal O(force_kill) sends, for example V(SIGINT); default V(SIGKILL). A container that survives it
+        is killed with SIGKILL.
+    type: str
+  command_handling:
+    description:
+      - V(correct) (what Berth always does) keeps a list O(command) or O(entrypoint) as it is and splits a string
+        like a shell would.
+      - V(compatibility) joins a list with spaces and splits it again, as community.docker did before 3.0.0.
+    type: str
+    choices: [compatibility, correct]
+  container_default_behavior:
+    description:
+      - Accepted for community.docker playbooks. Both values behave the same in Berth, because an option a
+        task leaves out already compares as Docker's default value.
+    type: str
+    choices: [compatibility, no_defaults]
+  image_comparison:
+    description:
+      - Berth compares with the image the task names, community.docker's V(desired-image).
+        V(current-image) is refused; relax single options with O(comparisons) instead.
+    type: str
+    choices: [desired-image, current-image]
+  image_label_mismatch:
+    description:
+      - Accepted for community.docker playbooks. The image's labels are always kept below O(labels) and the
+        comparison uses the merged labels, so there is no mismatch to ignore or fail on.
+    type: str
+    choices: [ignore, fail]
+  image_name_mismatch:
+    description:
+      - V(recreate) recreates the container when O(image) names the same image ID under another name than the
+        container was created with; V(ignore) only compares the image ID. As in community.docker 4.0.0 and later.
+    type: str
+    choices: [recreate, ignore]
+    default: recreate
+  networks_cli_compatible:
+    description:
+      - Accepted as V(true), which is how Berth attaches networks (like C(docker run --network)).
+        V(false) is refused.
+    type: bool
+  cgroupns_mode:
+    description:
+      - Refused, with a message; set C(default-cgroupns-mode) in the daemon configuration instead.
+    type: str
+    choices: [host, private]
+  memory_swappiness:
+    description:
+      - Refused, with a message; the host's C(vm.swappiness) applies.
+    type: int
+  device_read_bps:
+    description:
+      - Refused, with a message; Berth has no block I/O throttling (use O(blkio_weight)).
+    type: list
+    elements: dict
+  device_write_bps:
+    description:
+      - Refused, with a message; Berth has no block I/O throttling (use O(blkio_weight)).
+    type: list
+    elements: dict
+  device_read_iops:
+    description:
+      - Refused, with a message; Berth has no block I/O throttling (use O(blkio_weight)).
+    type: list
+    elements: dict
+  device_write_iops:
+    description:
+      - Refused, with a message; Berth has no block I/O throttling (use O(blkio_weight)).
+    type: list
+    elements: dict
+  device_cgroup_rules:
+    description:
+      - Refused, with a message; add host devices with O(devices) or use O(privileged).
+    type: list
+    elements: str
+  storage_opts:
+    description:
+      - Refused, with a message; Berth's overlay store has no per-container size limits.
+    type: dict
   recreate:
     description:
       - Recreate the container even when nothing differs.

@@ -10,7 +10,8 @@ version_added: 0.1.0
 description:
   - Runs a command in a running container, like C(docker exec), and returns its output and exit code.
   - Options follow M(community.docker.docker_container_exec).
-  - The task always reports a change, and does not fail on a non-zero exit code (check O(ignore:rc)).
+  - The task always reports a change. A non-zero exit code fails the task (Ansible's rule for a result with
+    an RV(rc) other than 0), with a RV(msg) that names the exit code; use C(failed_when) to accept one.
 author:
   - Berth developers (@berth-engine)
 extends_documentation_fragment:
@@ -129,6 +130,12 @@ rc:
   returned: success and O(detach=false)
   type: int
   sample: 0
+msg:
+  description:
+    - Says which exit code the command returned.
+  returned: when the exit code is not 0
+  type: str
+  sample: "the command exited with code 3"
 """
 
 from ansible.module_utils.basic import AnsibleModule

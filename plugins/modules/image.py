@@ -60,14 +60,16 @@ options:
     description:
       - Where the image comes from when O(state=present).
       - V(pull) downloads it from its registry (see O(pull)).
-      - V(load) loads O(archive_path), a C(docker save) archive or an OCI image layout (tar or directory);
+      - V(load) loads O(load_path), a C(docker save) archive or an OCI image layout (tar or directory);
         the archive must contain O(name). It is loaded unless every image in it is already present with
         its tags.
-      - V(import) creates a single-layer image named O(name) from the root file system tarball O(archive_path).
+      - V(import) creates a single-layer image named O(name) from the root file system tarball O(load_path).
         The tarball is hashed on every run, and imported again when the image it gives (its content,
         O(changes), O(platform), its path) differs from the image O(name) points at.
+      - V(local) only makes sure the image is present already (community.docker); it fails when it is not.
+      - V(build) is refused for now: Berth has no image builder yet.
     type: str
-    choices: [pull, load, import]
+    choices: [pull, load, import, local, build]
     default: pull
   pull:
     description:
@@ -76,8 +78,9 @@ options:
       - V(always) asks the registry every time and pulls when it has a different image for the tag
         (a present image named by digest is immutable and never asked for again).
       - V(never) never pulls, and fails when the image is not present.
-    type: str
-    choices: [always, missing, never]
+      - A dictionary holds community.docker's pull settings; its only key is C(platform), and the policy
+        is then V(missing). Its C(platform) and O(platform) must not differ.
+    type: raw
     default: missing
   force:
     description:
@@ -87,10 +90,35 @@ options:
         present (the archive is read and verified again; the store only changes if something differs).
     type: bool
     default: false
-  archive_path:
+  force_source:
+    description:
+      - community.docker's name for pulling, loading or importing again when the image is present.
+        V(true) means O(pull=always) with O(source=pull), and O(force=true) with O(source=load) or O(source=import).
+    type: bool
+    default: false
+  force_absent:
+    description:
+      - community.docker's name for O(force) with O(state=absent).
+    type: bool
+    default: false
+  force_tag:
+    description:
+      - Accepted for community.docker playbooks. Berth always moves a tag to the image it pulls, loads or
+        imports, which is what V(true) asks for; there is no O(repository) option to tag with.
+    type: bool
+    default: false
+  load_path:
     description:
       - The archive to load (O(source=load)) or the root file system tarball to import (O(source=import)).
-      - Required for those sources, refused with O(source=pull).
+      - Required for those sources, refused with the others.
+    type: path
+  archive_path:
+    description:
+      - With O(state=present), save the image to this file once it is present, like C(docker save)
+        (community.docker's meaning). The file is written again only when it does not already hold the
+        image under O(name).
+      - In earlier Berth releases this was the input of O(source=load) and O(source=import); such a task now fails
+        with a message that asks for O(load_path).
     type: path
   changes:
     description:
@@ -125,13 +153,13 @@ EXAMPLES = r"""
   berth.engine.image:
     name: app:1.0
     source: load
-    archive_path: /tmp/app.tar
+    load_path: /tmp/app.tar
 
 - name: Import a root file system as an image
   berth.engine.image:
     name: rootfs/debian:bookworm
     source: import
-    archive_path: /srv/rootfs.tar.gz
+    load_path: /srv/rootfs.tar.gz
     changes:
       - CMD ["/bin/bash"]
       - ENV LANG=C.UTF-8

@@ -551,6 +551,77 @@ def test_a_lost_monitor_the_restart_policy_still_acts(eng: Engine) -> None:
     assert info["State"]["Pid"] != init
 
 
+def test_a_kill_is_not_undone_by_the_restart_policy(eng: Engine) -> None:
+    """Docker's kill: SIGKILL (or the stop signal) marks the container manually stopped before the signal,
+    so ``always`` does not restart it and a wait for the stop ends (the force_kill recreate of issue 13)."""
+    opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "restart_policy": "always"})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    eng.containers.kill(cid, "KILL")
+    assert eng.containers.wait(cid, condition="not-running", timeout=60) == 137
+    _wait_monitor_gone(eng, cid)  # the monitor decided: no restart is pending
+    info = eng.containers.inspect(cid)
+    assert info["State"]["Status"] == "exited" and info["RestartCount"] == 0, info["State"]
+
+
+def test_a_kill_of_a_container_waiting_to_restart_cancels_the_restart(eng: Engine) -> None:
+    """A container in its restart back-off (``restarting``) is not restarted after a kill."""
+    opts = normalise_options({"image": "bb:1", "command": ["sh", "-c", "exit 3"], "restart_policy": "always"})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    deadline = time.monotonic() + 60
+    while eng.containers.inspect(cid)["RestartCount"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the back-off has grown past 100 ms: the next kill finds it running or restarting
+    eng.containers.kill(cid, "KILL")
+    eng.containers.wait(cid, condition="not-running", timeout=60)
+    _wait_monitor_gone(eng, cid)
+    assert eng.containers.inspect(cid)["State"]["Status"] == "exited"
+
+
+def test_a_wait_ends_when_the_restart_policy_answers_the_exit(eng: Engine) -> None:
+    """Docker's stop waiters fire when a container goes to "restarting": detach=false and ``berth wait`` of a
+    restart=always container end at its exit instead of waiting for an exit that is never final."""
+    opts = normalise_options({"image": "bb:1", "command": ["sh", "-c", "sleep 0.2; exit 3"],
+                              "restart_policy": "always"})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    assert eng.containers.wait(cid, condition="not-running", timeout=60) == 3
+    assert eng.containers.wait(cid, condition="next-exit", timeout=60) == 3
+    eng.containers.stop(cid, timeout=0)
+
+
+def _wait_monitor_gone(eng: Engine, cid: str) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.supervisor import lifecycle
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pid = lifecycle.load(eng.containers.layout, cid).monitor_pid
+        if not pid or not os.path.exists(f"/proc/{pid}") or _is_zombie(pid):
+            return
+        time.sleep(0.02)
+    raise AssertionError("the monitor did not exit")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_signal_that_is_not_a_stop_keeps_the_restart_policy(eng: Engine) -> None:
+    script = 'trap "exit 5" USR1; while :; do sleep 0.05; done'
+    opts = normalise_options({"image": "bb:1", "command": ["sh", "-c", script], "restart_policy": "always"})
+    cid = eng.containers.create(opts)
+    eng.containers.start(cid)
+    eng.containers.kill(cid, "USR1")
+    deadline = time.monotonic() + 60
+    while eng.containers.inspect(cid)["RestartCount"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert eng.containers.inspect(cid)["RestartCount"] >= 1
+
+
 def test_a_lost_monitor_rm_containers_are_still_removed(eng: Engine) -> None:
     opts = normalise_options({"image": "bb:1", "command": ["sleep", "300"], "auto_remove": True})
     cid = eng.containers.create(opts)

@@ -72,6 +72,7 @@ def test_pull_check_apply_idempotent_update_and_remove(
     ref = f"{repo}:latest"
     test_images.push(busybox_layout, "latest", registry.host, "berth-it/app:latest")
     first_id = image_id(busybox_layout)
+    saved = str(tmp_path / "saved.tar")
 
     # 1. --check --diff on a fresh data root: predicted, nothing downloaded
     check = run_playbook(
@@ -108,7 +109,11 @@ def test_pull_check_apply_idempotent_update_and_remove(
             {"name": "bad pull policy", IMAGE: {"name": repo, "pull": "sometimes"}, "ignore_errors": True},
             {"name": "pull never, missing", IMAGE: {"name": repo, "tag": "v9", "pull": "never"},
              "ignore_errors": True},
-            {"name": "archive with pull", IMAGE: {"name": repo, "archive_path": "/nope.tar"}, "ignore_errors": True},
+            {"name": "archive as load input", IMAGE: {"name": repo, "source": "load", "archive_path": "/nope.tar"},
+             "ignore_errors": True},
+            {"name": "save", IMAGE: {"name": repo, "archive_path": saved}},
+            {"name": "save again", IMAGE: {"name": repo, "archive_path": saved}},
+            {"name": "build", IMAGE: {"name": repo, "source": "build"}, "ignore_errors": True},
             {"name": "relative data root", IMAGE: {"name": repo, "data_root": "rel/root"}, "ignore_errors": True},
         ],
         diff=True,
@@ -128,10 +133,13 @@ def test_pull_check_apply_idempotent_update_and_remove(
     assert [i["Id"] for i in applied["info all"]["images"]] == [first_id]
     assert_clean_failure(applied["bad name"], "name", "UPPER/Case")
     assert_clean_failure(applied["bad tag"], "tag", "no such:tag")
-    assert_clean_failure(applied["load without archive"], "archive_path")
+    assert_clean_failure(applied["load without archive"], "load_path")
     assert_clean_failure(applied["bad pull policy"], "pull", "sometimes")
     assert_clean_failure(applied["pull never, missing"], "pull", f"{repo}:v9")
-    assert_clean_failure(applied["archive with pull"], "archive_path")
+    assert_clean_failure(applied["archive as load input"], "archive_path", "load_path")
+    assert applied["save"]["changed"] is True and os.path.getsize(saved) > 0
+    assert applied["save again"]["changed"] is False
+    assert_clean_failure(applied["build"], "source", "build")
     assert_clean_failure(applied["relative data root"], "data_root", "rel/root")
 
     # 3. the registry moves the tag: pull=always predicts, applies, settles; then remove
@@ -205,21 +213,21 @@ def test_import_and_load(
     changes = ['CMD ["sh"]', "ENV BERTH_IT=1"]
     res = run_playbook(
         [
-            {"name": "import, check", IMAGE: {"name": imported, "source": "import", "archive_path": rootfs_tar,
+            {"name": "import, check", IMAGE: {"name": imported, "source": "import", "load_path": rootfs_tar,
                                               "changes": changes}, "check_mode": True},
             {"name": "info after check", INFO: {"name": [imported]}},
-            {"name": "import", IMAGE: {"name": imported, "source": "import", "archive_path": rootfs_tar,
+            {"name": "import", IMAGE: {"name": imported, "source": "import", "load_path": rootfs_tar,
                                        "changes": changes}},
-            {"name": "import again", IMAGE: {"name": imported, "source": "import", "archive_path": rootfs_tar,
+            {"name": "import again", IMAGE: {"name": imported, "source": "import", "load_path": rootfs_tar,
                                              "changes": changes}},
-            {"name": "load, check", IMAGE: {"name": loaded, "source": "load", "archive_path": archive},
+            {"name": "load, check", IMAGE: {"name": loaded, "source": "load", "load_path": archive},
              "check_mode": True},
-            {"name": "load", IMAGE: {"name": loaded, "source": "load", "archive_path": archive}},
-            {"name": "load again", IMAGE: {"name": loaded, "source": "load", "archive_path": archive}},
+            {"name": "load", IMAGE: {"name": loaded, "source": "load", "load_path": archive}},
+            {"name": "load again", IMAGE: {"name": loaded, "source": "load", "load_path": archive}},
             {"name": "load forced, same content", IMAGE: {"name": loaded, "source": "load",
-                                                          "archive_path": archive, "force": True}},
+                                                          "load_path": archive, "force": True}},
             {"name": "load wrong name", IMAGE: {"name": "berth-it/other:1", "source": "load",
-                                                "archive_path": archive}, "ignore_errors": True},
+                                                "load_path": archive}, "ignore_errors": True},
             {"name": "info", INFO: {"name": [imported, loaded]}},
         ],
         diff=True,

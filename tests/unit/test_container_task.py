@@ -203,7 +203,7 @@ class FakeContainers:
                 data = os.read(stdio.stdin, 1000)
             os.write(stdio.stdout, b"out:" + data + b"\n\n")
             os.write(stdio.stderr, b"err\n")
-        return 3
+        return getattr(self, "exec_rc", 3)
 
 
 class FakeEngine:
@@ -255,7 +255,7 @@ def assert_idempotent(eng: FakeEngine, **kw: t.Any) -> None:
     again = run(eng, False, **kw)
     assert again["changed"] is False, again
     assert again["actions"] == [] and again["diff"] == {"before": {}, "after": {}}
-    allowed = {("pull", BB)} if kw.get("pull") == "always" else set()  # asking the registry is no change
+    allowed = {("pull", BB)} if kw.get("pull") in ("always", True) else set()  # asking the registry is no change
     assert [w for w in writes(eng)[n:] if w not in allowed] == []
 
 
@@ -347,6 +347,64 @@ def test_new_image_id_behind_the_tag_recreates() -> None:
     assert_idempotent(eng, pull="always")
 
 
+@pytest.mark.parametrize("pull, pulls", [(True, True), (False, False), ("always", True), ("missing", False)])
+def test_pull_true_and_false_mean_what_they_mean_in_community_docker(pull: t.Any, pulls: bool) -> None:
+    eng = world(remote={BB: B})
+    run(eng)
+    dummy, applied = check_then_apply(eng, pull=pull)
+    assert applied["changed"] is pulls
+    assert (("pull", BB) in eng.images.calls) is pulls
+
+
+def test_image_name_mismatch() -> None:
+    """The same image ID under another name: recreated (community.docker 4 default), unless ignore."""
+    eng = world(tags={BB: A, "docker.io/library/other:latest": A})
+    run(eng)
+    old = the(eng)["id"]
+    assert run(eng, image="other", image_name_mismatch="ignore")["changed"] is False
+    dummy, applied = check_then_apply(eng, image="other")
+    assert applied["changed"] is True and the(eng)["id"] != old
+
+
+@pytest.mark.parametrize("option, value", [
+    ("cgroupns_mode", "private"), ("memory_swappiness", 10), ("device_read_bps", [{"path": "/dev/sda", "rate": "1m"}]),
+    ("device_write_iops", [{"path": "/dev/sda", "rate": 10}]), ("device_cgroup_rules", ["c 1:3 rmw"]),
+    ("storage_opts", {"size": "10G"}), ("image_comparison", "current-image"), ("networks_cli_compatible", False),
+])  # fmt: skip
+def test_community_docker_options_berth_lacks_fail_naming_what_to_use(option: str, value: t.Any) -> None:
+    eng = world()
+    with pytest.raises(InvalidOption) as info:
+        run(eng, **{option: value})
+    assert info.value.field == option
+    assert ("instead" in info.value.reason or "use" in info.value.reason or "remove it" in info.value.reason)
+    assert not writes(eng)
+
+
+def test_community_docker_switches_are_accepted() -> None:
+    eng = world()
+    switches = {"container_default_behavior": "compatibility", "image_comparison": "desired-image",
+                "image_label_mismatch": "fail", "networks_cli_compatible": True, "command_handling": "correct",
+                "device_read_bps": []}  # fmt: skip
+    run(eng, **switches)
+    assert_idempotent(eng, **switches)
+    assert_idempotent(eng)
+
+
+def test_command_handling_compatibility_joins_and_splits_a_list() -> None:
+    eng = world()
+    run(eng, command=["sh", "-c", "echo hi"], command_handling="compatibility")
+    assert the(eng)["options"]["command"] == ["sh", "-c", "echo", "hi"]
+    run(eng, command=["sh", "-c", "echo hi"])
+    assert the(eng)["options"]["command"] == ["sh", "-c", "echo hi"]
+
+
+def test_force_kill_sends_kill_signal() -> None:
+    eng = world()
+    run(eng)
+    run(eng, state="absent", force_kill=True, kill_signal="SIGINT")
+    assert ("kill", ("web", "SIGINT")) in eng.containers.calls
+
+
 def test_pull_always_with_the_same_image_is_not_a_change() -> None:
     eng = world(remote={BB: A})
     run(eng)
@@ -417,7 +475,7 @@ def test_absent_stops_a_running_container_first_or_kills_it() -> None:
     assert applied["actions"][0].startswith("Killed container web")
     assert applied["diff"] == {"before": {"running": True, "exists": True},
                                "after": {"running": False, "exists": False}}  # fmt: skip
-    assert [c[0] for c in eng.containers.calls[-3:]] == ["kill", "wait", "remove"]
+    assert [c[0] for c in eng.containers.calls[-3:]] == ["kill", "stop", "remove"]
 
 
 def test_stopped_on_a_new_container_creates_it() -> None:
@@ -548,13 +606,16 @@ def test_container_exec_captures_output() -> None:
     p = exec_params(command="cat -", stdin="hi", env={"X": "1"})
     ctx = TaskContext(engine=eng, params=p)  # type: ignore[arg-type]
     res = container_task.container_exec(ctx)
-    assert res == {"changed": True, "rc": 3, "stdout": "out:hi", "stderr": "err"}
+    assert res == {"changed": True, "rc": 3, "stdout": "out:hi", "stderr": "err",
+                   "msg": "the command exited with code 3"}
     assert eng.containers.calls[-1] == ("exec", ("web", ["cat", "-"], None, {"X": "1"}, None, False, False, False))
     ctx = TaskContext(engine=eng, params=exec_params(argv=["ls", "a b"], strip_empty_ends=False, chdir="/tmp",
                                                      user="nobody"))  # type: ignore[arg-type]  # fmt: skip
     res = container_task.container_exec(ctx)
     assert res["stdout"] == "out:\n\n"
     assert eng.containers.calls[-1][1][:5] == ("web", ["ls", "a b"], "nobody", None, "/tmp")
+    eng.containers.exec_rc = 0
+    assert "msg" not in container_task.container_exec(ctx)
 
 
 def test_container_exec_check_mode_and_errors() -> None:

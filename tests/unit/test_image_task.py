@@ -42,6 +42,7 @@ class FakeImages:
         self.import_id = C
         self.pull_warnings: tuple[str, ...] = ()
         self.load_warnings: tuple[str, ...] = ()
+        self.saved: dict[str, list[tuple[str, list[str]]]] = {}
 
     # queries ---------------------------------------------------------
     def _familiar(self, name: str) -> str:
@@ -115,7 +116,15 @@ class FakeImages:
         return out
 
     def archive_images(self, path: str) -> list[tuple[str, list[str]]]:
+        if path in self.saved:
+            return self.saved[path]
         return [(image_id, list(tags)) for image_id, tags in self.archive]
+
+    def save(self, names: t.Sequence[str], path: str) -> None:
+        self.calls.append(("save", (list(names), path)))
+        self.saved[path] = [(self.resolve(n) or "", [self._familiar(n)]) for n in names]
+        with open(path, "w") as fh:
+            fh.write("archive")
 
     def import_(self, path: str, reference: str | None = None, changes: t.Any = (), message: str = "",
                 platform: str | None = None, dry_run: bool = False) -> str:
@@ -148,7 +157,7 @@ def check_then_apply(images: FakeImages, **kw: t.Any) -> tuple[dict[str, t.Any],
     before = copy.deepcopy(images.tags)
     predicted = run(images, True, **kw)
     assert images.tags == before, "check mode changed the store"
-    assert not [c for c in images.calls if c[0] in ("pull", "remove", "load", "import")]
+    assert not [c for c in images.calls if c[0] in ("pull", "remove", "load", "import", "save")]
     applied = run(images, False, **kw)
     return predicted, applied
 
@@ -239,11 +248,18 @@ def test_check_mode_propagates_registry_errors() -> None:
 @pytest.mark.parametrize(
     "kw, field",
     [
-        ({"name": "busybox", "archive_path": "/x.tar"}, "archive_path"),
-        ({"name": "busybox", "source": "load", "archive_path": "/x", "changes": ["CMD sh"]}, "changes"),
-        ({"name": "busybox", "source": "load", "archive_path": "/x", "platform": "linux/amd64"}, "platform"),
+        ({"name": "busybox", "load_path": "/x.tar"}, "load_path"),
+        ({"name": "busybox", "source": "load", "archive_path": "/x.tar"}, "archive_path"),  # Berth's old meaning
+        ({"name": "busybox", "source": "import", "archive_path": "/x.tar"}, "archive_path"),
+        ({"name": "busybox", "source": "load"}, "load_path"),
+        ({"name": "busybox", "source": "build"}, "source"),
+        ({"name": "busybox", "pull": "sometimes"}, "pull"),
+        ({"name": "busybox", "pull": {"platform": "linux/arm64"}, "platform": "linux/amd64"}, "pull.platform"),
+        ({"name": "busybox", "pull": {"cache": True}}, "pull.cache"),
+        ({"name": "busybox", "source": "load", "load_path": "/x", "changes": ["CMD sh"]}, "changes"),
+        ({"name": "busybox", "source": "load", "load_path": "/x", "platform": "linux/amd64"}, "platform"),
         ({"name": A}, "name"),
-        ({"name": "busybox@sha256:" + "e" * 64, "source": "import", "archive_path": "/x"}, "name"),
+        ({"name": "busybox@sha256:" + "e" * 64, "source": "import", "load_path": "/x"}, "name"),
         ({"name": "Busy"}, "name"),
         ({"name": "busybox", "tag": "no way"}, "tag"),
     ],
@@ -254,6 +270,57 @@ def test_bad_combinations_name_the_field(kw: dict, field: str) -> None:
         run(images, False, **kw)
     assert info.value.field == field
     assert not images.calls
+
+
+# ------------------------------------------------------------------ community.docker.docker_image options
+def test_force_source_pulls_a_present_image_again() -> None:
+    images = FakeImages({"busybox:latest": A}, {BB: B})
+    predicted, applied = check_then_apply(images, name="busybox", force_source=True)
+    assert predicted["changed"] is applied["changed"] is True
+    assert applied["image"]["Id"] == B
+
+
+def test_pull_as_a_dict_of_settings_pulls_when_missing_for_its_platform() -> None:
+    images = FakeImages({}, {BB: A})
+    predicted, applied = check_then_apply(images, name="busybox", pull={"platform": "linux/amd64"})
+    assert predicted["changed"] is applied["changed"] is True
+    assert run(images, False, name="busybox", pull={"platform": "linux/amd64"})["changed"] is False
+
+
+def test_source_local_needs_the_image_and_touches_nothing() -> None:
+    images = FakeImages({"busybox:latest": A})
+    assert run(images, False, name="busybox", source="local")["changed"] is False
+    assert not images.calls
+    with pytest.raises(InvalidOption) as info:
+        run(FakeImages(), False, name="busybox", source="local")
+    assert info.value.field == "name" and "source=local" in info.value.reason
+
+
+def test_force_source_loads_again() -> None:
+    images = FakeImages()
+    images.archive = [(A, ("app:1",))]
+    run(images, False, name="app:1", source="load", load_path="/a.tar")
+    run(images, False, name="app:1", source="load", load_path="/a.tar", force_source=True)
+    assert images.calls.count(("load", "/a.tar")) == 2
+
+
+def test_force_absent_removes_with_force() -> None:
+    images = FakeImages({"busybox:latest": A})
+    run(images, False, name="busybox", state="absent", force_absent=True)
+    assert ("remove", (BB, True)) in images.calls
+
+
+def test_archive_path_saves_the_image_once(tmp_path: t.Any) -> None:
+    """archive_path is where the image is saved to (community.docker.docker_image), not an input."""
+    images = FakeImages({"busybox:latest": A})
+    path = str(tmp_path / "busybox.tar")
+    predicted, applied = check_then_apply(images, name="busybox", archive_path=path)
+    assert predicted["changed"] is applied["changed"] is True
+    assert predicted["actions"] == applied["actions"] == [f"Archived image busybox:latest to {path}"]
+    assert images.calls == [("save", ([BB], path))]
+    assert run(images, False, name="busybox", archive_path=path)["changed"] is False
+    images.tags["busybox:latest"] = B  # another image under the name: saved again
+    assert run(images, False, name="busybox", archive_path=path)["changed"] is True
 
 
 # ------------------------------------------------------------------ absent
@@ -284,11 +351,11 @@ def test_absent(tags: dict, name: str, force: bool, changed: bool, actions: list
 def test_load_when_missing_then_not_again() -> None:
     images = FakeImages()
     images.archive = [(A, ("app:1", "app:latest"))]
-    predicted, applied = check_then_apply(images, name="app:1", source="load", archive_path="/a.tar")
+    predicted, applied = check_then_apply(images, name="app:1", source="load", load_path="/a.tar")
     assert predicted["changed"] is applied["changed"] is True
     assert applied["image"]["Id"] == A
     assert applied["actions"] == ["Loaded image app:1", "Loaded image app:latest"]
-    again = run(images, False, name="app:1", source="load", archive_path="/a.tar")
+    again = run(images, False, name="app:1", source="load", load_path="/a.tar")
     assert again["changed"] is False
     assert images.calls.count(("load", "/a.tar")) == 1
 
@@ -298,7 +365,7 @@ def test_load_passes_the_engine_warnings_on() -> None:
     images.archive = [(A, ("app:1",))]
     images.load_warnings = ("skipped other:2: index sha256:...: no manifest for platform linux/amd64",)
     engine: t.Any = FakeEngine(images)
-    p = params(name="app:1", source="load", archive_path="/a.tar")
+    p = params(name="app:1", source="load", load_path="/a.tar")
     ctx = TaskContext(engine=engine, params=p, check_mode=False, diff_mode=False)
     assert image_task.image(ctx)["changed"]
     assert ctx.warnings == list(images.load_warnings)
@@ -307,7 +374,7 @@ def test_load_passes_the_engine_warnings_on() -> None:
 def test_forced_load_of_same_content_is_not_a_change() -> None:
     images = FakeImages({"app:1": A})
     images.archive = [(A, ("app:1",))]
-    predicted, applied = check_then_apply(images, name="app:1", source="load", archive_path="/a.tar", force=True)
+    predicted, applied = check_then_apply(images, name="app:1", source="load", load_path="/a.tar", force=True)
     assert predicted["changed"] is applied["changed"] is False
     assert predicted["diff"] == applied["diff"]
     assert ("load", "/a.tar") in images.calls
@@ -316,7 +383,7 @@ def test_forced_load_of_same_content_is_not_a_change() -> None:
 def test_load_when_a_tag_moved_in_the_archive() -> None:
     images = FakeImages({"app:1": A})
     images.archive = [(B, ("app:1",))]
-    predicted, applied = check_then_apply(images, name="app:1", source="load", archive_path="/a.tar")
+    predicted, applied = check_then_apply(images, name="app:1", source="load", load_path="/a.tar")
     assert predicted["changed"] is applied["changed"] is True
     assert predicted["diff"] == applied["diff"]
     assert applied["diff"]["after"]["id"] == B
@@ -326,7 +393,7 @@ def test_load_fails_when_archive_lacks_the_name() -> None:
     images = FakeImages()
     images.archive = [(A, ("other:1",))]
     with pytest.raises(InvalidOption) as info:
-        run(images, False, name="app:1", source="load", archive_path="/a.tar")
+        run(images, False, name="app:1", source="load", load_path="/a.tar")
     assert info.value.field == "name"
     assert "other:1" in str(info.value) and "/a.tar" in str(info.value)
 
@@ -334,19 +401,20 @@ def test_load_fails_when_archive_lacks_the_name() -> None:
 def test_import_when_missing_then_not_again_and_force() -> None:
     images = FakeImages()
     predicted, applied = check_then_apply(
-        images, name="rootfs/busybox", source="import", archive_path="/r.tar", changes=["CMD [\"sh\"]"]
+        images, name="rootfs/busybox", source="import", load_path="/r.tar", changes=["CMD [\"sh\"]"]
     )
     assert predicted["changed"] is applied["changed"] is True
     assert applied["image"]["Id"] == C
     assert ("import", ("/r.tar", "docker.io/rootfs/busybox:latest", ('CMD ["sh"]',))) in images.calls
     assert predicted["diff"] == applied["diff"]
-    assert run(images, False, name="rootfs/busybox", source="import", archive_path="/r.tar")["changed"] is False
+    assert run(images, False, name="rootfs/busybox", source="import", load_path="/r.tar")["changed"] is False
     # forced re-import with an identical result: not a change
-    assert run(images, False, name="rootfs/busybox", source="import", archive_path="/r.tar", force=True)["changed"] is False
+    forced = run(images, False, name="rootfs/busybox", source="import", load_path="/r.tar", force=True)
+    assert forced["changed"] is False
     # the tarball or the changes differ: the image the name points at is replaced, predicted exactly
     images.import_id = B
     images.calls.clear()
-    predicted, applied = check_then_apply(images, name="rootfs/busybox", source="import", archive_path="/r.tar")
+    predicted, applied = check_then_apply(images, name="rootfs/busybox", source="import", load_path="/r.tar")
     assert predicted["changed"] is applied["changed"] is True
     assert predicted["diff"] == applied["diff"]
     assert applied["diff"]["after"]["id"] == B
@@ -424,7 +492,7 @@ def test_runner_builds_module_from_table(tmp_path: t.Any) -> None:
     mod = _run_task(tmp_path, image_task.image, state="absent")
     assert mod.kwargs["supports_check_mode"] is True
     assert set(mod.kwargs["argument_spec"]) == set(IMAGE_OPTIONS.names())
-    assert mod.kwargs["required_if"] == [["source", "load", ["archive_path"]], ["source", "import", ["archive_path"]]]
+    assert "required_if" not in mod.kwargs  # load_path is checked by the task: an old archive_path gets its own message
     assert mod.exit == {"changed": False, "actions": [], "image": {}}  # no diff unless asked
     assert not (tmp_path / "root").exists(), "a no-op on a fresh host must not create the data root"
 

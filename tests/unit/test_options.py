@@ -253,7 +253,7 @@ def test_image_tables_carry_the_engine_options() -> None:
             assert table[opt.name] == opt
     spec = argument_spec(image_opts.IMAGE_OPTIONS)
     assert spec["name"] == {"type": "str", "required": True}
-    assert spec["pull"] == {"type": "str", "default": "missing", "choices": ["always", "missing", "never"]}
+    assert spec["pull"] == {"type": "raw", "default": "missing"}  # a policy, or community.docker's dict
     assert spec["changes"] == {"type": "list", "elements": "str"}
     assert spec["lock_timeout"] == {"type": "float", "default": 600.0}
 

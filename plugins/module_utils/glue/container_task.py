@@ -27,7 +27,9 @@ import typing as t
 
 from ..engine.errors import EngineError, InvalidOption, NotFound
 from ..engine.options.compare import Diff
+from ..engine.options.image import platform_matches
 from ..engine.options.container import (
+    COMPAT_REFUSED,
     differences,
     env as normalise_env,
     image_is_id,
@@ -85,14 +87,48 @@ def _label(name: str, container: t.Mapping[str, t.Any] | None) -> str:
 def container(ctx: TaskContext) -> dict[str, t.Any]:
     p = ctx.params
     name = p["name"]
+    _refuse_compat(p)
     modes = parse_comparisons(p.get("comparisons"))
-    desired = normalise_options(p)
+    desired = normalise_options(_command_handling(p))
     desired.pop("name", None)
     current = _inspect(ctx, name)
     out = _Result()
     if p["state"] == "absent":
         return _absent(ctx, name, current, out)
     return _present(ctx, name, desired, modes, current, out)
+
+
+def _refuse_compat(p: t.Mapping[str, t.Any]) -> None:
+    """A community.docker option (or value) Berth does not have fails naming it and what to use instead."""
+    for key, reason in COMPAT_REFUSED.items():
+        option, _sep, value = key.partition("=")
+        given = p.get(option)
+        if given is None or given in ([], {}):
+            continue
+        if not value or str(given).lower() == value:
+            raise InvalidOption(option, given, reason)
+
+
+def _command_handling(p: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """command_handling=compatibility (community.docker before 3.0.0): a list command or entrypoint is joined
+    with spaces and split again like a shell would; an empty one means not specified."""
+    if p.get("command_handling") != "compatibility":
+        return p
+    out = dict(p)
+    for option in ("command", "entrypoint"):
+        value = out.get(option)
+        if isinstance(value, (list, tuple)):
+            out[option] = " ".join(str(x) for x in value) or None
+    return out
+
+
+def _pull_policy(value: t.Any) -> str:
+    """community.docker's pull: true = always, false = missing; else the policy named."""
+    if value is True:
+        return "always"
+    if value is False or value is None:
+        return "missing"
+    return str(value)
 
 
 def _absent(ctx: TaskContext, name: str, current: dict[str, t.Any] | None, out: _Result) -> dict[str, t.Any]:
@@ -115,8 +151,8 @@ def _stop(ctx: TaskContext, name: str, current: t.Mapping[str, t.Any] | None, ou
     if p.get("force_kill"):
         out.act(f"Killed container {_label(name, current)}")
         if not ctx.check_mode:
-            svc.kill(name, "KILL")
-            svc.wait(name, condition="not-running", timeout=60)
+            svc.kill(name, p.get("kill_signal") or "KILL")
+            svc.stop(name, timeout=0)  # waits for the exit; a kill_signal the container survives ends in SIGKILL
         return
     out.act(f"Stopped container {_label(name, current)}")
     if not ctx.check_mode:
@@ -129,25 +165,28 @@ class _Image(t.NamedTuple):
     config: dict[str, t.Any] | None  # None: not known (a pull predicted in check mode)
 
 
-def _resolve_image(ctx: TaskContext, ref: str, policy: str, out: _Result) -> _Image:
-    """The image the task asks for, pulled per *policy* (predicted in check mode)."""
+def _resolve_image(ctx: TaskContext, ref: str, policy: str, out: _Result, platform: str | None = None) -> _Image:
+    """The image the task asks for, pulled per *policy* (predicted in check mode); with *platform*, a local
+    image for another platform counts as missing (community.docker's ``platform``)."""
     images = ctx.engine.images
     local = images.resolve(ref)
     if image_is_id(ref):
         if local is None:
             raise InvalidOption("image", ref, "no such image ID (an image named by ID is never pulled)")
         return _Image(local, images.inspect(local).get("Config") or {})
-    if local is not None and (policy != "always" or "@" in ref):
+    fits = local is not None and platform_matches(platform, images.inspect(local))
+    if fits and (policy != "always" or "@" in ref):
         return _Image(local, images.inspect(local).get("Config") or {})
-    if local is None and policy == "never":
-        raise InvalidOption("pull", policy, f"image {ref} is not present, and pull=never forbids pulling it")
+    if not fits and policy == "never":
+        why = "is not present" if local is None else f"is present but not for platform {platform}"
+        raise InvalidOption("pull", policy, f"image {ref} {why}, and pull=never forbids pulling it")
     if ctx.check_mode:
-        _digest, new_id = images.remote_digest(ref)
+        _digest, new_id = images.remote_digest(ref, platform)
         if new_id != local:
             out.act(f"Pulled image {ref}")
         known = images.resolve(new_id) == new_id
         return _Image(new_id, (images.inspect(new_id).get("Config") or {}) if known else None)
-    pulled = images.pull(ref)
+    pulled = images.pull(ref, platform)
     if pulled.image_id != local:
         out.act(f"Pulled image {ref}")
     return _Image(pulled.image_id, images.inspect(pulled.image_id).get("Config") or {})
@@ -167,7 +206,7 @@ def _present(
     ref = desired.get("image")
     if current is None and not ref:
         raise InvalidOption("image", None, f"an image is required to create container {name}")
-    image = _resolve_image(ctx, ref, p["pull"], out) if ref else _Image(None, None)
+    image = _resolve_image(ctx, ref, _pull_policy(p["pull"]), out, p.get("platform")) if ref else _Image(None, None)
 
     created = False
     if current is None:
@@ -189,7 +228,7 @@ def _present(
             current_image=current_config,
             comparisons=modes,
         )
-        image_differs = _image_differs(desired, recorded, image, current, modes)
+        image_differs = _image_differs(desired, recorded, image, current, modes, p.get("image_name_mismatch"))
         for d in diffs:
             out.diff.add(d.name, d.before, d.after, kind=d.comparison_type)
         if image_differs:
@@ -257,11 +296,14 @@ def _image_differs(
     image: _Image,
     current: t.Mapping[str, t.Any],
     modes: t.Mapping[str, str],
+    name_mismatch: str | None = "recreate",
 ) -> bool:
-    """Another image ID, or (as community.docker's image_name_mismatch=recreate) another image name."""
+    """Another image ID, or (community.docker's image_name_mismatch=recreate, the default) another image name."""
     if modes.get("image") == "ignore" or image.id is None:
         return False
-    return image.id != current.get("Image") or desired.get("image") != recorded.get("image")
+    if image.id != current.get("Image"):
+        return True
+    return name_mismatch != "ignore" and desired.get("image") != recorded.get("image")
 
 
 def _recreate(
@@ -399,7 +441,10 @@ def container_exec(ctx: TaskContext) -> dict[str, t.Any]:
         stdout, stderr = _read_back(fout), _read_back(ferr)
     if p.get("strip_empty_ends", True):
         stdout, stderr = stdout.rstrip("\r\n"), stderr.rstrip("\r\n")
-    return {"changed": True, "rc": rc, "stdout": stdout, "stderr": stderr}
+    out = {"changed": True, "rc": rc, "stdout": stdout, "stderr": stderr}
+    if rc:  # Ansible fails a result whose rc is not 0: say why
+        out["msg"] = f"the command exited with code {rc}"
+    return out
 
 
 def _read_back(fh: t.IO[bytes]) -> str:

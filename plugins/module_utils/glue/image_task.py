@@ -12,9 +12,10 @@ absent) and its ``repo_tags`` (sorted).
 """
 from __future__ import annotations
 
+import os
 import typing as t
 
-from ..engine.errors import InvalidOption
+from ..engine.errors import EngineError, InvalidOption
 from ..engine.options.compare import Diff
 from ..engine.options.image import (
     check_lookup_name,
@@ -23,6 +24,7 @@ from ..engine.options.image import (
     is_image_id,
     normalise_filters,
     platform_matches,
+    pull_settings,
 )
 
 if t.TYPE_CHECKING:
@@ -63,20 +65,36 @@ def image(ctx: TaskContext) -> dict[str, t.Any]:
     _check_present_options(p, ref)
     source = p["source"]
     if source == "pull":
-        return _pull(ctx, ref)
-    if source == "load":
-        return _load(ctx, ref)
-    return _import(ctx, ref)
+        result = _pull(ctx, ref)
+    elif source == "load":
+        result = _load(ctx, ref)
+    elif source == "import":
+        result = _import(ctx, ref)
+    else:
+        result = _local(ctx, ref)
+    if p.get("archive_path"):
+        _archive(ctx, ref, p["archive_path"], result)
+    return result
 
 
 def _check_present_options(p: t.Mapping[str, t.Any], ref: str) -> None:
     source = p["source"]
+    if source == "build":
+        raise InvalidOption("source", source, "Berth has no image builder yet: build the image elsewhere, then "
+                            "load it (source=load with load_path) or pull it from a registry (source=pull)")
     if is_image_id(ref):
         raise InvalidOption("name", p["name"], "an image ID can only be used with state=absent")
-    if source != "pull" and "@" in ref:
+    if source in ("load", "import") and "@" in ref:
         raise InvalidOption("name", p["name"], f"a digest cannot name an image made by source={source}")
-    if p.get("archive_path") and source == "pull":
-        raise InvalidOption("archive_path", p["archive_path"], "only used with source=load or source=import")
+    if source in ("load", "import") and not p.get("load_path"):
+        if p.get("archive_path"):  # a task written for Berth before issue 13
+            raise InvalidOption("archive_path", p["archive_path"],
+                                "is the file the image is saved to, as in community.docker.docker_image; "
+                                f"give the archive to {source} as load_path")
+        raise InvalidOption("load_path", None, f"required with source={source}")
+    if p.get("load_path") and source not in ("load", "import"):
+        raise InvalidOption("load_path", p["load_path"], "only used with source=load or source=import")
+    pull_settings(p.get("pull"), p.get("platform"))
     if p.get("changes") and source != "import":
         raise InvalidOption("changes", p["changes"], "only used with source=import")
     if p.get("platform") and source == "load":
@@ -86,12 +104,13 @@ def _check_present_options(p: t.Mapping[str, t.Any], ref: str) -> None:
 def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     p = ctx.params
     images = ctx.engine.images
-    platform = p.get("platform")
+    policy, platform = pull_settings(p.get("pull"), p.get("platform"))
+    if p.get("force_source"):
+        policy = "always"
     local_id = images.resolve(ref)
     local = _inspect(ctx, local_id)
     out = _Outcome(local_id, local.get("RepoTags", []))
     fits = bool(local) and platform_matches(platform, local)
-    policy = p["pull"]
 
     # A digest names immutable content: once present there is nothing to ask the registry.
     if fits and (policy != "always" or "@" in ref):
@@ -120,7 +139,7 @@ def _load(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     """Load the archive unless every image in it is already present with its tags."""
     p = ctx.params
     images = ctx.engine.images
-    path = p["archive_path"]
+    path = p["load_path"]
     local_id = images.resolve(ref)
     local = _inspect(ctx, local_id)
     out = _Outcome(local_id, local.get("RepoTags", []))
@@ -135,7 +154,7 @@ def _load(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
         for image_id, tags in contents
         if images.resolve(image_id) != image_id or any(images.resolve(tg) != image_id for tg in tags)
     ]
-    if not missing and not p["force"]:
+    if not missing and not (p["force"] or p.get("force_source")):
         return out.result(local_id, local.get("RepoTags", []), local)
     if ctx.check_mode:
         out.actions.extend(f"Loaded image {tg}" for image_id, tags in missing for tg in (tags or [image_id]))
@@ -162,13 +181,13 @@ def _import(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     """Import the tarball when the image it gives (content, changes, platform) is not what *name* is."""
     p = ctx.params
     images = ctx.engine.images
-    path = p["archive_path"]
+    path = p["load_path"]
     local_id = images.resolve(ref)
     local = _inspect(ctx, local_id)
     out = _Outcome(local_id, local.get("RepoTags", []))
     changes = p.get("changes") or ()
     predicted = images.import_(path, reference=ref, changes=changes, platform=p.get("platform"), dry_run=True)
-    if predicted == local_id and not p["force"]:
+    if predicted == local_id and not (p["force"] or p.get("force_source")):
         return out.result(local_id, local.get("RepoTags", []), local)
     out.changed = predicted != local_id
     if out.changed:
@@ -178,6 +197,34 @@ def _import(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     new_id = images.import_(path, reference=ref, changes=changes, platform=p.get("platform"))
     after = images.inspect(new_id)
     return out.result(new_id, after["RepoTags"], after)
+
+
+def _local(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
+    """source=local (community.docker): the image must be present already; nothing is pulled or loaded."""
+    local_id = ctx.engine.images.resolve(ref)
+    if local_id is None:
+        raise InvalidOption("name", ctx.params["name"],
+                            f"image {familiar_name(ref)} is not present, and source=local neither pulls nor loads it")
+    local = _inspect(ctx, local_id)
+    return _Outcome(local_id, local.get("RepoTags", [])).result(local_id, local.get("RepoTags", []), local)
+
+
+def _archive(ctx: TaskContext, ref: str, path: str, result: dict[str, t.Any]) -> None:
+    """archive_path (community.docker.docker_image): save the image to *path* unless the file already holds
+    it under this name; adds to *result*'s actions and ``changed``."""
+    images = ctx.engine.images
+    image_id = (result["diff"]["after"] or {}).get("id") or result["image"].get("Id")
+    name = familiar_name(ref)
+    if os.path.exists(path):
+        try:
+            if (image_id, [name]) in images.archive_images(path):
+                return
+        except EngineError:
+            pass  # not an archive, or another one: saved over
+    result["actions"].append(f"Archived image {name} to {path}")
+    result["changed"] = True
+    if not ctx.check_mode:
+        images.save([ref], path)
 
 
 def _absent(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
@@ -191,7 +238,7 @@ def _absent(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     if ctx.check_mode:
         out.actions.extend(_predict_removal(ref, local))
         return out.result(None, [], local)
-    report = images.remove(ref, force=ctx.params["force"])
+    report = images.remove(ref, force=bool(ctx.params["force"] or ctx.params.get("force_absent")))
     out.actions.extend(f"{kind}: {value}" for entry in report for kind, value in entry.items())
     return out.result(None, [], {})
 

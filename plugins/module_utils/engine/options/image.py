@@ -14,8 +14,10 @@ from .common import ENGINE_OPTIONS
 from .model import Option, OptionTable
 
 STATES = ("present", "absent")
-SOURCES = ("pull", "load", "import")
+SOURCES = ("pull", "load", "import", "local", "build")
 PULL_POLICIES = ("always", "missing", "never")
+#: community.docker's ``pull`` is a dict of pull settings; these are its keys Berth honours.
+PULL_KEYS = ("platform",)
 DEFAULT_TAG = "latest"
 
 IMAGE_OPTIONS = OptionTable(
@@ -34,9 +36,9 @@ IMAGE_OPTIONS = OptionTable(
         Option("source", default="pull", choices=SOURCES, doc="Where a missing image comes from."),
         Option(
             "pull",
+            kind="raw",
             default="missing",
-            choices=PULL_POLICIES,
-            doc="When to contact the registry for source=pull.",
+            doc="When to contact the registry for source=pull, or community.docker's dict {platform: ...}.",
         ),
         Option(
             "force",
@@ -44,7 +46,14 @@ IMAGE_OPTIONS = OptionTable(
             default=False,
             doc="absent: remove even if referenced; load/import: load again even if present.",
         ),
-        Option("archive_path", kind="path", doc="Archive to load or root file system tarball to import."),
+        Option("force_source", kind="bool", default=False,
+               doc="present: pull, load or import again even when the image is present (community.docker)."),
+        Option("force_absent", kind="bool", default=False,
+               doc="absent: remove even if referenced, like force (community.docker)."),
+        Option("force_tag", kind="bool", default=False,
+               doc="Accepted for community.docker: Berth always moves a tag to the image it pulls or loads."),
+        Option("load_path", kind="path", doc="Archive to load (source=load) or tarball to import (source=import)."),
+        Option("archive_path", kind="path", doc="File the image is saved to (docker save), as in docker_image."),
         Option(
             "changes",
             kind="list",
@@ -55,10 +64,6 @@ IMAGE_OPTIONS = OptionTable(
         Option("platform", doc="Platform to pull, os[/arch[/variant]], e.g. linux/arm64."),
     )
     + ENGINE_OPTIONS,
-    required_if=(
-        ("source", "load", ("archive_path",)),
-        ("source", "import", ("archive_path",)),
-    ),
 )
 
 IMAGE_INFO_OPTIONS = OptionTable(
@@ -74,6 +79,29 @@ IMAGE_INFO_OPTIONS = OptionTable(
     + ENGINE_OPTIONS,
     mutually_exclusive=(("name", "filters"),),
 )
+
+
+def pull_settings(value: t.Any, platform: str | None) -> tuple[str, str | None]:
+    """The pull policy and platform of the ``image`` task's ``pull``: a policy (always, missing, never), or
+    community.docker's dict of pull settings (``{platform: linux/arm64}``; policy missing). A platform in
+    the dict and a different one in ``platform`` is an error naming both."""
+    if value is None:
+        return "missing", platform
+    if isinstance(value, str):
+        if value not in PULL_POLICIES:
+            raise InvalidOption("pull", value, f"must be one of {', '.join(PULL_POLICIES)}, or a dict of pull settings"
+                                f" ({', '.join(PULL_KEYS)}) as in community.docker.docker_image")
+        return value, platform
+    if not isinstance(value, dict):
+        raise InvalidOption("pull", value, f"must be one of {', '.join(PULL_POLICIES)} or a dict")
+    unknown = sorted(set(value) - set(PULL_KEYS))
+    if unknown:
+        raise InvalidOption(f"pull.{unknown[0]}", value[unknown[0]],
+                            f"unknown pull setting (known: {', '.join(PULL_KEYS)})")
+    wanted = value.get("platform")
+    if wanted and platform and wanted != platform:
+        raise InvalidOption("pull.platform", wanted, f"differs from platform={platform}; set only one of them")
+    return "missing", wanted or platform
 
 
 def image_reference(name: str, tag: str | None = DEFAULT_TAG) -> str:

@@ -56,23 +56,23 @@ from .process import (
 )
 from .secrets import SEAL_PREFIX, SECRET_CHANGED, SECRET_MASK, is_sealed, mask_secrets, seal, seal_secrets, sealed_like
 from .table import (
-    CONTAINER_EXEC_OPTIONS, CONTAINER_INFO_OPTIONS, CONTAINER_OPTIONS, CONTAINER_TASK_OPTIONS, IMAGE_INHERITED,
-    PULL_POLICIES, STATES, UPDATABLE, ContainerOption,
+    COMPAT_REFUSED, CONTAINER_EXEC_OPTIONS, CONTAINER_INFO_OPTIONS, CONTAINER_OPTIONS, CONTAINER_TASK_OPTIONS,
+    IMAGE_INHERITED, PULL_CHOICES, PULL_POLICIES, STATES, UPDATABLE, ContainerOption,
 )
 
-__all__ = ["CAPABILITIES", "CONTAINER_EXEC_OPTIONS", "CONTAINER_INFO_OPTIONS", "CONTAINER_OPTIONS",
+__all__ = ["CAPABILITIES", "COMPAT_REFUSED", "CONTAINER_EXEC_OPTIONS", "CONTAINER_INFO_OPTIONS", "CONTAINER_OPTIONS",
            "CONTAINER_TASK_OPTIONS", "DEFAULT_IPC_MODE", "DEFAULT_NETWORK_MODE", "DEFAULT_SHM_SIZE",
            "DEFAULT_STOP_SIGNAL", "DEFAULT_STOP_TIMEOUT", "DEFAULT_WORKING_DIR", "HEALTHCHECK_KEYS", "IMAGE_INHERITED",
            "LOG_DRIVERS", "LOG_OPTION_KEYS", "MAX_CPU_QUOTA", "MAX_INT32", "MAX_NAME_LENGTH", "MAX_PIDS", "MAX_SIZE",
-           "MIN_HEALTHCHECK_DURATION", "MIN_MEMORY", "ONLINE_FILES", "PULL_POLICIES", "RESTART_POLICIES", "SEAL_PREFIX",
-           "SECRET_CHANGED", "SECRET_MASK", "SIGNALS", "SIGRTMAX", "SIGRTMIN", "STATES", "SYSCTL_IPC",
-           "SYSCTL_PREFIXES", "TMPFS_FLAGS", "TMPFS_KEYS", "ULIMIT_NAMES", "UNSET_NETWORK_MODE", "UPDATABLE",
-           "ContainerOption", "Difference", "abs_path", "capabilities", "cgroup_parent", "check_no_nul",
-           "check_options", "check_userns", "command", "container_name", "cpus", "cpuset", "devices", "differences",
-           "domainname", "duration", "effective", "env", "groups", "healthcheck", "healthcheck_from_image", "hostname",
-           "image", "image_is_id", "int_range", "ipc_mode", "is_sealed", "labels", "load_seccomp_profile", "log_driver",
-           "log_options", "mask_secrets", "missing_from", "network_mode", "normalise_options", "online",
-           "parse_comparisons", "parse_cpu_list", "parse_env_file", "pid_mode", "pids_limit", "restart_policy",
-           "runtime_name", "seal", "seal_secrets", "sealed_like", "secret_env", "security_opts", "signal_name",
-           "signal_number", "size", "size_or_unlimited", "string_list", "sysctls", "tmpfs", "ulimits", "user",
-           "userns_mode", "uts", "working_dir"]
+           "MIN_HEALTHCHECK_DURATION", "MIN_MEMORY", "ONLINE_FILES", "PULL_CHOICES", "PULL_POLICIES",
+           "RESTART_POLICIES", "SEAL_PREFIX", "SECRET_CHANGED", "SECRET_MASK", "SIGNALS", "SIGRTMAX", "SIGRTMIN",
+           "STATES", "SYSCTL_IPC", "SYSCTL_PREFIXES", "TMPFS_FLAGS", "TMPFS_KEYS", "ULIMIT_NAMES",
+           "UNSET_NETWORK_MODE", "UPDATABLE", "ContainerOption", "Difference", "abs_path", "capabilities",
+           "cgroup_parent", "check_no_nul", "check_options", "check_userns", "command", "container_name", "cpus",
+           "cpuset", "devices", "differences", "domainname", "duration", "effective", "env", "groups", "healthcheck",
+           "healthcheck_from_image", "hostname", "image", "image_is_id", "int_range", "ipc_mode", "is_sealed",
+           "labels", "load_seccomp_profile", "log_driver", "log_options", "mask_secrets", "missing_from",
+           "network_mode", "normalise_options", "online", "parse_comparisons", "parse_cpu_list", "parse_env_file",
+           "pid_mode", "pids_limit", "restart_policy", "runtime_name", "seal", "seal_secrets", "sealed_like",
+           "secret_env", "security_opts", "signal_name", "signal_number", "size", "size_or_unlimited", "string_list",
+           "sysctls", "tmpfs", "ulimits", "user", "userns_mode", "uts", "working_dir"]

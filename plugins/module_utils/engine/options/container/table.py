@@ -77,6 +77,8 @@ if TYPE_CHECKING:  # no typing at run time: ``berth run`` imports this table
 
 STATES = ("absent", "present", "stopped", "started", "healthy")
 PULL_POLICIES = ("always", "missing", "never")
+#: community.docker's ``pull`` also takes booleans: true = always, false = missing.
+PULL_CHOICES = PULL_POLICIES + (True, False)
 
 
 class ContainerOption(Option):
@@ -211,7 +213,8 @@ IMAGE_INHERITED = ("command", "entrypoint", "env", "labels", "user", "working_di
 # ---------------------------------------------------------------- the module tables
 _TASK_OPTIONS = (
     Option("state", default="started", choices=STATES, doc="Desired state of the container."),
-    Option("pull", default="missing", choices=PULL_POLICIES, doc="When to pull the image."),
+    Option("pull", kind="raw", default="missing", choices=PULL_CHOICES,
+           doc="When to pull the image; true = always, false = missing (community.docker)."),
     Option("recreate", kind="bool", default=False, doc="Recreate even when nothing differs."),
     Option("restart", kind="bool", default=False, doc="Restart a running container (state started/healthy)."),
     Option("comparisons", kind="dict", doc="Per-option comparison modes (strict, ignore, allow_more_present)."),
@@ -219,7 +222,52 @@ _TASK_OPTIONS = (
     Option("healthy_wait_timeout", kind="float", default=300.0, doc="Seconds state=healthy waits."),
     Option("detach", kind="bool", default=True, doc="Do not wait for the container to exit."),
     Option("paused", kind="bool", doc="Whether a started container is paused."),
+    Option("kill_signal", doc="Signal force_kill sends (default SIGKILL)."),
+    Option("platform", doc="Platform of the image to pull and run, os[/arch[/variant]]."),
+    # community.docker's switches: accepted, Berth behaves as the value says (or refuses it in the glue)
+    Option("command_handling", choices=("compatibility", "correct"),
+           doc="compatibility: a list command/entrypoint is joined and split again, as community.docker did."),
+    Option("container_default_behavior", choices=("compatibility", "no_defaults"),
+           doc="Accepted: Berth's unset options already compare as Docker's defaults."),
+    Option("image_comparison", choices=("desired-image", "current-image"),
+           doc="Berth compares with the image the task names (desired-image)."),
+    Option("image_label_mismatch", choices=("ignore", "fail"),
+           doc="Accepted: image labels are always kept below labels."),
+    Option("image_name_mismatch", default="recreate", choices=("recreate", "ignore"),
+           doc="Recreate when the image name differs but the ID is the same."),
+    Option("networks_cli_compatible", kind="bool", doc="Accepted as true: networks work like docker run --network."),
+    # community.docker options Berth does not have: refused, the message says what to use (COMPAT_REFUSED)
+    Option("cgroupns_mode", choices=("host", "private"), doc="Refused: see COMPAT_REFUSED."),
+    Option("memory_swappiness", kind="int", doc="Refused: see COMPAT_REFUSED."),
+    Option("device_read_bps", kind="list", elements="dict", doc="Refused: see COMPAT_REFUSED."),
+    Option("device_write_bps", kind="list", elements="dict", doc="Refused: see COMPAT_REFUSED."),
+    Option("device_read_iops", kind="list", elements="dict", doc="Refused: see COMPAT_REFUSED."),
+    Option("device_write_iops", kind="list", elements="dict", doc="Refused: see COMPAT_REFUSED."),
+    Option("device_cgroup_rules", kind="list", elements="str", doc="Refused: see COMPAT_REFUSED."),
+    Option("storage_opts", kind="dict", doc="Refused: see COMPAT_REFUSED."),
 )
+
+_THROTTLE = "block I/O throttling is not supported by Berth; use blkio_weight for a relative weight, or remove it"
+
+#: community.docker.docker_container options (and values) Berth refuses, with what to use instead. A task
+#: that sets one fails naming the option; docs/docsite/rst/migrating.rst lists the same.
+COMPAT_REFUSED = {
+    "cgroupns_mode": "a per-container cgroup namespace mode is not supported; set default-cgroupns-mode in the "
+                     "daemon configuration (berth.engine.daemon_config) instead",
+    "memory_swappiness": "a per-container swappiness is not supported (the host's vm.swappiness applies, as for "
+                         "Docker on cgroup v2); remove it",
+    "device_read_bps": _THROTTLE,
+    "device_write_bps": _THROTTLE,
+    "device_read_iops": _THROTTLE,
+    "device_write_iops": _THROTTLE,
+    "device_cgroup_rules": "device cgroup rules are not supported; add the host devices with devices (each gets "
+                           "its rule) or use privileged",
+    "storage_opts": "storage options (overlay size limits) are not supported by Berth's store; remove it",
+    "image_comparison=current-image": "Berth compares with the image the task names (desired-image); relax single "
+                                      "options with comparisons (e.g. env: allow_more_present) instead",
+    "networks_cli_compatible=false": "Berth attaches networks like docker run --network "
+                                     "(networks_cli_compatible=true); remove it",
+}
 
 
 def _required_name(table: OptionTable) -> tuple[Option, ...]:

@@ -39,9 +39,7 @@ def stop(svc: ContainerService, name: str, timeout: int | None = None, signal: s
         return True
     if not state.status.active:
         return False
-    sig = copts.signal_number(
-        signal or record.options.get("stop_signal") or _image_stop_signal(svc.store, record) or "SIGTERM"
-    )
+    sig = copts.signal_number(signal or _stop_signal(svc, record))
     if timeout is None:
         timeout = record.options.get("stop_timeout")
     if timeout is None:
@@ -69,12 +67,27 @@ def restart(svc: ContainerService, name: str, timeout: int | None = None) -> Non
 
 
 def kill(svc: ContainerService, name: str, signal: str | int = "KILL") -> None:
+    """Send *signal*. SIGKILL or the container's stop signal ends it for good, as Docker's kill does
+    (``ExitOnNext`` + ``HasBeenManuallyStopped``): the state says ``manually_stopped`` before the signal
+    goes out, so the monitor does not undo the kill through the restart policy; a container waiting
+    out its restart back-off is then simply not restarted. Other signals leave the restart policy alone."""
     cid = records.require(svc, name)
     record = records.load(svc, cid)
     state = records.state(svc, cid)
-    lifecycle.require(state.status, "kill", name=record.name)
     sig = signal if isinstance(signal, int) else copts.signal_number(str(signal))
-    _kill(svc, _common.oci_runtime(svc, record.runtime), cid, sig)
+    final = sig in (SIGKILL, copts.signal_number(_stop_signal(svc, record)))
+    if final and (state.status is ContainerStatus.RESTARTING or state.status.can_kill()):
+        state = lifecycle.update(svc.layout, cid, lambda s: s.replace(manually_stopped=True),
+                                 timeout=svc.lock_timeout)
+        if state.status is ContainerStatus.RESTARTING:
+            if wait_status(svc, cid, lambda s: not s.status.active, 15):
+                return
+            state = records.state(svc, cid)  # the restart was already under way: kill what it started
+    lifecycle.require(state.status, "kill", name=record.name)
+    runtime = _common.oci_runtime(svc, record.runtime)
+    _kill(svc, runtime, cid, sig)
+    if final and state.status is ContainerStatus.PAUSED:
+        _resume_quietly(runtime, cid)  # a frozen process does not act on the signal (Docker unpauses too)
 
 
 def pause(svc: ContainerService, name: str) -> None:
@@ -102,14 +115,18 @@ def wait(svc: ContainerService, name: str, condition: str = "not-running", timeo
     if condition not in ("not-running", "next-exit", "removed"):
         raise InvalidOption("condition", condition, "expected not-running, next-exit or removed")
     first = records.state(svc, cid)
-    if condition == "next-exit":
-        seen = first.finished_at
+    seen = first.finished_at
+    up = (ContainerStatus.RUNNING, ContainerStatus.PAUSED)
 
+    # Docker fires its stop waiters when a container goes to "restarting" too (State.SetRestarting): an exit
+    # the restart policy answers ends the wait. An exit is seen by its finished_at, so a restart that is
+    # quicker than the poll is not missed.
+    if condition == "next-exit":
         def done(s: ContainerState) -> bool:
-            return s.finished_at != seen and not s.status.active
+            return s.finished_at != seen
     else:
         def done(s: ContainerState) -> bool:
-            return not s.status.active and s.status is not ContainerStatus.RESTARTING
+            return s.status not in up or s.finished_at != seen
 
     limit = float("inf") if timeout is None else timeout
     last = first
@@ -160,6 +177,11 @@ def _resume_quietly(runtime: t.Any, cid: str) -> None:
 
 def _dead(pid: int) -> bool:
     return not pid or not _alive(pid)
+
+
+def _stop_signal(svc: ContainerService, record: ContainerRecord) -> str:
+    """The container's stop signal: its own, else its image's, else SIGTERM."""
+    return record.options.get("stop_signal") or _image_stop_signal(svc.store, record) or "SIGTERM"
 
 
 def _image_stop_signal(store: ImageStore, record: ContainerRecord) -> str | None:
