@@ -74,8 +74,10 @@ def kill(svc: ContainerService, name: str, signal: str | int = "KILL") -> None:
     cid = records.require(svc, name)
     record = records.load(svc, cid)
     state = records.state(svc, cid)
+    if state.status is not ContainerStatus.RESTARTING:
+        lifecycle.require(state.status, "kill", name=record.name)  # the guard first, as every verb
     sig = signal if isinstance(signal, int) else copts.signal_number(str(signal))
-    final = sig in (SIGKILL, copts.signal_number(_stop_signal(svc, record)))
+    final = sig == SIGKILL or sig == copts.signal_number(_stop_signal(svc, record))
     if final and (state.status is ContainerStatus.RESTARTING or state.status.can_kill()):
         state = lifecycle.update(svc.layout, cid, lambda s: s.replace(manually_stopped=True),
                                  timeout=svc.lock_timeout)
