@@ -124,7 +124,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tests.unit.test_option_properties import (  # noqa: E402
+from tests.unit.plugins.module_utils.engine.options.container.test_option_properties import (  # noqa: E402
     ARG,
     FLAG_VALUES,
     FLAGS,

@@ -13,6 +13,9 @@ import os
 import shutil
 import typing as t
 
+#: The checkout's root (tests/support/../..), for tests that read files of the tree or run bin/berth.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("true", "1", "yes")

@@ -2,7 +2,7 @@
 """How the ``berth`` command prints things: Docker's units, tables, templates and progress.
 
 Everything here is pure or writes to a stream it is given, so it is tested
-with tables of known ``docker`` outputs (tests/unit/test_cli_render.py).
+with tables of known ``docker`` outputs (tests/unit/plugins/module_utils/cli/test_render.py).
 Only the standard library, and nothing slow to import.
 """
 from __future__ import annotations

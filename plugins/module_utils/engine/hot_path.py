@@ -9,8 +9,8 @@ Start time is a feature (docs/dev/runtime-design.md, "Start path"), and these fi
 ``core.lazy.Pattern`` instead of ``re`` at import time. **Every other file** is written in the house style
 (``../shared/STYLE.md``): ``import typing as t``, dataclasses, enum, json, imports at the top.
 
-* ``tests/unit/test_hot_path.py``: a file outside :data:`MODULES` that uses a trick fails, and so does a
-  name in :data:`MODULES` that is no file.
+* ``tests/unit/plugins/module_utils/engine/test_hot_path.py``: a file outside :data:`MODULES` that uses a
+  trick fails, and so does a name in :data:`MODULES` that is no file.
 * ``tests/functional/test_start_path.py``: every engine module ``berth run`` loads is in :data:`MODULES`,
   and the standard library it loads beyond the interpreter's own start stays within :data:`STDLIB`: the
   import budget. A new file or library on the path joins these lists with a measured reason in the commit

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The monitor's settings from a container record, Docker's restart back-off and start-failure exit codes
-(pure functions, table-tested in tests/unit/test_lifecycle.py)."""
+(pure functions, table-tested in tests/unit/plugins/module_utils/engine/supervisor/test_lifecycle.py)."""
 from __future__ import annotations
 
 from . import health

@@ -10,9 +10,9 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine import hot_path
+from tests.support import REPO
 
-MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                            "plugins", "module_utils")
+MODULE_UTILS = os.path.join(REPO, "plugins", "module_utils")
 
 
 def modules() -> dict[str, str]:

@@ -26,8 +26,8 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.errors import 
     RuntimeFailure,
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options import container as copts
+from tests.support import REPO
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CID = "c0ffee" + "0" * 58
 CID2 = "beef" + "1" * 60
 IMAGE_ID = "sha256:" + "a" * 64
@@ -408,7 +408,7 @@ def test_run_fast_path_imports_no_argparse(tmp_path: t.Any) -> None:
         "import sys, runpy\n"
         "sys.argv = ['berth', '--root', sys.argv[1], 'run', '--rm', 'bb:nope', 'true']\n"
         "try:\n"
-        f"    runpy.run_path({os.path.join(REPO_ROOT, 'bin', 'berth')!r}, run_name='__main__')\n"
+        f"    runpy.run_path({os.path.join(REPO, 'bin', 'berth')!r}, run_name='__main__')\n"
         "except SystemExit:\n"
         "    pass\n"
         "print(sorted(m for m in ('argparse', 'typing') if m in sys.modules), file=sys.stderr)\n"
@@ -966,7 +966,7 @@ def test_help_imports_no_command_module() -> None:
         "import sys, runpy\n"
         f"sys.argv = ['berth'] + sys.argv[1:]\n"
         "try:\n"
-        f"    runpy.run_path({os.path.join(REPO_ROOT, 'bin', 'berth')!r}, run_name='__main__')\n"
+        f"    runpy.run_path({os.path.join(REPO, 'bin', 'berth')!r}, run_name='__main__')\n"
         "except SystemExit:\n"
         "    pass\n"
         "loaded = sorted(m for m in sys.modules if '.cli.commands.' in m or m.endswith('engine.api'))\n"
@@ -975,7 +975,7 @@ def test_help_imports_no_command_module() -> None:
     for argv in (["--help"], ["run", "--help"], ["container", "run", "--memory"], ["ps", "--bogus"]):
         proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60, check=False)
         assert proc.stderr.strip().splitlines()[-1] == "[]", (argv, proc.stderr)
-    usage = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "bin", "berth"), "run", "--help"],
+    usage = subprocess.run([sys.executable, os.path.join(REPO, "bin", "berth"), "run", "--help"],
                            capture_output=True, text=True, timeout=60, check=False)
     assert usage.returncode == 0 and "-h STRING, --hostname STRING" in usage.stdout and "--health-cmd" in usage.stdout
 

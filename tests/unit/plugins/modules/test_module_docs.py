@@ -29,10 +29,10 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options.image 
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.model import OptionTable
 from ansible_collections.berth.engine.plugins.module_utils.glue.argspec import argument_spec
+from tests.support import REPO
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODULES_DIR = os.path.join(ROOT, "plugins", "modules")
-FRAGMENTS_DIR = os.path.join(ROOT, "plugins", "doc_fragments")
+MODULES_DIR = os.path.join(REPO, "plugins", "modules")
+FRAGMENTS_DIR = os.path.join(REPO, "plugins", "doc_fragments")
 COLLECTION = "berth.engine"
 
 #: module name -> its option table.  A new module must be added here.
@@ -140,13 +140,13 @@ def test_attributes_and_action_group(module: str) -> None:
         assert attrs[name].get("support") in ("full", "partial", "none", "N/A")
         assert attrs[name].get("description")
     assert attrs["action_group"]["membership"] == ["berth.engine.berth"]
-    with open(os.path.join(ROOT, "meta", "runtime.yml")) as fh:
+    with open(os.path.join(REPO, "meta", "runtime.yml")) as fh:
         runtime = yaml.safe_load(fh)
     assert module in runtime["action_groups"]["berth"]
 
 
 def test_action_group_lists_every_module_once() -> None:
-    with open(os.path.join(ROOT, "meta", "runtime.yml")) as fh:
+    with open(os.path.join(REPO, "meta", "runtime.yml")) as fh:
         runtime = yaml.safe_load(fh)
     group = runtime["action_groups"]["berth"]
     assert sorted(group) == module_names()
