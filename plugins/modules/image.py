@@ -67,7 +67,7 @@ options:
         The tarball is hashed on every run, and imported again when the image it gives (its content,
         O(changes), O(platform), its path) differs from the image O(name) points at.
       - V(local) only makes sure the image is present already (community.docker); it fails when it is not.
-      - V(build) is refused for now: Berth has no image builder yet.
+      - "V(build) is refused for now: Berth has no image builder yet."
     type: str
     choices: [pull, load, import, local, build]
     default: pull
@@ -104,7 +104,7 @@ options:
   force_tag:
     description:
       - Accepted for community.docker playbooks. Berth always moves a tag to the image it pulls, loads or
-        imports, which is what V(true) asks for; there is no O(repository) option to tag with.
+        imports, which is what V(true) asks for; there is no C(repository) option to tag with.
     type: bool
     default: false
   load_path:
