@@ -18,7 +18,7 @@ import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.digest import HashingReader
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import StoreError, UnsafeLayer
-from ansible_collections.berth.engine.plugins.module_utils.engine.store import unpack
+from ansible_collections.berth.engine.plugins.module_utils.engine.store import decompress, unpack
 
 pytestmark = [
     pytest.mark.functional,
@@ -413,7 +413,7 @@ def test_stream_is_read_up_to_the_end_marker_and_the_caller_drains_it(tmp_path: 
     raw = gzip.compress(data)
     raw_hash = HashingReader(io.BytesIO(raw))
     media_type = "application/vnd.oci.image.layer.v1.tar+gzip"
-    diff_hash = HashingReader(unpack.open_decompressed(t.cast(t.BinaryIO, raw_hash), media_type))
+    diff_hash = HashingReader(decompress.open_decompressed(t.cast(t.BinaryIO, raw_hash), media_type))
     dest = str(tmp_path / "layer")
     os.mkdir(dest)
     assert unpack.extract_layer(t.cast(t.BinaryIO, diff_hash), dest, LAYER) == 5000
@@ -428,7 +428,7 @@ def test_zstd_layer(tmp_path: t.Any) -> None:
     raw = zstandard.ZstdCompressor().compress(tar(entry("z/", "dir"), entry("z/f", data=b"zstd")))
     dest = str(tmp_path / "layer")
     os.mkdir(dest)
-    assert unpack.extract_layer(unpack.open_decompressed(io.BytesIO(raw)), dest, LAYER) == 4
+    assert unpack.extract_layer(decompress.open_decompressed(io.BytesIO(raw)), dest, LAYER) == 4
     assert open(os.path.join(dest, "z/f"), "rb").read() == b"zstd"
 
 
@@ -484,7 +484,7 @@ def test_many_small_files_throughput() -> None:
     dest = tempfile.mkdtemp(prefix="berth-unpack-", dir="/dev/shm")
     try:
         start = time.perf_counter()
-        unpack.extract_layer(unpack.open_decompressed(io.BytesIO(raw)), dest, LAYER)
+        unpack.extract_layer(decompress.open_decompressed(io.BytesIO(raw)), dest, LAYER)
         rate = count / (time.perf_counter() - start)
         assert len(os.listdir(os.path.join(dest, "d07"))) == count // 50
     finally:

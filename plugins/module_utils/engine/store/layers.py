@@ -230,7 +230,8 @@ class LayerStore:
     ) -> LayerInfo:
         """*writer* and *head*: a resumed download (:meth:`fetch`): *head* reads the bytes *writer* has
         already, *raw* the rest."""
-        from .unpack import extract_layer, open_decompressed  # tarfile & co.: only when a layer comes in
+        from .decompress import open_decompressed
+        from .unpack import extract_layer  # tarfile & co.: only when a layer comes in
 
         stage = fs.staging_path(self.layout.tmp_dir, "layer")
         diff = os.path.join(stage, "diff")

@@ -13,7 +13,7 @@ from ...core.digest import Digest, HashingReader, sha256_bytes, verify, verify_b
 from ...errors import ArchiveError, InvalidReference
 from ..images import ImageStore, LayerRef
 from ...core.reference import ImageReference, familiar, host_platform
-from ..unpack import open_decompressed
+from ..decompress import open_decompressed
 from .sources import MAX_JSON, Source, member_name, open_source
 from .streams import Tee, decompressed, is_corrupt, sniff
 

@@ -12,7 +12,7 @@ from ...core.digest import Digest, HashingReader, chain_ids, sha256_bytes, verif
 from ...errors import InvalidOption, InvalidReference, StoreError
 from ..images import ImageStore, LayerRef
 from ...core.reference import ImageReference, familiar
-from ..unpack import open_decompressed
+from ..decompress import open_decompressed
 from .load import ANN_IMAGE_NAME, ANN_REF_NAME, TO_OCI, blob_name
 from .streams import COPY
 

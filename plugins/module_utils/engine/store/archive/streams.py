@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from ...core import oci
-from ..unpack import open_decompressed
+from ..decompress import open_decompressed
 
 COPY = 1 << 20
 

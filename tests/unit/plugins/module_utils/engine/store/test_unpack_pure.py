@@ -12,7 +12,7 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import MissingDependency, StoreError
-from ansible_collections.berth.engine.plugins.module_utils.engine.store import unpack
+from ansible_collections.berth.engine.plugins.module_utils.engine.store import decompress, unpack
 
 
 @pytest.mark.parametrize(
@@ -236,13 +236,13 @@ def _read_in_pieces(stream: t.BinaryIO, size: int = 10240) -> bytes:
          "zstd-2-frames"],
 )
 def test_open_decompressed_on_short_reads(encode: t.Callable[[bytes], bytes], media_type: str) -> None:
-    stream = unpack.open_decompressed(t.cast(t.BinaryIO, ShortReads(encode(PAYLOAD))), media_type)
+    stream = decompress.open_decompressed(t.cast(t.BinaryIO, ShortReads(encode(PAYLOAD))), media_type)
     assert _read_in_pieces(stream) == PAYLOAD
 
 
 @pytest.mark.parametrize("encode", [_gzip, _zstd], ids=["gzip", "zstd"])
 def test_open_decompressed_read_all_and_readinto(encode: t.Callable[[bytes], bytes]) -> None:
-    stream = unpack.open_decompressed(io.BytesIO(encode(PAYLOAD)))
+    stream = decompress.open_decompressed(io.BytesIO(encode(PAYLOAD)))
     buf = bytearray(100)
     assert stream.readinto(buf) == 100
     assert bytes(buf) == PAYLOAD[:100]
@@ -255,16 +255,16 @@ def test_open_decompressed_reads_only_what_it_needs(encode: t.Callable[[bytes], 
     noise = random.Random(7).randbytes(400_000)
     compressed = encode(noise)
     raw = ShortReads(compressed, step=1 << 30)
-    stream = unpack.open_decompressed(t.cast(t.BinaryIO, raw))
+    stream = decompress.open_decompressed(t.cast(t.BinaryIO, raw))
     assert stream.read(512) == noise[:512]
-    assert raw.consumed <= 4 + unpack._READ_SIZE
+    assert raw.consumed <= 4 + decompress._READ_SIZE
     assert raw.consumed < len(compressed)
 
 
 def test_open_decompressed_falls_back_on_media_type() -> None:
     with pytest.raises(StoreError, match="gzip"):
-        unpack.open_decompressed(io.BytesIO(b"not gzip at all"), "application/vnd.oci.image.layer.v1.tar+gzip").read()
-    assert unpack.open_decompressed(io.BytesIO(b"plain"), "application/octet-stream").read() == b"plain"
+        decompress.open_decompressed(io.BytesIO(b"not gzip at all"), "application/vnd.oci.image.layer.v1.tar+gzip").read()
+    assert decompress.open_decompressed(io.BytesIO(b"plain"), "application/octet-stream").read() == b"plain"
 
 
 @pytest.mark.parametrize(
@@ -277,62 +277,62 @@ def test_open_decompressed_falls_back_on_media_type() -> None:
     ids=["truncated", "trailing-garbage", "bad-crc"],
 )
 def test_open_decompressed_refuses_corrupt_gzip(data: bytes, reason: str) -> None:
-    stream = unpack.open_decompressed(io.BytesIO(data))
+    stream = decompress.open_decompressed(io.BytesIO(data))
     with pytest.raises(StoreError, match=reason):
         stream.read()
 
 
 def test_open_decompressed_refuses_corrupt_zstd() -> None:
-    stream = unpack.open_decompressed(io.BytesIO(_zstd(PAYLOAD) + b"garbage!"))
+    stream = decompress.open_decompressed(io.BytesIO(_zstd(PAYLOAD) + b"garbage!"))
     with pytest.raises(StoreError, match="invalid zstd"):
         _read_in_pieces(stream)
 
 
 def test_zstd_output_per_call_is_bounded() -> None:
     bomb = _zstd(bytes(64 << 20))  # 64 MiB of zeros in a few KiB
-    stream = unpack.open_decompressed(io.BytesIO(bomb))
+    stream = decompress.open_decompressed(io.BytesIO(bomb))
     assert stream.read(10) == bytes(10)
-    assert len(stream._buf) <= unpack._OUT_SIZE  # type: ignore[attr-defined]
+    assert len(stream._buf) <= decompress._OUT_SIZE  # type: ignore[attr-defined]
 
 
 def test_zstd_without_zstandard_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(unpack, "optional_import", lambda name: None)
-    monkeypatch.setattr(unpack, "which", lambda name: None)
-    monkeypatch.setattr(unpack, "_DIST_PACKAGES", "/nonexistent")
+    monkeypatch.setattr(decompress, "optional_import", lambda name: None)
+    monkeypatch.setattr(decompress, "which", lambda name: None)
+    monkeypatch.setattr(decompress, "_DIST_PACKAGES", "/nonexistent")
     with pytest.raises(MissingDependency, match="python3-zstandard \\(or zstd\\)") as info:
-        unpack.open_decompressed(io.BytesIO(b"\x28\xb5\x2f\xfd" + bytes(10)))
+        decompress.open_decompressed(io.BytesIO(b"\x28\xb5\x2f\xfd" + bytes(10)))
     assert "zstd-compressed layers" in str(info.value)
     # gzip and plain layers do not need it
-    assert unpack.open_decompressed(io.BytesIO(_gzip(b"x"))).read() == b"x"
+    assert decompress.open_decompressed(io.BytesIO(_gzip(b"x"))).read() == b"x"
 
 
 def test_damaged_deflate_data_is_a_store_error() -> None:
     bad = _gzip(PAYLOAD)
     bad = bad[:30] + bytes(200) + bad[230:]
     with pytest.raises(StoreError):
-        unpack.open_decompressed(io.BytesIO(bad)).read()
+        decompress.open_decompressed(io.BytesIO(bad)).read()
 
 
 @pytest.fixture
 def zstd_command(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ``zstandard`` module, as under the system Python that bin/berth runs: the ``zstd`` command decodes."""
-    if unpack.which("zstd") is None:
+    if decompress.which("zstd") is None:
         pytest.skip("the zstd command is not installed")
-    monkeypatch.setattr(unpack, "optional_import", lambda name: None)
-    monkeypatch.setattr(unpack, "_DIST_PACKAGES", "/nonexistent")
+    monkeypatch.setattr(decompress, "optional_import", lambda name: None)
+    monkeypatch.setattr(decompress, "_DIST_PACKAGES", "/nonexistent")
 
 
 @pytest.mark.parametrize("frames", [1, 2])
 def test_zstd_through_the_command_where_the_module_is_missing(zstd_command: None, frames: int) -> None:
     data = _zstd(PAYLOAD) if frames == 1 else _zstd(PAYLOAD[:300000]) + _zstd(PAYLOAD[300000:])
-    stream = unpack.open_decompressed(t.cast(t.BinaryIO, ShortReads(data)),
+    stream = decompress.open_decompressed(t.cast(t.BinaryIO, ShortReads(data)),
                                       "application/vnd.oci.image.layer.v1.tar+zstd")
-    assert isinstance(stream, unpack._ZstdCommand)
+    assert isinstance(stream, decompress._ZstdCommand)
     assert _read_in_pieces(stream) == PAYLOAD
 
 
 def test_zstd_command_refuses_corrupt_data(zstd_command: None) -> None:
-    stream = unpack.open_decompressed(io.BytesIO(_zstd(PAYLOAD)[:-100]))
+    stream = decompress.open_decompressed(io.BytesIO(_zstd(PAYLOAD)[:-100]))
     with pytest.raises(StoreError, match="invalid zstd data"):
         _read_in_pieces(stream)
 
@@ -344,6 +344,6 @@ def test_zstd_command_raises_the_error_of_its_source(zstd_command: None) -> None
                 raise ConnectionResetError("the registry went away")
             return super().read(min(n or 1000, 1000))
 
-    stream = unpack.open_decompressed(Failing(_zstd(random.Random(3).randbytes(200_000))))
+    stream = decompress.open_decompressed(Failing(_zstd(random.Random(3).randbytes(200_000))))
     with pytest.raises(ConnectionResetError, match="went away"):
         _read_in_pieces(stream)
