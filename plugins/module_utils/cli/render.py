@@ -140,7 +140,7 @@ def table(rows: t.Sequence[t.Sequence[str]], minwidth: int = 10, padding: int = 
 
 # --------------------------------------------------------------------- templates
 def render_template(template: str, data: t.Any) -> str:
-    """Fill a Go template (cli/gotemplate.py: ``{{range}}``, ``{{if}}``, ``{{json}}``, ``{{join}}``...).
+    """Fill a Go template (cli/gotemplate/: ``{{range}}``, ``{{if}}``, ``{{json}}``, ``{{join}}``...).
 
     ``\\t`` and ``\\n`` written literally in the template are expanded, like docker does.
     """
