@@ -249,3 +249,33 @@ def test_import_and_load(
     assert res["load forced, same content"]["changed"] is False
     assert_clean_failure(res["load wrong name"], "berth-it/other:1", archive)
     assert [i["RepoTags"] for i in res["info"]["images"]] == [[f"{imported}:latest"], [loaded]]
+
+
+def test_a_damaged_local_image_is_pulled_again(
+    run_playbook: t.Callable[..., t.Any],
+    engine_defaults: dict[str, str],
+    registry: t.Any,
+    busybox_layout: test_images.OciLayout,
+) -> None:
+    """With the default pull policy a present image is not pulled, unless its content is damaged: then the
+    task pulls it again (a change, predicted by check mode), as ``berth pull`` does."""
+    root = engine_defaults["data_root"]
+    repo = f"{registry.host}/berth-it/damaged"
+    test_images.push(busybox_layout, "latest", registry.host, "berth-it/damaged:latest")
+    first = run_playbook([{"name": "pull", IMAGE: {"name": repo}}], defaults=engine_defaults)
+    assert first["pull"]["changed"] is True
+    config = os.path.join(root, "blobs", "sha256", image_id(busybox_layout).split(":", 1)[1])
+    with open(config, "r+b") as fh:
+        fh.truncate(40)
+    again = run_playbook(
+        [
+            {"name": "check", IMAGE: {"name": repo}, "check_mode": True},
+            {"name": "pull", IMAGE: {"name": repo}},
+            {"name": "pull again", IMAGE: {"name": repo}},
+        ],
+        defaults=engine_defaults,
+    )
+    assert again["check"]["changed"] is True and again["pull"]["changed"] is True, again
+    assert again["pull again"]["changed"] is False
+    with open(config, "rb") as fh:
+        assert len(fh.read()) > 40

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import typing as t
 
-from ..engine.errors import EngineError, InvalidOption
+from ..engine.errors import DamagedContent, EngineError, InvalidOption
 from ..engine.options.compare import Diff
 from ..engine.options.image import (
     check_lookup_name,
@@ -108,7 +108,11 @@ def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     if p.get("force_source"):
         policy = "always"
     local_id = images.resolve(ref)
-    local = _inspect(ctx, local_id)
+    try:
+        local = _inspect(ctx, local_id)
+        damaged = False
+    except DamagedContent:  # present but damaged: pulled again, which repairs it (a change)
+        local, damaged = {}, True
     out = _Outcome(local_id, local.get("RepoTags", []))
     fits = bool(local) and platform_matches(platform, local)
 
@@ -122,7 +126,7 @@ def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     if ctx.check_mode:
         _repo_digest, after_id = images.remote_digest(ref, platform)
         out.actions.append(f"Pulled image {ref}")
-        out.changed = after_id != local_id
+        out.changed = after_id != local_id or damaged
         after_tags = _tags_after(ctx, after_id, [] if "@" in ref else [familiar_name(ref)])
         return out.result(after_id, after_tags, local)
 
@@ -130,7 +134,7 @@ def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     for warning in pulled.warnings:
         ctx.warn(warning)
     out.actions.append(f"Pulled image {pulled.reference}")
-    out.changed = pulled.image_id != local_id
+    out.changed = pulled.image_id != local_id or damaged
     after = images.inspect(pulled.image_id)
     return out.result(pulled.image_id, after["RepoTags"], after)
 
@@ -173,7 +177,10 @@ def _tags_after(ctx: TaskContext, image_id: str, new_tags: t.Sequence[str]) -> l
     """RepoTags of *image_id* once *new_tags* point at it (check-mode prediction)."""
     tags = set(new_tags)
     if ctx.engine.images.resolve(image_id):
-        tags.update(ctx.engine.images.inspect(image_id)["RepoTags"])
+        try:
+            tags.update(ctx.engine.images.inspect(image_id)["RepoTags"])
+        except DamagedContent:
+            pass  # its tags stay where they are; the pull repairs the content
     return sorted(tags)
 
 
