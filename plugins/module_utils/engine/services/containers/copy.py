@@ -15,6 +15,7 @@ dir over its image layers, mounted for the copy (read-write to copy in) and deta
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tarfile
 import typing as t
@@ -284,22 +285,14 @@ def _pipe(src_root: int, produce: t.Callable[[t.BinaryIO], None] | None,
             r = -1
             with os.fdopen(w, "wb") as out:
                 w = -1
-                while True:
-                    chunk = source.read(1 << 16)
-                    if not chunk:
-                        break
-                    out.write(chunk)
+                shutil.copyfileobj(source, out)
         else:
             os.close(w)
             w = -1
         if sink is not None:
             with os.fdopen(r, "rb") as inp:
                 r = -1
-                while True:
-                    chunk = inp.read(1 << 16)
-                    if not chunk:
-                        break
-                    sink.write(chunk)
+                shutil.copyfileobj(inp, sink)
     except BrokenPipeError:
         pass  # the consumer failed: its error says why
     finally:
