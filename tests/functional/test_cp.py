@@ -156,3 +156,8 @@ def test_missing_source_or_destination(berth: Berth, ctr: str, tmp_path: t.Any) 
     res = berth("cp", "nosuch:/x", str(tmp_path), rc=1)
     assert "No such container: nosuch" in res.err
     assert not (tmp_path / "x").exists()
+
+
+def test_exactly_one_side_is_a_container(berth: Berth, tmp_path: t.Any) -> None:
+    assert "must specify at least one container source" in berth("cp", str(tmp_path), "x", rc=125).err
+    assert "copying between containers is not supported" in berth("cp", "a:/x", "b:/y", rc=125).err
