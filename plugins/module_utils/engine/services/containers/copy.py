@@ -112,8 +112,11 @@ def cp_to(svc: ContainerService, name: str, src: str | t.BinaryIO, dest: str, ar
             finally:
                 os.close(dfd)
 
-        _with_rootfs(svc, name, True, lambda fd: _pipe(os.open("/", os.O_RDONLY | os.O_DIRECTORY), feed,
-                                                        (fd, extract), close_src=True))
+        def both(root_fd: int) -> None:
+            host_fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            _pipe(host_fd, feed, (root_fd, extract), close_src=True)
+
+        _with_rootfs(svc, name, True, both)
         return
     extract = _extractor(dest, False, owner, f"{name}:{dest}", stream=True)
     _with_rootfs(svc, name, True, lambda fd: _pipe(-1, None, (fd, extract), source=src))
