@@ -161,3 +161,9 @@ def test_missing_source_or_destination(berth: Berth, ctr: str, tmp_path: t.Any) 
 def test_exactly_one_side_is_a_container(berth: Berth, tmp_path: t.Any) -> None:
     assert "must specify at least one container source" in berth("cp", str(tmp_path), "x", rc=125).err
     assert "copying between containers is not supported" in berth("cp", "a:/x", "b:/y", rc=125).err
+
+
+def test_copy_out_the_whole_root(berth: Berth, ctr: str, tmp_path: t.Any) -> None:
+    berth("cp", f"{ctr}:/", str(tmp_path / "root"))
+    assert (tmp_path / "root" / "data" / "sub" / "b").read_bytes() == b"two\n"
+    assert os.readlink(tmp_path / "root" / "up") == "/"

@@ -73,7 +73,8 @@ def cp_from(svc: ContainerService, name: str, src: str, dest: str | t.BinaryIO, 
         raise EngineError(f"destination directory {host_parent} does not exist")
     mine = (os.getuid(), os.getgid())
     extract = _extractor(os.path.basename(dest.rstrip("/")) + ("/" if dest.endswith("/") else ""),
-                         src.endswith("/."), None if archive else (lambda uid, gid: mine), dest)
+                         src.endswith("/."), None if archive else (lambda uid, gid: mine), dest,
+                         whole=_split(src)[1] == "")
 
     def both(root_fd: int) -> None:
         host_fd = os.open(host_parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -145,12 +146,13 @@ def _owners(svc: ContainerService, name: str, to_host: bool) -> Owner | None:
 
 
 def _extractor(dest: str, content_only: bool, owner: Owner | None, shown: str,
-               stream: bool = False) -> t.Callable[[t.BinaryIO], None]:
+               stream: bool = False, whole: bool = False) -> t.Callable[[t.BinaryIO], None]:
     """What extracts a ``docker cp`` archive at *dest*, run where *dest* resolves safely (a chroot).
 
     The archive's first entry is the source: a directory goes into an existing directory *dest* by its
     name (its content with *content_only*), or becomes *dest*; a file goes into a directory *dest* or is
     saved as *dest*. *stream*: a tar from the user, extracted as it is into the existing directory *dest*.
+    *whole*: the archive of a container's root (no entry of its own), whose content goes to *dest*.
     """
 
     def extract(stream_in: t.BinaryIO) -> None:
@@ -163,14 +165,15 @@ def _extractor(dest: str, content_only: bool, owner: Owner | None, shown: str,
             if first is None:
                 return
             is_dir = os.path.isdir(dest)
-            top = first.name.split("/")[0]
-            src_dir = first.isdir() and first.name.rstrip("/") == top
+            top = "" if whole else first.name.split("/")[0]
+            src_dir = whole or (first.isdir() and first.name.rstrip("/") == top)
+            only_content = content_only or whole
             if stream:
                 if not is_dir:
                     raise EngineError(f"destination {shown} must be a directory")
                 target, rename = dest, None
             elif is_dir:
-                target, rename = dest, ("" if content_only and src_dir else None)
+                target, rename = dest, ("" if only_content and src_dir else None)
             elif dest.endswith("/"):
                 raise EngineError(f"destination directory {shown} does not exist")
             elif os.path.lexists(dest) and src_dir:
@@ -199,7 +202,7 @@ def _extractor(dest: str, content_only: bool, owner: Owner | None, shown: str,
 
 
 def _renamed(name: str, top: str, new: str) -> str:
-    rest = name[len(top):].lstrip("/") if name == top or name.startswith(top + "/") else name
+    rest = name[len(top):].lstrip("/") if top and (name == top or name.startswith(top + "/")) else name
     if not new:
         return rest
     return f"{new}/{rest}" if rest else new
