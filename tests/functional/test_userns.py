@@ -566,3 +566,34 @@ print(res.exit_code, sorted(m for m in (base + "config.userns", base + "store.re
 """
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
     assert out.split("\n")[-2] == "0 []"
+
+
+@pytest.mark.parametrize("layers", ["copies", "idmapped"])
+def test_cp_maps_owners_through_the_containers_mapping(request: t.Any, env: Env, layers: str,
+                                                       tmp_path: t.Any) -> None:
+    """docker cp into a remapped container: files belong to the container's root as mapped, ``-a`` maps
+    the source's owners through the mapping; out of it with ``-a``: the owners the container sees."""
+    import io
+    import tarfile
+
+    eng = request.getfixturevalue("remapped" if layers == "copies" else "idmapped")
+    cid = eng.containers.create(_opts(command=["sh", "-c", "touch /ready; exec sleep 60"]), name="cp")
+    src = tmp_path / "f"
+    src.write_bytes(b"f\n")
+    os.chown(src, 1000, 1001)
+    eng.containers.cp_to(cid, str(src), "/stopped-plain")  # stopped: through an overlay mounted for it
+    eng.containers.cp_to(cid, str(src), "/stopped-archive", archive=True)
+    eng.containers.start(cid)
+    _exec(eng, cid, "while [ ! -e /ready ]; do sleep 0.05; done")
+    eng.containers.cp_to(cid, str(src), "/running-plain")
+    eng.containers.cp_to(cid, str(src), "/running-archive", archive=True)
+    rc, out = _exec(eng, cid, "stat -c %u:%g /stopped-plain /stopped-archive /running-plain /running-archive")
+    assert (rc, out.split()) == (0, ["0:0", "1000:1001", "0:0", "1000:1001"])
+    buf = io.BytesIO()
+    eng.containers.cp_from(cid, "/running-archive", buf, archive=True)
+    buf.seek(0)
+    with tarfile.open(fileobj=buf) as tf:
+        assert [(m.name, m.uid, m.gid) for m in tf.getmembers()] == [("running-archive", 1000, 1001)]
+    eng.containers.remove(cid, force=True)
+    with open("/proc/self/mountinfo") as fh:
+        assert [ln for ln in fh if env.root in ln] == []

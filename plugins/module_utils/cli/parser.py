@@ -289,6 +289,14 @@ def _add_diff(p: argparse.ArgumentParser) -> None:
     _handler(p, "files.diff")
 
 
+def _add_cp(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH")
+    p.add_argument("src", metavar="SRC")
+    p.add_argument("dest", metavar="DEST")
+    _handler(p, "files.cp")
+
+
 def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="Write to a file, instead of STDOUT")
     p.add_argument("name", metavar="CONTAINER")
@@ -327,6 +335,8 @@ _CONTAINER_VERBS: list[_Verb] = [
     (("attach",), _add_attach, "Attach local standard input, output, and error streams to a running container",
      "[OPTIONS] CONTAINER"),
     (("create",), lambda p: _add_run(p, create=True), "Create a new container", "[OPTIONS] IMAGE [COMMAND] [ARG...]"),
+    (("cp",), _add_cp, "Copy files/folders between a container and the local filesystem",
+     "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"),
     (("diff",), _add_diff, "Inspect changes to files or directories on a container's filesystem", "CONTAINER"),
     (("exec",), _add_exec, "Execute a command in a running container", "[OPTIONS] CONTAINER COMMAND [ARG...]"),
     (("export",), _add_export, "Export a container's filesystem as a tar archive", "[OPTIONS] CONTAINER"),
@@ -356,7 +366,7 @@ _CONTAINER_VERBS: list[_Verb] = [
 ]
 
 #: The container verbs docker also has at the top level (`docker ps` is `docker container ls`).
-_TOP_CONTAINER_VERBS = ("attach", "create", "diff", "exec", "export", "kill", "logs", "pause", "rename", "restart",
+_TOP_CONTAINER_VERBS = ("attach", "cp", "create", "diff", "exec", "export", "kill", "logs", "pause", "rename", "restart",
                         "rm", "run", "start", "stats", "stop", "top", "unpause", "update", "wait")
 
 # (names, adder, one-line help, usage) — shared by the top level and `berth image`.

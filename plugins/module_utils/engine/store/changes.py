@@ -264,10 +264,16 @@ class _TarTree:
         except OSError as exc:
             raise StoreError(f"cannot read /{where}: {exc.strerror or exc}") from None
 
-    def write(self) -> None:
+    def write(self, name: str | None = None) -> None:
         # Depth-first in byte order, each directory's entries before the next directory's (moby walks with
         # filepath.Walk); an explicit stack, so deep trees need no recursion.
-        stack: list[tuple[int, str, t.Iterator[str]]] = [(self.root_fd, "", iter(self._names(self.root_fd, "")))]
+        stack: list[tuple[int, str, t.Iterator[str]]] = []
+        if name is None:
+            stack.append((self.root_fd, "", iter(self._names(self.root_fd, ""))))
+        else:  # the entry *name* of the root (and its tree): what ``docker cp`` archives
+            top = self._entry(self.root_fd, "", name)
+            if top is not None:
+                stack.append((top, name + "/", iter(self._names(top, name))))
         try:
             while stack:
                 dfd, prefix, names = stack[-1]
@@ -375,7 +381,8 @@ class _TarTree:
         self.count += 1
 
 
-def write_tar(root_fd: int, out: t.BinaryIO, owner: t.Callable[[int, int], tuple[int, int]] | None = None) -> int:
+def write_tar(root_fd: int, out: t.BinaryIO, owner: t.Callable[[int, int], tuple[int, int]] | None = None,
+              name: str | None = None) -> int:
     """``docker export``: the tree below the open directory *root_fd* as a tar stream written to *out*
     (never seeked; left open); returns the number of entries.
 
@@ -386,9 +393,10 @@ def write_tar(root_fd: int, out: t.BinaryIO, owner: t.Callable[[int, int], tuple
     Sockets and whiteouts are left out; a directory on another file system (mounted below the root) is
     written, not entered. PAX format, so long names and large IDs fit. *owner* translates each entry's
     ``(uid, gid)`` (a user-namespaced container's host IDs back to its own, as Docker's export does).
+    With *name*, only that entry of *root_fd* and, for a directory, its tree (``docker cp`` out).
     """
     tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8")
     tree = _TarTree(tf, root_fd, owner)
-    tree.write()
+    tree.write(name)
     tf.close()
     return tree.count

@@ -96,8 +96,9 @@ def export_file(svc: ContainerService, name: str, path: str) -> int:
         return export(svc, cid, fh)
 
 
-def _readonly_rootfs(svc: ContainerService, record: ContainerRecord) -> int:
-    """A directory fd of the read-only overlay of the container's upper dir over its image layers.
+def _readonly_rootfs(svc: ContainerService, record: ContainerRecord, writable: bool = False) -> int:
+    """A directory fd of the read-only overlay of the container's upper dir over its image layers
+    (*writable*: the read-write one, through the upper and work dirs, as the container's start mounts it).
 
     The mount is detached (``MNT_DETACH``) as soon as the fd is open: the kernel keeps it for the fd
     and drops it when the fd is closed, so no mount is left behind whatever happens to this process.
@@ -114,6 +115,10 @@ def _readonly_rootfs(svc: ContainerService, record: ContainerRecord) -> int:
     syscalls = LinuxSyscalls()
 
     def mount(lower: list[str], base: str | None = None) -> None:
+        if writable:
+            overlay.mount_rootfs(syscalls, svc.layout.root, lower, svc.layout.upper(cid), svc.layout.work(cid),
+                                 target, empty, base=base)
+            return
         overlay.mount_readonly(syscalls, svc.layout.root, [svc.layout.upper(cid), *lower], target, empty,
                                base=base)
 
@@ -128,7 +133,7 @@ def _readonly_rootfs(svc: ContainerService, record: ContainerRecord) -> int:
                 mount(layers)
             fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
-            raise EngineError(f"cannot mount the filesystem of container {record.name} to export it: "
+            raise EngineError(f"cannot mount the filesystem of container {record.name}: "
                               f"{exc.strerror or exc}") from None
         finally:
             try:

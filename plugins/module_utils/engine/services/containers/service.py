@@ -332,3 +332,15 @@ class ContainerService:
         from . import export
 
         return export.export_file(self, name, path)
+
+    def cp_from(self, name: str, src: str, dest: str | t.BinaryIO, archive: bool = False,
+                follow_link: bool = False) -> None:
+        from . import copy
+
+        copy.cp_from(self, name, src, dest, archive, follow_link)
+
+    def cp_to(self, name: str, src: str | t.BinaryIO, dest: str, archive: bool = False,
+              follow_link: bool = False) -> None:
+        from . import copy
+
+        copy.cp_to(self, name, src, dest, archive, follow_link)
