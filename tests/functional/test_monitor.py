@@ -311,9 +311,9 @@ def test_libcopy_from_a_checkout_is_made_once_and_found_cheaply(layout: Layout) 
     assert not os.path.exists(os.path.join(pkg, "glue")) and not os.path.exists(os.path.join(pkg, "cli"))
     assert os.path.basename(lib) == libcopy.content_hash(libcopy._DirSource(libcopy.MODULE_UTILS).files())
     mtime = os.stat(lib).st_mtime_ns
-    start = time.perf_counter()
+    start = time.process_time()  # processor time: the work done, however busy the host is
     assert libcopy.ensure_lib(layout) == lib
-    took = time.perf_counter() - start
+    took = time.process_time() - start
     assert os.stat(lib).st_mtime_ns == mtime and took < 0.05
     assert [n for n in os.listdir(layout.lib_dir) if not n.startswith(".")] == [os.path.basename(lib)]
 

@@ -483,9 +483,9 @@ def test_many_small_files_throughput() -> None:
     raw = gzip.compress(tar(*members), compresslevel=1)
     dest = tempfile.mkdtemp(prefix="berth-unpack-", dir="/dev/shm")
     try:
-        start = time.perf_counter()
+        start = time.process_time()  # processor time: this code's work, however busy the host is
         unpack.extract_layer(decompress.open_decompressed(io.BytesIO(raw)), dest, LAYER)
-        rate = count / (time.perf_counter() - start)
+        rate = count / max(time.process_time() - start, 1e-3)
         assert len(os.listdir(os.path.join(dest, "d07"))) == count // 50
     finally:
         shutil.rmtree(dest)
