@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # never run. For type checkers, and for AnsiballZ: it ships t
 _EXPORTS = {
     "Ipam": "ipam", "DEFAULT_POOLS": "ipam", "DEFAULT_BRIDGE_SUBNET": "ipam", "plan_network": "ipam",
     "resolv_conf": "dns", "hosts_file": "dns",
+    "Netlink": "links", "NsFd": "links", "open_netlink": "links", "ensure_bridge": "links", "delete_bridge": "links",
+    "delete_link": "links", "attach": "links", "stable_mac": "links",
 }
 __all__ = tuple(_EXPORTS)
 
