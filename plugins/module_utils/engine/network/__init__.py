@@ -27,6 +27,7 @@ _EXPORTS = {
     "resolv_conf": "dns", "hosts_file": "dns",
     "Netlink": "links", "NsFd": "links", "open_netlink": "links", "ensure_bridge": "links", "delete_bridge": "links",
     "delete_link": "links", "attach": "links", "stable_mac": "links",
+    "Firewall": "firewall", "allow_localnet": "firewall",
 }
 __all__ = tuple(_EXPORTS)
 
