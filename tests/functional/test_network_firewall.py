@@ -22,7 +22,8 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
     pytest.mark.skipif(not (shutil.which("nft") and shutil.which("ip") and shutil.which("busybox")),
                        reason="needs nft, iproute2 and busybox"),
-    pytest.mark.skipif(subprocess.run(["nft", "list", "table", "inet", "berth"], capture_output=True).returncode == 0,
+    pytest.mark.skipif(subprocess.run(["nft", "list", "table", "inet", "berth"], capture_output=True,
+                                      check=False).returncode == 0,
                        reason="a Berth table exists on this host: the test owns the table while it runs"),
 ]
 
@@ -32,6 +33,7 @@ UDP_ECHO = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
 
 def _ns(ns: str, *argv: str, **kw: object) -> subprocess.CompletedProcess:
+    kw.setdefault("check", False)
     return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, **kw)
 
 
@@ -39,12 +41,12 @@ def _wget(ns: str | None, url: str, timeout: float = 10) -> str | None:
     """The page at *url*, or None. A dropped packet shows as no answer within *timeout* (busybox-static's
     own ``wget -T`` crashes, hence timeout(1)); expected failures use a short one, successes a long one."""
     argv = ["timeout", str(timeout), "busybox", "wget", "-q", "-O", "-", url]
-    proc = _ns(ns, *argv) if ns else subprocess.run(argv, capture_output=True, text=True)
+    proc = _ns(ns, *argv) if ns else subprocess.run(argv, capture_output=True, text=True, check=False)
     return proc.stdout if proc.returncode == 0 else None
 
 
 def _until(check: t.Callable[[], object], what: str) -> object:
-    for _ in range(200):
+    for _round in range(200):
         value = check()
         if value:
             return value
@@ -117,7 +119,7 @@ class Lab:
             proc.kill()
             proc.wait()
         for ns in self.namespaces:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
         for name in self.bridges:
             links.delete_link(self.host, name)
         self.host.close()
@@ -179,9 +181,9 @@ def test_masquerade_ports_isolation_internal(tmp_path: str) -> None:
     finally:
         fw.delete_table()
         lab.close()
-    assert subprocess.run(["nft", "list", "table", "inet", "berth"], capture_output=True).returncode != 0
-    names = [link["ifname"] for link in json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True,
-                                                                  text=True).stdout)]
+    assert subprocess.run(["nft", "list", "table", "inet", "berth"], capture_output=True, check=False).returncode != 0
+    listing = subprocess.run(["ip", "-j", "link"], capture_output=True, check=False, text=True).stdout
+    names = [link["ifname"] for link in json.loads(listing)]
     assert not [name for name in names if lab.tag in name]
-    assert not [ns for ns in subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout.split()
+    assert not [ns for ns in subprocess.run(["ip", "netns"], capture_output=True, text=True, check=False).stdout.split()
                 if lab.tag in ns]

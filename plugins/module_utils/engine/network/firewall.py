@@ -63,7 +63,7 @@ def _ip(field: str, family: str = "ip") -> dict[str, t.Any]:
 
 
 def _prefix(subnet: str) -> dict[str, t.Any]:
-    addr, _, length = subnet.partition("/")
+    addr, _slash, length = subnet.partition("/")
     return {"prefix": {"addr": addr, "len": int(length)}}
 
 

@@ -65,8 +65,8 @@ def parse_pools(pools: t.Any, field: str = "default-address-pools") -> list[tupl
         base = parse_network(pool["base"], where + ".base")
         size = pool["size"]
         if isinstance(size, bool) or not isinstance(size, int) or not base.prefixlen <= size <= base.max_prefixlen:
-            raise _invalid(where + ".size", size, f"must be a prefix length from {base.prefixlen} to "
-                                                   f"{base.max_prefixlen}")
+            reason = f"must be a prefix length from {base.prefixlen} to {base.max_prefixlen}"
+            raise _invalid(where + ".size", size, reason)
         result.append((base, size))
     return result
 

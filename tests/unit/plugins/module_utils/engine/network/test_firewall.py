@@ -53,7 +53,8 @@ def test_network_rules(internal: bool, masquerade: bool, chains: list[str]) -> N
 
 def test_port_rules() -> None:
     rules = firewall.Firewall(FakeNft()).port_rules("ctr:1", [
-        {"protocol": "udp", "host_ip": "127.0.0.1", "host_port": 53, "container_ip": "10.1.0.2", "container_port": 5353},
+        {"protocol": "udp", "host_ip": "127.0.0.1", "host_port": 53, "container_ip": "10.1.0.2",
+         "container_port": 5353},
         {"host_ip": "0.0.0.0", "host_port": 80, "container_ip": "10.1.0.2", "container_port": 8080}])
     exprs = [r["add"]["rule"]["expr"] for r in rules]
     assert exprs[0][1] == {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},

@@ -154,7 +154,7 @@ def test_twenty_processes_get_twenty_addresses(tmp_path: str) -> None:
     procs = [ctx.Process(target=run, args=(f"c{i}",)) for i in range(20)]
     for p in procs:
         p.start()
-    got = [queue.get(timeout=60) for _ in procs]
+    got = [queue.get(timeout=60) for _proc in procs]
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
