@@ -32,9 +32,8 @@ UDP_ECHO = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             "d, a = s.recvfrom(100); s.sendto(d.upper(), a)")
 
 
-def _ns(ns: str, *argv: str, **kw: object) -> subprocess.CompletedProcess:
-    kw.setdefault("check", False)
-    return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, **kw)
+def _ns(ns: str, *argv: str, check: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, check=check)
 
 
 def _wget(ns: str | None, url: str, timeout: float = 10) -> str | None:
