@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import ipaddress
+import multiprocessing
+import os
+
+import pytest
+
+from ansible_collections.berth.engine.plugins.module_utils.engine import errors
+from ansible_collections.berth.engine.plugins.module_utils.engine.network import ipam
+
+N = ipaddress.ip_network
+
+
+@pytest.mark.parametrize("taken, expected", [
+    ([], "172.17.0.0/16"),
+    ([N("172.17.0.0/16")], "172.18.0.0/16"),
+    ([N("172.16.0.0/12")], "192.168.0.0/20"),  # a host route over all the 172 pools
+    ([N("172.16.0.0/12"), N("192.168.0.0/24")], "192.168.16.0/20"),
+    ([N("0.0.0.0/0")], "172.17.0.0/16"),  # the default route overlaps everything and is ignored
+    ([N("172.17.5.0/24"), N("fd00::/8")], "172.18.0.0/16"),
+])
+def test_pick_subnet_avoids_taken(taken: list, expected: str) -> None:
+    assert str(ipam.pick_subnet(ipam.DEFAULT_POOLS, taken)) == expected
+
+
+def test_pick_subnet_exhausted() -> None:
+    with pytest.raises(errors.Conflict, match="no free subnet"):
+        ipam.pick_subnet([{"base": "10.9.0.0/24", "size": 25}], [N("10.9.0.0/25"), N("10.9.0.128/25")])
+
+
+@pytest.mark.parametrize("pools, field", [
+    ([], "default-address-pools"),
+    ("10.0.0.0/8", "default-address-pools"),
+    ([{"base": "10.0.0.0/8"}], "default-address-pools[0]"),
+    ([{"base": "10.0.0.1/8", "size": 24}], "default-address-pools[0].base"),
+    ([{"base": "10.0.0.0/8", "size": 4}], "default-address-pools[0].size"),
+    ([{"base": "10.0.0.0/8", "size": "24"}], "default-address-pools[0].size"),
+])
+def test_parse_pools_refuses_naming_the_field(pools: object, field: str) -> None:
+    with pytest.raises(errors.InvalidOption) as info:
+        ipam.parse_pools(pools)
+    assert field in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({}, {"subnet": "172.17.0.0/16", "gateway": "172.17.0.1", "ip_range": "172.17.0.0/16"}),
+    ({"subnet": "10.5.0.0/24"}, {"subnet": "10.5.0.0/24", "gateway": "10.5.0.1", "ip_range": "10.5.0.0/24"}),
+    ({"subnet": "10.5.0.0/24", "gateway": "10.5.0.254", "ip_range": "10.5.0.128/25"},
+     {"subnet": "10.5.0.0/24", "gateway": "10.5.0.254", "ip_range": "10.5.0.128/25"}),
+    # fixed-cidr of the default bridge is its ip_range
+    ({"subnet": ipam.DEFAULT_BRIDGE_SUBNET, "ip_range": "172.17.8.0/24"},
+     {"subnet": "172.17.0.0/16", "gateway": "172.17.0.1", "ip_range": "172.17.8.0/24"}),
+])
+def test_plan_network(kwargs: dict, expected: dict) -> None:
+    assert ipam.plan_network(**kwargs) == expected
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"subnet": "10.5.0.1/24"}, "subnet"),
+    ({"subnet": "nonsense"}, "subnet"),
+    ({"subnet": "10.5.0.0/24", "gateway": "10.6.0.1"}, "gateway"),
+    ({"subnet": "10.5.0.0/24", "gateway": "x"}, "gateway"),
+    ({"subnet": "10.5.0.0/24", "ip_range": "10.6.0.0/25"}, "ip_range"),
+    ({"subnet": "10.5.0.0/24", "ip_range": "fd00::/64"}, "ip_range"),
+    ({"subnet": "10.5.0.0/31"}, "subnet"),
+])
+def test_plan_network_refuses_naming_the_field(kwargs: dict, field: str) -> None:
+    with pytest.raises(errors.InvalidOption) as info:
+        ipam.plan_network(**kwargs)
+    assert field in str(info.value)
+
+
+@pytest.mark.parametrize("record, wanted, expected", [
+    ({"subnet": "10.0.0.0/29", "gateway": "10.0.0.1", "ip_range": "10.0.0.0/29", "addresses": {}}, None, "10.0.0.2"),
+    ({"subnet": "10.0.0.0/29", "gateway": "10.0.0.1", "ip_range": "10.0.0.0/29",
+      "addresses": {"10.0.0.2": "a"}}, None, "10.0.0.3"),
+    ({"subnet": "10.0.0.0/29", "gateway": "10.0.0.6", "ip_range": "10.0.0.0/29", "addresses": {}}, None, "10.0.0.1"),
+    ({"subnet": "10.0.0.0/24", "gateway": "10.0.0.1", "ip_range": "10.0.0.128/25", "addresses": {}}, None,
+     "10.0.0.129"),
+    ({"subnet": "10.0.0.0/24", "gateway": "10.0.0.1", "ip_range": "10.0.0.0/24", "addresses": {}}, "10.0.0.77",
+     "10.0.0.77"),
+])
+def test_free_address(record: dict, wanted: str | None, expected: str) -> None:
+    assert ipam.free_address(record, wanted) == expected
+
+
+@pytest.mark.parametrize("record, wanted, error", [
+    ({"subnet": "10.0.0.0/30", "gateway": "10.0.0.1", "ip_range": "10.0.0.0/30",
+      "addresses": {"10.0.0.2": "a"}}, None, errors.Conflict),
+    ({"subnet": "10.0.0.0/24", "gateway": "10.0.0.1", "ip_range": "10.0.0.0/24",
+      "addresses": {"10.0.0.9": "a"}}, "10.0.0.9", errors.Conflict),
+    ({"subnet": "10.0.0.0/24", "gateway": "10.0.0.1", "ip_range": "10.0.0.0/24", "addresses": {}}, "10.0.0.1",
+     errors.Conflict),
+    ({"subnet": "10.0.0.0/24", "gateway": "10.0.0.1", "ip_range": "10.0.0.0/24", "addresses": {}}, "10.1.0.1",
+     errors.InvalidOption),
+])
+def test_free_address_refuses(record: dict, wanted: str | None, error: type) -> None:
+    with pytest.raises(error):
+        ipam.free_address(record, wanted)
+
+
+def test_ipam_lifecycle(tmp_path: str) -> None:
+    book = ipam.Ipam(str(tmp_path / "ipam"))
+    bridge = book.create("bridge", subnet=ipam.DEFAULT_BRIDGE_SUBNET)
+    assert bridge["gateway"] == "172.17.0.1"
+    # the host routes 172.18.0.0/16 (say, another engine's bridge): the next network skips it
+    user = book.create("user", host_routes=["172.18.0.0/16", "0.0.0.0/0"])
+    assert user["subnet"] == "172.19.0.0/16"
+    with pytest.raises(errors.Conflict, match="overlaps network bridge"):
+        book.create("clash", subnet="172.17.3.0/24")
+    assert book.create("user") == user  # idempotent
+    a = book.allocate("user", "c1")
+    assert a == "172.19.0.2"
+    assert book.allocate("user", "c1") == a  # the same owner keeps its address
+    assert book.allocate("user", "c2", "172.19.0.50") == "172.19.0.50"
+    assert book.allocate("bridge", "c1") == "172.17.0.2"
+    assert sorted(book.release("c1")) == ["172.17.0.2", "172.19.0.2"]
+    assert book.allocate("user", "c3") == "172.19.0.2"  # back in the pool
+    assert book.get("user")["addresses"] == {"172.19.0.2": "c3", "172.19.0.50": "c2"}
+    with pytest.raises(errors.NotFound):
+        book.allocate("nope", "c1")
+    with pytest.raises(errors.InvalidOption):
+        book.allocate("../x", "c1")
+    book.delete("user")
+    assert book.get("user") is None
+    assert sorted(book.networks()) == ["bridge"]
+
+
+def test_ipam_record_is_read_through_trust(tmp_path: str) -> None:
+    book = ipam.Ipam(str(tmp_path / "ipam"))
+    book.create("n", subnet="10.1.0.0/24")
+    os.chmod(os.path.join(book.directory, "n.json"), 0o666)
+    with pytest.raises(errors.UntrustedPath):
+        book.allocate("n", "c")
+
+
+def _allocate(directory: str, owner: str, queue: multiprocessing.Queue) -> None:
+    queue.put(ipam.Ipam(directory).allocate("n", owner))
+
+
+def test_twenty_processes_get_twenty_addresses(tmp_path: str) -> None:
+    directory = str(tmp_path / "ipam")
+    ipam.Ipam(directory).create("n", subnet="10.77.0.0/24")
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    start = ctx.Barrier(20)
+
+    def run(owner: str) -> None:
+        start.wait()
+        _allocate(directory, owner, queue)
+
+    procs = [ctx.Process(target=run, args=(f"c{i}",)) for i in range(20)]
+    for p in procs:
+        p.start()
+    got = [queue.get(timeout=60) for _proc in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert len(set(got)) == 20
+    assert sorted(ipam.Ipam(directory).get("n")["addresses"].values()) == sorted(f"c{i}" for i in range(20))
