@@ -15,6 +15,8 @@ import uuid
 import pytest
 
 DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "plugins",
+                            "module_utils")
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
@@ -27,7 +29,10 @@ import json, os, sys
 if sys.flags.no_site:
     sys.path.append(%(dist)r)
 import pyroute2
-from ansible_collections.berth.engine.plugins.module_utils.engine.network import links
+pkg = type(sys)("berth_engine")  # plugins/module_utils as the package berth_engine, as bin/berth loads it
+pkg.__path__ = [%(mu)r]
+sys.modules["berth_engine"] = pkg
+from berth_engine.engine.network import links
 verb, tag, ns, subnet, how, pid = sys.argv[1:]
 host = links.open_netlink()
 bridge, veth = "btb" + tag, "btv" + tag
@@ -45,7 +50,7 @@ else:
     print(json.dumps([links.delete_link(host, veth), links.delete_bridge(host, bridge),
                       links.delete_bridge(host, bridge)]))
 host.close()
-""" % {"dist": DIST_PACKAGES}
+""" % {"dist": DIST_PACKAGES, "mu": MODULE_UTILS}
 
 
 def _ip(*args: str) -> list:

@@ -105,6 +105,11 @@ MODULES = frozenset({
     "engine.supervisor.spec_linux",
     "engine.supervisor.spec_process",
     # other start paths
+    "engine.network",  # bridge networking: the start path of every container on a bridge (run wires it next)
+    "engine.network.dns",  # the same
+    "engine.network.firewall",  # the same
+    "engine.network.ipam",  # the same
+    "engine.network.links",  # the same (pyroute2 itself only inside its functions)
     "engine.runtime.cgroups.devices",  # cgroup v2 hosts: the device cgroup's eBPF program
     "engine.runtime.cgroups.v2",  # cgroup v2 hosts
     "engine.runtime.cli",  # bin/berth-runtime, the runc-compatible command (timed against runc)
