@@ -180,4 +180,3 @@ def execute(tree: list[t.Any], data: t.Any) -> str:
 
 def render(template: str, data: t.Any) -> str:
     return execute(parse(template), data)
-

@@ -217,6 +217,4 @@ FUNCS: dict[str, t.Callable[..., t.Any]] = {
     "title": _one_string("title", _title), "pad": _pad, "truncate": _truncate,
 }
 ARITY = {"not": 1, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2, "len": 1, "json": 1, "join": 2, "split": 2,
-          "upper": 1, "lower": 1, "title": 1, "pad": 3, "truncate": 2}
-
-
+         "upper": 1, "lower": 1, "title": 1, "pad": 3, "truncate": 2}

@@ -319,5 +319,3 @@ def _number(text: str, where: str) -> int | float:
         return float(text)
     except ValueError:
         raise TemplateError(f"{where}: bad number syntax: {text!r}") from None
-
-

@@ -6,7 +6,6 @@ import json
 import typing as t
 
 
-
 class TemplateError(ValueError):
     """A template that does not parse, or that fails on the data it is given."""
 
@@ -77,5 +76,3 @@ def truth(value: t.Any) -> bool:
     if isinstance(value, (bool, int, float, str, list, tuple, dict)):
         return bool(value)
     return True
-
-

@@ -42,7 +42,6 @@ class PullResult:
         return familiar(self.reference)
 
 
-
 class RegistryOps:
     """Logins and pulls; ``ImageService`` supplies ``store``, ``config``, ``_registry``,
     ``_registry_factory``."""
@@ -296,4 +295,3 @@ class RegistryOps:
                 if errors:
                     raise errors[0]
         return [results[i] for i in range(len(descs))]
-

@@ -25,10 +25,12 @@ from ..core.reference import (
     parse_platform,
     reference_matches,
 )
-from .image_registry import PullResult, RegistryOps  # noqa: F401  (PullResult: api.py serves it from here)
+from .image_registry import PullResult, RegistryOps
 
 if t.TYPE_CHECKING:
     from ..registry.client import RegistryClient
+
+__all__ = ["IMAGE_FILTERS", "ImageService", "LoadedImage", "PullResult"]  # PullResult: api.py serves it from here
 
 ImageUsers = t.Callable[[str], t.List[str]]
 

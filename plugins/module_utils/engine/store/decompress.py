@@ -20,6 +20,7 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _READ_SIZE = 1 << 16  # compressed bytes read from the raw stream at a time
 _OUT_SIZE = 1 << 18  # most uncompressed bytes produced per decompress() call
 
+
 class CorruptStream(StoreError):
     """The compressed stream cannot be decoded (extract_layer adds the layer digest)."""
 
@@ -318,4 +319,3 @@ def open_decompressed(raw: t.BinaryIO, media_type: str = "") -> t.BinaryIO:
     if kind == "zstd":
         return t.cast(t.BinaryIO, _zstd_reader(Prefixed(head, raw)))
     return t.cast(t.BinaryIO, Prefixed(head, raw))
-

@@ -326,7 +326,7 @@ def zstd_command(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_zstd_through_the_command_where_the_module_is_missing(zstd_command: None, frames: int) -> None:
     data = _zstd(PAYLOAD) if frames == 1 else _zstd(PAYLOAD[:300000]) + _zstd(PAYLOAD[300000:])
     stream = decompress.open_decompressed(t.cast(t.BinaryIO, ShortReads(data)),
-                                      "application/vnd.oci.image.layer.v1.tar+zstd")
+                                          "application/vnd.oci.image.layer.v1.tar+zstd")
     assert isinstance(stream, decompress._ZstdCommand)
     assert _read_in_pieces(stream) == PAYLOAD
 
