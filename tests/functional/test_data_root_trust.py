@@ -150,14 +150,16 @@ def test_umask_000_leaves_nothing_others_can_write(base: str) -> None:
 
     run("import", os.path.join(base, "rootfs.tar"), IMAGE)
     run("run", "-d", "--name", "web", IMAGE, "sh", "-c", "while true; do sleep 1; done")
-    run("exec", "web", "true")
-    assert writable_by_others(root) == []
-    (copy,) = [d for d in os.listdir(os.path.join(root, "lib")) if not d.startswith(".")]  # not lib/.stamps
-    init = os.path.join(root, "lib", copy, "berth_engine", "__init__.py")
-    assert os.path.exists(init)
-    proc = as_nobody("sh", "-c", f"echo 'print(1)' >> {init}", check=False)
-    assert proc.returncode != 0 and b"Permission denied" in proc.stderr
-    run("rm", "-f", "web")
+    try:
+        run("exec", "web", "true")
+        assert writable_by_others(root) == []
+        (copy,) = [d for d in os.listdir(os.path.join(root, "lib")) if not d.startswith(".")]  # not lib/.stamps
+        init = os.path.join(root, "lib", copy, "berth_engine", "__init__.py")
+        assert os.path.exists(init)
+        proc = as_nobody("sh", "-c", f"echo 'print(1)' >> {init}", check=False)
+        assert proc.returncode != 0 and b"Permission denied" in proc.stderr
+    finally:  # a failed assertion must not leave the container and its monitor running
+        run("rm", "-f", "web")
     assert writable_by_others(root) == []
 
 
