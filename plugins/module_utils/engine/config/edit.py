@@ -123,12 +123,17 @@ def write(current: ConfigFile, doc: t.Mapping[str, t.Any], backup: bool = False)
     0644, root's). With *backup*, an existing file is first copied to :func:`backup_path` (same mode and
     owner). Returns the backup's path, or None."""
     path = current.path
-    fs.ensure_dir(os.path.dirname(os.path.abspath(path)), 0o755)
     owner = (current.uid, current.gid)
     saved = None
-    if backup and current.exists:
-        saved = backup_path(path)
-        with open(path, "rb") as fh:
-            fs.atomic_write(saved, fh.read(), mode=current.mode, owner=owner)
-    fs.atomic_write(path, dumps(doc), mode=current.mode, owner=owner)
+    try:
+        fs.ensure_dir(os.path.dirname(os.path.abspath(path)), 0o755)
+        if backup and current.exists:
+            saved = backup_path(path)
+            with open(path, "rb") as fh:
+                fs.atomic_write(saved, fh.read(), mode=current.mode, owner=owner)
+        fs.atomic_write(path, dumps(doc), mode=current.mode, owner=owner)
+    except OSError as exc:  # the file is as it was: atomic_write removed its temporary file
+        where = f" ({exc.filename})" if exc.filename and exc.filename != path else ""
+        raise ConfigError(path, None, f"cannot write{where}: {exc.strerror or exc}; the file was left as it "
+                                      "was") from None
     return saved
