@@ -122,3 +122,20 @@ def test_the_engine_loads_what_the_module_writes(path, tmp_path) -> None:
     engine = api.Engine.open(data_root=root, config_path=path)
     assert engine.config.insecure_registries.matches("10.1.2.3:5000")
     assert engine.config.get("log-opts") == {"max-size": "10m"}
+
+
+def test_pending_changes_name_real_containers(busybox_rootfs, tmp_path) -> None:
+    """The containers of the data root the file named before the change (a created one counts: it keeps the
+    resolv.conf written at create)."""
+    from tests.support.cli import scratch_with_busybox
+
+    b = scratch_with_busybox(tmp_path / "engine", busybox_rootfs, "bb:latest")
+    b("create", "--name", "web", "bb:latest", "true")
+    try:
+        svc = api.daemon_config(b.config, data_root=b.root)
+        res = svc.configure({"dns": ["192.0.2.53"], "registry-mirrors": ["https://m.example"]}, check_mode=True)
+        assert [(p["key"], p["containers"]) for p in res.pending_changes] == [("dns", ["web"])]
+        assert "recreate" in res.pending_changes[0]["how"]
+    finally:
+        b("rm", "-f", "web")
+    assert api.daemon_config(b.config, data_root=b.root).configure({"dns": ["192.0.2.53"]}).pending_changes == ()
