@@ -17,7 +17,7 @@ DAEMON_CONFIG_OPTIONS = OptionTable(
         Option("path", kind="path", default=DEFAULT_CONFIG, aliases=("config_path",),
                doc="The daemon.json to manage: the engine's, or another such as /etc/docker/daemon.json."),
         Option("config", kind="dict", doc="daemon.json keys and values: merged key by key, or the whole file."),
-        Option("keys", kind="list", elements="str", doc="state=absent: the keys to remove."),
+        Option("keys", kind="list", elements="str", no_log=False, doc="state=absent: the keys to remove."),
         Option("state", default="present", choices=STATES, doc="present: set config; absent: remove keys."),
         Option("replace", kind="bool", default=False, doc="Replace the whole file with config."),
         Option("allow_unknown_keys", kind="bool", default=False,
