@@ -18,10 +18,9 @@ MODULE = "berth.engine.daemon_config"
 
 
 @pytest.fixture
-def conf(tmp_path: t.Any) -> str:
-    etc = tmp_path / "etc" / "berth"
-    etc.mkdir(parents=True)
-    return str(etc / "daemon.json")
+def conf(berth_config: t.Callable[..., str]) -> str:
+    """``<tmp>/etc/berth/daemon.json`` ({"data-root": berth_root}): the engine configuration the tests rewrite."""
+    return berth_config()
 
 
 @pytest.fixture

@@ -29,10 +29,9 @@ def private_registry() -> t.Iterator[Registry]:
 
 
 @pytest.fixture
-def conf(tmp_path: t.Any) -> str:
-    etc = tmp_path / "etc" / "berth"
-    etc.mkdir(parents=True)
-    return str(etc / "daemon.json")
+def conf(berth_config: t.Callable[..., str]) -> str:
+    """``<tmp>/etc/berth/daemon.json`` ({"data-root": berth_root}): auth.json goes beside it."""
+    return berth_config()
 
 
 @pytest.fixture
