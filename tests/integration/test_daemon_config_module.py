@@ -17,17 +17,6 @@ pytestmark = [pytest.mark.integration]
 MODULE = "berth.engine.daemon_config"
 
 
-@pytest.fixture
-def conf(berth_config: t.Callable[..., str]) -> str:
-    """``<tmp>/etc/berth/daemon.json`` ({"data-root": berth_root}): the engine configuration the tests rewrite."""
-    return berth_config()
-
-
-@pytest.fixture
-def defaults(conf: str, berth_root: str) -> dict[str, str]:
-    return {"data_root": berth_root, "config_path": conf}
-
-
 def load(path: str) -> t.Any:
     with open(path) as fh:
         return json.load(fh)
@@ -41,7 +30,8 @@ def triplet(run_playbook: t.Any, defaults: dict[str, str], args: dict[str, t.Any
     return predicted, applied["x"], applied["again"]
 
 
-def test_merge_remove_replace(run_playbook: t.Any, defaults: dict[str, str], conf: str) -> None:
+def test_merge_remove_replace(run_playbook: t.Any, berth_defaults: dict[str, str]) -> None:
+    conf, defaults = berth_defaults["config_path"], berth_defaults
     with open(conf, "w") as fh:
         json.dump({"debug": False, "dns": ["192.0.2.1"]}, fh)
     merge = {"config": {"registry-mirrors": ["https://mirror.example.com"], "dns": ["192.0.2.53"],
@@ -69,8 +59,9 @@ def test_merge_remove_replace(run_playbook: t.Any, defaults: dict[str, str], con
     assert load(conf) == {"debug": True}
 
 
-def test_validation_errors_name_the_key_and_write_nothing(run_playbook: t.Any, defaults: dict[str, str],
-                                                          conf: str) -> None:
+def test_validation_errors_name_the_key_and_write_nothing(run_playbook: t.Any,
+                                                          berth_defaults: dict[str, str]) -> None:
+    conf, defaults = berth_defaults["config_path"], berth_defaults
     with open(conf, "w") as fh:
         json.dump({"dns": ["192.0.2.1"]}, fh)
     before = open(conf).read()
@@ -90,7 +81,8 @@ def test_validation_errors_name_the_key_and_write_nothing(run_playbook: t.Any, d
     assert open(conf).read() == before
 
 
-def test_invalid_file_untouched_unless_force(run_playbook: t.Any, defaults: dict[str, str], conf: str) -> None:
+def test_invalid_file_untouched_unless_force(run_playbook: t.Any, berth_defaults: dict[str, str]) -> None:
+    conf, defaults = berth_defaults["config_path"], berth_defaults
     broken = '{\n  "dns": ["192.0.2.1"],\n}\n'
     with open(conf, "w") as fh:
         fh.write(broken)

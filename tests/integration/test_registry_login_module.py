@@ -28,17 +28,6 @@ def private_registry() -> t.Iterator[Registry]:
         yield reg
 
 
-@pytest.fixture
-def conf(berth_config: t.Callable[..., str]) -> str:
-    """``<tmp>/etc/berth/daemon.json`` ({"data-root": berth_root}): auth.json goes beside it."""
-    return berth_config()
-
-
-@pytest.fixture
-def defaults(conf: str, berth_root: str) -> dict[str, str]:
-    return {"data_root": berth_root, "config_path": conf}
-
-
 def secrets_in_readable_files(top: str, inputs: t.Sequence[str] = ()) -> list[str]:
     """Files under *top* that others may read and that hold the password, plain or in base64, except the
     test's own *inputs* (the playbooks, where a real one would take the password from a vault)."""
@@ -61,8 +50,9 @@ def secrets_in_readable_files(top: str, inputs: t.Sequence[str] = ()) -> list[st
     return found
 
 
-def test_login_idempotent_logout(run_playbook: t.Any, defaults: dict[str, str], conf: str,
+def test_login_idempotent_logout(run_playbook: t.Any, berth_defaults: dict[str, str],
                                  private_registry: Registry, tmp_path: t.Any) -> None:
+    conf, defaults = berth_defaults["config_path"], berth_defaults
     host = private_registry.host
     auth = os.path.join(os.path.dirname(conf), "auth.json")
     login = {"registry_url": f"http://{host}/v2/", "username": USER, "password": PASSWORD}
