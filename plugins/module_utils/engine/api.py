@@ -60,6 +60,8 @@ def daemon_config(path: str | None = None, data_root: str | None = None,
     def containers(before: t.Mapping[str, t.Any]) -> list[str]:
         config = DaemonConfig(path=path, raw=dict(before))
         root = data_root or config.data_root or DEFAULT_ROOT
+        if not isinstance(root, str) or not os.path.isabs(root):
+            return []  # the file named no usable data root before: nothing can be there
         engine = Engine(config, os.path.normpath(root), lock_timeout)
         if not os.path.isdir(engine.layout.containers_dir):
             return []
