@@ -136,6 +136,8 @@ def test_login_pull_logout(berth: Berth, auth_registry: t.Any, busybox_layout: t
     ok = berth("login", "-u", "berth", "--password-stdin", host, input=auth_registry.password + "\n")
     assert ok.out == "Login Succeeded\n" and auth_json in ok.err
     assert os.stat(auth_json).st_mode & 0o777 == 0o600
+    lock = os.path.join(os.path.dirname(auth_json), ".auth.json.lock")  # changed under the lock (one place)
+    assert os.stat(lock).st_mode & 0o777 == 0o600
     assert json.load(open(auth_json))["auths"][host]["auth"]
     berth("pull", str(pushed))
     assert berth("logout", host).out == f"Removing login credentials for {host}\n"

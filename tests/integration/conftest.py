@@ -45,6 +45,13 @@ def _ansible_playbook() -> str:
 
 
 @pytest.fixture
+def berth_defaults(berth_config: t.Callable[..., str], berth_root: str) -> dict[str, str]:
+    """``module_defaults`` for ``group/berth.engine.berth``: the test's data root and its
+    ``<tmp>/etc/berth/daemon.json`` (``{"data-root": berth_root}``; auth.json goes beside it)."""
+    return {"data_root": berth_root, "config_path": berth_config()}
+
+
+@pytest.fixture
 def run_playbook(tmp_path: t.Any, berth_root: str) -> t.Callable[..., PlaybookResult]:
     if not os.path.exists(SYSTEM_PYTHON):
         pytest.skip(f"{SYSTEM_PYTHON} is missing")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import typing as t
 
     from .services.containers import ContainerService
+    from .services.daemon_config import DaemonConfigService
     from .services.images import ImageService
     from .services.system import SystemService
     from .store.images import ImageStore
@@ -44,7 +45,30 @@ def __getattr__(name: str) -> t.Any:
     return getattr(mod, name)
 
 
-__all__ = ["Engine"]  # and, served by __getattr__ on first use, the names in _LAZY
+__all__ = ["Engine", "daemon_config"]  # and, served by __getattr__ on first use, the names in _LAZY
+
+
+def daemon_config(path: str | None = None, data_root: str | None = None,
+                  lock_timeout: float | None = 600.0) -> DaemonConfigService:
+    """The engine configuration file *path* (default ``/etc/berth/daemon.json``) to change, whether or not
+    the engine could load it now (an invalid file is what it may have to repair). The containers its
+    changes may concern are looked up in *data_root*, else the ``data-root`` the file had before."""
+    from .services.daemon_config import DaemonConfigService
+
+    path = path or DEFAULT_CONFIG
+
+    def containers(before: t.Mapping[str, t.Any]) -> list[str]:
+        config = DaemonConfig(path=path, raw=dict(before))
+        root = data_root or config.data_root or DEFAULT_ROOT
+        if not isinstance(root, str) or not os.path.isabs(root):
+            return []  # the file named no usable data root before: nothing can be there
+        engine = Engine(config, os.path.normpath(root), lock_timeout)
+        if not os.path.isdir(engine.layout.containers_dir):
+            return []
+        trust.secure_root(engine.layout)
+        return sorted(c["Names"][0].lstrip("/") for c in engine.containers.list(all=True))
+
+    return DaemonConfigService(path, containers)
 
 
 class Engine:

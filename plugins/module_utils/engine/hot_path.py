@@ -46,6 +46,7 @@ MODULES = frozenset({
     "engine.core.locks",
     "engine.core.reference",
     "engine.core.trust",
+    "engine.core.units",
     "engine.core.value",
     "engine.errors",
     "engine.options",

@@ -25,8 +25,8 @@ def option_spec(opt: Option) -> dict[str, t.Any]:
         spec["choices"] = list(opt.choices)
     if opt.aliases:
         spec["aliases"] = list(opt.aliases)
-    if opt.no_log:
-        spec["no_log"] = True
+    if opt.no_log is not None:
+        spec["no_log"] = opt.no_log
     return spec
 
 

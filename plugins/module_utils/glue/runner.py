@@ -31,6 +31,8 @@ if t.TYPE_CHECKING:
 class TaskContext:
     """What a task function gets: the engine, the validated parameters and the run mode."""
 
+    #: None for a task that opens no engine (``run_task(..., open_engine=False)``: daemon_config, which may
+    #: have to repair a configuration the engine cannot load)
     engine: Engine
     params: t.Mapping[str, t.Any]
     check_mode: bool = False
@@ -41,13 +43,13 @@ class TaskContext:
         self.warnings.append(message)
 
 
-def run_task(module_cls: t.Any, options: OptionTable, task: TaskFunction) -> None:
+def run_task(module_cls: t.Any, options: OptionTable, task: TaskFunction, open_engine: bool = True) -> None:
     """Build the module, run the task function against the engine, exit or fail.  Never returns.
     The module file imports *task* itself: a static import, so AnsiballZ ships the task's code."""
     module = module_cls(**module_kwargs(options))
     name = getattr(task, "__name__", "task")
     try:
-        result = _run(module, task)
+        result = _run(module, task, open_engine)
     except EngineError as exc:
         module.fail_json(msg=str(exc))
         raise  # fail_json exits; only a fake module gets here
@@ -60,11 +62,11 @@ def run_task(module_cls: t.Any, options: OptionTable, task: TaskFunction) -> Non
     module.exit_json(**result)
 
 
-def _run(module: t.Any, func: TaskFunction) -> dict[str, t.Any]:
+def _run(module: t.Any, func: TaskFunction, open_engine: bool = True) -> dict[str, t.Any]:
     from ..engine.api import Engine
 
     params = module.params
-    engine = Engine.open(**engine_kwargs(params))
+    engine = Engine.open(**engine_kwargs(params)) if open_engine else t.cast("Engine", None)
     ctx = TaskContext(
         engine=engine,
         params=params,

@@ -38,6 +38,17 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
     "debug": ((bool,), False),
     "features": ((dict,), {}),
     "userns-remap": ((str,), ""),
+    "no-new-privileges": ((bool,), False),
+    "default-ulimits": ((dict,), {}),
+    "default-cgroupns-mode": ((str,), "private"),
+    # Docker's keys that Berth accepts and keeps, but does not act on (NOT_ACTED_ON says why)
+    "fixed-cidr": ((str,), None),
+    "default-address-pools": ((list,), []),
+    "live-restore": ((bool,), False),
+    "storage-driver": ((str,), None),
+    "exec-opts": ((list,), []),
+    "log-level": ((str,), "info"),
+    "experimental": ((bool,), False),
 }
 
 #: Keys the engine accepts (so a daemon.json written for dockerd loads) but does not act on yet, and why;
@@ -48,6 +59,13 @@ NOT_ACTED_ON: dict[str, str] = {
     "mtu": "there is no bridge networking yet",
     "debug": "there is no daemon to run in debug mode (use berth --debug)",
     "features": "no optional feature can be switched on or off",
+    "fixed-cidr": "there is no bridge networking yet",
+    "default-address-pools": "there is no bridge networking yet",
+    "live-restore": "containers never depend on a daemon: they always keep running",
+    "storage-driver": "images are always stored on overlay",
+    "exec-opts": "cgroups are always managed with cgroupfs",
+    "log-level": "there is no daemon log (use berth --debug)",
+    "experimental": "there are no experimental features",
 }
 
 
@@ -268,6 +286,82 @@ def _userns_remap(path: str, key: str, value: str) -> None:
         raise ConfigError(path, key, f"{value!r}: {exc}") from None
 
 
+def _bip(path: str, key: str, value: str) -> None:
+    """Docker's ``bip``: the bridge's own address with the prefix of its subnet (``192.168.1.1/24``)."""
+    import ipaddress
+
+    try:
+        iface = ipaddress.ip_interface(value)
+    except ValueError:
+        raise ConfigError(path, key, f"{value!r} is not an address with a prefix length in CIDR form "
+                                     "(e.g. 192.168.1.1/24)") from None
+    if "/" not in value or iface.version != 4:
+        raise ConfigError(path, key, f"{value!r} must be an IPv4 address with a prefix length (e.g. 192.168.1.1/24)")
+    if iface.network.prefixlen < 31 and iface.ip in (iface.network.network_address, iface.network.broadcast_address):
+        raise ConfigError(path, key, f"{value!r}: the bridge needs a host address of {iface.network}, not its "
+                                     "network or broadcast address")
+
+
+def _cidr(path: str, key: str, value: str) -> None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ConfigError(path, key, f"{value!r} is not a valid CIDR (e.g. 172.17.1.0/24)") from None
+    if "/" not in value:
+        raise ConfigError(path, key, f"{value!r} is not a valid CIDR: it has no prefix length (e.g. 172.17.1.0/24)")
+
+
+def _pools(path: str, key: str, value: list) -> None:
+    """``[{"base": CIDR, "size": N}, ...]``: each base a subnet, each size a prefix length inside it, and
+    no two bases overlapping (a subnet handed out from one would collide with the other's)."""
+    import ipaddress
+
+    seen: list[tuple[int, t.Any]] = []
+    for i, pool in enumerate(value):
+        where = f"{key}[{i}]"
+        if not isinstance(pool, dict) or set(pool) != {"base", "size"}:
+            raise ConfigError(path, where, f"must be an object with exactly base and size, got {pool!r}")
+        try:
+            base = ipaddress.ip_network(str(pool["base"]), strict=True)
+        except ValueError as exc:
+            raise ConfigError(path, f"{where}.base", f"{pool['base']!r} is not a subnet in CIDR form ({exc})") from None
+        size = pool["size"]
+        if isinstance(size, bool) or not isinstance(size, int) or not base.prefixlen <= size <= base.max_prefixlen:
+            raise ConfigError(path, f"{where}.size", f"{size!r} must be a prefix length from {base.prefixlen} to "
+                                                     f"{base.max_prefixlen}")
+        for j, other in seen:
+            if other.version == base.version and other.overlaps(base):
+                raise ConfigError(path, where, f"base {base} overlaps {key}[{j}] (base {other})")
+        seen.append((i, base))
+
+
+def _log_opts(path: str, key: str, value: dict) -> None:
+    """Docker's ``log-opts`` is a map of strings; ``max-size`` and ``max-file`` are checked as containers
+    read them (``core.units``), so a bad size fails here rather than at the next ``create``."""
+    for opt, val in value.items():
+        if not isinstance(val, str):
+            raise ConfigError(path, f"{key}.{opt}", f"must be a string, as in Docker, got {val!r}")
+    if "max-size" in value:
+        from ..core import units
+
+        try:
+            if units.parse_size(value["max-size"]) == 0:
+                raise ValueError("must be more than 0 (leave it out for no rotation)")
+        except ValueError as exc:
+            raise ConfigError(path, f"{key}.max-size", f"{value['max-size']!r}: {exc}") from None
+    if "max-file" in value:
+        text = value["max-file"]
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(path, f"{key}.max-file", f"{text!r}: must be a whole number of at least 1")
+
+
+def _cgroupns(path: str, key: str, value: str) -> None:
+    if value not in ("private", "host"):
+        raise ConfigError(path, key, f"{value!r}: must be private or host")
+
+
 def _mtu(path: str, key: str, value: int) -> None:
     if not 68 <= value <= 65535:
         raise ConfigError(path, key, f"{value} is outside 68..65535")
@@ -286,4 +380,10 @@ _CHECKS: dict[str, t.Callable[[str, str, t.Any], None]] = {
     "mtu": _mtu,
     "labels": _str_list,
     "userns-remap": _userns_remap,
+    "bip": _bip,
+    "fixed-cidr": _cidr,
+    "default-address-pools": _pools,
+    "log-opts": _log_opts,
+    "default-cgroupns-mode": _cgroupns,
+    "exec-opts": _str_list,
 }

@@ -32,11 +32,12 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str, data: bytes | str, mode: int = 0o644, fsync: bool = True) -> None:
+def atomic_write(path: str, data: bytes | str, mode: int = 0o644, fsync: bool = True,
+                 owner: tuple[int, int] | None = None) -> None:
     """Write *data* to *path* so readers see either the old or the new content.
 
     The data goes to a temporary file in the same directory, is fsynced, then
-    renamed over *path*.
+    renamed over *path*; with *owner* (uid, gid) the file gets that owner first.
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -49,6 +50,8 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644, fsync: bool = 
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
+            if owner is not None:
+                os.fchown(fd, owner[0], owner[1])
             os.fchmod(fd, mode)
             if fsync:
                 os.fsync(fd)

@@ -53,7 +53,7 @@ class Option(Value):
     __slots__ = _fields = ("name", "kind", "elements", "default", "choices", "aliases", "required", "no_log",
                            "comparison", "comparison_type", "doc", "cli")
     _defaults = {"kind": "str", "elements": None, "default": None, "choices": None, "aliases": (),
-                 "required": False, "no_log": False, "comparison": None, "comparison_type": None, "doc": "",
+                 "required": False, "no_log": None, "comparison": None, "comparison_type": None, "doc": "",
                  "cli": None}
 
     name: str
@@ -63,7 +63,8 @@ class Option(Value):
     choices: tuple[t.Any, ...] | None
     aliases: tuple[str, ...]
     required: bool
-    no_log: bool
+    #: True for a secret; False says so explicitly (a name validate-modules takes for a secret, e.g. ``keys``)
+    no_log: bool | None
     comparison: str | None
     comparison_type: str | None
     doc: str

@@ -9,6 +9,7 @@ expires) or ``Basic``. Secrets never appear in messages, ``repr`` or exceptions.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import os
@@ -137,6 +138,24 @@ class Credentials:
         doc = dict(self._extra)
         doc["auths"] = auths
         return doc
+
+    @classmethod
+    @contextlib.contextmanager
+    def update(cls, path: str, timeout: float | None = 600.0) -> t.Iterator["Credentials"]:
+        """``with Credentials.update(path) as creds:`` change the logins of *path*; saved at the end of the
+        block when they changed. Loaded and saved under a lock (``.<name>.lock`` beside the file), so two
+        logins at once both stay: without it each would write back what it read, without the other's."""
+        from ..core import fs
+        from ..core.locks import flock
+
+        directory = os.path.dirname(os.path.abspath(path))
+        fs.ensure_dir(directory, 0o700)
+        with flock(os.path.join(directory, f".{os.path.basename(path)}.lock"), timeout=timeout):
+            creds = cls.load(path)
+            before = creds.to_dict()
+            yield creds
+            if creds.to_dict() != before:
+                creds.save()
 
     def save(self, path: str | None = None) -> None:
         """Write atomically with mode 0600 (Docker's ``config.json`` layout)."""

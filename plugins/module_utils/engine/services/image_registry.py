@@ -78,33 +78,61 @@ class RegistryOps:
     def login(self, server: str | None, username: str, password: str) -> str:
         """``docker login``: check the credentials against *server* (Docker Hub when None), then store them
         in the credentials file (``auth.json`` beside the configuration, mode 0600). Returns the host."""
-        from ..registry.auth import Credentials, normalize_host
+        host, _changed = self.ensure_login(server, username, password, reauthorize=True)
+        return host
 
-        host = normalize_host(server or "docker.io")
-        if not host:
-            raise InvalidOption("server", server, "give a registry host[:port]")
+    def ensure_login(self, server: str | None, username: str, password: str, reauthorize: bool = False,
+                     dry_run: bool = False) -> tuple[str, bool]:
+        """The ``registry_login`` module: check the credentials against the registry's ``/v2/`` (a wrong
+        password raises ``AuthError`` and stores nothing), then store them unless they are stored already
+        (*reauthorize* stores them again all the same; *dry_run* stores nothing). Returns (host, whether the
+        stored credentials change)."""
+        from ..registry.auth import Credentials, Login
+
+        host = self._login_host(server)
         if not username:
             raise InvalidOption("username", username, "must not be empty")
         if not password:
             raise InvalidOption("password", "", "must not be empty")
+        stored = Credentials.load(self.config.auth_path).get(host)
+        same = stored == Login(username, password)
         self.registry().check_login(host, username, password)
-        creds = Credentials.load(self.config.auth_path)
-        creds.set(host, username, password)
-        creds.save()
+        if (same and not reauthorize) or dry_run:
+            return host, not same
+        with Credentials.update(self.config.auth_path) as creds:
+            creds.set(host, username, password)
         self._forget_registry()
-        return host
+        return host, not same
 
-    def logout(self, server: str | None) -> tuple[str, bool]:
+    def logout(self, server: str | None, dry_run: bool = False) -> tuple[str, bool]:
         """``docker logout``: drop the stored credentials for *server*; (host, whether there were any)."""
-        from ..registry.auth import Credentials, normalize_host
+        from ..registry.auth import Credentials
 
-        host = normalize_host(server or "docker.io")
-        creds = Credentials.load(self.config.auth_path)
-        removed = creds.remove(host)
+        host = self._login_host(server)
+        if dry_run:
+            return host, Credentials.load(self.config.auth_path).get(host) is not None
+        with Credentials.update(self.config.auth_path) as creds:
+            removed = creds.remove(host)
         if removed:
-            creds.save()
             self._forget_registry()
         return host, removed
+
+    def stored_login(self, server: str | None) -> tuple[str, str | None]:
+        """(host, the user name stored for it or None): never the password."""
+        from ..registry.auth import Credentials
+
+        host = self._login_host(server)
+        login = Credentials.load(self.config.auth_path).get(host)
+        return host, login.username if login else None
+
+    @staticmethod
+    def _login_host(server: str | None) -> str:
+        from ..registry.auth import normalize_host
+
+        host = normalize_host(server or "docker.io")
+        if not host:
+            raise InvalidOption("server", server, "give a registry host[:port]")
+        return host
 
     def _forget_registry(self) -> None:
         """The next registry call reads the credentials file again."""

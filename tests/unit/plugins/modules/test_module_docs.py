@@ -23,10 +23,12 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options.contai
     CONTAINER_INFO_OPTIONS,
     CONTAINER_TASK_OPTIONS,
 )
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.daemon import DAEMON_CONFIG_OPTIONS
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.image import (
     IMAGE_INFO_OPTIONS,
     IMAGE_OPTIONS,
 )
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.registry import REGISTRY_LOGIN_OPTIONS
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.model import OptionTable
 from ansible_collections.berth.engine.plugins.module_utils.glue.argspec import argument_spec
 from tests.support import REPO
@@ -42,6 +44,8 @@ TABLES: dict[str, OptionTable] = {
     "container": CONTAINER_TASK_OPTIONS,
     "container_info": CONTAINER_INFO_OPTIONS,
     "container_exec": CONTAINER_EXEC_OPTIONS,
+    "daemon_config": DAEMON_CONFIG_OPTIONS,
+    "registry_login": REGISTRY_LOGIN_OPTIONS,
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import posixpath
 
 from ...core.lazy import Pattern
+from ...core import units
 from ...errors import InvalidOption
 from .secrets import SECRET_MASK
 
@@ -40,7 +41,7 @@ DEFAULT_IPC_MODE = "private"
 MIN_MEMORY = 6 * 1024 * 1024
 #: Largest size in bytes: Docker's sizes are int64, and the kernel's page counters (memory.max,
 #: memory.limit_in_bytes ...) take at most LONG_MAX bytes (clamped to PAGE_COUNTER_MAX pages).
-MAX_SIZE = (1 << 63) - 1
+MAX_SIZE = units.MAX_SIZE
 #: Longest container name: the name is a file name in the data root (``names/<name>``, NAME_MAX 255).
 MAX_NAME_LENGTH = 255
 #: The kernel's largest CFS quota in microseconds (``max_cfs_runtime``: 2^44 - 1).
@@ -123,28 +124,20 @@ def int_range(low: int | None = None, high: int | None = MAX_INT32, *, zero: boo
     return norm
 
 
-_SIZE = Pattern(r"(?ai)^(\d{1,30}(?:\.\d{1,30})?) ?([kmgtp])?i?b?$")
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
 def size(value: t.Any, field: str) -> int:
-    """Docker's ``RAMInBytes``: ``512m``, ``1g``, ``1.5GB``, ``100`` -> bytes (binary multiples, truncated)."""
+    """Docker's ``RAMInBytes``: ``512m``, ``1g``, ``1.5GB``, ``100`` -> bytes (``core.units.parse_size``)."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
             _fail(field, value, "must not be negative")
-        n = value
-    elif not isinstance(value, str):
+        if value > MAX_SIZE:
+            _fail(field, value, f"too large: at most {MAX_SIZE} bytes (8 EiB), the kernel's limit")
+        return value
+    if not isinstance(value, str):
         _fail(field, value, "must be a size such as 512m or 1g")
-    else:
-        import fractions  # only when a size is given: keeps fractions/decimal off the no-op path
-
-        m = _SIZE.match(value.strip())
-        if not m:
-            _fail(field, value, "not a size: use a number with an optional unit b, k, m, g, t or p (e.g. 512m, 1.5g)")
-        n = int(fractions.Fraction(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
-    if n > MAX_SIZE:
-        _fail(field, value, f"too large: at most {MAX_SIZE} bytes (8 EiB), the kernel's limit")
-    return n
+    try:
+        return units.parse_size(value)
+    except ValueError as exc:
+        _fail(field, value, str(exc))
 
 
 def size_or_unlimited(value: t.Any, field: str) -> int:

@@ -71,6 +71,24 @@ def test_default_cidrs_follow_the_configured_ones_once(tmp_path) -> None:
         ({"data-root": "relative/dir"}, "data-root", "absolute"),
         ({"mtu": 10}, "mtu", "68..65535"),
         ({"regsitry-mirrors": []}, "regsitry-mirrors", "unknown configuration option"),
+        ({"bip": "192.168.1.1"}, "bip", "prefix length"),
+        ({"bip": "192.168.1.0/24"}, "bip", "network or broadcast"),
+        ({"bip": "300.1.1.1/24"}, "bip", "CIDR"),
+        ({"fixed-cidr": "10.1.0.0/33"}, "fixed-cidr", "not a valid CIDR"),
+        ({"fixed-cidr": "10.1.0.0"}, "fixed-cidr", "no prefix length"),
+        ({"default-address-pools": [{"base": "10.0.0.0/8"}]}, "default-address-pools[0]", "base and size"),
+        ({"default-address-pools": [{"base": "10.0.0.1/8", "size": 24}]}, "default-address-pools[0].base",
+         "not a subnet"),
+        ({"default-address-pools": [{"base": "10.0.0.0/16", "size": 8}]}, "default-address-pools[0].size",
+         "from 16 to 32"),
+        ({"default-address-pools": [{"base": "10.0.0.0/8", "size": 24}, {"base": "10.1.0.0/16", "size": 24}]},
+         "default-address-pools[1]", "overlaps default-address-pools[0]"),
+        ({"log-opts": {"max-size": "10q"}}, "log-opts.max-size", "not a size"),
+        ({"log-opts": {"max-size": "0"}}, "log-opts.max-size", "more than 0"),
+        ({"log-opts": {"max-size": 10}}, "log-opts.max-size", "must be a string"),
+        ({"log-opts": {"max-file": "0"}}, "log-opts.max-file", "at least 1"),
+        ({"default-cgroupns-mode": "shared"}, "default-cgroupns-mode", "private or host"),
+        ({"no-new-privileges": "yes"}, "no-new-privileges", "expected bool"),
     ],
 )
 def test_bad_values_name_key_and_value(tmp_path, raw, key, reason) -> None:
@@ -101,3 +119,18 @@ def test_keys_not_acted_on_are_reported() -> None:
         "/etc/d.json: 'features' is accepted but not acted on: no optional feature can be switched on or off",
     ]
     assert DaemonConfig.from_dict({"log-driver": "none", "log-opts": {}}).ignored() == []
+
+
+def test_keys_spec_py_reads_are_in_the_table() -> None:
+    """supervisor/spec.py reads these three: a file that sets them loads (it was refused as unknown)."""
+    cfg = DaemonConfig.from_dict({"no-new-privileges": True, "default-cgroupns-mode": "host",
+                                  "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}}})
+    assert cfg.get("no-new-privileges") is True and cfg.get("default-cgroupns-mode") == "host"
+    assert cfg.ignored() == []
+
+
+def test_good_network_and_log_values_load() -> None:
+    DaemonConfig.from_dict({"bip": "192.168.1.1/24", "fixed-cidr": "192.168.1.0/25",
+                            "default-address-pools": [{"base": "10.10.0.0/16", "size": 24},
+                                                      {"base": "10.11.0.0/16", "size": 24}],
+                            "log-opts": {"max-size": "10m", "max-file": "3", "tag": "x"}})

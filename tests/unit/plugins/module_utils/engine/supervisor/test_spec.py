@@ -521,6 +521,18 @@ def test_daemon_settings_and_unknown_keys() -> None:
     assert ns_types(s)["cgroup"] is None  # default-cgroupns-mode is not in the schema: private
 
 
+def test_daemon_json_keys_spec_reads() -> None:
+    """The three keys spec.py reads come from a real, validated daemon.json (they were refused as unknown)."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.config.daemon import DaemonConfig
+
+    daemon = DaemonConfig.from_dict({"no-new-privileges": True, "default-cgroupns-mode": "host",
+                                     "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}}})
+    s = spec.build({"command": ["sh"]}, {}, daemon, container_id=CID, rootfs="/r", arch="amd64", kernel=(6, 1))
+    assert s["process"]["noNewPrivileges"] is True
+    assert "cgroup" not in ns_types(s)
+    assert {"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048} in s["process"]["rlimits"]
+
+
 def test_build_is_pure(monkeypatch: pytest.MonkeyPatch) -> None:
     """No file is opened: the caller passes everything the host knows."""
 
