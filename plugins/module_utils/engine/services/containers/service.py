@@ -96,6 +96,10 @@ class ContainerService:
     def users_of_image(self, image_id: str) -> list[str]:
         return records.users_of_image(self, image_id)
 
+    def volume_users(self) -> dict[str, list[tuple[str, bool]]]:
+        """Volume name -> ``(container name, active)`` of the containers that mount it."""
+        return records.volume_users(self)
+
     def remapped_layers_in_use(self) -> set[tuple[str, str]]:
         return records.remapped_layers_in_use(self)
 
