@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from ..errors import NotFound, VolumeInUse
-from ..volumes import LocalVolumes, Volume, check_driver, check_name
+from ..volumes import LocalVolumes, Volume, check_driver, check_driver_options, check_labels, check_name
 from . import filters as filters_
 
 if t.TYPE_CHECKING:
@@ -31,6 +31,15 @@ class VolumeService:
         check_driver(driver)
         volume, _created = self.volumes.create(name, labels=labels, options=driver_options)
         return self._inspect(volume)
+
+    def check(self, name: str | None = None, driver: str | None = None,
+              driver_options: t.Mapping[str, t.Any] | None = None, labels: t.Mapping[str, t.Any] | None = None) -> None:
+        """What :meth:`create` checks, writing nothing (check mode)."""
+        if name is not None:
+            check_name(name)
+        check_driver(driver)
+        check_driver_options(dict(driver_options or {}))
+        check_labels(dict(labels or {}))
 
     def exists(self, name: str) -> bool:
         return self.volumes.exists(check_name(name))

@@ -28,6 +28,9 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options.image 
     IMAGE_OPTIONS,
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.model import OptionTable
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.volume import (
+    VOLUME_INFO_OPTIONS, VOLUME_OPTIONS,
+)
 from ansible_collections.berth.engine.plugins.module_utils.glue.argspec import argument_spec
 from tests.support import REPO
 
@@ -42,6 +45,8 @@ TABLES: dict[str, OptionTable] = {
     "container": CONTAINER_TASK_OPTIONS,
     "container_info": CONTAINER_INFO_OPTIONS,
     "container_exec": CONTAINER_EXEC_OPTIONS,
+    "volume": VOLUME_OPTIONS,
+    "volume_info": VOLUME_INFO_OPTIONS,
 }
 
 
