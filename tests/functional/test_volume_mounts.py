@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 import typing as t
 
 import pytest
@@ -17,6 +16,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.errors import 
     EngineError, InvalidOption, VolumeInUse,
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
+from tests.support.attached import run_attached
 
 pytestmark = pytest.mark.functional
 
@@ -65,30 +65,9 @@ def run(eng: Engine, script: str, image: str = "bb:1", name: str | None = None, 
         **params: t.Any) -> tuple[int, str, str]:
     """An attached ``sh -c script``; returns (exit code, stdout, stderr)."""
     opts = normalise_options({"image": image, "command": ["sh", "-c", script], **params})
-    r_out, w_out = os.pipe()
-    r_err, w_err = os.pipe()
-    chunks: dict[int, list[bytes]] = {r_out: [], r_err: []}
-
-    def drain(fd: int) -> None:
-        while True:
-            data = os.read(fd, 65536)
-            if not data:
-                break
-            chunks[fd].append(data)
-
-    threads = [threading.Thread(target=drain, args=(fd,)) for fd in (r_out, r_err)]
-    for th in threads:
-        th.start()
-    try:
-        res = eng.containers.run(opts, name=name, detach=False, stdio=Stdio(None, w_out, w_err), remove=remove)
-    finally:
-        os.close(w_out)
-        os.close(w_err)
-        for th in threads:
-            th.join(10)
-        os.close(r_out)
-        os.close(r_err)
-    return res.exit_code, b"".join(chunks[r_out]).decode(), b"".join(chunks[r_err]).decode()
+    res, out, err = run_attached(lambda w_out, w_err: eng.containers.run(
+        opts, name=name, detach=False, stdio=Stdio(None, w_out, w_err), remove=remove))
+    return res.exit_code, out, err
 
 
 def test_named_volume_outlives_its_container(eng: Engine) -> None:
@@ -133,8 +112,8 @@ def test_nocopy_and_bind_and_ro(eng: Engine, tmp_path: t.Any) -> None:
 def test_tmpfs_mount_keeps_its_size(eng: Engine) -> None:
     script = ("stat -c %a /t; dd if=/dev/zero of=/t/a bs=1k count=64 2>/dev/null && echo fits; "
               "dd if=/dev/zero of=/t/b bs=1k count=2048 2>/dev/null || echo full")
-    code, out, err = run(eng, script, mounts=[{"type": "tmpfs", "target": "/t", "tmpfs_size": "1m",
-                                                "tmpfs_mode": "0700"}])
+    tmpfs = {"type": "tmpfs", "target": "/t", "tmpfs_size": "1m", "tmpfs_mode": "0700"}
+    code, out, err = run(eng, script, mounts=[tmpfs])
     assert (code, out) == (0, "700\nfits\nfull\n"), err
 
 

@@ -7,7 +7,7 @@ import typing as t
 from ...engine.errors import EngineError
 from .. import render
 from ..context import UsageError
-from .images import _filters, confirm
+from .images import _filters, _format, confirm, inspect_each
 
 if t.TYPE_CHECKING:
     from ..context import Context
@@ -59,23 +59,12 @@ def ls(ctx: Context) -> int:
         rows = [["DRIVER", "VOLUME NAME"]] + [[v["Driver"], v["Name"]] for v in found]
         ctx.stdout.write(render.table(rows))
         return 0
-    try:
-        ctx.stdout.write(render.format_rows(fmt, [_item(v) for v in found], _HEADERS))
-    except render.TemplateError as exc:
-        raise UsageError(f"template parsing error: {exc}", a._parser.prog) from None
+    ctx.stdout.write(_format(fmt, [_item(v) for v in found], _HEADERS, a._parser.prog))
     return 0
 
 
 def inspect(ctx: Context) -> int:
-    found = []
-    rc = 0
-    for name in ctx.args.names:
-        try:
-            found.append(ctx.engine.volumes.inspect(name))
-        except EngineError as exc:
-            rc = ctx.error(exc)
-    ctx.out_inspected(found)
-    return rc
+    return inspect_each(ctx, ctx.engine.volumes.inspect)
 
 
 def rm(ctx: Context) -> int:

@@ -89,7 +89,7 @@ class VolumeService:
         if running:
             raise VolumeInUse(name, running, "running")
         if users and not force:
-            raise VolumeInUse(name, [c for c, _ in users], "stopped: remove the containers, or use force")
+            raise VolumeInUse(name, [c for c, dummy in users], "stopped: remove the containers, or use force")
         self.volumes.remove(name)
         return True
 
@@ -121,4 +121,3 @@ class VolumeService:
     def disk_usage(self) -> list[dict[str, t.Any]]:
         """``system df``'s Volumes: every volume with its UsageData."""
         return self.list(usage=True)
-

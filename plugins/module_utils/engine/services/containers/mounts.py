@@ -39,7 +39,7 @@ def resolve(svc: ContainerService, opts: t.Mapping[str, t.Any], image_cfg: t.Map
     """The record's ``Mounts`` for *opts* and the image config *image_cfg*; with *dry* nothing is created
     (check mode: a volume that would be made is named ``<new>``, a missing ``-v`` host path stays missing)."""
     requested = [(m, "volumes") for m in opts.get("volumes") or ()] + [(m, "mounts") for m in opts.get("mounts") or ()]
-    taken = {m["target"] for m, _ in requested} | set(opts.get("tmpfs") or {})
+    taken = {m["target"] for m, dummy in requested} | set(opts.get("tmpfs") or {})
     out: list[dict[str, t.Any]] = []
     for ref in opts.get("volumes_from") or ():
         name, _sep, mode = ref.rpartition(":")

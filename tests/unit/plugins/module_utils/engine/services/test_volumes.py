@@ -44,7 +44,10 @@ def test_list_filters(svc: VolumeService, users: dict) -> None:
     svc.create("db-data", labels={"app": "db"})
     anon = svc.create()["Name"]
     users["db-data"] = [("db", True)]
-    names = lambda **f: sorted(v["Name"] for v in svc.list(filters=f))  # noqa: E731
+
+    def names(**f: t.Any) -> list[str]:
+        return sorted(v["Name"] for v in svc.list(filters=f))
+
     assert names(dangling=True) == sorted([anon, "web-data"])
     assert names(dangling="false") == ["db-data"]
     assert names(name="data") == ["db-data", "web-data"]

@@ -62,7 +62,7 @@ def test_create_get_list_remove(vols: LocalVolumes, layout: Layout) -> None:
     again, created = vols.create("data", labels={"other": "x"})
     assert not created and again == volume  # an existing volume is returned as it is (Docker)
     assert os.stat(layout.volume_record("data")).st_mode & 0o777 == 0o600
-    anon, _ = vols.create(None)
+    anon, dummy = vols.create(None)
     assert anon.anonymous and anon.labels == {ANONYMOUS_LABEL: ""} and len(anon.name) == 64
     assert [v.name for v in vols.list()] == sorted(["data", anon.name])
     vols.remove("data")
@@ -91,8 +91,8 @@ def test_bad_driver_options(options: dict, field: str) -> None:
 
 
 def test_good_driver_options() -> None:
-    assert check_driver_options({"type": "tmpfs", "o": "size=64m,mode=1777"}) == {"o": "size=64m,mode=1777",
-                                                                                 "type": "tmpfs"}
+    tmpfs = {"type": "tmpfs", "o": "size=64m,mode=1777"}
+    assert check_driver_options(tmpfs) == {"o": "size=64m,mode=1777", "type": "tmpfs"}
     assert check_driver_options({"type": "none", "o": "bind", "device": "/srv"})["device"] == "/srv"
     assert check_driver_options({"type": "xfs", "device": "/dev/sdb1"})["type"] == "xfs"
 
