@@ -164,3 +164,48 @@ def test_system_df_counts_volumes(eng: Engine) -> None:
     volumes = {v["Name"]: v["UsageData"] for v in eng.system.df()["Volumes"]}
     assert volumes["big"] == {"Size": 5000, "RefCount": 0}
     assert eng.system.prune()["SpaceReclaimed"] >= 0 and eng.volumes.exists("big")  # system prune keeps volumes
+
+
+RUNTIMES = ["berth", pytest.param("runc", marks=pytest.mark.skipif(not shutil.which("runc"), reason="runc missing"))]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_read_only_rootfs_with_volumes(eng: Engine, runtime: str) -> None:
+    """Mounts work on a read-only root file system, with berth-runtime's bundles and with runc's."""
+    script = "echo a > /data/f && echo data-rw; echo b > /etc/f 2>/dev/null || echo etc-ro; cat /data/f"
+    code, out, err = run(eng, script, image="data:1", read_only=True, runtime=runtime,
+                         volumes=[f"ro-{runtime}:/data"], mounts=[{"type": "tmpfs", "target": "/run/x"}])
+    assert (code, out) == (0, "data-rw\netc-ro\na\n"), err
+
+
+def _exec(eng: Engine, cid: str, script: str) -> str:
+    code, out, err = run_attached(lambda w_out, w_err: eng.containers.exec(
+        cid, ["sh", "-c", script], stdio=Stdio(None, w_out, w_err)))
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize("propagation, seen", [("rprivate", False), ("rslave", True)])
+def test_bind_propagation(eng: Engine, tmp_path: t.Any, propagation: str, seen: bool) -> None:
+    """A mount made on the host below a bind source after the start reaches an rslave bind, not an rprivate one."""
+    src = str(tmp_path / "shared")
+    os.makedirs(src + "/later")
+    subprocess.run(["mount", "--bind", src, src], check=True)
+    try:
+        subprocess.run(["mount", "--make-rshared", src], check=True)
+        opts = normalise_options({"image": "bb:1", "command": ["sleep", "60"],
+                                  "mounts": [{"type": "bind", "source": src, "target": "/h",
+                                              "propagation": propagation}]})
+        cid = eng.containers.create(opts, name=f"prop-{propagation}")
+        eng.containers.start(cid)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "later", src + "/later"], check=True)
+        try:
+            with open(src + "/later/marker", "w") as fh:
+                fh.write("from the host\n")
+            out = _exec(eng, cid, "cat /h/later/marker 2>/dev/null || echo unseen")
+            assert out == ("from the host\n" if seen else "unseen\n")
+        finally:
+            eng.containers.remove(cid, force=True)
+            subprocess.run(["umount", src + "/later"], check=True)
+    finally:
+        subprocess.run(["umount", "-l", src], check=True)

@@ -260,6 +260,14 @@ class LocalVolumes:
             err = (proc.stderr or b"").decode("utf-8", "replace").strip()
             raise VolumeError(name, step, err or f"{' '.join(argv)} exited with {proc.returncode}")
 
+    def let_traverse(self, name: str) -> None:
+        """Let other users pass through ``volumes/`` and the volume's directory (o+x, never read nor write):
+        a container's root under user namespaces is another user, and its runtime binds ``_data`` from there."""
+        for path in (self.layout.volumes_dir, self.layout.volume_dir(name)):
+            mode = os.stat(path).st_mode & 0o7777
+            if mode & 0o011 != 0o011:
+                os.chmod(path, mode | 0o011)
+
     def copied_up(self, name: str) -> bool:
         return os.path.exists(self.layout.volume_copied(name))
 

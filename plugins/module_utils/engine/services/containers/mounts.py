@@ -125,6 +125,8 @@ def prepare(svc: ContainerService, record: t.Any, rootfs: str) -> None:
         name = mount["Name"]
         if not svc.volumes.exists(name):
             svc.volumes.create(name)
+        if owner is not None:
+            svc.volumes.let_traverse(name)
         if svc.volumes.copied_up(name):
             svc.volumes.mountpoint(name)
             continue
