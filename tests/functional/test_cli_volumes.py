@@ -78,6 +78,9 @@ def test_run_with_volumes_and_rm_v(berth: Berth, tmp_path: t.Any) -> None:
 
 def test_system_prune_keeps_volumes_unless_asked(berth: Berth) -> None:
     b = berth
+    b("run", "--rm", "-v", "/gone", "-v", "named-stays:/n", IMAGE, "true")  # --rm: anonymous volumes go too
+    assert b("volume", "ls", "-q").out.split() == ["named-stays"]
+    b("volume", "rm", "named-stays")
     b("run", "--name", "gone", "-v", "/anon", IMAGE, "true")
     b("rm", "gone")
     (anon,) = b("volume", "ls", "-q", "-f", "dangling=true").out.split()

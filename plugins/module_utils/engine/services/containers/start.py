@@ -121,7 +121,14 @@ def run(
         on_start(cid, handle.monitor_pid)
     if detach:
         return RunResult(cid, record.name, None)
-    return RunResult(cid, record.name, wait_attached(handle))
+    code = wait_attached(handle)
+    if remove and code is not None and record.mounts:
+        # --rm takes the container's anonymous volumes too (docker does); the monitor removed the container
+        # before it reported the exit. A detached --rm container leaves them dangling (volume prune).
+        from .mounts import anonymous_volumes, remove_anonymous
+
+        remove_anonymous(svc, anonymous_volumes(record.mounts))
+    return RunResult(cid, record.name, code)
 
 
 def wait_attached(handle: t.Any) -> int | None:
