@@ -209,3 +209,21 @@ def test_bind_propagation(eng: Engine, tmp_path: t.Any, propagation: str, seen: 
             subprocess.run(["umount", src + "/later"], check=True)
     finally:
         subprocess.run(["umount", "-l", src], check=True)
+
+
+@pytest.mark.skipif(not shutil.which("mkfs.ext4"), reason="mkfs.ext4 missing")
+def test_block_device_volume(eng: Engine, tmp_path: t.Any) -> None:
+    """``type=ext4,device=…``: the file system is mounted on the volume at its first use (a file system image
+    stands in for the device: mount(8) sets up the loop device) and unmounted when the volume is removed."""
+    image = str(tmp_path / "disk.img")
+    with open(image, "wb") as fh:
+        fh.truncate(8 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True)
+    eng.volumes.create("disk", driver_options={"type": "ext4", "device": image})
+    code, out, err = run(eng, "echo on-disk > /d/f; grep -c ' /d ext4 ' /proc/mounts", volumes=["disk:/d"])
+    assert (code, out) == (0, "1\n"), err
+    eng.volumes.remove("disk")
+    if shutil.which("debugfs"):  # written to the device's file system, which outlives the volume
+        check = subprocess.run(["debugfs", "-R", "cat /f", image], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, check=False)
+        assert check.stdout == b"on-disk\n"
