@@ -10,7 +10,9 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
-from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidOption, NotFound, VolumeError
+from ansible_collections.berth.engine.plugins.module_utils.engine.errors import (
+    InvalidOption, NotFound, UntrustedPath, VolumeError,
+)
 from ansible_collections.berth.engine.plugins.module_utils.engine.volumes import (
     ANONYMOUS_LABEL, LocalVolumes, check_driver_options,
 )
@@ -68,6 +70,13 @@ def test_create_get_list_remove(vols: LocalVolumes, layout: Layout) -> None:
     vols.remove("data")
     assert not os.path.exists(layout.volume_dir("data"))
     with pytest.raises(NotFound, match="No such volume: data"):
+        vols.get("data")
+
+
+def test_a_record_others_could_write_is_refused(vols: LocalVolumes, layout: Layout) -> None:
+    vols.create("data")
+    os.chmod(layout.volume_record("data"), 0o666)
+    with pytest.raises(UntrustedPath, match="refusing to use volume record .*/volumes/data/volume.json"):
         vols.get("data")
 
 
