@@ -69,8 +69,8 @@ def _assert_nothing_left(root: str, ids: t.Set[str]) -> None:
 def run(eng: Engine, runtime: str, *command: str, **params: t.Any) -> tuple[int, str, str]:
     """An attached run; returns (exit code, stdout, stderr)."""
     opts = normalise_options({"image": "bb:1", "command": list(command), "runtime": runtime, **params})
-    res, out, err = run_attached(lambda w_out, w_err: eng.containers.run(opts, detach=False,
-                                                                     stdio=Stdio(None, w_out, w_err), remove=True))
+    res, out, err = run_attached(lambda w_out, w_err: eng.containers.run(
+        opts, detach=False, stdio=Stdio(None, w_out, w_err), remove=True))
     assert res.exit_code is not None
     return res.exit_code, out, err
 
