@@ -312,6 +312,34 @@ options:
       - tmpfs mounts, C(/path[:options]) with tmpfs mount options, for example V(/run) or V(/tmp:size=64m,mode=1777).
     type: list
     elements: str
+  volumes:
+    description:
+      - "Volumes and host directories to mount, C([SOURCE:]/path[:MODES]) as C(docker run -v) takes them:
+        V(data:/srv) mounts the named volume C(data) (created when missing), V(/srv/conf:/etc/app:ro) binds a
+        host directory (created when missing), a bare V(/cache) mounts a new anonymous volume."
+      - MODES is a comma-separated list of V(ro) or V(rw), V(nocopy) (volumes), and a propagation mode (host
+        directories) V(rprivate) (default), V(private), V(rshared), V(shared), V(rslave) or V(slave).
+      - The first mount of an empty volume copies what the image has at that path into it (owners, modes and
+        extended attributes), once; V(nocopy) skips that.
+      - Trailing slashes, default modes and the order of the list do not make the container differ.
+    type: list
+    elements: str
+  mounts:
+    description:
+      - Mounts in the C(docker run --mount) form, each a mapping with C(type) (V(volume), the default,
+        V(bind) or V(tmpfs)), C(target) (the path in the container), C(source) (a volume name, empty for an
+        anonymous volume; the host path of a bind, which must exist), C(read_only) (default V(false)).
+      - "Volumes take C(volume_options): C(nocopy) (bool) and C(labels) (for a volume created by the mount);
+        binds take C(propagation); tmpfs mounts take C(tmpfs_size) (for example V(64m)) and C(tmpfs_mode) (octal,
+        default V(1777))."
+      - No bind may cover the engine's data root.
+    type: list
+    elements: dict
+  volumes_from:
+    description:
+      - Containers whose volumes and mounts this container mounts too, C(NAME[:ro|rw]) (default V(rw)).
+    type: list
+    elements: str
   oom_killer:
     description:
       - Whether to B(disable) the OOM killer for the container (the meaning community.docker gives this option).
@@ -483,8 +511,14 @@ options:
     description:
       - With O(state=started) or O(state=healthy), whether the container is paused (its processes frozen).
     type: bool
+  keep_volumes:
+    description:
+      - Whether the container's anonymous volumes stay when the task removes the container (O(state=absent) or a
+        recreate). V(false) removes them with it, as C(docker rm -v) does; named volumes always stay.
+    type: bool
+    default: true
 notes:
-  - Bridge networking, published ports and volumes are not supported yet.
+  - Bridge networking and published ports are not supported yet.
 seealso:
   - module: berth.engine.container_info
   - module: berth.engine.container_exec

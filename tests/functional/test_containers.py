@@ -23,6 +23,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.errors import 
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
 from tests.support import require_tools
+from tests.support.attached import run_attached
 
 pytestmark = pytest.mark.functional
 
@@ -68,31 +69,10 @@ def _assert_nothing_left(root: str, ids: t.Set[str]) -> None:
 def run(eng: Engine, runtime: str, *command: str, **params: t.Any) -> tuple[int, str, str]:
     """An attached run; returns (exit code, stdout, stderr)."""
     opts = normalise_options({"image": "bb:1", "command": list(command), "runtime": runtime, **params})
-    r_out, w_out = os.pipe()
-    r_err, w_err = os.pipe()
-    chunks: dict[int, list[bytes]] = {r_out: [], r_err: []}
-
-    def drain(fd: int) -> None:
-        while True:
-            data = os.read(fd, 65536)
-            if not data:
-                break
-            chunks[fd].append(data)
-
-    threads = [threading.Thread(target=drain, args=(fd,)) for fd in (r_out, r_err)]
-    for th in threads:
-        th.start()
-    try:
-        res = eng.containers.run(opts, detach=False, stdio=Stdio(None, w_out, w_err), remove=True)
-    finally:
-        os.close(w_out)
-        os.close(w_err)
-        for th in threads:
-            th.join(10)
-        os.close(r_out)
-        os.close(r_err)
+    res, out, err = run_attached(lambda w_out, w_err: eng.containers.run(
+        opts, detach=False, stdio=Stdio(None, w_out, w_err), remove=True))
     assert res.exit_code is not None
-    return res.exit_code, b"".join(chunks[r_out]).decode(), b"".join(chunks[r_err]).decode()
+    return res.exit_code, out, err
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -257,6 +257,25 @@ def test_remapped_image_with_a_long_layer_stack(request: t.Any, env: Env, rootfs
 
 
 @pytest.mark.parametrize("layers", ["copies", "idmapped"])
+def test_volumes_of_a_remapped_container(request: t.Any, env: Env, layers: str) -> None:
+    """Copy-up keeps the owners the remapped container sees (the host sees the mapped ones), and a new empty
+    volume belongs to the mapped root, which can write to it."""
+    eng = request.getfixturevalue("remapped" if layers == "copies" else "idmapped")
+    cid = eng.containers.create(_opts(volumes=["tools:/bin", "fresh:/data"]), name="vols")
+    eng.containers.start(cid)
+    code, out = _exec(eng, cid, "stat -c %u:%g /bin/busybox /data; touch /bin/new /data/new && echo written")
+    assert (code, out.split()) == (0, ["0:0", "0:0", "written"]), out
+    tools, fresh = (eng.volumes.inspect(n)["Mountpoint"] for n in ("tools", "fresh"))
+    st = os.stat(os.path.join(tools, "busybox"))
+    assert (st.st_uid, st.st_gid) == (UID, GID)
+    st = os.stat(fresh)
+    assert (st.st_uid, st.st_gid) == (UID, GID)
+    eng.containers.remove(cid, force=True)
+    for name in ("tools", "fresh"):
+        eng.volumes.remove(name)
+
+
+@pytest.mark.parametrize("layers", ["copies", "idmapped"])
 def test_export_and_diff_show_the_containers_own_owners(request: t.Any, env: Env, layers: str) -> None:
     """docker export maps a remapped container's host IDs back to its own: root's files are 0:0 in the tar,
     whether the container runs, or is stopped and its layers are mounted just for the export."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import typing as t
 
 #: Flag kinds that collect every value given (argparse ``append``).
-LIST_KINDS = ("list", "env", "map", "ulimit", "secret", "secret_file")
+LIST_KINDS = ("list", "env", "map", "ulimit", "secret", "secret_file", "mount")
 
 
 class Flag:
@@ -34,7 +34,8 @@ class Flag:
     option's value (commands/run_options.py ``run_params``): ``flag`` (True), ``value`` (the string),
     ``list`` (every value), ``map`` (``KEY=VALUE`` values as a dict), ``env`` (``KEY=VALUE`` or ``KEY``
     from our environment), ``secret`` (``KEY`` only, the value from our environment), ``secret_file``
-    (``--env-file`` format files, below ``secret``), ``ulimit`` (docker's ``name=soft[:hard]``),
+    (``--env-file`` format files, below ``secret``), ``ulimit`` (docker's ``name=soft[:hard]``), ``mount``
+    (docker's ``--mount type=…,source=…,target=…`` values as mappings),
     ``entrypoint`` (one argument, not split), ``health`` (a key of ``healthcheck``), ``cli`` (read by the
     verb: a switch without *metavar*, else a value). *env* names the environment variable that gives a
     value flag its default.
@@ -167,6 +168,10 @@ RUN_FLAGS: list[Flag] = [
     _rf(("--no-healthcheck",), None, "cli", "Disable any container-specified HEALTHCHECK"),
     _rf(("--device",), "devices", "list", "Add a host device to the container", "LIST"),
     _rf(("--tmpfs",), "tmpfs", "list", "Mount a tmpfs directory", "LIST"),
+    _rf(("-v", "--volume"), "volumes", "list", "Bind mount a volume ([name|/host/path:]/path[:ro])", "LIST"),
+    _rf(("--mount",), "mounts", "mount", "Attach a filesystem mount to the container (type=volume|bind|tmpfs,"
+        "source=…,target=…[,readonly])", "MOUNT"),
+    _rf(("--volumes-from",), "volumes_from", "list", "Mount volumes from the specified container(s)", "LIST"),
     _rf(("--detach-keys",), None, "cli", "Override the key sequence for detaching a container", "STRING"),
     _rf(("--pull",), None, "cli", 'Pull image before running ("always", "missing", "never")', "STRING"),
     _rf(("--platform",), None, "cli", "Set platform if server is multi-platform capable", "STRING"),

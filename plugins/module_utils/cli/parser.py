@@ -467,12 +467,67 @@ def _group(sub: _LazyVerbs, name: str, help_: str,
     sub.add_lazy((name,), help_, build)
 
 
+def _add_volume_create(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--driver", default="local", metavar="STRING", help='Specify volume driver name (default "local")')
+    p.add_argument("--label", action="append", default=[], metavar="LIST", help="Set metadata for a volume")
+    p.add_argument("--name", dest="name_flag", metavar="STRING", help="Specify volume name")
+    p.add_argument("-o", "--opt", action="append", default=[], metavar="MAP",
+                   help="Set driver specific options (type, o, device)")
+    p.add_argument("name", nargs="?", metavar="VOLUME")
+    _handler(p, "volumes.create")
+
+
+def _add_volume_ls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="FILTER",
+                   help="Provide filter values (e.g. 'dangling=true', 'name=', 'label=')")
+    p.add_argument("--format", metavar="FORMAT",
+                   help="Format output: 'table', 'json', 'table {{.Field}}…' or '{{.Field}}…'")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display volume names")
+    _handler(p, "volumes.ls")
+
+
+def _add_volume_inspect(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", metavar="FORMAT", help="Format output: 'json' or '{{.Field}}…'")
+    p.add_argument("names", nargs="+", metavar="VOLUME")
+    _handler(p, "volumes.inspect")
+
+
+def _add_volume_rm(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--force", action="store_true",
+                   help="Force the removal of one or more volumes (also from stopped containers)")
+    p.add_argument("names", nargs="+", metavar="VOLUME")
+    _handler(p, "volumes.rm")
+
+
+def _add_volume_prune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="Remove all unused volumes, not just anonymous ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[], metavar="FILTER",
+                   help='Provide filter values (e.g. "label=<label>")')
+    _handler(p, "volumes.prune")
+
+
+_VOLUME_VERBS: list[_Verb] = [
+    (("create",), _add_volume_create, "Create a volume", "[OPTIONS] [VOLUME]"),
+    (("inspect",), _add_volume_inspect, "Display detailed information on one or more volumes",
+     "[OPTIONS] VOLUME [VOLUME...]"),
+    (("ls", "list"), _add_volume_ls, "List volumes", "[OPTIONS]"),
+    (("prune",), _add_volume_prune, "Remove unused local volumes", "[OPTIONS]"),
+    (("rm", "remove"), _add_volume_rm, "Remove one or more volumes", "[OPTIONS] VOLUME [VOLUME...]"),
+]
+
+
+def _add_system_prune(p: argparse.ArgumentParser) -> None:
+    _add_prune(p, "system.prune")
+    p.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
+
+
 _SYSTEM_VERBS: list[_Verb] = [
     (("check",), _add_check, "Verify the image store: blobs, unpacked layers, image records", "[OPTIONS]"),
     (("df",), _add_df, "Show disk usage", "[OPTIONS]"),
     (("events",), _add_events, "Get real time events from the engine", "[OPTIONS]"),
     (("info",), _add_info, "Display system-wide information", "[OPTIONS]"),
-    (("prune",), lambda p: _add_prune(p, "system.prune"), "Remove unused data", "[OPTIONS]"),
+    (("prune",), _add_system_prune, "Remove unused data", "[OPTIONS]"),
     (("restore",), lambda p: _handler(p, "manage.system_restore"),
      "Start the containers whose restart policy says they should run (after a reboot)", ""),
 ]
@@ -491,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     _group(sub, "image", "Manage images", _IMAGE_VERBS)
     _group(sub, "container", "Manage containers", _CONTAINER_VERBS)
     _group(sub, "system", "Manage Berth", _SYSTEM_VERBS)
+    _group(sub, "volume", "Manage volumes", _VOLUME_VERBS)
     by_name = {names[0]: (add, help_, usage) for names, add, help_, usage in _CONTAINER_VERBS}
     top: list[_Verb] = [((name,), add, help_, usage) for name, add, help_, usage in _TOP_VERBS]
     top += [((n,), *by_name[n]) for n in _TOP_CONTAINER_VERBS]

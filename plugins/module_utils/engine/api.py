@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .services.daemon_config import DaemonConfigService
     from .services.images import ImageService
     from .services.system import SystemService
+    from .services.volumes import VolumeService
     from .store.images import ImageStore
 
 #: Names this module offers, loaded with their service on first use: ``berth run`` of a local image never
@@ -84,6 +85,7 @@ class Engine:
         self._images: ImageService | None = None
         self._system: SystemService | None = None
         self._containers: ContainerService | None = None
+        self._volumes: VolumeService | None = None
 
     @property
     def store(self) -> ImageStore:
@@ -108,7 +110,7 @@ class Engine:
             from .services.system import SystemService
 
             self._system = SystemService(self.store, self.config, self.images, host_files=self.host_files,
-                                         containers=self._containers_if_any)
+                                         containers=self._containers_if_any, volumes=lambda: self.volumes)
         return self._system
 
     @property
@@ -120,6 +122,20 @@ class Engine:
             self._containers = ContainerService(self.layout, lambda: self.store, lambda: self.images, self.config,
                                                 self.lock_timeout, host_files=self.host_files)
         return self._containers
+
+    @property
+    def volumes(self) -> VolumeService:
+        """Volume use cases: create, inspect, list, remove, prune."""
+        if self._volumes is None:
+            from .services.volumes import VolumeService
+
+            self._volumes = VolumeService(self.layout, self.lock_timeout, users=self._volume_users)
+        return self._volumes
+
+    def _volume_users(self) -> dict:
+        if not os.path.isdir(self.layout.containers_dir):
+            return {}
+        return self.containers.volume_users()
 
     def _containers_if_any(self) -> ContainerService | None:
         """The container service, or None on a data root without containers (nothing to import)."""

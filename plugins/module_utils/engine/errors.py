@@ -86,6 +86,26 @@ class Conflict(EngineError):
     exit_code = 1
 
 
+class VolumeInUse(Conflict):
+    """A volume cannot be removed: containers use it (``force`` removes it from stopped ones)."""
+
+    def __init__(self, name: str, containers: list[str], reason: str = "") -> None:
+        super().__init__(f"remove volume {name}: volume is in use by container(s) {', '.join(containers)}"
+                         + (f" ({reason})" if reason else ""))
+        self.name = name
+        self.containers = containers
+
+
+class VolumeError(EngineError):
+    """A volume could not be mounted, copied into or removed; names the volume and the step."""
+
+    def __init__(self, name: str, step: str, reason: str) -> None:
+        super().__init__(f"volume {name}: {step}: {reason}")
+        self.name = name
+        self.step = step
+        self.reason = reason
+
+
 class UntrustedPath(EngineError):
     """A file or directory of the engine's could have been written by another user: it is not acted on."""
 

@@ -141,8 +141,13 @@ def _absent(ctx: TaskContext, name: str, current: dict[str, t.Any] | None, out: 
     out.act(f"Removed container {_label(name, current)}")
     if ctx.check_mode:
         return out.render(current)
-    ctx.engine.containers.remove(name, force=True)
+    ctx.engine.containers.remove(name, force=True, volumes=not _keep_volumes(ctx))
     return out.render({})
+
+
+def _keep_volumes(ctx: TaskContext) -> bool:
+    """``keep_volumes`` (default true): false removes the anonymous volumes with the container (docker rm -v)."""
+    return ctx.params.get("keep_volumes") is not False
 
 
 def _stop(ctx: TaskContext, name: str, current: t.Mapping[str, t.Any] | None, out: _Result) -> None:
@@ -328,7 +333,7 @@ def _recreate(
     if ctx.check_mode:
         svc.check(options, name=name)
     else:
-        svc.remove(name, force=True)
+        svc.remove(name, force=True, volumes=not _keep_volumes(ctx))
         svc.create(options, name=name, pull="never")
 
 

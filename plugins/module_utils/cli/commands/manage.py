@@ -76,7 +76,7 @@ def rm(ctx: Context) -> int:
     rc = 0
     for name in a.names:
         try:
-            removed = svc.remove(name, force=a.force)
+            removed = svc.remove(name, force=a.force, volumes=a.volumes)
         except EngineError as exc:
             ctx.error(exc)
             rc = 1

@@ -81,6 +81,8 @@ def run_params(
             params[f.option] = mapping
         elif f.kind == "health":
             health[f.option.split(".", 1)[1]] = value
+        elif f.kind == "mount":
+            params[f.option] = [parse_mount(item, prog_name) for item in value]
     if params.get("secret_env") == {}:
         del params["secret_env"]
     if getattr(args, "no_healthcheck", False):
@@ -90,6 +92,34 @@ def run_params(
     elif health:
         params["healthcheck"] = health
     return params
+
+
+#: docker's ``--mount`` keys -> the ``mounts`` option's keys (a key with None as its value is a flag)
+_MOUNT_KEYS = {"type": "type", "source": "source", "src": "source", "target": "target", "destination": "target",
+               "dst": "target", "readonly": "read_only", "ro": "read_only", "bind-propagation": "propagation",
+               "volume-nocopy": "no_copy", "tmpfs-size": "tmpfs_size", "tmpfs-mode": "tmpfs_mode"}
+
+
+def parse_mount(item: str, prog: str) -> dict[str, t.Any]:
+    """``type=volume,source=data,target=/srv,readonly,volume-label=a=b`` -> a ``mounts`` entry."""
+    out: dict[str, t.Any] = {}
+    for word in item.split(","):
+        key, val = split_kv(word.strip())
+        if key == "volume-label":
+            name, val2 = split_kv(val or "")
+            out.setdefault("labels", {})[name] = val2 or ""
+            continue
+        if key not in _MOUNT_KEYS:
+            raise UsageError(f'invalid argument "{item}" for "--mount" flag: unexpected key \'{key}\' in '
+                             f"'{word}'", prog)
+        option = _MOUNT_KEYS[key]
+        if option in ("read_only", "no_copy"):
+            if val not in (None, "1", "true", "0", "false"):
+                raise UsageError(f'invalid argument "{item}" for "--mount" flag: invalid value for {key}: {val}', prog)
+            out[option] = val in (None, "1", "true")
+        else:
+            out[option] = val or ""
+    return out
 
 
 def _secret_names(names: t.Sequence[str], env_of: t.Mapping[str, str], f: Flag, prog: str) -> dict[str, str]:

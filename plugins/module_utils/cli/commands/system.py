@@ -383,7 +383,7 @@ def info_text(d: t.Mapping[str, t.Any], config_path: str | None = None) -> str:
 
 
 _SYSTEM_PRUNE = """WARNING! This will remove:
-  - all stopped containers
+  - all stopped containers{volumes}
   - {images}
   - copies of old engine versions that no container uses
 """
@@ -396,13 +396,19 @@ def prune(ctx: Context) -> int:
     a = ctx.args
     flt = images_cmd._filters(a.filter, a._parser.prog)
     images = "all images without at least one container associated to them" if a.all else "all dangling images"
-    if not a.force and not images_cmd.confirm(ctx, _SYSTEM_PRUNE.format(images=images).rstrip("\n")):
+    volumes = "\n  - all anonymous volumes not used by at least one container" if a.volumes else ""
+    if not a.force and not images_cmd.confirm(ctx, _SYSTEM_PRUNE.format(images=images, volumes=volumes).rstrip("\n")):
         return 0
-    report = ctx.engine.system.prune(all=a.all, filters=flt or None)
+    report = ctx.engine.system.prune(all=a.all, filters=flt or None, volumes=a.volumes)
     if report["ContainersDeleted"]:
         ctx.out("Deleted Containers:")
         for cid in report["ContainersDeleted"]:
             ctx.out(cid)
+        ctx.out()
+    if report.get("VolumesDeleted"):
+        ctx.out("Deleted Volumes:")
+        for name in report["VolumesDeleted"]:
+            ctx.out(name)
         ctx.out()
     if report["ImagesDeleted"]:
         ctx.out("Deleted Images:")

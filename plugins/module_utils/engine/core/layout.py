@@ -16,6 +16,10 @@
       locks/                             flock files
       containers/<id>/                   one container (see docs/dev/runtime-design.md)
       names/<name> -> ../containers/<id> container names (the symlink is the uniqueness check)
+      volumes/<name>/volume.json         a volume's record (driver, options, labels, created)
+      volumes/<name>/_data/              its content, mounted into containers (Docker's layout)
+      volumes/<name>/copied-up           written once the first mount's copy-up is complete
+      volumes/<name>/copying-up          a copy-up under way (or cut short: the next mount finishes it)
       runtime/                           the OCI runtime's state root
       lib/<hash>/berth_engine/           engine copies for monitors
       events.log                         the engine's event log (core/eventlog.py), root's, 0600
@@ -164,6 +168,33 @@ class Layout:
 
     def name_link(self, name: str) -> str:
         return os.path.join(self.names_dir, name)
+
+    # volumes ---------------------------------------------------------
+    @property
+    def volumes_dir(self) -> str:
+        return os.path.join(self.root, "volumes")
+
+    def volume_dir(self, name: str) -> str:
+        return os.path.join(self.volumes_dir, name)
+
+    def volume_data(self, name: str) -> str:
+        """The volume's mountpoint: what containers see."""
+        return os.path.join(self.volumes_dir, name, "_data")
+
+    def volume_record(self, name: str) -> str:
+        return os.path.join(self.volumes_dir, name, "volume.json")
+
+    def volume_copied(self, name: str) -> str:
+        """The copy-up marker: written after the first mount copied the image's content (or found none)."""
+        return os.path.join(self.volumes_dir, name, "copied-up")
+
+    def volume_copying(self, name: str) -> str:
+        """Written before a copy-up moves anything into ``_data``: a copy-up cut short is finished by the next
+        mount, not mistaken for content of the volume's own."""
+        return os.path.join(self.volumes_dir, name, "copying-up")
+
+    def volume_lock(self, name: str) -> str:
+        return os.path.join(self.locks_dir, f"volume-{name}.lock")
 
     @property
     def runtime_state_dir(self) -> str:

@@ -19,13 +19,16 @@ VERSION = "0.1.0"
 
 class SystemService:
     def __init__(self, store: ImageStore, config: DaemonConfig, images: ImageService, host_files: t.Any = None,
-                 containers: t.Callable[[], t.Any] | None = None) -> None:
+                 containers: t.Callable[[], t.Any] | None = None,
+                 volumes: t.Callable[[], t.Any] | None = None) -> None:
         self.store = store
         self.config = config
         self.images = images
         self.host_files = host_files
         #: the ContainerService, or None on a data root that never had a container (nothing to load)
         self._containers = containers or (lambda: None)
+        #: the VolumeService, or None
+        self._volumes = volumes or (lambda: None)
 
     def df(self) -> dict[str, t.Any]:
         """Docker's ``/system/df`` shape; shared layers count once in LayersSize."""
@@ -35,14 +38,22 @@ class SystemService:
             "LayersSize": usage["LayersSize"],
             "Images": usage["Images"],
             "Containers": containers.disk_usage() if containers is not None else [],
-            "Volumes": [],
+            "Volumes": self._volume_usage(),
             "BuildCache": [],
         }
 
-    def prune(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+    def _volume_usage(self) -> list[dict[str, t.Any]]:
+        volumes = self._volumes()
+        if volumes is None or not os.path.isdir(self.store.layout.volumes_dir):
+            return []
+        return volumes.disk_usage()
+
+    def prune(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None,
+              volumes: bool = False) -> dict[str, t.Any]:
         """``docker system prune``: stopped containers, then dangling (with *all*: unused) images, then
         the engine's own leftovers (copies of old engine versions, lock files of removed containers).
-        *filters*: ``until`` and ``label``, for containers and images alike."""
+        *filters*: ``until`` and ``label``, for containers and images alike. Volumes only with *volumes*:
+        the anonymous ones no container uses (``docker system prune --volumes``)."""
         from ..core import libcopy
 
         out: dict[str, t.Any] = {"ContainersDeleted": [], "ImagesDeleted": [], "SpaceReclaimed": 0}
@@ -52,6 +63,11 @@ class SystemService:
             out["ContainersDeleted"] = done["ContainersDeleted"]
             out["SpaceReclaimed"] += done["SpaceReclaimed"]
             containers.sweep_locks()
+        if volumes and self._volumes() is not None:
+            vfilters = {k: v for k, v in (filters or {}).items() if k != "until"}
+            done = self._volumes().prune(filters=vfilters)
+            out["VolumesDeleted"] = done["VolumesDeleted"]
+            out["SpaceReclaimed"] += done["SpaceReclaimed"]
         done = self.images.prune(all=all, filters=filters)
         out["ImagesDeleted"] = done.get("ImagesDeleted") or []
         out["SpaceReclaimed"] += done.get("SpaceReclaimed") or 0

@@ -22,6 +22,8 @@ in by the caller (``ContainerService``):
                     namespace with these maps (the engine's ``userns-remap`` or ``userns_mode: private``;
                     ignored with ``userns_mode: host``). None: no user namespace
 ``host_hostname``   the host's name, used as the hostname with ``network_mode: host`` (Docker does)
+``task_mounts``     the container record's volume, bind and tmpfs mounts (``services/containers/mounts.py``:
+                    ``Type``, ``Source``, ``Destination``, ``RW``, ``Propagation``, tmpfs ``Options``)
 ``arch``/``kernel``/``cap_last``   forwarded to the seccomp profile and capability resolution
 ==================  =====================================================================================
 
@@ -37,7 +39,8 @@ Docker rules implemented here (docs/dev/runtime-design.md, "Docker defaults"):
   plus ``groups`` (Docker's ``--group-add``);
 * hostname: the first 12 characters of the ID unless set; ``domainname`` when set;
 * mounts: proc, /dev tmpfs, devpts, sysfs (ro), cgroup (ro), mqueue, /dev/shm, then the task's tmpfs
-  mounts (Docker's ``noexec,nosuid,nodev,rprivate`` merged with the task's options), /etc binds, init;
+  mounts (Docker's ``noexec,nosuid,nodev,rprivate`` merged with the task's options), /etc binds, init,
+  volumes and binds (``rbind`` + propagation, ``ro``), parents before children;
 * masked and read-only paths (none when privileged or with ``systempaths=unconfined``);
 * capabilities: ``runtime.resolve_caps`` (all when privileged) as bounding/effective/permitted;
 * seccomp: ``runtime.default_seccomp_profile(caps)`` unless privileged or ``seccomp=unconfined``;
@@ -137,6 +140,7 @@ def build(
     arch: str | None = None,
     kernel: tuple[int, int] | None = None,
     cap_last: int | None = None,
+    task_mounts: t.Sequence[t.Mapping[str, t.Any]] = (),
 ) -> dict[str, t.Any]:
     """The OCI runtime spec for a container (see the module docstring for the keyword arguments).
 
@@ -161,7 +165,7 @@ def build(
             raise InvalidOption("init", True, "no init binary is available on this host")
         args = [INIT_PATH, "--"] + args
         mounts.append(_bind(init_path, INIT_PATH, readonly=True))
-    mounts = _with_user_mounts(mounts, opts, files)
+    mounts = _with_user_mounts(mounts, opts, files, task_mounts)
 
     user = resolve_user(opts.get("user") or img.get("User") or "", user_db, opts.get("groups") or ())
     env = process_env(opts, img, hostname=hostname, home=user["home"])
@@ -292,7 +296,19 @@ def _depth(path: str) -> int:
     return len([p for p in path.split("/") if p])
 
 
-def _with_user_mounts(mounts: list[dict], opts: t.Mapping[str, t.Any], files: t.Mapping[str, str]) -> list[dict]:
+def _task_mount(m: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """A record mount (volume, bind, tmpfs) as an OCI mount."""
+    ro = [] if m.get("RW", True) else ["ro"]
+    if m["Type"] == "tmpfs":
+        words = list(_TMPFS_DEFAULTS) + list(m.get("Options") or ()) + ro
+        return {"destination": m["Destination"], "type": "tmpfs", "source": "tmpfs",
+                "options": merge_tmpfs_options(words)}
+    return {"destination": m["Destination"], "type": "bind", "source": m["Source"],
+            "options": ["rbind", m.get("Propagation") or "rprivate"] + ro}
+
+
+def _with_user_mounts(mounts: list[dict], opts: t.Mapping[str, t.Any], files: t.Mapping[str, str],
+                      task_mounts: t.Sequence[t.Mapping[str, t.Any]] = ()) -> list[dict]:
     """Defaults not overridden by the task's mounts, then the task's mounts, parents before children."""
     extra: list[dict[str, t.Any]] = [m for m in mounts if m["destination"] == INIT_PATH]
     base = [m for m in mounts if m["destination"] != INIT_PATH]
@@ -303,6 +319,7 @@ def _with_user_mounts(mounts: list[dict], opts: t.Mapping[str, t.Any], files: t.
     for key, destination in _ETC_FILES:
         if files.get(key):
             extra.append(_bind(files[key], destination, readonly=readonly))
+    extra += [_task_mount(m) for m in task_mounts]
     taken = {m["destination"] for m in extra}
     kept = [m for m in base if m["destination"] not in taken]
     return kept + sorted(extra, key=lambda m: _depth(m["destination"]))

@@ -30,6 +30,9 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options.image 
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.registry import REGISTRY_LOGIN_OPTIONS
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.model import OptionTable
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.volume import (
+    VOLUME_INFO_OPTIONS, VOLUME_OPTIONS,
+)
 from ansible_collections.berth.engine.plugins.module_utils.glue.argspec import argument_spec
 from tests.support import REPO
 
@@ -46,6 +49,8 @@ TABLES: dict[str, OptionTable] = {
     "container_exec": CONTAINER_EXEC_OPTIONS,
     "daemon_config": DAEMON_CONFIG_OPTIONS,
     "registry_login": REGISTRY_LOGIN_OPTIONS,
+    "volume": VOLUME_OPTIONS,
+    "volume_info": VOLUME_INFO_OPTIONS,
 }
 
 

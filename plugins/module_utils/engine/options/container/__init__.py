@@ -22,6 +22,7 @@ The package, one room per concept (each imports only the rooms above it)::
                   restart policy, signals, healthcheck, logging, groups, runtime
     kernel.py     what the kernel enforces: cpus, cpusets, pids, cgroup parent, ulimits, sysctls,
                   capabilities, devices, tmpfs, security options, namespace modes
+    mounts.py     volumes (-v), mounts (--mount) and volumes_from
     table.py      ContainerOption, CONTAINER_OPTIONS and the container/info/exec module tables
     checks.py     normalise_options (task parameters -> normalised options) and the cross-option checks
     effective.py  effective values (Docker's merge with the image config), comparisons, differences
@@ -43,6 +44,9 @@ from .kernel import (
     cgroup_parent, cpus, cpuset, devices, ipc_mode, missing_from, network_mode, online, parse_cpu_list, pid_mode,
     pids_limit, security_opts, sysctls, tmpfs, ulimits, userns_mode, uts,
 )
+from .mounts import (
+    DEFAULT_PROPAGATION, DEFAULT_TMPFS_MODE, MOUNT_TYPES, PROPAGATIONS, mount_targets, mounts, volumes, volumes_from,
+)
 from .normalise import (
     DEFAULT_IPC_MODE, DEFAULT_NETWORK_MODE, DEFAULT_SHM_SIZE, DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT,
     DEFAULT_WORKING_DIR, MAX_CPU_QUOTA, MAX_INT32, MAX_NAME_LENGTH, MAX_PIDS, MAX_SIZE, MIN_MEMORY,
@@ -61,18 +65,19 @@ from .table import (
 )
 
 __all__ = ["CAPABILITIES", "COMPAT_REFUSED", "CONTAINER_EXEC_OPTIONS", "CONTAINER_INFO_OPTIONS", "CONTAINER_OPTIONS",
-           "CONTAINER_TASK_OPTIONS", "DEFAULT_IPC_MODE", "DEFAULT_NETWORK_MODE", "DEFAULT_SHM_SIZE",
-           "DEFAULT_STOP_SIGNAL", "DEFAULT_STOP_TIMEOUT", "DEFAULT_WORKING_DIR", "HEALTHCHECK_KEYS", "IMAGE_INHERITED",
+           "CONTAINER_TASK_OPTIONS", "DEFAULT_IPC_MODE", "DEFAULT_NETWORK_MODE", "DEFAULT_PROPAGATION", "DEFAULT_SHM_SIZE",
+           "DEFAULT_STOP_SIGNAL", "DEFAULT_STOP_TIMEOUT", "DEFAULT_TMPFS_MODE", "DEFAULT_WORKING_DIR", "HEALTHCHECK_KEYS", "IMAGE_INHERITED",
            "LOG_DRIVERS", "LOG_OPTION_KEYS", "MAX_CPU_QUOTA", "MAX_INT32", "MAX_NAME_LENGTH", "MAX_PIDS", "MAX_SIZE",
-           "MIN_HEALTHCHECK_DURATION", "MIN_MEMORY", "ONLINE_FILES", "PULL_CHOICES", "PULL_POLICIES",
+           "MIN_HEALTHCHECK_DURATION", "MIN_MEMORY", "MOUNT_TYPES", "ONLINE_FILES", "PROPAGATIONS", "PULL_CHOICES", "PULL_POLICIES",
            "RESTART_POLICIES", "SEAL_PREFIX", "SECRET_CHANGED", "SECRET_MASK", "SIGNALS", "SIGRTMAX", "SIGRTMIN",
            "STATES", "SYSCTL_IPC", "SYSCTL_PREFIXES", "TMPFS_FLAGS", "TMPFS_KEYS", "ULIMIT_NAMES",
            "UNSET_NETWORK_MODE", "UPDATABLE", "ContainerOption", "Difference", "abs_path", "capabilities",
            "cgroup_parent", "check_no_nul", "check_options", "check_userns", "command", "container_name", "cpus",
            "cpuset", "devices", "differences", "domainname", "duration", "effective", "env", "groups", "healthcheck",
            "healthcheck_from_image", "hostname", "image", "image_is_id", "int_range", "ipc_mode", "is_sealed",
-           "labels", "load_seccomp_profile", "log_driver", "log_options", "mask_secrets", "missing_from",
+           "labels", "load_seccomp_profile", "log_driver", "log_options", "mask_secrets", "missing_from", "mount_targets", "mounts",
            "network_mode", "normalise_options", "online", "parse_comparisons", "parse_cpu_list", "parse_env_file",
            "pid_mode", "pids_limit", "restart_policy", "runtime_name", "seal", "seal_secrets", "sealed_like",
            "secret_env", "security_opts", "signal_name", "signal_number", "size", "size_or_unlimited", "string_list",
-           "sysctls", "tmpfs", "ulimits", "user", "userns_mode", "uts", "working_dir"]
+           "sysctls", "tmpfs", "ulimits", "user", "userns_mode", "uts", "volumes", "volumes_from",
+           "working_dir"]

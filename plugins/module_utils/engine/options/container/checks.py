@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ...errors import InvalidOption
 from .kernel import SYSCTL_IPC
+from .mounts import mount_targets
 from .normalise import MIN_MEMORY, _str, int_range
 from .process import parse_env_file
 from .table import CONTAINER_OPTIONS
@@ -137,6 +138,11 @@ def check_options(opts: t.Mapping[str, t.Any]) -> None:
             raise InvalidOption("sysctls", name, "network sysctls cannot be set with network_mode=host")
         if (name in SYSCTL_IPC or name.startswith("fs.mqueue.")) and opts.get("ipc_mode") == "host":
             raise InvalidOption("sysctls", name, "IPC sysctls cannot be set with ipc_mode=host")
+    seen: dict[str, str] = {}
+    for target, option in mount_targets(opts):
+        if target in seen:
+            raise InvalidOption(option, target, f"two mounts on {target} (one in {seen[target]})")
+        seen[target] = option
     if opts.get("log_options") and opts.get("log_driver") == "none":
         raise InvalidOption("log_options", opts["log_options"], "the none log driver takes no options")
 

@@ -34,6 +34,7 @@ from .kernel import (
     userns_mode,
     uts,
 )
+from .mounts import mounts, volumes, volumes_from
 from .normalise import (
     DEFAULT_IPC_MODE,
     DEFAULT_SHM_SIZE,
@@ -192,6 +193,13 @@ CONTAINER_OPTIONS = OptionTable(
              comparison_type="set(dict)", engine_default=[], doc="Host devices to add."),
         _opt("tmpfs", kind="list", elements="str", normaliser=tmpfs, comparison="strict", comparison_type="dict",
              engine_default={}, doc="tmpfs mounts, /path[:options]."),
+        _opt("volumes", kind="list", elements="str", normaliser=volumes, comparison="strict",
+             comparison_type="set(dict)", engine_default=[],
+             doc="Volumes and host paths to mount, [name|/host/path:]/path[:ro,nocopy,propagation]."),
+        _opt("mounts", kind="list", elements="dict", normaliser=mounts, comparison="strict",
+             comparison_type="set(dict)", engine_default=[], doc="Mounts of type volume, bind or tmpfs."),
+        _opt("volumes_from", kind="list", elements="str", normaliser=volumes_from, comparison="strict",
+             comparison_type="set", engine_default=[], doc="Containers whose mounts to mount too, name[:ro|rw]."),
         _opt("oom_killer", kind="bool", normaliser=_bool, engine_default=False,
              doc="Disable the OOM killer for the container."),
         _opt("oom_score_adj", kind="int", normaliser=int_range(-1000, 1000), engine_default=0,
@@ -221,6 +229,8 @@ _TASK_OPTIONS = (
     Option("force_kill", kind="bool", default=False, aliases=("forcekill",), doc="Kill instead of stopping."),
     Option("healthy_wait_timeout", kind="float", default=300.0, doc="Seconds state=healthy waits."),
     Option("detach", kind="bool", default=True, doc="Do not wait for the container to exit."),
+    Option("keep_volumes", kind="bool", default=True,
+           doc="Keep the container's anonymous volumes when it is removed (false: docker rm -v)."),
     Option("paused", kind="bool", doc="Whether a started container is paused."),
     Option("kill_signal", doc="Signal force_kill sends (default SIGKILL)."),
     Option("platform", doc="Platform of the image to pull and run, os[/arch[/variant]]."),

@@ -60,11 +60,24 @@ def check(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | Non
         return
     # user namespaces: their maps come from the host's accounts, which check mode must not create
     opts.pop("userns_mode", None)
-    _spec_at_create(svc, "0" * 64, name, opts, _common.image_config(svc, image_id), image_id, None)
+    image = _common.image_config(svc, image_id)
+    _spec_at_create(svc, "0" * 64, name, opts, image, image_id, None, _mounts(svc, opts, image, dry=True))
+
+
+def _mounts(svc: ContainerService, opts: t.Mapping[str, t.Any], image: t.Mapping[str, t.Any],
+            dry: bool = False) -> list[dict[str, t.Any]]:
+    """The record's mounts (services/containers/mounts.py, imported only when there are any)."""
+    config = image.get("config") or {}
+    if not (config.get("Volumes") or opts.get("volumes") or opts.get("mounts") or opts.get("volumes_from")):
+        return []
+    from . import mounts
+
+    return mounts.resolve(svc, opts, config, dry=dry)
 
 
 def _spec_at_create(svc: ContainerService, cid: str, name: str | None, opts: t.Mapping[str, t.Any],
-                    image: t.Mapping[str, t.Any], image_id: str, userns: t.Any) -> dict[str, t.Any]:
+                    image: t.Mapping[str, t.Any], image_id: str, userns: t.Any,
+                    mounts: t.Sequence[t.Mapping[str, t.Any]] = ()) -> dict[str, t.Any]:
     """The bundle's spec (start.bundle_spec), the user and groups looked up in the image's layers."""
     from .start import bundle_spec
 
@@ -72,7 +85,7 @@ def _spec_at_create(svc: ContainerService, cid: str, name: str | None, opts: t.M
     if layers is None:
         raise NotFound("image", f"{opts.get('image')} ({image_id[:19]})")
     return bundle_spec(svc, cid, name or "", opts, image, userns.to_json() if userns is not None else None,
-                       lambda kind: _common.read_in_layers(layers, f"/etc/{kind}"))
+                       lambda kind: _common.read_in_layers(layers, f"/etc/{kind}"), mounts)
 
 
 def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | None = None,
@@ -91,7 +104,10 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
     userns = _userns_for(svc, opts)
     image = _common.image_config(svc, image_id)
     cid = os.urandom(32).hex()
-    spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns)
+    spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns, _mounts(svc, opts, image, dry=True))
+    mounts = _mounts(svc, opts, image)  # the volumes made (after the spec: a bad option made none)
+    if mounts:
+        spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns, mounts)
     secrets = opts.get("secret_env") or {}
     if secrets:  # the record keeps seals; the values go to the bundle only (_write_secrets)
         opts["secret_env"] = copts.seal_secrets(secrets, os.urandom(16).hex())
@@ -116,6 +132,7 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
             healthcheck=_healthcheck(image, opts),
             userns=userns.to_json() if userns is not None else None,
             log_config=_common.log_config(svc, opts),
+            mounts=mounts,
         )
         for d in (layout.upper(cid), layout.work(cid), layout.rootfs(cid), layout.bundle(cid)):
             fs.ensure_dir(d, 0o755)
@@ -135,6 +152,10 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
     except BaseException:
         lifecycle.remove_name_links(layout, cid)
         fs.rmtree(cdir)
+        if mounts:
+            from .mounts import anonymous_volumes, remove_anonymous
+
+            remove_anonymous(svc, anonymous_volumes(mounts))
         raise
     return cid, spec
 

@@ -79,10 +79,31 @@ def _inspect(svc: ContainerService, cid: str) -> dict[str, t.Any]:
             "StopTimeout": opts.get("stop_timeout"),
             "Healthcheck": eff.get("healthcheck"),
         },
-        "Mounts": [],
+        "Mounts": [_mount_json(m) for m in record.mounts],
         "NetworkSettings": _network_settings(opts.get("network_mode", "none"), state),
         "Berth": {"Desired": _common.shown(opts), "Runtime": record.runtime, "IdMappings": record.userns},
     }
+
+
+def _mount_json(m: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """A record mount in ``docker inspect``'s ``Mounts`` shape."""
+    out = {"Type": m["Type"], "Source": m.get("Source", ""), "Destination": m["Destination"],
+           "Mode": "" if m["Type"] == "tmpfs" else ("rw" if m.get("RW", True) else "ro"),
+           "RW": bool(m.get("RW", True)), "Propagation": m.get("Propagation", "")}
+    if m["Type"] == "volume":
+        out = {"Type": "volume", "Name": m["Name"], **{k: v for k, v in out.items() if k != "Type"},
+               "Driver": "local"}
+    return out
+
+
+def _binds(volumes: t.Any) -> list[str] | None:
+    """``HostConfig.Binds``: the ``-v`` entries as Docker keeps them."""
+    out = []
+    for m in volumes or ():
+        mode = ",".join((["ro"] if m["read_only"] else []) + (["nocopy"] if m.get("nocopy") else [])
+                        + ([m["propagation"]] if m.get("propagation", "rprivate") != "rprivate" else []))
+        out.append(":".join(p for p in (m["source"], m["target"], mode) if p))
+    return out or None
 
 
 def _host_config(record: ContainerRecord, spec: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -93,7 +114,7 @@ def _host_config(record: ContainerRecord, spec: t.Mapping[str, t.Any]) -> dict[s
     cgroupns = "private" if any(ns.get("type") == "cgroup" for ns in linux.get("namespaces") or []) else "host"
     logging = record.logging
     return {
-        "Binds": None,
+        "Binds": _binds(opts.get("volumes")),
         "ContainerIDFile": "",
         "LogConfig": {"Type": logging["Type"], "Config": {k: str(v) for k, v in logging["Config"].items()}},
         "NetworkMode": opts.get("network_mode", "none"),
@@ -102,7 +123,7 @@ def _host_config(record: ContainerRecord, spec: t.Mapping[str, t.Any]) -> dict[s
                           "MaximumRetryCount": opts.get("restart_retries", 0)},
         "AutoRemove": bool(opts.get("auto_remove")),
         "VolumeDriver": "",
-        "VolumesFrom": None,
+        "VolumesFrom": [v[:-3] if v.endswith(":rw") else v for v in opts.get("volumes_from") or ()] or None,
         "ConsoleSize": [0, 0],
         "CapAdd": opts.get("capabilities"),
         "CapDrop": opts.get("cap_drop"),

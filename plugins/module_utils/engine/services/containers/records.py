@@ -67,11 +67,12 @@ class ContainerRecord(Value):
     (``IdMapping.to_json()``: the container keeps it, and its files their owners, when ``userns-remap``
     changes), None without one; ``log_config`` Docker's ``LogConfig`` (``Type``, ``Config``) resolved at create:
     the options' log driver and options, else the engine configuration's ``log-driver`` and ``log-opts``
-    (None in records written before: the options' alone)."""
+    (None in records written before: the options' alone); ``mounts`` the volume, bind and tmpfs mounts resolved
+    at create (``services/containers/mounts.py``: named volumes made, anonymous ones named), empty without."""
 
     __slots__ = _fields = ("id", "name", "created", "image", "image_name", "options", "runtime", "healthcheck",
-                           "userns", "log_config")
-    _defaults = {"healthcheck": None, "userns": None, "log_config": None}
+                           "userns", "log_config", "mounts")
+    _defaults = {"healthcheck": None, "userns": None, "log_config": None, "mounts": ()}
     id: str
     name: str
     created: str
@@ -82,6 +83,7 @@ class ContainerRecord(Value):
     healthcheck: dict[str, t.Any] | None
     userns: dict[str, t.Any] | None
     log_config: dict[str, t.Any] | None
+    mounts: t.Sequence[dict[str, t.Any]]
 
     @property
     def logging(self) -> dict[str, t.Any]:
@@ -102,6 +104,7 @@ class ContainerRecord(Value):
             "Healthcheck": self.healthcheck,
             "IdMappings": self.userns,
             "LogConfig": self.log_config,
+            "Mounts": list(self.mounts),
         }
 
     @classmethod
@@ -117,6 +120,7 @@ class ContainerRecord(Value):
             healthcheck=d.get("Healthcheck"),
             userns=d.get("IdMappings"),
             log_config=d.get("LogConfig"),
+            mounts=tuple(d.get("Mounts") or ()),
         )
 
 
@@ -252,6 +256,16 @@ def users_of_image(svc: ContainerService, image_id: str) -> list[str]:
                 out.append(cid)
         except (NotFound, KeyError, ValueError):
             continue
+    return out
+
+
+def volume_users(svc: ContainerService) -> dict[str, list[tuple[str, bool]]]:
+    """Volume name -> ``(container name, active)`` of each container that mounts it."""
+    out: dict[str, list[tuple[str, bool]]] = {}
+    for _cid, record, current in each(svc):
+        for mount in record.mounts:
+            if mount.get("Type") == "volume":
+                out.setdefault(mount["Name"], []).append((record.name, current.status.active))
     return out
 
 

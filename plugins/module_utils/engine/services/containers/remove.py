@@ -18,7 +18,9 @@ if t.TYPE_CHECKING:
     from .service import ContainerService
 
 
-def remove(svc: ContainerService, name: str, force: bool = False) -> bool:
+def remove(svc: ContainerService, name: str, force: bool = False, volumes: bool = False) -> bool:
+    """Remove the container; with *volumes* (``docker rm -v``) its anonymous volumes too, unless another
+    container mounts them. Named volumes always stay."""
     from .stop import stop
 
     cid = records.lookup(svc, name)
@@ -44,6 +46,10 @@ def remove(svc: ContainerService, name: str, force: bool = False) -> bool:
     except EngineError:
         pass
     lifecycle.remove_container_files(svc.layout, cid)
+    if volumes and record.mounts:
+        from .mounts import anonymous_volumes, remove_anonymous
+
+        remove_anonymous(svc, anonymous_volumes(record.mounts))
     return True
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ...config.daemon import DaemonConfig
     from ...core.layout import Layout
     from ...store.images import ImageStore
+    from ...volumes import LocalVolumes
     from ..images import ImageService
 
 __all__ = ["ContainerService", "ContainerRecord", "RunResult", "Stdio"]
@@ -69,12 +70,22 @@ class ContainerService:
         self.host_files = host_files
         #: idmapped layers for user namespaces (None: not asked yet; runtime/idmap.py, _common.idmap_supported)
         self.idmap: bool | None = None
+        self._volumes: LocalVolumes | None = None
 
     @property
     def store(self) -> ImageStore:
         if callable(self._store):
             self._store = self._store()
         return self._store
+
+    @property
+    def volumes(self) -> LocalVolumes:
+        """The volume driver (loaded by containers that mount volumes only)."""
+        if self._volumes is None:
+            from ...volumes import LocalVolumes
+
+            self._volumes = LocalVolumes(self.layout, self.lock_timeout)
+        return self._volumes
 
     @property
     def images(self) -> ImageService:
@@ -95,6 +106,10 @@ class ContainerService:
 
     def users_of_image(self, image_id: str) -> list[str]:
         return records.users_of_image(self, image_id)
+
+    def volume_users(self) -> dict[str, list[tuple[str, bool]]]:
+        """Volume name -> ``(container name, active)`` of the containers that mount it."""
+        return records.volume_users(self)
 
     def remapped_layers_in_use(self) -> set[tuple[str, str]]:
         return records.remapped_layers_in_use(self)
@@ -202,14 +217,15 @@ class ContainerService:
         return stop.wait(self, name, condition=condition, timeout=timeout)
 
     # ================================================================ remove / update / rename
-    def remove(self, name: str, force: bool = False) -> bool:
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> bool:
+        """``docker rm [-f] [-v]``: *volumes* removes the container's anonymous volumes too."""
         from . import remove
 
         try:
             record = self._record(name)
         except EngineError:
             record = None  # remove says what is wrong
-        removed = remove.remove(self, name, force=force)
+        removed = remove.remove(self, name, force=force, volumes=volumes)
         if removed and record is not None:
             _common.event(self, "destroy", record)
         return removed

@@ -121,7 +121,14 @@ def run(
         on_start(cid, handle.monitor_pid)
     if detach:
         return RunResult(cid, record.name, None)
-    return RunResult(cid, record.name, wait_attached(handle))
+    code = wait_attached(handle)
+    if remove and code is not None and record.mounts:
+        # --rm takes the container's anonymous volumes too (docker does); the monitor removed the container
+        # before it reported the exit. A detached --rm container leaves them dangling (volume prune).
+        from .mounts import anonymous_volumes, remove_anonymous
+
+        remove_anonymous(svc, anonymous_volumes(record.mounts))
+    return RunResult(cid, record.name, code)
 
 
 def wait_attached(handle: t.Any) -> int | None:
@@ -189,12 +196,16 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
                 mount(_common.layers_of(svc, record))  # the shifted copies
         else:
             mount(lower)
+    if record.mounts:
+        from .mounts import prepare
+
+        prepare(svc, record, rootfs)
     if spec is None:
         options = record.options
         if secrets:
             options = {**options, "secret_env": secrets}
         spec = bundle_spec(svc, cid, record.name, options, _common.image_config(svc, record.image),
-                           record.userns, lambda kind: _common.read_in_rootfs(rootfs, f"/etc/{kind}"))
+                           record.userns, lambda kind: _common.read_in_rootfs(rootfs, f"/etc/{kind}"), record.mounts)
     # compact (the C encoder: indent=2 through json.dumps costs ~1 ms for a spec), no fsync: it is
     # written again at every start
     fs.atomic_write(os.path.join(layout.bundle(cid), "config.json"), cjson.dumps(spec),
@@ -203,12 +214,13 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
 
 def bundle_spec(svc: ContainerService, cid: str, name: str, options: t.Mapping[str, t.Any],
                 image: t.Mapping[str, t.Any], userns: t.Mapping[str, t.Any] | None,
-                user_db: t.Callable[[str], str | None]) -> dict[str, t.Any]:
+                user_db: t.Callable[[str], str | None],
+                mounts: t.Sequence[t.Mapping[str, t.Any]] = ()) -> dict[str, t.Any]:
     """The OCI spec of the bundle (supervisor/spec.py ``build``): built at create, which fails on what
     would fail the start (``user: nosuchuser``), and again at every start, from the container's own
     files. *options* hold the plain ``secret_env`` values, *image* is the image's config, *user_db*
     reads ``/etc/passwd`` and ``/etc/group`` (from the image layers at create, the mounted rootfs at
-    start)."""
+    start), *mounts* the record's volume, bind and tmpfs mounts."""
     from ...supervisor import spec as specmod
     from ...runtime import current_rlimits
 
@@ -227,6 +239,7 @@ def bundle_spec(svc: ContainerService, cid: str, name: str, options: t.Mapping[s
         host_devices=_host_devices(options),
         id_mappings=userns,
         host_hostname=os.uname().nodename,
+        task_mounts=mounts,
     )
 
 

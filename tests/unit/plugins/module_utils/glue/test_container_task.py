@@ -159,8 +159,9 @@ class FakeContainers:
         self.calls.append(("restart", (name, timeout)))
         self._get(name)["status"] = "running"
 
-    def remove(self, name: str, force: bool = False) -> bool:
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> bool:
         self.calls.append(("remove", (name, force)))
+        self.removed_volumes = volumes
         rec = self._get(name)
         del self.records[rec["id"]]
         return True
@@ -466,6 +467,16 @@ def test_stopped_then_absent() -> None:
     assert applied["diff"] == {"before": {"exists": True}, "after": {"exists": False}}
     assert eng.containers.records == {}
     assert_idempotent(eng, state="absent")
+
+
+def test_keep_volumes_false_removes_anonymous_volumes_with_the_container() -> None:
+    eng = world()
+    run(eng)
+    check_then_apply(eng, state="absent")
+    assert eng.containers.removed_volumes is False  # keep_volumes defaults to true
+    run(eng)
+    check_then_apply(eng, state="absent", keep_volumes=False)
+    assert eng.containers.removed_volumes is True
 
 
 def test_absent_stops_a_running_container_first_or_kills_it() -> None:

@@ -103,7 +103,7 @@ class FakeContainers:
     def unpause(self, name: str) -> None:
         self._call("unpause", name)
 
-    def remove(self, name: str, force: bool = False) -> bool:
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> bool:
         self._call("remove", name, force=force)
         return name != "missing"
 
@@ -323,6 +323,9 @@ FLAG_CASES = [
     (["--no-healthcheck"], {"healthcheck": {"test": ["NONE"]}}),
     (["--device", "/dev/fuse"], {"devices": ["/dev/fuse"]}),
     (["--tmpfs", "/run:size=64m"], {"tmpfs": ["/run:size=64m"]}),
+    (["-v", "data:/srv", "--volume", "/cache"], {"volumes": ["data:/srv", "/cache"]}),
+    (["--mount", "type=tmpfs,target=/t"], {"mounts": [{"type": "tmpfs", "target": "/t"}]}),
+    (["--volumes-from", "db:ro"], {"volumes_from": ["db:ro"]}),
     (["--secret-env", "FROM_HOST"], {"secret_env": {"FROM_HOST": "h"}}),
     (["--secret-env-file", os.devnull], {}),
     # Read by the verb, not options:

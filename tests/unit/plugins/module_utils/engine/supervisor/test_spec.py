@@ -628,3 +628,24 @@ def test_secret_env_values_go_to_the_process_env_over_the_image() -> None:
     opts = {"env": {"A": "1"}, "secret_env": {"DB_PASSWORD": "hunter2"}}
     env = spec.process_env(opts, {"Env": ["DB_PASSWORD=image-default", "B=2"]}, hostname="h", home="/root")
     assert env == ["PATH=" + spec.DEFAULT_PATH, "HOSTNAME=h", "A=1", "DB_PASSWORD=hunter2", "B=2", "HOME=/root"]
+
+
+def test_task_mounts_volumes_binds_and_tmpfs() -> None:
+    """The record's mounts (services/containers/mounts.py) as OCI mounts: rbind with the propagation and ro,
+    tmpfs with Docker's defaults; they replace a default mount on the same path and come parents first."""
+    mounts = [
+        {"Type": "volume", "Name": "data", "Source": "/root/volumes/data/_data", "Destination": "/srv/data",
+         "RW": True, "Propagation": "", "NoCopy": False, "Anonymous": False},
+        {"Type": "bind", "Source": "/etc/app", "Destination": "/srv", "RW": False, "Propagation": "rslave"},
+        {"Type": "tmpfs", "Destination": "/dev/shm", "RW": True, "Options": ["mode=1777", "size=1048576"]},
+    ]
+    s = spec.build({"command": ["sh"]}, {}, None, container_id=CID, rootfs="/r", task_mounts=mounts)
+    by_dest = {m["destination"]: m for m in s["mounts"]}
+    assert by_dest["/srv/data"] == {"destination": "/srv/data", "type": "bind", "source": "/root/volumes/data/_data",
+                                    "options": ["rbind", "rprivate"]}
+    assert by_dest["/srv"]["options"] == ["rbind", "rslave", "ro"]
+    assert by_dest["/dev/shm"] == {"destination": "/dev/shm", "type": "tmpfs", "source": "tmpfs",
+                                   "options": ["noexec", "nosuid", "nodev", "rprivate", "mode=1777", "size=1048576"]}
+    assert [m["destination"] for m in s["mounts"]].count("/dev/shm") == 1
+    order = [m["destination"] for m in s["mounts"]]
+    assert order.index("/srv") < order.index("/srv/data")

@@ -31,13 +31,14 @@ PACKAGE_DIR = os.path.dirname(containers.__file__)
 MODULE_UTILS = os.path.dirname(os.path.dirname(os.path.dirname(PACKAGE_DIR)))
 #: The verb modules and what they share; ``berth run`` loads RUN_PATH only.
 MODULES = ("service", "records", "_common", "create", "start", "stop", "remove", "update", "exec_", "query",
-           "export", "copy")
+           "export", "copy", "mounts")
 RUN_PATH = ("service", "records", "_common", "create", "start")
 #: The issue's limit for a file under plugins/ (issue 8: no god files).
 MAX_LINES = 600
 #: What api.py, the glue, the CLI and the tests call (the class was one 1300-line body before the split).
 PUBLIC_METHODS = {
     "lookup", "require", "desired", "users_of_image", "remapped_layers_in_use", "local_image", "runtimes",
+    "volumes", "volume_users",
     "create", "check", "host_warnings", "start", "run", "wait_attached", "restore", "stop", "restart", "kill", "pause",
     "unpause", "wait", "remove", "prune", "sweep_locks", "rename", "update", "exec", "attach", "inspect", "list",
     "logs", "top", "stats", "disk_usage", "diff", "export", "export_file", "cp_from", "cp_to",
