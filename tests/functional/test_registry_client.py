@@ -559,15 +559,15 @@ def test_mirror_serves_docker_hub_reference(busybox_layout, berth_config) -> Non
         assert client.head_manifest(ref) == pushed.digest
 
 
-def test_import_does_not_load_http_or_ssl() -> None:
+def test_import_does_not_load_requests_http_or_ssl() -> None:
     import subprocess
     import sys
 
     code = (
         "import sys\n"
         "from ansible_collections.berth.engine.plugins.module_utils.engine.registry import client, auth\n"
-        "print('ssl' in sys.modules, 'http.client' in sys.modules)\n"
+        "print('ssl' in sys.modules, 'http.client' in sys.modules, 'requests' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False", "False", "False"]

@@ -431,7 +431,7 @@ class BlobStream:
                 self._drop()
                 self._failed(f"the blob ended after {self.pos} of {self.size} bytes")
                 continue
-            if len(data) > want:  # pragma: no cover - http.client never over-reads
+            if len(data) > want:  # pragma: no cover - urllib3 never over-reads
                 data = data[:want]
             self.pos += len(data)
             if self.pos >= self.size:
