@@ -92,6 +92,44 @@ def pull(ctx: Context) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- push
+class _PushEvents:
+    """Feeds the progress renderer; docker's ``The push refers to repository [...]`` header on ``resolve``."""
+
+    def __init__(self, progress: render.Progress | None) -> None:
+        self.progress = progress
+
+    def __call__(self, ev: events.Event) -> None:
+        if self.progress is None:
+            return
+        if ev.kind == "resolve":
+            self.progress.set_header(ev.message)
+            return
+        self.progress(ev)
+
+
+def push(ctx: Context) -> int:
+    """``berth push NAME[:TAG]``: docker's output (per-layer progress, then ``TAG: digest: ... size: N``)."""
+    a = ctx.args
+    if not a.quiet and not _has_tag_or_digest(a.name):
+        ctx.out("Using default tag: latest")
+        ctx.stdout.flush()
+    progress = None
+    if not a.quiet:
+        tty = ctx.is_tty()
+        progress = render.Progress(ctx.stdout, tty=tty, width=_terminal_width(ctx) if tty else 200, mode="push")
+    try:
+        result = ctx.engine.images.push(a.name, on_event=_PushEvents(progress))
+    finally:
+        if progress is not None:
+            progress.finish()
+    if a.quiet:
+        ctx.out(result.reference)
+        return 0
+    ctx.out(f"{result.reference.rsplit(':', 1)[1]}: digest: {result.digest} size: {result.size}")
+    return 0
+
+
 # ---------------------------------------------------------------- login / logout
 _HUB_KEY = "https://index.docker.io/v1/"  # how docker names Docker Hub in its messages
 
