@@ -8,8 +8,11 @@ so different digests): no tool ever finds a layer it already has, and no extract
 right after a mass delete (see shared/PEERS.md). Tools run in alternating order in each round.
 
     .venv/bin/python bench/pull.py [--rounds 3] [--mb 200] [--files 20000] [--tools berth,skopeo,podman,docker]
+        [--baseline DIR]
 
-Prints each tool's median and its ratio to Berth's (>1 means Berth is faster).
+Prints each tool's median and its ratio to Berth's (>1 means Berth is faster). ``--baseline DIR`` adds
+``berth-base``: the ``bin/berth`` of another checkout (``git archive REV | tar -x -C DIR``), so a change is
+compared with what it changes, against the same peers, in one run.
 """
 from __future__ import annotations
 
@@ -146,6 +149,20 @@ class Berth(Tool):
         _run([os.path.join(REPO, "bin", "berth"), "--root", root, "--config", self.config, "pull", "-q", ref])
 
 
+class BerthBaseline(Berth):
+    """Another checkout's bin/berth (``--baseline``), with its own data root."""
+
+    name = "berth-base"
+    checkout = ""
+
+    def available(self) -> bool:
+        return os.path.exists(os.path.join(self.checkout, "bin", "berth"))
+
+    def pull(self, ref: str, work: str) -> None:
+        root = os.path.join(work, "berth-base-root")
+        _run([os.path.join(self.checkout, "bin", "berth"), "--root", root, "--config", self.config, "pull", "-q", ref])
+
+
 class Skopeo(Tool):
     name = "skopeo"
 
@@ -207,7 +224,7 @@ class Docker(Tool):
             self.proc = None
 
 
-TOOLS = {c.name: c for c in (Berth, Skopeo, Podman, Docker)}
+TOOLS = {c.name: c for c in (Berth, BerthBaseline, Skopeo, Podman, Docker)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", type=int, default=20000)
     ap.add_argument("--tools", default="berth,skopeo,podman,docker")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--baseline", help="a checkout of another revision: its bin/berth runs as berth-base")
     args = ap.parse_args(argv)
+    if args.baseline:
+        BerthBaseline.checkout = os.path.abspath(args.baseline)
+        if "berth-base" not in args.tools.split(","):
+            args.tools += ",berth-base"
 
     tools: list[Tool] = []
     for name in args.tools.split(","):
