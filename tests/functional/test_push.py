@@ -176,3 +176,39 @@ def test_push_refusals(registry, pushed_busybox, berth_root, berth_config) -> No
         eng.images.push(f"{registry.host}/library/busybox@{pushed_busybox.digest}")
     with pytest.raises(Exception, match="no-such"):
         eng.images.push(f"{registry.host}/no-such:1")
+
+
+def test_image_task_tags_and_pushes_with_honest_check_mode(registry, pushed_busybox, berth_root, berth_config) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.options.image import IMAGE_OPTIONS
+    from ansible_collections.berth.engine.plugins.module_utils.glue import image_task
+    from ansible_collections.berth.engine.plugins.module_utils.glue.runner import TaskContext
+
+    eng = open_engine(berth_root, berth_config())
+    target = f"{registry.host}/mod/busybox:2"
+    params = dict(IMAGE_OPTIONS.defaults(), name=str(pushed_busybox), repository=target, push=True)
+
+    def run(check: bool) -> dict[str, t.Any]:
+        return image_task.image(TaskContext(engine=eng, params=params, check_mode=check, diff_mode=True))
+
+    predicted = run(True)  # not even pulled yet: pull, tag and push are all predicted
+    assert predicted["changed"] and eng.images.resolve(target) is None and eng.images.resolve(pushed_busybox) is None
+    assert [a.split(" ", 2)[:2] for a in predicted["actions"]] == [["Pulled", "image"], ["Tagged", "image"],
+                                                                    ["Pushed", "image"]]
+    accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+    status, _h, _b = registry.request("HEAD", "/v2/mod/busybox/manifests/2", headers=accept)
+    assert status == 404  # check mode pushed nothing
+    applied = run(False)
+    assert applied["changed"] and applied["diff"] == predicted["diff"]
+    assert applied["actions"] == predicted["actions"]
+    assert applied["push"]["digest"] == pushed_busybox.digest and applied["push"]["name"] == target
+    assert target in applied["diff"]["after"]["repo_tags"]
+    assert registry.request("HEAD", "/v2/mod/busybox/manifests/2", headers=accept)[0] == 200
+    # again: nothing to do, in check mode and for real
+    for check in (True, False):
+        res = run(check)
+        assert not res["changed"] and res["actions"] == [], res
+    # the tag in the registry moved elsewhere: the push is a change again, predicted by check mode
+    registry.delete_manifest("mod/busybox", pushed_busybox.digest)
+    assert run(True)["changed"] and run(False)["changed"]
+    with pytest.raises(InvalidOption, match="repository"):
+        image_task.image(TaskContext(engine=eng, params=dict(params, repository=f"{target}@{pushed_busybox.digest}")))

@@ -312,15 +312,18 @@ class RegistryOps:
         return [results[i] for i in range(len(descs))]
 
     # ------------------------------------------------------------------ push
-    def push(self, name: str, on_event: events.Callback = events.ignore, dry_run: bool = False) -> PushResult:
+    def push(self, name: str, on_event: events.Callback = events.ignore, dry_run: bool = False,
+             image_id: str | None = None) -> PushResult:
         """``docker push``: the blobs the registry lacks (HEAD first; a mount from another repository of
         the same registry when one has the blob), up to ``max-concurrent-uploads`` at a time, then the
-        manifest. *dry_run* only asks the registry which manifest the tag has (check mode)."""
+        manifest. *dry_run* only asks the registry which manifest the tag has (check mode), for the image
+        *name* points at, or *image_id* (a tag that check mode has not made yet)."""
         ref = ImageReference.parse(name)
         if ref.digest:
             raise InvalidOption("name", name, "push a tag, not a digest reference")
         tag = ref.tag or "latest"
-        image_id = self.store.require(str(ref) if ref.tag else f"{ref.repository}:{tag}")
+        if image_id is None or not dry_run:
+            image_id = self.store.require(str(ref) if ref.tag else f"{ref.repository}:{tag}")
         client = self.registry()
         with self.store.gc_lock(shared=True):
             raw, media_type, descs = self._push_manifest(image_id)
