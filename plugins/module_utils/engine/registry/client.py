@@ -77,6 +77,7 @@ class RegistryClient:
         backoff: float = 0.2,
         sleep: t.Callable[[float], None] = time.sleep,
         upload_chunk_size: int = UPLOAD_CHUNK_SIZE,
+        docker_hub: str = _DOCKER_HUB_API,
     ) -> None:
         self.config = config
         self.credentials = credentials if credentials is not None else Credentials()
@@ -84,6 +85,7 @@ class RegistryClient:
         self.auth = Authenticator(self.credentials, self.transport)
         self.attempts = max(1, config.max_download_attempts)
         self.upload_chunk_size = upload_chunk_size
+        self.docker_hub = docker_hub  # Docker Hub's API host (a test points it at a local registry)
         self.backoff = backoff
         self._sleep = sleep
         self._served: dict[tuple[str, str], Endpoint] = {}
@@ -103,11 +105,11 @@ class RegistryClient:
         """Mirrors first (Docker Hub references only), then the origin."""
         if ref.domain == _DOCKER_HUB:
             eps = [Endpoint.from_url(m.rstrip("/"), mirror=True) for m in self.config.registry_mirrors]
-            return eps + [Endpoint(_DOCKER_HUB_API)]
+            return eps + [Endpoint(self.docker_hub)]
         return [Endpoint(ref.domain)]
 
     def _origin(self, ref: "ImageReference") -> Endpoint:
-        return Endpoint(_DOCKER_HUB_API if ref.domain == _DOCKER_HUB else ref.domain)
+        return Endpoint(self.docker_hub if ref.domain == _DOCKER_HUB else ref.domain)
 
     @staticmethod
     def _cred_host(ep: Endpoint, ref: "ImageReference") -> str:
@@ -343,7 +345,7 @@ class RegistryClient:
     # ------------------------------------------------------------------ ping
     def ping(self, host: str) -> None:
         """Check that *host* (``name[:port]``, or ``docker.io``) speaks the registry API (200 or 401 on /v2/)."""
-        ep = Endpoint(_DOCKER_HUB_API if host == _DOCKER_HUB else host)
+        ep = Endpoint(self.docker_hub if host == _DOCKER_HUB else host)
         n = 0
         while True:
             try:
@@ -369,7 +371,7 @@ class RegistryClient:
     def check_login(self, host: str, username: str, password: str) -> None:
         """What ``docker login`` checks: ``/v2/`` on *host* answers 200 with these credentials (Basic, or a
         token obtained with them); AuthError when they are rejected."""
-        ep = Endpoint(_DOCKER_HUB_API if host == _DOCKER_HUB else host)
+        ep = Endpoint(self.docker_hub if host == _DOCKER_HUB else host)
         auth = Authenticator(Credentials({host: Login(username, password)}), self.transport)
         header: dict[str, str] = {}
         for _round in range(2):
