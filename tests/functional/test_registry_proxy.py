@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import typing as t
 
 import pytest
 
@@ -66,8 +65,8 @@ def test_environment_http_proxy(registry, pushed_busybox, berth_config, monkeypa
         assert len(proxy.seen) == n
 
 
-def test_daemon_json_https_proxy_tunnels_tls_and_overrides_environment(tls_registry, busybox_layout, berth_config,
-                                                                      monkeypatch) -> None:
+def test_daemon_json_https_proxy_tunnels_tls_and_overrides_environment(
+        tls_registry, busybox_layout, berth_config, monkeypatch) -> None:
     pushed = timages.push(busybox_layout, "latest", tls_registry.host, "library/busybox:proxied")
     host = tls_registry.secure_host  # verified TLS: the CA in certs.d
     dead = f"http://127.0.0.1:{free_port()}"

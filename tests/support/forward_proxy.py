@@ -102,7 +102,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.owner.record(f"CONNECT {self.path}")
         if not self._authorized():
             return
-        host, _, port = self.path.rpartition(":")
+        host, _colon, port = self.path.rpartition(":")
         if not _loopback(host):
             self._refuse(403, "loopback only")
             return
