@@ -175,6 +175,7 @@ class Response:
         self.scheme, self.host = scheme, host
         self.length = _content_length(resp.headers.get("Content-Length"))
         self._got = 0
+        self._eof = False  # the whole body was read (a chunked one too)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -192,6 +193,8 @@ class Response:
             self._abort()
             raise TransportError(self.host, _describe_read(exc, self.length, self._got), True) from None
         self._got += len(data or b"")
+        if n < 0 or not data and n != 0:
+            self._eof = True
         if not data and n != 0 and self.length is not None and self._got < self.length:
             missing = self.length - self._got
             self._abort()
@@ -224,7 +227,7 @@ class Response:
         if resp is None:
             return
         left = None if self.length is None else self.length - self._got
-        if self.method == "HEAD" or self.status in (204, 304) or left is not None and left <= 65536:
+        if self._eof or self.method == "HEAD" or self.status in (204, 304) or left is not None and left <= 65536:
             self._resp = None
             try:
                 self._raw.drain_conn()
