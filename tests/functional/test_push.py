@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine
 from ansible_collections.berth.engine.plugins.module_utils.engine.config.daemon import DaemonConfig
-from ansible_collections.berth.engine.plugins.module_utils.engine.errors import AuthError, InvalidOption
+from ansible_collections.berth.engine.plugins.module_utils.engine.errors import AuthError, InvalidOption, RegistryError
 from ansible_collections.berth.engine.plugins.module_utils.engine.registry.auth import Credentials
 from ansible_collections.berth.engine.plugins.module_utils.engine.registry.client import RegistryClient
 from tests.support import images as timages
@@ -211,3 +211,28 @@ def test_image_task_tags_and_pushes_with_honest_check_mode(registry, pushed_busy
     assert run(True)["changed"] and run(False)["changed"]
     with pytest.raises(InvalidOption, match="repository"):
         image_task.image(TaskContext(engine=eng, params=dict(params, repository=f"{target}@{pushed_busybox.digest}")))
+
+
+@pytest.mark.parametrize("fault, chunk", [("status_5xx_first_n", None), ("fail_first_n", 64 << 10)])
+def test_failed_upload_starts_again(registry, three_layers, berth_root, berth_config, fault, chunk) -> None:
+    """A 503 on an upload's closing PUT, or a PATCH whose connection is cut: the blob's upload starts again
+    from its POST, and the push succeeds."""
+    eng = open_engine(berth_root, berth_config(max_concurrent_uploads=1, max_download_attempts=3), chunk=chunk)
+    eng.images.pull(three_layers)
+    method = "PATCH" if chunk else "PUT"
+    with Registry() as target, FlakyProxy(target.host, faults_for=f"{method} /v2/retry/three/blobs/uploads/",
+                                          **{fault: 1}) as proxy:
+        name = f"{proxy.host}/retry/three:1"
+        eng.images.tag(three_layers, name)
+        res = eng.images.push(name)
+        assert sorted(how for _d, how in res.blobs) == ["pushed"] * 4
+        assert [r.outcome for r in proxy.requests if r.method == method].count(
+            "503" if fault == "status_5xx_first_n" else "dropped") == 1
+        assert len([r for r in proxy.requests if r.method == "POST"]) == 5  # 4 blobs, one of them twice
+        assert res.digest == three_layers.digest
+    with Registry() as target, FlakyProxy(target.host, faults_for="PUT /v2/retry/three/blobs/uploads/",
+                                          status_5xx_first_n=100) as proxy:
+        name = f"{proxy.host}/retry/three:2"
+        eng.images.tag(three_layers, name)
+        with pytest.raises(RegistryError, match="gave up after 3 attempts"):
+            eng.images.push(name)

@@ -436,12 +436,15 @@ class RegistryClient:
                     return "mounted"
                 self._upload(ep, ref, desc, location, opener, progress)
                 return "pushed"
-            except TransportError as exc:  # the body was cut while it was being sent: start again
+            except RegistryError as exc:
+                # a cut connection or a struggling server: the upload starts again from its POST (the
+                # registry may have dropped the session); refusals (auth, a bad digest...) are final
                 n += 1
-                if n >= self.attempts:
-                    suffix = f" (gave up after {n} attempts)" if n > 1 else ""
-                    raise RegistryError(self._registry_name(ep, ref), f"blob upload failed: {exc.reason}{suffix}",
-                                        ref.path, desc.digest) from None
+                if isinstance(exc, AuthError) or exc.status not in (None, *RETRY_STATUSES) or n >= self.attempts:
+                    if n > 1:
+                        raise RegistryError(exc.registry, f"{exc.reason} (gave up after {n} attempts)",
+                                            exc.repository, exc.digest, status=exc.status) from None
+                    raise
                 self._sleep(self._delay(n))
 
     def _start_upload(self, ep: Endpoint, ref: "ImageReference", desc: oci.Descriptor,
