@@ -236,3 +236,16 @@ def test_failed_upload_starts_again(registry, three_layers, berth_root, berth_co
         eng.images.tag(three_layers, name)
         with pytest.raises(RegistryError, match="gave up after 3 attempts"):
             eng.images.push(name)
+
+
+def test_push_asks_a_token_for_pull_and_push(registry, pushed_busybox, berth_root, berth_config) -> None:
+    with FlakyProxy(registry.host, token_auth={"berth": "tok-pw"}) as proxy:
+        eng = open_engine(berth_root, berth_config(auths={proxy.host: ("berth", "tok-pw")}))
+        src = pushed_busybox.replace(registry.host, proxy.host)
+        eng.images.pull(src)
+        name = f"{proxy.host}/tok/busybox:1"
+        eng.images.tag(src, name)
+        assert eng.images.push(name).digest == pushed_busybox.digest
+        scopes = [r.path for r in proxy.requests if r.path.startswith("/token")]
+        assert any("scope=repository%3Atok%2Fbusybox%3Apull%2Cpush" in p for p in scopes), scopes
+        assert all("authorization" in r.headers for r in proxy.requests if r.method in ("POST", "PUT", "PATCH"))
