@@ -143,3 +143,58 @@ def test_client_under_both_requests(tls_registry, busybox_layout, berth_config, 
         assert f"CONNECT {host}" in proxy.seen
         if python[0] == "/usr/bin/python3":
             assert res["urllib3"].startswith("1.")  # Debian 12's
+
+
+HOSTNAME_SCRIPT = r"""
+import sys
+if sys.flags.no_site:
+    sys.path.append(%(dist)r)
+pkg = type(sys)("berth_engine")
+pkg.__path__ = [%(mu)r]
+sys.modules["berth_engine"] = pkg
+from berth_engine.engine.config.daemon import DaemonConfig
+from berth_engine.engine.core.reference import ImageReference
+from berth_engine.engine.errors import RegistryError
+from berth_engine.engine.registry.client import RegistryClient
+config, name = sys.argv[1:]
+try:
+    RegistryClient(DaemonConfig.load(config), timeout=5.0, backoff=0.01).fetch_manifest(ImageReference.parse(name))
+except RegistryError as exc:
+    print(exc)
+""" % {"dist": DIST_PACKAGES, "mu": MODULE_UTILS}
+
+
+@pytest.mark.parametrize("python", [
+    pytest.param([sys.executable], id="venv"),
+    pytest.param(["/usr/bin/python3", "-S"], id="debian",
+                 marks=pytest.mark.skipif(not _debian_has_requests(), reason="python3-requests not installed")),
+])
+def test_certificate_for_another_name_is_refused(berth_config, tmp_path, python) -> None:
+    """The CA is trusted, but the server's certificate names ``localhost`` only: ``0.0.0.0`` must fail
+    (urllib3 checks the name itself, under both requests)."""
+    import http.server
+    import ssl
+    import threading
+
+    from tests.support.registry import make_tls_files
+
+    tls = make_tls_files(str(tmp_path / "tls"), hosts=("localhost",))
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls["server_cert"], tls["server_key"])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host = f"0.0.0.0:{server.server_address[1]}"
+        path = berth_config(certs={host: tls["ca_cert"]})
+        script = tmp_path / "hostname.py"
+        script.write_text(HOSTNAME_SCRIPT)
+        env = {k: v for k, v in os.environ.items() if k not in PROXY_ENV and k != "PYTHONPATH"}
+        out = subprocess.run([*python, str(script), path, f"{host}/a/b:c"], capture_output=True, text=True,
+                             check=False, env=env, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "could not be verified" in out.stdout and host in out.stdout, out.stdout
+    finally:
+        server.shutdown()
+        server.server_close()
