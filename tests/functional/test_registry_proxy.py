@@ -78,6 +78,7 @@ def test_daemon_json_https_proxy_tunnels_tls_and_overrides_environment(
                             proxies={"https-proxy": url, "no-proxy": "example.com"})
         assert pull_manifest_and_layer(path, f"{host}/library/busybox:proxied") == pushed.digest
         assert f"CONNECT {host}" in proxy.seen
+
         # the environment alone: its dead proxy is used, and the error says so (without the password)
         path = berth_config(certs={host: tls_registry.ca_path}, max_download_attempts=1)
         monkeypatch.delenv("NO_PROXY")
@@ -90,6 +91,15 @@ def test_daemon_json_https_proxy_tunnels_tls_and_overrides_environment(
         with pytest.raises(RegistryError) as ei:
             pull_manifest_and_layer(path, f"{host}/library/busybox:proxied")
         assert "127.0.0.1" in str(ei.value) and "secret-wrong" not in str(ei.value)
+
+
+def test_proxy_that_wants_credentials_is_named(registry, pushed_busybox, berth_config) -> None:
+    host = registry.secure_host
+    with ForwardProxy(auth=("puser", "ppw")) as proxy:
+        path = berth_config(insecure_registries=[host], proxies={"http-proxy": proxy.url}, max_download_attempts=1)
+        with pytest.raises(RegistryError, match="407") as ei:
+            pull_manifest_and_layer(path, f"{host}/library/busybox:latest")
+        assert proxy.url in str(ei.value) and f"GET http://{host}/v2/library/busybox/manifests/latest" in proxy.seen
 
 
 SCRIPT = r"""

@@ -431,6 +431,10 @@ class Transport:
                                    timeout=self.timeout, verify=verify, proxies={scheme: proxy} if proxy else {})
         except requests.exceptions.RequestException as exc:
             raise self._error(exc, host, verify, proxy) from None
+        if resp.status_code == 407 and proxy:
+            resp.close()
+            raise TransportError(host, f"the proxy {_redact(proxy)} wants credentials, or refused them "
+                                       "(HTTP 407): put them in its URL, http://user:password@host:port", False)
         return Response(resp, host, scheme, method)
 
     def _error(self, exc: BaseException, host: str, verify: bool, proxy: str | None) -> TransportError:
