@@ -102,13 +102,17 @@ def test_proxy_that_wants_credentials_is_named(registry, pushed_busybox, berth_c
         assert proxy.url in str(ei.value) and f"GET http://{host}/v2/library/busybox/manifests/latest" in proxy.seen
 
 
-SCRIPT = r"""
+#: Loads plugins/module_utils as the package berth_engine, as bin/berth does (under -S with Debian's dist-packages).
+PRELUDE = r"""
 import json, sys
 if sys.flags.no_site:
     sys.path.append(%(dist)r)
-pkg = type(sys)("berth_engine")  # plugins/module_utils as the package berth_engine, as bin/berth loads it
+pkg = type(sys)("berth_engine")
 pkg.__path__ = [%(mu)r]
 sys.modules["berth_engine"] = pkg
+""" % {"dist": DIST_PACKAGES, "mu": MODULE_UTILS}
+
+SCRIPT = PRELUDE + r"""
 import requests, urllib3
 from berth_engine.engine.config.daemon import DaemonConfig
 from berth_engine.engine.core import oci
@@ -122,7 +126,7 @@ parsed = oci.parse_manifest(m.raw, m.media_type)
 sizes = [len(client.fetch_blob(ref, d)) for d in parsed.layers]
 print(json.dumps({"digest": m.digest, "sizes": sizes, "requests": requests.__version__,
                   "urllib3": urllib3.__version__}))
-""" % {"dist": DIST_PACKAGES, "mu": MODULE_UTILS}
+"""
 
 
 def _debian_has_requests() -> bool:
@@ -155,13 +159,7 @@ def test_client_under_both_requests(tls_registry, busybox_layout, berth_config, 
             assert res["urllib3"].startswith("1.")  # Debian 12's
 
 
-HOSTNAME_SCRIPT = r"""
-import sys
-if sys.flags.no_site:
-    sys.path.append(%(dist)r)
-pkg = type(sys)("berth_engine")
-pkg.__path__ = [%(mu)r]
-sys.modules["berth_engine"] = pkg
+HOSTNAME_SCRIPT = PRELUDE + r"""
 from berth_engine.engine.config.daemon import DaemonConfig
 from berth_engine.engine.core.reference import ImageReference
 from berth_engine.engine.errors import RegistryError
@@ -171,7 +169,7 @@ try:
     RegistryClient(DaemonConfig.load(config), timeout=5.0, backoff=0.01).fetch_manifest(ImageReference.parse(name))
 except RegistryError as exc:
     print(exc)
-""" % {"dist": DIST_PACKAGES, "mu": MODULE_UTILS}
+"""
 
 
 @pytest.mark.parametrize("python", [
