@@ -8,8 +8,12 @@ so different digests): no tool ever finds a layer it already has, and no extract
 right after a mass delete (see shared/PEERS.md). Tools run in alternating order in each round.
 
     .venv/bin/python bench/pull.py [--rounds 3] [--mb 200] [--files 20000] [--tools berth,skopeo,podman,docker]
+        [--baseline DIR]
 
-Prints each tool's median and its ratio to Berth's (>1 means Berth is faster).
+Prints each tool's median wall time and its ratio to Berth's (>1 means Berth is faster), and the median
+processor time (user + system of the tool's processes, which a busy host inflates less than wall time). ``--baseline DIR`` adds
+``berth-base``: the ``bin/berth`` of another checkout (``git archive REV | tar -x -C DIR``), so a change is
+compared with what it changes, against the same peers, in one run.
 """
 from __future__ import annotations
 
@@ -146,6 +150,20 @@ class Berth(Tool):
         _run([os.path.join(REPO, "bin", "berth"), "--root", root, "--config", self.config, "pull", "-q", ref])
 
 
+class BerthBaseline(Berth):
+    """Another checkout's bin/berth (``--baseline``), with its own data root."""
+
+    name = "berth-base"
+    checkout = ""
+
+    def available(self) -> bool:
+        return os.path.exists(os.path.join(self.checkout, "bin", "berth"))
+
+    def pull(self, ref: str, work: str) -> None:
+        root = os.path.join(work, "berth-base-root")
+        _run([os.path.join(self.checkout, "bin", "berth"), "--root", root, "--config", self.config, "pull", "-q", ref])
+
+
 class Skopeo(Tool):
     name = "skopeo"
 
@@ -207,7 +225,15 @@ class Docker(Tool):
             self.proc = None
 
 
-TOOLS = {c.name: c for c in (Berth, Skopeo, Podman, Docker)}
+def _children_cpu() -> float:
+    """User + system time of the waited-for child processes so far (dockerd's work is not counted)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+TOOLS = {c.name: c for c in (Berth, BerthBaseline, Skopeo, Podman, Docker)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", type=int, default=20000)
     ap.add_argument("--tools", default="berth,skopeo,podman,docker")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--baseline", help="a checkout of another revision: its bin/berth runs as berth-base")
     args = ap.parse_args(argv)
+    if args.baseline:
+        BerthBaseline.checkout = os.path.abspath(args.baseline)
+        if "berth-base" not in args.tools.split(","):
+            args.tools += ",berth-base"
 
     tools: list[Tool] = []
     for name in args.tools.split(","):
@@ -228,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# {name}: not installed, skipped")
     work = tempfile.mkdtemp(prefix="berth-bench-pull-", dir="/var/tmp")
     times: dict[str, list[float]] = {x.name: [] for x in tools}
+    cpu: dict[str, list[float]] = {x.name: [] for x in tools}
     try:
         with Registry() as reg:
             for tool in tools:
@@ -240,25 +272,31 @@ def main(argv: list[str] | None = None) -> int:
                     ref = push_variant(reg, f"bench/{tool.name}", f"r{rnd}", f"{tool.name}{rnd}{os.urandom(4).hex()}",
                                        args.mb, args.files)
                     subprocess.run(["sync"], check=False)
+                    before = _children_cpu()
                     start = time.monotonic()
                     tool.pull(ref, work)
                     elapsed = time.monotonic() - start
+                    used = _children_cpu() - before
                     times[tool.name].append(elapsed)
-                    print(f"round {rnd + 1} {tool.name:7s} {elapsed:6.2f} s", flush=True)
+                    cpu[tool.name].append(used)
+                    print(f"round {rnd + 1} {tool.name:10s} {elapsed:6.2f} s  cpu {used:6.2f} s", flush=True)
     finally:
         for tool in tools:
             tool.teardown()
         remove_tree(work)  # podman leaves its overlay directory bound
 
     med = {k: statistics.median(v) for k, v in times.items() if v}
-    base = med.get("berth")
-    print("\ntool     median   ratio to berth (>1: berth faster)")
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items() if v}
+    base, base_cpu = med.get("berth"), med_cpu.get("berth")
+    print("\ntool        median   ratio to berth (>1: berth faster)   cpu median   cpu ratio")
     for name, m in med.items():
         ratio = f"{m / base:5.2f}x" if base else "-"
-        print(f"{name:8s} {m:6.2f} s  {ratio}")
+        c = med_cpu[name]
+        cratio = f"{c / base_cpu:5.2f}x" if base_cpu else "-"
+        print(f"{name:10s} {m:6.2f} s  {ratio:>34s}   {c:8.2f} s   {cratio}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"times": times, "median": med}, fh, indent=2)
+            json.dump({"times": times, "median": med, "cpu": cpu, "median_cpu": med_cpu}, fh, indent=2)
     return 0
 
 

@@ -26,9 +26,10 @@ options:
     type: float
     default: 600
 requirements:
-  - Python 3.9 or newer on the target (standard library only).
+  - Python 3.9 or newer on the target, with C(requests) for registry access (Debian's and Ubuntu's C(python3-requests)).
   - Root on the target (use O(ignore:become=true)).
   - Linux.
 notes:
-  - Berth is daemonless; nothing needs to run or be installed on the target besides Python.
+  - Berth is daemonless; nothing needs to run or be installed on the target besides Python (and C(requests) to
+    pull or push).
 """

@@ -8,7 +8,8 @@ module: image
 short_description: Pull, load, import and remove container images with the Berth engine
 version_added: 0.1.0
 description:
-  - Makes sure an image is present in, or absent from, the local Berth image store.
+  - Makes sure an image is present in, or absent from, the local Berth image store, and optionally tags it
+    and pushes it to a registry.
   - Images are pulled from an OCI/Docker registry, loaded from a C(docker save) or OCI archive, or
     imported from a root file system tarball; no container daemon is involved.
   - Changes are decided on image IDs, so re-running a task is reported as unchanged unless the image
@@ -23,9 +24,10 @@ attributes:
   check_mode:
     support: full
     details:
-      - Nothing is downloaded or written. A pull is predicted by asking the registry for the manifest and
+      - Nothing is downloaded, uploaded or written. A pull is predicted by asking the registry for the manifest and
         image configuration (no layers); a load by reading the archive's manifests and configurations; an
-        import by hashing the tarball. The predicted C(changed) and C(diff) equal those of the real run.
+        import by hashing the tarball; a push by asking the registry which manifest the tag has. The predicted
+        C(changed) and C(diff) equal those of the real run.
   diff_mode:
     support: full
     details:
@@ -35,6 +37,8 @@ attributes:
     details:
       - With O(pull=always), a change is reported only when the registry has a different image for the tag.
       - With O(force=true), a load or import is reported as a change only when the store really changed.
+      - With O(push=true), a push is reported as a change only when the registry's tag pointed at another
+        manifest (or at none); blobs the registry has are never uploaded again.
 options:
   name:
     description:
@@ -104,7 +108,7 @@ options:
   force_tag:
     description:
       - Accepted for community.docker playbooks. Berth always moves a tag to the image it pulls, loads or
-        imports, which is what V(true) asks for; there is no C(repository) option to tag with.
+        imports, and the O(repository) tag, which is what V(true) asks for.
     type: bool
     default: false
   load_path:
@@ -134,6 +138,21 @@ options:
       - Defaults to the platform of the target. Without it, a single-platform image for another architecture is
         pulled with a warning (as docker does); with it, such an image fails the task.
     type: str
+  repository:
+    description:
+      - With O(state=present), also tag the image as this repository, C(repository[:tag]) (community.docker's
+        meaning); without a tag, O(tag) is used. The tag moves to this image when it named another one.
+      - With O(push=true), this is the name the image is pushed as.
+    type: str
+  push:
+    description:
+      - With O(state=present), push the image to its registry once it is present, as O(repository) when given,
+        else as O(name) (which must then name a tag, not a digest).
+      - Only the blobs the registry lacks are uploaded (a blob another repository of the same registry has is
+        mounted from it), up to C(max-concurrent-uploads) of daemon.json at a time; the manifest goes last.
+      - The credentials are those of C(berth login) (C(auth.json) beside the engine configuration).
+    type: bool
+    default: false
 seealso:
   - module: berth.engine.image_info
 """
@@ -163,6 +182,13 @@ EXAMPLES = r"""
     changes:
       - CMD ["/bin/bash"]
       - ENV LANG=C.UTF-8
+
+- name: Tag a local image for a private registry and push it
+  berth.engine.image:
+    name: app:1.0
+    source: local
+    repository: 127.0.0.1:5000/team/app:1.0
+    push: true
 
 - name: Remove a tag (and the image when it was the last one)
   berth.engine.image:
@@ -201,6 +227,30 @@ actions:
   type: list
   elements: str
   sample: ["Pulled image docker.io/library/busybox:latest"]
+push:
+  description: What O(push=true) pushed. Not in check mode.
+  returned: when O(push=true), except in check mode
+  type: dict
+  contains:
+    name:
+      description: The reference pushed.
+      type: str
+      returned: always
+    digest:
+      description: The digest of the manifest in the registry.
+      type: str
+      returned: always
+    blobs:
+      description:
+        - One C([digest, how]) pair a blob, the configuration first; C(how) is C(exists) (the registry had
+          it), C(mounted) (from another repository of the registry) or C(pushed).
+      type: list
+      elements: list
+      returned: always
+  sample:
+    name: 127.0.0.1:5000/team/app:1.0
+    digest: sha256:9ae97d36d26566ff84e8893c64a6dc4fe8ca6d1144bf5b87b2b85a32def253c7
+    blobs: [["sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741", "pushed"]]
 diff:
   description: ID and tags of the image O(name) points at, before and after. Only in diff mode.
   returned: success and diff mode

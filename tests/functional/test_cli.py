@@ -173,6 +173,33 @@ def test_pull_on_a_terminal_redraws_progress(berth: Berth, pushed_busybox: t.Any
     assert f"Status: Downloaded newer image for {pushed_busybox}" in text
 
 
+# ------------------------------------------------------------------ push
+def test_push_plain_output_mount_then_existing(berth: Berth, registry: t.Any, pushed_busybox: t.Any) -> None:
+    berth("pull", "-q", pushed_busybox)
+    target = f"{registry.host}/cli/pushed"
+    berth("tag", pushed_busybox, f"{target}:1")
+    lines = berth("push", f"{target}:1").out.splitlines()
+    assert lines[0] == f"The push refers to repository [{target}]"
+    layers = [x.split(": ", 1) for x in lines if re.match(r"^[0-9a-f]{12}: ", x)]
+    assert layers and {how for _l, how in layers} == {"Preparing", "Mounted from library/busybox"}
+    assert lines[-1] == f"1: digest: {pushed_busybox.digest} size: {len(timages_raw(pushed_busybox))}"
+    again = berth("push", f"{target}:1").out.splitlines()
+    assert {x.split(": ", 1)[1] for x in again if re.match(r"^[0-9a-f]{12}: ", x)} == {
+        "Preparing", "Layer already exists"}
+    assert berth("push", "-q", f"{target}:1").out == f"{target}:1\n"
+    berth("tag", pushed_busybox, target)
+    untagged = berth("push", target).out.splitlines()
+    assert untagged[0] == "Using default tag: latest"
+    missing = berth("push", f"{target}:nope", rc=1)
+    assert missing.err.startswith("Error: ") and "nope" in missing.err and "Traceback" not in missing.err
+
+
+def timages_raw(ref: str) -> bytes:
+    from tests.support import images as timages
+
+    return timages.skopeo_inspect_raw(ref)
+
+
 # ------------------------------------------------------------------ images / tag / inspect / rmi
 def test_images_table_quiet_json_filters(berth: Berth, pushed_busybox: t.Any, registry: t.Any) -> None:
     empty = berth("images")

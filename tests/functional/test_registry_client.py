@@ -559,15 +559,37 @@ def test_mirror_serves_docker_hub_reference(busybox_layout, berth_config) -> Non
         assert client.head_manifest(ref) == pushed.digest
 
 
-def test_import_does_not_load_http_or_ssl() -> None:
+def test_mirror_down_falls_back_to_the_origin(busybox_layout, berth_config) -> None:
+    """A pull-through cache in registry-mirrors that is down (refuses, or dies mid-blob): the origin serves."""
+    with Registry() as hub:
+        pushed = timages.push(busybox_layout, "latest", hub.host, "library/busybox:latest")
+        with FlakyProxy(hub.host, cut_blob_after_bytes=100, cut_times=100) as flaky:
+            down = f"127.0.0.1:{free_port()}"
+            config = DaemonConfig.load(berth_config(registry_mirrors=[f"http://{down}", f"http://{flaky.host}"]))
+            client = RegistryClient(config, timeout=10.0, backoff=0.01, docker_hub=hub.host)
+            ref = ref_of("busybox")
+            m = client.fetch_manifest(ref)  # the down mirror is skipped; the flaky one serves manifests
+            assert m.digest == pushed.digest and m.endpoint == f"http://{flaky.host}"
+            parsed = oci.parse_manifest(m.raw, m.media_type)
+            assert isinstance(parsed, oci.ImageManifest)
+            # its blobs are cut every time: after one attempt at the mirror, the origin serves the blob
+            data = client.fetch_blob(ref, parsed.layers[0])
+            assert "sha256:" + hashlib.sha256(data).hexdigest() == parsed.layers[0].digest
+            assert [r.outcome for r in flaky.requests if "/blobs/" in r.path] == ["cut"]
+        # the mirror is gone altogether now: manifests and blobs come from the origin
+        m = client.fetch_manifest(ref)
+        assert m.digest == pushed.digest and m.endpoint == f"http://{hub.host}"
+
+
+def test_import_does_not_load_requests_http_or_ssl() -> None:
     import subprocess
     import sys
 
     code = (
         "import sys\n"
         "from ansible_collections.berth.engine.plugins.module_utils.engine.registry import client, auth\n"
-        "print('ssl' in sys.modules, 'http.client' in sys.modules)\n"
+        "print('ssl' in sys.modules, 'http.client' in sys.modules, 'requests' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False", "False", "False"]

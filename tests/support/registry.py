@@ -334,6 +334,8 @@ class FlakyProxy:
 
     * ``fail_first_n``: the first N requests get their connection closed without any response.
     * ``status_5xx_first_n``: the next N requests are answered ``503 Service Unavailable``.
+    * ``faults_for``: when set, those two faults only hit requests whose ``METHOD path`` starts with it
+      (``"PUT /v2/app/blobs/uploads/"``: only the uploads' closing PUTs).
     * ``cut_blob_after_bytes``: a GET of a blob (200 or 206) sends its headers and only that many
       body bytes, then the connection is closed; ``cut_times`` (default 1) such cuts happen.
     * ``ignore_range``: the ``Range`` header is dropped, so the upstream answers 200 with everything.
@@ -353,6 +355,7 @@ class FlakyProxy:
         *,
         fail_first_n: int = 0,
         status_5xx_first_n: int = 0,
+        faults_for: str = "",
         cut_blob_after_bytes: int | None = None,
         cut_times: int = 1,
         ignore_range: bool = False,
@@ -365,6 +368,7 @@ class FlakyProxy:
         self.upstream_host = upstream_host
         self.fail_left = fail_first_n
         self.status_5xx_left = status_5xx_first_n
+        self.faults_for = faults_for
         self.cut_after = cut_blob_after_bytes
         self.cuts_left = cut_times if cut_blob_after_bytes is not None else 0
         self.ignore_range = ignore_range
@@ -495,10 +499,11 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         p = self.proxy
         body = self._read_body()
         with p.lock:
-            drop = p.fail_left > 0
+            hit = f"{self.command} {self.path}".startswith(p.faults_for)
+            drop = hit and p.fail_left > 0
             if drop:
                 p.fail_left -= 1
-            fail503 = not drop and p.status_5xx_left > 0
+            fail503 = hit and not drop and p.status_5xx_left > 0
             if fail503:
                 p.status_5xx_left -= 1
         if drop:

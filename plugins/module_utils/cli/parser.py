@@ -47,6 +47,12 @@ def _add_pull(p: argparse.ArgumentParser) -> None:
     _handler(p, "images.pull")
 
 
+def _add_push(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
+    p.add_argument("name", metavar="NAME[:TAG]")
+    _handler(p, "images.push")
+
+
 def _add_images(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all", action="store_true", help="Show all images (default hides intermediate images)")
     p.add_argument("--digests", action="store_true", help="Show digests")
@@ -379,6 +385,7 @@ _IMAGE_VERBS: list[_Verb] = [
     (("ls", "list"), _add_images, "List images", "[OPTIONS] [REPOSITORY[:TAG]]"),
     (("prune",), _add_prune, "Remove unused images", "[OPTIONS]"),
     (("pull",), _add_pull, "Download an image from a registry", "[OPTIONS] NAME[:TAG|@DIGEST]"),
+    (("push",), _add_push, "Upload an image to a registry", "[OPTIONS] NAME[:TAG]"),
     (("rm", "remove"), _add_rmi, "Remove one or more images", "[OPTIONS] IMAGE [IMAGE...]"),
     (("save",), _add_save, "Save one or more images to a tar archive (streamed to STDOUT by default)",
      "[OPTIONS] IMAGE [IMAGE...]"),
@@ -398,6 +405,7 @@ _TOP_VERBS: list[tuple[str, t.Callable[..., None], str, str]] = [
     ("login", _add_login, "Log in to a registry", "[OPTIONS] [SERVER]"),
     ("logout", _add_logout, "Log out from a registry", "[SERVER]"),
     ("pull", _add_pull, "Download an image from a registry", "[OPTIONS] NAME[:TAG|@DIGEST]"),
+    ("push", _add_push, "Upload an image to a registry", "[OPTIONS] NAME[:TAG]"),
     ("rmi", _add_rmi, "Remove one or more images", "[OPTIONS] IMAGE [IMAGE...]"),
     ("save", _add_save, "Save one or more images to a tar archive (streamed to STDOUT by default)",
      "[OPTIONS] IMAGE [IMAGE...]"),

@@ -208,6 +208,13 @@ TTY_LABELS = {
         "layer.done": "Pull complete",
         "layer.exists": "Already exists",
     },
+    "push": {
+        "layer.waiting": "Preparing",
+        "layer.upload": "Pushing",
+        "layer.done": "Pushed",
+        "layer.exists": "Layer already exists",
+        "layer.mounted": "",  # the event's message: "Mounted from library/busybox"
+    },
     "load": {
         "layer.waiting": "Loading layer",
         "layer.download": "Loading layer",
@@ -216,7 +223,9 @@ TTY_LABELS = {
         "layer.exists": "Already exists",
     },
 }
-_WITH_BAR = ("layer.download", "layer.extract", "layer.done")
+_WITH_BAR = ("layer.download", "layer.upload", "layer.extract", "layer.done")
+#: Modes whose finished layers show no bar (docker's "Pull complete", "Pushed").
+_DONE_WITHOUT_BAR = ("pull", "push")
 
 
 def plain_label(mode: str, prev: str | None, kind: str) -> str | None:
@@ -224,10 +233,16 @@ def plain_label(mode: str, prev: str | None, kind: str) -> str | None:
 
     Like ``docker pull | cat``: ``Pulling fs layer`` when a layer is first
     seen, ``Download complete`` when extraction starts, then ``Pull complete``
-    or ``Already exists``; byte counts are never printed. ``load`` prints no
-    per-layer lines at all off a terminal.
+    or ``Already exists``; byte counts are never printed. ``push`` prints
+    ``Preparing``, then ``Pushed``, ``Layer already exists`` or ``Mounted from
+    REPO``, as ``docker push | cat`` does. ``load`` prints no per-layer lines at
+    all off a terminal.
     """
-    if mode != "pull" or prev == kind:
+    if prev == kind:
+        return None
+    if mode == "push":
+        return TTY_LABELS["push"].get(kind) if kind != "layer.upload" else None
+    if mode != "pull":
         return None
     if kind == "layer.waiting":
         return "Pulling fs layer"
@@ -343,7 +358,7 @@ class Progress:
             if prev_kind != ev.kind or now - self._last_draw >= self.interval:
                 self._redraw(now)
             return
-        label = plain_label(self.mode, prev_kind, ev.kind)
+        label = plain_label(self.mode, prev_kind, ev.kind) or (ev.message if ev.kind == "layer.mounted" else None)
         if label:
             self._write(f"{ev.ident}: {label}\n")
 
@@ -361,7 +376,7 @@ class Progress:
         kind, current, total, message = self._layers[row]
         label = self.labels.get(kind) or message or kind.split(".", 1)[-1].capitalize()
         line = f"{row}: {label}"
-        if kind in _WITH_BAR and not (kind == "layer.done" and self.mode == "pull"):
+        if kind in _WITH_BAR and not (kind == "layer.done" and self.mode in _DONE_WITHOUT_BAR):
             meter = progress_bar(current, total, self.width)
             if meter:
                 line += " " + meter

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: Names this module offers, loaded with their service on first use: ``berth run`` of a local image never
 #: imports the image store or the image service (~15 ms), image-only callers never the container runtime.
 _LAZY = {
-    "LoadedImage": "images", "PullResult": "images", "ImageService": "images",
+    "LoadedImage": "images", "PullResult": "images", "PushResult": "images", "ImageService": "images",
     "VERSION": "system", "SystemService": "system",
     "RunResult": "containers", "Stdio": "containers", "ContainerService": "containers",
 }

@@ -72,6 +72,8 @@ def image(ctx: TaskContext) -> dict[str, t.Any]:
         result = _import(ctx, ref)
     else:
         result = _local(ctx, ref)
+    if p.get("repository") or p.get("push"):
+        _tag_and_push(ctx, ref, result)
     if p.get("archive_path"):
         _archive(ctx, ref, p["archive_path"], result)
     return result
@@ -99,6 +101,13 @@ def _check_present_options(p: t.Mapping[str, t.Any], ref: str) -> None:
         raise InvalidOption("changes", p["changes"], "only used with source=import")
     if p.get("platform") and source == "load":
         raise InvalidOption("platform", p["platform"], "not used with source=load (the archive decides)")
+    if p.get("repository"):
+        target = image_reference(p["repository"], p.get("tag"))
+        if "@" in target or is_image_id(target):
+            raise InvalidOption("repository", p["repository"], "must be a repository[:tag], not a digest or an ID")
+    elif p.get("push") and "@" in ref:
+        raise InvalidOption("push", True, f"{p['name']} names a digest, which cannot be pushed: give a repository "
+                                          "(repository[:tag]) to push the image as")
 
 
 def _pull(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
@@ -214,6 +223,36 @@ def _local(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
                             f"image {familiar_name(ref)} is not present, and source=local neither pulls nor loads it")
     local = _inspect(ctx, local_id)
     return _Outcome(local_id, local.get("RepoTags", [])).result(local_id, local.get("RepoTags", []), local)
+
+
+def _tag_and_push(ctx: TaskContext, ref: str, result: dict[str, t.Any]) -> None:
+    """repository: tag the image as it (unless it already is); push: push the image as that name (or as
+    *ref*) unless the registry's tag already points at the manifest Berth would push. Check mode asks the
+    registry which manifest the tag has, and predicts both."""
+    p = ctx.params
+    images = ctx.engine.images
+    after = result["diff"]["after"]
+    image_id = after.get("id")
+    target = image_reference(p["repository"], p.get("tag")) if p.get("repository") else ref
+    if target != ref and images.resolve(target) != image_id:
+        result["actions"].append(f"Tagged image {familiar_name(ref)} as {familiar_name(target)}")
+        result["changed"] = True
+        after["repo_tags"] = sorted(set(after.get("repo_tags") or []) | {familiar_name(target)})
+        if not ctx.check_mode:
+            images.tag(ref, target)
+    if not p.get("push"):
+        return
+    if ctx.check_mode:
+        # the image is not in the store yet (check mode predicted a pull): a push would follow
+        known = bool(image_id) and images.resolve(image_id) == image_id
+        changed = images.push(target, dry_run=True, image_id=image_id).changed if known else True
+    else:
+        res = images.push(target)
+        changed = res.changed
+        result["push"] = {"name": res.reference, "digest": res.digest, "blobs": [list(b) for b in res.blobs]}
+    if changed:
+        result["actions"].append(f"Pushed image {familiar_name(target)}")
+        result["changed"] = True
 
 
 def _archive(ctx: TaskContext, ref: str, path: str, result: dict[str, t.Any]) -> None:

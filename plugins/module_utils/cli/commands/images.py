@@ -50,30 +50,43 @@ def _terminal_width(ctx: Context) -> int:
 
 
 # ---------------------------------------------------------------- pull
-class _PullEvents:
-    """Feeds the progress renderer and adds docker's ``<tag>: Pulling from <repo>`` header on ``resolve``."""
+class _ProgressEvents:
+    """Feeds the progress renderer; the ``resolve`` event becomes its header line, as *header* writes it
+    (docker's ``<tag>: Pulling from <repo>``, ``The push refers to repository [...]``)."""
 
-    def __init__(self, progress: render.Progress | None) -> None:
+    def __init__(self, progress: render.Progress | None, header: t.Callable[[events.Event], str]) -> None:
         self.progress = progress
+        self.header = header
 
     def __call__(self, ev: events.Event) -> None:
         if self.progress is None:
             return
         if ev.kind == "resolve":
-            self.progress.set_header(f"{ev.ident}: {ev.message}")
+            self.progress.set_header(self.header(ev))
             return
         self.progress(ev)
 
 
-def pull(ctx: Context) -> int:
+class _PullEvents(_ProgressEvents):
+    def __init__(self, progress: render.Progress | None) -> None:
+        super().__init__(progress, lambda ev: f"{ev.ident}: {ev.message}")
+
+
+def _start_progress(ctx: Context, mode: str) -> render.Progress | None:
+    """docker's ``Using default tag: latest`` when the name has none, and the renderer (None with -q)."""
     a = ctx.args
     if not a.quiet and not _has_tag_or_digest(a.name):
         ctx.out("Using default tag: latest")
         ctx.stdout.flush()
-    progress = None
-    if not a.quiet:
-        tty = ctx.is_tty()
-        progress = render.Progress(ctx.stdout, tty=tty, width=_terminal_width(ctx) if tty else 200)
+    if a.quiet:
+        return None
+    tty = ctx.is_tty()
+    return render.Progress(ctx.stdout, tty=tty, width=_terminal_width(ctx) if tty else 200, mode=mode)
+
+
+def pull(ctx: Context) -> int:
+    a = ctx.args
+    progress = _start_progress(ctx, "pull")
     try:
         result = ctx.engine.images.pull(a.name, platform=a.platform, on_event=_PullEvents(progress))
     finally:
@@ -89,6 +102,23 @@ def pull(ctx: Context) -> int:
     what = "Downloaded newer image for" if result.changed else "Image is up to date for"
     ctx.out(f"Status: {what} {result.familiar}")
     ctx.out(result.reference)
+    return 0
+
+
+# ---------------------------------------------------------------- push
+def push(ctx: Context) -> int:
+    """``berth push NAME[:TAG]``: docker's output (per-layer progress, then ``TAG: digest: ... size: N``)."""
+    a = ctx.args
+    progress = _start_progress(ctx, "push")
+    try:
+        result = ctx.engine.images.push(a.name, on_event=_ProgressEvents(progress, lambda ev: ev.message))
+    finally:
+        if progress is not None:
+            progress.finish()
+    if a.quiet:
+        ctx.out(result.reference)
+        return 0
+    ctx.out(f"{result.reference.rsplit(':', 1)[1]}: digest: {result.digest} size: {result.size}")
     return 0
 
 

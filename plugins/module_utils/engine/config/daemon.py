@@ -41,6 +41,7 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
     "no-new-privileges": ((bool,), False),
     "default-ulimits": ((dict,), {}),
     "default-cgroupns-mode": ((str,), "private"),
+    "proxies": ((dict,), {}),
     # Docker's keys that Berth accepts and keeps, but does not act on (NOT_ACTED_ON says why)
     "fixed-cidr": ((str,), None),
     "default-address-pools": ((list,), []),
@@ -54,7 +55,6 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
 #: Keys the engine accepts (so a daemon.json written for dockerd loads) but does not act on yet, and why;
 #: ``info`` reports each one that is set (its ``Warnings``), so none is kept silently.
 NOT_ACTED_ON: dict[str, str] = {
-    "max-concurrent-uploads": "push uploads one layer at a time",
     "bip": "there is no bridge networking yet",
     "mtu": "there is no bridge networking yet",
     "debug": "there is no daemon to run in debug mode (use berth --debug)",
@@ -172,6 +172,15 @@ class DaemonConfig(Value):
     @property
     def max_concurrent_downloads(self) -> int:
         return int(self.get("max-concurrent-downloads"))
+
+    @property
+    def max_concurrent_uploads(self) -> int:
+        return int(self.get("max-concurrent-uploads"))
+
+    @property
+    def proxies(self) -> dict[str, str]:
+        """``proxies``: ``http-proxy``, ``https-proxy``, ``no-proxy`` (each overrides its environment variable)."""
+        return dict(self.get("proxies"))
 
     @property
     def max_download_attempts(self) -> int:
@@ -367,6 +376,25 @@ def _mtu(path: str, key: str, value: int) -> None:
         raise ConfigError(path, key, f"{value} is outside 68..65535")
 
 
+#: The keys of ``proxies`` (dockerd's names).
+PROXY_KEYS = ("http-proxy", "https-proxy", "no-proxy")
+
+
+def _proxies(path: str, key: str, value: dict) -> None:
+    import urllib.parse
+
+    for name, item in value.items():
+        where = f"{key}.{name}"
+        if name not in PROXY_KEYS:
+            raise ConfigError(path, where, f"unknown proxy setting (known: {', '.join(PROXY_KEYS)})")
+        if not isinstance(item, str):
+            raise ConfigError(path, where, f"expected str, got {type(item).__name__} {item!r}")
+        if name != "no-proxy" and item:
+            url = urllib.parse.urlsplit(item if "://" in item else "http://" + item)
+            if url.scheme not in ("http", "https", "socks5") or not url.hostname:
+                raise ConfigError(path, where, f"{item!r} is not a proxy URL (http://host:port)")
+
+
 _CHECKS: dict[str, t.Callable[[str, str, t.Any], None]] = {
     "max-concurrent-downloads": _positive,
     "max-concurrent-uploads": _positive,
@@ -386,4 +414,5 @@ _CHECKS: dict[str, t.Callable[[str, str, t.Any], None]] = {
     "log-opts": _log_opts,
     "default-cgroupns-mode": _cgroupns,
     "exec-opts": _str_list,
+    "proxies": _proxies,
 }

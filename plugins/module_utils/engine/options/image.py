@@ -62,6 +62,9 @@ IMAGE_OPTIONS = OptionTable(
             comparison_type="list",
         ),
         Option("platform", doc="Platform to pull, os[/arch[/variant]], e.g. linux/arm64."),
+        Option("repository", doc="present: tag the image as this repository[:tag] (tag defaults to tag)."),
+        Option("push", kind="bool", default=False,
+               doc="present: push the image (as repository when given) to its registry."),
     )
     + ENGINE_OPTIONS,
 )

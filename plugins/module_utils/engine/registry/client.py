@@ -1,11 +1,19 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""OCI distribution client (pull side): manifests by tag or digest, verified small blobs, resumable blob streams.
+"""OCI distribution client: manifests by tag or digest, verified small blobs, resumable blob streams; push.
 
     client = RegistryClient(config, Credentials.load(config.auth_path))
     m = client.fetch_manifest(ref)                  # FetchedManifest(raw, media_type, digest, endpoint)
     cfg = client.fetch_blob(ref, manifest.config)   # verified bytes
     with client.open_blob(ref, layer) as stream:    # .read(n); resumes with Range; never past desc.size
         ...
+    client.push_blob(ref, desc, opener, mount_from=["library/other"])  # HEAD, mount, or upload
+    client.put_manifest(ref, "latest", raw, media_type)
+
+Push (the distribution spec's order): ``HEAD`` the blob first and upload only what is missing; a blob
+another repository of the same registry has is mounted (``POST ?mount=&from=``) instead of uploaded;
+a blob up to ``upload_chunk_size`` goes in one ``PUT`` (monolithic), a larger one in ``PATCH`` chunks
+with ``Content-Range``, then the closing ``PUT ?digest=``. A failed upload starts again from ``POST``
+(up to ``max-download-attempts`` attempts). Manifests go last.
 
 Endpoints: a ``docker.io`` reference tries each of ``registry-mirrors`` in order (any error or 404 falls
 through) and then ``registry-1.docker.io``; blobs come from the endpoint that served the manifest, with
@@ -22,7 +30,15 @@ import typing as t
 
 from ..core import oci
 from ..core.digest import hasher, sha256_bytes
-from ..errors import AuthError, DigestMismatch, EngineError, ManifestUnknown, RegistryError, UnsupportedManifest
+from ..errors import (
+    AuthError,
+    DigestMismatch,
+    EngineError,
+    ManifestUnknown,
+    RegistryError,
+    StoreError,
+    UnsupportedManifest,
+)
 from .auth import Authenticator, Credentials, Login, login_hint, repository_scope
 from .transport import RETRY_STATUSES, Endpoint, Response, Transport, TransportError
 
@@ -33,6 +49,8 @@ if t.TYPE_CHECKING:
 #: containerd refuses manifests larger than this; so do we.
 MAX_MANIFEST_SIZE = 4 << 20
 BACKOFF_CAP = 3.0
+#: Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks of this size.
+UPLOAD_CHUNK_SIZE = 32 << 20
 _DOCKER_HUB = "docker.io"
 _DOCKER_HUB_API = "registry-1.docker.io"
 _T = t.TypeVar("_T")
@@ -58,12 +76,16 @@ class RegistryClient:
         *,
         backoff: float = 0.2,
         sleep: t.Callable[[float], None] = time.sleep,
+        upload_chunk_size: int = UPLOAD_CHUNK_SIZE,
+        docker_hub: str = _DOCKER_HUB_API,
     ) -> None:
         self.config = config
         self.credentials = credentials if credentials is not None else Credentials()
         self.transport = Transport(config, timeout=timeout, user_agent=user_agent)
         self.auth = Authenticator(self.credentials, self.transport)
         self.attempts = max(1, config.max_download_attempts)
+        self.upload_chunk_size = upload_chunk_size
+        self.docker_hub = docker_hub  # Docker Hub's API host (a test points it at a local registry)
         self.backoff = backoff
         self._sleep = sleep
         self._served: dict[tuple[str, str], Endpoint] = {}
@@ -83,11 +105,11 @@ class RegistryClient:
         """Mirrors first (Docker Hub references only), then the origin."""
         if ref.domain == _DOCKER_HUB:
             eps = [Endpoint.from_url(m.rstrip("/"), mirror=True) for m in self.config.registry_mirrors]
-            return eps + [Endpoint(_DOCKER_HUB_API)]
+            return eps + [Endpoint(self.docker_hub)]
         return [Endpoint(ref.domain)]
 
     def _origin(self, ref: "ImageReference") -> Endpoint:
-        return Endpoint(_DOCKER_HUB_API if ref.domain == _DOCKER_HUB else ref.domain)
+        return Endpoint(self.docker_hub if ref.domain == _DOCKER_HUB else ref.domain)
 
     @staticmethod
     def _cred_host(ep: Endpoint, ref: "ImageReference") -> str:
@@ -110,13 +132,18 @@ class RegistryClient:
         headers: t.Mapping[str, str] | None = None,
         what: str | None = None,
         attempts: int | None = None,
+        body: t.Callable[[], t.Any] | None = None,
+        push: bool = False,
+        url: str | None = None,
     ) -> Response:
         """Send with authorization, answer one 401 challenge, retry network errors and 408/429/5xx.
 
+        *body* makes the request body, afresh for each attempt; *push* asks for ``pull,push`` access;
+        *url* is an absolute URL on *ep* (an upload location) instead of *path*.
         Returns the response for any other status (the caller reads and closes it).
         """
         registry = self._registry_name(ep, ref)
-        scope = repository_scope(ref.path)
+        scope = repository_scope(ref.path, "pull,push" if push else "pull")
         cred_host = self._cred_host(ep, ref)
         attempts = attempts or (1 if ep.mirror else self.attempts)
         last_reason = ""
@@ -128,7 +155,11 @@ class RegistryClient:
             if auth:
                 hdrs["Authorization"] = auth
             try:
-                resp = self.transport.request(ep, method, path, hdrs)
+                data = body() if body is not None else None
+                if url is not None:
+                    resp = self.transport.request_url(method, url, hdrs, body=data)
+                else:
+                    resp = self.transport.request(ep, method, path, hdrs, body=data)
             except TransportError as exc:
                 n += 1
                 if not exc.retryable or n >= attempts:
@@ -173,7 +204,8 @@ class RegistryClient:
                 status: int) -> AuthError:
         login = self.credentials.get(cred_host)
         if login is None:
-            reason = ("pull access denied: authentication required, or the repository does not exist; "
+            verb = "push" if what == "push" else "pull"
+            reason = (f"{verb} access denied: authentication required, or the repository does not exist; "
                       + login_hint(cred_host, self.credentials.path))
         elif status == 403:
             reason = f"access denied for user {login.username!r}"
@@ -313,7 +345,7 @@ class RegistryClient:
     # ------------------------------------------------------------------ ping
     def ping(self, host: str) -> None:
         """Check that *host* (``name[:port]``, or ``docker.io``) speaks the registry API (200 or 401 on /v2/)."""
-        ep = Endpoint(_DOCKER_HUB_API if host == _DOCKER_HUB else host)
+        ep = Endpoint(self.docker_hub if host == _DOCKER_HUB else host)
         n = 0
         while True:
             try:
@@ -339,7 +371,7 @@ class RegistryClient:
     def check_login(self, host: str, username: str, password: str) -> None:
         """What ``docker login`` checks: ``/v2/`` on *host* answers 200 with these credentials (Basic, or a
         token obtained with them); AuthError when they are rejected."""
-        ep = Endpoint(_DOCKER_HUB_API if host == _DOCKER_HUB else host)
+        ep = Endpoint(self.docker_hub if host == _DOCKER_HUB else host)
         auth = Authenticator(Credentials({host: Login(username, password)}), self.transport)
         header: dict[str, str] = {}
         for _round in range(2):
@@ -361,6 +393,156 @@ class RegistryClient:
             raise RegistryError(host, f"/v2/ answered HTTP {status}: not a registry (or not the v2 API)",
                                 status=status)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ push
+    def origin_manifest_digest(self, ref: "ImageReference", reference: str) -> str:
+        """The digest *reference* has at the registry itself (never a mirror): what a push replaces.
+        ManifestUnknown when it has none."""
+        return self._head_manifest_from(self._origin(ref), ref, reference)
+
+    def blob_exists(self, ref: "ImageReference", digest: str) -> bool:
+        """``HEAD /v2/<name>/blobs/<digest>``: whether the repository has the blob."""
+        ep = self._origin(ref)
+        resp = self._request(ep, ref, "HEAD", f"/v2/{ref.path}/blobs/{digest}", what=digest, push=True)
+        status = resp.status
+        resp.close()
+        if status == 200:
+            return True
+        if status == 404:
+            return False
+        raise RegistryError(ref.domain, f"unexpected HTTP {status} to HEAD of a blob", ref.path, digest, status=status)
+
+    def push_blob(
+        self,
+        ref: "ImageReference",
+        desc: oci.Descriptor,
+        opener: t.Callable[[], t.BinaryIO],
+        mount_from: t.Sequence[str] = (),
+        progress: t.Callable[[int], None] | None = None,
+    ) -> str:
+        """Make sure the repository of *ref* has the blob *desc*; returns what was done: ``exists``,
+        ``mounted`` (from one of *mount_from*, repositories of the same registry) or ``pushed``.
+
+        *opener* opens the blob's content (called again for each attempt); *progress* gets bytes sent.
+        """
+        if self.blob_exists(ref, desc.digest):
+            return "exists"
+        ep = self._origin(ref)
+        n = 0
+        while True:
+            try:
+                location = self._start_upload(ep, ref, desc, mount_from)
+                if location is None:
+                    return "mounted"
+                self._upload(ep, ref, desc, location, opener, progress)
+                return "pushed"
+            except RegistryError as exc:
+                # a cut connection or a struggling server: the upload starts again from its POST (the
+                # registry may have dropped the session); refusals (auth, a bad digest...) are final
+                n += 1
+                if isinstance(exc, AuthError) or exc.status not in (None, *RETRY_STATUSES) or n >= self.attempts:
+                    if n > 1:
+                        raise RegistryError(exc.registry, f"{exc.reason} (gave up after {n} attempts)",
+                                            exc.repository, exc.digest, status=exc.status) from None
+                    raise
+                self._sleep(self._delay(n))
+
+    def _start_upload(self, ep: Endpoint, ref: "ImageReference", desc: oci.Descriptor,
+                      mount_from: t.Sequence[str]) -> str | None:
+        """POST an upload (a mount when *mount_from* names a repository); None when the mount worked,
+        else the upload's absolute location."""
+        import urllib.parse
+
+        path = f"/v2/{ref.path}/blobs/uploads/"
+        source = next((m for m in mount_from if m != ref.path), None)
+        if source:
+            path += "?" + urllib.parse.urlencode({"mount": desc.digest, "from": source})
+        resp = self._request(ep, ref, "POST", path, {"Content-Length": "0"}, what="push", push=True,
+                             body=lambda: b"")
+        body = _read_small(resp)
+        if source and resp.status == 201:
+            return None
+        if resp.status != 202:
+            raise self._unexpected(ep, ref, desc.digest, resp, body)
+        return self._location(ep, ref, resp, desc.digest)
+
+    def _location(self, ep: Endpoint, ref: "ImageReference", resp: Response, digest: str) -> str:
+        import urllib.parse
+
+        location = resp.header("Location")
+        if not location:
+            raise RegistryError(self._registry_name(ep, ref), "the registry gave no upload location", ref.path,
+                                digest)
+        return urllib.parse.urljoin(f"{resp.scheme}://{resp.host}/", location)
+
+    def _upload(self, ep: Endpoint, ref: "ImageReference", desc: oci.Descriptor, location: str,
+                opener: t.Callable[[], t.BinaryIO], progress: t.Callable[[int], None] | None) -> None:
+        """Monolithic (one PUT) up to ``upload_chunk_size``, else PATCH chunks then the closing PUT."""
+        import urllib.parse
+
+        def close_url(loc: str) -> str:
+            parts = urllib.parse.urlsplit(loc)
+            query = (parts.query + "&" if parts.query else "") + urllib.parse.urlencode({"digest": desc.digest})
+            return urllib.parse.urlunsplit(parts._replace(query=query))
+
+        octets = {"Content-Type": "application/octet-stream"}
+        with opener() as fh:
+            if desc.size <= self.upload_chunk_size:
+                data = fh.read(desc.size + 1)
+                self._check_size(ref, desc, len(data))
+                resp = self._request(ep, ref, "PUT", "", dict(octets, **{"Content-Length": str(len(data))}),
+                                     what=desc.digest, push=True, body=lambda: data, url=close_url(location),
+                                     attempts=1)
+                self._expect(ep, ref, desc.digest, resp, 201)
+                if progress:
+                    progress(len(data))
+                return
+            sent = 0
+            while sent < desc.size:
+                chunk = fh.read(min(self.upload_chunk_size, desc.size - sent))
+                if not chunk:
+                    self._check_size(ref, desc, sent)
+                hdrs = dict(octets, **{"Content-Length": str(len(chunk)),
+                                       "Content-Range": f"{sent}-{sent + len(chunk) - 1}"})
+                resp = self._request(ep, ref, "PATCH", "", hdrs, what=desc.digest, push=True,
+                                     body=lambda: chunk, url=location, attempts=1)
+                self._expect(ep, ref, desc.digest, resp, 202)
+                location = self._location(ep, ref, resp, desc.digest)
+                sent += len(chunk)
+                if progress:
+                    progress(sent)
+            if fh.read(1):
+                self._check_size(ref, desc, desc.size + 1)
+        resp = self._request(ep, ref, "PUT", "", {"Content-Length": "0"}, what=desc.digest, push=True,
+                             body=lambda: b"", url=close_url(location), attempts=1)
+        self._expect(ep, ref, desc.digest, resp, 201)
+
+    @staticmethod
+    def _check_size(ref: "ImageReference", desc: oci.Descriptor, got: int) -> None:
+        if got != desc.size:
+            more = "more than " if got > desc.size else ""
+            raise StoreError(f"blob {desc.digest} to push to {ref.domain}/{ref.path} has {more}{min(got, desc.size)} "
+                             f"bytes where its descriptor says {desc.size}")
+
+    def _expect(self, ep: Endpoint, ref: "ImageReference", what: str, resp: Response, status: int) -> None:
+        body = _read_small(resp)
+        if resp.status != status:
+            raise self._unexpected(ep, ref, what, resp, body)
+
+    def put_manifest(self, ref: "ImageReference", reference: str, raw: bytes, media_type: str) -> str:
+        """``PUT /v2/<name>/manifests/<reference>``; returns the manifest's digest (checked against the
+        registry's ``Docker-Content-Digest``)."""
+        ep = self._origin(ref)
+        digest = str(sha256_bytes(raw))
+        resp = self._request(ep, ref, "PUT", self._manifest_path(ref, reference),
+                             {"Content-Type": media_type, "Content-Length": str(len(raw))}, what=reference,
+                             push=True, body=lambda: raw)
+        answered = (resp.header("Docker-Content-Digest") or "").strip()
+        self._expect(ep, ref, reference, resp, 201)
+        if answered and _is_digest_ref(answered) and answered != digest:
+            raise DigestMismatch(f"manifest {ref.domain}/{ref.path}:{reference} (as stored by the registry)",
+                                 digest, answered)
+        return digest
 
 
 class BlobStream:
@@ -431,7 +613,7 @@ class BlobStream:
                 self._drop()
                 self._failed(f"the blob ended after {self.pos} of {self.size} bytes")
                 continue
-            if len(data) > want:  # pragma: no cover - http.client never over-reads
+            if len(data) > want:  # pragma: no cover - urllib3 never over-reads
                 data = data[:want]
             self.pos += len(data)
             if self.pos >= self.size:
@@ -559,6 +741,16 @@ def _verify(what: str, expected: str, data: bytes) -> None:
     actual = f"{expected.split(':', 1)[0]}:{h.hexdigest()}"
     if actual != expected:
         raise DigestMismatch(what, expected, actual)
+
+
+def _read_small(resp: Response) -> bytes:
+    """A short answer body (an error document), read and released; b"" when it cannot be read."""
+    try:
+        return resp.read(65536)
+    except TransportError:
+        return b""
+    finally:
+        resp.close()
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The registry side of the image service: logins and pulls (:class:`RegistryOps`, a mixin of
+"""The registry side of the image service: logins, pulls and pushes (:class:`RegistryOps`, a mixin of
 ``ImageService``: the store and the registry client meet only in ``services/``)."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import typing as t
 
 from ..config.daemon import DaemonConfig
 from ..core import events, oci
-from ..core.digest import Digest
-from ..errors import InvalidOption, RegistryError, StoreError
+from ..core.digest import Digest, sha256_bytes
+from ..errors import EngineError, InvalidOption, ManifestUnknown, RegistryError, StoreError
 from ..store.images import ImageRecord, ImageStore, LayerRef
 from ..core.reference import (
     ImageReference,
@@ -39,6 +39,21 @@ class PullResult:
     @property
     def familiar(self) -> str:
         """The reference as docker prints it (``busybox:latest``)."""
+        return familiar(self.reference)
+
+
+@dataclasses.dataclass(frozen=True)
+class PushResult:
+    reference: str  # normalised target, e.g. 127.0.0.1:5000/library/busybox:latest
+    image_id: str
+    digest: str  # the manifest's digest in the registry
+    size: int  # the manifest's size
+    #: (blob digest, what happened: ``exists``, ``mounted`` or ``pushed``), config first; empty in a dry run
+    blobs: tuple[tuple[str, str], ...]
+    changed: bool  # the tag in the registry did not point at this manifest before
+
+    @property
+    def familiar(self) -> str:
         return familiar(self.reference)
 
 
@@ -323,3 +338,115 @@ class RegistryOps:
                 if errors:
                     raise errors[0]
         return [results[i] for i in range(len(descs))]
+
+    # ------------------------------------------------------------------ push
+    def push(self, name: str, on_event: events.Callback = events.ignore, dry_run: bool = False,
+             image_id: str | None = None) -> PushResult:
+        """``docker push``: the blobs the registry lacks (HEAD first; a mount from another repository of
+        the same registry when one has the blob), up to ``max-concurrent-uploads`` at a time, then the
+        manifest. *dry_run* only asks the registry which manifest the tag has (check mode), for the image
+        *name* points at, or *image_id* (a tag that check mode has not made yet)."""
+        ref = ImageReference.parse(name)
+        if ref.digest:
+            raise InvalidOption("name", name, "push a tag, not a digest reference")
+        tag = ref.tag or "latest"
+        if image_id is None or not dry_run:
+            image_id = self.store.require(str(ref) if ref.tag else f"{ref.repository}:{tag}")
+        client = self.registry()
+        with self.store.gc_lock(shared=True):
+            raw, media_type, descs = self._push_manifest(image_id)
+            digest = str(sha256_bytes(raw))
+            try:
+                before: str | None = client.origin_manifest_digest(ref, tag)
+            except ManifestUnknown:
+                before = None
+            result = PushResult(f"{ref.repository}:{tag}", image_id, digest, len(raw), (), before != digest)
+            if dry_run:
+                return result
+            on_event(events.Event("resolve", tag, message=f"The push refers to repository [{ref.repository}]"))
+            done = self._push_blobs(ref, descs, on_event)
+            pushed = client.put_manifest(ref, tag, raw, media_type)
+            self.store.set_refs(image_id, [], [f"{ref.repository}@{pushed}"])
+        on_event(events.Event("image.done", ref.familiar, message=f"{tag}: digest: {pushed} size: {len(raw)}"))
+        return dataclasses.replace(result, blobs=tuple(done))
+
+    def _push_manifest(self, image_id: str) -> tuple[bytes, str, list[oci.Descriptor]]:
+        """(manifest, media type, [config, layers...]): the manifest the image was pulled with, when the
+        store has it, else an OCI manifest over the stored blobs."""
+        from ..store.archive.save import oci_manifest
+
+        rec = self.store.get(image_id)
+        if rec.manifest_digest and rec.manifest_media_type and self.store.blobs.has(rec.manifest_digest):
+            raw = self.store.blobs.read_verified(rec.manifest_digest, what="manifest")
+            try:
+                parsed = oci.parse_manifest(raw, rec.manifest_media_type)
+            except oci.FormatError:
+                parsed = None
+            if isinstance(parsed, oci.ImageManifest) and parsed.config.digest == image_id:
+                return raw, rec.manifest_media_type, [parsed.config, *parsed.layers]
+        config = self.store.config_bytes(image_id)
+        raw, layers = oci_manifest(self.store, rec, config)
+        return raw, oci.OCI_MANIFEST, [oci.Descriptor(oci.OCI_CONFIG, image_id, len(config)), *layers]
+
+    def _mount_sources(self, ref: ImageReference) -> dict[str, list[str]]:
+        """blob digest -> other repositories of *ref*'s registry that have it (their images were pulled
+        from or pushed there), for cross-repository mounts."""
+        repos = self.store.repositories()
+        out: dict[str, list[str]] = {}
+        for name, image_id in [*repos.tags.items(), *repos.digests.items()]:
+            try:
+                other = ImageReference.parse(name)
+            except EngineError:
+                continue
+            if other.domain != ref.domain or other.path == ref.path or not self.store.has(image_id):
+                continue
+            rec = self.store.get(image_id)
+            for blob in [image_id, *(x.blob for x in rec.layers if x.blob)]:
+                if other.path not in out.setdefault(blob, []):
+                    out[blob].append(other.path)
+        return out
+
+    def _push_blobs(self, ref: ImageReference, descs: t.Sequence[oci.Descriptor],
+                    on_event: events.Callback) -> list[tuple[str, str]]:
+        client = self.registry()
+        sources = self._mount_sources(ref)
+        for desc in descs:
+            if not self.store.blobs.has(desc.digest):
+                raise StoreError(f"blob {desc.digest} of the image is not in the store (it was imported without "
+                                 f"it); pull or load the image again to push it")
+        layer_digests = {d.digest for d in descs[1:]}
+
+        def push(desc: oci.Descriptor) -> tuple[str, str]:
+            short = Digest(desc.digest).short
+            layer = desc.digest in layer_digests
+
+            def progress(n: int) -> None:
+                if layer:
+                    on_event(events.Event("layer.upload", short, n, desc.size))
+
+            how = client.push_blob(ref, desc, lambda: self.store.blobs.open(desc.digest),
+                                   mount_from=sources.get(desc.digest, ()), progress=progress)
+            if layer:
+                kind = {"exists": "layer.exists", "mounted": "layer.mounted"}.get(how, "layer.done")
+                message = f"Mounted from {sources[desc.digest][0]}" if how == "mounted" else ""
+                on_event(events.Event(kind, short, desc.size, desc.size, message))
+            return desc.digest, how
+
+        for desc in descs[1:]:
+            on_event(events.Event("layer.waiting", Digest(desc.digest).short, 0, desc.size))
+        workers = max(1, min(self.config.max_concurrent_uploads, len(descs)))
+        if workers == 1:
+            return [push(d) for d in descs]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="berth-push") as pool:
+            futures = [pool.submit(push, d) for d in descs]
+            results, errors = [], []
+            for fut in futures:
+                try:
+                    results.append(fut.result())
+                except BaseException as exc:  # keep waiting for the others, then raise the first
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+        return results

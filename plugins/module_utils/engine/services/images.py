@@ -25,12 +25,12 @@ from ..core.reference import (
     parse_platform,
     reference_matches,
 )
-from .image_registry import PullResult, RegistryOps
+from .image_registry import PullResult, PushResult, RegistryOps
 
 if t.TYPE_CHECKING:
     from ..registry.client import RegistryClient
 
-__all__ = ["IMAGE_FILTERS", "ImageService", "LoadedImage", "PullResult"]  # PullResult: api.py serves it from here
+__all__ = ["IMAGE_FILTERS", "ImageService", "LoadedImage", "PullResult", "PushResult"]  # api.py serves these
 
 ImageUsers = t.Callable[[str], t.List[str]]
 

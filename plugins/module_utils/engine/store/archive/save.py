@@ -168,7 +168,7 @@ def _docker_entries(store: ImageStore, items: list[tuple[str, list[str]]]) -> li
     return [entries[k] for k in sorted(entries)]
 
 
-def _oci_manifest(store: ImageStore, rec: t.Any, config: bytes) -> tuple[bytes, list[oci.Descriptor]]:
+def oci_manifest(store: ImageStore, rec: t.Any, config: bytes) -> tuple[bytes, list[oci.Descriptor]]:
     """The image's OCI manifest (as stored, or made over the stored blobs) and its layer descriptors."""
     if rec.manifest_digest and rec.manifest_media_type == oci.OCI_MANIFEST and store.blobs.has(rec.manifest_digest):
         raw = store.blobs.read(rec.manifest_digest)
@@ -194,7 +194,7 @@ def _oci_entries(store: ImageStore, items: list[tuple[str, list[str]]]) -> list[
     index = []
     for image_id, tags in items:
         rec, config = _image_parts(store, image_id)
-        manifest, layers = _oci_manifest(store, rec, config)
+        manifest, layers = oci_manifest(store, rec, config)
         mdigest = sha256_bytes(manifest)
         for digest, data in ((image_id, config), (mdigest, manifest)):
             name = "blobs/sha256/" + Digest(digest).hex

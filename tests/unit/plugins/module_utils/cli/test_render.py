@@ -530,3 +530,31 @@ def test_df_verbose_sections() -> None:
     assert "busybox      latest    111111111111   3 years ago   4.26MB    0B            4.261MB       0\n" in text
     assert "\nBuild cache usage: 0B\n\n" in text
     assert "\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n" in text
+
+
+def test_progress_push_plain_lines_like_docker() -> None:
+    out = io.StringIO()
+    p = render.Progress(out, tty=False, mode="push")
+    p.set_header("The push refers to repository [127.0.0.1:5000/app]")
+    for ev in (Event("layer.waiting", "aaa", 0, 10), Event("layer.waiting", "bbb", 0, 10),
+               Event("layer.waiting", "ccc", 0, 10), Event("layer.upload", "aaa", 5, 10),
+               Event("layer.upload", "aaa", 10, 10), Event("layer.done", "aaa", 10, 10),
+               Event("layer.exists", "bbb", 10, 10), Event("layer.mounted", "ccc", 10, 10, "Mounted from lib/x")):
+        p(ev)
+    p.finish()
+    assert out.getvalue().splitlines() == [
+        "The push refers to repository [127.0.0.1:5000/app]",
+        "aaa: Preparing", "bbb: Preparing", "ccc: Preparing",
+        "aaa: Pushed", "bbb: Layer already exists", "ccc: Mounted from lib/x",
+    ]
+
+
+def test_progress_push_tty_shows_a_bar_while_pushing() -> None:
+    out = io.StringIO()
+    p = render.Progress(out, tty=True, width=160, mode="push", rate=0)
+    p(Event("layer.waiting", "aaa", 0, 2 << 20))
+    p(Event("layer.upload", "aaa", 1 << 20, 2 << 20))
+    assert "aaa: Pushing [" in out.getvalue() and "1.049MB/2.097MB" in out.getvalue()
+    p(Event("layer.done", "aaa", 2 << 20, 2 << 20))
+    p.finish()
+    assert out.getvalue().rstrip("\n").rsplit("\x1b[2K", 1)[1] == "aaa: Pushed"
