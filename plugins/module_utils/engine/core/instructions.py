@@ -75,6 +75,11 @@ def _words(text: str, env: t.Mapping[str, str], split: bool = True, escape: str 
                 cur, started = [], False
             i += 1
             continue
+        if c == "$":  # unquoted: a word that is only an empty expansion is no word (as in a shell)
+            value, i = _expand(text, i, env, escape)
+            cur.append(value)
+            started = started or bool(value)
+            continue
         started = True
         if c == "'":
             end = text.find("'", i + 1)
@@ -104,9 +109,6 @@ def _words(text: str, env: t.Mapping[str, str], split: bool = True, escape: str 
             if i + 1 < n:
                 cur.append(text[i + 1])
             i += 2
-        elif c == "$":
-            value, i = _expand(text, i, env, escape)
-            cur.append(value)
         else:
             cur.append(c)
             i += 1
@@ -164,14 +166,35 @@ def _exec_or_shell(rest: str, shell: t.Sequence[str] = DEFAULT_SHELL) -> list[st
     return list(shell) + [rest] if value is None else value
 
 
+def _first_word(text: str, escape: str) -> str:
+    """The first word of *text* as written (quotes and escapes skipped over, not processed)."""
+    i, n = 0, len(text)
+    quote = ""
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = ""
+            elif c == escape and quote == '"':
+                i += 1
+        elif c in "'\"":
+            quote = c
+        elif c == escape:
+            i += 1
+        elif c.isspace():
+            break
+        i += 1
+    return text[:i]
+
+
 def pairs(rest: str, env: t.Mapping[str, str], instr: str, escape: str = "\\") -> list[tuple[str, str]]:
     """``k=v k2="v 2"`` or the legacy one-pair form ``k v with spaces`` (ENV, LABEL)."""
-    first = rest.split(None, 1)
-    if "=" not in first[0]:
-        if len(first) < 2:
+    first = _first_word(rest, escape)
+    if "=" not in first:
+        value = rest[len(first):].strip()
+        if not value:
             raise _ChangeError(f"{instr} needs a value: {instr} key=value or {instr} key value")
-        key = "".join(_words(first[0], env, False, escape))
-        return [(key, "".join(_words(first[1].strip(), env, False, escape)))]
+        return [("".join(_words(first, env, False, escape)), "".join(_words(value, env, False, escape)))]
     out = []
     for word in _words(rest, env, True, escape):
         key, eq, value = word.partition("=")
