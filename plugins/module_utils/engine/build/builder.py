@@ -176,6 +176,7 @@ class Builder:
             state = _Stage(image, config, {})
         state.config = copy.deepcopy(state.config)
         state.config.setdefault("config", {})
+        state.shell = list(state.config["config"].get("Shell") or DEFAULT_SHELL)
         if state.image:
             self.say(f" ---> {_short(state.image)}")
         self.steps += 1
@@ -301,10 +302,23 @@ class Builder:
                 text = "VOLUME " + df.dumps(words(rest, env, self.df.escape) if ins.json is None else list(ins.json))
             else:
                 text = f"{cmd} {rest}"
+        if cmd == "USER":
+            self._check_user(state, ins, cfg["User"])
         if cmd == "WORKDIR" and state.image is not None:
             self._workdir(state, cfg["WorkingDir"], text)
             return
         self._nop(state, text, [text])
+
+    def _check_user(self, state: _Stage, ins: df.Instruction, spec: str) -> None:
+        """USER names a user (and group) the image has: a name must be in its /etc/passwd (/etc/group);
+        numeric IDs need no entry (as runc resolves them when the container starts)."""
+        user, dummy, group = spec.partition(":")
+        for name, path, what in ((user, "/etc/passwd", "user"), (group, "/etc/group", "group")):
+            if not name or name.isdigit():
+                continue
+            data = self.backend.read(state.image, path) if state.image else None
+            if not any(line.split(":", 1)[0] == name for line in (data or b"").decode("utf-8", "replace").splitlines()):
+                self._fail(ins, f"unable to find {what} {name}: no matching entries in {path} of the image")
 
     def _workdir(self, state: _Stage, path: str, text: str) -> None:
         """WORKDIR: created (root's, 0755) when missing, as a layer; a config-only step otherwise."""
@@ -576,7 +590,7 @@ class _Sources:
             if stat.S_ISDIR(top.st.st_mode) and not is_url:
                 kind = "dir" if not many else kind
                 if dest != "/" and (image is None or self.b.backend.kind(image, dest) != "dir"):
-                    entries.append((_dir_entry(dest, *owner), None))
+                    entries.append(_dir_entry(dest, *owner))
                 base = top.rel
                 for src in srcs[1:]:
                     rel = src.rel[len(base):].lstrip("/") if base else src.rel
@@ -586,7 +600,7 @@ class _Sources:
             for src in srcs:
                 if self.ins.cmd == "ADD" and not is_url and _is_archive(src.path):
                     if dest != "/" and (image is None or self.b.backend.kind(image, dest) != "dir"):
-                        entries.append((_dir_entry(dest, *owner), None))
+                        entries.append(_dir_entry(dest, *owner))
                     entries.extend(_archive_entries(src.path, dest, self._tmpdir()))
                     hashed.append(("archive:" + posixpath.basename(src.rel), src.path, src.st))
                     continue
