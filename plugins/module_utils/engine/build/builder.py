@@ -369,9 +369,8 @@ class Builder:
     def _arg(self, state: _Stage, ins: df.Instruction) -> None:
         meta = state.meta
         shown = []
-        for name, default in self._arg_items(ins, self._env(state)):
-            if default is None and name in meta:
-                default = meta[name]
+        for name, written in self._arg_items(ins, self._env(state)):
+            default = meta.get(name) if written is None else written
             if name in self.opts.build_args:
                 self.used_args.add(name)
                 value: str | None = self.opts.build_args[name]
@@ -379,7 +378,7 @@ class Builder:
                 value = default
             if value is not None:
                 state.args[name] = value
-            shown.append(name if default is None else f"{name}={default}")
+            shown.append(name if written is None else f"{name}={written}")
         text = "ARG " + " ".join(shown)
         self._nop(state, text, [text, sorted(state.args.items())])
 
