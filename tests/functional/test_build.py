@@ -330,3 +330,24 @@ def test_bad_builds(engine: Engine, tmp_path: t.Any, dockerfile: str, error: typ
     assert not os.listdir(os.path.join(engine.root, "containers")) or all(
         not os.path.exists(os.path.join(engine.root, "containers", c, "config.json"))
         for c in os.listdir(os.path.join(engine.root, "containers")))
+
+
+def test_cli_build(berth: Berth, tmp_path: t.Any) -> None:
+    ctx = context(tmp_path, "FROM busybox\nARG WHO\nRUN echo \"built by $WHO\"\nCMD [\"echo\", \"ran\"]\n")
+    first = berth("build", "-t", "cli:1", "--build-arg", "WHO=cli", "--label", "a=b", ctx).out.splitlines()
+    assert first[0] == "Step 1/4 : FROM busybox"
+    assert "built by cli" in first
+    assert any(line.startswith(" ---> Running in ") for line in first)
+    assert first[-2:][1] == "Successfully tagged cli:1" and first[-2].startswith("Successfully built ")
+    again = berth("build", "-t", "cli:1", "--build-arg", "WHO=cli", "--label", "a=b", ctx).out.splitlines()
+    assert again.count(" ---> Using cache") == 4  # ARG, RUN, CMD and the --label step
+    image = berth("build", "-q", "--build-arg", "WHO=cli", "--label", "a=b", ctx).out.strip()
+    assert image.startswith("sha256:") and image.split(":")[1][:12] in again[-2]
+    assert berth("run", "--rm", "cli:1").out == "ran\n"
+    assert "a" in berth("inspect", "-f", "{{json .Config.Labels}}", "cli:1").out
+    history = berth("history", "--no-trunc", "cli:1").out
+    assert "/bin/sh -c #(nop)  LABEL a=b" in history and '|1 WHO=cli /bin/sh -c echo "built by $WHO"' in history
+    failed = berth("build", "-", input="FROM busybox\nRUN exit 2\n", rc=1)
+    assert "The command '/bin/sh -c exit 2' returned a non-zero code: 2" in failed.err
+    bad = berth("build", "-f", os.path.join(ctx, "nope"), ctx, rc=125)
+    assert "cannot read the Dockerfile" in bad.err

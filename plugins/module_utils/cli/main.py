@@ -50,6 +50,8 @@ def _load_handler(target: str) -> t.Callable[[Context], int]:
         from .commands import interact as mod
     elif group == "files":
         from .commands import files as mod
+    elif group == "build":
+        from .commands import build as mod
     else:  # pragma: no cover - a parser/handler table mismatch
         raise RuntimeError(f"no command group {group!r}")
     return getattr(mod, func)  # type: ignore[no-any-return]

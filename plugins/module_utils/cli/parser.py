@@ -112,6 +112,22 @@ def _add_import(p: argparse.ArgumentParser) -> None:
     _handler(p, "images.import_")
 
 
+def _add_build(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]",
+                   help="Name and optionally a tag in the 'name:tag' format")
+    p.add_argument("-f", "--file", metavar="FILE", help="Name of the Dockerfile (default: 'PATH/Dockerfile')")
+    p.add_argument("--build-arg", action="append", default=[], metavar="KEY[=VALUE]", help="Set build-time variables")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="Set metadata for an image")
+    p.add_argument("--target", metavar="STAGE", help="Set the target build stage to build")
+    p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
+    p.add_argument("--pull", action="store_true", help="Always attempt to pull a newer version of the image")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID on success")
+    p.add_argument("--network", metavar="MODE", help="Set the networking mode for the RUN instructions (default none)")
+    p.add_argument("--platform", metavar="PLATFORM", help="Set platform (only this host's)")
+    p.add_argument("context", metavar="PATH|URL|-")
+    _handler(p, "build.build")
+
+
 def _add_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", metavar="FORMAT", help="Format output: 'table', 'json' or a '{{.Field}}' template")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
@@ -371,6 +387,7 @@ _TOP_CONTAINER_VERBS = ("attach", "cp", "create", "diff", "exec", "export", "kil
 
 # (names, adder, one-line help, usage) — shared by the top level and `berth image`.
 _IMAGE_VERBS: list[_Verb] = [
+    (("build",), _add_build, "Build an image from a Dockerfile", "[OPTIONS] PATH | URL | -"),
     (("history",), _add_history, "Show the history of an image", "IMAGE"),
     (("import",), _add_import, "Import the contents from a tarball to create a filesystem image",
      "[OPTIONS] FILE|- [REPOSITORY[:TAG]]"),
@@ -386,6 +403,7 @@ _IMAGE_VERBS: list[_Verb] = [
 ]
 
 _TOP_VERBS: list[tuple[str, t.Callable[..., None], str, str]] = [
+    ("build", _add_build, "Build an image from a Dockerfile", "[OPTIONS] PATH | URL | -"),
     ("events", _add_events, "Get real time events from the engine", "[OPTIONS]"),
     ("history", _add_history, "Show the history of an image", "IMAGE"),
     ("images", _add_images, "List images", "[OPTIONS] [REPOSITORY[:TAG]]"),

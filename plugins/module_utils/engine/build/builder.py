@@ -401,7 +401,6 @@ class Builder:
         if state.image is None:
             self._fail(ins, "cannot run a command in an empty image (FROM scratch)")
         network = ins.flag("network") or self.opts.network
-        self.say(f" ---> Running in {'build container'}")
         code, layer = self.backend.run(state.image, argv, dict(state.args), network)
         if code != 0:
             os.unlink(layer)

@@ -42,8 +42,9 @@ def quiet(_line: str) -> None:
 class StoreBackend:
     """:class:`Backend` over a :class:`ContainerService` (and through it the store and the images)."""
 
-    def __init__(self, svc: ContainerService, output_fd: int, work: str) -> None:
+    def __init__(self, svc: ContainerService, output_fd: int, work: str, say: Say = quiet) -> None:
         self.svc = svc
+        self.say = say
         self.store = svc.store
         self.output_fd = output_fd
         self.work = work  # a private temporary directory on the data root's file system
@@ -163,6 +164,7 @@ class StoreBackend:
         from .containers.records import Stdio
 
         cid = self._container(image, argv, env, network)
+        self.say(f" ---> Running in {cid[:12]}")
         try:
             handle = self.svc.start(cid, Stdio(stdin=None, stdout=self.output_fd, stderr=self.output_fd))
             code = self.svc.wait_attached(handle)
@@ -171,6 +173,7 @@ class StoreBackend:
             return code, self._layer(cid)
         finally:
             self.svc.remove(cid, force=True)
+            self.say(f"Removing intermediate container {cid[:12]}")
 
     def put(self, image: str, archive: str) -> str:
         cid = self._container(image, ["/"], {}, None)
@@ -235,7 +238,7 @@ def build(
         ctx = Context(root)
         name, text = _dockerfile(ctx, dockerfile, dockerfile_text)
         parsed = parse(text, name)
-        backend = StoreBackend(svc, output_fd, work)
+        backend = StoreBackend(svc, output_fd, work, say)
         with svc.store.gc_lock(shared=True):
             result = Builder(backend, ctx, parsed, opts, say, duration).build()
             if refs:
