@@ -351,3 +351,36 @@ def test_cli_build(berth: Berth, tmp_path: t.Any) -> None:
     assert "The command '/bin/sh -c exit 2' returned a non-zero code: 2" in failed.err
     bad = berth("build", "-f", os.path.join(ctx, "nope"), ctx, rc=125)
     assert "cannot read the Dockerfile" in bad.err
+
+
+def test_image_task_source_build(engine: Engine, tmp_path: t.Any) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.glue import image_task
+    from ansible_collections.berth.engine.plugins.module_utils.glue.runner import TaskContext
+
+    ctx = context(tmp_path, "FROM busybox\nARG V\nCOPY app.txt /\nRUN echo $V > /v\n", {"app.txt": b"1"})
+    params = {"name": "task-built", "tag": "latest", "state": "present", "source": "build", "force": False,
+              "build": {"path": ctx, "args": {"V": 1}, "labels": {"team": "web"}}}
+
+    def task(check: bool) -> dict[str, t.Any]:
+        return image_task.image(TaskContext(engine, params, check_mode=check, diff_mode=True))
+
+    def layer_count() -> int:
+        return len(os.listdir(engine.layout.layers_dir))
+
+    predicted = task(True)
+    assert predicted["changed"] and predicted["diff"]["before"]["id"] is None
+    first = task(False)
+    assert first["changed"] and first["image"]["Config"]["Labels"] == {"team": "web"}
+    built = first["image"]["Id"]
+    layers = layer_count()
+    assert task(True)["changed"] is False
+    again = task(False)  # every step from the cache: nothing runs, no layer is made
+    assert again["changed"] is False and again["image"]["Id"] == built and layer_count() == layers
+    with open(os.path.join(ctx, "app.txt"), "wb") as fh:
+        fh.write(b"2")
+    assert task(True)["changed"] is True
+    rebuilt = task(False)
+    assert rebuilt["changed"] and rebuilt["image"]["Id"] != built
+    assert rebuilt["diff"]["before"]["id"] == built and rebuilt["diff"]["after"]["id"] == rebuilt["image"]["Id"]
+    params["build"]["args"] = {"V": 2}
+    assert task(True)["changed"] is True and task(False)["changed"] is True

@@ -111,12 +111,16 @@ class Engine:
         network: str | None = None,
         say: t.Callable[[str], None] | None = None,
         output_fd: int | None = None,
+        dry_run: bool = False,
     ) -> dict[str, t.Any]:
-        """``docker build`` (services/build.py): ``{"image_id", "steps", "cached", "warnings"}``."""
+        """``docker build`` (services/build.py): ``{"image_id", "steps", "cached", "warnings"}``. With
+        *dry_run* nothing runs, is pulled or tagged: ``image_id`` is the image the step cache already has
+        for these inputs, or "" when a build would run a step."""
         from .build.builder import BuildOptions
         from .services import build
 
-        opts = BuildOptions(dict(build_args or {}), target, no_cache, pull, dict(labels or {}), network)
+        opts = BuildOptions(dict(build_args or {}), target, no_cache, pull, dict(labels or {}), network,
+                            dry_run=dry_run)
         result = build.build(self.containers, context, dockerfile, dockerfile_text, tags, opts,
                              say or build.quiet, output_fd)
         return {"image_id": result.image_id, "steps": result.steps, "cached": result.cached,

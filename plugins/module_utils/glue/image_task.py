@@ -18,6 +18,7 @@ import typing as t
 from ..engine.errors import DamagedContent, EngineError, InvalidOption
 from ..engine.options.compare import Diff
 from ..engine.options.image import (
+    build_settings,
     check_lookup_name,
     familiar_name,
     image_reference,
@@ -70,6 +71,8 @@ def image(ctx: TaskContext) -> dict[str, t.Any]:
         result = _load(ctx, ref)
     elif source == "import":
         result = _import(ctx, ref)
+    elif source == "build":
+        result = _build(ctx, ref)
     else:
         result = _local(ctx, ref)
     if p.get("archive_path"):
@@ -80,8 +83,11 @@ def image(ctx: TaskContext) -> dict[str, t.Any]:
 def _check_present_options(p: t.Mapping[str, t.Any], ref: str) -> None:
     source = p["source"]
     if source == "build":
-        raise InvalidOption("source", source, "Berth has no image builder yet: build the image elsewhere, then "
-                            "load it (source=load with load_path) or pull it from a registry (source=pull)")
+        build_settings(p.get("build"))
+        if "@" in ref:
+            raise InvalidOption("name", p["name"], "a digest cannot name an image made by source=build")
+    elif p.get("build"):
+        raise InvalidOption("build", p["build"], "only used with source=build")
     if is_image_id(ref):
         raise InvalidOption("name", p["name"], "an image ID can only be used with state=absent")
     if source in ("load", "import") and "@" in ref:
@@ -204,6 +210,39 @@ def _import(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     new_id = images.import_(path, reference=ref, changes=changes, platform=p.get("platform"))
     after = images.inspect(new_id)
     return out.result(new_id, after["RepoTags"], after)
+
+
+def _build(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
+    """Build unless the step cache already holds the image for these inputs (the Dockerfile, the context
+    files COPY/ADD read, the build settings) and *name* points at it; check mode walks the cache only."""
+    p = ctx.params
+    images = ctx.engine.images
+    b = build_settings(p.get("build"))
+    local_id = images.resolve(ref)
+    local = _inspect(ctx, local_id)
+    out = _Outcome(local_id, local.get("RepoTags", []))
+    path = b["path"]
+    if "://" not in path and not path.startswith("git@") and "#" not in path:
+        path = os.path.abspath(path)
+    kwargs = {"dockerfile": b.get("dockerfile"), "build_args": b.get("args"), "target": b.get("target"),
+              "no_cache": bool(b.get("no_cache") or p.get("force_source")), "pull": bool(b.get("pull")),
+              "labels": b.get("labels"), "network": b.get("network")}
+    predicted = ctx.engine.build(path, dry_run=True, **kwargs)["image_id"]
+    if predicted and predicted == local_id and not (p["force"] or p.get("force_source")):
+        return out.result(local_id, local.get("RepoTags", []), local)
+    if ctx.check_mode:
+        out.changed = predicted != local_id or not predicted
+        out.actions.append(f"Built image {familiar_name(ref)} from {b['path']}")
+        after_id = predicted or None
+        return out.result(after_id, _tags_after(ctx, after_id, [familiar_name(ref)]) if after_id else
+                          [familiar_name(ref)], local)
+    built = ctx.engine.build(path, tags=[ref], **kwargs)
+    for warning in built["warnings"]:
+        ctx.warn(warning)
+    out.changed = built["image_id"] != local_id
+    out.actions.append(f"Built image {familiar_name(ref)} from {b['path']}")
+    after = images.inspect(built["image_id"])
+    return out.result(built["image_id"], after["RepoTags"], after)
 
 
 def _local(ctx: TaskContext, ref: str) -> dict[str, t.Any]:

@@ -82,10 +82,17 @@ class BuildOptions:
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     network: str | None = None
     platform: str | None = None
+    #: only say whether the build would run a step: walk the cache, run and pull nothing (check mode)
+    dry_run: bool = False
+
+
+class WouldBuild(Exception):
+    """Raised inside a dry run at the first step the cache does not have (or a base image to pull)."""
 
 
 @dataclasses.dataclass
 class BuildResult:
+    #: the built image; in a dry run, the image the cache already holds, "" when a step would run
     image_id: str
     steps: int
     cached: int
@@ -128,6 +135,12 @@ class Builder:
 
     # ------------------------------------------------------------------ driver
     def build(self) -> BuildResult:
+        try:
+            return self._build()
+        except WouldBuild:
+            return BuildResult("", self.steps, self.cached, [])
+
+    def _build(self) -> BuildResult:
         target = self.df.stage(self.opts.target)
         stages = self.df.stages[: target.index + 1]
         self.total = sum(1 + len(s.instructions) for s in stages)
@@ -192,6 +205,8 @@ class Builder:
         for item in stage.instructions:
             self._run_instruction(state, item)
         if state.image is None:  # FROM scratch and nothing else: an image without layers
+            if self.opts.dry_run:
+                raise WouldBuild("scratch")
             state.image = self._commit(state, None, "", "", None)
         return state.image
 
@@ -225,12 +240,12 @@ class Builder:
             self._fail(ins, exc.reason)
 
     def _cached(self, key: str) -> str | None:
-        if self.opts.no_cache:
-            return None
-        image = self.backend.cache_get(key)
+        image = None if self.opts.no_cache else self.backend.cache_get(key)
         if image is not None:
             self.cached += 1
             self.say(" ---> Using cache")
+        elif self.opts.dry_run:
+            raise WouldBuild(key)
         return image
 
     def _key(self, state: _Stage, *parts: t.Any) -> str:
@@ -709,4 +724,4 @@ def _archive_entries(path: str, dest: str, spill_dir: str) -> list[tuple[tarfile
     return out
 
 
-__all__ = ["Backend", "BuildOptions", "BuildResult", "Builder", "MAX_LAYERS"]
+__all__ = ["Backend", "BuildOptions", "BuildResult", "Builder", "MAX_LAYERS", "WouldBuild"]

@@ -62,9 +62,48 @@ IMAGE_OPTIONS = OptionTable(
             comparison_type="list",
         ),
         Option("platform", doc="Platform to pull, os[/arch[/variant]], e.g. linux/arm64."),
+        Option("build", kind="dict", doc="source=build: path, dockerfile, args, target, no_cache, pull, labels, "
+                                         "network."),
     )
     + ENGINE_OPTIONS,
 )
+
+#: The keys of the image task's ``build`` dict -> (type, what it is).
+BUILD_KEYS: dict[str, tuple[type, str]] = {
+    "path": (str, "the build context: a directory, a tarball or a git URL"),
+    "dockerfile": (str, "the Dockerfile's path in the context"),
+    "args": (dict, "build arguments"),
+    "target": (str, "the stage to build"),
+    "no_cache": (bool, "build without the step cache"),
+    "pull": (bool, "pull the base images again"),
+    "labels": (dict, "labels added to the image"),
+    "network": (str, "network mode of RUN steps"),
+}
+
+
+def build_settings(value: t.Any) -> dict[str, t.Any]:
+    """The image task's ``build`` dict, checked: known keys of the right types, ``path`` given; ``args``
+    and ``labels`` values as strings. Raises InvalidOption naming ``build.<key>``."""
+    if not isinstance(value, dict):
+        raise InvalidOption("build", value, "required with source=build: a dict with at least path")
+    out: dict[str, t.Any] = {}
+    for key, item in value.items():
+        if key not in BUILD_KEYS:
+            raise InvalidOption(f"build.{key}", item, f"unknown build setting (known: {', '.join(BUILD_KEYS)})")
+        if item is None:
+            continue
+        kind, what = BUILD_KEYS[key]
+        if kind is bool and isinstance(item, str) and item.lower() in ("yes", "no", "true", "false"):
+            item = item.lower() in ("yes", "true")
+        if not isinstance(item, kind):
+            raise InvalidOption(f"build.{key}", item, f"must be a {kind.__name__}: {what}")
+        if kind is dict:
+            item = {str(k): "" if v is None else str(v) for k, v in item.items()}
+        out[key] = item
+    if not out.get("path"):
+        raise InvalidOption("build.path", out.get("path"), "required: the build context (a directory, a tarball "
+                            "or a git URL)")
+    return out
 
 IMAGE_INFO_OPTIONS = OptionTable(
     options=(

@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 import typing as t
 
-from ..build.builder import Backend, Builder, BuildOptions, BuildResult
+from ..build.builder import Backend, Builder, BuildOptions, BuildResult, WouldBuild
 from ..build.context import Context
 from ..build.dockerfile import parse
 from ..core import fs, oci
@@ -45,6 +45,7 @@ class StoreBackend:
     def __init__(self, svc: ContainerService, output_fd: int, work: str, say: Say = quiet) -> None:
         self.svc = svc
         self.say = say
+        self.dry_run = False
         self.store = svc.store
         self.output_fd = output_fd
         self.work = work  # a private temporary directory on the data root's file system
@@ -53,6 +54,8 @@ class StoreBackend:
     # ------------------------------------------------------------------ images
     def base(self, name: str, pull: bool, platform: str | None) -> tuple[str, dict[str, t.Any]]:
         image_id = self.store.lookup(name)
+        if self.dry_run and (image_id is None or pull):
+            raise WouldBuild(name)
         if image_id is None or (pull and not name.startswith("sha256:")):
             image_id = self.svc.images.pull(name, platform=platform).image_id
         return image_id, self.store.verified_config(image_id)
@@ -239,8 +242,11 @@ def build(
         name, text = _dockerfile(ctx, dockerfile, dockerfile_text)
         parsed = parse(text, name)
         backend = StoreBackend(svc, output_fd, work, say)
+        backend.dry_run = opts.dry_run
         with svc.store.gc_lock(shared=True):
             result = Builder(backend, ctx, parsed, opts, say, duration).build()
+            if opts.dry_run:
+                return result
             if refs:
                 svc.store.set_refs(result.image_id, refs)
         for warning in result.warnings:
