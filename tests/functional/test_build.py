@@ -384,3 +384,30 @@ def test_image_task_source_build(engine: Engine, tmp_path: t.Any) -> None:
     assert rebuilt["diff"]["before"]["id"] == built and rebuilt["diff"]["after"]["id"] == rebuilt["image"]["Id"]
     params["build"]["args"] = {"V": 2}
     assert task(True)["changed"] is True and task(False)["changed"] is True
+
+
+def test_commit_export_import_round_trip(berth: Berth, engine: Engine, tmp_path: t.Any) -> None:
+    berth("create", "--name", "to-commit", "-e", "MODE=prod", "busybox", "sh", "-c",
+          "echo changed > /etc/motd; rm /etc/group; mkdir -p /data; echo d > /data/f")
+    berth("start", "-a", "to-commit")
+    out = berth("commit", "-a", "Jane <jane@example.com>", "-m", "first commit", "-c", "CMD [\"cat\", \"/etc/motd\"]",
+                "-c", "ENV EXTRA=1", "to-commit", "committed:1").out.strip()
+    assert out.startswith("sha256:")
+    inspected = engine.images.inspect("committed:1")
+    assert inspected["Author"] == "Jane <jane@example.com>" and inspected["Comment"] == "first commit"
+    assert inspected["Config"]["Cmd"] == ["cat", "/etc/motd"]
+    assert "MODE=prod" in inspected["Config"]["Env"] and "EXTRA=1" in inspected["Config"]["Env"]
+    names = layer_names(engine, out)
+    assert "etc/.wh.group" in names and "data/f" in names and "etc/motd" in names
+    assert not any(n in names for n in ("etc/hosts", "etc/resolv.conf", "etc/hostname", "proc", "sys", "dev"))
+    assert berth("run", "--rm", "committed:1").out == "changed\n"
+    history = berth("history", "--no-trunc", "committed:1").out
+    assert "first commit" in history and "sh -c echo changed" in history
+    tar = str(tmp_path / "fs.tar")
+    berth("export", "-o", tar, "to-commit")
+    berth("import", tar, "reimported:1")
+    assert berth("run", "--rm", "reimported:1", "cat", "/data/f").out == "d\n"
+    assert berth("run", "--rm", "reimported:1", "ls", "/etc/group", rc=None).returncode != 0
+    berth("rm", "to-commit")
+    missing = berth("commit", "nosuch", rc=1)
+    assert "No such container: nosuch" in missing.err

@@ -313,6 +313,19 @@ def _add_cp(p: argparse.ArgumentParser) -> None:
     _handler(p, "files.cp")
 
 
+def _add_commit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--author", default="", metavar="STRING",
+                   help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    p.add_argument("-c", "--change", action="append", default=[], metavar="CHANGE",
+                   help="Apply Dockerfile instruction to the created image")
+    p.add_argument("-m", "--message", default="", metavar="MESSAGE", help="Commit message")
+    p.add_argument("-p", "--pause", default="true", choices=["true", "false"], nargs="?", const="true",
+                   help="Accepted for docker: Berth does not pause the container during the commit")
+    p.add_argument("name", metavar="CONTAINER")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+    _handler(p, "build.commit")
+
+
 def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="Write to a file, instead of STDOUT")
     p.add_argument("name", metavar="CONTAINER")
@@ -350,6 +363,8 @@ def _add_container_prune(p: argparse.ArgumentParser) -> None:
 _CONTAINER_VERBS: list[_Verb] = [
     (("attach",), _add_attach, "Attach local standard input, output, and error streams to a running container",
      "[OPTIONS] CONTAINER"),
+    (("commit",), _add_commit, "Create a new image from a container's changes",
+     "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]"),
     (("create",), lambda p: _add_run(p, create=True), "Create a new container", "[OPTIONS] IMAGE [COMMAND] [ARG...]"),
     (("cp",), _add_cp, "Copy files/folders between a container and the local filesystem",
      "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"),
@@ -382,8 +397,8 @@ _CONTAINER_VERBS: list[_Verb] = [
 ]
 
 #: The container verbs docker also has at the top level (`docker ps` is `docker container ls`).
-_TOP_CONTAINER_VERBS = ("attach", "cp", "create", "diff", "exec", "export", "kill", "logs", "pause", "rename", "restart",
-                        "rm", "run", "start", "stats", "stop", "top", "unpause", "update", "wait")
+_TOP_CONTAINER_VERBS = ("attach", "commit", "cp", "create", "diff", "exec", "export", "kill", "logs", "pause", "rename",
+                        "restart", "rm", "run", "start", "stats", "stop", "top", "unpause", "update", "wait")
 
 # (names, adder, one-line help, usage) — shared by the top level and `berth image`.
 _IMAGE_VERBS: list[_Verb] = [

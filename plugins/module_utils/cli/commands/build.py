@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``berth build``: docker's classic builder output (``Step 1/5 : FROM ...``, `` ---> Using cache``)."""
+"""``berth build`` (docker's classic builder output: ``Step 1/5 : FROM ...``, `` ---> Using cache``) and
+``berth commit``."""
 from __future__ import annotations
 
 import os
@@ -73,4 +74,12 @@ def build(ctx: Context) -> int:
             os.unlink(spill)
     if a.quiet:
         ctx.out(result["image_id"])
+    return 0
+
+
+def commit(ctx: Context) -> int:
+    a = ctx.args
+    image_id = ctx.engine.containers.commit(a.name, a.reference, author=a.author, message=a.message,
+                                            changes=a.change)
+    ctx.out(image_id)
     return 0

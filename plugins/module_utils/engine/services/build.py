@@ -30,6 +30,7 @@ from ..store.archive.load import DOCKER_LAYER_TAR, docker_manifest
 from ..store.images import LayerRef
 
 if t.TYPE_CHECKING:
+    from ..store.images import ImageStore
     from .containers import ContainerService
 
 Say = t.Callable[[str], None]
@@ -69,23 +70,7 @@ class StoreBackend:
         return cfg
 
     def commit(self, parent: str | None, config: dict[str, t.Any], layer: str | None) -> str:
-        refs = list(self.store.get(parent).layers) if parent else []
-        cfg = dict(config)
-        rootfs = dict(cfg.get("rootfs") or {"type": "layers"})
-        diff_ids = [r.diff_id for r in refs]
-        if layer is not None:
-            with open(layer, "rb") as fh:
-                info = self.store.layers.ingest(fh, DOCKER_LAYER_TAR)
-            if info.blob is None:
-                raise BuildError(f"the layer {info.diff_id} was stored without its blob")
-            refs.append(LayerRef(info.diff_id, str(info.blob), DOCKER_LAYER_TAR, info.blob_size))
-            diff_ids.append(info.diff_id)
-        rootfs["diff_ids"] = diff_ids
-        cfg["rootfs"] = rootfs
-        data = json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
-        image_id, dummy = self.store.commit(data, refs, docker_manifest(data, refs), oci.DOCKER_MANIFEST,
-                                            parent=parent or "")
-        return image_id
+        return commit_image(self.store, parent, config, layer)
 
     def kind(self, image: str, path: str) -> str | None:
         found = self._entry(image, path)
@@ -155,13 +140,7 @@ class StoreBackend:
         return self.svc.create(options)
 
     def _layer(self, cid: str) -> str:
-        from ..supervisor import INIT_PATH
-        from .containers.export import RUNTIME_MOUNTPOINTS
-
-        fd, path = tempfile.mkstemp(prefix="layer-", suffix=".tar", dir=self.work)
-        with os.fdopen(fd, "wb") as out:
-            changes.write_layer_tar(self.svc.layout.upper(cid), out, RUNTIME_MOUNTPOINTS + (INIT_PATH,))
-        return path
+        return layer_of(self.svc, cid, self.work)
 
     def run(self, image: str, argv: list[str], env: dict[str, str], network: str | None) -> tuple[int, str]:
         from .containers.records import Stdio
@@ -205,6 +184,38 @@ class StoreBackend:
 
 if t.TYPE_CHECKING:
     _check: Backend = StoreBackend.__new__(StoreBackend)
+
+
+def commit_image(store: ImageStore, parent: str | None, config: dict[str, t.Any], layer: str | None) -> str:
+    """Store the image *config* whose layers are *parent*'s (its ``rootfs.diff_ids`` are set here) plus,
+    when given, the layer tar file *layer* (ingested uncompressed, so that the blob is the tar); a Docker
+    schema 2 manifest and config, so Healthcheck, OnBuild and Shell survive save and push. Returns the ID."""
+    refs = list(store.get(parent).layers) if parent else []
+    cfg = dict(config)
+    rootfs = dict(cfg.get("rootfs") or {"type": "layers"})
+    if layer is not None:
+        with open(layer, "rb") as fh:
+            info = store.layers.ingest(fh, DOCKER_LAYER_TAR)
+        if info.blob is None:
+            raise BuildError(f"the layer {info.diff_id} was stored without its blob")
+        refs.append(LayerRef(info.diff_id, str(info.blob), DOCKER_LAYER_TAR, info.blob_size))
+    rootfs["diff_ids"] = [r.diff_id for r in refs]
+    cfg["rootfs"] = rootfs
+    data = json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
+    image_id, dummy = store.commit(data, refs, docker_manifest(data, refs), oci.DOCKER_MANIFEST, parent=parent or "")
+    return image_id
+
+
+def layer_of(svc: ContainerService, cid: str, work: str) -> str:
+    """The container's changes as a layer tar file in *work* (its upper dir, with whiteouts; the runtime's
+    mountpoints left out, as Docker keeps them in the init layer)."""
+    from ..supervisor import INIT_PATH
+    from .containers.export import RUNTIME_MOUNTPOINTS
+
+    fd, path = tempfile.mkstemp(prefix="layer-", suffix=".tar", dir=work)
+    with os.fdopen(fd, "wb") as out:
+        changes.write_layer_tar(svc.layout.upper(cid), out, RUNTIME_MOUNTPOINTS + (INIT_PATH,))
+    return path
 
 
 def build(

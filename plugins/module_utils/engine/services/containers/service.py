@@ -333,6 +333,12 @@ class ContainerService:
 
         return export.export_file(self, name, path)
 
+    def commit(self, name: str, reference: str | None = None, author: str = "", message: str = "",
+               changes: t.Sequence[str] = ()) -> str:
+        from . import commit
+
+        return commit.commit(self, name, reference, author, message, changes)
+
     def cp_from(self, name: str, src: str, dest: str | t.BinaryIO, archive: bool = False,
                 follow_link: bool = False) -> None:
         from . import copy
