@@ -411,3 +411,18 @@ def test_commit_export_import_round_trip(berth: Berth, engine: Engine, tmp_path:
     berth("rm", "to-commit")
     missing = berth("commit", "nosuch", rc=1)
     assert "No such container: nosuch" in missing.err
+
+
+def test_copy_layers_with_and_without_a_container(engine: Engine, berth: Berth, tmp_path: t.Any) -> None:
+    """COPY under directories of the image is a layer of its own entries and those directories as the image
+    has them; COPY through a symlink of the image goes through a container, which follows it."""
+    ctx = context(tmp_path, "FROM busybox\nRUN mkdir -p /opt/real && chmod 750 /opt/real && ln -s /opt/real /link\n"
+                            "COPY f /etc/app.conf\nCOPY f /link/f\nCOPY f /opt/real/g\n", {"f": b"f\n"})
+    image, dummy, dummy2 = build(engine, ctx, tags=["links:1"])
+    with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-3].blob)) as tf:
+        etc = tf.getmember("etc")
+        assert etc.isdir() and (etc.mode, etc.uid) == (0o755, 0) and tf.getnames() == ["etc", "etc/app.conf"]
+    assert sorted(layer_names(engine, image, -2)) == ["opt", "opt/real", "opt/real/f"]
+    with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
+        assert tf.getmember("opt/real").mode == 0o750
+    assert run(berth, "links:1", "cat", "/link/f", "/opt/real/g", "/etc/app.conf") == "f\nf\nf\n"

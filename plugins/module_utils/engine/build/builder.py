@@ -62,6 +62,9 @@ class Backend(t.Protocol):
     def kind(self, image: str, path: str) -> str | None:
         """``dir``, ``file`` (anything else) or None: what *path* is in *image* (symlinks not followed)."""
 
+    def lstat(self, image: str, path: str) -> os.stat_result | None:
+        """The image's entry at *path*, None when it has none (symlinks not followed)."""
+
     def read(self, image: str, path: str) -> bytes | None:
         """The content of the file *path* in *image*; None when there is none."""
 
@@ -346,12 +349,12 @@ class Builder:
         if hit is not None:
             self._use(state, hit)
             return
-        archive = _tar_file([_dir_entry(p) for p in _parents(path) if self.backend.kind(state.image, p) is None])
+        layer = self._layer([_dir_entry(p) for p in _parents(path) if self.backend.kind(state.image, p) is None],
+                            state)
         try:
-            layer = self.backend.put(state.image, archive)
+            self._commit(state, layer, f"/bin/sh -c #(nop)  {text}", key, None)
         finally:
-            os.unlink(archive)
-        self._commit(state, layer, f"/bin/sh -c #(nop)  {text}", key, None)
+            os.unlink(layer)
 
     def _health(self, ins: df.Instruction) -> dict[str, t.Any]:
         test = df.health_test(ins)
@@ -456,20 +459,58 @@ class Builder:
                 return
             parents = [_dir_entry(p, *owner) for p in _parents(posixpath.dirname(dest_path.rstrip("/")) or "/")
                        if (self.backend.kind(state.image, p) if state.image else None) is None]
-            archive = _tar_file(parents + entries)
-        try:
-            if state.image is None:
-                base = self._commit_empty(state)
-            else:
-                base = state.image
-            layer = self.backend.put(base, archive)
-        finally:
-            os.unlink(archive)
+            layer = self._layer(parents + entries, state)
         try:
             self._commit(state, layer, f"/bin/sh -c #(nop) {text}", key, None)
         finally:
             if os.path.exists(layer):
                 os.unlink(layer)
+
+    def _layer(self, entries: list[tuple[tarfile.TarInfo, str | None]], state: _Stage) -> str:
+        """The layer of COPY/ADD/WORKDIR *entries* (paths relative to ``/``, parents before children).
+
+        When every directory above them is a directory of the image or one of the entries, and no entry
+        changes the type of what the image has there, the layer is the entries themselves, with each of
+        the image's directories above them as it is (what the upper dir of a copy would hold): no
+        container. Otherwise (a symlink on the way, a file replaced by a directory ...) the entries are
+        extracted in a container of the image, chrooted, and the layer is its upper dir."""
+        image = state.image
+        direct = self._direct(entries, image)
+        if direct is not None:
+            return _tar_file(direct + entries)
+        archive = _tar_file(entries)
+        try:
+            return self.backend.put(image or self._commit_empty(state), archive)
+        finally:
+            os.unlink(archive)
+
+    def _direct(self, entries: list[tuple[tarfile.TarInfo, str | None]],
+                image: str | None) -> list[tuple[tarfile.TarInfo, str | None]] | None:
+        made = {ti.name.rstrip("/"): ti.isdir() for ti, dummy in entries}
+        above: dict[str, tuple[tarfile.TarInfo, str | None]] = {}
+        for ti, dummy in entries:
+            name = ti.name.rstrip("/")
+            st = self.backend.lstat(image, "/" + name) if image else None
+            if st is not None and stat.S_ISDIR(st.st_mode) != ti.isdir():
+                return None
+            parts = name.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                parent = "/".join(parts[:i])
+                if parent in made:
+                    if not made[parent]:
+                        return None
+                    continue
+                if parent in above:
+                    continue
+                pst = self.backend.lstat(image, "/" + parent) if image else None
+                if pst is None or not stat.S_ISDIR(pst.st_mode):
+                    return None
+                entry = tarfile.TarInfo(parent)
+                entry.type = tarfile.DIRTYPE
+                entry.mode = stat.S_IMODE(pst.st_mode)
+                entry.uid, entry.gid, entry.mtime = pst.st_uid, pst.st_gid, int(pst.st_mtime)
+                above[parent] = (entry, None)
+        return [above[k] for k in sorted(above, key=lambda n: n.count("/"))]
 
     def _commit_empty(self, state: _Stage) -> str:
         """FROM scratch: an image without layers to put the first files into (not a build step)."""

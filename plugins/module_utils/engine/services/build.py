@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 import typing as t
 
 from ..build.builder import Backend, Builder, BuildOptions, BuildResult, WouldBuild
@@ -26,12 +27,12 @@ from ..core import fs, oci
 from ..core.reference import ImageReference, host_platform
 from ..errors import BuildError, InvalidOption, InvalidReference
 from ..store import changes
-from ..store.archive.load import DOCKER_LAYER_TAR, docker_manifest
 from ..store.images import LayerRef
 
 if t.TYPE_CHECKING:
     from ..store.images import ImageStore
     from .containers import ContainerService
+    from .images import ImageService
 
 Say = t.Callable[[str], None]
 
@@ -43,14 +44,24 @@ def quiet(_line: str) -> None:
 class StoreBackend:
     """:class:`Backend` over a :class:`ContainerService` (and through it the store and the images)."""
 
-    def __init__(self, svc: ContainerService, output_fd: int, work: str, say: Say = quiet) -> None:
-        self.svc = svc
+    def __init__(self, store: ImageStore, images: ImageService, containers: t.Callable[[], ContainerService],
+                 output_fd: int, work: str, say: Say = quiet) -> None:
+        self.store = store
+        self.images = images
+        self.layout = store.layout
+        #: the container service, made when a step first needs a container (a cached build never does)
+        self._containers = containers
         self.say = say
         self.dry_run = False
-        self.store = svc.store
+        self._removals: list[threading.Thread] = []
+        self.removal_errors: list[str] = []
         self.output_fd = output_fd
         self.work = work  # a private temporary directory on the data root's file system
-        self.cache_dir = fs.ensure_dir(os.path.join(svc.layout.root, "buildcache"), 0o700)
+        self.cache_dir = fs.ensure_dir(os.path.join(self.layout.root, "buildcache"), 0o700)
+
+    @property
+    def svc(self) -> ContainerService:
+        return self._containers()
 
     # ------------------------------------------------------------------ images
     def base(self, name: str, pull: bool, platform: str | None) -> tuple[str, dict[str, t.Any]]:
@@ -58,7 +69,7 @@ class StoreBackend:
         if self.dry_run and (image_id is None or pull):
             raise WouldBuild(name)
         if image_id is None or (pull and not name.startswith("sha256:")):
-            image_id = self.svc.images.pull(name, platform=platform).image_id
+            image_id = self.images.pull(name, platform=platform).image_id
         return image_id, self.store.verified_config(image_id)
 
     def scratch(self) -> dict[str, t.Any]:
@@ -80,8 +91,12 @@ class StoreBackend:
 
         return "dir" if stat.S_ISDIR(found[0].st_mode) else "file"
 
+    def lstat(self, image: str, path: str) -> os.stat_result | None:
+        found = self._entry(image, path)
+        return None if found is None else found[0]
+
     def _entry(self, image: str, path: str) -> tuple[os.stat_result, list[str]] | None:
-        dirs = [self.svc.layout.layer_diff(d) for d in reversed(self._diff_ids(image))]
+        dirs = [self.layout.layer_diff(d) for d in reversed(self._diff_ids(image))]
         st: os.stat_result | None = None
         for part in [p for p in path.split("/") if p]:
             st, dirs = changes.image_entry(dirs, part)
@@ -113,13 +128,13 @@ class StoreBackend:
         from ..runtime import LinuxSyscalls
         from ..supervisor import lifecycle, overlay
 
-        layers = [self.svc.layout.layer_diff(d) for d in reversed(self._diff_ids(image))]
+        layers = [self.layout.layer_diff(d) for d in reversed(self._diff_ids(image))]
         target = tempfile.mkdtemp(prefix="from-", dir=self.work)
-        empty = fs.ensure_dir(os.path.join(self.svc.layout.root, "empty"), 0o755)
+        empty = fs.ensure_dir(os.path.join(self.layout.root, "empty"), 0o755)
         if not layers:
             yield target
             return
-        overlay.mount_readonly(LinuxSyscalls(), self.svc.layout.root, layers, target, empty)
+        overlay.mount_readonly(LinuxSyscalls(), self.layout.root, layers, target, empty)
         try:
             yield target
         finally:
@@ -154,7 +169,7 @@ class StoreBackend:
                 raise BuildError(f"the build container {cid[:12]} was detached")
             return code, self._layer(cid)
         finally:
-            self.svc.remove(cid, force=True)
+            self._remove(cid)
             self.say(f"Removing intermediate container {cid[:12]}")
 
     def put(self, image: str, archive: str) -> str:
@@ -164,7 +179,26 @@ class StoreBackend:
                 self.svc.cp_to(cid, fh, "/", archive=True)
             return self._layer(cid)
         finally:
-            self.svc.remove(cid, force=True)
+            self._remove(cid)
+
+    def _remove(self, cid: str) -> None:
+        """Remove a build container in the background (its files are many small unlinks): the next step
+        runs meanwhile; :meth:`finish` waits for all of them."""
+
+        def remove() -> None:
+            try:
+                self.svc.remove(cid, force=True)
+            except Exception as exc:  # reported by finish(); the build's result does not depend on it
+                self.removal_errors.append(f"cannot remove build container {cid[:12]}: {exc}")
+
+        thread = threading.Thread(target=remove, name=f"remove-{cid[:12]}", daemon=False)
+        thread.start()
+        self._removals.append(thread)
+
+    def finish(self) -> None:
+        for thread in self._removals:
+            thread.join()
+        self._removals.clear()
 
     # ------------------------------------------------------------------ cache
     def _cache_path(self, key: str) -> str:
@@ -190,6 +224,9 @@ def commit_image(store: ImageStore, parent: str | None, config: dict[str, t.Any]
     """Store the image *config* whose layers are *parent*'s (its ``rootfs.diff_ids`` are set here) plus,
     when given, the layer tar file *layer* (ingested uncompressed, so that the blob is the tar); a Docker
     schema 2 manifest and config, so Healthcheck, OnBuild and Shell survive save and push. Returns the ID."""
+    # Here, not at the top: a fully cached build commits nothing, and store.archive costs it ~5 ms.
+    from ..store.archive.load import DOCKER_LAYER_TAR, docker_manifest
+
     refs = list(store.get(parent).layers) if parent else []
     cfg = dict(config)
     rootfs = dict(cfg.get("rootfs") or {"type": "layers"})
@@ -219,7 +256,9 @@ def layer_of(svc: ContainerService, cid: str, work: str) -> str:
 
 
 def build(
-    svc: ContainerService,
+    store: ImageStore,
+    images: ImageService,
+    containers: t.Callable[[], ContainerService],
     context: str | None,
     dockerfile: str | None = None,
     dockerfile_text: str | None = None,
@@ -241,8 +280,8 @@ def build(
         if ref.digest or ref.tagged is None:
             raise InvalidReference(tag, "a build is tagged with repository:tag, not a digest", "tags")
         refs.append(ref.tagged)
-    svc.store.ensure()
-    work = tempfile.mkdtemp(prefix="build-", dir=svc.layout.tmp_dir)
+    store.ensure()
+    work = tempfile.mkdtemp(prefix="build-", dir=store.layout.tmp_dir)
     null = None
     if output_fd is None:
         null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
@@ -252,14 +291,18 @@ def build(
         ctx = Context(root)
         name, text = _dockerfile(ctx, dockerfile, dockerfile_text)
         parsed = parse(text, name)
-        backend = StoreBackend(svc, output_fd, work, say)
+        backend = StoreBackend(store, images, containers, output_fd, work, say)
         backend.dry_run = opts.dry_run
-        with svc.store.gc_lock(shared=True):
-            result = Builder(backend, ctx, parsed, opts, say, duration).build()
+        with store.gc_lock(shared=True):
+            try:
+                result = Builder(backend, ctx, parsed, opts, say, duration).build()
+            finally:
+                backend.finish()
             if opts.dry_run:
                 return result
             if refs:
-                svc.store.set_refs(result.image_id, refs)
+                store.set_refs(result.image_id, refs)
+        result.warnings.extend(backend.removal_errors)
         for warning in result.warnings:
             say(warning)
         say(f"Successfully built {result.image_id.split(':', 1)[1][:12]}")

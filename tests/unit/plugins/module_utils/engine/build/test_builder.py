@@ -63,6 +63,9 @@ class FakeBackend:
     def kind(self, image: str, path: str) -> str | None:
         return "dir" if path in ("/", "/etc") else None
 
+    def lstat(self, image: str, path: str) -> os.stat_result | None:
+        return os.lstat("/") if self.kind(image, path) else None
+
     def read(self, image: str, path: str) -> bytes | None:
         return b"root:x:0:0::/:/bin/sh\n" if path == "/etc/passwd" else b"root:x:0:\n"
 
