@@ -25,7 +25,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import typing as t
 
@@ -33,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import start  # noqa: E402  (bench/start.py: the tools' set-up, the busybox image)
-from start import REPO, _run  # noqa: E402
+from start import _run  # noqa: E402
 from tests.support.cleanup import remove_tree  # noqa: E402
 from tests.support.images import busybox_rootfs  # noqa: E402
 
@@ -107,16 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    _run(["/usr/bin/python3", "-m", "compileall", "-q", os.path.join(REPO, "plugins")])
-    work = tempfile.mkdtemp(prefix="berth-bench-build-", dir="/var/tmp")
-    tools = []
-    for name in args.tools.split(","):
-        tool = TOOLS[name]()
-        tool.name = name
-        if tool.available():
-            tools.append(tool)
-        else:
-            print(f"# {name}: not installed, skipped")
+    work, tools = start.prepare("build", args.tools, TOOLS)
     times: dict[str, dict[str, list[float]]] = {x.name: {"cold": [], "cached": []} for x in tools}
     try:
         rootfs = busybox_rootfs(os.path.join(work, "rootfs"))

@@ -24,7 +24,7 @@ import tarfile
 import tempfile
 import time
 import typing as t
-import urllib.parse
+from urllib.parse import urlparse
 
 from ..core.instructions import DEFAULT_SHELL, InstructionError, apply_instruction, word, words
 from ..errors import BuildError, DockerfileError
@@ -323,7 +323,7 @@ class Builder:
         if cmd == "USER":
             self._check_user(state, ins, cfg["User"])
         if cmd == "WORKDIR" and state.image is not None:
-            self._workdir(state, cfg["WorkingDir"], text)
+            self._workdir(state, state.image, cfg["WorkingDir"], text)
             return
         self._nop(state, text, [text])
 
@@ -338,10 +338,9 @@ class Builder:
             if not any(line.split(":", 1)[0] == name for line in (data or b"").decode("utf-8", "replace").splitlines()):
                 self._fail(ins, f"unable to find {what} {name}: no matching entries in {path} of the image")
 
-    def _workdir(self, state: _Stage, path: str, text: str) -> None:
+    def _workdir(self, state: _Stage, image: str, path: str, text: str) -> None:
         """WORKDIR: created (root's, 0755) when missing, as a layer; a config-only step otherwise."""
-        assert state.image is not None
-        if self.backend.kind(state.image, path) == "dir":
+        if self.backend.kind(image, path) == "dir":
             self._nop(state, text, [text])
             return
         key = self._key(state, text, state.config["config"])
@@ -349,8 +348,7 @@ class Builder:
         if hit is not None:
             self._use(state, hit)
             return
-        layer = self._layer([_dir_entry(p) for p in _parents(path) if self.backend.kind(state.image, p) is None],
-                            state)
+        layer = self._layer([_dir_entry(p) for p in _parents(path) if self.backend.kind(image, p) is None], state)
         try:
             self._commit(state, layer, f"/bin/sh -c #(nop)  {text}", key, None)
         finally:
@@ -550,8 +548,7 @@ class Builder:
         state.config["config"]["Labels"] = labels
         text = "LABEL " + " ".join(f"{k}={v}" for k, v in sorted(self.opts.labels.items()))
         self._nop(state, text, [text])
-        assert state.image is not None
-        return state.image
+        return state.image or image
 
 
 class _Sources:
@@ -611,7 +608,7 @@ class _Sources:
 
         from .context import Source
 
-        name = posixpath.basename(urllib.parse.urlparse(url).path) or "download"
+        name = posixpath.basename(urlparse(url).path) or "download"
         path = os.path.join(self._tmpdir(), name)
         try:
             with urllib.request.urlopen(url, timeout=60) as resp, open(path, "wb") as fh:  # noqa: S310

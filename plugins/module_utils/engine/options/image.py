@@ -105,6 +105,7 @@ def build_settings(value: t.Any) -> dict[str, t.Any]:
                             "or a git URL)")
     return out
 
+
 IMAGE_INFO_OPTIONS = OptionTable(
     options=(
         Option("name", kind="list", elements="str", doc="Images to inspect: references or IDs."),
