@@ -121,7 +121,7 @@ class Engine:
 
         opts = BuildOptions(dict(build_args or {}), target, no_cache, pull, dict(labels or {}), network,
                             dry_run=dry_run)
-        result = build.build(self.store, self.images, lambda: self.containers, context, dockerfile, dockerfile_text,
+        result = build.build(self.store, lambda: self.images, lambda: self.containers, context, dockerfile, dockerfile_text,
                              tags, opts, say or build.quiet, output_fd)
         return {"image_id": result.image_id, "steps": result.steps, "cached": result.cached,
                 "warnings": list(result.warnings)}

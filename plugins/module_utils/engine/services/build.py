@@ -44,7 +44,8 @@ def quiet(_line: str) -> None:
 class StoreBackend:
     """:class:`Backend` over a :class:`ContainerService` (and through it the store and the images)."""
 
-    def __init__(self, store: ImageStore, images: ImageService, containers: t.Callable[[], ContainerService],
+    def __init__(self, store: ImageStore, images: t.Callable[[], ImageService],
+                 containers: t.Callable[[], ContainerService],
                  output_fd: int, work: str, say: Say = quiet) -> None:
         self.store = store
         self.images = images
@@ -69,7 +70,7 @@ class StoreBackend:
         if self.dry_run and (image_id is None or pull):
             raise WouldBuild(name)
         if image_id is None or (pull and not name.startswith("sha256:")):
-            image_id = self.images.pull(name, platform=platform).image_id
+            image_id = self.images().pull(name, platform=platform).image_id
         return image_id, self.store.verified_config(image_id)
 
     def scratch(self) -> dict[str, t.Any]:
@@ -257,7 +258,7 @@ def layer_of(svc: ContainerService, cid: str, work: str) -> str:
 
 def build(
     store: ImageStore,
-    images: ImageService,
+    images: t.Callable[[], ImageService],
     containers: t.Callable[[], ContainerService],
     context: str | None,
     dockerfile: str | None = None,
@@ -271,8 +272,6 @@ def build(
     (``URL#ref:subdir``) or None (a Dockerfile from *dockerfile_text*, no context); *dockerfile* the
     Dockerfile's path in the context (``Dockerfile``) or *dockerfile_text* its content. Steps are
     reported through *say*; RUN output goes to *output_fd* (None: discarded)."""
-    from ..options.container.normalise import duration
-
     opts = options or BuildOptions()
     refs = []
     for tag in tags:
@@ -295,7 +294,7 @@ def build(
         backend.dry_run = opts.dry_run
         with store.gc_lock(shared=True):
             try:
-                result = Builder(backend, ctx, parsed, opts, say, duration).build()
+                result = Builder(backend, ctx, parsed, opts, say, _duration).build()
             finally:
                 backend.finish()
             if opts.dry_run:
@@ -313,6 +312,14 @@ def build(
         if null is not None:
             os.close(null)
         fs.rmtree(work)
+
+
+def _duration(value: str, field: str) -> int:
+    """HEALTHCHECK's ``--interval`` and friends, read as the container options read them (the option
+    tables are loaded only for a HEALTHCHECK step)."""
+    from ..options.container.normalise import duration
+
+    return duration(value, field)
 
 
 def _dockerfile(ctx: Context, dockerfile: str | None, text: str | None) -> tuple[str, str]:
