@@ -112,7 +112,11 @@ def every(berth: Berth, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_every_instruction_config(engine: Engine, every: str) -> None:
     cfg = engine.images.inspect("every:1")["Config"]
-    assert cfg["Env"] == ["APP=/srv/app", "GREETING=hello world"]  # ARG values are not kept
+    # ARG values are not kept; the base has no PATH: Docker's default is added
+    assert cfg["Env"] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "APP=/srv/app",
+                          "GREETING=hello world"]
+    assert (cfg["Hostname"], cfg["Tty"], cfg["OpenStdin"]) == ("", False, False)
+    assert cfg["Image"].startswith("sha256:")  # the image of the step before, as the classic builder records
     assert cfg["WorkingDir"] == "/srv/app"
     assert cfg["User"] == "nobody"
     assert cfg["Labels"] == {"org.example.name": "every one", "version": "1"}
@@ -133,13 +137,15 @@ def test_every_instruction_history(engine: Engine, every: str) -> None:
     entries = cfg["history"][1:]  # after the base image's
     layered = [h["created_by"] for h in entries if not h.get("empty_layer")]
     assert len(layered) == 5  # WORKDIR (created), two RUNs, two COPYs
-    assert layered[0] == "/bin/sh -c #(nop)  WORKDIR /srv/app"
+    assert layered[0] == "/bin/sh -c #(nop) WORKDIR /srv/app"
     assert layered[1].startswith("|2 BUILD_ONLY=secret FROM_CLI=cli /bin/sh -c echo")
     assert layered[3].startswith("/bin/sh -c #(nop) COPY dir:")
-    assert layered[4].startswith("/bin/sh -c #(nop) COPY file:") and layered[4].endswith(" in /usr/local/bin ")
+    assert layered[4].startswith("/bin/sh -c #(nop) COPY file:") and layered[4].endswith(" in /usr/local/bin/ ")
     nops = [h["created_by"] for h in entries if h.get("empty_layer")]
     assert "/bin/sh -c #(nop)  ENV APP=/srv/app GREETING=hello world" in nops
-    assert '/bin/sh -c #(nop)  CMD ["default"]' in nops
+    assert '/bin/sh -ec #(nop)  CMD ["default"]' in nops  # after SHELL, its shell (as Docker writes it)
+    assert '/bin/sh -ec #(nop)  HEALTHCHECK &{["CMD-SHELL" "test -f built.txt"] "5s" "2s" "0s" \'\\x04\'}' in nops
+    assert "/bin/sh -c #(nop)  EXPOSE 53/udp 8080" in nops and "/bin/sh -c #(nop)  VOLUME [/srv/data]" in nops
     assert len(cfg["rootfs"]["diff_ids"]) == len(history["RootFS"]["Layers"]) == 1 + 5
     assert len(engine.images.history("every:1")) == len(cfg["history"])
 

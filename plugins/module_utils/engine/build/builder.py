@@ -122,13 +122,15 @@ def _quiet(_line: str) -> None:
 
 class Builder:
     def __init__(self, backend: Backend, context: Context, parsed: df.Dockerfile, options: BuildOptions,
-                 say: Say = _quiet, duration: t.Callable[[str, str], int] | None = None) -> None:
+                 say: Say = _quiet, duration: t.Callable[[str, str], int] | None = None,
+                 go_duration: t.Callable[[int], str] | None = None) -> None:
         self.backend = backend
         self.context = context
         self.df = parsed
         self.opts = options
         self.say = say
         self._duration = duration
+        self._go_duration = go_duration
         self.stages: dict[str, str] = {}
         self.used_args: set[str] = set()
         self.steps = 0
@@ -193,6 +195,7 @@ class Builder:
         state.config = copy.deepcopy(state.config)
         state.config.setdefault("config", {})
         state.shell = list(state.config["config"].get("Shell") or DEFAULT_SHELL)
+        _docker_defaults(state.config["config"], state.image)
         if state.image:
             self.say(f" ---> {_short(state.image)}")
         self.steps += 1
@@ -271,6 +274,7 @@ class Builder:
         elif len(cfg.get("rootfs", {}).get("diff_ids") or []) >= MAX_LAYERS:
             raise BuildError(f"max depth exceeded: an image has at most {MAX_LAYERS} layers")
         cfg["created"] = entry["created"]
+        cfg["config"]["Image"] = state.image or ""
         cfg["history"] = list(cfg.get("history") or []) + [entry]
         image = self.backend.commit(state.image, cfg, layer)
         if key:
@@ -284,7 +288,7 @@ class Builder:
         if hit is not None:
             self._use(state, hit)
             return
-        self._commit(state, None, f"/bin/sh -c #(nop)  {text}", key, None)
+        self._commit(state, None, _nop(state, text), key, None)
 
     def _metadata(self, state: _Stage, ins: df.Instruction) -> None:
         cfg = state.config["config"]
@@ -293,19 +297,19 @@ class Builder:
         if cmd == "SHELL":
             state.shell = list(ins.json or [])
             cfg["Shell"] = list(state.shell)
-            text = f"SHELL {df.dumps(state.shell)}"
+            text = f"SHELL [{' '.join(state.shell)}]"
         elif cmd == "HEALTHCHECK":
             cfg["Healthcheck"] = self._health(ins)
-            text = f"HEALTHCHECK &{{{df.dumps(cfg['Healthcheck']['Test'])} ...}}"
+            text = f"HEALTHCHECK {self._health_text(cfg['Healthcheck'])}"
         elif cmd == "MAINTAINER":
             state.config["author"] = word(rest, env, self.df.escape)
             text = f"MAINTAINER {state.config['author']}"
         else:
             state.cmd_set = apply_instruction(cfg, cmd, rest, state.cmd_set, env, state.shell, self.df.escape)
             if cmd == "CMD":
-                text = f"CMD {df.dumps(cfg['Cmd'])}"
+                text = f"CMD {_go_quoted(cfg['Cmd'])}"
             elif cmd == "ENTRYPOINT":
-                text = f"ENTRYPOINT {df.dumps(cfg['Entrypoint'])}"
+                text = f"ENTRYPOINT {_go_quoted(cfg['Entrypoint'])}"
             elif cmd == "ENV":
                 text = "ENV " + " ".join(f"{k}={v}" for k, v in _pairs(rest, env, self.df.escape))
             elif cmd == "LABEL":
@@ -315,9 +319,9 @@ class Builder:
             elif cmd == "USER":
                 text = f"USER {cfg['User']}"
             elif cmd == "EXPOSE":
-                text = "EXPOSE " + " ".join(sorted(cfg.get("ExposedPorts") or {}))
+                text = "EXPOSE " + " ".join(sorted(words(rest, env, self.df.escape)))
             elif cmd == "VOLUME":
-                text = "VOLUME " + df.dumps(words(rest, env, self.df.escape) if ins.json is None else list(ins.json))
+                text = "VOLUME [" + " ".join(words(rest, env, self.df.escape) if ins.json is None else ins.json) + "]"
             else:
                 text = f"{cmd} {rest}"
         if cmd == "USER":
@@ -350,9 +354,17 @@ class Builder:
             return
         layer = self._layer([_dir_entry(p) for p in _parents(path) if self.backend.kind(image, p) is None], state)
         try:
-            self._commit(state, layer, f"/bin/sh -c #(nop)  {text}", key, None)
+            self._commit(state, layer, _nop(state, text), key, None)
         finally:
             os.unlink(layer)
+
+    def _health_text(self, health: t.Mapping[str, t.Any]) -> str:
+        """Go's ``%v`` of Docker's HealthConfig, as the classic builder's history shows it."""
+        fmt = self._go_duration or (lambda ns: f"{ns}ns")
+        durations = " ".join(f'"{fmt(int(health.get(k) or 0))}"' for k in ("Interval", "Timeout", "StartPeriod"))
+        retries = int(health.get("Retries") or 0)
+        rune = f"'{chr(retries)}'" if 0x20 <= retries < 0x7F and chr(retries) not in "'\\" else f"'\\x{retries:02x}'"
+        return f"&{{{_go_quoted(health['Test'])} {durations} {rune}}}"
 
     def _health(self, ins: df.Instruction) -> dict[str, t.Any]:
         test = df.health_test(ins)
@@ -449,7 +461,7 @@ class Builder:
                     self._fail(ins, f"When using {ins.cmd} with more than one source file, the destination "
                                     "must be a directory and end with a /")
             entries, digest, kind = sources.plan(items, dest_path, dest_dir, owner, chmod)
-            text = f"{ins.cmd} {kind}:{digest.split(':', 1)[1]} in {dest_path} "
+            text = f"{ins.cmd} {kind}:{digest.split(':', 1)[1]} in {dest} "
             key = self._key(state, ins.cmd, digest, dest_path, owner, chmod, state.config["config"])
             hit = self._cached(key)
             if hit is not None:
@@ -459,7 +471,7 @@ class Builder:
                        if (self.backend.kind(state.image, p) if state.image else None) is None]
             layer = self._layer(parents + entries, state)
         try:
-            self._commit(state, layer, f"/bin/sh -c #(nop) {text}", key, None)
+            self._commit(state, layer, _nop(state, text), key, None)
         finally:
             if os.path.exists(layer):
                 os.unlink(layer)
@@ -681,6 +693,34 @@ class _Sources:
 
 
 # ============================================================================ helpers
+#: What the classic builder puts in an image config whose base has no PATH (moby ``system.DefaultPathEnv``).
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _docker_defaults(cfg: dict[str, t.Any], parent: str | None) -> None:
+    """The container-config fields Docker's classic builder writes in every image config: the default PATH
+    when the base has none, the parent image ID, empty hostname/domain name, no stdio attached."""
+    env = list(cfg.get("Env") or [])
+    if not any(item.startswith("PATH=") for item in env):
+        cfg["Env"] = [DEFAULT_PATH] + env
+    for key, value in (("Hostname", ""), ("Domainname", ""), ("AttachStdin", False), ("AttachStdout", False),
+                       ("AttachStderr", False), ("Tty", False), ("OpenStdin", False), ("StdinOnce", False)):
+        cfg.setdefault(key, value)
+    cfg["Image"] = parent or ""
+
+
+def _nop(state: _Stage, text: str) -> str:
+    """The ``created_by`` of a step that runs nothing: the stage's shell, ``#(nop)``, the instruction (one
+    space before WORKDIR, COPY and ADD, two before the others, as the classic builder writes them)."""
+    space = " " if text.split(" ", 1)[0] in ("WORKDIR", "COPY", "ADD") else "  "
+    return f"{' '.join(state.shell)} #(nop){space}{text}"
+
+
+def _go_quoted(items: t.Sequence[str] | None) -> str:
+    """Go's ``%q`` of a string slice: ``["a" "b"]``."""
+    return "[" + " ".join(json.dumps(x) for x in items or ()) + "]"
+
+
 def _short(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 

@@ -294,7 +294,7 @@ def build(
         backend.dry_run = opts.dry_run
         with store.gc_lock(shared=True):
             try:
-                result = Builder(backend, ctx, parsed, opts, say, _duration).build()
+                result = Builder(backend, ctx, parsed, opts, say, _duration, _go_duration).build()
             finally:
                 backend.finish()
             if opts.dry_run:
@@ -320,6 +320,13 @@ def _duration(value: str, field: str) -> int:
     from ..options.container.normalise import duration
 
     return duration(value, field)
+
+
+def _go_duration(ns: int) -> str:
+    """A HEALTHCHECK duration in a history line, as Go prints it (the health checker's formatter)."""
+    from ..supervisor import go_duration
+
+    return go_duration(ns)
 
 
 def _dockerfile(ctx: Context, dockerfile: str | None, text: str | None) -> tuple[str, str]:
