@@ -432,3 +432,15 @@ def test_copy_layers_with_and_without_a_container(engine: Engine, berth: Berth, 
     with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
         assert tf.getmember("opt/real").mode == 0o750
     assert run(berth, "links:1", "cat", "/link/f", "/opt/real/g", "/etc/app.conf") == "f\nf\nf\n"
+
+
+def test_saved_build_keeps_docker_config_fields(berth: Berth, every: str, tmp_path: t.Any,
+                                                busybox_rootfs: str) -> None:
+    archive = str(tmp_path / "every.tar")
+    berth("save", "-o", archive, "every:1")
+    other = scratch_with_busybox(tmp_path / "other", busybox_rootfs, "unused:1")
+    other("load", "-i", archive)
+    cfg = Engine.open(data_root=other.root, config_path=other.config).images.inspect("every:1")["Config"]
+    assert cfg["Healthcheck"]["Test"] == ["CMD-SHELL", "test -f built.txt"]
+    assert cfg["OnBuild"] == ["RUN echo child $0 > /tmp/child.txt"] and cfg["Shell"] == ["/bin/sh", "-ec"]
+    assert other("run", "--rm", "every:1").out == "run: default /srv/app\n"
