@@ -444,3 +444,32 @@ def test_saved_build_keeps_docker_config_fields(berth: Berth, every: str, tmp_pa
     assert cfg["Healthcheck"]["Test"] == ["CMD-SHELL", "test -f built.txt"]
     assert cfg["OnBuild"] == ["RUN echo child $0 > /tmp/child.txt"] and cfg["Shell"] == ["/bin/sh", "-ec"]
     assert other("run", "--rm", "every:1").out == "run: default /srv/app\n"
+
+
+def test_container_commit_task(berth: Berth, engine: Engine) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.glue import image_task
+    from ansible_collections.berth.engine.plugins.module_utils.glue.runner import TaskContext
+
+    berth("create", "--name", "task-commit", "busybox", "sh", "-c", "cat /proc/sys/kernel/random/uuid > /state")
+    berth("start", "-a", "task-commit")
+    params = {"container": "task-commit", "name": "committed-task", "tag": "latest", "author": "ops",
+              "comment": "m", "changes": ["ENV A=1"], "force": False}
+
+    def task(check: bool) -> dict[str, t.Any]:
+        return image_task.container_commit(TaskContext(engine, params, check_mode=check, diff_mode=True))
+
+    try:
+        assert task(True)["changed"] is True
+        assert engine.images.resolve("committed-task") is None  # check mode made nothing
+        first = task(False)
+        assert first["changed"] and first["image"]["Author"] == "ops"
+        assert task(True)["changed"] is False
+        again = task(False)
+        assert again["changed"] is False and again["image"]["Id"] == first["image"]["Id"]
+        params["comment"] = "other"
+        assert task(True)["changed"] is True and task(False)["changed"] is True
+        berth("start", "-a", "task-commit")  # writes /state again: new content, new layer digest
+        moved = task(False)
+        assert moved["changed"] is True
+    finally:
+        berth("rm", "-f", "task-commit")

@@ -303,6 +303,35 @@ def _predict_removal(ref: str, local: t.Mapping[str, t.Any]) -> list[str]:
     return lines + [f"Deleted: {local['Id']}"]
 
 
+# ----------------------------------------------------------- container_commit
+def container_commit(ctx: TaskContext) -> dict[str, t.Any]:
+    """``docker commit`` as a task: a change only when *name* is not already this commit (same layers,
+    the container's changes having the same digest, same config, author and comment)."""
+    p = ctx.params
+    ref = image_reference(p["name"], p.get("tag"))
+    if is_image_id(ref) or "@" in ref:
+        raise InvalidOption("name", p["name"], "a commit is named repository[:tag], not by ID or digest")
+    images = ctx.engine.images
+    local_id = images.resolve(ref)
+    local = _inspect(ctx, local_id)
+    out = _Outcome(local_id, local.get("RepoTags", []))
+    args = (p["container"], ref, p.get("author") or "", p.get("comment") or "", p.get("changes") or ())
+    containers = ctx.engine.containers
+    if p.get("force"):
+        image_id = None if ctx.check_mode else containers.commit(*args)
+        changed = True
+    else:
+        image_id, changed = containers.commit_if_changed(*args, dry_run=ctx.check_mode)
+    out.changed = changed
+    if not changed:
+        return out.result(local_id, local.get("RepoTags", []), local)
+    out.actions.append(f"Committed container {p['container']} as {familiar_name(ref)}")
+    if image_id is None:  # check mode: a new image, whose ID is not known before it is made
+        return out.result(None, [familiar_name(ref)], local)
+    after = images.inspect(image_id)
+    return out.result(image_id, after["RepoTags"], after)
+
+
 # ----------------------------------------------------------------- image_info
 def image_info(ctx: TaskContext) -> dict[str, t.Any]:
     p = ctx.params

@@ -106,6 +106,20 @@ def build_settings(value: t.Any) -> dict[str, t.Any]:
     return out
 
 
+CONTAINER_COMMIT_OPTIONS = OptionTable(
+    options=(
+        Option("container", required=True, doc="Name or ID of the container to commit."),
+        Option("name", required=True, doc="Repository (and tag) of the new image."),
+        Option("tag", default=DEFAULT_TAG, doc="Tag used when name has none."),
+        Option("author", default="", doc="Author of the image."),
+        Option("comment", default="", doc="Commit message (docker commit --message)."),
+        Option("changes", kind="list", elements="str", comparison_type="list",
+               doc="Dockerfile instructions applied to the image config (CMD, ENV, ...)."),
+        Option("force", kind="bool", default=False, doc="Commit even when name already is this commit."),
+    )
+    + ENGINE_OPTIONS,
+)
+
 IMAGE_INFO_OPTIONS = OptionTable(
     options=(
         Option("name", kind="list", elements="str", doc="Images to inspect: references or IDs."),

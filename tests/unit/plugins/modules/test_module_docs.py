@@ -24,6 +24,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options.contai
     CONTAINER_TASK_OPTIONS,
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.image import (
+    CONTAINER_COMMIT_OPTIONS,
     IMAGE_INFO_OPTIONS,
     IMAGE_OPTIONS,
 )
@@ -42,6 +43,7 @@ TABLES: dict[str, OptionTable] = {
     "container": CONTAINER_TASK_OPTIONS,
     "container_info": CONTAINER_INFO_OPTIONS,
     "container_exec": CONTAINER_EXEC_OPTIONS,
+    "container_commit": CONTAINER_COMMIT_OPTIONS,
 }
 
 

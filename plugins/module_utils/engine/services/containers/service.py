@@ -339,6 +339,12 @@ class ContainerService:
 
         return commit.commit(self, name, reference, author, message, changes)
 
+    def commit_if_changed(self, name: str, reference: str, author: str = "", message: str = "",
+                          changes: t.Sequence[str] = (), dry_run: bool = False) -> tuple[str | None, bool]:
+        from . import commit
+
+        return commit.commit_if_changed(self, name, reference, author, message, changes, dry_run)
+
     def cp_from(self, name: str, src: str, dest: str | t.BinaryIO, archive: bool = False,
                 follow_link: bool = False) -> None:
         from . import copy
