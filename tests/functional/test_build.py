@@ -473,3 +473,32 @@ def test_container_commit_task(berth: Berth, engine: Engine) -> None:
         assert moved["changed"] is True
     finally:
         berth("rm", "-f", "task-commit")
+
+
+def test_container_export_task(berth: Berth, engine: Engine, tmp_path: t.Any) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.glue import image_task
+    from ansible_collections.berth.engine.plugins.module_utils.glue.runner import TaskContext
+
+    berth("create", "--name", "task-export", "busybox", "sh", "-c", "cat /proc/sys/kernel/random/uuid > /state")
+    berth("start", "-a", "task-export")
+    path = str(tmp_path / "fs.tar")
+    params = {"container": "task-export", "path": path, "force": False}
+
+    def task(check: bool) -> dict[str, t.Any]:
+        return image_task.container_export(TaskContext(engine, params, check_mode=check))
+
+    try:
+        assert task(True)["changed"] is True and not os.path.exists(path)
+        assert task(False)["changed"] is True
+        with tarfile.open(path) as tf:
+            assert "state" in tf.getnames() and "bin/busybox" in tf.getnames()
+        mtime = os.stat(path).st_mtime_ns
+        assert task(True)["changed"] is False
+        assert task(False)["changed"] is False and os.stat(path).st_mtime_ns == mtime  # not rewritten
+        berth("start", "-a", "task-export")
+        assert task(True)["changed"] is True and task(False)["changed"] is True
+        params["force"] = True
+        assert task(False)["changed"] is True
+        assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    finally:
+        berth("rm", "-f", "task-export")

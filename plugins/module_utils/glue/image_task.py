@@ -332,6 +332,22 @@ def container_commit(ctx: TaskContext) -> dict[str, t.Any]:
     return out.result(image_id, after["RepoTags"], after)
 
 
+# ----------------------------------------------------------- container_export
+def container_export(ctx: TaskContext) -> dict[str, t.Any]:
+    """``docker export -o PATH``: changed when the file did not hold this export already (or with force)."""
+    p = ctx.params
+    path = os.path.abspath(p["path"])
+    containers = ctx.engine.containers
+    if p.get("force"):
+        if not ctx.check_mode:
+            containers.export_file(p["container"], path)
+        changed = True
+    else:
+        changed = containers.export_file_if_changed(p["container"], path, dry_run=ctx.check_mode)
+    actions = [f"Exported container {p['container']} to {path}"] if changed else []
+    return {"changed": changed, "path": path, "actions": actions}
+
+
 # ----------------------------------------------------------------- image_info
 def image_info(ctx: TaskContext) -> dict[str, t.Any]:
     p = ctx.params

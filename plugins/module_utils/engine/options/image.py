@@ -120,6 +120,15 @@ CONTAINER_COMMIT_OPTIONS = OptionTable(
     + ENGINE_OPTIONS,
 )
 
+CONTAINER_EXPORT_OPTIONS = OptionTable(
+    options=(
+        Option("container", required=True, doc="Name or ID of the container to export."),
+        Option("path", kind="path", required=True, doc="File the container's file system is written to (a tar)."),
+        Option("force", kind="bool", default=False, doc="Write the file even when it already holds this export."),
+    )
+    + ENGINE_OPTIONS,
+)
+
 IMAGE_INFO_OPTIONS = OptionTable(
     options=(
         Option("name", kind="list", elements="str", doc="Images to inspect: references or IDs."),

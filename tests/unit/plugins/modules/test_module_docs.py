@@ -25,6 +25,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options.contai
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.image import (
     CONTAINER_COMMIT_OPTIONS,
+    CONTAINER_EXPORT_OPTIONS,
     IMAGE_INFO_OPTIONS,
     IMAGE_OPTIONS,
 )
@@ -44,6 +45,7 @@ TABLES: dict[str, OptionTable] = {
     "container_info": CONTAINER_INFO_OPTIONS,
     "container_exec": CONTAINER_EXEC_OPTIONS,
     "container_commit": CONTAINER_COMMIT_OPTIONS,
+    "container_export": CONTAINER_EXPORT_OPTIONS,
 }
 
 

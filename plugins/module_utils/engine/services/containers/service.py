@@ -345,6 +345,11 @@ class ContainerService:
 
         return commit.commit_if_changed(self, name, reference, author, message, changes, dry_run)
 
+    def export_file_if_changed(self, name: str, path: str, dry_run: bool = False) -> bool:
+        from . import export
+
+        return export.export_file_if_changed(self, name, path, dry_run)
+
     def cp_from(self, name: str, src: str, dest: str | t.BinaryIO, archive: bool = False,
                 follow_link: bool = False) -> None:
         from . import copy
