@@ -502,3 +502,19 @@ def test_container_export_task(berth: Berth, engine: Engine, tmp_path: t.Any) ->
         assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
     finally:
         berth("rm", "-f", "task-export")
+
+
+def test_untrusted_cache_entry_is_refused(engine: Engine, tmp_path: t.Any) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.errors import UntrustedPath
+
+    ctx = context(tmp_path, "FROM busybox\nRUN echo trust > /t\n")
+    build(engine, ctx)
+    cache = engine.layout.build_cache_dir
+    for name in os.listdir(cache):
+        os.chmod(os.path.join(cache, name), 0o666)  # another user could have named any image in it
+    try:
+        with pytest.raises(UntrustedPath, match="build cache entry"):
+            build(engine, ctx)
+    finally:
+        for name in os.listdir(cache):
+            os.chmod(os.path.join(cache, name), 0o600)

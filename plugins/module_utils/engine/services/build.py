@@ -23,8 +23,8 @@ import typing as t
 from ..build.builder import Backend, Builder, BuildOptions, BuildResult, WouldBuild
 from ..build.context import Context
 from ..build.dockerfile import parse
-from ..core import fs, oci
-from ..core.reference import ImageReference, host_platform
+from ..core import fs, oci, trust
+from ..core.reference import ImageReference, host_platform, is_full_id
 from ..errors import BuildError, InvalidOption, InvalidReference
 from ..store import changes
 from ..store.images import LayerRef
@@ -58,7 +58,7 @@ class StoreBackend:
         self.removal_errors: list[str] = []
         self.output_fd = output_fd
         self.work = work  # a private temporary directory on the data root's file system
-        self.cache_dir = fs.ensure_dir(os.path.join(self.layout.root, "buildcache"), 0o700)
+        self.cache_dir = fs.ensure_dir(self.layout.build_cache_dir, 0o700)
 
     @property
     def svc(self) -> ContainerService:
@@ -206,12 +206,11 @@ class StoreBackend:
         return os.path.join(self.cache_dir, key.split(":", 1)[-1])
 
     def cache_get(self, key: str) -> str | None:
-        try:
-            with open(self._cache_path(key), encoding="ascii") as fh:
-                image = fh.read().strip()
-        except OSError:
+        try:  # root's and written by no one else, or refused (UntrustedPath): the cache names what to reuse
+            image = trust.read_trusted(self._cache_path(key), "build cache entry").decode("ascii").strip()
+        except FileNotFoundError:
             return None
-        return image if self.store.complete(image) else None
+        return image if is_full_id(image) and self.store.complete(image) else None
 
     def cache_put(self, key: str, image: str) -> None:
         fs.atomic_write(self._cache_path(key), image, mode=0o600, fsync=False)
