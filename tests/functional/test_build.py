@@ -518,3 +518,24 @@ def test_untrusted_cache_entry_is_refused(engine: Engine, tmp_path: t.Any) -> No
     finally:
         for name in os.listdir(cache):
             os.chmod(os.path.join(cache, name), 0o600)
+
+
+def test_intermediate_images_listing_and_prune(tmp_path: t.Any) -> None:
+    b = scratch_with_busybox(tmp_path / "own", _rootfs_of(tmp_path), "busybox:latest")
+    ctx = context(tmp_path, "FROM busybox\nENV A=1\nRUN echo a > /a\nCMD [\"sh\"]\n")
+    image = b("build", "-q", "-t", "steps:1", ctx).out.strip()
+    shown = b("images", "-q", "--no-trunc").out.split()
+    assert sorted(shown) == sorted([image, b("inspect", "-f", "{{.Id}}", "busybox").out.strip()])
+    assert len(b("images", "-a", "-q").out.split()) == 4  # busybox, then ENV, RUN and CMD (steps:1)
+    b("image", "prune", "-f")
+    again = b("build", "-t", "steps:1", ctx).out
+    assert again.count(" ---> Using cache") == 3  # prune kept the steps below a tagged image
+    b("rmi", "steps:1")
+    b("image", "prune", "-f")
+    assert len(b("images", "-a", "-q").out.split()) == 1  # the whole chain went with its last image
+
+
+def _rootfs_of(tmp_path: t.Any) -> str:
+    from tests.support.images import busybox_rootfs
+
+    return busybox_rootfs(tmp_path / "rootfs")
