@@ -539,3 +539,13 @@ def _rootfs_of(tmp_path: t.Any) -> str:
     from tests.support.images import busybox_rootfs
 
     return busybox_rootfs(tmp_path / "rootfs")
+
+
+def test_dry_run_on_a_fresh_host_writes_nothing(tmp_path: t.Any) -> None:
+    root = str(tmp_path / "never-made")
+    config = tmp_path / "daemon.json"
+    config.write_text("{}")
+    eng = Engine.open(data_root=root, config_path=str(config))
+    ctx = context(tmp_path, "FROM busybox\nRUN true\n")
+    assert eng.build(ctx, dry_run=True)["image_id"] == ""
+    assert not os.path.exists(root)

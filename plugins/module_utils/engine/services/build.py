@@ -58,7 +58,7 @@ class StoreBackend:
         self.removal_errors: list[str] = []
         self.output_fd = output_fd
         self.work = work  # a private temporary directory on the data root's file system
-        self.cache_dir = fs.ensure_dir(self.layout.build_cache_dir, 0o700)
+        self.cache_dir = self.layout.build_cache_dir
 
     @property
     def svc(self) -> ContainerService:
@@ -213,6 +213,7 @@ class StoreBackend:
         return image if is_full_id(image) and self.store.complete(image) else None
 
     def cache_put(self, key: str, image: str) -> None:
+        fs.ensure_dir(self.cache_dir, 0o700)
         fs.atomic_write(self._cache_path(key), image, mode=0o600, fsync=False)
 
 
@@ -278,8 +279,11 @@ def build(
         if ref.digest or ref.tagged is None:
             raise InvalidReference(tag, "a build is tagged with repository:tag, not a digest", "tags")
         refs.append(ref.tagged)
-    store.ensure()
-    work = tempfile.mkdtemp(prefix="build-", dir=store.layout.tmp_dir)
+    if opts.dry_run:  # check mode writes nothing below the data root (a tarball or git context is unpacked in /tmp)
+        work = tempfile.mkdtemp(prefix="berth-build-check-")
+    else:
+        store.ensure()
+        work = tempfile.mkdtemp(prefix="build-", dir=store.layout.tmp_dir)
     null = None
     if output_fd is None:
         null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
@@ -291,7 +295,8 @@ def build(
         parsed = parse(text, name)
         backend = StoreBackend(store, images, containers, output_fd, work, say)
         backend.dry_run = opts.dry_run
-        with store.gc_lock(shared=True):
+        lock = store.gc_lock(shared=True) if store.exists else contextlib.nullcontext()
+        with lock:
             try:
                 result = Builder(backend, ctx, parsed, opts, say, _duration, _go_duration).build()
             finally:
