@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import subprocess
 import tarfile
 import tempfile
 import threading
@@ -372,6 +370,9 @@ def _is_git(context: str) -> bool:
 
 
 def _git_context(context: str, work: str) -> str:
+    import shutil  # here: only a git context runs a command (~3 ms of imports a cached build does without)
+    import subprocess
+
     url, dummy, fragment = context.partition("#")
     ref, dummy, subdir = fragment.partition(":")
     git = shutil.which("git")
