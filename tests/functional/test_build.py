@@ -549,3 +549,14 @@ def test_dry_run_on_a_fresh_host_writes_nothing(tmp_path: t.Any) -> None:
     ctx = context(tmp_path, "FROM busybox\nRUN true\n")
     assert eng.build(ctx, dry_run=True)["image_id"] == ""
     assert not os.path.exists(root)
+
+
+def test_copy_makes_missing_directories(engine: Engine, tmp_path: t.Any) -> None:
+    ctx = context(tmp_path, "FROM busybox\nCOPY --chown=65534:65534 f /new/deep/\nCOPY f g /etc/more/\n",
+                  {"f": b"f", "g": b"g"})
+    image, dummy, dummy2 = build(engine, ctx)
+    with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-2].blob)) as tf:
+        assert tf.getnames() == ["new", "new/deep", "new/deep/f"]  # no container: the entries themselves
+        assert [(m.mode, m.uid) for m in tf.getmembers()] == [(0o755, 65534)] * 2 + [(0o644, 65534)]
+    with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
+        assert tf.getnames() == ["etc", "etc/more", "etc/more/f", "etc/more/g"]

@@ -456,10 +456,10 @@ class Builder:
         from_ = ins.flag("from")
         with _Sources(self, state, ins, from_) as sources:
             items = sources.collect(srcs)
-            if len(items) > 1 and not dest_dir:
-                if self.backend.kind(state.image, dest_path) != "dir" if state.image else True:
-                    self._fail(ins, f"When using {ins.cmd} with more than one source file, the destination "
-                                    "must be a directory and end with a /")
+            if len(items) > 1 and not dest_dir and not (
+                    state.image is not None and self.backend.kind(state.image, dest_path) == "dir"):
+                self._fail(ins, f"When using {ins.cmd} with more than one source file, the destination must be a "
+                                "directory and end with a /")
             entries, digest, kind = sources.plan(items, dest_path, dest_dir, owner, chmod)
             text = f"{ins.cmd} {kind}:{digest.split(':', 1)[1]} in {dest} "
             key = self._key(state, ins.cmd, digest, dest_path, owner, chmod, state.config["config"])
@@ -467,8 +467,12 @@ class Builder:
             if hit is not None:
                 self._use(state, hit)
                 return
-            parents = [_dir_entry(p, *owner) for p in _parents(posixpath.dirname(dest_path.rstrip("/")) or "/")
-                       if (self.backend.kind(state.image, p) if state.image else None) is None]
+            made = {ti.name.rstrip("/") for ti, dummy in entries}
+            above = {"/".join(ti.name.split("/")[:i]) for ti, dummy in entries
+                     for i in range(1, ti.name.rstrip("/").count("/") + 1)} - made
+            # the directories the copy needs that the image lacks: made as Docker makes them (0755, --chown)
+            parents = [_dir_entry("/" + p, *owner) for p in sorted(above, key=lambda n: (n.count("/"), n))
+                       if (self.backend.kind(state.image, "/" + p) if state.image else None) is None]
             layer = self._layer(parents + entries, state)
         try:
             self._commit(state, layer, _nop(state, text), key, None)
