@@ -560,3 +560,14 @@ def test_copy_makes_missing_directories(engine: Engine, tmp_path: t.Any) -> None
         assert [(m.mode, m.uid) for m in tf.getmembers()] == [(0o755, 65534)] * 2 + [(0o644, 65534)]
     with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
         assert tf.getnames() == ["etc", "etc/more", "etc/more/f", "etc/more/g"]
+
+
+def test_from_pulls_a_missing_base_and_pull_refreshes_it(engine: Engine, pushed_busybox: t.Any,
+                                                        tmp_path: t.Any) -> None:
+    ctx = context(tmp_path, f"FROM {pushed_busybox}\nRUN echo pulled > /p\n")
+    assert engine.images.resolve(str(pushed_busybox)) is None
+    first, lines, dummy = build(engine, ctx)
+    assert engine.images.resolve(str(pushed_busybox)) is not None
+    again, lines, result = build(engine, ctx, pull=True)  # asks the registry again: the same image
+    assert again == first and result["cached"] == 1
+    assert engine.build(ctx, pull=True, dry_run=True)["image_id"] == ""  # a dry run cannot know: it would build
