@@ -563,7 +563,7 @@ def test_copy_makes_missing_directories(engine: Engine, tmp_path: t.Any) -> None
 
 
 def test_from_pulls_a_missing_base_and_pull_refreshes_it(engine: Engine, pushed_busybox: t.Any,
-                                                        tmp_path: t.Any) -> None:
+                                                         tmp_path: t.Any) -> None:
     ctx = context(tmp_path, f"FROM {pushed_busybox}\nRUN echo pulled > /p\n")
     assert engine.images.resolve(str(pushed_busybox)) is None
     first, lines, dummy = build(engine, ctx)
