@@ -205,6 +205,24 @@ class Docker(Tool):
 TOOLS = {c.name: c for c in (Berth, BerthRunc, Runc, Crun, Podman, Docker)}
 
 
+def prepare(bench: str, names: str, table: t.Mapping[str, t.Callable[[], Tool]]) -> tuple[str, list[Tool]]:
+    """Fresh bytecode, a work directory, and the tools of *names* (comma-separated keys of *table*) that
+    are installed."""
+    # fresh bytecode for the checkout, as scripts/setup.sh leaves it (with PYTHONDONTWRITEBYTECODE set, a
+    # stale .pyc would be compiled again by every run: ~40 ms)
+    _run(["/usr/bin/python3", "-m", "compileall", "-q", os.path.join(REPO, "plugins")])
+    work = tempfile.mkdtemp(prefix=f"berth-bench-{bench}-", dir="/var/tmp")
+    tools = []
+    for name in names.split(","):
+        tool = table[name]()
+        tool.name = name
+        if tool.available():
+            tools.append(tool)
+        else:
+            print(f"# {name}: not installed, skipped")
+    return work, tools
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--runs", type=int, default=15)
@@ -212,17 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json")
     ap.add_argument("--baseline", metavar="REV", help="also run bin/berth of this commit (berth@REV)")
     args = ap.parse_args(argv)
-    # fresh bytecode for the checkout, as scripts/setup.sh leaves it (with PYTHONDONTWRITEBYTECODE set, a
-    # stale .pyc would be compiled again by every run: ~40 ms)
-    _run(["/usr/bin/python3", "-m", "compileall", "-q", os.path.join(REPO, "plugins")])
-    work = tempfile.mkdtemp(prefix="berth-bench-start-", dir="/var/tmp")
-    tools = []
-    for name in args.tools.split(","):
-        tool = TOOLS[name]()
-        if tool.available():
-            tools.append(tool)
-        else:
-            print(f"# {name}: not installed, skipped")
+    work, tools = prepare("start", args.tools, TOOLS)
     if args.baseline:
         tools.append(BerthAt(args.baseline))
     times: dict[str, list[float]] = {x.name: [] for x in tools}

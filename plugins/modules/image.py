@@ -71,7 +71,11 @@ options:
         The tarball is hashed on every run, and imported again when the image it gives (its content,
         O(changes), O(platform), its path) differs from the image O(name) points at.
       - V(local) only makes sure the image is present already (community.docker); it fails when it is not.
-      - "V(build) is refused for now: Berth has no image builder yet."
+      - V(build) builds the image from a Dockerfile as O(build) describes, with Berth's builder (C(berth build)),
+        and tags it O(name). Every step is looked up in the step cache first; when the cache holds the whole
+        build for these inputs (the Dockerfile, the content of the files COPY and ADD read, the build settings)
+        and O(name) already points at that image, nothing runs and the task is not changed. Check mode walks the
+        cache only, and reports a change when a step would run.
     type: str
     choices: [pull, load, import, local, build]
     default: pull
@@ -153,6 +157,15 @@ options:
       - The credentials are those of C(berth login) (C(auth.json) beside the engine configuration).
     type: bool
     default: false
+  build:
+    description:
+      - With O(source=build), how to build the image. Refused with the other sources.
+      - C(path) (required) is the build context, a directory, a tarball (plain or compressed) or a git URL
+        (C(URL#ref:subdir)); C(dockerfile) the Dockerfile's path in it (default C(Dockerfile)).
+      - C(args) are the build arguments (C(--build-arg)), C(labels) labels added to the image, C(target) the
+        stage to build, C(no_cache) builds without the step cache (as O(force_source=true) does), C(pull)
+        pulls the base images again, C(network) is the network mode of C(RUN) steps (default V(none)).
+    type: dict
 seealso:
   - module: berth.engine.image_info
 """
@@ -189,6 +202,17 @@ EXAMPLES = r"""
     source: local
     repository: 127.0.0.1:5000/team/app:1.0
     push: true
+
+- name: Build an image from a Dockerfile (not changed while the Dockerfile and the files it copies are not)
+  berth.engine.image:
+    name: app:1.0
+    source: build
+    build:
+      path: /srv/app
+      args:
+        VERSION: "1.0"
+      labels:
+        org.example.team: web
 
 - name: Remove a tag (and the image when it was the last one)
   berth.engine.image:

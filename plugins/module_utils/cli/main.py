@@ -52,6 +52,8 @@ def _load_handler(target: str) -> t.Callable[[Context], int]:
         from .commands import files as mod
     elif group == "volumes":
         from .commands import volumes as mod
+    elif group == "build":
+        from .commands import build as mod
     else:  # pragma: no cover - a parser/handler table mismatch
         raise RuntimeError(f"no command group {group!r}")
     return getattr(mod, func)  # type: ignore[no-any-return]

@@ -118,6 +118,22 @@ def _add_import(p: argparse.ArgumentParser) -> None:
     _handler(p, "images.import_")
 
 
+def _add_build(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]",
+                   help="Name and optionally a tag in the 'name:tag' format")
+    p.add_argument("-f", "--file", metavar="FILE", help="Name of the Dockerfile (default: 'PATH/Dockerfile')")
+    p.add_argument("--build-arg", action="append", default=[], metavar="KEY[=VALUE]", help="Set build-time variables")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="Set metadata for an image")
+    p.add_argument("--target", metavar="STAGE", help="Set the target build stage to build")
+    p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
+    p.add_argument("--pull", action="store_true", help="Always attempt to pull a newer version of the image")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID on success")
+    p.add_argument("--network", metavar="MODE", help="Set the networking mode for the RUN instructions (default none)")
+    p.add_argument("--platform", metavar="PLATFORM", help="Set platform (only this host's)")
+    p.add_argument("context", metavar="PATH|URL|-")
+    _handler(p, "build.build")
+
+
 def _add_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", metavar="FORMAT", help="Format output: 'table', 'json' or a '{{.Field}}' template")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
@@ -303,6 +319,19 @@ def _add_cp(p: argparse.ArgumentParser) -> None:
     _handler(p, "files.cp")
 
 
+def _add_commit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--author", default="", metavar="STRING",
+                   help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    p.add_argument("-c", "--change", action="append", default=[], metavar="CHANGE",
+                   help="Apply Dockerfile instruction to the created image")
+    p.add_argument("-m", "--message", default="", metavar="MESSAGE", help="Commit message")
+    p.add_argument("-p", "--pause", default="true", choices=["true", "false"], nargs="?", const="true",
+                   help="Accepted for docker: Berth does not pause the container during the commit")
+    p.add_argument("name", metavar="CONTAINER")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+    _handler(p, "build.commit")
+
+
 def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="Write to a file, instead of STDOUT")
     p.add_argument("name", metavar="CONTAINER")
@@ -340,6 +369,8 @@ def _add_container_prune(p: argparse.ArgumentParser) -> None:
 _CONTAINER_VERBS: list[_Verb] = [
     (("attach",), _add_attach, "Attach local standard input, output, and error streams to a running container",
      "[OPTIONS] CONTAINER"),
+    (("commit",), _add_commit, "Create a new image from a container's changes",
+     "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]"),
     (("create",), lambda p: _add_run(p, create=True), "Create a new container", "[OPTIONS] IMAGE [COMMAND] [ARG...]"),
     (("cp",), _add_cp, "Copy files/folders between a container and the local filesystem",
      "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"),
@@ -372,11 +403,12 @@ _CONTAINER_VERBS: list[_Verb] = [
 ]
 
 #: The container verbs docker also has at the top level (`docker ps` is `docker container ls`).
-_TOP_CONTAINER_VERBS = ("attach", "cp", "create", "diff", "exec", "export", "kill", "logs", "pause", "rename", "restart",
-                        "rm", "run", "start", "stats", "stop", "top", "unpause", "update", "wait")
+_TOP_CONTAINER_VERBS = ("attach", "commit", "cp", "create", "diff", "exec", "export", "kill", "logs", "pause", "rename",
+                        "restart", "rm", "run", "start", "stats", "stop", "top", "unpause", "update", "wait")
 
 # (names, adder, one-line help, usage) — shared by the top level and `berth image`.
 _IMAGE_VERBS: list[_Verb] = [
+    (("build",), _add_build, "Build an image from a Dockerfile", "[OPTIONS] PATH | URL | -"),
     (("history",), _add_history, "Show the history of an image", "IMAGE"),
     (("import",), _add_import, "Import the contents from a tarball to create a filesystem image",
      "[OPTIONS] FILE|- [REPOSITORY[:TAG]]"),
@@ -393,6 +425,7 @@ _IMAGE_VERBS: list[_Verb] = [
 ]
 
 _TOP_VERBS: list[tuple[str, t.Callable[..., None], str, str]] = [
+    ("build", _add_build, "Build an image from a Dockerfile", "[OPTIONS] PATH | URL | -"),
     ("events", _add_events, "Get real time events from the engine", "[OPTIONS]"),
     ("history", _add_history, "Show the history of an image", "IMAGE"),
     ("images", _add_images, "List images", "[OPTIONS] [REPOSITORY[:TAG]]"),

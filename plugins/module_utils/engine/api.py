@@ -136,6 +136,34 @@ class Engine:
         if not os.path.isdir(self.layout.containers_dir):
             return {}
         return self.containers.volume_users()
+    def build(
+        self,
+        context: str | None,
+        dockerfile: str | None = None,
+        dockerfile_text: str | None = None,
+        tags: t.Sequence[str] = (),
+        build_args: t.Mapping[str, str] | None = None,
+        target: str | None = None,
+        no_cache: bool = False,
+        pull: bool = False,
+        labels: t.Mapping[str, str] | None = None,
+        network: str | None = None,
+        say: t.Callable[[str], None] | None = None,
+        output_fd: int | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, t.Any]:
+        """``docker build`` (services/build.py): ``{"image_id", "steps", "cached", "warnings"}``. With
+        *dry_run* nothing runs, is pulled or tagged: ``image_id`` is the image the step cache already has
+        for these inputs, or "" when a build would run a step."""
+        from .build.builder import BuildOptions
+        from .services import build
+
+        opts = BuildOptions(dict(build_args or {}), target, no_cache, pull, dict(labels or {}), network,
+                            dry_run=dry_run)
+        result = build.build(self.store, lambda: self.images, lambda: self.containers, context, dockerfile, dockerfile_text,
+                             tags, opts, say or build.quiet, output_fd)
+        return {"image_id": result.image_id, "steps": result.steps, "cached": result.cached,
+                "warnings": list(result.warnings)}
 
     def _containers_if_any(self) -> ContainerService | None:
         """The container service, or None on a data root without containers (nothing to import)."""

@@ -248,3 +248,19 @@ class RuntimeFailure(EngineError):
         self.reason = reason
         self.status = status
         self.errno = errno
+
+
+class BuildError(EngineError):
+    """An image build failed: a step's command, a missing source file, a bad build option."""
+
+
+class DockerfileError(BuildError):
+    """The Dockerfile is invalid; names the file, the line and the instruction."""
+
+    def __init__(self, path: str, line: int, instruction: str, reason: str) -> None:
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {instruction}: {reason}" if instruction else f"{where}: {reason}")
+        self.path = path
+        self.line = line
+        self.instruction = instruction
+        self.reason = reason

@@ -18,6 +18,7 @@ import typing as t
 from ..engine.errors import DamagedContent, EngineError, InvalidOption
 from ..engine.options.compare import Diff
 from ..engine.options.image import (
+    build_settings,
     check_lookup_name,
     familiar_name,
     image_reference,
@@ -70,6 +71,8 @@ def image(ctx: TaskContext) -> dict[str, t.Any]:
         result = _load(ctx, ref)
     elif source == "import":
         result = _import(ctx, ref)
+    elif source == "build":
+        result = _build(ctx, ref)
     else:
         result = _local(ctx, ref)
     if p.get("repository") or p.get("push"):
@@ -82,8 +85,11 @@ def image(ctx: TaskContext) -> dict[str, t.Any]:
 def _check_present_options(p: t.Mapping[str, t.Any], ref: str) -> None:
     source = p["source"]
     if source == "build":
-        raise InvalidOption("source", source, "Berth has no image builder yet: build the image elsewhere, then "
-                            "load it (source=load with load_path) or pull it from a registry (source=pull)")
+        build_settings(p.get("build"))
+        if "@" in ref:
+            raise InvalidOption("name", p["name"], "a digest cannot name an image made by source=build")
+    elif p.get("build"):
+        raise InvalidOption("build", p["build"], "only used with source=build")
     if is_image_id(ref):
         raise InvalidOption("name", p["name"], "an image ID can only be used with state=absent")
     if source in ("load", "import") and "@" in ref:
@@ -215,6 +221,39 @@ def _import(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     return out.result(new_id, after["RepoTags"], after)
 
 
+def _build(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
+    """Build unless the step cache already holds the image for these inputs (the Dockerfile, the context
+    files COPY/ADD read, the build settings) and *name* points at it; check mode walks the cache only."""
+    p = ctx.params
+    images = ctx.engine.images
+    b = build_settings(p.get("build"))
+    local_id = images.resolve(ref)
+    local = _inspect(ctx, local_id)
+    out = _Outcome(local_id, local.get("RepoTags", []))
+    path = b["path"]
+    if "://" not in path and not path.startswith("git@") and "#" not in path:
+        path = os.path.abspath(path)
+    kwargs = {"dockerfile": b.get("dockerfile"), "build_args": b.get("args"), "target": b.get("target"),
+              "no_cache": bool(b.get("no_cache") or p.get("force_source")), "pull": bool(b.get("pull")),
+              "labels": b.get("labels"), "network": b.get("network")}
+    predicted = ctx.engine.build(path, dry_run=True, **kwargs)["image_id"]
+    if predicted and predicted == local_id and not (p["force"] or p.get("force_source")):
+        return out.result(local_id, local.get("RepoTags", []), local)
+    if ctx.check_mode:
+        out.changed = predicted != local_id or not predicted
+        out.actions.append(f"Built image {familiar_name(ref)} from {b['path']}")
+        after_id = predicted or None
+        return out.result(after_id, _tags_after(ctx, after_id, [familiar_name(ref)]) if after_id else
+                          [familiar_name(ref)], local)
+    built = ctx.engine.build(path, tags=[ref], **kwargs)
+    for warning in built["warnings"]:
+        ctx.warn(warning)
+    out.changed = built["image_id"] != local_id
+    out.actions.append(f"Built image {familiar_name(ref)} from {b['path']}")
+    after = images.inspect(built["image_id"])
+    return out.result(built["image_id"], after["RepoTags"], after)
+
+
 def _local(ctx: TaskContext, ref: str) -> dict[str, t.Any]:
     """source=local (community.docker): the image must be present already; nothing is pulled or loaded."""
     local_id = ctx.engine.images.resolve(ref)
@@ -301,6 +340,51 @@ def _predict_removal(ref: str, local: t.Mapping[str, t.Any]) -> list[str]:
         return [f"Untagged: {name}"]
     lines = [f"Untagged: {x}" for x in [name] + list(local.get("RepoDigests") or [])]
     return lines + [f"Deleted: {local['Id']}"]
+
+
+# ----------------------------------------------------------- container_commit
+def container_commit(ctx: TaskContext) -> dict[str, t.Any]:
+    """``docker commit`` as a task: a change only when *name* is not already this commit (same layers,
+    the container's changes having the same digest, same config, author and comment)."""
+    p = ctx.params
+    ref = image_reference(p["name"], p.get("tag"))
+    if is_image_id(ref) or "@" in ref:
+        raise InvalidOption("name", p["name"], "a commit is named repository[:tag], not by ID or digest")
+    images = ctx.engine.images
+    local_id = images.resolve(ref)
+    local = _inspect(ctx, local_id)
+    out = _Outcome(local_id, local.get("RepoTags", []))
+    args = (p["container"], ref, p.get("author") or "", p.get("comment") or "", p.get("changes") or ())
+    containers = ctx.engine.containers
+    if p.get("force"):
+        image_id = None if ctx.check_mode else containers.commit(*args)
+        changed = True
+    else:
+        image_id, changed = containers.commit_if_changed(*args, dry_run=ctx.check_mode)
+    out.changed = changed
+    if not changed:
+        return out.result(local_id, local.get("RepoTags", []), local)
+    out.actions.append(f"Committed container {p['container']} as {familiar_name(ref)}")
+    if image_id is None:  # check mode: a new image, whose ID is not known before it is made
+        return out.result(None, [familiar_name(ref)], local)
+    after = images.inspect(image_id)
+    return out.result(image_id, after["RepoTags"], after)
+
+
+# ----------------------------------------------------------- container_export
+def container_export(ctx: TaskContext) -> dict[str, t.Any]:
+    """``docker export -o PATH``: changed when the file did not hold this export already (or with force)."""
+    p = ctx.params
+    path = os.path.abspath(p["path"])
+    containers = ctx.engine.containers
+    if p.get("force"):
+        if not ctx.check_mode:
+            containers.export_file(p["container"], path)
+        changed = True
+    else:
+        changed = containers.export_file_if_changed(p["container"], path, dry_run=ctx.check_mode)
+    actions = [f"Exported container {p['container']} to {path}"] if changed else []
+    return {"changed": changed, "path": path, "actions": actions}
 
 
 # ----------------------------------------------------------------- image_info

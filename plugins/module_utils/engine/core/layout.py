@@ -210,5 +210,10 @@ class Layout:
         """Copies of the engine package that monitors import (AnsiballZ payloads vanish)."""
         return os.path.join(self.root, "lib")
 
+    @property
+    def build_cache_dir(self) -> str:
+        """The builder's step cache: one file per step key holding the image ID (remade by building)."""
+        return os.path.join(self.root, "buildcache")
+
     def all_dirs(self) -> list[str]:
         return [self.blobs_dir, self.layers_dir, self.images_dir, self.tmp_dir, self.locks_dir]

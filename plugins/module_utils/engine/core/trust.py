@@ -41,10 +41,10 @@ _S_ISVTX = 0o1000
 _WRITABLE_BY_OTHERS = 0o022
 
 #: Top-level entries of the data root that hold nothing but what the engine can remake.
-DISPOSABLE = ("lib", "tmp")
+DISPOSABLE = ("lib", "tmp", "buildcache")
 #: Every top-level directory the engine owns (layout.py names them).
 TOP_LEVEL = ("blobs", "layers", "layers-remap", "images", "tmp", "locks", "containers", "names", "runtime",
-             "lib", "empty", "volumes", "networks")
+             "lib", "empty", "volumes", "networks", "buildcache")
 
 
 def set_umask() -> int:

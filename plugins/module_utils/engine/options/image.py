@@ -65,6 +65,69 @@ IMAGE_OPTIONS = OptionTable(
         Option("repository", doc="present: tag the image as this repository[:tag] (tag defaults to tag)."),
         Option("push", kind="bool", default=False,
                doc="present: push the image (as repository when given) to its registry."),
+        Option("build", kind="dict", doc="source=build: path, dockerfile, args, target, no_cache, pull, labels, "
+                                         "network."),
+    )
+    + ENGINE_OPTIONS,
+)
+
+#: The keys of the image task's ``build`` dict -> (type, what it is).
+BUILD_KEYS: dict[str, tuple[type, str]] = {
+    "path": (str, "the build context: a directory, a tarball or a git URL"),
+    "dockerfile": (str, "the Dockerfile's path in the context"),
+    "args": (dict, "build arguments"),
+    "target": (str, "the stage to build"),
+    "no_cache": (bool, "build without the step cache"),
+    "pull": (bool, "pull the base images again"),
+    "labels": (dict, "labels added to the image"),
+    "network": (str, "network mode of RUN steps"),
+}
+
+
+def build_settings(value: t.Any) -> dict[str, t.Any]:
+    """The image task's ``build`` dict, checked: known keys of the right types, ``path`` given; ``args``
+    and ``labels`` values as strings. Raises InvalidOption naming ``build.<key>``."""
+    if not isinstance(value, dict):
+        raise InvalidOption("build", value, "required with source=build: a dict with at least path")
+    out: dict[str, t.Any] = {}
+    for key, item in value.items():
+        if key not in BUILD_KEYS:
+            raise InvalidOption(f"build.{key}", item, f"unknown build setting (known: {', '.join(BUILD_KEYS)})")
+        if item is None:
+            continue
+        kind, what = BUILD_KEYS[key]
+        if kind is bool and isinstance(item, str) and item.lower() in ("yes", "no", "true", "false"):
+            item = item.lower() in ("yes", "true")
+        if not isinstance(item, kind):
+            raise InvalidOption(f"build.{key}", item, f"must be a {kind.__name__}: {what}")
+        if kind is dict:
+            item = {str(k): "" if v is None else str(v) for k, v in item.items()}
+        out[key] = item
+    if not out.get("path"):
+        raise InvalidOption("build.path", out.get("path"), "required: the build context (a directory, a tarball "
+                            "or a git URL)")
+    return out
+
+
+CONTAINER_COMMIT_OPTIONS = OptionTable(
+    options=(
+        Option("container", required=True, doc="Name or ID of the container to commit."),
+        Option("name", required=True, doc="Repository (and tag) of the new image."),
+        Option("tag", default=DEFAULT_TAG, doc="Tag used when name has none."),
+        Option("author", default="", doc="Author of the image."),
+        Option("comment", default="", doc="Commit message (docker commit --message)."),
+        Option("changes", kind="list", elements="str", comparison_type="list",
+               doc="Dockerfile instructions applied to the image config (CMD, ENV, ...)."),
+        Option("force", kind="bool", default=False, doc="Commit even when name already is this commit."),
+    )
+    + ENGINE_OPTIONS,
+)
+
+CONTAINER_EXPORT_OPTIONS = OptionTable(
+    options=(
+        Option("container", required=True, doc="Name or ID of the container to export."),
+        Option("path", kind="path", required=True, doc="File the container's file system is written to (a tar)."),
+        Option("force", kind="bool", default=False, doc="Write the file even when it already holds this export."),
     )
     + ENGINE_OPTIONS,
 )

@@ -16,7 +16,7 @@ from ..core.digest import Digest
 from ..core.timefmt import format_rfc3339, parse_rfc3339
 from ..errors import Conflict, ImageNotFound, InvalidOption, InvalidReference
 from . import filters as filters_
-from ..store.images import ImageStore, Repositories
+from ..store.images import ImageRecord, ImageStore, Repositories
 from ..core.reference import (
     ImageReference,
     familiar,
@@ -120,9 +120,13 @@ class ImageService(RegistryOps):
         since = self._filter_time(flt.get("since"), "since")
         until = filters_.until(flt.get("until"))
         out = []
-        for rec in self.store.records():
+        records = self.store.records()
+        parents = {rec.parent for rec in records if rec.parent}
+        for rec in records:
             cfg, damage = self._config_or_damage(rec.id)
             tags = repos.tags_of(rec.id)
+            if not all and not tags and rec.id in parents and not repos.digests_of(rec.id):
+                continue  # an intermediate image (a build step's): shown with all, as docker images -a does
             created = parse_rfc3339(cfg.get("created")) or 0.0
             if "dangling" in flt:
                 want = filters_.boolean(flt["dangling"], "dangling")
@@ -284,10 +288,17 @@ class ImageService(RegistryOps):
         with self.store.gc_lock(shared=False):
             before = self._store_bytes()
             repos = self.store.repositories()
-            for rec in self.store.records():
+            records = self.store.records()
+            children: dict[str, int] = {}
+            for rec in records:
+                if rec.parent:
+                    children[rec.parent] = children.get(rec.parent, 0) + 1
+            for rec in _leaves_first(records):
                 tags = repos.tags_of(rec.id)
                 if tags and not all:
                     continue
+                if not all and children.get(rec.id):
+                    continue  # not dangling: an intermediate image below a remaining one (docker's rule)
                 if self._image_users(rec.id):
                     continue
                 cfg, _damage = self._config_or_damage(rec.id)
@@ -303,6 +314,8 @@ class ImageService(RegistryOps):
                     deleted.append({"Untagged": familiar(r)})
                 self.store.delete_record(rec.id)
                 deleted.append({"Deleted": rec.id})
+                if rec.parent:
+                    children[rec.parent] -= 1  # its untagged parent, if that was its only child, goes next
             layers, dummy = self.store.collect_garbage(self._remapped_keep())
             deleted.extend({"Deleted": d} for d in layers)
             reclaimed = max(0, before - self._store_bytes())
@@ -421,6 +434,26 @@ class ImageService(RegistryOps):
         # what no image uses (an interrupted pull or load, tmp/): on disk, and reclaimed by a prune
         garbage = self.store.garbage_bytes()
         return {"LayersSize": sum(layer_size.values()) + remapped + garbage, "Images": images}
+
+
+def _leaves_first(records: t.Sequence[ImageRecord]) -> list[ImageRecord]:
+    """*records* ordered children before their parents (a build's steps from the last one down), so that
+    pruning a dangling image lets its intermediate parents be pruned in the same pass."""
+    by_id = {rec.id: rec for rec in records}
+    depth: dict[str, int] = {}
+
+    def level(image_id: str) -> int:
+        seen = []
+        cur = image_id
+        while cur in by_id and cur not in depth and cur not in seen:
+            seen.append(cur)
+            cur = by_id[cur].parent
+        base = depth.get(cur, 0)
+        for i, item in enumerate(reversed(seen)):
+            depth[item] = base + i + 1
+        return depth.get(image_id, 0)
+
+    return sorted(records, key=lambda rec: -level(rec.id))
 
 
 def _last_comment(cfg: t.Mapping[str, t.Any]) -> str:

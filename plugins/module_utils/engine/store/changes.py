@@ -39,7 +39,7 @@ import tarfile
 import typing as t
 
 from ..errors import StoreError
-from .unpack import OPAQUE_XATTR
+from .unpack import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
 ADDED = "A"
 CHANGED = "C"
@@ -249,9 +249,13 @@ class _TarTree:
     """Writes the tree below a directory fd into an open tarfile."""
 
     def __init__(self, tf: tarfile.TarFile, root_fd: int,
-                 owner: t.Callable[[int, int], tuple[int, int]] | None = None) -> None:
+                 owner: t.Callable[[int, int], tuple[int, int]] | None = None,
+                 layer: bool = False, skip: t.AbstractSet[str] = frozenset()) -> None:
         self.tf = tf
         self.owner = owner
+        #: an overlay upper dir as a layer: whiteouts as ``.wh.<name>``, opaque directories marked
+        self.layer = layer
+        self.skip = skip
         self.root_dev = os.fstat(root_fd).st_dev
         self.root_fd = root_fd
         self.links: dict[tuple[int, int], str] = {}
@@ -294,6 +298,8 @@ class _TarTree:
     def _entry(self, dfd: int, prefix: str, name: str) -> int | None:
         """Write one entry; returns the fd of a directory to enter next, or None."""
         arcname = prefix + name
+        if arcname in self.skip:
+            return None
         try:
             st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
         except OSError as exc:
@@ -305,6 +311,10 @@ class _TarTree:
             ti = _header(arcname, st)
             ti.type = tarfile.DIRTYPE
             self._add(ti)
+            if self.layer and _fd_opaque(dfd, name):
+                marker = _header(arcname + "/" + WHITEOUT_OPAQUE, st)
+                marker.type = tarfile.REGTYPE
+                self._add(marker)
             if st.st_dev != self.root_dev:
                 return None  # something mounted there: its mountpoint only
             try:
@@ -313,6 +323,11 @@ class _TarTree:
                 if exc.errno in _GONE:
                     return None
                 raise StoreError(f"cannot read /{arcname}: {exc.strerror or exc}") from None
+        if self.layer and is_whiteout(st):
+            ti = _header(prefix + WHITEOUT_PREFIX + name, st)
+            ti.type = tarfile.REGTYPE
+            self._add(ti)
+            return None
         if stat.S_ISSOCK(mode) or is_whiteout(st):
             return None  # tar has no sockets; whiteouts are overlay's, not the container's
         key = (st.st_dev, st.st_ino)
@@ -379,6 +394,36 @@ class _TarTree:
             ti.uid, ti.gid = self.owner(ti.uid, ti.gid)
         self.tf.addfile(ti, data)
         self.count += 1
+
+
+def _fd_opaque(dfd: int, name: str) -> bool:
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+    except OSError:
+        return False
+    try:
+        return os.getxattr(fd, OPAQUE_XATTR) == b"y"
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def write_layer_tar(upper: str, out: t.BinaryIO, skip: t.Iterable[str] = ()) -> int:
+    """A container's overlayfs upper dir *upper* as a layer tar written to *out*: :func:`write_tar`'s
+    entries, plus the OCI whiteouts: a deleted name as an empty ``.wh.<name>``, an opaque directory
+    followed by ``<dir>/.wh..wh..opq`` (what ``docker commit`` and each build step store). *skip*: paths
+    (absolute in the container) left out with what is below them, the runtime's mountpoints."""
+    names = {p.strip("/") for p in skip}
+    fd = os.open(upper, _DIR_FLAGS)
+    try:
+        tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8")
+        tree = _TarTree(tf, fd, None, layer=True, skip=names)
+        tree.write()
+        tf.close()
+    finally:
+        os.close(fd)
+    return tree.count
 
 
 def write_tar(root_fd: int, out: t.BinaryIO, owner: t.Callable[[int, int], tuple[int, int]] | None = None,

@@ -33,9 +33,9 @@ from ..errors import StoreError, UnsafeLayer
 from .decompress import CorruptStream, Prefixed, read_upto
 
 
-_WHITEOUT_PREFIX = ".wh."
+WHITEOUT_PREFIX = _WHITEOUT_PREFIX = ".wh."
 _WHITEOUT_META_PREFIX = ".wh..wh."
-_OPAQUE = ".wh..wh..opq"
+WHITEOUT_OPAQUE = _OPAQUE = ".wh..wh..opq"
 #: overlayfs marks an opaque directory with this xattr (value ``y``); store/changes.py reads it
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _XATTR_PAX_PREFIX = "SCHILY.xattr."

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # never run. For type checkers, and for AnsiballZ: it ships t
 _EXPORTS = {
     "lifecycle": "lifecycle:", "ContainerState": "lifecycle", "ContainerStatus": "lifecycle",
     "spec": "spec:", "INIT_PATH": "spec",
-    "overlay": "overlay:", "idmap": "idmap:", "logs": "logs:",
+    "overlay": "overlay:", "idmap": "idmap:", "logs": "logs:", "go_duration": "health",
     # the caller's side of the monitor
     "prefork": "monitor_ops", "spawn": "monitor_ops", "wait_exit": "monitor_ops", "attach_connect": "monitor_ops",
     "read_frames": "monitor_ops", "adopt": "monitor_ops",

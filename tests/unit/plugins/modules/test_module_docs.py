@@ -25,6 +25,8 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options.contai
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.daemon import DAEMON_CONFIG_OPTIONS
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.image import (
+    CONTAINER_COMMIT_OPTIONS,
+    CONTAINER_EXPORT_OPTIONS,
     IMAGE_INFO_OPTIONS,
     IMAGE_OPTIONS,
 )
@@ -51,6 +53,8 @@ TABLES: dict[str, OptionTable] = {
     "registry_login": REGISTRY_LOGIN_OPTIONS,
     "volume": VOLUME_OPTIONS,
     "volume_info": VOLUME_INFO_OPTIONS,
+    "container_commit": CONTAINER_COMMIT_OPTIONS,
+    "container_export": CONTAINER_EXPORT_OPTIONS,
 }
 
 

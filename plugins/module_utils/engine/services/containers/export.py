@@ -96,6 +96,55 @@ def export_file(svc: ContainerService, name: str, path: str) -> int:
         return export(svc, cid, fh)
 
 
+class _Hashing:
+    """A binary sink that hashes what passes through it to *out* (None: only hashes)."""
+
+    def __init__(self, out: t.BinaryIO | None) -> None:
+        import hashlib
+
+        self.out = out
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        if self.out is not None:
+            self.out.write(data)
+        return len(data)
+
+
+class _Same(Exception):
+    """The new export equals the file already there: the temporary file is dropped."""
+
+
+def export_file_if_changed(svc: ContainerService, name: str, path: str, dry_run: bool = False) -> bool:
+    """:func:`export_file`, unless *path* already holds this export byte for byte (a stopped container's
+    export is the same tar while its files do not change). Returns whether *path* changed; with *dry_run*
+    the export is only hashed, and the return value says whether it would change."""
+    from ...core.digest import sha256_file
+
+    records.require(svc, name)
+    if os.path.isdir(path):
+        raise InvalidOption("path", path, "is a directory; name the archive file to write")
+    before = str(sha256_file(path)) if os.path.isfile(path) else None
+    if dry_run:
+        sink = _Hashing(None)
+        export(svc, name, t.cast(t.BinaryIO, sink))
+        return "sha256:" + sink.hash.hexdigest() != before
+    try:
+        target = fs.AtomicFile(path)
+    except OSError as exc:
+        raise InvalidOption("path", path, f"cannot write there: {exc.strerror or exc}") from None
+    try:
+        with target as fh:
+            sink = _Hashing(fh)
+            export(svc, name, t.cast(t.BinaryIO, sink))
+            if "sha256:" + sink.hash.hexdigest() == before:
+                raise _Same()
+    except _Same:
+        return False
+    return True
+
+
 def _readonly_rootfs(svc: ContainerService, record: ContainerRecord, writable: bool = False) -> int:
     """A directory fd of the read-only overlay of the container's upper dir over its image layers
     (*writable*: the read-write one, through the upper and work dirs, as the container's start mounts it).

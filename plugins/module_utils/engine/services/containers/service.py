@@ -349,6 +349,23 @@ class ContainerService:
 
         return export.export_file(self, name, path)
 
+    def commit(self, name: str, reference: str | None = None, author: str = "", message: str = "",
+               changes: t.Sequence[str] = ()) -> str:
+        from . import commit
+
+        return commit.commit(self, name, reference, author, message, changes)
+
+    def commit_if_changed(self, name: str, reference: str, author: str = "", message: str = "",
+                          changes: t.Sequence[str] = (), dry_run: bool = False) -> tuple[str | None, bool]:
+        from . import commit
+
+        return commit.commit_if_changed(self, name, reference, author, message, changes, dry_run)
+
+    def export_file_if_changed(self, name: str, path: str, dry_run: bool = False) -> bool:
+        from . import export
+
+        return export.export_file_if_changed(self, name, path, dry_run)
+
     def cp_from(self, name: str, src: str, dest: str | t.BinaryIO, archive: bool = False,
                 follow_link: bool = False) -> None:
         from . import copy

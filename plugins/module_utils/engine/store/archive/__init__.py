@@ -6,7 +6,7 @@
 * :mod:`.load`: :func:`load` and :func:`inspect`.
 * :mod:`.save`: :func:`save`.
 * :mod:`.importer`: :func:`import_rootfs`.
-* :mod:`.commit_changes`: :func:`apply_changes`, the ``--change`` interpreter.
+* :func:`apply_changes` (``core.instructions``), the ``--change`` interpreter, shared with the builder.
 
 Formats read by :func:`load` (detected from the content, never the file name):
 
@@ -35,7 +35,7 @@ sorted by name, mtime 0, owner 0:0.
 """
 from __future__ import annotations
 
-from .commit_changes import CHANGE_INSTRUCTIONS, apply_changes
+from ...core.instructions import CHANGE_INSTRUCTIONS, apply_changes
 from .importer import import_rootfs
 from .load import DOCKER_LAYER_TAR, LoadResult, inspect, load
 from .save import SAVE_FORMATS, save

@@ -15,7 +15,7 @@ from ...errors import ArchiveError, StoreError
 from ..images import ImageStore, LayerRef
 from ...core.reference import host_platform
 from ..decompress import open_decompressed
-from .commit_changes import apply_changes
+from ...core.instructions import apply_changes
 from .load import DOCKER_LAYER_TAR, docker_manifest
 from .streams import Prefixed, Tee, decompressed, is_corrupt, read_upto, sniff
 

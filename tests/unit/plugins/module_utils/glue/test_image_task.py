@@ -252,7 +252,10 @@ def test_check_mode_propagates_registry_errors() -> None:
         ({"name": "busybox", "source": "load", "archive_path": "/x.tar"}, "archive_path"),  # Berth's old meaning
         ({"name": "busybox", "source": "import", "archive_path": "/x.tar"}, "archive_path"),
         ({"name": "busybox", "source": "load"}, "load_path"),
-        ({"name": "busybox", "source": "build"}, "source"),
+        ({"name": "busybox", "source": "build"}, "build"),
+        ({"name": "busybox", "source": "build", "build": {"path": "/x", "cache": True}}, "build.cache"),
+        ({"name": "busybox", "source": "build", "build": {"path": "/x", "args": "A=1"}}, "build.args"),
+        ({"name": "busybox", "build": {"path": "/x"}}, "build"),
         ({"name": "busybox", "pull": "sometimes"}, "pull"),
         ({"name": "busybox", "pull": {"platform": "linux/arm64"}, "platform": "linux/amd64"}, "pull.platform"),
         ({"name": "busybox", "pull": {"cache": True}}, "pull.cache"),

@@ -7,7 +7,7 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import InvalidOption
-from ansible_collections.berth.engine.plugins.module_utils.engine.store.archive import apply_changes
+from ansible_collections.berth.engine.plugins.module_utils.engine.core.instructions import apply_changes
 
 SH = ["/bin/sh", "-c"]
 

@@ -1,5 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``docker import --change`` / ``commit --change``: the pure Dockerfile-instruction interpreter."""
+"""Dockerfile words and metadata instructions, pure: ``docker import/commit --change`` and the builder.
+
+* :func:`words` / :func:`word`: Docker's word processing (quotes, the escape character, ``$VAR``,
+  ``${VAR}``, ``${VAR:-default}``, ``${VAR:+alternative}``), as moby's ``shell.Lex`` does it.
+* :func:`apply_changes`: ``--change`` lines applied to a container config.
+* :func:`apply_instruction`: one metadata instruction applied to a config, with the variables and the
+  shell the builder has at that step (``build/builder.py``).
+"""
 from __future__ import annotations
 
 import copy
@@ -8,7 +15,7 @@ import posixpath
 import re
 import typing as t
 
-from ...errors import InvalidOption
+from ..errors import InvalidOption
 
 CHANGE_INSTRUCTIONS = (
     "CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
@@ -21,10 +28,15 @@ _SIGNALS = frozenset(
 _PROTOCOLS = ("tcp", "udp", "sctp")
 
 
-class _ChangeError(Exception):
+class InstructionError(ValueError):
+    """Bad instruction text; *reason* says why (callers name the file, line or field)."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+_ChangeError = InstructionError
 
 
 def _env_map(config: t.Mapping[str, t.Any]) -> dict[str, str]:
@@ -35,8 +47,19 @@ def _env_map(config: t.Mapping[str, t.Any]) -> dict[str, str]:
     return out
 
 
-def _words(text: str, env: t.Mapping[str, str], split: bool = True) -> list[str]:
-    """Dockerfile word processing: quotes, backslash escapes and ``$VAR`` / ``${VAR:-x}`` / ``${VAR:+x}``.
+def words(text: str, env: t.Mapping[str, str], escape: str = "\\") -> list[str]:
+    """*text* split into words as a Dockerfile argument list is, each processed (quotes, escapes,
+    variables from *env*); raises :class:`InstructionError`."""
+    return _words(text, env, True, escape)
+
+
+def word(text: str, env: t.Mapping[str, str], escape: str = "\\") -> str:
+    """*text* processed as one word (white space kept); raises :class:`InstructionError`."""
+    return "".join(_words(text, env, False, escape))
+
+
+def _words(text: str, env: t.Mapping[str, str], split: bool = True, escape: str = "\\") -> list[str]:
+    """Dockerfile word processing: quotes, escapes (*escape*) and ``$VAR`` / ``${VAR:-x}`` / ``${VAR:+x}``.
 
     *split* False processes *text* as one word (white space kept).
     """
@@ -51,6 +74,11 @@ def _words(text: str, env: t.Mapping[str, str], split: bool = True) -> list[str]
                 words.append("".join(cur))
                 cur, started = [], False
             i += 1
+            continue
+        if c == "$":  # unquoted: a word that is only an empty expansion is no word (as in a shell)
+            value, i = _expand(text, i, env, escape)
+            cur.append(value)
+            started = started or bool(value)
             continue
         started = True
         if c == "'":
@@ -68,22 +96,19 @@ def _words(text: str, env: t.Mapping[str, str], split: bool = True) -> list[str]
                 if c == '"':
                     i += 1
                     break
-                if c == "\\" and i + 1 < n and text[i + 1] in '"\\$':
+                if c == escape and i + 1 < n and text[i + 1] in '"$' + escape:
                     cur.append(text[i + 1])
                     i += 2
                 elif c == "$":
-                    value, i = _expand(text, i, env)
+                    value, i = _expand(text, i, env, escape)
                     cur.append(value)
                 else:
                     cur.append(c)
                     i += 1
-        elif c == "\\":
+        elif c == escape:
             if i + 1 < n:
                 cur.append(text[i + 1])
             i += 2
-        elif c == "$":
-            value, i = _expand(text, i, env)
-            cur.append(value)
         else:
             cur.append(c)
             i += 1
@@ -92,7 +117,7 @@ def _words(text: str, env: t.Mapping[str, str], split: bool = True) -> list[str]
     return words
 
 
-def _expand(text: str, i: int, env: t.Mapping[str, str]) -> tuple[str, int]:
+def _expand(text: str, i: int, env: t.Mapping[str, str], escape: str = "\\") -> tuple[str, int]:
     """Expand the variable reference at ``text[i] == '$'``; return (value, next index)."""
     n = len(text)
     if i + 1 < n and text[i + 1] == "{":
@@ -102,12 +127,12 @@ def _expand(text: str, i: int, env: t.Mapping[str, str]) -> tuple[str, int]:
         body = text[i + 2:end]
         for op in (":-", ":+"):
             if op in body:
-                name, word = body.split(op, 1)
+                name, alt = body.split(op, 1)
                 value = env.get(name, "")
                 if op == ":-":
-                    result = value if value else "".join(_words(word, env, split=False))
+                    result = value if value else "".join(_words(alt, env, False, escape))
                 else:
-                    result = "".join(_words(word, env, split=False)) if value else ""
+                    result = "".join(_words(alt, env, False, escape)) if value else ""
                 return result, end + 1
         if not body or not all(_ENV_NAME.match(c) for c in body):
             raise _ChangeError(f"bad variable reference ${{{body}}}")
@@ -120,8 +145,11 @@ def _expand(text: str, i: int, env: t.Mapping[str, str]) -> tuple[str, int]:
     return env.get(text[i + 1:j], ""), j
 
 
-def _exec_or_shell(rest: str) -> list[str]:
-    """JSON array form as is; anything else (or invalid JSON) becomes ``/bin/sh -c``."""
+DEFAULT_SHELL = ("/bin/sh", "-c")
+
+
+def json_form(rest: str) -> list[str] | None:
+    """The JSON (exec) form of an argument, a list of strings; None when *rest* is not one."""
     if rest.startswith("["):
         try:
             value = json.loads(rest)
@@ -129,19 +157,46 @@ def _exec_or_shell(rest: str) -> list[str]:
             value = None
         if isinstance(value, list) and all(isinstance(x, str) for x in value):
             return value
-    return ["/bin/sh", "-c", rest]
+    return None
 
 
-def _pairs(rest: str, env: t.Mapping[str, str], instr: str) -> list[tuple[str, str]]:
-    """``k=v k2="v 2"`` or the legacy one-pair form ``k v with spaces``."""
-    first = rest.split(None, 1)
-    if "=" not in first[0]:
-        if len(first) < 2:
+def _exec_or_shell(rest: str, shell: t.Sequence[str] = DEFAULT_SHELL) -> list[str]:
+    """JSON array form as is; anything else (or invalid JSON) becomes *shell* (``/bin/sh -c``) + *rest*."""
+    value = json_form(rest)
+    return list(shell) + [rest] if value is None else value
+
+
+def _first_word(text: str, escape: str) -> str:
+    """The first word of *text* as written (quotes and escapes skipped over, not processed)."""
+    i, n = 0, len(text)
+    quote = ""
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = ""
+            elif c == escape and quote == '"':
+                i += 1
+        elif c in "'\"":
+            quote = c
+        elif c == escape:
+            i += 1
+        elif c.isspace():
+            break
+        i += 1
+    return text[:i]
+
+
+def pairs(rest: str, env: t.Mapping[str, str], instr: str, escape: str = "\\") -> list[tuple[str, str]]:
+    """``k=v k2="v 2"`` or the legacy one-pair form ``k v with spaces`` (ENV, LABEL)."""
+    first = _first_word(rest, escape)
+    if "=" not in first:
+        value = rest[len(first):].strip()
+        if not value:
             raise _ChangeError(f"{instr} needs a value: {instr} key=value or {instr} key value")
-        key = "".join(_words(first[0], env, split=False))
-        return [(key, "".join(_words(first[1].strip(), env, split=False)))]
+        return [("".join(_words(first, env, False, escape)), "".join(_words(value, env, False, escape)))]
     out = []
-    for word in _words(rest, env):
+    for word in _words(rest, env, True, escape):
         key, eq, value = word.partition("=")
         if not eq or not key:
             raise _ChangeError(f"{instr} expects key=value pairs, got {word!r}")
@@ -149,9 +204,10 @@ def _pairs(rest: str, env: t.Mapping[str, str], instr: str) -> list[tuple[str, s
     return out
 
 
-def _ports(words: list[str]) -> list[str]:
+def ports(items: list[str]) -> list[str]:
+    """EXPOSE arguments (``80``, ``53/udp``, ``8000-8002``) as ``port/proto`` keys."""
     out = []
-    for word in words:
+    for word in items:
         spec, dummy, proto = word.partition("/")
         proto = (proto or "tcp").lower()
         if proto not in _PROTOCOLS:
@@ -167,7 +223,8 @@ def _ports(words: list[str]) -> list[str]:
     return out
 
 
-def _check_signal(value: str) -> None:
+def check_signal(value: str) -> None:
+    """Raise :class:`InstructionError` unless *value* names a signal (``SIGTERM``, ``TERM``, ``15``)."""
     if value.isdigit():
         if 0 < int(value) <= 64:
             return
@@ -208,25 +265,46 @@ def apply_changes(config: t.Mapping[str, t.Any], changes: t.Sequence[str]) -> di
         if not rest:
             raise InvalidOption("changes", line, f"{instr} needs an argument")
         try:
-            cmd_set = _apply_one(out, instr, rest, cmd_set)
+            cmd_set = apply_instruction(out, instr, rest, cmd_set)
         except _ChangeError as exc:
             raise InvalidOption("changes", line, exc.reason) from None
     return out
 
 
-def _apply_one(out: dict[str, t.Any], instr: str, rest: str, cmd_set: bool) -> bool:
-    """Apply one instruction to *out* in place; return whether CMD has been set."""
-    env = _env_map(out)
+def apply_instruction(
+    out: dict[str, t.Any],
+    instr: str,
+    rest: str,
+    cmd_set: bool,
+    env: t.Mapping[str, str] | None = None,
+    shell: t.Sequence[str] = DEFAULT_SHELL,
+    escape: str = "\\",
+) -> bool:
+    """Apply one metadata instruction (:data:`CHANGE_INSTRUCTIONS` and HEALTHCHECK-free) to the container
+    config *out* in place; return whether CMD has been set (ENTRYPOINT clears a CMD not set yet).
+
+    *env* holds the variables ``$VAR`` expands from (default: the config's ENV); *shell* runs the shell
+    form of CMD and ENTRYPOINT. Raises :class:`InstructionError`.
+    """
+    if env is None:
+        env = _env_map(out)
+
+    def many(text: str) -> list[str]:
+        return _words(text, env or {}, True, escape)
+
+    def one(text: str) -> str:
+        return "".join(_words(text, env or {}, False, escape))
+
     if instr == "CMD":
-        out["Cmd"] = _exec_or_shell(rest)
+        out["Cmd"] = _exec_or_shell(rest, shell)
         return True
     if instr == "ENTRYPOINT":
-        out["Entrypoint"] = _exec_or_shell(rest)
+        out["Entrypoint"] = _exec_or_shell(rest, shell)
         if not cmd_set:
             out.pop("Cmd", None)
     elif instr == "ENV":
         items = list(out.get("Env") or [])
-        for key, value in _pairs(rest, env, instr):
+        for key, value in pairs(rest, env, instr, escape):
             entry = f"{key}={value}"
             for i, old in enumerate(items):
                 if old.partition("=")[0] == key:
@@ -237,26 +315,16 @@ def _apply_one(out: dict[str, t.Any], instr: str, rest: str, cmd_set: bool) -> b
         out["Env"] = items
     elif instr == "LABEL":
         labels = dict(out.get("Labels") or {})
-        labels.update(_pairs(rest, env, instr))
+        labels.update(pairs(rest, env, instr, escape))
         out["Labels"] = labels
     elif instr == "EXPOSE":
-        ports = dict(out.get("ExposedPorts") or {})
-        for p in _ports(_words(rest, env)):
-            ports[p] = {}
-        out["ExposedPorts"] = ports
+        exposed = dict(out.get("ExposedPorts") or {})
+        for p in ports(many(rest)):
+            exposed[p] = {}
+        out["ExposedPorts"] = exposed
     elif instr == "VOLUME":
-        if rest.startswith("["):
-            try:
-                raw = json.loads(rest)
-            except ValueError:
-                raw = None
-            paths = (
-                ["".join(_words(x, env, split=False)) for x in raw]
-                if isinstance(raw, list) and all(isinstance(x, str) for x in raw)
-                else _words(rest, env)
-            )
-        else:
-            paths = _words(rest, env)
+        raw = json_form(rest)
+        paths = [one(x) for x in raw] if raw is not None else many(rest)
         if not paths or any(not p.strip() for p in paths):
             raise _ChangeError("VOLUME paths must not be empty")
         volumes = dict(out.get("Volumes") or {})
@@ -264,21 +332,21 @@ def _apply_one(out: dict[str, t.Any], instr: str, rest: str, cmd_set: bool) -> b
             volumes[p] = {}
         out["Volumes"] = volumes
     elif instr == "USER":
-        out["User"] = "".join(_words(rest, env, split=False))
+        out["User"] = one(rest)
     elif instr == "WORKDIR":
-        wd = "".join(_words(rest, env, split=False))
+        wd = one(rest)
         if not wd:
             raise _ChangeError("WORKDIR needs a path")
-        if not wd.startswith("/"):
-            wd = posixpath.normpath(posixpath.join("/", out.get("WorkingDir") or "", wd))
-        out["WorkingDir"] = wd
+        out["WorkingDir"] = posixpath.normpath(posixpath.join("/", out.get("WorkingDir") or "", wd))
     elif instr == "STOPSIGNAL":
-        sig = "".join(_words(rest, env, split=False))
-        _check_signal(sig)
+        sig = one(rest)
+        check_signal(sig)
         out["StopSignal"] = sig
     elif instr == "ONBUILD":
         trigger = rest.split(None, 1)[0].upper()
         if trigger in ("ONBUILD", "FROM", "MAINTAINER"):
             raise _ChangeError(f"{trigger} is not allowed as an ONBUILD trigger")
         out["OnBuild"] = list(out.get("OnBuild") or []) + [rest]
+    else:
+        raise _ChangeError(f"{instr} is not a metadata instruction")
     return cmd_set
