@@ -54,7 +54,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 repositories:
-  description: The repositories, in the registry's order, each with its tags.
+  description: The repositories, in the registry's order, each with its tags (sorted).
   returned: success
   type: list
   elements: dict

@@ -55,8 +55,9 @@ def registry(ctx: TaskContext) -> dict[str, t.Any]:
         diff.setdefault("before", {})["files"] = "(as stored)"
         diff.setdefault("after", {})["files"] = f"{', '.join(plan.files_changed)} changed"
     if plan.users_before != plan.users_after:
-        diff.setdefault("before", {})["users"] = plan.users_before
-        diff.setdefault("after", {})["users"] = plan.users_after
+        # how many: Ansible masks the user names (``users`` is no_log as a whole)
+        diff.setdefault("before", {})["users"] = len(plan.users_before)
+        diff.setdefault("after", {})["users"] = len(plan.users_after)
     if not ctx.check_mode:
         svc.wait_ready(plan.host, float(p.get("wait_timeout") or 60.0))
     return {"changed": bool(result["changed"] or plan.files_changed), "actions": actions, "diff": diff,
@@ -65,7 +66,7 @@ def registry(ctx: TaskContext) -> dict[str, t.Any]:
 
 def registry_info(ctx: TaskContext) -> dict[str, t.Any]:
     p = ctx.params
-    tags = ctx.engine.registries.catalog(p["registry_url"], p.get("repositories"), p.get("page_size") or 100)
+    tags = ctx.engine.registries.catalog(p["registry_url"], p.get("repositories"), p["page_size"])
     return {"changed": False, "repositories": [{"name": k, "tags": v} for k, v in tags.items()]}
 
 

@@ -2,8 +2,8 @@
 """What a registry holds: ``/v2/_catalog`` and ``/v2/<name>/tags/list``, page by page.
 
 Pagination follows the distribution spec: ask for ``n`` entries; while the answer carries a
-``Link: <...?n=..&last=..>; rel="next"`` header, follow it (a registry that omits the header but fills the
-page is asked again with ``last`` set to the last entry it gave). Requests go through the client's transport
+``Link: <...?n=..&last=..>; rel="next"`` header, follow it. An answer without one is the last page (a
+registry may ignore ``n`` and answer everything at once, as Distribution 2.8 does for tags). Requests go through the client's transport
 and authenticator, so ``certs.d``, ``insecure-registries`` and the credentials in ``auth.json`` apply.
 """
 from __future__ import annotations
@@ -49,9 +49,10 @@ class Catalog:
             if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
                 raise RegistryError(self.host, f"{path} answered a {key!r} that is not a list of names", repository)
             out.extend(entries)
-            url = next_page(link, path, entries, self.page_size)
-            if url is None:
+            following = next_page(link)
+            if following is None or following == url:
                 return out
+            url = following
         raise RegistryError(self.host, f"{path} still had more pages after {MAX_PAGES}", repository)
 
     def _get(self, path: str, scope: str, repository: str | None) -> tuple[dict[str, t.Any], str | None]:
@@ -89,15 +90,10 @@ class Catalog:
             return (doc if isinstance(doc, dict) else {}), link
 
 
-def next_page(link: str | None, path: str, entries: t.Sequence[str], page_size: int) -> str | None:
-    """The path of the next page: the ``Link`` header's ``rel="next"`` target (made relative to the
-    registry), else, when the page came back full, *path* continued after its last entry; None at the end."""
-    if link:
-        match = _NEXT.search(link)
-        if match:
-            target = urllib.parse.urlsplit(match.group(1))
-            return target.path + (f"?{target.query}" if target.query else "")
+def next_page(link: str | None) -> str | None:
+    """The path (and query) of the ``Link`` header's ``rel="next"`` target, None without one."""
+    match = _NEXT.search(link or "")
+    if match is None:
         return None
-    if entries and len(entries) >= page_size:
-        return f"{path}?" + urllib.parse.urlencode({"n": page_size, "last": entries[-1]})
-    return None
+    target = urllib.parse.urlsplit(match.group(1))
+    return target.path + (f"?{target.query}" if target.query else "")

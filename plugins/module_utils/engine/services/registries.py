@@ -6,7 +6,8 @@
 * :meth:`~RegistryService.plan` translates the task's options into the options of a Berth container that runs a
   Distribution registry (``registry:2`` or the offline image from ``scripts/registry-image.sh``), configured
   through ``REGISTRY_*`` environment variables, plus the files it needs (htpasswd, TLS certificate and key).
-  Those files live in ``<data-root>/registries/<name>/`` (root only) and are mounted read-only at ``/auth``.
+  Those files live in ``registries/<name>/`` beside the engine configuration (root only; the engine refuses
+  bind mounts from inside its data root) and are mounted read-only at ``/auth``.
   The container itself is converged by the container task, like any other container.
 * :meth:`~RegistryService.write_files` writes the files that differ; a password is never hashed again while
   the stored bcrypt hash still matches it (checked with ``htpasswd -v``), so a second run changes nothing.
@@ -31,7 +32,6 @@ from ..errors import EngineError, InvalidOption, RegistryError
 
 if t.TYPE_CHECKING:
     from ..config.daemon import DaemonConfig
-    from ..core.layout import Layout
     from ..registry.client import RegistryClient
 
 #: Where the registry's files are mounted in its container.
@@ -62,14 +62,13 @@ class RegistryPlan:
 
 
 class RegistryService:
-    def __init__(self, layout: Layout, config: DaemonConfig, client: t.Callable[[], RegistryClient]) -> None:
-        self.layout = layout
+    def __init__(self, config: DaemonConfig, client: t.Callable[[], RegistryClient]) -> None:
         self.config = config
         self._client = client
 
     # ------------------------------------------------------------------ deploy
     def directory(self, name: str) -> str:
-        return safe_join(os.path.join(self.layout.root, "registries"), name)
+        return safe_join(self.config.registries_dir, name)
 
     def plan(self, params: t.Mapping[str, t.Any]) -> RegistryPlan:
         """Validate the task's options and work out the container and the files (nothing is written)."""
@@ -209,7 +208,7 @@ class RegistryService:
     # ------------------------------------------------------------------ what a registry holds
     def catalog(self, server: str, repositories: t.Sequence[str] | None = None,
                 page_size: int = 100) -> dict[str, list[str]]:
-        """``{repository: [tags]}`` of the registry *server* (``host[:port]``); every repository of
+        """``{repository: [tags, sorted]}`` of the registry *server* (``host[:port]``); every repository of
         ``/v2/_catalog`` unless *repositories* names some."""
         from ..registry.catalog import Catalog
 
@@ -217,7 +216,7 @@ class RegistryService:
             raise InvalidOption("page_size", page_size, "must be a positive number")
         cat = Catalog(self._client(), _server(server), page_size)
         names = list(repositories) if repositories else cat.repositories()
-        return {name: cat.tags(name) for name in names}
+        return {name: sorted(cat.tags(name)) for name in names}
 
 
 def _network_options(bind: str, port: int) -> tuple[dict[str, t.Any], dict[str, str]]:
