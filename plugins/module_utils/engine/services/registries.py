@@ -103,7 +103,8 @@ class RegistryService:
 
         cert, key = params.get("certificate"), params.get("key")
         if bool(cert) != bool(key):
-            raise InvalidOption("certificate" if key else "key", cert or key, "certificate and key go together")
+            missing, given = ("key", "certificate") if cert else ("certificate", "key")
+            raise InvalidOption(missing, None, f"is required with {given}")
         if cert:
             files[_CERT] = _read("certificate", cert, b"-----BEGIN CERTIFICATE-----")
             files[_KEY] = _read("key", key, b"PRIVATE KEY-----")
@@ -171,16 +172,18 @@ class RegistryService:
                    clock: t.Callable[[], float] = time.monotonic, sleep: t.Callable[[float], None] = time.sleep) -> None:
         """Wait until *host*'s ``/v2/`` answers 200 or 401; RegistryError naming the last failure when it does
         not within *timeout* seconds."""
+        from ..registry.client import RegistryClient
+
         deadline = clock() + timeout
-        client = self._client()
-        while True:
-            try:
-                client.ping(host)
-                return
-            except RegistryError as exc:
-                if clock() >= deadline:
-                    raise RegistryError(host, f"/v2/ did not answer within {timeout:g}s: {exc.reason}") from None
-            sleep(poll)
+        with RegistryClient(self.config, sleep=lambda _s: None) as client:  # this loop paces the attempts
+            while True:
+                try:
+                    client.ping(host)
+                    return
+                except RegistryError as exc:
+                    if clock() >= deadline:
+                        raise RegistryError(host, f"/v2/ did not answer within {timeout:g}s: {exc.reason}") from None
+                sleep(poll)
 
     def _stored_users(self, directory: str) -> list[str]:
         current = _current(os.path.join(directory, _HTPASSWD)) or b""
