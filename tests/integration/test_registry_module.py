@@ -190,3 +190,32 @@ def test_registry_info_pagination(run_playbook: t.Any, berth_defaults: dict[str,
     assert not out["all"]["changed"]
     assert_clean_failure(out["missing"], "nope")
     assert_clean_failure(out["bad size"], "page_size", "0")
+
+
+def test_pull_through_cache_as_registry_mirror(run_playbook: t.Any, berth_config: t.Callable[..., str],
+                                               berth_root: str, registry_image: str, busybox_layout: t.Any) -> None:
+    origin_port, mirror_port = free_port(), free_port()
+    origin, mirror = f"127.0.0.1:{origin_port}", f"127.0.0.1:{mirror_port}"
+    proxy_password = "Origin-pw-3Xy8-never-printed"
+    defaults = {"data_root": berth_root, "config_path": berth_config(registry_mirrors=[f"http://{mirror}"])}
+    common = {"image": registry_image, "bind_address": "127.0.0.1"}
+    mirror_task = dict(common, name="mirror", port=mirror_port, proxy_remote_url=f"http://{origin}",
+                       proxy_username=USER, proxy_password=proxy_password)
+    out = run_playbook([
+        # Distribution 2.8 sends the proxy credentials to token-auth origins (Docker Hub); this origin needs none
+        {"name": "origin", MODULE: dict(common, name="origin", port=origin_port)},
+        {"name": "mirror", MODULE: mirror_task},
+        {"name": "mirror again", MODULE: mirror_task},
+    ], diff=True, defaults=defaults, verbosity=3)
+    assert out["origin"]["changed"] and out["mirror"]["changed"] and not out["mirror again"]["changed"]
+    env = out["mirror"]["container"]["Config"]["Env"]
+    assert f"REGISTRY_PROXY_REMOTEURL=http://{origin}" in env and "REGISTRY_PROXY_PASSWORD=********" in env
+    assert proxy_password not in out.stdout + out.stderr
+
+    pushed = _images.push(busybox_layout, "latest", origin, "library/busybox:latest")
+    # busybox:latest is a Docker Hub reference: the engine asks its mirror, which fetches it from the origin
+    berth = Berth(berth_root, defaults["config_path"])
+    berth("pull", "busybox:latest")
+    assert pushed.digest in berth("image", "inspect", "busybox:latest").out
+    status, body = get(mirror, "/v2/_catalog")
+    assert status == 200 and json.loads(body)["repositories"] == ["library/busybox"]  # cached in the mirror
