@@ -62,8 +62,8 @@ def get(host: str, path: str = "/v2/", creds: tuple[str, str] | None = None,
         conn.close()
 
 
-def test_present_idempotent_check_mode_volume_absent(run_playbook: t.Any, berth_defaults: dict[str, str],
-                                                      registry_image: str, busybox_layout: t.Any) -> None:
+def test_present_idempotent_check_mode_volume_absent(
+        run_playbook: t.Any, berth_defaults: dict[str, str], registry_image: str, busybox_layout: t.Any) -> None:
     port = free_port()
     host = f"127.0.0.1:{port}"
     reg = {"name": "reg", "image": registry_image, "port": port, "bind_address": "127.0.0.1",
@@ -109,9 +109,9 @@ def test_present_idempotent_check_mode_volume_absent(run_playbook: t.Any, berth_
         get(host)
 
 
-def test_users_tls_login_and_password_change(run_playbook: t.Any, berth_config: t.Callable[..., str],
-                                              berth_root: str, registry_image: str, busybox_layout: t.Any,
-                                              tmp_path: t.Any) -> None:
+def test_users_tls_login_and_password_change(
+        run_playbook: t.Any, berth_config: t.Callable[..., str], berth_root: str, registry_image: str,
+        busybox_layout: t.Any, tmp_path: t.Any) -> None:
     port = free_port()
     host = f"127.0.0.1:{port}"
     tls = make_tls_files(str(tmp_path / "tls"))

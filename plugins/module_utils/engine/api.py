@@ -140,7 +140,7 @@ class Engine:
         if self._registries is None:
             from .services.registries import RegistryService
 
-            self._registries = RegistryService(self.config, lambda: self.images.registry())
+            self._registries = RegistryService(self.config, self.images.registry)
         return self._registries
 
     def _volume_users(self) -> dict:

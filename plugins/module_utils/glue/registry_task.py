@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import typing as t
 
-from ..engine.errors import InvalidOption, NotFound
+from ..engine.errors import InvalidOption
 from ..engine.options.container import CONTAINER_TASK_OPTIONS
-from .container_task import container
+from .container_task import _inspect, container  # the container task's own lookup
 from .runner import TaskContext
 
 _LABEL = "berth.registry"
@@ -68,15 +68,6 @@ def registry_info(ctx: TaskContext) -> dict[str, t.Any]:
     p = ctx.params
     tags = ctx.engine.registries.catalog(p["registry_url"], p.get("repositories"), p["page_size"])
     return {"changed": False, "repositories": [{"name": k, "tags": v} for k, v in tags.items()]}
-
-
-def _inspect(ctx: TaskContext, name: str) -> dict[str, t.Any] | None:
-    try:
-        return ctx.engine.containers.inspect(name)
-    except NotFound as exc:
-        if getattr(exc, "kind", "container") != "container":
-            raise
-        return None
 
 
 def _container_ctx(ctx: TaskContext, options: t.Mapping[str, t.Any]) -> TaskContext:

@@ -43,7 +43,7 @@ class Catalog:
     def _all(self, path: str, key: str, scope: str, repository: str | None) -> list[str]:
         out: list[str] = []
         url = f"{path}?n={self.page_size}"
-        for _ in range(MAX_PAGES):
+        for _page in range(MAX_PAGES):
             doc, link = self._get(url, scope, repository)
             entries = doc.get(key) or []
             if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):

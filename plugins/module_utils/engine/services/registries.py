@@ -142,7 +142,7 @@ class RegistryService:
         env.update(network_env)
         changed = [f for f, content in sorted(files.items()) if _current(os.path.join(directory, f)) != content]
         return RegistryPlan(name=name, container=container, files=files, users_before=before,
-                            users_after=sorted(u for u, _ in users), files_changed=changed,
+                            users_after=sorted(username for username, _password in users), files_changed=changed,
                             url=f"{scheme}://{host}", host=host)
 
     def write_files(self, plan: RegistryPlan) -> None:
@@ -175,7 +175,7 @@ class RegistryService:
         from ..registry.client import RegistryClient
 
         deadline = clock() + timeout
-        with RegistryClient(self.config, sleep=lambda _s: None) as client:  # this loop paces the attempts
+        with RegistryClient(self.config, sleep=_no_sleep) as client:  # this loop paces the attempts
             while True:
                 try:
                     client.ping(host)
@@ -220,6 +220,10 @@ class RegistryService:
         cat = Catalog(self._client(), _server(server), page_size)
         names = list(repositories) if repositories else cat.repositories()
         return {name: sorted(cat.tags(name)) for name in names}
+
+
+def _no_sleep(_seconds: float) -> None:
+    """The registry client's retry pause: none, :meth:`RegistryService.wait_ready` paces the attempts."""
 
 
 def _network_options(bind: str, port: int) -> tuple[dict[str, t.Any], dict[str, str]]:
