@@ -20,6 +20,7 @@ import typing as t
 import pytest
 
 from tests.integration.test_image_module import assert_clean_failure, diff_of
+from tests.integration.test_registry_login_module import secrets_in_readable_files
 from tests.support import images as _images
 from tests.support.cli import Berth
 from tests.support.registry import free_port, make_tls_files
@@ -155,6 +156,9 @@ def test_users_tls_login_and_password_change(
     texts += [out.stdout, out.stderr]
     for text in texts:
         assert PASSWORD not in text and new_password not in text
+    playbooks = [a for a in out.argv if a.endswith(".yml")]
+    inputs = [os.path.join(os.path.dirname(playbooks[0]), f"play{n}.yml") for n in (1, 2)]
+    assert secrets_in_readable_files(str(tmp_path), inputs, [PASSWORD.encode(), new_password.encode()]) == []
 
     out = run_playbook([
         {"name": "info denied", INFO: {"registry_url": host}, "ignore_errors": True},  # auth.json has the old one
@@ -162,6 +166,16 @@ def test_users_tls_login_and_password_change(
     ], defaults=defaults)
     assert_clean_failure(out["info denied"], host)
     assert out["absent"]["changed"] and not os.path.exists(files)
+
+    # files left behind (a container removed by other means) are removed too, and reported
+    os.makedirs(files)
+    out = run_playbook([
+        {"name": "leftover check", MODULE: {"name": "secure", "state": "absent"}, "check_mode": True},
+        {"name": "leftover", MODULE: {"name": "secure", "state": "absent"}},
+        {"name": "leftover again", MODULE: {"name": "secure", "state": "absent"}},
+    ], defaults=defaults)
+    assert out["leftover check"]["changed"] and out["leftover"]["changed"] and not out["leftover again"]["changed"]
+    assert out["leftover"]["actions"] == [f"Removed {files}"] and not os.path.exists(files)
 
 
 def test_registry_info_pagination(run_playbook: t.Any, berth_defaults: dict[str, str], registry_image: str,

@@ -16,6 +16,7 @@ A container of the same name that this module did not create is never taken over
 """
 from __future__ import annotations
 
+import os
 import typing as t
 
 from ..engine.errors import InvalidOption
@@ -37,9 +38,11 @@ def registry(ctx: TaskContext) -> dict[str, t.Any]:
     if p["state"] == "absent":
         result = container(_container_ctx(ctx, {"name": name, "state": "absent"}))
         files = svc.directory(name)
-        if not ctx.check_mode and svc.remove_files(name):
+        if os.path.isdir(files):
             result["actions"].append(f"Removed {files}")
-        return {"changed": result["changed"], "actions": result["actions"], "diff": result["diff"],
+            if not ctx.check_mode:
+                svc.remove_files(name)
+        return {"changed": bool(result["actions"]), "actions": result["actions"], "diff": result["diff"],
                 "url": None, "container": {}}
 
     plan = svc.plan(p)
