@@ -8,6 +8,10 @@ Session-scoped (built once, shared):
     busybox_layout  tests.support.images.OciLayout of a busybox rootfs, tag "latest", CMD ["sh"]
     pushed_busybox  "127.0.0.1:PORT/library/busybox:latest" on ``registry`` (a str with .digest)
 
+Per test, needing berth_config:
+    registry_image  "localhost/berth/registry:2", the offline registry:2 built by scripts/registry-image.sh
+                    from Debian's docker-registry and imported into the test's engine
+
 Per test:
     berth_root      a temporary, empty engine data root (str)
     berth_config    factory writing <tmp>/etc/berth/daemon.json (data-root = berth_root) and returning its
@@ -81,6 +85,21 @@ def busybox_layout(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: str
 @pytest.fixture(scope="session")
 def pushed_busybox(registry: Registry, busybox_layout: _images.OciLayout) -> _images.Pushed:
     return _images.push(busybox_layout, "latest", registry.host, "library/busybox:latest")
+
+
+@pytest.fixture
+def registry_image(berth_config: t.Callable[..., str]) -> str:
+    """The offline registry image, imported into the test's engine by the script the demo uses too."""
+    import subprocess
+
+    from tests.support import REPO, require_tools
+
+    require_tools("docker-registry", "tar", why="building the offline registry image")
+    ref = "localhost/berth/registry:2"
+    env = dict(os.environ, BERTH_CONFIG=berth_config(), BERTH=os.path.join(REPO, "bin", "berth"))
+    subprocess.run([os.path.join(REPO, "scripts", "registry-image.sh"), ref], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return ref
 
 
 @pytest.fixture

@@ -28,10 +28,13 @@ def private_registry() -> t.Iterator[Registry]:
         yield reg
 
 
-def secrets_in_readable_files(top: str, inputs: t.Sequence[str] = ()) -> list[str]:
-    """Files under *top* that others may read and that hold the password, plain or in base64, except the
-    test's own *inputs* (the playbooks, where a real one would take the password from a vault)."""
-    needles = [PASSWORD.encode(), base64.b64encode(f"{USER}:{PASSWORD}".encode())]
+def secrets_in_readable_files(top: str, inputs: t.Sequence[str] = (),
+                              needles: t.Sequence[bytes] | None = None) -> list[str]:
+    """Files under *top* that others may read and that hold the password (or other *needles*), plain or in
+    base64, except the test's own *inputs* (the playbooks, where a real one would take the password from a
+    vault)."""
+    if needles is None:
+        needles = [PASSWORD.encode(), base64.b64encode(f"{USER}:{PASSWORD}".encode())]
     found = []
     for dirpath, _dirs, files in os.walk(top):
         for name in files:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .services.containers import ContainerService
     from .services.daemon_config import DaemonConfigService
     from .services.images import ImageService
+    from .services.registries import RegistryService
     from .services.system import SystemService
     from .services.volumes import VolumeService
     from .store.images import ImageStore
@@ -86,6 +87,7 @@ class Engine:
         self._system: SystemService | None = None
         self._containers: ContainerService | None = None
         self._volumes: VolumeService | None = None
+        self._registries: RegistryService | None = None
 
     @property
     def store(self) -> ImageStore:
@@ -131,6 +133,15 @@ class Engine:
 
             self._volumes = VolumeService(self.layout, self.lock_timeout, users=self._volume_users)
         return self._volumes
+
+    @property
+    def registries(self) -> RegistryService:
+        """Registries run on this host (their files), and what a registry holds (catalog, tags)."""
+        if self._registries is None:
+            from .services.registries import RegistryService
+
+            self._registries = RegistryService(self.config, self.images.registry)
+        return self._registries
 
     def _volume_users(self) -> dict:
         if not os.path.isdir(self.layout.containers_dir):

@@ -197,6 +197,12 @@ class DaemonConfig(Value):
         return os.path.join(os.path.dirname(self.path) or ".", "certs.d")
 
     @property
+    def registries_dir(self) -> str:
+        """``<config dir>/registries/<name>/``: the files of the registries the ``registry`` module runs
+        (htpasswd, TLS certificate and key), outside the data root so they can be bind-mounted."""
+        return os.path.join(os.path.dirname(self.path) or ".", "registries")
+
+    @property
     def auth_path(self) -> str:
         """Registry credentials, docker ``config.json`` format, mode 0600."""
         return os.path.join(os.path.dirname(self.path) or ".", "auth.json")

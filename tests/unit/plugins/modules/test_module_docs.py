@@ -30,7 +30,9 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options.image 
     IMAGE_INFO_OPTIONS,
     IMAGE_OPTIONS,
 )
-from ansible_collections.berth.engine.plugins.module_utils.engine.options.registry import REGISTRY_LOGIN_OPTIONS
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.registry import (
+    REGISTRY_INFO_OPTIONS, REGISTRY_LOGIN_OPTIONS, REGISTRY_OPTIONS,
+)
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.model import OptionTable
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.volume import (
     VOLUME_INFO_OPTIONS, VOLUME_OPTIONS,
@@ -50,6 +52,8 @@ TABLES: dict[str, OptionTable] = {
     "container_info": CONTAINER_INFO_OPTIONS,
     "container_exec": CONTAINER_EXEC_OPTIONS,
     "daemon_config": DAEMON_CONFIG_OPTIONS,
+    "registry": REGISTRY_OPTIONS,
+    "registry_info": REGISTRY_INFO_OPTIONS,
     "registry_login": REGISTRY_LOGIN_OPTIONS,
     "volume": VOLUME_OPTIONS,
     "volume_info": VOLUME_INFO_OPTIONS,
