@@ -9,6 +9,8 @@ and daemon.json, runs ``.venv/bin/ansible-playbook`` with the ``json`` stdout ca
 ``{task name: result}``.  Task names must be unique.  ``inventory=`` (the text of an INI inventory) and
 ``hosts=`` (the play's pattern) run elsewhere than localhost: the result of the host named *hosts* (else the
 first) is the task's, ``.by_host`` holds every host's; ``extra_args`` go to ansible-playbook as they are.
+``run_playbook.env`` is the environment it runs in (this checkout as the collection) and ``run_playbook.work``
+its directory, for ``ansible``/``ansible-inventory`` (``run_playbook.command(name)`` is the path of one).
 """
 from __future__ import annotations
 
@@ -38,12 +40,12 @@ class PlaybookResult(dict):  # type: ignore[type-arg]
     stderr: str
 
 
-def _ansible_playbook() -> str:
-    path = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+def ansible_command(name: str = "ansible-playbook") -> str:
+    path = os.path.join(os.path.dirname(sys.executable), name)
     if not os.path.exists(path):
-        path = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
+        path = os.path.join(ROOT, ".venv", "bin", name)
     if not os.path.exists(path):
-        pytest.skip("ansible-playbook not found; run `make setup`")
+        pytest.skip(f"{name} not found; run `make setup`")
     return path
 
 
@@ -102,7 +104,7 @@ def run_playbook(tmp_path: t.Any, berth_root: str) -> t.Callable[..., PlaybookRe
         if inventory is not None:
             inventory_path = work / f"inventory{counter['n']}.ini"
             inventory_path.write_text(inventory)
-        argv = [_ansible_playbook(), "-i", str(inventory_path), str(playbook), *extra_args]
+        argv = [ansible_command(), "-i", str(inventory_path), str(playbook), *extra_args]
         if check:
             argv.append("--check")
         if diff:
@@ -136,4 +138,7 @@ def run_playbook(tmp_path: t.Any, berth_root: str) -> t.Callable[..., PlaybookRe
         assert not missing, f"tasks did not run: {missing}\n{proc.stderr}\n{json.dumps(out, indent=1)[:4000]}"
         return out
 
+    run.env = env  # type: ignore[attr-defined]  # for the other ansible commands (ansible, ansible-inventory)
+    run.work = work  # type: ignore[attr-defined]
+    run.command = ansible_command  # type: ignore[attr-defined]
     return run
