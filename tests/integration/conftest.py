@@ -142,3 +142,24 @@ def run_playbook(tmp_path: t.Any, berth_root: str) -> t.Callable[..., PlaybookRe
     run.work = work  # type: ignore[attr-defined]
     run.command = ansible_command  # type: ignore[attr-defined]
     return run
+
+
+@pytest.fixture
+def fleet(tmp_path: t.Any) -> t.Iterator[t.Callable[[int], t.Any]]:
+    """``fleet(n)`` boots a :class:`tests.support.fleet.Fleet` of *n* hosts (ssh, own namespaces and data
+    roots) and returns it; every fleet booted is torn down after the test, leaving nothing behind."""
+    from tests.support.fleet import Fleet
+
+    booted: list[Fleet] = []
+
+    def boot(n: int) -> Fleet:
+        fl = Fleet(n, tmp_path / f"fleet{len(booted)}")
+        fl.start()
+        booted.append(fl)
+        return fl
+
+    try:
+        yield boot
+    finally:
+        for fl in booted:
+            fl.close()

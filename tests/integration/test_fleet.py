@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The simulated fleet (tests/support/fleet.py) under Ansible: 4 hosts booted, ``ansible -m ping`` to all of
+them at forks 4, a container deployed on each through the modules (module_defaults from the fleet's host
+variables), the containers reached through the ``berth`` connection's ssh hop, a host restarted, and a
+teardown that leaves no bridge, veth, process, cgroup or directory behind."""
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+import subprocess
+import typing as t
+
+import pytest
+
+from tests.support import REPO
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ENGINE_DEFAULTS = {"data_root": "{{ berth_data_root }}", "config_path": "{{ berth_config_path }}"}
+
+
+def ok(result: dict[str, t.Any]) -> dict[str, t.Any]:
+    assert not result.get("failed") and not result.get("unreachable"), result
+    return result
+
+
+def container_inventory(fleet: t.Any, container: str) -> str:
+    """Group ``apps``: the container *container* of every fleet host, through the connection's ssh hop."""
+    ssh_args = " ".join(shlex.quote(o) for o in fleet.ssh_options())
+    lines = ["[apps]"]
+    for h in fleet.hosts:
+        lines.append(f"{container}-{h.name} ansible_berth_container={container} "
+                     f"ansible_berth_ssh_host=root@{h.address}")
+    lines += ["", "[apps:vars]", "ansible_connection=berth.engine.berth",
+              f"ansible_berth_ssh_args='{ssh_args} -o ControlMaster=no'",
+              f"ansible_berth_command={os.path.join(REPO, 'bin', 'berth')}", ""]
+    return "\n".join(lines)
+
+
+def test_four_hosts_ping_deploy_hop_restart_teardown(run_playbook: t.Any, fleet: t.Any, rootfs_tar: str) -> None:
+    fl = fleet(4)
+    inventory = fl.inventory()
+    hostnames = {fl.ssh(h, "hostname").stdout.strip() for h in fl.hosts}
+    assert hostnames == {"fleet0", "fleet1", "fleet2", "fleet3"}  # own UTS namespaces
+
+    path = run_playbook.work / "fleet.ini"
+    path.write_text(inventory)
+    ping = subprocess.run([run_playbook.command("ansible"), "-i", str(path), "fleet", "-f", "4", "-m", "ping"],
+                          env=run_playbook.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=300, check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert ping.stdout.count("SUCCESS") == 4 and '"ping": "pong"' in ping.stdout
+
+    tasks = [
+        {"name": "image", "berth.engine.image": {"name": "fleet/box:1", "source": "import", "load_path": rootfs_tar}},
+        {"name": "container", "berth.engine.container": {"name": "web", "image": "fleet/box:1",
+                                                          "command": "sleep 3600", "stop_timeout": 1}},
+        {"name": "exec", "berth.engine.container_exec": {"container": "web", "command": "cat /etc/hostname"}},
+    ]
+    out = run_playbook(tasks, inventory=inventory, hosts="fleet", defaults=ENGINE_DEFAULTS, extra_args=["-f", "4"])
+    assert sorted(out.by_host) == ["fleet0", "fleet1", "fleet2", "fleet3"]
+    ids = {}
+    for host, results in out.by_host.items():
+        assert ok(results["container"])["changed"] is True, host
+        ids[host] = results["container"]["container"]["Id"]
+        assert ok(results["exec"])["stdout"].strip() == ids[host][:12], host
+    again = run_playbook(tasks[:2], inventory=inventory, hosts="fleet", defaults=ENGINE_DEFAULTS,
+                         extra_args=["-f", "4"])
+    assert all(not ok(r["container"])["changed"] for r in again.by_host.values())
+    for h in fl.hosts:  # each host's engine has its own data root: one container each, its own
+        ps = fl.ssh(h, f"{os.path.join(REPO, 'bin', 'berth')} ps -q --no-trunc").stdout.split()
+        assert ps == [ids[h.name]], h.name
+
+    # the containers as inventory hosts, reached through the connection plugin's ssh hop (raw: no Python in
+    # the image), with the engine settings the hosts' sshd gives their sessions (BERTH_ROOT/BERTH_CONFIG)
+    hop = run_playbook([{"name": "raw", "ansible.builtin.raw": "cat /etc/hostname; cat /proc/1/cmdline"}],
+                       inventory=container_inventory(fl, "web"), hosts="apps", extra_args=["-f", "4"])
+    for h in fl.hosts:
+        stdout = ok(hop.by_host[f"web-{h.name}"]["raw"])["stdout"]
+        assert stdout.startswith(ids[h.name][:12]) and "sleep" in stdout, stdout
+
+    # a restart: the host's processes and containers die, its disk stays, sshd answers again
+    victim = fl.hosts[1]
+    fl.restart(victim)
+    assert fl.ssh(victim, "hostname").stdout.strip() == "fleet1"
+    state = fl.ssh(victim, f"{os.path.join(REPO, 'bin', 'berth')} inspect --format '{{{{.State.Running}}}}' web")
+    assert state.stdout.strip() == "false"
+
+    # teardown
+    directory = fl.directory
+    bridge = fl.bridge
+    fl.close()
+    assert not os.path.exists(directory)
+    assert not os.path.exists(f"/sys/class/net/{bridge}")
+    assert glob.glob(f"/sys/class/net/{bridge}h*") == []
+    assert [p for cid in ids.values() for p in glob.glob(f"/sys/fs/cgroup/*/berth/{cid}")] == []
+    left = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(cmdline, "rb") as fh:
+                if directory.encode() in fh.read():
+                    left.append(cmdline)
+        except OSError:
+            pass
+    assert left == []
