@@ -73,12 +73,17 @@ def test_four_hosts_ping_deploy_hop_restart_teardown(run_playbook: t.Any, fleet:
         assert ps == [ids[h.name]], h.name
 
     # the containers as inventory hosts, reached through the connection plugin's ssh hop (raw: no Python in
-    # the image), with the engine settings the hosts' sshd gives their sessions (BERTH_ROOT/BERTH_CONFIG)
-    hop = run_playbook([{"name": "raw", "ansible.builtin.raw": "cat /etc/hostname; cat /proc/1/cmdline"}],
-                       inventory=container_inventory(fl, "web"), hosts="apps", extra_args=["-f", "4"])
+    # the image), with the engine settings the hosts' sshd gives their sessions (BERTH_ROOT/BERTH_CONFIG):
+    # as a play's hosts, and from each fleet host's play through delegate_to
+    both = inventory + "\n" + container_inventory(fl, "web")
+    raw = {"ansible.builtin.raw": "cat /etc/hostname; cat /proc/1/cmdline"}
+    hop = run_playbook([dict(raw, name="raw")], inventory=both, hosts="apps", extra_args=["-f", "4"])
+    delegated = run_playbook([dict(raw, name="delegated", delegate_to="web-{{ inventory_hostname }}")],
+                             inventory=both, hosts="fleet", extra_args=["-f", "4"])
     for h in fl.hosts:
-        stdout = ok(hop.by_host[f"web-{h.name}"]["raw"])["stdout"]
-        assert stdout.startswith(ids[h.name][:12]) and "sleep" in stdout, stdout
+        for stdout in (ok(hop.by_host[f"web-{h.name}"]["raw"])["stdout"],
+                       ok(delegated.by_host[h.name]["delegated"])["stdout"]):
+            assert stdout.startswith(ids[h.name][:12]) and "sleep" in stdout, stdout
 
     # a restart: the host's processes and containers die, its disk stays, sshd answers again
     victim = fl.hosts[1]
