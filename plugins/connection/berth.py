@@ -1,3 +1,4 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Run Ansible tasks inside a Berth container: ``berth exec`` for commands, ``berth cp`` tar streams for files."""
 from __future__ import annotations
@@ -15,7 +16,7 @@ description:
   - Privilege escalation (O(ignore:become)), pipelining and O(remote_user) work; C(become_method=su) from
     root needs no password.
 author:
-  - Berth developers
+  - Berth developers (@berth-engine)
 options:
   remote_addr:
     description:
@@ -275,7 +276,7 @@ class Connection(ConnectionBase):
                     proc.kill()
                     raise AnsibleError(f"timeout waiting for the privilege escalation prompt:\n{to_text(seen)}")
                 chunk = b"".join(os.read(key.fileobj.fileno(), 65536)  # type: ignore[union-attr]
-                                 for key, _ in events)
+                                 for key, _event in events)
                 if not chunk:
                     proc.kill()
                     raise AnsibleError(f"privilege output closed while waiting for the prompt:\n{to_text(seen)}")

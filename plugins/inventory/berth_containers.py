@@ -1,3 +1,4 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A host's Berth containers as inventory hosts (``berth ps`` + ``berth inspect``)."""
 from __future__ import annotations
@@ -20,7 +21,7 @@ description:
   - The configuration file's name must end with C(berth.yml), C(berth.yaml), C(berth_containers.yml) or
     C(berth_containers.yaml).
 author:
-  - Berth developers
+  - Berth developers (@berth-engine)
 extends_documentation_fragment:
   - constructed
 options:

@@ -81,4 +81,3 @@ class BerthCli:
     def where(self) -> str:
         """For messages: ``local`` or ``ssh root@web1``."""
         return f"ssh {self.ssh_host}" if self.ssh_host else "local"
-

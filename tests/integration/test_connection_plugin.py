@@ -104,8 +104,8 @@ def test_remote_user_and_become(run_playbook: t.Callable[..., t.Any], engine: Be
     assert puts == (0 if pipelining else 1), out.stdout
 
 
-def test_a_bad_setting_or_a_missing_container_fails_clearly(run_playbook: t.Callable[..., t.Any],
-                                                             engine: Berth) -> None:
+def test_a_bad_setting_or_a_missing_container_fails_clearly(
+        run_playbook: t.Callable[..., t.Any], engine: Berth) -> None:
     out = run_playbook([{"name": "an option as host", "ansible.builtin.command": "true"}],
                        inventory=inventory(engine, ansible_berth_ssh_host="-oProxyCommand=touch"), hosts=CONTAINER)
     msg = out["an option as host"].get("msg", "")

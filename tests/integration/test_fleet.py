@@ -54,8 +54,8 @@ def test_four_hosts_ping_deploy_hop_restart_teardown(run_playbook: t.Any, fleet:
 
     tasks = [
         {"name": "image", "berth.engine.image": {"name": "fleet/box:1", "source": "import", "load_path": rootfs_tar}},
-        {"name": "container", "berth.engine.container": {"name": "web", "image": "fleet/box:1",
-                                                          "command": "sleep 3600", "stop_timeout": 1}},
+        {"name": "container",
+         "berth.engine.container": {"name": "web", "image": "fleet/box:1", "command": "sleep 3600", "stop_timeout": 1}},
         {"name": "exec", "berth.engine.container_exec": {"container": "web", "command": "cat /etc/hostname"}},
     ]
     out = run_playbook(tasks, inventory=inventory, hosts="fleet", defaults=ENGINE_DEFAULTS, extra_args=["-f", "4"])

@@ -30,7 +30,6 @@ import signal
 import socket
 import subprocess
 import time
-import typing as t
 
 from . import REPO, require_tools
 from .cleanup import remove_tree
