@@ -62,6 +62,6 @@ def test_an_unmet_prerequisite_fails_with_its_reason(run_playbook: t.Any, fleet:
     fl = fleet(1)
     out = run_playbook([role("host", berth_host_min_kernel="99.0")], inventory=fl.inventory(), hosts="fleet")
     failed = [r for r in out.by_host["fleet0"].values() if r.get("failed")]
-    assert len(failed) == 1, out.by_host
+    assert len(failed) == 1, f"{out.by_host}\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
     assert "fleet0 cannot run Berth: kernel" in failed[0]["msg"] and "is older than 99.0" in failed[0]["msg"]
     assert "overlayfs" not in failed[0]["msg"]  # only what is missing

@@ -280,7 +280,7 @@ class Fleet:
         """An INI inventory: every host in *group*, reached as root over ssh with the fleet's key, with
         ``berth_data_root``/``berth_config_path`` (for ``module_defaults``) and ``berth_command`` (this
         checkout's CLI, for the connection plugin's ``ansible_berth_command``). Ansible's ssh control sockets go
-        to the fleet's directory, so that :meth:`close` ends their masters."""
+        to the fleet's directory, so that :meth:`close` ends their masters; modules are pipelined."""
         common = " ".join(shlex.quote(o) for o in self.ssh_options()[2:])
         lines = [f"[{group}]"]
         for h in self.hosts:
@@ -288,7 +288,7 @@ class Fleet:
                          f"berth_config_path={h.config_path} ansible_remote_tmp={h.directory}/tmp")
         lines += ["", f"[{group}:vars]", "ansible_user=root", f"ansible_ssh_private_key_file={self.key}",
                   f"ansible_ssh_common_args='{common}'", "ansible_python_interpreter=/usr/bin/python3",
-                  f"ansible_control_path_dir={os.path.join(self.directory, 'cp')}",
+                  f"ansible_control_path_dir={os.path.join(self.directory, 'cp')}", "ansible_pipelining=true",
                   f"berth_command={os.path.join(REPO, 'bin', 'berth')}", ""]
         return "\n".join(lines)
 
