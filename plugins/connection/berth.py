@@ -17,6 +17,8 @@ description:
     root needs no password.
 author:
   - Berth developers (@berth-engine)
+extends_documentation_fragment:
+  - berth.engine.berth_cli
 options:
   remote_addr:
     description:
@@ -45,52 +47,27 @@ options:
     keyword:
       - name: remote_user
   data_root:
-    description:
-      - The engine's data root (C(berth --root)).
-      - When not set, C(berth) uses the C(data-root) of O(config_path), else C(/var/lib/berth).
-    type: path
     vars:
       - name: ansible_berth_data_root
-    env:
-      - name: BERTH_ROOT
     ini:
       - section: berth_connection
         key: data_root
   config_path:
-    description:
-      - The engine's configuration file (C(berth --config)); C(/etc/berth/daemon.json) when not set.
-    type: path
     vars:
       - name: ansible_berth_config_path
-    env:
-      - name: BERTH_CONFIG
     ini:
       - section: berth_connection
         key: config_path
   berth_command:
-    description:
-      - The C(berth) executable.
-      - When not set, this collection's C(bin/berth) for containers on the controller, else C(berth) on the
-        PATH; through ssh, C(berth) on the remote PATH.
-    type: str
     vars:
       - name: ansible_berth_command
     ini:
       - section: berth_connection
         key: berth_command
   ssh_host:
-    description:
-      - "The host whose containers to reach, as C([user@]host): every C(berth) call then runs there through
-        C(ssh -o BatchMode=yes), so that host needs key-based login and the C(berth) CLI."
-      - When not set, the containers are on the controller.
-    type: str
     vars:
       - name: ansible_berth_ssh_host
   ssh_args:
-    description:
-      - More arguments for C(ssh) when O(ssh_host) is set, split as a shell does (C(-p 2222 -i key)).
-    type: str
-    default: ''
     vars:
       - name: ansible_berth_ssh_args
     ini:

@@ -24,6 +24,7 @@ author:
   - Berth developers (@berth-engine)
 extends_documentation_fragment:
   - constructed
+  - berth.engine.berth_cli
 options:
   plugin:
     description:
@@ -32,34 +33,6 @@ options:
     required: true
     choices:
       - berth.engine.berth_containers
-  data_root:
-    description:
-      - The engine's data root (C(berth --root)).
-      - When not set, C(berth) uses the C(data-root) of O(config_path), else C(/var/lib/berth).
-    type: path
-    env:
-      - name: BERTH_ROOT
-  config_path:
-    description:
-      - The engine's configuration file (C(berth --config)); C(/etc/berth/daemon.json) when not set.
-    type: path
-    env:
-      - name: BERTH_CONFIG
-  berth_command:
-    description:
-      - The C(berth) executable; when not set, this collection's C(bin/berth) (locally) or C(berth) on the
-        remote PATH (through ssh).
-    type: str
-  ssh_host:
-    description:
-      - "List the containers of this host, C([user@]host), through C(ssh -o BatchMode=yes); the host needs
-        key-based login and the C(berth) CLI on its PATH."
-    type: str
-  ssh_args:
-    description:
-      - More arguments for C(ssh), split as a shell does.
-    type: str
-    default: ''
   all:
     description:
       - Include stopped containers too; by default only running ones (the ones tasks can run in).
