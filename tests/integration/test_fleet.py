@@ -1,19 +1,22 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The simulated fleet (tests/support/fleet.py) under Ansible: 4 hosts booted, ``ansible -m ping`` to all of
 them at forks 4, a container deployed on each through the modules (module_defaults from the fleet's host
-variables), the containers reached through the ``berth`` connection's ssh hop, a host restarted, and a
+variables), the containers reached through the ``berth`` connection's ssh hop and listed by the
+``berth_containers`` inventory through ssh, a host restarted, and a
 teardown that leaves no bridge, veth, process, cgroup or directory behind."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shlex
 import subprocess
 import typing as t
 
 import pytest
+import yaml
 
-from tests.support import REPO
+from tests.support import REPO, unwrap_unsafe
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -84,6 +87,19 @@ def test_four_hosts_ping_deploy_hop_restart_teardown(run_playbook: t.Any, fleet:
         for stdout in (ok(hop.by_host[f"web-{h.name}"]["raw"])["stdout"],
                        ok(delegated.by_host[h.name]["delegated"])["stdout"]):
             assert stdout.startswith(ids[h.name][:12]) and "sleep" in stdout, stdout
+
+    # the berth_containers inventory lists a host's containers through ssh, ready for the same hop
+    config = {"plugin": "berth.engine.berth_containers", "ssh_host": f"root@{fl.hosts[2].address}",
+              "ssh_args": " ".join(shlex.quote(o) for o in fl.ssh_options()),
+              "berth_command": os.path.join(REPO, "bin", "berth")}
+    (run_playbook.work / "node2.berth.yml").write_text(yaml.safe_dump(config))
+    listed = subprocess.run([run_playbook.command("ansible-inventory"), "-i",
+                             str(run_playbook.work / "node2.berth.yml"), "--list"],
+                            env=run_playbook.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            timeout=120, check=False)
+    assert listed.returncode == 0, listed.stderr
+    web = unwrap_unsafe(json.loads(listed.stdout))["_meta"]["hostvars"]["web"]
+    assert web["berth_id"] == ids["fleet2"] and web["ansible_berth_ssh_host"] == f"root@{fl.hosts[2].address}"
 
     # a restart: the host's processes and containers die, its disk stays, sshd answers again
     victim = fl.hosts[1]

@@ -46,8 +46,8 @@ def test_host_role_converges_then_changes_nothing(run_playbook: t.Any, fleet: t.
         out = fl.ssh(h, f"PATH={directory}/bin:$PATH; berth version; sysctl -n net.ipv4.conf.all.route_localnet"
                         " net.ipv4.ip_forward").stdout.split("\n")
         assert "Version" in "\n".join(out) and out[-3:-1] == ["1", "1"], out
-        assert os.readlink(os.path.join(directory, "bin", "berth")) == os.path.join(directory, "opt", "bin",
-                                                                                      "berth")
+        link = os.readlink(os.path.join(directory, "bin", "berth"))
+        assert link == os.path.join(directory, "opt", "bin", "berth")
         unit = _read(os.path.join(directory, "berth-restore.service"))
         assert f"ExecStart={directory}/bin/berth --root {h.data_root} system restore" in unit
         assert "net.ipv4.ip_forward = 1" in _read(os.path.join(directory, "sysctl.conf"))

@@ -11,6 +11,7 @@ import typing as t
 import pytest
 import yaml
 
+from tests.support import unwrap_unsafe
 from tests.support.cli import Berth, scratch
 
 pytestmark = [pytest.mark.integration]
@@ -35,15 +36,6 @@ def engine(tmp_path: t.Any, python_rootfs_tar: str) -> t.Iterator[Berth]:
         berth("rm", "-f", *NAMES, rc=None)
 
 
-def unsafe(value: t.Any) -> t.Any:
-    """ansible-inventory's JSON marks unsafe text {"__ansible_unsafe": text}: the text."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {k: unsafe(v) for k, v in value.items()}
-    return value
-
-
 def inventory_list(run_playbook: t.Any, config: dict[str, t.Any], name: str = "berth.yml") -> dict[str, t.Any]:
     path = run_playbook.work / name
     path.write_text(yaml.safe_dump(config))
@@ -51,7 +43,7 @@ def inventory_list(run_playbook: t.Any, config: dict[str, t.Any], name: str = "b
                           env=run_playbook.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-    return unsafe(json.loads(proc.stdout))
+    return unwrap_unsafe(json.loads(proc.stdout))
 
 
 def hosts_of(data: dict[str, t.Any], group: str) -> list[str]:
