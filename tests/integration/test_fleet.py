@@ -125,3 +125,32 @@ def test_four_hosts_ping_deploy_hop_restart_teardown(run_playbook: t.Any, fleet:
         except OSError:
             pass
     assert left == []
+
+
+def test_a_host_that_dies_mid_play_fails_alone(run_playbook: t.Any, fleet: t.Any, rootfs_tar: str) -> None:
+    """fleet1 is powered off between two tasks (its namespaces SIGKILLed from the controller): it alone is
+    unreachable, the others converge; once it is back, a rerun converges it and changes nothing elsewhere."""
+    fl = fleet(4)
+    victim = fl.hosts[1]
+    inventory = fl.inventory() + f"\n[victim]\n{victim.name} fleet_pid={victim.pid}\n"
+    tasks = [
+        {"name": "image", "berth.engine.image": {"name": "fleet/box:1", "source": "import", "load_path": rootfs_tar}},
+        {"name": "power off", "ansible.builtin.command": "kill -KILL {{ fleet_pid }}", "delegate_to": "localhost",
+         "when": "fleet_pid is defined"},
+        {"name": "container",
+         "berth.engine.container": {"name": "web", "image": "fleet/box:1", "command": "sleep 3600", "stop_timeout": 1}},
+    ]
+    out = run_playbook(tasks, inventory=inventory, hosts="fleet", defaults=ENGINE_DEFAULTS, extra_args=["-f", "4"])
+    assert out.stats[victim.name]["unreachable"] == 1, out.stats
+    for h in fl.hosts:
+        if h is not victim:
+            assert out.stats[h.name]["failures"] == 0 and out.stats[h.name]["unreachable"] == 0, out.stats
+            assert ok(out.by_host[h.name]["container"])["changed"] is True
+    assert not victim.up
+
+    fl.restart(victim)  # power on again: its disk (data root, image) is as it was
+    rerun = run_playbook([tasks[0], tasks[2]], inventory=fl.inventory(), hosts="fleet", defaults=ENGINE_DEFAULTS,
+                         extra_args=["-f", "4"])
+    assert ok(rerun.by_host[victim.name]["container"])["changed"] is True
+    assert [h.name for h in fl.hosts if rerun.by_host[h.name]["container"]["changed"]] == [victim.name]
+    assert all(s["failures"] == 0 and s["unreachable"] == 0 for s in rerun.stats.values()), rerun.stats

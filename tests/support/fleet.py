@@ -218,8 +218,17 @@ class Fleet:
         outside = f"{self.bridge}h{host.index}"
         # the same MAC at every boot: this machine's neighbour cache still holds the last one after a restart
         mac = "02:42:" + ":".join(f"{int(o):02x}" for o in host.address.split("."))
-        self._run("ip", "link", "add", outside, "type", "veth", "peer", "name", "eth0", "address", mac,
-                  "netns", str(host.pid))
+        add = ["ip", "link", "add", outside, "type", "veth", "peer", "name", "eth0", "address", mac,
+               "netns", str(host.pid)]
+        deadline = time.monotonic() + self.boot_timeout
+        while True:  # the name stays taken a while after the last boot's namespace died ("File exists")
+            proc = subprocess.run(add, capture_output=True, check=False)
+            if proc.returncode == 0:
+                break
+            if b"File exists" not in proc.stderr or time.monotonic() > deadline:
+                raise RuntimeError(f"{' '.join(add)} -> {proc.returncode}: {proc.stderr.decode(errors='replace')}")
+            subprocess.run(["ip", "link", "del", outside], capture_output=True, check=False)
+            time.sleep(0.02)
         self._run("ip", "link", "set", outside, "master", self.bridge, "up")
         batch = "\n".join(["link set lo up", f"addr add {host.address}/{self.prefix} dev eth0",
                            "link set eth0 up", ""])  # no default route: nothing leaves the bridge
