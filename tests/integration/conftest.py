@@ -154,8 +154,8 @@ def fleet(tmp_path: t.Any) -> t.Iterator[t.Callable[[int], t.Any]]:
 
     def boot(n: int) -> Fleet:
         fl = Fleet(n, tmp_path / f"fleet{len(booted)}")
+        booted.append(fl)  # before start(): a boot that fails half-way is torn down too
         fl.start()
-        booted.append(fl)
         return fl
 
     try:

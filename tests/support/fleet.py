@@ -116,6 +116,7 @@ class Fleet:
         self.close()
 
     def start(self) -> None:
+        """Boot every host; when this raises, :meth:`close` still removes what was made."""
         os.makedirs(os.path.join(self.directory, "ssh"))
         self._run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "berth-fleet", "-f", self.key)
         self._run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(self.directory, "ssh", "host"))
