@@ -104,6 +104,18 @@ def test_remote_user_and_become(run_playbook: t.Callable[..., t.Any], engine: Be
     assert puts == (0 if pipelining else 1), out.stdout
 
 
+def test_exec_settings(run_playbook: t.Callable[..., t.Any], engine: Berth) -> None:
+    exec_vars = {"ansible_berth_working_dir": "/home", "ansible_berth_extra_env": {"MODE": "blue", "N": "1"}}
+    out = run_playbook([
+        {"name": "raw", "ansible.builtin.raw": "pwd; echo $MODE$N", "vars": exec_vars},
+        {"name": "a number in extra_env", "ansible.builtin.raw": "true",
+         "vars": {"ansible_berth_extra_env": {"N": 1}}},
+    ], inventory=inventory(engine), hosts=CONTAINER)
+    assert ok(out["raw"])["stdout_lines"] == ["/home", "blue1"]
+    msg = out["a number in extra_env"].get("msg", "")
+    assert "extra_env: 'N': 1 is not a string" in msg, out["a number in extra_env"]
+
+
 def test_a_bad_setting_or_a_missing_container_fails_clearly(
         run_playbook: t.Callable[..., t.Any], engine: Berth) -> None:
     out = run_playbook([{"name": "an option as host", "ansible.builtin.command": "true"}],
