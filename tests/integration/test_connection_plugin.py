@@ -108,10 +108,15 @@ def test_exec_settings(run_playbook: t.Callable[..., t.Any], engine: Berth) -> N
     exec_vars = {"ansible_berth_working_dir": "/home", "ansible_berth_extra_env": {"MODE": "blue", "N": "1"}}
     out = run_playbook([
         {"name": "raw", "ansible.builtin.raw": "pwd; echo $MODE$N", "vars": exec_vars},
+        {"name": "caps", "ansible.builtin.raw": "grep CapEff /proc/self/status"},
+        {"name": "privileged caps", "ansible.builtin.raw": "grep CapEff /proc/self/status",
+         "vars": {"ansible_berth_privileged": True}},
         {"name": "a number in extra_env", "ansible.builtin.raw": "true",
          "vars": {"ansible_berth_extra_env": {"N": 1}}},
     ], inventory=inventory(engine), hosts=CONTAINER)
     assert ok(out["raw"])["stdout_lines"] == ["/home", "blue1"]
+    default, privileged = (int(ok(out[n])["stdout"].split()[1], 16) for n in ("caps", "privileged caps"))
+    assert privileged & default == default and privileged != default  # more than Docker's default set
     msg = out["a number in extra_env"].get("msg", "")
     assert "extra_env: 'N': 1 is not a string" in msg, out["a number in extra_env"]
 
