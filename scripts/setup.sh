@@ -12,7 +12,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-dev make git
   busybox-static skopeo umoci docker-registry apache2-utils openssl
   runc crun tini iproute2 nftables python3-pyroute2 python3-requests libseccomp2 shellcheck zstd
-  gcc libc6-dev
+  gcc libc6-dev openssh-server openssh-client
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -5,6 +5,7 @@ Session-scoped (built once, shared):
     registry        tests.support.registry.Registry, plain HTTP
     auth_registry   Registry with basic auth; user "berth", password "s3cret-pw" (.username/.password)
     tls_registry    Registry over HTTPS with a throw-away CA (.ca_path)
+    python_rootfs_tar  a tar of busybox + the host's Python 3 + a user "app" (uid 1000), for ``berth import``
     busybox_layout  tests.support.images.OciLayout of a busybox rootfs, tag "latest", CMD ["sh"]
     pushed_busybox  "127.0.0.1:PORT/library/busybox:latest" on ``registry`` (a str with .digest)
 
@@ -73,6 +74,19 @@ def rootfs_tar(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) ->
     path = str(tmp_path_factory.mktemp("busybox-tar") / "rootfs.tar")
     with tarfile.open(path, "w") as tf:
         tf.add(busybox_rootfs, arcname=".")
+    return path
+
+
+@pytest.fixture(scope="session")
+def python_rootfs_tar(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """busybox plus the host's Python 3 and a user ``app`` (images.python_rootfs) as a plain tar, for
+    ``berth import``: a container Ansible can run modules in, made offline."""
+    import tarfile
+
+    top = tmp_path_factory.mktemp("python-rootfs")
+    path = str(top / "rootfs.tar")
+    with tarfile.open(path, "w") as tf:
+        tf.add(_images.python_rootfs(top / "rootfs"), arcname=".")
     return path
 
 

@@ -52,3 +52,14 @@ def run(argv: t.Sequence[str], **kwargs: t.Any) -> "t.Any":
         err = proc.stderr.decode(errors="replace") if isinstance(proc.stderr, bytes) else str(proc.stderr)
         raise RuntimeError(f"command failed ({proc.returncode}): {' '.join(argv)}\n{err.strip()}")
     return proc
+
+
+def unwrap_unsafe(value: t.Any) -> t.Any:
+    """ansible-inventory's JSON marks untrusted text ``{"__ansible_unsafe": text}``: the same data, plain."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: unwrap_unsafe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_unsafe(v) for v in value]
+    return value
