@@ -11,6 +11,8 @@ and daemon.json, runs ``.venv/bin/ansible-playbook`` with the ``json`` stdout ca
 first) is the task's, ``.by_host`` holds every host's; ``extra_args`` go to ansible-playbook as they are.
 ``run_playbook.env`` is the environment it runs in (this checkout as the collection) and ``run_playbook.work``
 its directory, for ``ansible``/``ansible-inventory`` (``run_playbook.command(name)`` is the path of one).
+
+``fleet(n)`` boots a simulated fleet of *n* ssh hosts (tests/support/fleet.py), torn down after the test.
 """
 from __future__ import annotations
 
