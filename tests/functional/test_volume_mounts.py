@@ -204,7 +204,7 @@ def test_prune_waits_for_creates_between_their_volumes_and_records(eng: Engine, 
     from ansible_collections.berth.engine.plugins.module_utils.engine.services.containers import create
 
     count = 10
-    ensured = [threading.Event() for _ in range(count)]
+    ensured = [threading.Event() for dummy in range(count)]
     go = threading.Event()
     write_files, wait = create._write_files, locks._wait
 
