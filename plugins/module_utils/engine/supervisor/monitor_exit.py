@@ -185,6 +185,7 @@ class Exits:
             elif state.status is S.REMOVING:  # the service removes it: just end
                 lifecycle.save(self.layout, self.id, state.replace(monitor_pid=0, **common))
             elif self.settings["auto_remove"] and not mounted:
+                lifecycle.orphan_volumes(self.layout, self.id, self.settings.get("anonymous_volumes") or ())
                 trash = lifecycle.discard_container(self.layout, self.id)
             else:
                 _unlink(self.layout.attach_socket(self.id))

@@ -64,15 +64,20 @@ def check(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | Non
     _spec_at_create(svc, "0" * 64, name, opts, image, image_id, None, _mounts(svc, opts, image, dry=True))
 
 
-def _mounts(svc: ContainerService, opts: t.Mapping[str, t.Any], image: t.Mapping[str, t.Any],
-            dry: bool = False) -> list[dict[str, t.Any]]:
-    """The record's mounts (services/containers/mounts.py, imported only when there are any)."""
+def _wants_mounts(opts: t.Mapping[str, t.Any], image: t.Mapping[str, t.Any]) -> bool:
     config = image.get("config") or {}
-    if not (config.get("Volumes") or opts.get("volumes") or opts.get("mounts") or opts.get("volumes_from")):
+    return bool(config.get("Volumes") or opts.get("volumes") or opts.get("mounts") or opts.get("volumes_from"))
+
+
+def _mounts(svc: ContainerService, opts: t.Mapping[str, t.Any], image: t.Mapping[str, t.Any],
+            dry: bool = False, claim: t.Any = None) -> list[dict[str, t.Any]]:
+    """The record's mounts (services/containers/mounts.py, imported only when there are any); the volumes
+    are ensured under *claim* (``LocalVolumes.claim``)."""
+    if not _wants_mounts(opts, image):
         return []
     from . import mounts
 
-    return mounts.resolve(svc, opts, config, dry=dry)
+    return mounts.resolve(svc, opts, image.get("config") or {}, dry=dry, claim=claim)
 
 
 def _spec_at_create(svc: ContainerService, cid: str, name: str | None, opts: t.Mapping[str, t.Any],
@@ -105,12 +110,6 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
     image = _common.image_config(svc, image_id)
     cid = os.urandom(32).hex()
     spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns, _mounts(svc, opts, image, dry=True))
-    mounts = _mounts(svc, opts, image)  # the volumes made (after the spec: a bad option made none)
-    if mounts:
-        spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns, mounts)
-    secrets = opts.get("secret_env") or {}
-    if secrets:  # the record keeps seals; the values go to the bundle only (_write_secrets)
-        opts["secret_env"] = copts.seal_secrets(secrets, os.urandom(16).hex())
     layout = svc.layout
     if not os.path.isdir(layout.tmp_dir):
         svc.store.ensure()
@@ -118,7 +117,17 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
         fs.ensure_dir(d, 0o700)
     cdir = layout.container_dir(cid)
     os.makedirs(cdir, mode=0o700)
+    mounts: list[dict[str, t.Any]] = []
+    # the volumes are ensured under their shared use locks, held until the record is written: a volume rm or
+    # prune meanwhile waits, then finds this container among the users (volumes/local.py, LocalVolumes.claim)
+    claim = svc.volumes.claim() if _wants_mounts(opts, image) else None
+    secrets = opts.get("secret_env") or {}
     try:
+        mounts = _mounts(svc, opts, image, claim=claim)  # the volumes made (after the spec: a bad option made none)
+        if mounts:
+            spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns, mounts)
+        if secrets:  # the record keeps seals; the values go to the bundle only (_write_secrets)
+            opts["secret_env"] = copts.seal_secrets(secrets, os.urandom(16).hex())
         final_name = _claim_name(svc, cid, name)
         spec.setdefault("annotations", {})["berth.container.name"] = final_name
         record = ContainerRecord(
@@ -152,11 +161,17 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
     except BaseException:
         lifecycle.remove_name_links(layout, cid)
         fs.rmtree(cdir)
+        if claim is not None:
+            claim.release()  # a removal takes the use locks itself
         if mounts:
-            from .mounts import anonymous_volumes, remove_anonymous
+            from ...supervisor import anonymous_volumes
+            from .mounts import remove_anonymous
 
             remove_anonymous(svc, anonymous_volumes(mounts))
         raise
+    finally:
+        if claim is not None:
+            claim.release()
     return cid, spec
 
 

@@ -47,7 +47,8 @@ def remove(svc: ContainerService, name: str, force: bool = False, volumes: bool 
         pass
     lifecycle.remove_container_files(svc.layout, cid)
     if volumes and record.mounts:
-        from .mounts import anonymous_volumes, remove_anonymous
+        from ...supervisor import anonymous_volumes
+        from .mounts import remove_anonymous
 
         remove_anonymous(svc, anonymous_volumes(record.mounts))
     return True

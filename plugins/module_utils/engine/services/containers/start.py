@@ -124,8 +124,10 @@ def run(
     code = wait_attached(handle)
     if remove and code is not None and record.mounts:
         # --rm takes the container's anonymous volumes too (docker does); the monitor removed the container
-        # before it reported the exit. A detached --rm container leaves them dangling (volume prune).
-        from .mounts import anonymous_volumes, remove_anonymous
+        # before it reported the exit. A detached --rm container's monitor leaves them marked for the volume
+        # component to remove (lifecycle.orphan_volumes).
+        from ...supervisor import anonymous_volumes
+        from .mounts import remove_anonymous
 
         remove_anonymous(svc, anonymous_volumes(record.mounts))
     return RunResult(cid, record.name, code)
