@@ -147,6 +147,7 @@ class Engine:
         if not os.path.isdir(self.layout.containers_dir):
             return {}
         return self.containers.volume_users()
+
     def build(
         self,
         context: str | None,
