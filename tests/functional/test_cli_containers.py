@@ -385,7 +385,18 @@ def _type_on_a_terminal(b: Berth, *args: str, marker: bytes, keys: bytes) -> tup
             if not typed and marker in out:
                 os.write(master, keys)
                 typed = True
-        return proc.wait(timeout=10), out.decode(errors="replace")
+        rc = proc.wait(timeout=10)
+        # what the client wrote just before it exited is still in the pty: the loop above may have seen the
+        # exit first (the "read escape sequence" line went missing under load)
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return rc, out.decode(errors="replace")
     finally:
         if proc.poll() is None:
             proc.kill()
