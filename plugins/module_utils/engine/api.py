@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .services.containers import ContainerService
     from .services.images import ImageService
+    from .services.networks import NetworkService
     from .services.system import SystemService
     from .store.images import ImageStore
 
@@ -96,6 +97,13 @@ class Engine:
             self._containers = ContainerService(self.layout, lambda: self.store, lambda: self.images, self.config,
                                                 self.lock_timeout, host_files=self.host_files)
         return self._containers
+
+    @property
+    def networks(self) -> NetworkService:
+        """Bridge networks: ``create(spec)``, ``list()``, ``inspect(name)``, ``remove(name)``, ``prune()``,
+        ``connect(container, network, aliases, ipv4_address)``, ``disconnect(container, network)``
+        (docs/dev/engine-contract.md). Shares the container service's instance (it names a network's users)."""
+        return self.containers.networks
 
     def _containers_if_any(self) -> ContainerService | None:
         """The container service, or None on a data root without containers (nothing to import)."""

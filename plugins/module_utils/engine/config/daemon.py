@@ -30,6 +30,11 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
     "dns-search": ((list,), []),
     "bip": ((str,), None),
     "mtu": ((int,), 1500),
+    "fixed-cidr": ((str,), None),
+    "default-address-pools": ((list,), []),
+    "ip": ((str,), "0.0.0.0"),
+    "ip-forward": ((bool,), True),
+    "iptables": ((bool,), True),
     "log-driver": ((str,), "json-file"),
     "log-opts": ((dict,), {}),
     "runtimes": ((dict,), {}),
@@ -44,8 +49,6 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
 #: ``info`` reports each one that is set (its ``Warnings``), so none is kept silently.
 NOT_ACTED_ON: dict[str, str] = {
     "max-concurrent-uploads": "push uploads one layer at a time",
-    "bip": "there is no bridge networking yet",
-    "mtu": "there is no bridge networking yet",
     "debug": "there is no daemon to run in debug mode (use berth --debug)",
     "features": "no optional feature can be switched on or off",
 }

@@ -108,7 +108,7 @@ class Firewall:
 
     # -- what callers use
     def network_rules(self, name: str, bridge: str, subnet: str, internal: bool = False,
-                      masquerade: bool = True) -> list[dict[str, t.Any]]:
+                      masquerade: bool = True, icc: bool = True) -> list[dict[str, t.Any]]:
         """The rules of a network (owner ``net:NAME``), pure."""
         owner, fam = "net:" + name, _family(subnet)
         element = {"element": {"family": FAMILY, "table": TABLE, "name": "bridges", "elem": [bridge]}}
@@ -119,6 +119,9 @@ class Firewall:
             rules.append(self._rule("forward", owner, [_match(_meta("oifname"), bridge),
                                                        _match(_meta("iifname"), bridge, "!="), {"drop": None}]))
             return rules
+        if not icc:  # no traffic between containers of this network (needs br_netfilter to see bridged packets)
+            rules.append(self._rule("forward", owner, [_match(_meta("iifname"), bridge),
+                                                       _match(_meta("oifname"), bridge), {"drop": None}]))
         # isolation: nothing from another Berth bridge (the set ``bridges``) is forwarded into this one
         rules.append(self._rule("forward", owner, [_match(_meta("oifname"), bridge),
                                                    _match(_meta("iifname"), "@bridges"),
@@ -197,6 +200,28 @@ def allow_localnet(bridge: str) -> None:
     """``route_localnet`` on *bridge*: the host's own 127.0.0.1:PORT, DNATed to a container, may leave
     through the bridge (then masqueraded), as netavark does."""
     _write_sysctl(f"net/ipv4/conf/{bridge}/route_localnet", "1")
+
+
+def set_hairpin(bridge: str, port: str) -> None:
+    """``hairpin_mode`` on the bridge port *port* of *bridge*: a container may reach its own published port
+    through the host's address (the DNATed packet goes back out of the port it came in by)."""
+    _write_sysctl_path(f"/sys/class/net/{bridge}/brif/{port}/hairpin_mode", "1")
+
+
+def enable_ip_forward() -> None:
+    """``net.ipv4.ip_forward = 1`` (the engine config's ``ip-forward``, true by default, as in Docker)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_forward", encoding="ascii") as fh:
+            if fh.read().strip() == "1":
+                return
+    except OSError:
+        pass
+    _write_sysctl("net/ipv4/ip_forward", "1")
+
+
+def _write_sysctl_path(path: str, value: str) -> None:
+    with open(path, "w", encoding="ascii") as fh:
+        fh.write(value)
 
 
 def _write_sysctl(key: str, value: str) -> None:

@@ -107,12 +107,7 @@ class NsFd:
 def open_netlink(netns: int | str | NsFd | None = None) -> PyRoute2:
     """A :class:`PyRoute2` in the host's (current) namespace, or in *netns*: a pid, a namespace path
     (``/run/netns/x``) or an :class:`NsFd`. The caller closes it."""
-    try:
-        from pyroute2 import IPRoute
-    except ImportError:
-        from ..errors import MissingDependency
-
-        raise MissingDependency("pyroute2 (python3-pyroute2)", "bridge networking") from None
+    IPRoute = import_pyroute2().IPRoute
     if netns is None:
         return PyRoute2(IPRoute())
     target, owned = netns_fd(netns)
@@ -129,6 +124,15 @@ def open_netlink(netns: int | str | NsFd | None = None) -> PyRoute2:
         if owned:
             os.close(target)
     return PyRoute2(ipr)
+
+
+def import_pyroute2() -> t.Any:
+    """The ``pyroute2`` module (under ``python3 -S`` too: ``core.lazy`` adds site-packages, where Debian's
+    python3-pyroute2 is), or ``MissingDependency``. Callers may run it early in a thread: the import is
+    most of the cost of bridge networking's start path."""
+    from ..core.lazy import lazy_import
+
+    return lazy_import("pyroute2", "bridge networking", "apt-get install python3-pyroute2")
 
 
 def stable_mac(address: str) -> str:

@@ -53,7 +53,7 @@ def check(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | Non
         raise InvalidOption("image", image_name, "an image is required")
     if name is not None:
         name = copts.container_name(name, "name")
-    _check_supported(opts)
+    _check_supported(svc, opts)
     _common.runtime_for(svc, _common.runtime_name(svc, opts))
     image_id = _common.local_image(svc, str(image_name)) or svc.images.resolve(str(image_name))
     if image_id is None:
@@ -84,7 +84,7 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
         raise InvalidOption("image", image_name, "an image is required")
     if name is not None:  # before any pull, and before anything is written
         name = copts.container_name(name, "name")
-    _check_supported(opts)
+    _check_supported(svc, opts)
     image_id = _image_for(svc, str(image_name), pull, opts.get("platform"))
     runtime = _common.runtime_name(svc, opts)
     _common.runtime_for(svc, runtime)  # fail early on an unknown runtime
@@ -156,12 +156,17 @@ def _healthcheck(image: t.Mapping[str, t.Any], opts: t.Mapping[str, t.Any]) -> d
     return dict(hc)
 
 
-def _check_supported(opts: t.Mapping[str, t.Any]) -> None:
+def _check_supported(svc: ContainerService, opts: t.Mapping[str, t.Any]) -> None:
     mode = opts.get("network_mode")
-    if mode not in (None, "none", "host"):
-        raise InvalidOption(
-            "network_mode", mode, "only 'none' and 'host' are supported so far (bridge networking comes later)"
-        )
+    if mode and mode.startswith("container:"):
+        raise InvalidOption("network_mode", mode, "sharing another container's network namespace is not supported")
+    if mode in (None, "none", "host", "bridge", "default") and not opts.get("networks"):
+        return
+    from ..networks import container_networks
+
+    for entry in container_networks(opts):
+        if entry["name"] != "bridge" and not svc.networks.exists(entry["name"]):
+            raise NotFound("network", entry["name"])
 
 
 # ==================================================================== user namespaces

@@ -31,6 +31,8 @@ dataclasses at import time; the other verbs are imported only when called.
 """
 from __future__ import annotations
 
+import os
+
 from ...errors import EngineError
 from . import _common, records
 from .records import ContainerRecord, RunResult, Stdio
@@ -69,6 +71,29 @@ class ContainerService:
         self.host_files = host_files
         #: idmapped layers for user namespaces (None: not asked yet; runtime/idmap.py, _common.idmap_supported)
         self.idmap: bool | None = None
+        self._networks: t.Any = None
+
+    @property
+    def networks(self) -> t.Any:
+        """The ``NetworkService`` (loaded on first use: the none/host start path never imports it)."""
+        if self._networks is None:
+            from ..networks import NetworkService
+
+            self._networks = NetworkService(self.layout, self.config, self.lock_timeout, users=self.network_users)
+        return self._networks
+
+    def network_users(self, network: str) -> list[str]:
+        """The names of the containers that join *network* (by their options or a connect)."""
+        from ..networks import DEFAULT_NETWORK, container_networks
+
+        out = []
+        for cid, record, _state in records.each(self):
+            joined = {n["name"] for n in container_networks(record.options)}
+            ep = self.networks.endpoints(cid) if os.path.exists(self.layout.container_file(cid, "network.json")) else {}
+            joined.update(ep.get("networks") or {})
+            if network in joined or (network == "default" and DEFAULT_NETWORK in joined):
+                out.append(record.name)
+        return out
 
     @property
     def store(self) -> ImageStore:

@@ -159,6 +159,8 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
 
     layout = svc.layout
     cid = record.id
+    bridged = _bridged(record.options)
+    preload = _preload_pyroute2() if bridged and not os.path.ismount(layout.container_file(cid, "netns")) else None
     # before anything is mounted: a lost secret fails the start (a *spec* holds them already)
     secrets = _secret_values(svc, record) if spec is None else None
     idmapped = bool(record.userns) and _common.idmap_supported(svc)
@@ -189,6 +191,10 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
                 mount(_common.layers_of(svc, record))  # the shifted copies
         else:
             mount(lower)
+    if bridged:
+        if preload is not None:
+            preload.join()
+        _setup_network(svc, record)
     if spec is None:
         options = record.options
         if secrets:
@@ -227,7 +233,41 @@ def bundle_spec(svc: ContainerService, cid: str, name: str, options: t.Mapping[s
         host_devices=_host_devices(options),
         id_mappings=userns,
         host_hostname=os.uname().nodename,
+        namespace_paths={"network": layout.container_file(cid, "netns")} if _bridged(options) else None,
     )
+
+
+def _bridged(options: t.Mapping[str, t.Any]) -> bool:
+    """The container joins a bridge network (``services/networks.py``: the engine makes its namespace)."""
+    mode = options.get("network_mode") or "bridge"
+    return mode not in ("none", "host") and not mode.startswith("container:")
+
+
+def _preload_pyroute2() -> t.Any:
+    """Import pyroute2 in a thread (~80-170 ms, most of the bridge start path) while this one mounts the
+    rootfs; returns the thread (joined before the namespace is wired)."""
+    import threading
+
+    def load() -> None:
+        try:
+            from ...network import import_pyroute2
+
+            import_pyroute2()
+        except Exception:  # noqa: BLE001  (the setup itself reports a missing pyroute2)
+            pass
+
+    thread = threading.Thread(target=load, name="berth-pyroute2", daemon=True)
+    thread.start()
+    return thread
+
+
+def _setup_network(svc: ContainerService, record: ContainerRecord) -> None:
+    """The container's network namespace, veths, addresses, ports and hosts file (a restart keeps them)."""
+    opts = record.options
+    exposed: list[str] = []
+    if opts.get("publish_all_ports"):
+        exposed = list((_common.image_config(svc, record.image).get("config") or {}).get("ExposedPorts") or {})
+    svc.networks.setup_container(record.id, record.name, opts, opts.get("hostname") or record.id[:12], exposed)
 
 
 def _secret_values(svc: ContainerService, record: ContainerRecord) -> dict[str, str]:
