@@ -55,6 +55,7 @@ MODULES = frozenset({
     "engine.options.container.checks",
     "engine.options.container.effective",
     "engine.options.container.kernel",
+    "engine.options.container.network",
     "engine.options.container.normalise",
     "engine.options.container.process",
     "engine.options.container.secrets",

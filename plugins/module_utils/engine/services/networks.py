@@ -516,6 +516,14 @@ class NetworkService:
                     self._write_hosts(peer)
 
     # ------------------------------------------------------------ ports
+    def check_ports(self, opts: t.Mapping[str, t.Any]) -> None:
+        """At create: the fixed host ports of *opts* are free (a ``Conflict`` naming the port otherwise), so
+        a run whose port is taken leaves no container behind. The start checks again, and claims them."""
+        if not any(p.get("host_port") for p in opts.get("published_ports") or ()):
+            return
+        with self._lock():
+            self._claim_ports("", {"published_ports": opts["published_ports"]}, (), "0.0.0.0")
+
     def _claim_ports(self, cid: str, opts: t.Mapping[str, t.Any], exposed: t.Iterable[str],
                      container_ip: str) -> list[dict[str, t.Any]]:
         """Under the lock: the published ports with their host ports chosen (``-P`` and ``-p 80``: a free

@@ -43,6 +43,9 @@ from .kernel import (
     cgroup_parent, cpus, cpuset, devices, ipc_mode, missing_from, network_mode, online, parse_cpu_list, pid_mode,
     pids_limit, security_opts, sysctls, tmpfs, ulimits, userns_mode, uts,
 )
+from .network import (
+    PROTOCOLS, dns_servers, etc_hosts, exposed_ports, mac_address, networks, published_ports, words,
+)
 from .normalise import (
     DEFAULT_IPC_MODE, DEFAULT_NETWORK_MODE, DEFAULT_SHM_SIZE, DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT,
     DEFAULT_WORKING_DIR, MAX_CPU_QUOTA, MAX_INT32, MAX_NAME_LENGTH, MAX_PIDS, MAX_SIZE, MIN_MEMORY,
@@ -61,18 +64,19 @@ from .table import (
 )
 
 __all__ = ["CAPABILITIES", "COMPAT_REFUSED", "CONTAINER_EXEC_OPTIONS", "CONTAINER_INFO_OPTIONS", "CONTAINER_OPTIONS",
-           "CONTAINER_TASK_OPTIONS", "DEFAULT_IPC_MODE", "DEFAULT_NETWORK_MODE", "DEFAULT_SHM_SIZE",
-           "DEFAULT_STOP_SIGNAL", "DEFAULT_STOP_TIMEOUT", "DEFAULT_WORKING_DIR", "HEALTHCHECK_KEYS", "IMAGE_INHERITED",
-           "LOG_DRIVERS", "LOG_OPTION_KEYS", "MAX_CPU_QUOTA", "MAX_INT32", "MAX_NAME_LENGTH", "MAX_PIDS", "MAX_SIZE",
-           "MIN_HEALTHCHECK_DURATION", "MIN_MEMORY", "ONLINE_FILES", "PULL_CHOICES", "PULL_POLICIES",
-           "RESTART_POLICIES", "SEAL_PREFIX", "SECRET_CHANGED", "SECRET_MASK", "SIGNALS", "SIGRTMAX", "SIGRTMIN",
-           "STATES", "SYSCTL_IPC", "SYSCTL_PREFIXES", "TMPFS_FLAGS", "TMPFS_KEYS", "ULIMIT_NAMES",
-           "UNSET_NETWORK_MODE", "UPDATABLE", "ContainerOption", "Difference", "abs_path", "capabilities",
+           "CONTAINER_TASK_OPTIONS", "ContainerOption", "DEFAULT_IPC_MODE", "DEFAULT_NETWORK_MODE",
+           "DEFAULT_SHM_SIZE", "DEFAULT_STOP_SIGNAL", "DEFAULT_STOP_TIMEOUT", "DEFAULT_WORKING_DIR", "Difference",
+           "HEALTHCHECK_KEYS", "IMAGE_INHERITED", "LOG_DRIVERS", "LOG_OPTION_KEYS", "MAX_CPU_QUOTA", "MAX_INT32",
+           "MAX_NAME_LENGTH", "MAX_PIDS", "MAX_SIZE", "MIN_HEALTHCHECK_DURATION", "MIN_MEMORY", "ONLINE_FILES",
+           "PROTOCOLS", "PULL_CHOICES", "PULL_POLICIES", "RESTART_POLICIES", "SEAL_PREFIX", "SECRET_CHANGED",
+           "SECRET_MASK", "SIGNALS", "SIGRTMAX", "SIGRTMIN", "STATES", "SYSCTL_IPC", "SYSCTL_PREFIXES", "TMPFS_FLAGS",
+           "TMPFS_KEYS", "ULIMIT_NAMES", "UNSET_NETWORK_MODE", "UPDATABLE", "abs_path", "capabilities",
            "cgroup_parent", "check_no_nul", "check_options", "check_userns", "command", "container_name", "cpus",
-           "cpuset", "devices", "differences", "domainname", "duration", "effective", "env", "groups", "healthcheck",
-           "healthcheck_from_image", "hostname", "image", "image_is_id", "int_range", "ipc_mode", "is_sealed",
-           "labels", "load_seccomp_profile", "log_driver", "log_options", "mask_secrets", "missing_from",
-           "network_mode", "normalise_options", "online", "parse_comparisons", "parse_cpu_list", "parse_env_file",
-           "pid_mode", "pids_limit", "restart_policy", "runtime_name", "seal", "seal_secrets", "sealed_like",
+           "cpuset", "devices", "differences", "dns_servers", "domainname", "duration", "effective", "env",
+           "etc_hosts", "exposed_ports", "groups", "healthcheck", "healthcheck_from_image", "hostname", "image",
+           "image_is_id", "int_range", "ipc_mode", "is_sealed", "labels", "load_seccomp_profile", "log_driver",
+           "log_options", "mac_address", "mask_secrets", "missing_from", "network_mode", "networks",
+           "normalise_options", "online", "parse_comparisons", "parse_cpu_list", "parse_env_file", "pid_mode",
+           "pids_limit", "published_ports", "restart_policy", "runtime_name", "seal", "seal_secrets", "sealed_like",
            "secret_env", "security_opts", "signal_name", "signal_number", "size", "size_or_unlimited", "string_list",
-           "sysctls", "tmpfs", "ulimits", "user", "userns_mode", "uts", "working_dir"]
+           "sysctls", "tmpfs", "ulimits", "user", "userns_mode", "uts", "words", "working_dir"]

@@ -160,13 +160,16 @@ def _check_supported(svc: ContainerService, opts: t.Mapping[str, t.Any]) -> None
     mode = opts.get("network_mode")
     if mode and mode.startswith("container:"):
         raise InvalidOption("network_mode", mode, "sharing another container's network namespace is not supported")
-    if mode in (None, "none", "host", "bridge", "default") and not opts.get("networks"):
+    if mode in (None, "none", "host", "bridge", "default") and not opts.get("networks") \
+            and not opts.get("published_ports"):
         return
     from ..networks import container_networks
 
     for entry in container_networks(opts):
         if entry["name"] != "bridge" and not svc.networks.exists(entry["name"]):
             raise NotFound("network", entry["name"])
+    if opts.get("published_ports") and container_networks(opts):
+        svc.networks.check_ports(opts)
 
 
 # ==================================================================== user namespaces
@@ -266,53 +269,38 @@ def _claim_name(svc: ContainerService, cid: str, name: str | None) -> str:
 
 
 def _write_files(svc: ContainerService, record: ContainerRecord) -> None:
+    """hostname, hosts and resolv.conf (network/dns.py); a bridge container's hosts file gets its address at
+    start (services/networks.py rewrites it)."""
+    from ...network import hosts_file, resolv_conf
+
     opts = record.options
-    host_net = opts.get("network_mode") == "host"
+    mode = opts.get("network_mode") or "bridge"
+    host_net = mode == "host"
     hostname = os.uname().nodename if host_net else (opts.get("hostname") or record.id[:12])
-    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-             "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
-             "ff02::2\tip6-allrouters"]
+    extra = [(str(k), str(v)) for k, v in (opts.get("etc_hosts") or {}).items()]
+    hosts = None
     if host_net:
         try:
             with open("/etc/hosts") as fh:
                 hosts = fh.read()
+            hosts += "".join(f"{address}\t{name}\n" for name, address in extra)
         except OSError:
-            hosts = "\n".join(lines) + "\n"
-    else:
-        hosts = "\n".join(lines) + "\n"
+            hosts = None
+    if hosts is None:
+        hosts = hosts_file(hostname, extra_hosts=extra)
+    try:
+        with open("/etc/resolv.conf") as fh:
+            host_resolv = fh.read()
+    except OSError:
+        host_resolv = ""
+    resolv = resolv_conf(host_resolv, not host_net,
+                         {"dns": opts.get("dns_servers"), "dns_search": opts.get("dns_search_domains"),
+                          "dns_opts": opts.get("dns_opts")},
+                         {k: svc.config.get(k) for k in ("dns", "dns-search", "dns-opts")})
     layout = svc.layout
     fs.atomic_write(layout.container_file(record.id, "hostname"), hostname + "\n", fsync=False)
     fs.atomic_write(layout.container_file(record.id, "hosts"), hosts, fsync=False)
-    fs.atomic_write(layout.container_file(record.id, "resolv.conf"), _resolv_conf(svc), fsync=False)
-
-
-def _resolv_conf(svc: ContainerService) -> str:
-    dns = svc.config.get("dns")
-    search = svc.config.get("dns-search")
-    opts = svc.config.get("dns-opts")
-    try:
-        with open("/etc/resolv.conf") as fh:
-            host = fh.read()
-    except OSError:
-        host = ""
-    if not (dns or search or opts):
-        # Like Docker without a user-defined network: the host's file, minus loopback resolvers
-        # (which cannot be reached from another network namespace).
-        kept = [ln for ln in host.splitlines() if not _loopback_nameserver(ln)]
-        return "\n".join(kept) + "\n"
-    out = []
-    servers = dns or [ln.split()[1] for ln in host.splitlines() if ln.startswith("nameserver ") and len(ln.split()) > 1]
-    out += [f"nameserver {s}" for s in servers]
-    if search:
-        out.append("search " + " ".join(search))
-    if opts:
-        out.append("options " + " ".join(opts))
-    return "\n".join(out) + "\n"
-
-
-def _loopback_nameserver(line: str) -> bool:
-    parts = line.split()
-    return len(parts) >= 2 and parts[0] == "nameserver" and (parts[1].startswith("127.") or parts[1] == "::1")
+    fs.atomic_write(layout.container_file(record.id, "resolv.conf"), resolv, fsync=False)
 
 
 def _now_rfc3339() -> str:

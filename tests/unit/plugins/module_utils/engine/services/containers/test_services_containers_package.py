@@ -41,7 +41,7 @@ PUBLIC_METHODS = {
     "create", "check", "host_warnings", "start", "run", "wait_attached", "restore", "stop", "restart", "kill", "pause",
     "unpause", "wait", "remove", "prune", "sweep_locks", "rename", "update", "exec", "attach", "inspect", "list",
     "logs", "top", "stats", "disk_usage", "diff", "export", "export_file", "cp_from", "cp_to",
-    "store", "images",
+    "store", "images", "networks", "network_users",
 }
 
 
