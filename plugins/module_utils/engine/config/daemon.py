@@ -30,6 +30,7 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
     "dns-search": ((list,), []),
     "bip": ((str,), None),
     "mtu": ((int,), 1500),
+    "bridge": ((str,), "berth0"),
     "fixed-cidr": ((str,), None),
     "default-address-pools": ((list,), []),
     "ip": ((str,), "0.0.0.0"),

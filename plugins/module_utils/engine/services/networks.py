@@ -209,7 +209,8 @@ class NetworkService:
         if not 68 <= mtu <= 65535:
             raise InvalidOption("mtu", mtu, "must be from 68 to 65535")
         nid = os.urandom(32).hex()
-        bridge = options.get(OPT_BRIDGE_NAME) or (DEFAULT_BRIDGE if default else "br-" + nid[:12])
+        bridge = options.get(OPT_BRIDGE_NAME) or ((self.config.get("bridge") or DEFAULT_BRIDGE) if default
+                                                  else "br-" + nid[:12])
         if len(bridge) > 15 or "/" in bridge or not bridge.strip():
             raise InvalidOption(f"options.{OPT_BRIDGE_NAME}", bridge, "an interface name of 1 to 15 characters")
         for other in self._names():
