@@ -326,3 +326,26 @@ def test_nothing_is_left_after_removal(berth: Berth) -> None:
     book = json.load(open(os.path.join(ipam, "bridge.json"), encoding="utf-8")) \
         if os.path.exists(os.path.join(ipam, "bridge.json")) else {"addresses": {}}
     assert book["addresses"] == {}
+
+
+def test_connect_and_disconnect_a_running_container(berth: Berth) -> None:
+    a, b_ = f"nc{TAG}", f"nd{TAG}"
+    berth("network", "create", "--subnet", "10.231.7.0/24", a)
+    berth("network", "create", "--subnet", "10.231.8.0/24", b_)
+    try:
+        berth("run", "-d", "--name", "hub", "--network", a, IMAGE, "sleep", "300")
+        berth("run", "-d", "--name", "peer", "--network", b_, IMAGE, "sleep", "300")
+        assert "bad address" in berth("exec", "peer", "ping", "-c1", "-W1", "hub", rc=None).err
+        berth("network", "connect", "--alias", "center", b_, "hub")
+        out = berth("exec", "hub", "ip", "-4", "-o", "addr").out
+        assert "eth1" in out and "10.231.8." in out
+        assert "64 bytes" in berth("exec", "peer", "ping", "-c1", "-W2", "center").out
+        assert sorted(json.loads(berth("inspect", "hub").out)[0]["NetworkSettings"]["Networks"]) == [a, b_]
+        berth("network", "disconnect", b_, "hub")
+        assert "eth1" not in berth("exec", "hub", "ip", "-o", "link").out
+        assert "center" not in berth("exec", "peer", "cat", "/etc/hosts").out
+        hub_id = berth("inspect", "-f", "{{.Id}}", "hub").out.strip()
+        assert hub_id not in json.loads(berth("network", "inspect", b_).out)[0]["Containers"]
+    finally:
+        berth("rm", "-f", "hub", "peer", rc=None)
+        berth("network", "rm", a, b_)

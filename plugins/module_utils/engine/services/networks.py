@@ -119,7 +119,9 @@ class NetworkService:
 
     def __init__(self, layout: Layout, config: DaemonConfig, lock_timeout: float | None = 600.0,
                  users: t.Callable[[str], list[str]] | None = None, firewall: t.Any = None,
-                 netlink: t.Callable[[], t.Any] | None = None) -> None:
+                 netlink: t.Callable[[], t.Any] | None = None, containers: t.Any = None) -> None:
+        #: the ContainerService (connect/disconnect change a container's record through it)
+        self._containers = containers
         self.layout = layout
         self.config = config
         self.lock_timeout = lock_timeout
@@ -496,6 +498,82 @@ class NetworkService:
             self.teardown_container(cid, unmount=made_ns)
             raise
         return path
+
+    def connect(self, container: str, network: str, aliases: t.Iterable[str] = (),
+                ipv4_address: str | None = None) -> bool:
+        """``docker network connect``: the container joins *network* (its next interface, ``ethN``), at
+        once when its namespace exists, and its record says so (a later start, or the ``container`` module,
+        sees it). False when it is connected already with the same settings."""
+        if self._containers is None:
+            raise EngineError("connect needs the container service")
+        return bool(self._containers.connect(container, network, list(aliases or ()), ipv4_address))
+
+    def disconnect(self, container: str, network: str, force: bool = False) -> bool:
+        """``docker network disconnect``: its interface on *network* goes, and its address; False when it was
+        not connected."""
+        if self._containers is None:
+            raise EngineError("disconnect needs the container service")
+        return bool(self._containers.disconnect(container, network, force=force))
+
+    def attach_endpoint(self, cid: str, name: str, entry: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+        """Wire one more network into the existing namespace of *cid* (connect on a started container);
+        None when it has no namespace yet (its start wires it)."""
+        path = self.netns_path(cid)
+        state = self.endpoints(cid)
+        if not (os.path.ismount(path) and state):
+            return None
+        record = self.ensure(entry["name"])
+        net = _net()
+        networks = state.setdefault("networks", {})
+        if record["name"] in networks:
+            raise Conflict(f"container {name} is already connected to network {record['name']}")
+        used = {int(ep["ifname"][3:]) for ep in networks.values()}
+        n = next(i for i in range(len(used) + 1) if i not in used)
+        with self._lock():
+            address = self.ipam.allocate(record["name"], cid, entry.get("ipv4_address"))
+        ep = {"ip": address, "prefixlen": int(record["subnet"].split("/")[1]), "gateway": record["gateway"],
+              "ifname": f"eth{n}", "host_ifname": f"vb{cid[:9]}{n}", "aliases": list(entry.get("aliases") or ()),
+              "network_id": record["id"], "endpoint": os.urandom(32).hex(), "container_name": name,
+              "mac": net.stable_mac(address), "default": bool(record.get("default")),
+              "ipv4_address": entry.get("ipv4_address")}
+        host = self.open_netlink()
+        try:
+            net.attach(host, record["bridge"], ep["host_ifname"], path, address, ep["prefixlen"], None,
+                       mtu=record["mtu"], mac=ep["mac"], ifname=ep["ifname"])
+        except BaseException:
+            self.ipam.release(cid, record["name"])
+            raise
+        finally:
+            host.close()
+        networks[record["name"]] = ep
+        fs.atomic_write_json(self.layout.container_file(cid, ENDPOINTS_FILE), state, mode=0o600, fsync=False)
+        with self._lock():
+            self._write_hosts(cid, state)
+            for peer in self._peers(cid, state):
+                self._write_hosts(peer)
+        return ep
+
+    def detach_endpoint(self, cid: str, network: str) -> bool:
+        """Take *cid* off *network*: its veth (the peer in the namespace goes with it), its address, its name
+        in the peers' hosts files. False when it had no endpoint there."""
+        state = self.endpoints(cid)
+        ep = (state.get("networks") or {}).get(network)
+        released = self.ipam.release(cid, network) if self.exists(network) else []
+        if ep is None:
+            return bool(released)
+        peers = self._peers(cid, state)
+        host = self.open_netlink()
+        try:
+            _net().delete_link(host, ep["host_ifname"])
+        finally:
+            host.close()
+        del state["networks"][network]
+        fs.atomic_write_json(self.layout.container_file(cid, ENDPOINTS_FILE), state, mode=0o600, fsync=False)
+        with self._lock():
+            self._write_hosts(cid, state)
+            for peer in peers:
+                self._write_hosts(peer)
+        return True
 
     def teardown_container(self, cid: str, unmount: bool = True) -> None:
         """Undo :meth:`setup_container`: port rules, addresses, the namespace (its veth ends go with it),

@@ -79,8 +79,19 @@ class ContainerService:
         if self._networks is None:
             from ..networks import NetworkService
 
-            self._networks = NetworkService(self.layout, self.config, self.lock_timeout, users=self.network_users)
+            self._networks = NetworkService(self.layout, self.config, self.lock_timeout, users=self.network_users,
+                                            containers=self)
         return self._networks
+
+    def connect(self, name: str, network: str, aliases: t.Sequence[str] = (), ipv4_address: str | None = None) -> bool:
+        from . import connect
+
+        return connect.connect(self, name, network, aliases, ipv4_address)
+
+    def disconnect(self, name: str, network: str, force: bool = False) -> bool:
+        from . import connect
+
+        return connect.disconnect(self, name, network, force)
 
     def network_users(self, network: str) -> list[str]:
         """The names of the containers that join *network* (by their options or a connect)."""
