@@ -15,6 +15,7 @@ update     update (resources in place), rename
 exec_      exec, attach
 query      inspect, list (ps), logs, top, stats, disk usage
 export     diff, export
+connect    network connect, disconnect (the endpoints themselves: services/networks.py)
 _common    runtime selection, image-store files, options as the host applies them
 ========== ==========================================================================
 

@@ -31,7 +31,7 @@ PACKAGE_DIR = os.path.dirname(containers.__file__)
 MODULE_UTILS = os.path.dirname(os.path.dirname(os.path.dirname(PACKAGE_DIR)))
 #: The verb modules and what they share; ``berth run`` loads RUN_PATH only.
 MODULES = ("service", "records", "_common", "create", "start", "stop", "remove", "update", "exec_", "query",
-           "export", "copy")
+           "export", "copy", "connect")
 RUN_PATH = ("service", "records", "_common", "create", "start")
 #: The issue's limit for a file under plugins/ (issue 8: no god files).
 MAX_LINES = 600
@@ -41,7 +41,7 @@ PUBLIC_METHODS = {
     "create", "check", "host_warnings", "start", "run", "wait_attached", "restore", "stop", "restart", "kill", "pause",
     "unpause", "wait", "remove", "prune", "sweep_locks", "rename", "update", "exec", "attach", "inspect", "list",
     "logs", "top", "stats", "disk_usage", "diff", "export", "export_file", "cp_from", "cp_to",
-    "store", "images", "networks", "network_users",
+    "store", "images", "networks", "network_users", "connect", "disconnect",
 }
 
 
