@@ -258,16 +258,7 @@ def _format(fmt: str, items: t.Sequence[t.Mapping[str, t.Any]], headers: t.Mappi
 
 # ---------------------------------------------------------------- inspect
 def inspect(ctx: Context) -> int:
-    a = ctx.args
-    found = []
-    rc = 0
-    for name in a.names:
-        try:
-            found.append(ctx.engine.images.inspect(name))
-        except EngineError as exc:
-            rc = ctx.error(exc)
-    ctx.out_inspected(found)
-    return rc
+    return ctx.inspect_each(ctx.args.names, ctx.engine.images.inspect)
 
 
 # ---------------------------------------------------------------- tag / rmi / prune

@@ -49,14 +49,7 @@ def ls(ctx: Context) -> int:
 
 
 def inspect(ctx: Context) -> int:
-    found, rc = [], 0
-    for name in ctx.args.names:
-        try:
-            found.append(ctx.engine.networks.inspect(name))
-        except EngineError as exc:
-            rc = ctx.error(exc)
-    ctx.out_inspected(found)
-    return rc
+    return ctx.inspect_each(ctx.args.names, ctx.engine.networks.inspect)
 
 
 def rm(ctx: Context) -> int:

@@ -134,6 +134,14 @@ class NetworkService:
     def directory(self) -> str:
         return self.layout.networks_dir
 
+    def _scoped(self, name: str) -> str:
+        """*name* (a network's, a container's ID) as a rule owner: ``<data root tag>:<name>``. The table is the
+        host's, the records the data root's: a second data root (a test's, another engine's) never sweeps or
+        replaces this one's rules, though it sees their ports."""
+        import zlib
+
+        return "%08x:%s" % (zlib.crc32(self.layout.root.encode()), name)
+
     def _path(self, name: str) -> str:
         return os.path.join(self.directory, network_name(name) + ".json")
 
@@ -263,11 +271,11 @@ class NetworkService:
         finally:
             nl.close()
         if self.iptables:
-            owner = "net:" + record["name"]
+            owner = "net:" + self._scoped(record["name"])
             self.firewall.remove(owner)  # after a reboot, or a crash: no duplicates
-            self.firewall.add(self.firewall.network_rules(record["name"], record["bridge"], record["subnet"],
-                                                          internal=record["internal"],
-                                                          masquerade=record["masquerade"], icc=record["icc"]))
+            self.firewall.add(self.firewall.network_rules(
+                self._scoped(record["name"]), record["bridge"], record["subnet"], internal=record["internal"],
+                masquerade=record["masquerade"], icc=record["icc"]))
             net.allow_localnet(record["bridge"])
         if self.config.get("ip-forward") and not record["internal"]:
             net.enable_ip_forward()
@@ -289,7 +297,8 @@ class NetworkService:
         return record
 
     def _default_spec(self) -> dict[str, t.Any]:
-        """The default network from the engine config: ``bip`` (gateway/prefix), ``fixed-cidr``, ``mtu``."""
+        """The default network from the engine config: ``bip`` (gateway/prefix), ``fixed-cidr``, ``mtu``; without
+        ``bip`` the first subnet of the pools (172.17.0.0/16 first, as Docker's) that no route of the host uses."""
         import ipaddress
 
         spec: dict[str, t.Any] = {"name": DEFAULT_NETWORK, "mtu": self.config.get("mtu")}
@@ -302,8 +311,6 @@ class NetworkService:
                     from None
             spec["subnet"] = str(iface.network)
             spec["gateway"] = str(iface.ip)
-        elif not self.config.get("default-address-pools"):
-            spec["subnet"] = _net().DEFAULT_BRIDGE_SUBNET
         if self.config.get("fixed-cidr"):
             spec["ip_range"] = self.config.get("fixed-cidr")
         return spec
@@ -376,7 +383,7 @@ class NetworkService:
     def _destroy(self, record: dict[str, t.Any]) -> None:
         net = _net()
         if self.iptables:
-            self.firewall.remove("net:" + record["name"], bridge=record["bridge"])
+            self.firewall.remove("net:" + self._scoped(record["name"]), bridge=record["bridge"])
         nl = self.open_netlink()
         try:
             net.delete_bridge(nl, record["bridge"])
@@ -416,12 +423,13 @@ class NetworkService:
         if rules and self.iptables and self._names():
             for rule in self.firewall.rules():
                 comment = rule.get("comment") or ""
-                if comment.startswith("berth:ctr:") and not os.path.exists(self.layout.container_dir(comment[10:])):
-                    gone.add(comment[10:])
+                mine = "berth:ctr:" + self._scoped("")
+                if comment.startswith(mine) and not os.path.exists(self.layout.container_dir(comment[len(mine):])):
+                    gone.add(comment[len(mine):])
         for cid in gone:
             self.ipam.release(cid)
             if rules and self.iptables:
-                self.firewall.remove("ctr:" + cid)
+                self.firewall.remove("ctr:" + self._scoped(cid))
         peers = {cid for name in touched if not (self._read(name) or {}).get("default")
                  for cid in ((self.ipam.get(name) or {}).get("addresses") or {}).values()}
         if peers:
@@ -438,7 +446,6 @@ class NetworkService:
 
     def netns_path(self, cid: str) -> str:
         return self.layout.container_file(cid, NETNS_FILE)
-
 
     def setup_container(self, cid: str, name: str, opts: t.Mapping[str, t.Any], hostname: str,
                         exposed: t.Iterable[str] = ()) -> str | None:
@@ -486,7 +493,7 @@ class NetworkService:
             finally:
                 host.close()
             if ports and self.iptables:
-                self.firewall.add(self.firewall.port_rules("ctr:" + cid, ports))
+                self.firewall.add(self.firewall.port_rules("ctr:" + self._scoped(cid), ports))
             state = {"networks": endpoints, "ports": ports, "hostname": hostname, "name": name,
                      "extra_hosts": [list(h) for h in extra_hosts(opts)]}
             fs.atomic_write_json(self.layout.container_file(cid, ENDPOINTS_FILE), state, mode=0o600, fsync=False)
@@ -581,7 +588,7 @@ class NetworkService:
         state = self.endpoints(cid)
         peers = self._peers(cid, state) if state else []
         if self.iptables and os.path.isdir(self.directory) and self._names():
-            self.firewall.remove("ctr:" + cid)
+            self.firewall.remove("ctr:" + self._scoped(cid))
         if os.path.isdir(os.path.join(self.directory, "ipam")):
             self.ipam.release(cid)
         path = self.netns_path(cid)
@@ -665,7 +672,7 @@ class NetworkService:
                 elif payload.get("field") == "daddr":
                     host_ip = str(match.get("right"))
             if port is not None:
-                out.append((proto, host_ip, int(port), comment[10:]))
+                out.append((proto, host_ip, int(port), comment.rsplit(":", 1)[1]))
         return out
 
     # ------------------------------------------------------------ hosts files
