@@ -98,10 +98,15 @@ class Firewall:
         cmds.append({"add": {"set": {"family": FAMILY, "table": TABLE, "name": "bridges", "type": "ifname"}}})
         return cmds
 
-    def _ensure(self, cmds: list[dict[str, t.Any]]) -> None:
-        """Apply *cmds* after the skeleton; the jumps to ``ports`` are added once (owner ``table``)."""
+    def _ensure(self, cmds: list[dict[str, t.Any]], listing: list[dict[str, t.Any]] | None = None) -> None:
+        """Apply *cmds* after the skeleton; the jumps to ``ports`` are added once (owner ``table``). *listing*:
+        :meth:`rules` as the caller read it a moment ago (one ``nft`` call less)."""
         batch = self.skeleton()
-        if not self.rules("table"):
+        if listing is not None:
+            jumps = [r for r in listing if r.get("comment") == "berth:table"]
+        else:
+            jumps = self.rules("table")
+        if not jumps:
             for chain in ("prerouting", "output"):
                 batch.append(self._rule(chain, "table", [_local(), {"jump": {"target": "ports"}}]))
         self.run({"nftables": batch + cmds})
@@ -158,9 +163,17 @@ class Firewall:
             rules.append(self._rule("ports", owner, expr))
         return rules
 
-    def add(self, cmds: list[dict[str, t.Any]]) -> None:
+    def add(self, cmds: list[dict[str, t.Any]], listing: list[dict[str, t.Any]] | None = None) -> None:
         """Apply rules (from :meth:`network_rules` / :meth:`port_rules`) in one batch, with the table."""
-        self._ensure(cmds)
+        self._ensure(cmds, listing)
+
+    def delete(self, rules: t.Iterable[dict[str, t.Any]]) -> int:
+        """Delete *rules* (as :meth:`rules` lists them, with their handles) in one batch; returns how many."""
+        cmds = [{"delete": {"rule": {"family": FAMILY, "table": TABLE, "chain": r["chain"], "handle": r["handle"]}}}
+                for r in rules]
+        if cmds:
+            self.run({"nftables": cmds})
+        return len(cmds)
 
     def rules(self, owner: str | None = None) -> list[dict[str, t.Any]]:
         """The rules of the table (of *owner* only, if given), as nft lists them (with ``handle``)."""

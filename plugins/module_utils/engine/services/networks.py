@@ -128,6 +128,9 @@ class NetworkService:
         self._users = users or (lambda name: [])
         self._firewall = firewall
         self._netlink = netlink
+        #: the table's rules as the last port claim read them (the start adds its rules right after: one
+        #: ``nft list`` less on the start path)
+        self._listing: list[dict[str, t.Any]] | None = None
 
     # ------------------------------------------------------------ plumbing
     @property
@@ -409,10 +412,10 @@ class NetworkService:
             removed.append(name)
         return removed
 
-    def sweep(self, rules: bool = True) -> int:
+    def sweep(self, rules: bool = True, listing: list[dict[str, t.Any]] | None = None) -> int:
         """Give back what containers that are gone still hold (``--rm`` containers' monitors cannot: they do
-        not load this code): addresses, port rules (*rules*), their names in their peers' hosts files.
-        Returns how many owners were swept."""
+        not load this code): addresses, port rules (*rules*; *listing*: the table's rules as just read, which
+        loses the swept ones), their names in their peers' hosts files. Returns how many owners were swept."""
         book = self.ipam.networks() if os.path.isdir(os.path.join(self.directory, "ipam")) else {}
         gone, touched = set(), set()
         for name, record in book.items():
@@ -420,16 +423,20 @@ class NetworkService:
                 if not os.path.exists(self.layout.container_dir(cid)):
                     gone.add(cid)
                     touched.add(name)
+        stale = []
         if rules and self.iptables and self._names():
-            for rule in self.firewall.rules():
+            mine = "berth:ctr:" + self._scoped("")
+            for rule in self.firewall.rules() if listing is None else list(listing):
                 comment = rule.get("comment") or ""
-                mine = "berth:ctr:" + self._scoped("")
                 if comment.startswith(mine) and not os.path.exists(self.layout.container_dir(comment[len(mine):])):
                     gone.add(comment[len(mine):])
+                    stale.append(rule)
+                    if listing is not None:
+                        listing.remove(rule)
+        if stale:
+            self.firewall.delete(stale)
         for cid in gone:
             self.ipam.release(cid)
-            if rules and self.iptables:
-                self.firewall.remove("ctr:" + self._scoped(cid))
         peers = {cid for name in touched if not (self._read(name) or {}).get("default")
                  for cid in ((self.ipam.get(name) or {}).get("addresses") or {}).values()}
         if peers:
@@ -459,6 +466,9 @@ class NetworkService:
         path = self.netns_path(cid)
         if os.path.ismount(path) and self.endpoints(cid):
             return path
+        if os.path.ismount(path):  # made, but its wiring failed half-way: start again
+            unmount_netns(path)
+        fs.remove_quietly(path)  # after a reboot: the file without its namespace
         records = [self.ensure(n["name"]) for n in nets]
         self.sweep(rules=False)  # addresses of --rm containers that are gone
         net = _net()
@@ -493,7 +503,8 @@ class NetworkService:
             finally:
                 host.close()
             if ports and self.iptables:
-                self.firewall.add(self.firewall.port_rules("ctr:" + self._scoped(cid), ports))
+                self.firewall.add(self.firewall.port_rules("ctr:" + self._scoped(cid), ports),
+                                  listing=self._listing)
             state = {"networks": endpoints, "ports": ports, "hostname": hostname, "name": name,
                      "extra_hosts": [list(h) for h in extra_hosts(opts)]}
             fs.atomic_write_json(self.layout.container_file(cid, ENDPOINTS_FILE), state, mode=0o600, fsync=False)
@@ -626,9 +637,18 @@ class NetworkService:
                     wanted.append({"container_port": key[0], "protocol": key[1], "host_ip": "", "host_port": 0})
         if not wanted:
             return []
-        if self.iptables:
-            self.sweep()
-        taken = self._published() if self.iptables else []
+        listing = self.firewall.rules() if self.iptables else []
+        self._listing = listing
+        # rules of containers that are gone (--rm ones: their monitor does not load this code) do not hold
+        # their ports: they are dropped here, so a run after a run finds the port free
+        prefix = "berth:ctr:" + self._scoped("")
+        stale = [r for r in listing if (r.get("comment") or "").startswith(prefix)
+                 and not os.path.exists(self.layout.container_dir(r["comment"][len(prefix):]))]
+        if stale:
+            self.firewall.delete(stale)
+            listing = [r for r in listing if r not in stale]
+            self._listing = listing
+        taken = self._published(listing) if self.iptables else []
         default_ip = self.config.get("ip") or "0.0.0.0"
         out = []
         for port in wanted:
@@ -654,10 +674,10 @@ class NetworkService:
             out.append(entry)
         return out
 
-    def _published(self) -> list[tuple[str, str, int, str]]:
-        """``(protocol, host_ip, host_port, container_id)`` of every Berth port rule."""
+    def _published(self, listing: list[dict[str, t.Any]]) -> list[tuple[str, str, int, str]]:
+        """``(protocol, host_ip, host_port, container_id)`` of every Berth port rule of *listing*."""
         out = []
-        for rule in self.firewall.rules():
+        for rule in listing:
             comment = rule.get("comment") or ""
             if not comment.startswith("berth:ctr:"):
                 continue

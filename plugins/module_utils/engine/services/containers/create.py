@@ -76,15 +76,16 @@ def _spec_at_create(svc: ContainerService, cid: str, name: str | None, opts: t.M
 
 
 def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | None = None,
-                     pull: str = "missing") -> tuple[str, dict[str, t.Any]]:
-    """:func:`create`, which returns the container's ID and the OCI spec it built (``run`` starts with it)."""
+                     pull: str = "missing", check_ports: bool = True) -> tuple[str, dict[str, t.Any]]:
+    """:func:`create`, which returns the container's ID and the OCI spec it built (``run`` starts with it;
+    it leaves the host ports to the start, which claims them, and removes the container if they are taken)."""
     opts = dict(options)
     image_name = opts.get("image")
     if not image_name:
         raise InvalidOption("image", image_name, "an image is required")
     if name is not None:  # before any pull, and before anything is written
         name = copts.container_name(name, "name")
-    _check_supported(svc, opts)
+    _check_supported(svc, opts, check_ports)
     image_id = _image_for(svc, str(image_name), pull, opts.get("platform"))
     runtime = _common.runtime_name(svc, opts)
     _common.runtime_for(svc, runtime)  # fail early on an unknown runtime
@@ -156,7 +157,7 @@ def _healthcheck(image: t.Mapping[str, t.Any], opts: t.Mapping[str, t.Any]) -> d
     return dict(hc)
 
 
-def _check_supported(svc: ContainerService, opts: t.Mapping[str, t.Any]) -> None:
+def _check_supported(svc: ContainerService, opts: t.Mapping[str, t.Any], check_ports: bool = True) -> None:
     mode = opts.get("network_mode")
     if mode and mode.startswith("container:"):
         raise InvalidOption("network_mode", mode, "sharing another container's network namespace is not supported")
@@ -168,7 +169,7 @@ def _check_supported(svc: ContainerService, opts: t.Mapping[str, t.Any]) -> None
     for entry in container_networks(opts):
         if entry["name"] != "bridge" and not svc.networks.exists(entry["name"]):
             raise NotFound("network", entry["name"])
-    if opts.get("published_ports") and container_networks(opts):
+    if check_ports and opts.get("published_ports") and container_networks(opts):
         svc.networks.check_ports(opts)
 
 

@@ -12,7 +12,7 @@ import os
 
 from ...core import fs
 from ...core.locks import flock
-from ...errors import InvalidOption, NotFound
+from ...errors import Conflict, InvalidOption, NotFound
 from ...options import container as copts
 from ...core import cjson
 from ...supervisor import ContainerStatus, lifecycle
@@ -108,11 +108,14 @@ def run(
     opts = dict(options)
     if remove:
         opts["auto_remove"] = True
-    cid, spec = create_with_spec(svc, opts, name=name, pull=pull)
+    cid, spec = create_with_spec(svc, opts, name=name, pull=pull, check_ports=False)
     record = records.load(svc, cid)
     _common.event(svc, "create", record)
     try:
         handle = start(svc, cid, stdio=None if detach else stdio, spec=spec)
+    except Conflict:
+        svc.remove(cid, force=True)  # a host port that is taken: nothing of the run is left (create checks too)
+        raise
     except BaseException:
         if remove:
             svc.remove(cid, force=True)
@@ -160,7 +163,11 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
     layout = svc.layout
     cid = record.id
     bridged = _bridged(record.options)
-    preload = _preload_pyroute2() if bridged and not os.path.ismount(layout.container_file(cid, "netns")) else None
+    # not earlier: no thread may run while the monitor and its starter are forked (prefork): a child would
+    # inherit the import lock the thread holds, and hang at its first import
+    preload = None
+    if bridged and not os.path.ismount(layout.container_file(cid, "netns")):
+        preload = _preload_pyroute2()
     # before anything is mounted: a lost secret fails the start (a *spec* holds them already)
     secrets = _secret_values(svc, record) if spec is None else None
     idmapped = bool(record.userns) and _common.idmap_supported(svc)
