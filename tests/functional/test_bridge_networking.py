@@ -348,3 +348,19 @@ def test_connect_and_disconnect_a_running_container(berth: Berth) -> None:
     finally:
         berth("rm", "-f", "hub", "peer", rc=None)
         berth("network", "rm", a, b_)
+
+
+def test_stop_unwires_and_start_wires_again(berth: Berth) -> None:
+    port = free_port()
+    berth("run", "-d", "--name", "again", "-p", f"{port}:80", IMAGE, "sh", "-c", SERVE.format(text="again"))
+    try:
+        address = ip_of(berth, "again")
+        assert until(lambda: fetch(f"http://127.0.0.1:{port}/"), "first start") == "again\n"
+        berth("stop", "-t", "1", "again")
+        with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+            assert [line for line in fh if berth.root in line] == []  # stopped: not even its netns
+        berth("start", "again")
+        assert ip_of(berth, "again") == address  # the address is the container's until it is removed
+        assert until(lambda: fetch(f"http://127.0.0.1:{port}/"), "after a restart") == "again\n"
+    finally:
+        berth("rm", "-f", "again")

@@ -643,7 +643,8 @@ class NetworkService:
         # their ports: they are dropped here, so a run after a run finds the port free
         prefix = "berth:ctr:" + self._scoped("")
         stale = [r for r in listing if (r.get("comment") or "").startswith(prefix)
-                 and not os.path.exists(self.layout.container_dir(r["comment"][len(prefix):]))]
+                 and (r["comment"][len(prefix):] == cid  # its own, from its last start: replaced
+                      or not os.path.exists(self.layout.container_dir(r["comment"][len(prefix):])))]
         if stale:
             self.firewall.delete(stale)
             listing = [r for r in listing if r not in stale]
