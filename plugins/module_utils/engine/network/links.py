@@ -42,6 +42,10 @@ class Netlink:
     def route_destinations(self) -> list[str]:
         raise NotImplementedError
 
+    def link_addresses(self, ifname: str) -> list[str]:
+        """The IPv4 addresses of *ifname* as ``address/prefixlen`` ([] when it does not exist)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -72,6 +76,12 @@ class PyRoute2(Netlink):
             if dst:
                 result.append(f"{dst}/{msg['dst_len']}")
         return result
+
+    def link_addresses(self, ifname: str) -> list[str]:
+        index = self.link_index(ifname)
+        if index is None:
+            return []
+        return [f"{msg.get_attr('IFA_ADDRESS')}/{msg['prefixlen']}" for msg in self.ipr.get_addr(index=index, family=2)]
 
     def close(self) -> None:
         self.ipr.close()

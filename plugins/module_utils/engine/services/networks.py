@@ -314,6 +314,15 @@ class NetworkService:
                     from None
             spec["subnet"] = str(iface.network)
             spec["gateway"] = str(iface.ip)
+        else:  # the interface exists (another data root's default network, an earlier life): its address
+            nl = self.open_netlink()
+            try:
+                found = nl.link_addresses(self.config.get("bridge") or DEFAULT_BRIDGE)
+            finally:
+                nl.close()
+            if found:
+                iface = ipaddress.ip_interface(found[0])
+                spec["subnet"], spec["gateway"] = str(iface.network), str(iface.ip)
         if self.config.get("fixed-cidr"):
             spec["ip_range"] = self.config.get("fixed-cidr")
         return spec
