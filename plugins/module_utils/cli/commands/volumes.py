@@ -7,7 +7,7 @@ import typing as t
 from ...engine.errors import EngineError
 from .. import render
 from ..context import UsageError
-from .images import _filters, _format, confirm, inspect_each
+from .images import _filters, _format, confirm
 
 if t.TYPE_CHECKING:
     from ..context import Context
@@ -69,7 +69,7 @@ def ls(ctx: Context) -> int:
 
 
 def inspect(ctx: Context) -> int:
-    return inspect_each(ctx, ctx.engine.volumes.inspect)
+    return ctx.inspect_each(ctx.args.names, ctx.engine.volumes.inspect)
 
 
 def rm(ctx: Context) -> int:

@@ -118,6 +118,12 @@ class Layout:
         """Per-object lock (``blob``/``layer``), so one download serves concurrent pulls."""
         return os.path.join(self.locks_dir, f"{kind}-{digest.split(':', 1)[-1]}.lock")
 
+    # networks --------------------------------------------------------
+    @property
+    def networks_dir(self) -> str:
+        """Network records (``<name>.json``), their lock, and the address book (``ipam/``)."""
+        return os.path.join(self.root, "networks")
+
     # containers ------------------------------------------------------
     @property
     def containers_dir(self) -> str:

@@ -45,6 +45,8 @@ def remove(svc: ContainerService, name: str, force: bool = False, volumes: bool 
         runtime.delete(cid, force=True)
     except EngineError:
         pass
+    if any(os.path.lexists(svc.layout.container_file(cid, n)) for n in ("netns", "network.json")):
+        svc.networks.teardown_container(cid)  # its addresses, port rules, namespace; peers' hosts files
     lifecycle.remove_container_files(svc.layout, cid)
     if volumes and record.mounts:
         from ...supervisor import anonymous_volumes
