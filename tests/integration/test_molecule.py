@@ -6,6 +6,7 @@ container, mount or process of the test's engine."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -25,14 +26,13 @@ SCENARIOS = sorted(os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO
 def molecule_command() -> str:
     from tests.integration.conftest import ansible_command
 
-    path = ansible_command("molecule")
-    return path
+    return ansible_command("molecule")
 
 
 def test_every_role_has_a_scenario() -> None:
     roles = sorted(os.listdir(os.path.join(REPO, "roles")))
     with_scenario = sorted({s.split(os.sep)[1] for s in SCENARIOS})
-    assert "host" in with_scenario and set(with_scenario) <= set(roles), (roles, with_scenario)
+    assert with_scenario == roles, (roles, with_scenario)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -60,6 +60,7 @@ def test_molecule_scenario_passes_twice_and_leaves_nothing(scenario: str, berth_
             assert proc.returncode == 0, f"attempt {attempt}:\n{proc.stdout[-6000:]}"
             assert "idempotence: Executed: Successful" in proc.stdout and "verify: Executed: Successful" in proc.stdout
             assert berth("ps", "-aq").out.split() == [], f"attempt {attempt} left containers"
+            assert berth("volume", "ls", "-q").out.split() == [], f"attempt {attempt} left volumes"
     finally:
         names = berth("ps", "-aq", rc=None).out.split()
         if names:
@@ -67,3 +68,7 @@ def test_molecule_scenario_passes_twice_and_leaves_nothing(scenario: str, berth_
         shutil.rmtree(tmp_path / "home", ignore_errors=True)
     with open("/proc/self/mountinfo", encoding="utf-8") as fh:
         assert berth_root not in fh.read()
+    with open(os.path.join(berth_root, "events.log"), encoding="utf-8") as fh:
+        events = [json.loads(line) for line in fh]
+    created = [e["Actor"]["ID"] for e in events if e["Action"] == "create" and e.get("Type") == "container"]
+    assert created and [p for cid in created for p in glob.glob(f"/sys/fs/cgroup/*/berth/{cid}")] == []
