@@ -62,7 +62,7 @@ def test_order_health_idempotence_failure_and_absent(run_playbook: t.Any, berth_
     bad = {"name": "worker", "image": IMAGE, "command": "sleep 3600", "stop_timeout": 1, "healthy_wait_timeout": 3,
            "healthcheck": {"test": "echo queue-unreachable-42; exit 3", "interval": "200ms", "retries": 1}}
     late = {"name": "late", "image": IMAGE, "command": "sleep 3600"}
-    failed_run = run_playbook([role("deploy bad", **dict(app, berth_app_containers=containers(bad, late)))],
+    failed_run = run_playbook([role("deploy bad", **{**app, "berth_app_containers": containers(bad, late)})],
                               defaults=berth_defaults)
     failed = [r for r in failed_run.by_host["localhost"].values() if r.get("failed") and "msg" in r
               and "did not become healthy" in r["msg"]]

@@ -8,7 +8,8 @@ import typing as t
 
 import pytest
 
-from tests.integration.test_registry_module import _remove_registries, get  # noqa: F401  (autouse fixture)
+from tests.integration.test_registry_module import _remove_registries  # noqa: F401  # pylint: disable=unused-import
+from tests.integration.test_registry_module import get
 from tests.support import images as _images
 from tests.support.cli import Berth
 from tests.support.registry import free_port, make_tls_files
@@ -45,7 +46,7 @@ def test_users_tls_idempotent_and_absent(run_playbook: t.Any, berth_config: t.Ca
     again = run_playbook([role("converge again", **variables)], defaults=defaults)
     assert again.stats["localhost"]["changed"] == 0 and again.stats["localhost"]["failures"] == 0, again.stdout
 
-    bad = run_playbook([role("half tls", **dict(variables, berth_registry_key="")), ], defaults=defaults)
+    bad = run_playbook([role("half tls", **{**variables, "berth_registry_key": ""})], defaults=defaults)
     failed = [r for r in bad.by_host["localhost"].values() if r.get("failed")]
     assert len(failed) == 1 and "berth_registry_certificate and berth_registry_key" in failed[0]["msg"], failed
 
