@@ -6,6 +6,7 @@ an unmet prerequisite fails with its reason.  Paths are moved into each host's d
 share this machine's filesystem)."""
 from __future__ import annotations
 
+import json
 import os
 import typing as t
 
@@ -22,6 +23,10 @@ ROLE_VARS = {
     "berth_host_bin_dir": HOST_DIR + "/bin",
     "berth_host_systemd_dir": HOST_DIR,
     "berth_host_data_root": "{{ berth_data_root }}",
+    "berth_host_config_path": HOST_DIR + "/daemon.json",
+    "berth_host_registry_mirrors": ["https://mirror.example.test"],
+    "berth_host_dns": ["10.0.0.53"],
+    "berth_host_log_opts": {"max-size": "10m"},
 }
 
 
@@ -49,8 +54,11 @@ def test_host_role_converges_then_changes_nothing(run_playbook: t.Any, fleet: t.
         link = os.readlink(os.path.join(directory, "bin", "berth"))
         assert link == os.path.join(directory, "opt", "bin", "berth")
         unit = _read(os.path.join(directory, "berth-restore.service"))
-        assert f"ExecStart={directory}/bin/berth --root {h.data_root} system restore" in unit
+        assert (f"ExecStart={directory}/bin/berth --root {h.data_root} --config {directory}/daemon.json "
+                "system restore") in unit
         assert "net.ipv4.ip_forward = 1" in _read(os.path.join(directory, "sysctl.conf"))
+        assert json.loads(_read(os.path.join(directory, "daemon.json"))) == {
+            "registry-mirrors": ["https://mirror.example.test"], "dns": ["10.0.0.53"], "log-opts": {"max-size": "10m"}}
     assert _read("/proc/sys/net/ipv4/conf/all/route_localnet") == machine_localnet  # the hosts' own netns
 
     again = run_playbook([role("host")], inventory=fl.inventory(), hosts="fleet", extra_args=["-f", "2"])
