@@ -234,6 +234,9 @@ class FakeEngine:
         self.system = FakeSystem(self.containers)
         self.config = types.SimpleNamespace(path="/etc/berth/daemon.json")
 
+    def default_platform(self) -> str:
+        return self.images.default_platform()
+
 
 class Run(t.NamedTuple):
     rc: int
