@@ -11,10 +11,14 @@ import time
 import typing as t
 
 from ..engine.core.timefmt import human_duration  # noqa: F401 (docker's units.HumanDuration)
-# The CLI's names for what the template engine defines (commands catch ``render.TemplateError``). Only its
-# values module: the parser and executor (~9 ms of imports, with dataclasses and re) load when a template
-# is filled (gotemplate/__init__.py).
-from .gotemplate.values import TemplateError, go_json, go_quote  # noqa: F401
+# Only the template engine's values module: its parser and executor (~9 ms of imports, with dataclasses and
+# re) load when a template is filled (gotemplate/__init__.py).
+from .gotemplate import values as template_values
+
+#: The CLI's names for what the template engine defines (commands catch ``render.TemplateError``).
+TemplateError = template_values.TemplateError
+go_json = template_values.go_json
+go_quote = template_values.go_quote
 
 if t.TYPE_CHECKING:
     from ..engine.core.events import Event

@@ -209,6 +209,7 @@ def df(ctx: Context) -> int:
 #: no HTTP API; the number tells a docker user which documentation describes what Berth prints.
 DOCKER_API_VERSION = "1.43"
 
+
 def version_data(version: str, os_arch: str) -> dict[str, t.Any]:
     """``docker version``'s data (Go's field names, so ``{{.Server.APIVersion}}`` works as with docker).
 

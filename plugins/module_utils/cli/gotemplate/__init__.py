@@ -38,4 +38,5 @@ def __getattr__(name: str) -> t.Any:
     globals().update(execute=execute_, parse=parse_, render=render_)
     return globals()[name]
 
+
 __all__ = ["TemplateError", "execute", "go_json", "go_quote", "go_value", "parse", "render", "truth"]
