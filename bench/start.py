@@ -1,11 +1,15 @@
 #!/usr/bin/env python
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""bench/start: `run --rm IMAGE true` (no network) with Berth and its peers, same busybox image, same run.
+"""bench/start: `run --rm IMAGE true` with Berth and its peers, same busybox image, same run: without a
+network, and on each one's default bridge with one published port.
 
-    .venv/bin/python bench/start.py [--runs 15] [--tools berth,berth-runc,runc,crun,podman,docker] [--baseline REV]
+    .venv/bin/python bench/start.py [--runs 15] [--tools berth,berth-runc,runc,crun,podman,docker,...] [--baseline REV]
 
-* berth:        bin/berth run --rm IMAGE true            (Berth's own runtime)
-* berth-runc:   bin/berth run --rm --runtime runc IMAGE true
+* berth:        bin/berth run --rm --network none IMAGE true            (Berth's own runtime)
+* berth-runc:   bin/berth run --rm --network none --runtime runc IMAGE true
+* berth-bridge, podman-bridge, docker-bridge: run --rm -p PORT:80 IMAGE true on the default bridge (Berth's
+  own bridge ``bbench0``; podman's default network; a dockerd of its own with its default bridge and
+  ``iptables: false``, so the host's firewall is left alone and ``-p`` is served by docker-proxy)
 * runc / crun:  `runc run` / `crun run` of a prepared bundle (no image store, no overlay: a floor)
 * podman:       podman run --rm --network none IMAGE true (runc)
 * docker:       docker run --rm --network none IMAGE true (its own dockerd, started here)
@@ -74,7 +78,51 @@ class Berth(Tool):
 
     def argv(self, i: int) -> list[str]:
         extra = ["--runtime", self.runtime] if self.runtime else []
-        return [self.berth, "--root", self.root, "--config", self.cfg, "run", "--rm", *extra, "bench/bb:1", "true"]
+        return [self.berth, "--root", self.root, "--config", self.cfg, "run", "--rm", "--network", "none", *extra,
+                "bench/bb:1", "true"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class BerthBridge(Berth):
+    """The default bridge (its own interface, removed at the end) and one published port."""
+
+    name = "berth-bridge"
+    bridge = "bbench0"
+
+    def available(self) -> bool:
+        return shutil.which("nft") is not None and not os.path.exists(f"/sys/class/net/{self.bridge}")
+
+    def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
+        self.port = _free_port()
+        self.root = os.path.join(work, "berth-bridge-root")
+        self.cfg = os.path.join(work, "berth-bridge-daemon.json")
+        with open(self.cfg, "w") as fh:
+            json.dump({"bridge": self.bridge}, fh)
+        _run([self.berth, "--root", self.root, "--config", self.cfg, "import", rootfs_tar, "bench/bb:1"])
+        for dummy in range(2):
+            _run(self.argv(0))
+
+    def argv(self, i: int) -> list[str]:
+        return [self.berth, "--root", self.root, "--config", self.cfg, "run", "--rm", "-p", f"{self.port}:80",
+                "bench/bb:1", "true"]
+
+    def teardown(self) -> None:
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
+        listing = subprocess.run(["nft", "-j", "list", "table", "inet", "berth"], capture_output=True, text=True,
+                                 check=False)
+        if listing.returncode == 0:
+            rules = [x["rule"] for x in json.loads(listing.stdout)["nftables"] if "rule" in x]
+            others = [r for r in rules if r.get("comment") != "berth:table" and not r.get("comment", "").endswith(
+                ":bridge") and not r.get("comment", "").startswith("berth:ctr:")]
+            if not others:  # only this root's default network (and its swept ports) were there
+                subprocess.run(["nft", "delete", "table", "inet", "berth"], capture_output=True, check=False)
 
 
 class BerthAt(Berth):
@@ -164,9 +212,22 @@ class Podman(Tool):
                 "--ulimit", "nproc=32768:32768", "bench/bb:1", "true"]
 
 
+class PodmanBridge(Podman):
+    name = "podman-bridge"
+
+    def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
+        self.port = _free_port()
+        Podman.setup(self, work, rootfs_tar, rootfs)
+
+    def argv(self, i: int) -> list[str]:
+        return [*self.base, "run", "--rm", "-p", f"{self.port}:80", "--ulimit", "nofile=20000:20000",
+                "--ulimit", "nproc=32768:32768", "bench/bb:1", "true"]
+
+
 class Docker(Tool):
     name = "docker"
     proc: subprocess.Popen | None = None
+    network: dict[str, t.Any] = {"bridge": "none", "iptables": False}
 
     def available(self) -> bool:
         return shutil.which("dockerd") is not None and shutil.which("docker") is not None
@@ -179,7 +240,7 @@ class Docker(Tool):
         with open(cfg, "w") as fh:
             json.dump({"data-root": os.path.join(d, "root"), "exec-root": os.path.join(d, "exec"),
                        "pidfile": os.path.join(d, "docker.pid"), "hosts": [f"unix://{self.sock}"],
-                       "bridge": "none", "iptables": False}, fh)
+                       **self.network}, fh)
         self.log = open(os.path.join(d, "dockerd.log"), "w")
         self.proc = subprocess.Popen(["dockerd", "--config-file", cfg], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -202,7 +263,30 @@ class Docker(Tool):
                 self.proc.kill()
 
 
-TOOLS = {c.name: c for c in (Berth, BerthRunc, Runc, Crun, Podman, Docker)}
+class DockerBridge(Docker):
+    """dockerd's default bridge (docker0, deleted at the end), ``iptables: false`` (Docker would otherwise set the
+    host's FORWARD policy to DROP): ``-p`` goes through docker-proxy."""
+
+    name = "docker-bridge"
+    network = {"iptables": False, "ip-forward": False}
+
+    def available(self) -> bool:
+        return Docker.available(self) and not os.path.exists("/sys/class/net/docker0")
+
+    def setup(self, work: str, rootfs_tar: str, rootfs: str) -> None:
+        self.port = _free_port()
+        os.makedirs(os.path.join(work, "bridge"))
+        Docker.setup(self, os.path.join(work, "bridge"), rootfs_tar, rootfs)
+
+    def argv(self, i: int) -> list[str]:
+        return ["docker", "-H", f"unix://{self.sock}", "run", "--rm", "-p", f"{self.port}:80", "bench/bb:1", "true"]
+
+    def teardown(self) -> None:
+        Docker.teardown(self)
+        subprocess.run(["ip", "link", "del", "docker0"], capture_output=True, check=False)
+
+
+TOOLS = {c.name: c for c in (Berth, BerthRunc, Runc, Crun, Podman, Docker, BerthBridge, PodmanBridge, DockerBridge)}
 
 
 def prepare(bench: str, names: str, table: t.Mapping[str, t.Callable[[], Tool]]) -> tuple[str, list[Tool]]:
@@ -240,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         _run(["tar", "-C", rootfs, "-cf", rootfs_tar, "."])
         for tool in tools:
             tool.setup(work, rootfs_tar, rootfs)
-        print(f"# {args.runs} runs each of `run --rm IMAGE true`, no network, alternating order")
+        print(f"# {args.runs} runs each of `run --rm IMAGE true` (no network; *-bridge: default bridge, one "
+              "published port), alternating order")
         for i in range(args.runs):
             order = tools[i % len(tools):] + tools[:i % len(tools)]
             for tool in order:
@@ -256,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntool        median    ratio to berth (>1: berth faster)")
     for name, m in med.items():
         print(f"{name:11s} {m * 1000:6.1f} ms  {m / base:5.2f}x" if base else f"{name:11s} {m * 1000:6.1f} ms")
+    bridge = med.get("berth-bridge")
+    for peer in ("docker-bridge", "podman-bridge"):
+        if bridge and med.get(peer):
+            print(f"berth-bridge / {peer}: {bridge / med[peer]:.2f}x")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"times": times, "median": med}, fh, indent=2)

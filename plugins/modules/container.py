@@ -277,9 +277,77 @@ options:
     elements: str
   network_mode:
     description:
-      - V(none) (a network namespace with only loopback, what a container gets without this option),
-        V(host), or V(container:<name>). V(bridge), V(default) and network names are refused until
-        Berth has bridge networking.
+      - V(bridge) (the default network, interface C(berth0), what a container gets without this option, as in
+        Docker), the name of a user-defined network, V(none) (a network namespace with only loopback) or
+        V(host). V(container:<name>) is refused.
+    type: str
+  networks:
+    description:
+      - Networks to join besides (or to give aliases and an address on) the O(network_mode) network; the
+        first interface is C(eth0), the next C(eth1), and so on.
+      - Containers on a user-defined network find each other by name, alias and hostname (Berth rewrites
+        their C(/etc/hosts) as containers come and go); the default V(bridge) network does not do that.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - The network's name.
+        type: str
+        required: true
+      aliases:
+        description:
+          - Other names of the container on this network.
+        type: list
+        elements: str
+      ipv4_address:
+        description:
+          - The container's address on this network (else the first free one).
+        type: str
+  published_ports:
+    description:
+      - "Ports to publish, in every C(docker run -p) form: V(80), V(8080:80), V(127.0.0.1:8080:80),
+        V(127.0.0.1::80), V(8000-8010:80-90), each with an optional V(/tcp) or V(/udp)."
+      - A host port another container publishes or a process of the host listens on fails the task, naming it.
+    type: list
+    elements: str
+    aliases:
+      - ports
+  publish_all_ports:
+    description:
+      - Publish every exposed port (the image's C(EXPOSE) and O(exposed_ports)) to a free host port.
+    type: bool
+  exposed_ports:
+    description:
+      - Ports to expose besides the image's, V(80) or V(53/udp) or a range V(8000-8010).
+    type: list
+    elements: str
+    aliases:
+      - exposed
+      - expose
+  dns_servers:
+    description:
+      - DNS servers of the container's C(/etc/resolv.conf); without them, the engine config's C(dns), else the
+        host's (loopback resolvers left out on bridge networks).
+    type: list
+    elements: str
+  dns_search_domains:
+    description:
+      - DNS search domains (V(.) for none).
+    type: list
+    elements: str
+  dns_opts:
+    description:
+      - Resolver options, such as V(ndots:2).
+    type: list
+    elements: str
+  etc_hosts:
+    description:
+      - Extra C(/etc/hosts) entries, host name to address (C(docker run --add-host)).
+    type: dict
+  mac_address:
+    description:
+      - The MAC address of C(eth0); else Docker's stable one made of the address (C(02:42:...)).
     type: str
   userns_mode:
     description:

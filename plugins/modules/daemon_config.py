@@ -15,10 +15,10 @@ description:
   - "The Berth engine honours these keys: C(data-root), C(registry-mirrors), C(insecure-registries),
     C(max-concurrent-downloads), C(max-download-attempts), C(dns), C(dns-opts), C(dns-search), C(log-driver),
     C(log-opts), C(runtimes), C(default-runtime), C(labels), C(userns-remap), C(no-new-privileges),
-    C(default-ulimits), C(default-cgroupns-mode), C(max-concurrent-uploads), C(proxies)."
+    C(default-ulimits), C(default-cgroupns-mode), C(max-concurrent-uploads), C(proxies), C(bip), C(mtu),
+    C(bridge), C(fixed-cidr), C(default-address-pools), C(ip), C(ip-forward), C(iptables)."
   - "It accepts and stores these, but does not act on them (C(berth info) lists each one that is set among its
-    warnings): C(bip), C(mtu), C(fixed-cidr), C(default-address-pools), C(debug),
-    C(features), C(live-restore), C(storage-driver), C(exec-opts), C(log-level), C(experimental)."
+    warnings): C(debug), C(features), C(live-restore), C(storage-driver), C(exec-opts), C(log-level), C(experimental)."
   - Berth has no daemon to restart. The engine reads the file on every operation, so a change applies to
     everything done from then on. Where a change concerns objects that exist already (a container keeps the
     C(dns), C(log-opts), C(userns-remap) or network settings it was created with; the images and containers of a

@@ -41,6 +41,18 @@ def test_volume_verbs(berth: Berth) -> None:
     ls = b("volume", "ls").out.splitlines()
     assert ls[0].split() == ["DRIVER", "VOLUME", "NAME"] and any(ln.split() == ["local", "web-data"] for ln in ls)
     assert b("volume", "ls", "-q", "-f", "label=app=web").out == "web-data\n"
+    # docker's volume formatter: --format json prints exactly its fields; templates and table templates
+    (row,) = [json.loads(ln) for ln in b("volume", "ls", "--format", "json", "-f", "name=web-data").out.splitlines()]
+    assert sorted(row) == ["Availability", "Driver", "Group", "Labels", "Links", "Mountpoint", "Name", "Scope",
+                           "Size", "Status"]
+    assert (row["Name"], row["Labels"], row["Links"], row["Size"]) == ("web-data", "app=web", "N/A", "N/A")
+    assert b("volume", "ls", "--format", "{{.Name}} {{.Scope}} {{.Driver}}", "-f", "name=web").out == \
+        "web-data local local\n"
+    assert b("volume", "ls", "--format", "table {{.Name}}\t{{.Links}}", "-f", "name=web").out.split() == [
+        "VOLUME", "NAME", "LINKS", "web-data", "N/A"]
+    # system df -v: each volume with its links (containers) and size
+    section = b("system", "df", "-v").out.split("Local Volumes space usage:")[1].split("Build cache")[0]
+    assert ["web-data", "0", "0B"] in [ln.split() for ln in section.splitlines()]
     (info,) = json.loads(b("volume", "inspect", "web-data").out)
     assert {k: info[k] for k in ("Name", "Driver", "Labels", "Scope")} == {
         "Name": "web-data", "Driver": "local", "Labels": {"app": "web"}, "Scope": "local"}

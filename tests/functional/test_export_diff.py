@@ -249,7 +249,7 @@ def test_export_of_a_running_container(berth: Berth) -> None:
             assert time.monotonic() < deadline, "the container did not finish its changes"
             time.sleep(0.1)
         before = mounts(berth)
-        assert len(before) == 1  # its rootfs
+        assert len(before) == 2  # its rootfs and its network namespace (the default bridge)
         found = check_export(berth("export", "live").stdout)
         assert "ready" in found
         assert mounts(berth) == before

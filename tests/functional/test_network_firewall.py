@@ -10,11 +10,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import typing as t
 import uuid
 
 import pytest
+
+from tests.support.wait import until
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.network import firewall, links
 
@@ -44,13 +44,7 @@ def _wget(ns: str | None, url: str, timeout: float = 10) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def _until(check: t.Callable[[], object], what: str) -> object:
-    for _round in range(200):
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"never: {what}")
+_until = until
 
 
 class Lab:

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The start path of ``berth run --rm IMAGE true``: what it imports, and its time next to runc's.
+"""The start path of ``berth run --rm --network none IMAGE true``: what it imports, and its time next to runc's.
+
+(``--network none``: the default bridge's path loads pyroute2 and runs nft; bench/start.py times it.)
 
 Start-up speed is a headline feature (docs/dev/runtime-design.md, "Start path"); these tests keep what
 was won:
@@ -126,7 +128,7 @@ class Env:
 def env(busybox_rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> Env:
     e = Env(str(tmp_path_factory.mktemp("start-path")), busybox_rootfs)
     for dummy in range(2):  # bytecode, the monitor's library copy and its bytecode, page cache
-        e.berth("run", "--rm", IMAGE, "true")
+        e.berth("run", "--rm", "--network", "none", IMAGE, "true")
     return e
 
 
@@ -141,7 +143,7 @@ def _imported(importtime_stderr: str) -> set[str]:
 
 
 def test_run_imports_nothing_it_does_not_need(env: Env) -> None:
-    proc = env.berth("run", "--rm", IMAGE, "true", python_flags=("-X", "importtime"))
+    proc = env.berth("run", "--rm", "--network", "none", IMAGE, "true", python_flags=("-X", "importtime"))
     loaded = _imported(proc.stderr.decode(errors="replace"))
     # the starter's and the init's imports are in the report too (else this test would see too little)
     assert {"berth_engine.cli.main", "berth_engine.engine.runtime.oci", "berth_engine.engine.runtime.init"} <= loaded
@@ -153,7 +155,7 @@ def test_run_stays_within_the_hot_path_and_its_import_budget(env: Env) -> None:
     loads beyond the bare interpreter's is within ``STDLIB``."""
     from ansible_collections.berth.engine.plugins.module_utils.engine import hot_path
 
-    proc = env.berth("run", "--rm", IMAGE, "true", python_flags=("-X", "importtime"))
+    proc = env.berth("run", "--rm", "--network", "none", IMAGE, "true", python_flags=("-X", "importtime"))
     loaded = _imported(proc.stderr.decode(errors="replace"))
     bare = subprocess.run([PYTHON, "-S", "-X", "importtime", "-c", "pass"], capture_output=True, text=True,
                           check=True)
@@ -180,7 +182,7 @@ def test_idle_monitor_imports_only_the_monitor(env: Env) -> None:
 
 def _medians(env: Env, rounds: int) -> tuple[float, float]:
     """Median processor time of berth's and runc's runs, alternating (tests/support/cpu.py)."""
-    berth_argv = env.berth_argv("run", "--rm", IMAGE, "true")
+    berth_argv = env.berth_argv("run", "--rm", "--network", "none", IMAGE, "true")
     times: dict[str, list[float]] = {"berth": [], "runc": []}
     with CgroupCpu() as meter:
         for i in range(rounds):

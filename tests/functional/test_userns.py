@@ -131,6 +131,8 @@ def idmapped(env: Env, rootfs_tar: str) -> Engine:
 
 
 def _opts(runtime: str = "berth", command: t.Sequence[str] = ("sleep", "60"), **more: t.Any) -> dict:
+    if runtime != "berth":  # runc cannot exec into the engine's network namespace from a user namespace
+        more.setdefault("network_mode", "none")
     return normalise_options({"image": "bb:1", "command": list(command), "runtime": runtime, **more})
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import typing as t
 
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.api import Engine, Stdio
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import (
-    EngineError, InvalidOption, VolumeInUse,
+    EngineError, InvalidOption, NotFound, VolumeInUse,
 )
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import normalise_options
 from tests.support.attached import run_attached
@@ -148,6 +149,100 @@ def test_anonymous_volumes_rm_v_and_prune(eng: Engine) -> None:
     pruned = eng.volumes.prune()["VolumesDeleted"]
     assert len(pruned) == 1 and pruned[0] != "named"
     assert [v["Name"] for v in eng.volumes.list()] == ["named"]
+
+
+def _removed(eng: Engine, cid: str) -> None:
+    """Wait until the ``--rm`` container *cid* is gone (its monitor removes it)."""
+    try:
+        eng.containers.wait(cid, condition="removed")
+    except NotFound:
+        pass
+
+
+@pytest.mark.parametrize("runtime", ["berth", pytest.param("runc", marks=pytest.mark.skipif(
+    not shutil.which("runc"), reason="runc missing"))])
+def test_detached_rm_container_takes_its_anonymous_volumes(eng: Engine, runtime: str) -> None:
+    """docker run -d --rm: the container's anonymous volumes go with it (the monitor marks them, the volume
+    component removes them), unless another container mounts them; named volumes stay."""
+    opts = normalise_options({"image": "withvol:1", "command": ["sh", "-c", "echo x > /cache/f"],
+                              "volumes": ["named:/named", "/cache"], "runtime": runtime})
+    _removed(eng, eng.containers.run(opts, detach=True, remove=True).id)
+    assert [v["Name"] for v in eng.volumes.list()] == ["named"]
+
+    # stopped, and its anonymous volumes shared through volumes_from: those stay, dangling once unused
+    opts = normalise_options({"image": "withvol:1", "command": ["sleep", "600"], "volumes": ["/cache"],
+                              "runtime": runtime})
+    cid = eng.containers.run(opts, name="src", detach=True, remove=True).id
+    anon = sorted(m["Name"] for m in eng.containers.inspect(cid)["Mounts"] if m["Type"] == "volume")
+    eng.containers.create(normalise_options({"image": "bb:1", "command": ["true"], "volumes_from": ["src"]}),
+                          name="user")
+    eng.containers.stop("src", timeout=0)
+    _removed(eng, cid)
+    assert sorted(v["Name"] for v in eng.volumes.list()) == sorted(anon + ["named"])
+    eng.containers.remove("user", volumes=True)  # not its own anonymous volumes: they stay
+    assert sorted(eng.volumes.prune()["VolumesDeleted"]) == anon
+
+
+def test_rm_of_a_stopped_rm_container_keeps_its_volumes_unless_v(eng: Engine) -> None:
+    """An --rm container that never ran is removed as any other: ``rm`` keeps its anonymous volumes (dangling),
+    ``rm -v`` takes them, as documented in volumes.rst."""
+    opts = normalise_options({"image": "withvol:1", "command": ["true"], "auto_remove": True})
+    eng.containers.create(opts, name="kept")
+    kept = [m["Name"] for m in eng.containers.inspect("kept")["Mounts"]]
+    eng.containers.remove("kept")
+    assert [v["Name"] for v in eng.volumes.list(filters={"dangling": True})] == kept
+    eng.containers.create(opts, name="taken")
+    eng.containers.remove("taken", volumes=True)
+    assert [v["Name"] for v in eng.volumes.list()] == kept
+
+
+def test_prune_waits_for_creates_between_their_volumes_and_records(eng: Engine, monkeypatch: t.Any) -> None:
+    """10 creates hold between ensuring their volumes and writing their records while a prune runs: the
+    prune waits for them (the volumes' use locks), then finds every volume in use. Deterministic: the creates
+    go on only once the prune waits for a lock (or has finished, without the locks)."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine.core import locks
+    from ansible_collections.berth.engine.plugins.module_utils.engine.services.containers import create
+
+    count = 10
+    ensured = [threading.Event() for dummy in range(count)]
+    go = threading.Event()
+    write_files, wait = create._write_files, locks._wait
+
+    def paused(svc: t.Any, record: t.Any) -> None:
+        ensured[int(record.name.split("-")[1])].set()
+        go.wait()
+        write_files(svc, record)
+
+    def waiting(*args: t.Any) -> None:
+        go.set()  # the prune waits for a lock a create holds: let the creates write their records
+        wait(*args)
+
+    monkeypatch.setattr(create, "_write_files", paused)
+    monkeypatch.setattr(locks, "_wait", waiting)
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            eng.containers.create(normalise_options({"image": "withvol:1", "command": ["true"], "volumes": [
+                "shared:/shared", f"own{i}:/own", "/cache"]}), name=f"c-{i}")
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+            ensured[i].set()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for event in ensured:
+        event.wait()
+    pruned = eng.volumes.prune(all=True)
+    go.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert pruned["VolumesDeleted"] == []
+    names = {m["Name"] for i in range(count) for m in eng.containers.inspect(f"c-{i}")["Mounts"]}
+    assert len(names) == 1 + 3 * count  # shared, own<i>, the image's /data and /cache of each
+    assert names <= {v["Name"] for v in eng.volumes.list()}
 
 
 def test_volumes_from(eng: Engine) -> None:

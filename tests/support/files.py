@@ -7,13 +7,13 @@ import os
 
 def files_holding(root: str, needle: bytes) -> list[str]:
     """The files under *root* holding *needle*, relative to it, sorted; mount points (a running container's
-    rootfs) are not entered, symlinks not followed."""
+    rootfs) are not entered nor read (a bridge container's network namespace file), symlinks not followed."""
     out = []
     for top, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(top, d))]
         for name in files:
             path = os.path.join(top, name)
-            if os.path.islink(path) or not os.path.isfile(path):
+            if os.path.islink(path) or not os.path.isfile(path) or os.path.ismount(path):
                 continue
             with open(path, "rb") as fh:
                 if needle in fh.read():

@@ -101,6 +101,19 @@ class Context:
         for line in lines:
             self.out(line)
 
+    def inspect_each(self, names: t.Sequence[str], inspect: t.Callable[[str], t.Any]) -> int:
+        """``docker inspect`` of each of *names*: what was found is printed, each error reported; the exit code."""
+        from ..engine.errors import EngineError
+
+        found, rc = [], 0
+        for name in names:
+            try:
+                found.append(inspect(name))
+            except EngineError as exc:
+                rc = self.error(exc)
+        self.out_inspected(found)
+        return rc
+
     def error(self, exc: BaseException) -> int:
         """Report an engine error for one item and return its exit code (docker's rmi/inspect style)."""
         self.err(f"Error: {exc}")

@@ -44,6 +44,8 @@ def _load_handler(target: str) -> t.Callable[[Context], int]:
         from .commands import system as mod
     elif group == "query":
         from .commands import query as mod
+    elif group == "networks":
+        from .commands import networks as mod
     elif group == "manage":
         from .commands import manage as mod
     elif group == "interact":

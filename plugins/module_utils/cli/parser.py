@@ -563,6 +563,69 @@ def _add_system_prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
 
 
+def _add_network_create(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--driver", default="bridge", help="Driver to manage the Network")
+    p.add_argument("--gateway", action="append", default=[], help="IPv4 Gateway for the master subnet")
+    p.add_argument("--internal", action="store_true", help="Restrict external access to the network")
+    p.add_argument("--ip-range", action="append", default=[], help="Allocate container ip from a sub-range")
+    p.add_argument("--label", action="append", default=[], help="Set metadata on a network")
+    p.add_argument("-o", "--opt", action="append", default=[], help="Set driver specific options")
+    p.add_argument("--subnet", action="append", default=[], help="Subnet in CIDR format")
+    p.add_argument("name", metavar="NETWORK")
+    _handler(p, "networks.create")
+
+
+def _add_network_ls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
+    _handler(p, "networks.ls")
+
+
+def _add_network_names(p: argparse.ArgumentParser, handler: str, inspect: bool = False) -> None:
+    if inspect:
+        p.add_argument("-f", "--format", metavar="FORMAT", help="Format output: 'json' or '{{.Field}}…'")
+    p.add_argument("names", nargs="+", metavar="NETWORK")
+    _handler(p, handler)
+
+
+def _add_network_connect(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--alias", action="append", default=[], help="Add network-scoped alias for the container")
+    p.add_argument("--ip", help="IPv4 address (e.g., 172.30.100.104)")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
+    _handler(p, "networks.connect")
+
+
+def _add_network_disconnect(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--force", action="store_true", help="Force the container to disconnect from a network")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
+    _handler(p, "networks.disconnect")
+
+
+def _add_network_prune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    _handler(p, "networks.prune")
+
+
+def _add_port(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("private_port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
+    _handler(p, "networks.port")
+
+
+_NETWORK_VERBS: list[_Verb] = [
+    (("connect",), _add_network_connect, "Connect a container to a network", "[OPTIONS] NETWORK CONTAINER"),
+    (("create",), _add_network_create, "Create a network", "[OPTIONS] NETWORK"),
+    (("disconnect",), _add_network_disconnect, "Disconnect a container from a network", "[OPTIONS] NETWORK CONTAINER"),
+    (("inspect",), lambda p: _add_network_names(p, "networks.inspect", inspect=True),
+     "Display detailed information on one or more networks", "[OPTIONS] NETWORK [NETWORK...]"),
+    (("ls", "list"), _add_network_ls, "List networks", "[OPTIONS]"),
+    (("prune",), _add_network_prune, "Remove all unused networks", "[OPTIONS]"),
+    (("rm", "remove"), lambda p: _add_network_names(p, "networks.rm"), "Remove one or more networks",
+     "NETWORK [NETWORK...]"),
+]
+
 _SYSTEM_VERBS: list[_Verb] = [
     (("check",), _add_check, "Verify the image store: blobs, unpacked layers, image records", "[OPTIONS]"),
     (("df",), _add_df, "Show disk usage", "[OPTIONS]"),
@@ -588,10 +651,13 @@ def build_parser() -> argparse.ArgumentParser:
     _group(sub, "container", "Manage containers", _CONTAINER_VERBS)
     _group(sub, "system", "Manage Berth", _SYSTEM_VERBS)
     _group(sub, "volume", "Manage volumes", _VOLUME_VERBS)
+    _group(sub, "network", "Manage networks", _NETWORK_VERBS)
     by_name = {names[0]: (add, help_, usage) for names, add, help_, usage in _CONTAINER_VERBS}
     top: list[_Verb] = [((name,), add, help_, usage) for name, add, help_, usage in _TOP_VERBS]
     top += [((n,), *by_name[n]) for n in _TOP_CONTAINER_VERBS]
     top.append((("ps",), _add_ps, "List containers", "[OPTIONS]"))
+    top.append((("port",), _add_port, "List port mappings or a specific mapping for the container",
+                "CONTAINER [PRIVATE_PORT[/PROTO]]"))
     for names, add, help_, usage in sorted(top, key=lambda v: v[0][0]):
         _verb(sub, PROG, names, add, help_, usage)
     return parser

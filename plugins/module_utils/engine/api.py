@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .services.daemon_config import DaemonConfigService
     from .services.images import ImageService
     from .services.registries import RegistryService
+    from .services.networks import NetworkService
     from .services.system import SystemService
     from .services.volumes import VolumeService
     from .store.images import ImageStore
@@ -156,6 +157,7 @@ class Engine:
         if not os.path.isdir(self.layout.containers_dir):
             return {}
         return self.containers.volume_users()
+
     def build(
         self,
         context: str | None,
@@ -184,6 +186,13 @@ class Engine:
                              tags, opts, say or build.quiet, output_fd)
         return {"image_id": result.image_id, "steps": result.steps, "cached": result.cached,
                 "warnings": list(result.warnings)}
+
+    @property
+    def networks(self) -> NetworkService:
+        """Bridge networks: ``create(spec)``, ``list()``, ``inspect(name)``, ``remove(name)``, ``prune()``,
+        ``connect(container, network, aliases, ipv4_address)``, ``disconnect(container, network)``
+        (docs/dev/engine-contract.md). Shares the container service's instance (it names a network's users)."""
+        return self.containers.networks
 
     def _containers_if_any(self) -> ContainerService | None:
         """The container service, or None on a data root without containers (nothing to import)."""

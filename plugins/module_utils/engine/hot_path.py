@@ -58,6 +58,7 @@ MODULES = frozenset({
     "engine.options.container.effective",
     "engine.options.container.kernel",
     "engine.options.container.mounts",
+    "engine.options.container.network",
     "engine.options.container.normalise",
     "engine.options.container.process",
     "engine.options.container.secrets",
@@ -113,6 +114,7 @@ MODULES = frozenset({
     "engine.network.firewall",  # the same
     "engine.network.ipam",  # the same
     "engine.network.links",  # the same (pyroute2 itself only inside its functions)
+    "engine.services.networks",  # the same: the default bridge is every container's network unless told otherwise
     "engine.runtime.cgroups.devices",  # cgroup v2 hosts: the device cgroup's eBPF program
     "engine.runtime.cgroups.v2",  # cgroup v2 hosts
     "engine.runtime.cli",  # bin/berth-runtime, the runc-compatible command (timed against runc)

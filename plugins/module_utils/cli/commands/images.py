@@ -288,20 +288,7 @@ def _format(fmt: str, items: t.Sequence[t.Mapping[str, t.Any]], headers: t.Mappi
 
 # ---------------------------------------------------------------- inspect
 def inspect(ctx: Context) -> int:
-    return inspect_each(ctx, ctx.engine.images.inspect)
-
-
-def inspect_each(ctx: Context, inspect_one: t.Callable[[str], t.Any]) -> int:
-    """``inspect`` of each name the verb was given: what was found, then an error for each name that was not."""
-    found = []
-    rc = 0
-    for name in ctx.args.names:
-        try:
-            found.append(inspect_one(name))
-        except EngineError as exc:
-            rc = ctx.error(exc)
-    ctx.out_inspected(found)
-    return rc
+    return ctx.inspect_each(ctx.args.names, ctx.engine.images.inspect)
 
 
 # ---------------------------------------------------------------- tag / rmi / prune

@@ -230,6 +230,10 @@ def normalised_options(args: t.Any, flags: t.Sequence[Flag], image: str | None =
             params["command"] = list(command)
         if getattr(args, "name", None) is not None:
             copts.container_name(args.name, "name")  # before any pull, as docker checks it
+        aliases, address = getattr(args, "network_alias", None), getattr(args, "ip", None)
+        if aliases or address:  # docker's --network-alias/--ip belong to the --network network
+            params["networks"] = [{"name": params.get("network_mode") or "bridge", "aliases": aliases or [],
+                                   "ipv4_address": address}]
         return copts.normalise_options(params)
     except InvalidOption as exc:
         raise UsageError(flag_error(exc, args, flags) or str(exc), prog) from None

@@ -7,13 +7,14 @@ import typing as t
 from ...engine.errors import EngineError
 from .. import render
 from ..context import UsageError
-from .images import _filters, _format, confirm, inspect_each
+from .images import _filters, _format, confirm
 
 if t.TYPE_CHECKING:
     from ..context import Context
 
 _HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Labels": "LABELS",
-            "Scope": "SCOPE", "CreatedAt": "CREATED", "Size": "SIZE", "Links": "LINKS"}
+            "Scope": "SCOPE", "Size": "SIZE", "Links": "LINKS", "Group": "GROUP", "Availability": "AVAILABILITY",
+            "Status": "STATUS"}
 _PRUNE = "WARNING! This will remove anonymous local volumes not used by at least one container."
 _PRUNE_ALL = "WARNING! This will remove all local volumes not used by at least one container."
 
@@ -41,10 +42,14 @@ def create(ctx: Context) -> int:
 
 
 def _item(volume: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Docker's volume formatter fields (``--format``; ``json`` prints exactly these): Size and Links only with
+    usage data, Group, Availability and Status (cluster volumes) N/A."""
     usage = volume.get("UsageData") or {}
-    return {**volume, "Labels": ",".join(f"{k}={v}" for k, v in sorted((volume.get("Labels") or {}).items())),
-            "Size": render.human_size(usage["Size"]) if "Size" in usage else "N/A",
-            "Links": str(usage["RefCount"]) if "RefCount" in usage else "N/A"}
+    return {"Availability": "N/A", "Driver": volume["Driver"], "Group": "N/A",
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted((volume.get("Labels") or {}).items())),
+            "Links": str(usage["RefCount"]) if "RefCount" in usage else "N/A", "Mountpoint": volume["Mountpoint"],
+            "Name": volume["Name"], "Scope": volume["Scope"],
+            "Size": render.human_size(usage["Size"]) if "Size" in usage else "N/A", "Status": "N/A"}
 
 
 def ls(ctx: Context) -> int:
@@ -64,7 +69,7 @@ def ls(ctx: Context) -> int:
 
 
 def inspect(ctx: Context) -> int:
-    return inspect_each(ctx, ctx.engine.volumes.inspect)
+    return ctx.inspect_each(ctx.args.names, ctx.engine.volumes.inspect)
 
 
 def rm(ctx: Context) -> int:

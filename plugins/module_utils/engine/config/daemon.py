@@ -30,6 +30,12 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
     "dns-search": ((list,), []),
     "bip": ((str,), None),
     "mtu": ((int,), 1500),
+    "bridge": ((str,), "berth0"),
+    "fixed-cidr": ((str,), None),
+    "default-address-pools": ((list,), []),
+    "ip": ((str,), "0.0.0.0"),
+    "ip-forward": ((bool,), True),
+    "iptables": ((bool,), True),
     "log-driver": ((str,), "json-file"),
     "log-opts": ((dict,), {}),
     "runtimes": ((dict,), {}),
@@ -43,8 +49,6 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
     "default-cgroupns-mode": ((str,), "private"),
     "proxies": ((dict,), {}),
     # Docker's keys that Berth accepts and keeps, but does not act on (NOT_ACTED_ON says why)
-    "fixed-cidr": ((str,), None),
-    "default-address-pools": ((list,), []),
     "live-restore": ((bool,), False),
     "storage-driver": ((str,), None),
     "exec-opts": ((list,), []),
@@ -55,12 +59,8 @@ SCHEMA: dict[str, tuple[tuple[type, ...], t.Any]] = {
 #: Keys the engine accepts (so a daemon.json written for dockerd loads) but does not act on yet, and why;
 #: ``info`` reports each one that is set (its ``Warnings``), so none is kept silently.
 NOT_ACTED_ON: dict[str, str] = {
-    "bip": "there is no bridge networking yet",
-    "mtu": "there is no bridge networking yet",
     "debug": "there is no daemon to run in debug mode (use berth --debug)",
     "features": "no optional feature can be switched on or off",
-    "fixed-cidr": "there is no bridge networking yet",
-    "default-address-pools": "there is no bridge networking yet",
     "live-restore": "containers never depend on a daemon: they always keep running",
     "storage-driver": "images are always stored on overlay",
     "exec-opts": "cgroups are always managed with cgroupfs",

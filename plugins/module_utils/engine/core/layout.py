@@ -118,6 +118,12 @@ class Layout:
         """Per-object lock (``blob``/``layer``), so one download serves concurrent pulls."""
         return os.path.join(self.locks_dir, f"{kind}-{digest.split(':', 1)[-1]}.lock")
 
+    # networks --------------------------------------------------------
+    @property
+    def networks_dir(self) -> str:
+        """Network records (``<name>.json``), their lock, and the address book (``ipam/``)."""
+        return os.path.join(self.root, "networks")
+
     # containers ------------------------------------------------------
     @property
     def containers_dir(self) -> str:
@@ -193,8 +199,19 @@ class Layout:
         mount, not mistaken for content of the volume's own."""
         return os.path.join(self.volumes_dir, name, "copying-up")
 
+    def volume_orphaned(self, name: str) -> str:
+        """Written by the monitor of a ``--rm`` container, holding its ID, for each of its anonymous volumes just
+        before it removes the container: once the container is gone, the volume component removes the volume
+        at its next use unless another container mounts it."""
+        return os.path.join(self.volumes_dir, name, "orphaned")
+
     def volume_lock(self, name: str) -> str:
         return os.path.join(self.locks_dir, f"volume-{name}.lock")
+
+    def volume_use_lock(self, name: str) -> str:
+        """Shared by each container create from ensuring the volume to writing its record; exclusive for a
+        removal, which checks the users under it."""
+        return os.path.join(self.locks_dir, f"volume-{name}.use.lock")
 
     @property
     def runtime_state_dir(self) -> str:

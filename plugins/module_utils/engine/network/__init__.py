@@ -27,7 +27,8 @@ _EXPORTS = {
     "resolv_conf": "dns", "hosts_file": "dns",
     "Netlink": "links", "NsFd": "links", "open_netlink": "links", "ensure_bridge": "links", "delete_bridge": "links",
     "delete_link": "links", "attach": "links", "stable_mac": "links",
-    "Firewall": "firewall", "allow_localnet": "firewall",
+    "import_pyroute2": "links",
+    "Firewall": "firewall", "allow_localnet": "firewall", "set_hairpin": "firewall", "enable_ip_forward": "firewall",
 }
 __all__ = tuple(_EXPORTS)
 

@@ -98,17 +98,22 @@ class Firewall:
         cmds.append({"add": {"set": {"family": FAMILY, "table": TABLE, "name": "bridges", "type": "ifname"}}})
         return cmds
 
-    def _ensure(self, cmds: list[dict[str, t.Any]]) -> None:
-        """Apply *cmds* after the skeleton; the jumps to ``ports`` are added once (owner ``table``)."""
+    def _ensure(self, cmds: list[dict[str, t.Any]], listing: list[dict[str, t.Any]] | None = None) -> None:
+        """Apply *cmds* after the skeleton; the jumps to ``ports`` are added once (owner ``table``). *listing*:
+        :meth:`rules` as the caller read it a moment ago (one ``nft`` call less)."""
         batch = self.skeleton()
-        if not self.rules("table"):
+        if listing is not None:
+            jumps = [r for r in listing if r.get("comment") == "berth:table"]
+        else:
+            jumps = self.rules("table")
+        if not jumps:
             for chain in ("prerouting", "output"):
                 batch.append(self._rule(chain, "table", [_local(), {"jump": {"target": "ports"}}]))
         self.run({"nftables": batch + cmds})
 
     # -- what callers use
     def network_rules(self, name: str, bridge: str, subnet: str, internal: bool = False,
-                      masquerade: bool = True) -> list[dict[str, t.Any]]:
+                      masquerade: bool = True, icc: bool = True) -> list[dict[str, t.Any]]:
         """The rules of a network (owner ``net:NAME``), pure."""
         owner, fam = "net:" + name, _family(subnet)
         element = {"element": {"family": FAMILY, "table": TABLE, "name": "bridges", "elem": [bridge]}}
@@ -119,6 +124,9 @@ class Firewall:
             rules.append(self._rule("forward", owner, [_match(_meta("oifname"), bridge),
                                                        _match(_meta("iifname"), bridge, "!="), {"drop": None}]))
             return rules
+        if not icc:  # no traffic between containers of this network (needs br_netfilter to see bridged packets)
+            rules.append(self._rule("forward", owner, [_match(_meta("iifname"), bridge),
+                                                       _match(_meta("oifname"), bridge), {"drop": None}]))
         # isolation: nothing from another Berth bridge (the set ``bridges``) is forwarded into this one
         rules.append(self._rule("forward", owner, [_match(_meta("oifname"), bridge),
                                                    _match(_meta("iifname"), "@bridges"),
@@ -155,9 +163,17 @@ class Firewall:
             rules.append(self._rule("ports", owner, expr))
         return rules
 
-    def add(self, cmds: list[dict[str, t.Any]]) -> None:
+    def add(self, cmds: list[dict[str, t.Any]], listing: list[dict[str, t.Any]] | None = None) -> None:
         """Apply rules (from :meth:`network_rules` / :meth:`port_rules`) in one batch, with the table."""
-        self._ensure(cmds)
+        self._ensure(cmds, listing)
+
+    def delete(self, rules: t.Iterable[dict[str, t.Any]]) -> int:
+        """Delete *rules* (as :meth:`rules` lists them, with their handles) in one batch; returns how many."""
+        cmds = [{"delete": {"rule": {"family": FAMILY, "table": TABLE, "chain": r["chain"], "handle": r["handle"]}}}
+                for r in rules]
+        if cmds:
+            self.run({"nftables": cmds})
+        return len(cmds)
 
     def rules(self, owner: str | None = None) -> list[dict[str, t.Any]]:
         """The rules of the table (of *owner* only, if given), as nft lists them (with ``handle``)."""
@@ -197,6 +213,28 @@ def allow_localnet(bridge: str) -> None:
     """``route_localnet`` on *bridge*: the host's own 127.0.0.1:PORT, DNATed to a container, may leave
     through the bridge (then masqueraded), as netavark does."""
     _write_sysctl(f"net/ipv4/conf/{bridge}/route_localnet", "1")
+
+
+def set_hairpin(bridge: str, port: str) -> None:
+    """``hairpin_mode`` on the bridge port *port* of *bridge*: a container may reach its own published port
+    through the host's address (the DNATed packet goes back out of the port it came in by)."""
+    _write_sysctl_path(f"/sys/class/net/{bridge}/brif/{port}/hairpin_mode", "1")
+
+
+def enable_ip_forward() -> None:
+    """``net.ipv4.ip_forward = 1`` (the engine config's ``ip-forward``, true by default, as in Docker)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_forward", encoding="ascii") as fh:
+            if fh.read().strip() == "1":
+                return
+    except OSError:
+        pass
+    _write_sysctl("net/ipv4/ip_forward", "1")
+
+
+def _write_sysctl_path(path: str, value: str) -> None:
+    with open(path, "w", encoding="ascii") as fh:
+        fh.write(value)
 
 
 def _write_sysctl(key: str, value: str) -> None:

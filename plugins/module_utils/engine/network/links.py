@@ -42,6 +42,10 @@ class Netlink:
     def route_destinations(self) -> list[str]:
         raise NotImplementedError
 
+    def link_addresses(self, ifname: str) -> list[str]:
+        """The IPv4 addresses of *ifname* as ``address/prefixlen`` ([] when it does not exist)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -72,6 +76,12 @@ class PyRoute2(Netlink):
             if dst:
                 result.append(f"{dst}/{msg['dst_len']}")
         return result
+
+    def link_addresses(self, ifname: str) -> list[str]:
+        index = self.link_index(ifname)
+        if index is None:
+            return []
+        return [f"{msg.get_attr('IFA_ADDRESS')}/{msg['prefixlen']}" for msg in self.ipr.get_addr(index=index, family=2)]
 
     def close(self) -> None:
         self.ipr.close()
@@ -107,12 +117,7 @@ class NsFd:
 def open_netlink(netns: int | str | NsFd | None = None) -> PyRoute2:
     """A :class:`PyRoute2` in the host's (current) namespace, or in *netns*: a pid, a namespace path
     (``/run/netns/x``) or an :class:`NsFd`. The caller closes it."""
-    try:
-        from pyroute2 import IPRoute
-    except ImportError:
-        from ..errors import MissingDependency
-
-        raise MissingDependency("pyroute2 (python3-pyroute2)", "bridge networking") from None
+    IPRoute = import_pyroute2().IPRoute
     if netns is None:
         return PyRoute2(IPRoute())
     target, owned = netns_fd(netns)
@@ -129,6 +134,15 @@ def open_netlink(netns: int | str | NsFd | None = None) -> PyRoute2:
         if owned:
             os.close(target)
     return PyRoute2(ipr)
+
+
+def import_pyroute2() -> t.Any:
+    """The ``pyroute2`` module (under ``python3 -S`` too: ``core.lazy`` adds site-packages, where Debian's
+    python3-pyroute2 is), or ``MissingDependency``. Callers may run it early in a thread: the import is
+    most of the cost of bridge networking's start path."""
+    from ..core.lazy import lazy_import
+
+    return lazy_import("pyroute2", "bridge networking", "apt-get install python3-pyroute2")
 
 
 def stable_mac(address: str) -> str:

@@ -116,10 +116,25 @@ def open_paths(p: Plan) -> list[tuple[str, int]]:
 
 
 def join(fds: list[tuple[str, int]], syscalls: Syscalls) -> None:
-    """``setns`` into each opened namespace, in the given order; closes the fds."""
+    """``setns`` into each opened namespace, in the given order; closes the fds.
+
+    With a user namespace to join, the network namespace goes first when the kernel allows it: a bridge
+    container's is made by the engine, owned by the host's user namespace, and once inside the container's
+    user namespace there is no capability over it left (``exec`` into a remapped container on a bridge)."""
+    early = -1
     try:
-        for typ, fd in fds:
-            syscalls.setns(fd, FLAGS[typ])
+        if fds and fds[0][0] == "user":
+            for i, (typ, fd) in enumerate(fds):
+                if typ == "network":
+                    try:
+                        syscalls.setns(fd, FLAGS[typ])
+                        early = i
+                    except OSError:
+                        pass  # joined after the user namespace, in the given order
+                    break
+        for i, (typ, fd) in enumerate(fds):
+            if i != early:
+                syscalls.setns(fd, FLAGS[typ])
     finally:
         for dummy, fd in fds:
             try:

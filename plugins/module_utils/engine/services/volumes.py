@@ -29,6 +29,7 @@ class VolumeService:
                labels: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
         """``docker volume create``: an existing volume of that name is returned as it is."""
         check_driver(driver)
+        self._settle()
         volume, _created = self.volumes.create(name, labels=labels, options=driver_options)
         return self._inspect(volume)
 
@@ -42,12 +43,24 @@ class VolumeService:
         check_labels(dict(labels or {}))
 
     def exists(self, name: str) -> bool:
-        return self.volumes.exists(check_name(name))
+        check_name(name)
+        self._settle()
+        return self.volumes.exists(name)
+
+    def _in_use(self, name: str) -> bool:
+        return bool(self._users().get(name))
+
+    def _settle(self) -> None:
+        """Finish what the monitors of ``--rm`` containers left: their anonymous volumes that no other
+        container uses go (``LocalVolumes.remove_orphans``), before anyone sees them."""
+        self.volumes.remove_orphans(self._in_use)
 
     def inspect(self, name: str, usage: bool = False) -> dict[str, t.Any]:
         """Docker's volume inspect: Name, Driver, Mountpoint, Labels, Options, Scope, CreatedAt, and with
         *usage* ``UsageData`` (Size in bytes, RefCount: the containers that mount it)."""
-        volume = self.volumes.get(check_name(name))
+        check_name(name)
+        self._settle()
+        volume = self.volumes.get(name)
         return self._inspect(volume, self._users() if usage else None)
 
     def _inspect(self, volume: Volume, users: t.Mapping[str, t.Sequence[t.Any]] | None = None) -> dict[str, t.Any]:
@@ -62,6 +75,7 @@ class VolumeService:
         """``docker volume ls``: filters ``dangling`` (true: no container mounts it), ``name`` (a part of the
         name), ``label`` (``key`` or ``key=value``), ``driver``."""
         flt = filters_.normalise(filters, ("dangling", "name", "label", "driver"))
+        self._settle()
         users = self._users()
         out = []
         for volume in self.volumes.list():
@@ -80,18 +94,23 @@ class VolumeService:
         """``docker volume rm``: refused while a container uses the volume, naming the containers; with
         *force*, stopped users do not keep it (a running one always does). False when there is no such volume."""
         check_name(name)
-        if not self.volumes.exists(name):
+        self._settle()
+
+        def keep(name: str) -> bool:  # asked under the volume's use lock: no create is half way
+            users = list(self._users().get(name, ()))
+            running = [c for c, active in users if active]
+            if running:
+                raise VolumeInUse(name, running, "running")
+            if users and not force:
+                raise VolumeInUse(name, [c for c, dummy in users], "stopped: remove the containers, or use force")
+            return False
+
+        try:
+            return self.volumes.remove(name, keep)
+        except NotFound:
             if force:
                 return False
-            raise NotFound("volume", name)
-        users = list(self._users().get(name, ()))
-        running = [c for c, active in users if active]
-        if running:
-            raise VolumeInUse(name, running, "running")
-        if users and not force:
-            raise VolumeInUse(name, [c for c, dummy in users], "stopped: remove the containers, or use force")
-        self.volumes.remove(name)
-        return True
+            raise
 
     def prune(self, all: bool = False, filters: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
         """``docker volume prune``: the anonymous volumes no container uses; with *all* the named ones too
@@ -99,6 +118,7 @@ class VolumeService:
         flt = filters_.normalise(filters, ("label", "label!", "all"))
         if "all" in flt:
             all = all or filters_.boolean(flt["all"], "all")
+        self._settle()
         users = self._users()
         deleted = []
         reclaimed = 0
@@ -111,7 +131,8 @@ class VolumeService:
                 continue
             size = self.volumes.usage(volume.name)
             try:
-                self.volumes.remove(volume.name)
+                if not self.volumes.remove(volume.name, self._in_use):  # used by a container created meanwhile
+                    continue
             except NotFound:
                 continue
             deleted.append(volume.name)

@@ -32,13 +32,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # never run. For type checkers, and for AnsiballZ: it ships the module_utils files a task
     # reaches through static imports only (never an import by name, as lazy_names and the monitor's boot do), and
     # a container started by a task runs its monitor from a copy of that payload (core/libcopy.py)
-    from . import health, idmap, lifecycle, logs, monitor, monitor_jobs, monitor_ops, overlay, spec  # noqa: F401
+    from . import (  # noqa: F401
+        health, idmap, lifecycle, logs, monitor, monitor_jobs, monitor_ops, overlay, policy, spec,
+    )
 
 #: The front door: public name -> "module" (the same name there), "module:name", or "module:" (the module).
 _EXPORTS = {
     "lifecycle": "lifecycle:", "ContainerState": "lifecycle", "ContainerStatus": "lifecycle",
     "spec": "spec:", "INIT_PATH": "spec",
     "overlay": "overlay:", "idmap": "idmap:", "logs": "logs:", "go_duration": "health",
+    "anonymous_volumes": "policy",
     # the caller's side of the monitor
     "prefork": "monitor_ops", "spawn": "monitor_ops", "wait_exit": "monitor_ops", "attach_connect": "monitor_ops",
     "read_frames": "monitor_ops", "adopt": "monitor_ops",

@@ -499,6 +499,24 @@ def remove_container_files(layout: Layout, container_id: str, *, syscalls: Sysca
         fs.rmtree(trash)
 
 
+def orphan_volumes(layout: Layout, container_id: str, names: t.Iterable[str]) -> None:
+    """``--rm``: just before the monitor removes its container, mark the container's anonymous volumes
+    (``layout.volume_orphaned``, holding the container's ID); once the container is gone, the volume component
+    removes them at its next use unless another container mounts them (``volumes/local.py``,
+    ``LocalVolumes.remove_orphans``). The monitor stays light: no scan of the other containers, no volume code."""
+    data = container_id.encode()
+    for name in names:
+        try:
+            fd = os.open(layout.volume_orphaned(name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
+        except OSError:  # removed meanwhile
+            continue
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
 def discard_container(layout: Layout, container_id: str) -> str | None:
     """Make the container disappear at once: rename its directory into ``<root>/tmp`` and unlink the
     ``names/<name>`` links that point at it. Returns the renamed directory, which the caller unmounts

@@ -173,6 +173,10 @@ class Exits:
             try:
                 lifecycle.unmount_below(self.layout.container_dir(self.id) if self.settings["auto_remove"]
                                         else self.layout.rootfs(self.id), syscalls=_Umount(), include_self=True)
+                if not self.settings["auto_remove"]:  # a bridge container's network namespace (its veths go
+                    # with it; the next start wires a new one with the same address): stopped, nothing is mounted
+                    lifecycle.unmount_below(self.layout.container_file(self.id, "netns"), syscalls=_Umount(),
+                                            include_self=True)
             except Exception as exc:  # noqa: BLE001
                 problems.append(str(exc))
                 mounted = True
@@ -185,6 +189,7 @@ class Exits:
             elif state.status is S.REMOVING:  # the service removes it: just end
                 lifecycle.save(self.layout, self.id, state.replace(monitor_pid=0, **common))
             elif self.settings["auto_remove"] and not mounted:
+                lifecycle.orphan_volumes(self.layout, self.id, self.settings.get("anonymous_volumes") or ())
                 trash = lifecycle.discard_container(self.layout, self.id)
             else:
                 _unlink(self.layout.attach_socket(self.id))

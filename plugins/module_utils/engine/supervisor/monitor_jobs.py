@@ -226,6 +226,8 @@ def _job_exit(layout: Layout, container_id: str, runtime: dict[str, t.Any], exit
                                     state.manually_stopped, state.restart_count):
             outcome["restart"] = True
             return state.transition(S.RESTARTING, restart_count=state.restart_count + 1, **common)
+        if settings["auto_remove"]:
+            lifecycle.orphan_volumes(layout, container_id, settings.get("anonymous_volumes") or ())
         if _finalize(layout, container_id, settings["auto_remove"]):
             raise _NoWrite
         if state.status.can_become(S.EXITED):

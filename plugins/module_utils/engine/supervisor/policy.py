@@ -32,7 +32,7 @@ def monitor_settings(record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """What the monitor needs from a container record (``containers/<id>/config.json``).
 
     Read from the normalised options (``Desired``): restart_policy/restart_retries, auto_remove, tty,
-    interactive; the log driver and its options (``max-size`` bytes, ``max-file``) from ``LogConfig`` (or, in
+    interactive; the anonymous volumes of ``Mounts``; the log driver and its options (``max-size`` bytes, ``max-file``) from ``LogConfig`` (or, in
     records written before it, ``log_driver``/``log_options`` of ``Desired``); the healthcheck from
     ``Healthcheck`` (the effective one, image merged, when the service records it) or ``Desired``.
     """
@@ -55,7 +55,13 @@ def monitor_settings(record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         "auto_remove": bool(opts.get("auto_remove")),
         "tty": bool(opts.get("tty")),
         "open_stdin": bool(opts.get("interactive")),
+        "anonymous_volumes": anonymous_volumes(record.get("Mounts") or ()),
     }
+
+
+def anonymous_volumes(mounts: t.Iterable[t.Mapping[str, t.Any]]) -> list[str]:
+    """The anonymous volumes of a record's *mounts* (``Mounts``): ``rm -v`` and ``--rm`` remove them."""
+    return [m["Name"] for m in mounts if m.get("Type") == "volume" and m.get("Anonymous")]
 
 
 def _bytes(value: t.Any) -> int:

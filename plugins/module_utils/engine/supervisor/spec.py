@@ -192,6 +192,12 @@ def build(
 
     devices = linux_devices(opts, privileged, host_devices)
     userns = user_namespace(opts, id_mappings)
+    if userns and (namespace_paths or {}).get("network"):
+        # sysfs can only be mounted by the owner of the network namespace, and a bridge container's is the
+        # engine's (the host's user namespace): the host's /sys is bound instead, as podman and runc do
+        for m in mounts:
+            if m["destination"] == "/sys" and m["type"] == "sysfs":
+                m.update(type="bind", source="/sys", options=["rbind", "rprivate"] + m["options"])
     linux: dict[str, t.Any] = {
         "namespaces": namespaces(opts, namespace_paths, _daemon_get(daemon, "default-cgroupns-mode", "private"),
                                  user=userns),

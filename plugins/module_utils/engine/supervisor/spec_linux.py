@@ -74,6 +74,9 @@ def namespaces(
                 )
             out.append({"type": kind, "path": paths[kind]})
             return
+        if paths.get(kind):  # a namespace the engine made (a bridge network's: services/networks.py)
+            out.append({"type": kind, "path": paths[kind]})
+            return
         out.append({"type": kind})
 
     add("pid", opts.get("pid_mode") or "", "pid_mode")

@@ -11,11 +11,12 @@ from .local import (
     DRIVER,
     LocalVolumes,
     Volume,
+    VolumeClaim,
     check_driver,
     check_driver_options,
     check_labels,
     check_name,
 )
 
-__all__ = ["ANONYMOUS_LABEL", "DRIVER", "LocalVolumes", "Volume", "check_driver", "check_driver_options",
-           "check_labels", "check_name"]
+__all__ = ["ANONYMOUS_LABEL", "DRIVER", "LocalVolumes", "Volume", "VolumeClaim", "check_driver",
+           "check_driver_options", "check_labels", "check_name"]

@@ -209,9 +209,54 @@ class LocalVolumes:
             fs.fsync_dir(self.layout.volumes_dir)
         return volume, True
 
-    def remove(self, name: str) -> None:
-        """Unmount and delete the volume (the caller checked that nothing uses it)."""
+    def claim(self) -> VolumeClaim:
+        """Shared use locks on the volumes a container create ensures, held until its record is written:
+        a removal (:meth:`remove` with *keep*) waits for them, then sees the new container among the users."""
+        return VolumeClaim(self)
+
+    def _use_lock(self, name: str, shared: bool = False) -> flock:
+        fs.ensure_dir(self.layout.locks_dir, 0o700)
+        return flock(self.layout.volume_use_lock(name), shared=shared, timeout=self.lock_timeout)
+
+    def remove(self, name: str, keep: t.Callable[[str], bool] | None = None) -> bool:
+        """Unmount and delete the volume. *keep(name)*, asked under the volume's exclusive use lock (no
+        create is between ensuring the volume and writing its record), says whether containers use it: then
+        nothing is removed and the result is False (*keep* may raise instead)."""
         check_name(name)
+        with self._use_lock(name):
+            if keep is not None and self.exists(name) and keep(name):
+                return False
+            self._remove(name)
+        return True
+
+    def orphans(self) -> list[str]:
+        """The anonymous volumes the monitor of a removed ``--rm`` container left to remove
+        (``layout.volume_orphaned``, which names the container: one that still exists keeps them for now)."""
+        out = []
+        for name in self.names():
+            try:
+                with open(self.layout.volume_orphaned(name), "rb") as fh:
+                    owner = fh.read().decode("ascii", "replace")
+            except FileNotFoundError:
+                continue
+            if not (owner.isalnum() and os.path.isdir(self.layout.container_dir(owner))):
+                out.append(name)
+        return out
+
+    def remove_orphans(self, keep: t.Callable[[str], bool]) -> list[str]:
+        """Remove the :meth:`orphans` that no container uses (*keep*); one in use stays, as an ordinary volume."""
+        removed = []
+        for name in self.orphans():
+            try:
+                if self.remove(name, keep):
+                    removed.append(name)
+                else:
+                    fs.remove_quietly(self.layout.volume_orphaned(name))
+            except NotFound:
+                continue
+        return removed
+
+    def _remove(self, name: str) -> None:
         with self._lock(name):
             if not self.exists(name):
                 raise NotFound("volume", name)
@@ -320,3 +365,38 @@ class LocalVolumes:
             os.chmod(data, st.st_mode & 0o7777)
         elif owner is not None:
             os.chown(data, owner[0], owner[1])
+
+
+class VolumeClaim:
+    """The shared use locks of :meth:`LocalVolumes.claim`; :meth:`create` ensures a volume under its lock."""
+
+    def __init__(self, volumes: LocalVolumes) -> None:
+        self.volumes = volumes
+        self._held: dict[str, flock] = {}
+
+    def hold(self, name: str) -> None:
+        """Take volume *name*'s shared use lock (once) until :meth:`release`."""
+        if name in self._held:
+            return
+        lock = self.volumes._use_lock(name, shared=True)
+        lock.__enter__()
+        self._held[name] = lock
+
+    def create(self, name: str | None = None, labels: t.Mapping[str, str] | None = None) -> tuple[Volume, bool]:
+        """:meth:`LocalVolumes.create`, the volume's use lock taken first (an anonymous one's name made here)."""
+        anonymous = name is None
+        if name is None:
+            name = os.urandom(32).hex()
+        self.hold(check_name(name))
+        return self.volumes.create(name, labels=labels, anonymous=anonymous)
+
+    def release(self) -> None:
+        for lock in self._held.values():
+            lock.__exit__()
+        self._held.clear()
+
+    def __enter__(self) -> VolumeClaim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

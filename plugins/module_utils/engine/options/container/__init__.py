@@ -47,6 +47,9 @@ from .kernel import (
 from .mounts import (
     DEFAULT_PROPAGATION, DEFAULT_TMPFS_MODE, MOUNT_TYPES, PROPAGATIONS, mount_targets, mounts, volumes, volumes_from,
 )
+from .network import (
+    PROTOCOLS, dns_servers, etc_hosts, exposed_ports, mac_address, networks, published_ports, words,
+)
 from .normalise import (
     DEFAULT_IPC_MODE, DEFAULT_NETWORK_MODE, DEFAULT_SHM_SIZE, DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT,
     DEFAULT_WORKING_DIR, MAX_CPU_QUOTA, MAX_INT32, MAX_NAME_LENGTH, MAX_PIDS, MAX_SIZE, MIN_MEMORY,
@@ -65,19 +68,20 @@ from .table import (
 )
 
 __all__ = ["CAPABILITIES", "COMPAT_REFUSED", "CONTAINER_EXEC_OPTIONS", "CONTAINER_INFO_OPTIONS", "CONTAINER_OPTIONS",
-           "CONTAINER_TASK_OPTIONS", "DEFAULT_IPC_MODE", "DEFAULT_NETWORK_MODE", "DEFAULT_PROPAGATION", "DEFAULT_SHM_SIZE",
-           "DEFAULT_STOP_SIGNAL", "DEFAULT_STOP_TIMEOUT", "DEFAULT_TMPFS_MODE", "DEFAULT_WORKING_DIR", "HEALTHCHECK_KEYS", "IMAGE_INHERITED",
+           "CONTAINER_TASK_OPTIONS", "ContainerOption", "DEFAULT_IPC_MODE", "DEFAULT_NETWORK_MODE",
+           "DEFAULT_PROPAGATION", "DEFAULT_SHM_SIZE", "DEFAULT_STOP_SIGNAL", "DEFAULT_STOP_TIMEOUT",
+           "DEFAULT_TMPFS_MODE", "DEFAULT_WORKING_DIR", "Difference", "HEALTHCHECK_KEYS", "IMAGE_INHERITED",
            "LOG_DRIVERS", "LOG_OPTION_KEYS", "MAX_CPU_QUOTA", "MAX_INT32", "MAX_NAME_LENGTH", "MAX_PIDS", "MAX_SIZE",
-           "MIN_HEALTHCHECK_DURATION", "MIN_MEMORY", "MOUNT_TYPES", "ONLINE_FILES", "PROPAGATIONS", "PULL_CHOICES", "PULL_POLICIES",
-           "RESTART_POLICIES", "SEAL_PREFIX", "SECRET_CHANGED", "SECRET_MASK", "SIGNALS", "SIGRTMAX", "SIGRTMIN",
-           "STATES", "SYSCTL_IPC", "SYSCTL_PREFIXES", "TMPFS_FLAGS", "TMPFS_KEYS", "ULIMIT_NAMES",
-           "UNSET_NETWORK_MODE", "UPDATABLE", "ContainerOption", "Difference", "abs_path", "capabilities",
-           "cgroup_parent", "check_no_nul", "check_options", "check_userns", "command", "container_name", "cpus",
-           "cpuset", "devices", "differences", "domainname", "duration", "effective", "env", "groups", "healthcheck",
-           "healthcheck_from_image", "hostname", "image", "image_is_id", "int_range", "ipc_mode", "is_sealed",
-           "labels", "load_seccomp_profile", "log_driver", "log_options", "mask_secrets", "missing_from", "mount_targets", "mounts",
-           "network_mode", "normalise_options", "online", "parse_comparisons", "parse_cpu_list", "parse_env_file",
-           "pid_mode", "pids_limit", "restart_policy", "runtime_name", "seal", "seal_secrets", "sealed_like",
-           "secret_env", "security_opts", "signal_name", "signal_number", "size", "size_or_unlimited", "string_list",
-           "sysctls", "tmpfs", "ulimits", "user", "userns_mode", "uts", "volumes", "volumes_from",
-           "working_dir"]
+           "MIN_HEALTHCHECK_DURATION", "MIN_MEMORY", "MOUNT_TYPES", "ONLINE_FILES", "PROPAGATIONS", "PROTOCOLS",
+           "PULL_CHOICES", "PULL_POLICIES", "RESTART_POLICIES", "SEAL_PREFIX", "SECRET_CHANGED", "SECRET_MASK",
+           "SIGNALS", "SIGRTMAX", "SIGRTMIN", "STATES", "SYSCTL_IPC", "SYSCTL_PREFIXES", "TMPFS_FLAGS", "TMPFS_KEYS",
+           "ULIMIT_NAMES", "UNSET_NETWORK_MODE", "UPDATABLE", "abs_path", "capabilities", "cgroup_parent",
+           "check_no_nul", "check_options", "check_userns", "command", "container_name", "cpus", "cpuset", "devices",
+           "differences", "dns_servers", "domainname", "duration", "effective", "env", "etc_hosts", "exposed_ports",
+           "groups", "healthcheck", "healthcheck_from_image", "hostname", "image", "image_is_id", "int_range",
+           "ipc_mode", "is_sealed", "labels", "load_seccomp_profile", "log_driver", "log_options", "mac_address",
+           "mask_secrets", "missing_from", "mount_targets", "mounts", "network_mode", "networks", "normalise_options",
+           "online", "parse_comparisons", "parse_cpu_list", "parse_env_file", "pid_mode", "pids_limit",
+           "published_ports", "restart_policy", "runtime_name", "seal", "seal_secrets", "sealed_like", "secret_env",
+           "security_opts", "signal_name", "signal_number", "size", "size_or_unlimited", "string_list", "sysctls",
+           "tmpfs", "ulimits", "user", "userns_mode", "uts", "volumes", "volumes_from", "words", "working_dir"]

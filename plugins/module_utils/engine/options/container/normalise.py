@@ -33,9 +33,8 @@ DEFAULT_STOP_SIGNAL = "SIGTERM"
 DEFAULT_STOP_TIMEOUT = 10
 DEFAULT_WORKING_DIR = "/"
 DEFAULT_NETWORK_MODE = "bridge"  # what Docker's "default" means
-#: What a container without ``network_mode`` gets today: its own network namespace with only
-#: loopback (bridge networking comes later; the service refuses bridge and network names until then).
-UNSET_NETWORK_MODE = "none"
+#: What a container without ``network_mode`` gets: the default bridge network, as in Docker.
+UNSET_NETWORK_MODE = "bridge"
 DEFAULT_IPC_MODE = "private"
 #: Smallest memory limit (and memory reservation) Docker accepts.
 MIN_MEMORY = 6 * 1024 * 1024

@@ -17,6 +17,15 @@ from __future__ import annotations
 
 from ..common import ENGINE_OPTIONS
 from ..model import Option, OptionTable
+from .network import (
+    dns_servers,
+    etc_hosts,
+    exposed_ports,
+    mac_address,
+    networks,
+    published_ports,
+    words,
+)
 from .kernel import (
     capabilities,
     cgroup_parent,
@@ -186,6 +195,25 @@ CONTAINER_OPTIONS = OptionTable(
         _opt("security_opts", kind="list", elements="str", normaliser=security_opts, comparison="strict",
              comparison_type="dict", engine_default={}, doc="Security options."),
         _opt("network_mode", normaliser=network_mode, engine_default=UNSET_NETWORK_MODE, doc="Network mode."),
+        _opt("networks", kind="list", elements="dict", normaliser=networks, comparison="allow_more_present",
+             comparison_type="set(dict)", engine_default=[], doc="Networks to join, with aliases and address."),
+        _opt("published_ports", kind="list", elements="str", aliases=("ports",), normaliser=published_ports,
+             comparison="strict", comparison_type="set(dict)", engine_default=[],
+             doc="Ports to publish, [[host_ip:][host_port]:]container_port[/protocol]."),
+        _opt("publish_all_ports", kind="bool", normaliser=_bool, engine_default=False,
+             doc="Publish every exposed port to a free host port."),
+        _opt("exposed_ports", kind="list", elements="str", aliases=("exposed", "expose"),
+             normaliser=exposed_ports, comparison="strict", comparison_type="set", engine_default=[],
+             doc="Ports to expose besides the image's."),
+        _opt("dns_servers", kind="list", elements="str", normaliser=dns_servers, comparison="strict",
+             engine_default=[], doc="DNS servers of the container."),
+        _opt("dns_search_domains", kind="list", elements="str", normaliser=words, comparison="strict",
+             engine_default=[], doc="DNS search domains."),
+        _opt("dns_opts", kind="list", elements="str", normaliser=words, comparison="strict",
+             comparison_type="set", engine_default=[], doc="DNS resolver options."),
+        _opt("etc_hosts", kind="dict", normaliser=etc_hosts, comparison="strict", engine_default={},
+             doc="Extra /etc/hosts entries, name to address."),
+        _opt("mac_address", normaliser=mac_address, doc="MAC address of the first network interface."),
         _opt("userns_mode", normaliser=userns_mode, engine_default="", doc="User namespace mode."),
         _opt("tty", kind="bool", normaliser=_bool, engine_default=False, doc="Allocate a pseudo-TTY."),
         _opt("interactive", kind="bool", normaliser=_bool, engine_default=False, doc="Keep stdin open."),

@@ -53,7 +53,7 @@ def check(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | Non
         raise InvalidOption("image", image_name, "an image is required")
     if name is not None:
         name = copts.container_name(name, "name")
-    _check_supported(opts)
+    _check_supported(svc, opts)
     _common.runtime_for(svc, _common.runtime_name(svc, opts))
     image_id = _common.local_image(svc, str(image_name)) or svc.images.resolve(str(image_name))
     if image_id is None:
@@ -64,15 +64,20 @@ def check(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | Non
     _spec_at_create(svc, "0" * 64, name, opts, image, image_id, None, _mounts(svc, opts, image, dry=True))
 
 
-def _mounts(svc: ContainerService, opts: t.Mapping[str, t.Any], image: t.Mapping[str, t.Any],
-            dry: bool = False) -> list[dict[str, t.Any]]:
-    """The record's mounts (services/containers/mounts.py, imported only when there are any)."""
+def _wants_mounts(opts: t.Mapping[str, t.Any], image: t.Mapping[str, t.Any]) -> bool:
     config = image.get("config") or {}
-    if not (config.get("Volumes") or opts.get("volumes") or opts.get("mounts") or opts.get("volumes_from")):
+    return bool(config.get("Volumes") or opts.get("volumes") or opts.get("mounts") or opts.get("volumes_from"))
+
+
+def _mounts(svc: ContainerService, opts: t.Mapping[str, t.Any], image: t.Mapping[str, t.Any],
+            dry: bool = False, claim: t.Any = None) -> list[dict[str, t.Any]]:
+    """The record's mounts (services/containers/mounts.py, imported only when there are any); the volumes
+    are ensured under *claim* (``LocalVolumes.claim``)."""
+    if not _wants_mounts(opts, image):
         return []
     from . import mounts
 
-    return mounts.resolve(svc, opts, config, dry=dry)
+    return mounts.resolve(svc, opts, image.get("config") or {}, dry=dry, claim=claim)
 
 
 def _spec_at_create(svc: ContainerService, cid: str, name: str | None, opts: t.Mapping[str, t.Any],
@@ -89,28 +94,27 @@ def _spec_at_create(svc: ContainerService, cid: str, name: str | None, opts: t.M
 
 
 def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name: str | None = None,
-                     pull: str = "missing") -> tuple[str, dict[str, t.Any]]:
-    """:func:`create`, which returns the container's ID and the OCI spec it built (``run`` starts with it)."""
+                     pull: str = "missing", check_ports: bool = True) -> tuple[str, dict[str, t.Any]]:
+    """:func:`create`, which returns the container's ID and the OCI spec it built (``run`` starts with it;
+    it leaves the host ports to the start, which claims them, and removes the container if they are taken)."""
     opts = dict(options)
     image_name = opts.get("image")
     if not image_name:
         raise InvalidOption("image", image_name, "an image is required")
     if name is not None:  # before any pull, and before anything is written
         name = copts.container_name(name, "name")
-    _check_supported(opts)
+    _check_supported(svc, opts, check_ports)
     image_id = _image_for(svc, str(image_name), pull, opts.get("platform"))
     runtime = _common.runtime_name(svc, opts)
     _common.runtime_for(svc, runtime)  # fail early on an unknown runtime
     userns = _userns_for(svc, opts)
+    if userns is not None and runtime != "berth" and _bridged_opts(opts):
+        raise InvalidOption("network_mode", opts.get("network_mode") or "bridge",
+                            f"a bridge network with a user namespace needs runtime berth ({runtime} cannot exec "
+                            "into its network namespace, which the engine owns): use network_mode none or host")
     image = _common.image_config(svc, image_id)
     cid = os.urandom(32).hex()
     spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns, _mounts(svc, opts, image, dry=True))
-    mounts = _mounts(svc, opts, image)  # the volumes made (after the spec: a bad option made none)
-    if mounts:
-        spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns, mounts)
-    secrets = opts.get("secret_env") or {}
-    if secrets:  # the record keeps seals; the values go to the bundle only (_write_secrets)
-        opts["secret_env"] = copts.seal_secrets(secrets, os.urandom(16).hex())
     layout = svc.layout
     if not os.path.isdir(layout.tmp_dir):
         svc.store.ensure()
@@ -118,7 +122,17 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
         fs.ensure_dir(d, 0o700)
     cdir = layout.container_dir(cid)
     os.makedirs(cdir, mode=0o700)
+    mounts: list[dict[str, t.Any]] = []
+    # the volumes are ensured under their shared use locks, held until the record is written: a volume rm or
+    # prune meanwhile waits, then finds this container among the users (volumes/local.py, LocalVolumes.claim)
+    claim = svc.volumes.claim() if _wants_mounts(opts, image) else None
+    secrets = opts.get("secret_env") or {}
     try:
+        mounts = _mounts(svc, opts, image, claim=claim)  # the volumes made (after the spec: a bad option made none)
+        if mounts:
+            spec = _spec_at_create(svc, cid, name, opts, image, image_id, userns, mounts)
+        if secrets:  # the record keeps seals; the values go to the bundle only (_write_secrets)
+            opts["secret_env"] = copts.seal_secrets(secrets, os.urandom(16).hex())
         final_name = _claim_name(svc, cid, name)
         spec.setdefault("annotations", {})["berth.container.name"] = final_name
         record = ContainerRecord(
@@ -152,11 +166,17 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
     except BaseException:
         lifecycle.remove_name_links(layout, cid)
         fs.rmtree(cdir)
+        if claim is not None:
+            claim.release()  # a removal takes the use locks itself
         if mounts:
-            from .mounts import anonymous_volumes, remove_anonymous
+            from ...supervisor import anonymous_volumes
+            from .mounts import remove_anonymous
 
             remove_anonymous(svc, anonymous_volumes(mounts))
         raise
+    finally:
+        if claim is not None:
+            claim.release()
     return cid, spec
 
 
@@ -177,12 +197,25 @@ def _healthcheck(image: t.Mapping[str, t.Any], opts: t.Mapping[str, t.Any]) -> d
     return dict(hc)
 
 
-def _check_supported(opts: t.Mapping[str, t.Any]) -> None:
+def _bridged_opts(opts: t.Mapping[str, t.Any]) -> bool:
+    mode = opts.get("network_mode") or "bridge"
+    return mode not in ("none", "host") and not mode.startswith("container:")
+
+
+def _check_supported(svc: ContainerService, opts: t.Mapping[str, t.Any], check_ports: bool = True) -> None:
     mode = opts.get("network_mode")
-    if mode not in (None, "none", "host"):
-        raise InvalidOption(
-            "network_mode", mode, "only 'none' and 'host' are supported so far (bridge networking comes later)"
-        )
+    if mode and mode.startswith("container:"):
+        raise InvalidOption("network_mode", mode, "sharing another container's network namespace is not supported")
+    if mode in (None, "none", "host", "bridge", "default") and not opts.get("networks") \
+            and not opts.get("published_ports"):
+        return
+    from ..networks import container_networks
+
+    for entry in container_networks(opts):
+        if entry["name"] != "bridge" and not svc.networks.exists(entry["name"]):
+            raise NotFound("network", entry["name"])
+    if check_ports and opts.get("published_ports") and container_networks(opts):
+        svc.networks.check_ports(opts)
 
 
 # ==================================================================== user namespaces
@@ -282,53 +315,38 @@ def _claim_name(svc: ContainerService, cid: str, name: str | None) -> str:
 
 
 def _write_files(svc: ContainerService, record: ContainerRecord) -> None:
+    """hostname, hosts and resolv.conf (network/dns.py); a bridge container's hosts file gets its address at
+    start (services/networks.py rewrites it)."""
+    from ...network import hosts_file, resolv_conf
+
     opts = record.options
-    host_net = opts.get("network_mode") == "host"
+    mode = opts.get("network_mode") or "bridge"
+    host_net = mode == "host"
     hostname = os.uname().nodename if host_net else (opts.get("hostname") or record.id[:12])
-    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-             "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
-             "ff02::2\tip6-allrouters"]
+    extra = [(str(k), str(v)) for k, v in (opts.get("etc_hosts") or {}).items()]
+    hosts = None
     if host_net:
         try:
             with open("/etc/hosts") as fh:
                 hosts = fh.read()
+            hosts += "".join(f"{address}\t{name}\n" for name, address in extra)
         except OSError:
-            hosts = "\n".join(lines) + "\n"
-    else:
-        hosts = "\n".join(lines) + "\n"
+            hosts = None
+    if hosts is None:
+        hosts = hosts_file(hostname, extra_hosts=extra)
+    try:
+        with open("/etc/resolv.conf") as fh:
+            host_resolv = fh.read()
+    except OSError:
+        host_resolv = ""
+    resolv = resolv_conf(host_resolv, not host_net,
+                         {"dns": opts.get("dns_servers"), "dns_search": opts.get("dns_search_domains"),
+                          "dns_opts": opts.get("dns_opts")},
+                         {k: svc.config.get(k) for k in ("dns", "dns-search", "dns-opts")})
     layout = svc.layout
     fs.atomic_write(layout.container_file(record.id, "hostname"), hostname + "\n", fsync=False)
     fs.atomic_write(layout.container_file(record.id, "hosts"), hosts, fsync=False)
-    fs.atomic_write(layout.container_file(record.id, "resolv.conf"), _resolv_conf(svc), fsync=False)
-
-
-def _resolv_conf(svc: ContainerService) -> str:
-    dns = svc.config.get("dns")
-    search = svc.config.get("dns-search")
-    opts = svc.config.get("dns-opts")
-    try:
-        with open("/etc/resolv.conf") as fh:
-            host = fh.read()
-    except OSError:
-        host = ""
-    if not (dns or search or opts):
-        # Like Docker without a user-defined network: the host's file, minus loopback resolvers
-        # (which cannot be reached from another network namespace).
-        kept = [ln for ln in host.splitlines() if not _loopback_nameserver(ln)]
-        return "\n".join(kept) + "\n"
-    out = []
-    servers = dns or [ln.split()[1] for ln in host.splitlines() if ln.startswith("nameserver ") and len(ln.split()) > 1]
-    out += [f"nameserver {s}" for s in servers]
-    if search:
-        out.append("search " + " ".join(search))
-    if opts:
-        out.append("options " + " ".join(opts))
-    return "\n".join(out) + "\n"
-
-
-def _loopback_nameserver(line: str) -> bool:
-    parts = line.split()
-    return len(parts) >= 2 and parts[0] == "nameserver" and (parts[1].startswith("127.") or parts[1] == "::1")
+    fs.atomic_write(layout.container_file(record.id, "resolv.conf"), resolv, fsync=False)
 
 
 def _now_rfc3339() -> str:

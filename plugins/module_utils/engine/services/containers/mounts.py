@@ -26,6 +26,7 @@ from ...errors import InvalidOption, NotFound
 from . import records
 
 if t.TYPE_CHECKING:
+    from ...volumes import VolumeClaim
     from .service import ContainerService
 
 
@@ -35,9 +36,14 @@ def wanted(opts: t.Mapping[str, t.Any]) -> bool:
 
 
 def resolve(svc: ContainerService, opts: t.Mapping[str, t.Any], image_cfg: t.Mapping[str, t.Any],
-            dry: bool = False) -> list[dict[str, t.Any]]:
+            dry: bool = False, claim: VolumeClaim | None = None) -> list[dict[str, t.Any]]:
     """The record's ``Mounts`` for *opts* and the image config *image_cfg*; with *dry* nothing is created
-    (check mode: a volume that would be made is named ``<new>``, a missing ``-v`` host path stays missing)."""
+    (check mode: a volume that would be made is named ``<new>``, a missing ``-v`` host path stays missing).
+    Otherwise the volumes are ensured under *claim*'s use locks (the caller holds them until the record is
+    written; a claim of its own here when None)."""
+    if claim is None and not dry:
+        with svc.volumes.claim() as own:
+            return resolve(svc, opts, image_cfg, claim=own)
     requested = [(m, "volumes") for m in opts.get("volumes") or ()] + [(m, "mounts") for m in opts.get("mounts") or ()]
     taken = {m["target"] for m, dummy in requested} | set(opts.get("tmpfs") or {})
     out: list[dict[str, t.Any]] = []
@@ -52,6 +58,8 @@ def resolve(svc: ContainerService, opts: t.Mapping[str, t.Any], image_cfg: t.Map
             taken.add(mount["Destination"])
             # the other container's anonymous volumes stay its own: rm -v of this one leaves them
             out.append(dict(mount, RW=mount.get("RW", True) and mode != "ro", Anonymous=False))
+            if claim is not None and mount.get("Type") == "volume":
+                claim.hold(mount["Name"])
     for path in sorted((image_cfg.get("Volumes") or {})):
         target = posixpath.normpath(path) if str(path).startswith("/") else ""
         if target and target != "/" and target not in taken:
@@ -61,23 +69,26 @@ def resolve(svc: ContainerService, opts: t.Mapping[str, t.Any], image_cfg: t.Map
     made: list[str] = []
     try:
         for mount, field in requested:
-            out.append(_resolve_one(svc, mount, field, dry, made))
+            out.append(_resolve_one(svc, mount, field, claim, made))
     except BaseException:
+        if claim is not None:
+            claim.release()  # a removal takes the use locks itself
         for name in made:
             svc.volumes.remove(name)
         raise
     return sorted(out, key=lambda m: m["Destination"])
 
 
-def _resolve_one(svc: ContainerService, mount: t.Mapping[str, t.Any], field: str, dry: bool,
+def _resolve_one(svc: ContainerService, mount: t.Mapping[str, t.Any], field: str, claim: VolumeClaim | None,
                  made: list[str]) -> dict[str, t.Any]:
+    dry = claim is None
     kind, target, rw = mount["type"], mount["target"], not mount["read_only"]
     if kind == "volume":
         name = mount["source"]
         if dry:
             name = name or "<new>"
         else:
-            volume, created = svc.volumes.create(name or None, labels=mount.get("labels"))
+            volume, created = claim.create(name or None, labels=mount.get("labels"))  # type: ignore[union-attr]
             if created:
                 made.append(volume.name)
             name = volume.name
@@ -139,21 +150,14 @@ def prepare(svc: ContainerService, record: t.Any, rootfs: str) -> None:
         svc.volumes.copy_up(name, source, owner=owner)
 
 
-def anonymous_volumes(mounts: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:
-    """The anonymous volumes of a record's *mounts* (``rm -v`` removes them)."""
-    return [m["Name"] for m in mounts if m.get("Type") == "volume" and m.get("Anonymous")]
-
-
 def remove_anonymous(svc: ContainerService, names: t.Sequence[str]) -> list[str]:
-    """Remove the anonymous volumes *names* that no other container uses; returns the removed ones."""
-    users = records.volume_users(svc)
+    """Remove the anonymous volumes *names* that no other container uses (checked under each volume's use
+    lock); returns the removed ones."""
     removed = []
     for name in names:
-        if users.get(name):
-            continue
         try:
-            svc.volumes.remove(name)
+            if svc.volumes.remove(name, lambda n: bool(records.volume_users(svc).get(n))):
+                removed.append(name)
         except NotFound:
             continue
-        removed.append(name)
     return removed

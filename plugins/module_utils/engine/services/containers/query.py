@@ -80,7 +80,8 @@ def _inspect(svc: ContainerService, cid: str) -> dict[str, t.Any]:
             "Healthcheck": eff.get("healthcheck"),
         },
         "Mounts": [_mount_json(m) for m in record.mounts],
-        "NetworkSettings": _network_settings(opts.get("network_mode", "none"), state),
+        "NetworkSettings": _network_settings(opts.get("network_mode") or "bridge", state,
+                                             _endpoints(svc, record.id), opts),
         "Berth": {"Desired": _common.shown(opts), "Runtime": record.runtime, "IdMappings": record.userns},
     }
 
@@ -117,8 +118,9 @@ def _host_config(record: ContainerRecord, spec: t.Mapping[str, t.Any]) -> dict[s
         "Binds": _binds(opts.get("volumes")),
         "ContainerIDFile": "",
         "LogConfig": {"Type": logging["Type"], "Config": {k: str(v) for k, v in logging["Config"].items()}},
-        "NetworkMode": opts.get("network_mode", "none"),
-        "PortBindings": {},
+        "NetworkMode": opts.get("network_mode") or "bridge",
+        "PortBindings": _port_bindings(opts.get("published_ports") or ()),
+        "PublishAllPorts": bool(opts.get("publish_all_ports")),
         "RestartPolicy": {"Name": opts.get("restart_policy", "no") or "no",
                           "MaximumRetryCount": opts.get("restart_retries", 0)},
         "AutoRemove": bool(opts.get("auto_remove")),
@@ -128,10 +130,10 @@ def _host_config(record: ContainerRecord, spec: t.Mapping[str, t.Any]) -> dict[s
         "CapAdd": opts.get("capabilities"),
         "CapDrop": opts.get("cap_drop"),
         "CgroupnsMode": cgroupns,
-        "Dns": [],
-        "DnsOptions": [],
-        "DnsSearch": [],
-        "ExtraHosts": None,
+        "Dns": list(opts.get("dns_servers") or ()),
+        "DnsOptions": list(opts.get("dns_opts") or ()),
+        "DnsSearch": list(opts.get("dns_search_domains") or ()),
+        "ExtraHosts": [f"{k}:{v}" for k, v in (opts.get("etc_hosts") or {}).items()] or None,
         "GroupAdd": opts.get("groups") or None,
         "IpcMode": opts.get("ipc_mode") or copts.DEFAULT_IPC_MODE,
         "Cgroup": "",
@@ -139,7 +141,6 @@ def _host_config(record: ContainerRecord, spec: t.Mapping[str, t.Any]) -> dict[s
         "OomScoreAdj": opts.get("oom_score_adj", 0),
         "PidMode": opts.get("pid_mode", ""),
         "Privileged": bool(opts.get("privileged")),
-        "PublishAllPorts": False,
         "ReadonlyRootfs": bool(opts.get("read_only")),
         "SecurityOpt": _security_opt_list(opts.get("security_opts")),
         "Tmpfs": opts.get("tmpfs") or None,
@@ -185,20 +186,64 @@ def _host_config(record: ContainerRecord, spec: t.Mapping[str, t.Any]) -> dict[s
     }
 
 
-def _network_settings(mode: str, state: ContainerState) -> dict[str, t.Any]:
-    """Docker's ``NetworkSettings`` for the modes Berth has (host, none, container:<name>): no addresses or
-    ports; ``Networks`` names the mode's network, as Docker's does (none for ``container:``)."""
-    endpoint = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "NetworkID": "",
+def _endpoints(svc: ContainerService, cid: str) -> dict[str, t.Any]:
+    """The container's ``network.json`` (services/networks.py), {} before its first start or without a bridge."""
+    return fs.read_json(svc.layout.container_file(cid, "network.json")) or {}
+
+
+def _port_bindings(published: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    for p in published:
+        host = "" if not p.get("host_port") else str(p["host_port"])
+        if p.get("host_port_end") and p["host_port_end"] != p.get("host_port"):
+            host += f"-{p['host_port_end']}"
+        out.setdefault(f"{p['container_port']}/{p['protocol']}", []).append(
+            {"HostIp": p.get("host_ip") or "", "HostPort": host})
+    return out
+
+
+def _network_settings(mode: str, state: ContainerState, endpoints: t.Mapping[str, t.Any] | None = None,
+                      opts: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """Docker's ``NetworkSettings``: per network its endpoint (address, gateway, MAC, aliases) once the
+    container was started on a bridge (``network.json``), the published ``Ports``, and the first network's
+    address at the top level as Docker shows the default bridge's. ``container:`` modes name no network."""
+    endpoints = endpoints or {}
+    opts = opts or {}
+
+    def blank() -> dict[str, t.Any]:
+        return {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "NetworkID": "",
                 "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
                 "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": None, "DNSNames": None}
+
     active = state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED) and state.pid
+    networks: dict[str, t.Any] = {}
+    for name, ep in (endpoints.get("networks") or {}).items():
+        entry = blank()
+        entry.update({"Aliases": list(ep.get("aliases") or ()) or None, "MacAddress": ep.get("mac") or "",
+                      "NetworkID": ep.get("network_id") or "", "EndpointID": ep.get("endpoint") or "",
+                      "Gateway": ep.get("gateway") or "", "IPAddress": ep.get("ip") or "",
+                      "IPPrefixLen": ep.get("prefixlen") or 0,
+                      "IPAMConfig": {"IPv4Address": ep["ipv4_address"]} if ep.get("ipv4_address") else None,
+                      "DNSNames": [n for n in [endpoints.get("name")] + list(ep.get("aliases") or ()) if n]})
+        networks[name] = entry
+    if not networks and not mode.startswith("container:"):
+        networks[mode] = blank()
+    ports: dict[str, t.Any] = {}
+    for spec in opts.get("exposed_ports") or ():
+        ports.setdefault(spec, None)
+    for p in endpoints.get("ports") or ():
+        ports.setdefault(f"{p['container_port']}/{p['protocol']}", None)
+        key = f"{p['container_port']}/{p['protocol']}"
+        ports[key] = (ports[key] or []) + [{"HostIp": p["host_ip"], "HostPort": str(p["host_port"])}]
+    first = next(iter(networks.values())) if networks else blank()
     return {
         "Bridge": "", "SandboxID": "", "SandboxKey": f"/proc/{state.pid}/ns/net" if active else "",
-        "Ports": {}, "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "",
-        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-        "MacAddress": "",
-        "Networks": {} if mode.startswith("container:") else {mode: endpoint},
+        "Ports": ports, "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": first["EndpointID"],
+        "Gateway": first["Gateway"], "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "IPAddress": first["IPAddress"], "IPPrefixLen": first["IPPrefixLen"], "IPv6Gateway": "",
+        "MacAddress": first["MacAddress"],
+        "Networks": networks,
     }
 
 
@@ -235,7 +280,7 @@ def list_(svc: ContainerService, all: bool = False,
                 "State": state.status.value,
                 "Status": _status_text(state),
                 "Labels": record.options.get("labels") or {},
-                "HostConfig": {"NetworkMode": record.options.get("network_mode", "none")},
+                "HostConfig": {"NetworkMode": record.options.get("network_mode") or "bridge"},
             }
         )
     out.sort(key=lambda x: -x["Created"])

@@ -45,9 +45,12 @@ def remove(svc: ContainerService, name: str, force: bool = False, volumes: bool 
         runtime.delete(cid, force=True)
     except EngineError:
         pass
+    if any(os.path.lexists(svc.layout.container_file(cid, n)) for n in ("netns", "network.json")):
+        svc.networks.teardown_container(cid)  # its addresses, port rules, namespace; peers' hosts files
     lifecycle.remove_container_files(svc.layout, cid)
     if volumes and record.mounts:
-        from .mounts import anonymous_volumes, remove_anonymous
+        from ...supervisor import anonymous_volumes
+        from .mounts import remove_anonymous
 
         remove_anonymous(svc, anonymous_volumes(record.mounts))
     return True

@@ -15,6 +15,7 @@ update     update (resources in place), rename
 exec_      exec, attach
 query      inspect, list (ps), logs, top, stats, disk usage
 export     diff, export
+connect    network connect, disconnect (the endpoints themselves: services/networks.py)
 _common    runtime selection, image-store files, options as the host applies them
 ========== ==========================================================================
 
@@ -30,6 +31,8 @@ On the start path of ``berth run`` (records, create, start, _common and this fil
 dataclasses at import time; the other verbs are imported only when called.
 """
 from __future__ import annotations
+
+import os
 
 from ...errors import EngineError
 from . import _common, records
@@ -71,6 +74,40 @@ class ContainerService:
         #: idmapped layers for user namespaces (None: not asked yet; runtime/idmap.py, _common.idmap_supported)
         self.idmap: bool | None = None
         self._volumes: LocalVolumes | None = None
+        self._networks: t.Any = None
+
+    @property
+    def networks(self) -> t.Any:
+        """The ``NetworkService`` (loaded on first use: the none/host start path never imports it)."""
+        if self._networks is None:
+            from ..networks import NetworkService
+
+            self._networks = NetworkService(self.layout, self.config, self.lock_timeout, users=self.network_users,
+                                            containers=self)
+        return self._networks
+
+    def connect(self, name: str, network: str, aliases: t.Sequence[str] = (), ipv4_address: str | None = None) -> bool:
+        from . import connect
+
+        return connect.connect(self, name, network, aliases, ipv4_address)
+
+    def disconnect(self, name: str, network: str, force: bool = False) -> bool:
+        from . import connect
+
+        return connect.disconnect(self, name, network, force)
+
+    def network_users(self, network: str) -> list[str]:
+        """The names of the containers that join *network* (by their options or a connect)."""
+        from ..networks import DEFAULT_NETWORK, container_networks
+
+        out = []
+        for cid, record, _state in records.each(self):
+            joined = {n["name"] for n in container_networks(record.options)}
+            ep = self.networks.endpoints(cid) if os.path.exists(self.layout.container_file(cid, "network.json")) else {}
+            joined.update(ep.get("networks") or {})
+            if network in joined or (network == "default" and DEFAULT_NETWORK in joined):
+                out.append(record.name)
+        return out
 
     @property
     def store(self) -> ImageStore:

@@ -12,7 +12,7 @@ import os
 
 from ...core import fs
 from ...core.locks import flock
-from ...errors import InvalidOption, NotFound
+from ...errors import Conflict, InvalidOption, NotFound
 from ...options import container as copts
 from ...core import cjson
 from ...supervisor import ContainerStatus, lifecycle
@@ -108,11 +108,14 @@ def run(
     opts = dict(options)
     if remove:
         opts["auto_remove"] = True
-    cid, spec = create_with_spec(svc, opts, name=name, pull=pull)
+    cid, spec = create_with_spec(svc, opts, name=name, pull=pull, check_ports=False)
     record = records.load(svc, cid)
     _common.event(svc, "create", record)
     try:
         handle = start(svc, cid, stdio=None if detach else stdio, spec=spec)
+    except Conflict:
+        svc.remove(cid, force=True)  # a host port that is taken: nothing of the run is left (create checks too)
+        raise
     except BaseException:
         if remove:
             svc.remove(cid, force=True)
@@ -124,8 +127,10 @@ def run(
     code = wait_attached(handle)
     if remove and code is not None and record.mounts:
         # --rm takes the container's anonymous volumes too (docker does); the monitor removed the container
-        # before it reported the exit. A detached --rm container leaves them dangling (volume prune).
-        from .mounts import anonymous_volumes, remove_anonymous
+        # before it reported the exit. A detached --rm container's monitor leaves them marked for the volume
+        # component to remove (lifecycle.orphan_volumes).
+        from ...supervisor import anonymous_volumes
+        from .mounts import remove_anonymous
 
         remove_anonymous(svc, anonymous_volumes(record.mounts))
     return RunResult(cid, record.name, code)
@@ -166,6 +171,12 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
 
     layout = svc.layout
     cid = record.id
+    bridged = _bridged(record.options)
+    # not earlier: no thread may run while the monitor and its starter are forked (prefork): a child would
+    # inherit the import lock the thread holds, and hang at its first import
+    preload = None
+    if bridged and not os.path.ismount(layout.container_file(cid, "netns")):
+        preload = _preload_pyroute2()
     # before anything is mounted: a lost secret fails the start (a *spec* holds them already)
     secrets = _secret_values(svc, record) if spec is None else None
     idmapped = bool(record.userns) and _common.idmap_supported(svc)
@@ -200,6 +211,10 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
         from .mounts import prepare
 
         prepare(svc, record, rootfs)
+    if bridged:
+        if preload is not None:
+            preload.join()
+        _setup_network(svc, record)
     if spec is None:
         options = record.options
         if secrets:
@@ -240,7 +255,41 @@ def bundle_spec(svc: ContainerService, cid: str, name: str, options: t.Mapping[s
         id_mappings=userns,
         host_hostname=os.uname().nodename,
         task_mounts=mounts,
+        namespace_paths={"network": layout.container_file(cid, "netns")} if _bridged(options) else None,
     )
+
+
+def _bridged(options: t.Mapping[str, t.Any]) -> bool:
+    """The container joins a bridge network (``services/networks.py``: the engine makes its namespace)."""
+    mode = options.get("network_mode") or "bridge"
+    return mode not in ("none", "host") and not mode.startswith("container:")
+
+
+def _preload_pyroute2() -> t.Any:
+    """Import pyroute2 in a thread (~80-170 ms, most of the bridge start path) while this one mounts the
+    rootfs; returns the thread (joined before the namespace is wired)."""
+    import threading
+
+    def load() -> None:
+        try:
+            from ...network import import_pyroute2
+
+            import_pyroute2()
+        except Exception:  # noqa: BLE001  (the setup itself reports a missing pyroute2)
+            pass
+
+    thread = threading.Thread(target=load, name="berth-pyroute2", daemon=True)
+    thread.start()
+    return thread
+
+
+def _setup_network(svc: ContainerService, record: ContainerRecord) -> None:
+    """The container's network namespace, veths, addresses, ports and hosts file (a restart keeps them)."""
+    opts = record.options
+    exposed: list[str] = []
+    if opts.get("publish_all_ports"):
+        exposed = list((_common.image_config(svc, record.image).get("config") or {}).get("ExposedPorts") or {})
+    svc.networks.setup_container(record.id, record.name, opts, opts.get("hostname") or record.id[:12], exposed)
 
 
 def _secret_values(svc: ContainerService, record: ContainerRecord) -> dict[str, str]:

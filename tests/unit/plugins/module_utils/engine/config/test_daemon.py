@@ -115,10 +115,11 @@ def test_keys_not_acted_on_are_reported() -> None:
     """A daemon.json key the engine accepts but does not act on is said so (info's Warnings)."""
     cfg = DaemonConfig.from_dict({"mtu": 1400, "features": {"buildkit": True}, "dns": ["1.1.1.1"]}, "/etc/d.json")
     assert cfg.ignored() == [
-        "/etc/d.json: 'mtu' is accepted but not acted on: there is no bridge networking yet",
         "/etc/d.json: 'features' is accepted but not acted on: no optional feature can be switched on or off",
     ]
     assert DaemonConfig.from_dict({"log-driver": "none", "log-opts": {}}).ignored() == []
+    # bridge networking acts on these now
+    assert DaemonConfig.from_dict({"bip": "10.9.0.1/24", "mtu": 1400, "fixed-cidr": "10.9.0.0/25"}).ignored() == []
 
 
 def test_keys_spec_py_reads_are_in_the_table() -> None:

@@ -431,8 +431,31 @@ def test_join_opens_every_path_first_user_first_mount_last(tmp_path: t.Any) -> N
     assert not p.new_user and p.fork and not p.unshare
     sys_ = RecordingSyscalls()
     namespaces.join(namespaces.open_paths(p), sys_)
-    assert sys_.calls == [Setns(paths["user"], sc.CLONE_NEWUSER), Setns(paths["net"], sc.CLONE_NEWNET),
+    # the network namespace before the user one: a bridge container's is the engine's (the host's user
+    # namespace owns it), which cannot be joined from inside the container's user namespace
+    assert sys_.calls == [Setns(paths["net"], sc.CLONE_NEWNET), Setns(paths["user"], sc.CLONE_NEWUSER),
                           Setns(paths["pid"], sc.CLONE_NEWPID), Setns(paths["mnt"], sc.CLONE_NEWNS)]
+
+
+def test_join_takes_a_refused_network_namespace_after_the_user_one(tmp_path: t.Any) -> None:
+    """A network namespace that the container's user namespace owns may refuse the early setns (not
+    privileged in its owner): it is joined in the given order, after the user namespace."""
+    paths = {}
+    for name in ("user", "net"):
+        paths[name] = str(tmp_path / name)
+        open(paths[name], "w").close()
+
+    class RefusesNetFirst(RecordingSyscalls):
+        def setns(self, fd: int, nstype: int) -> None:
+            if nstype == sc.CLONE_NEWNET and not any(c.nstype == sc.CLONE_NEWUSER for c in self.calls
+                                                     if isinstance(c, Setns)):
+                raise PermissionError(1, "Operation not permitted")
+            super().setns(fd, nstype)
+
+    sys_ = RefusesNetFirst()
+    p = namespaces.plan([{"type": "network", "path": paths["net"]}, {"type": "user", "path": paths["user"]}])
+    namespaces.join(namespaces.open_paths(p), sys_)
+    assert sys_.calls == [Setns(paths["user"], sc.CLONE_NEWUSER), Setns(paths["net"], sc.CLONE_NEWNET)]
 
 
 def test_join_names_the_missing_namespace_path(tmp_path: t.Any) -> None:

@@ -573,16 +573,19 @@ def test_monitor_settings_from_the_record() -> None:
 
     assert monitor_settings({"Desired": {}}) == {
         "restart_policy": "no", "restart_retries": 0, "log_driver": "json-file", "max_size": None, "max_file": 1,
-        "healthcheck": None, "auto_remove": False, "tty": False, "open_stdin": False}
+        "healthcheck": None, "auto_remove": False, "tty": False, "open_stdin": False, "anonymous_volumes": []}
     got = monitor_settings({
         "Desired": {"restart_policy": "on-failure:3", "log_driver": "none", "log_options": {"max-size": "10m",
                     "max-file": 3}, "tty": True, "interactive": True, "healthcheck": {"test": ["CMD", "a"]}},
         "Healthcheck": {"test": ["CMD-SHELL", "b"], "retries": 5},  # the effective one (image merged) wins
+        "Mounts": [{"Type": "volume", "Name": "a" * 64, "Anonymous": True}, {"Type": "volume", "Name": "named"},
+                   {"Type": "bind", "Source": "/x", "Destination": "/x"}],
     })
     assert (got["restart_policy"], got["restart_retries"], got["log_driver"], got["max_size"], got["max_file"]) == (
         "on-failure", 3, "none", 10 << 20, 3)
     assert got["healthcheck"]["test"] == ["CMD-SHELL", "b"] and got["healthcheck"]["retries"] == 5
     assert got["tty"] and got["open_stdin"]
+    assert got["anonymous_volumes"] == ["a" * 64]  # --rm removes these (lifecycle.orphan_volumes)
 
 
 def test_status_events_are_json() -> None:

@@ -10,6 +10,7 @@ import typing as t
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.engine.core.layout import Layout
+from ansible_collections.berth.engine.plugins.module_utils.engine.core.locks import flock
 from ansible_collections.berth.engine.plugins.module_utils.engine.errors import (
     InvalidOption, NotFound, UntrustedPath, VolumeError,
 )
@@ -71,6 +72,39 @@ def test_create_get_list_remove(vols: LocalVolumes, layout: Layout) -> None:
     assert not os.path.exists(layout.volume_dir("data"))
     with pytest.raises(NotFound, match="No such volume: data"):
         vols.get("data")
+
+
+def test_remove_asks_keep_under_the_use_lock(vols: LocalVolumes, layout: Layout) -> None:
+    vols.create("v1")
+    seen = []
+
+    def keep(name: str) -> bool:
+        with pytest.raises(Exception, match="volume-v1.use.lock"):  # held exclusively by remove
+            with flock(layout.volume_use_lock(name), shared=True, timeout=0):
+                pass
+        seen.append(name)
+        return True
+
+    assert vols.remove("v1", keep) is False and vols.exists("v1") and seen == ["v1"]
+    with vols.claim() as claim:
+        claim.create("v2")
+        anon, created = claim.create()
+        assert created and anon.anonymous
+        with pytest.raises(Exception, match="volume-v2.use.lock"):  # a removal waits for the claim
+            LocalVolumes(layout, lock_timeout=0).remove("v2")
+    assert vols.remove("v2", lambda n: False) is True and not vols.exists("v2")
+
+
+def test_orphans_wait_for_their_container_and_keep_used_ones(vols: LocalVolumes, layout: Layout) -> None:
+    for name in ("a1", "a2", "a3"):
+        vols.create(name, anonymous=True)
+    os.makedirs(layout.container_dir("c" * 64))
+    for name, owner in (("a1", "c" * 64), ("a2", "d" * 64), ("a3", "d" * 64)):
+        with open(layout.volume_orphaned(name), "w") as fh:
+            fh.write(owner)
+    assert vols.orphans() == ["a2", "a3"]  # a1's container is still being removed
+    assert vols.remove_orphans(lambda n: n == "a3") == ["a2"]
+    assert vols.names() == ["a1", "a3"] and vols.orphans() == []  # a3 is in use: an ordinary volume now
 
 
 def test_a_record_others_could_write_is_refused(vols: LocalVolumes, layout: Layout) -> None:

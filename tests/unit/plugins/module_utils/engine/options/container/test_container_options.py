@@ -563,7 +563,7 @@ def test_effective_without_options_is_the_image_and_engine_defaults() -> None:
     assert eff["stop_signal"] == "SIGQUIT"
     assert eff["healthcheck"] == {"test": ["CMD-SHELL", "curl -f localhost"], "interval": 30 * S, "retries": 3}
     assert eff["restart_policy"] == "no" and eff["privileged"] is False and eff["shm_size"] == 64 * MiB
-    assert eff["network_mode"] == "none" and eff["ipc_mode"] == "private" and eff["capabilities"] == []
+    assert eff["network_mode"] == "bridge" and eff["ipc_mode"] == "private" and eff["capabilities"] == []
     assert "name" not in eff and "image" not in eff and "env_file" not in eff
 
 
@@ -620,8 +620,8 @@ def diff_names(desired: dict[str, t.Any], current: dict[str, t.Any], **kw: t.Any
         ({"healthcheck": {"retries": 3}}, {}, []),
         # an engine default is not a difference either
         ({"privileged": False, "restart_policy": "no", "memory": 0, "shm_size": 64 * MiB}, {}, []),
-        ({"network_mode": "none", "ipc_mode": "private", "capabilities": [], "sysctls": {}}, {}, []),
-        ({"network_mode": "bridge"}, {}, ["network_mode"]),  # no bridge until networking exists
+        ({"network_mode": "bridge", "ipc_mode": "private", "capabilities": [], "sysctls": {}}, {}, []),
+        ({"network_mode": "none"}, {}, ["network_mode"]),  # unset is the default bridge, as in Docker
         # unset options are never compared, whatever the container has
         ({}, {"memory": GiB, "env": {"A": "1"}, "privileged": True}, []),
         # real differences
@@ -703,7 +703,7 @@ def test_updatable_options_are_exactly_resources_and_restart_policy() -> None:
 
 def test_engine_defaults_are_normalised_values() -> None:
     """An engine default must be what its normaliser returns for the same setting, or unset values differ."""
-    for name, raw in [("shm_size", "64m"), ("restart_policy", "no"), ("network_mode", "none"),
+    for name, raw in [("shm_size", "64m"), ("restart_policy", "no"), ("network_mode", "bridge"),
                       ("ipc_mode", "private"), ("log_driver", "json-file"), ("stop_timeout", 10)]:  # fmt: skip
         assert norm(name, raw) == t.cast(ContainerOption, CONTAINER_OPTIONS[name]).engine_default
 

@@ -19,7 +19,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options import
 
 PACKAGE_DIR = os.path.dirname(container.__file__)
 MODULE_UTILS = os.path.dirname(os.path.dirname(os.path.dirname(PACKAGE_DIR)))
-ROOMS = ("secrets", "normalise", "process", "kernel", "mounts", "table", "checks", "effective")
+ROOMS = ("secrets", "normalise", "process", "kernel", "mounts", "network", "table", "checks", "effective")
 #: The issue's limit for a file under plugins/ (issue 8: no god files).
 MAX_LINES = 600
 

@@ -31,7 +31,7 @@ PACKAGE_DIR = os.path.dirname(containers.__file__)
 MODULE_UTILS = os.path.dirname(os.path.dirname(os.path.dirname(PACKAGE_DIR)))
 #: The verb modules and what they share; ``berth run`` loads RUN_PATH only.
 MODULES = ("service", "records", "_common", "create", "start", "stop", "remove", "update", "exec_", "query",
-           "export", "copy", "mounts", "commit")
+           "export", "copy", "mounts", "commit", "connect")
 RUN_PATH = ("service", "records", "_common", "create", "start")
 #: The issue's limit for a file under plugins/ (issue 8: no god files).
 MAX_LINES = 600
@@ -42,7 +42,8 @@ PUBLIC_METHODS = {
     "create", "check", "host_warnings", "start", "run", "wait_attached", "restore", "stop", "restart", "kill", "pause",
     "unpause", "wait", "remove", "prune", "sweep_locks", "rename", "update", "exec", "attach", "inspect", "list",
     "logs", "top", "stats", "disk_usage", "diff", "export", "export_file", "cp_from", "cp_to",
-    "store", "images", "commit", "commit_if_changed", "export_file_if_changed",
+    "store", "images", "commit", "commit_if_changed", "export_file_if_changed", "networks", "network_users", "connect",
+    "disconnect",
 }
 
 
