@@ -8,6 +8,8 @@ import, which is most of what they cost when they have little to do.
   image's tree it reads through store.changes), the container service and runtime, the HTTP client of ``ADD URL``, threads; nor
   OpenSSL (hashlib): the digests it checks are of a few kB (core/digest.py ``hasher``).
 * **berth version**: the version and this host's platform, no service, store or template engine.
+* neither reads an ordinary command line with argparse (cli/flags.py ``parse_simple``: ~9 ms with its help
+  formatter, shutil and locale).
 * **a listing without --format** (``berth images``): tables only; the Go template engine loads for
   ``--format`` alone (and does then: the test sees it).
 
@@ -46,7 +48,9 @@ CMD ["cat", "built.txt"]
 TEMPLATE_ENGINE = frozenset({
     "berth_engine.cli.gotemplate.execute", "berth_engine.cli.gotemplate.parser", "berth_engine.cli.gotemplate.funcs",
 })
-CACHED_BUILD_FORBIDDEN = TEMPLATE_ENGINE | {
+#: an ordinary command line of build or version is read without argparse (cli/flags.py parse_simple)
+ARGPARSE = frozenset({"argparse", "gettext", "berth_engine.cli.parser"})
+CACHED_BUILD_FORBIDDEN = TEMPLATE_ENGINE | ARGPARSE | {
     "hashlib", "_hashlib", "threading", "subprocess", "urllib.parse", "urllib.request", "email.utils",
     # store.changes it may load: a COPY into a directory asks it what the image has at the destination
     "berth_engine.engine.store.unpack", "berth_engine.engine.store.decompress", "decimal", "berth_engine.engine.store.archive",
@@ -54,7 +58,7 @@ CACHED_BUILD_FORBIDDEN = TEMPLATE_ENGINE | {
     "berth_engine.engine.runtime", "berth_engine.engine.supervisor", "berth_engine.engine.options.container",
     "berth_engine.engine.registry",
 }
-VERSION_FORBIDDEN = TEMPLATE_ENGINE | {
+VERSION_FORBIDDEN = TEMPLATE_ENGINE | ARGPARSE | {
     "platform", "hashlib", "dataclasses", "berth_engine.engine.services.system",
     "berth_engine.engine.services.images", "berth_engine.engine.store.images",
 }

@@ -433,6 +433,44 @@ def test_run_fast_path_imports_no_argparse(tmp_path: t.Any) -> None:
     assert "'argparse'" not in proc.stderr.strip().splitlines()[-1], proc.stderr
 
 
+def _simple_lines() -> list[list[str]]:
+    lines = [
+        ["build", "."], ["build", "-"], ["build", "-q", "-t", "a:1", "-t", "b", "-f", "D", "ctx"],
+        ["build", "--build-arg", "A=1", "--build-arg=B", "--label", "k=v", "--no-cache", "--pull", "."],
+        ["build", "-qt", "x", "."], ["--root", "/r", "-D", "build", "--network=none", "--platform", "linux/amd64", "."],
+        ["build", "--target", "s", "-t", "-1", "."], ["version"], ["version", "-f", "{{json .}}"],
+        ["--config=/c", "version", "--format=json"],
+    ]
+    for verb, (flags, dummy, arg) in cli_flags.SIMPLE_VERBS.items():
+        tail = ["ctx"] if arg else []
+        for f in flags:
+            for name in f.flags:
+                lines.append([verb, name, *tail] if f.switch else [verb, name, "v=1", name, "w", *tail])
+    return lines
+
+
+@pytest.mark.parametrize("argv", _simple_lines(), ids=" ".join)
+def test_parse_simple_reads_what_argparse_reads(argv: list[str]) -> None:
+    fast = cli_flags.parse_simple(argv)
+    assert fast is not None
+    ref = parser.build_parser().parse_known_args(argv)
+    assert ref[1] == []
+    want = {k: v for k, v in vars(ref[0]).items() if k != "_parser"}
+    got = {k: v for k, v in vars(fast).items() if k != "_parser"}
+    assert got == want
+    assert fast._parser.prog == ref[0]._parser.prog
+
+
+@pytest.mark.parametrize("argv", [
+    ["build"], ["build", "--help"], ["build", "-h"], ["build", ".", "-t", "x"], ["build", "a", "b"], ["build", "--", "."],
+    ["build", "-t"], ["build", "--no-cache=1", "."], ["build", "--bogus", "."], ["build", "-tx", "."],
+    ["build", "--tag", "--pull", "."], ["image", "build", "."], ["version", "x"], ["version", "--help"],
+    ["version", "-f"], ["run", "bb"], ["ps"], ["-v"], [],
+])
+def test_parse_simple_leaves_everything_else_to_argparse(argv: list[str]) -> None:
+    assert cli_flags.parse_simple(argv) is None
+
+
 def test_create_has_no_detach_and_argparse_stops_at_the_image() -> None:
     args = parse("run", "--rm", "-e", "A=1", "busybox", "ls", "-l", "--rm", "-e")
     assert (args.image, args.command, args.auto_remove) == ("busybox", ["ls", "-l", "--rm", "-e"], True)
