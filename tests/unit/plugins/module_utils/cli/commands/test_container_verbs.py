@@ -395,16 +395,21 @@ def _run_lines() -> list[list[str]]:
     return lines
 
 
-@pytest.mark.parametrize("argv", _run_lines(), ids=" ".join)
-def test_parse_run_reads_what_argparse_reads(argv: list[str]) -> None:
-    fast = cli_flags.parse_run(argv)
+def assert_read_as_argparse_reads(fast: t.Any, argv: list[str]) -> str:
+    """*fast* (what a flags reader made of *argv*) holds what argparse's parser gives; returns the prog."""
     assert fast is not None
     ref = parser.build_parser().parse_known_args(argv)
     assert ref[1] == []
     want = {k: v for k, v in vars(ref[0]).items() if k != "_parser"}
     got = {k: v for k, v in vars(fast).items() if k != "_parser"}
     assert got == want
-    assert fast._parser.prog == ref[0]._parser.prog == "berth run"
+    assert fast._parser.prog == ref[0]._parser.prog
+    return str(fast._parser.prog)
+
+
+@pytest.mark.parametrize("argv", _run_lines(), ids=" ".join)
+def test_parse_run_reads_what_argparse_reads(argv: list[str]) -> None:
+    assert assert_read_as_argparse_reads(cli_flags.parse_run(argv), argv) == "berth run"
 
 
 @pytest.mark.parametrize("argv", [
@@ -451,14 +456,7 @@ def _simple_lines() -> list[list[str]]:
 
 @pytest.mark.parametrize("argv", _simple_lines(), ids=" ".join)
 def test_parse_simple_reads_what_argparse_reads(argv: list[str]) -> None:
-    fast = cli_flags.parse_simple(argv)
-    assert fast is not None
-    ref = parser.build_parser().parse_known_args(argv)
-    assert ref[1] == []
-    want = {k: v for k, v in vars(ref[0]).items() if k != "_parser"}
-    got = {k: v for k, v in vars(fast).items() if k != "_parser"}
-    assert got == want
-    assert fast._parser.prog == ref[0]._parser.prog
+    assert assert_read_as_argparse_reads(cli_flags.parse_simple(argv), argv) in ("berth build", "berth version")
 
 
 @pytest.mark.parametrize("argv", [
