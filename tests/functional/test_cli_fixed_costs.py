@@ -5,8 +5,9 @@ import, which is most of what they cost when they have little to do.
 * **a fully cached build** (issue 12's aim: at most half the time of the fastest peer, docker's classic
   builder at ~70 ms here): every step is a cache hit, so it reads the image store and the build cache and
   writes nothing. It may not load what only a step that runs needs: the layer code (store.unpack; the
-  image's tree it reads through store.changes), the container service and runtime, the HTTP client of ``ADD URL``, threads; nor
-  OpenSSL (hashlib): the digests it checks are of a few kB (core/digest.py ``hasher``).
+  image's tree it reads through store.changes), the container service and runtime, the HTTP client of
+  ``ADD URL``, threads; nor OpenSSL (hashlib): the digests it checks are of a few kB (core/digest.py
+  ``hasher``).
 * **berth version**: the version and this host's platform, no service, store or template engine.
 * neither reads an ordinary command line with argparse (cli/flags.py ``parse_simple``: ~9 ms with its help
   formatter, shutil and locale).
@@ -53,7 +54,8 @@ ARGPARSE = frozenset({"argparse", "gettext", "berth_engine.cli.parser"})
 CACHED_BUILD_FORBIDDEN = TEMPLATE_ENGINE | ARGPARSE | {
     "hashlib", "_hashlib", "threading", "subprocess", "urllib.parse", "urllib.request", "email.utils",
     # store.changes it may load: a COPY into a directory asks it what the image has at the destination
-    "berth_engine.engine.store.unpack", "berth_engine.engine.store.decompress", "decimal", "berth_engine.engine.store.archive",
+    "berth_engine.engine.store.unpack", "berth_engine.engine.store.decompress", "decimal",
+    "berth_engine.engine.store.archive",
     "berth_engine.engine.services.containers", "berth_engine.engine.services.images",
     "berth_engine.engine.runtime", "berth_engine.engine.supervisor", "berth_engine.engine.options.container",
     "berth_engine.engine.registry",

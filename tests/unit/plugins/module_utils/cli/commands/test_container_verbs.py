@@ -460,7 +460,8 @@ def test_parse_simple_reads_what_argparse_reads(argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    ["build"], ["build", "--help"], ["build", "-h"], ["build", ".", "-t", "x"], ["build", "a", "b"], ["build", "--", "."],
+    ["build"], ["build", "--help"], ["build", "-h"], ["build", ".", "-t", "x"], ["build", "a", "b"],
+    ["build", "--", "."],
     ["build", "-t"], ["build", "--no-cache=1", "."], ["build", "--bogus", "."], ["build", "-tx", "."],
     ["build", "--tag", "--pull", "."], ["image", "build", "."], ["version", "x"], ["version", "--help"],
     ["version", "-f"], ["run", "bb"], ["ps"], ["-v"], [],
