@@ -1,14 +1,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The flags of ``berth`` (before the verb) and of ``run``/``create``/``update``, declared once as data,
-and the two readers of that table.
+"""The flags of ``berth`` (before the verb) and of ``run``/``create``/``update``, ``build`` and ``version``,
+declared once as data, and the two readers of that table.
 
 A :class:`Flag` says how a flag is read (a switch, a value, or repeated values) and which option it feeds.
 :func:`add_arguments` declares a table to an argparse parser (``parser.py`` builds every verb with it);
 :func:`parse_run` reads ``berth [GLOBAL FLAGS] run [RUN FLAGS] IMAGE [COMMAND...]`` with the same tables
 but without argparse, which costs ``berth run`` ~6 ms to import (with ``re`` and ``gettext``) and more to
-build its ~70-flag parser. ``parse_run`` gives up (None) on anything it does not fully understand, and
-argparse then reads the line: the same result, or docker's error. A unit test compares both readers on a
-table of command lines.
+build its ~70-flag parser; :func:`parse_simple` reads ``build`` and ``version`` the same way (argparse with
+its help formatter is ~9 ms of the ~40 ms a fully cached build takes). Both give up (None) on anything
+they do not fully understand, and argparse then reads the line: the same result, or docker's error. A unit
+test compares both readers on a table of command lines.
 
 Imports nothing of the CLI but ``context``; on the start path of ``berth run`` (no typing at run time).
 """
@@ -192,6 +193,33 @@ RUN_FLAGS: list[Flag] = [
 #: The handler of ``berth run`` (``commands/run.py`` ``run``), as ``parser.py`` names handlers.
 RUN_TARGET = "run.run"
 
+#: ``build`` (read by ``commands/build.py``; its one argument is the context).
+BUILD_FLAGS: list[Flag] = [
+    _rf(("-t", "--tag"), None, "list", "Name and optionally a tag in the 'name:tag' format", "NAME[:TAG]"),
+    _rf(("-f", "--file"), None, "cli", "Name of the Dockerfile (default: 'PATH/Dockerfile')", "FILE"),
+    _rf(("--build-arg",), None, "list", "Set build-time variables", "KEY[=VALUE]"),
+    _rf(("--label",), None, "list", "Set metadata for an image", "KEY=VALUE"),
+    _rf(("--target",), None, "cli", "Set the target build stage to build", "STAGE"),
+    _rf(("--no-cache",), None, "cli", "Do not use cache when building the image"),
+    _rf(("--pull",), None, "cli", "Always attempt to pull a newer version of the image"),
+    _rf(("-q", "--quiet"), None, "cli", "Suppress the build output and print image ID on success"),
+    _rf(("--network",), None, "cli", "Set the networking mode for the RUN instructions (default none)", "MODE"),
+    _rf(("--platform",), None, "cli", "Set platform (only this host's)", "PLATFORM"),
+]
+BUILD_TARGET = "build.build"
+
+#: ``version``.
+VERSION_FLAGS: list[Flag] = [
+    _rf(("-f", "--format"), None, "cli", "Format output using a custom template: 'json' or a Go template", "FORMAT"),
+]
+VERSION_TARGET = "system.version"
+
+#: The verbs :func:`parse_simple` reads: verb -> (flags, handler, the name of its one argument or None).
+SIMPLE_VERBS: dict[str, tuple[list[Flag], str, str | None]] = {
+    "build": (BUILD_FLAGS, BUILD_TARGET, "context"),
+    "version": (VERSION_FLAGS, VERSION_TARGET, None),
+}
+
 
 def add_arguments(p: t.Any, flags: t.Sequence[Flag], skip: t.Sequence[str] = ()) -> None:
     """Declare *flags* (but those whose last name is in *skip*) to the argparse parser *p*."""
@@ -284,6 +312,12 @@ def _read_flags(argv: t.Sequence[str], i: int, index: dict[str, Flag], values: d
     return i
 
 
+def _read_global(argv: t.Sequence[str]) -> tuple[dict[str, t.Any], int]:
+    """The values of :data:`GLOBAL_FLAGS` and the index of the verb (-1, or past the end, when none)."""
+    top = {f.dest: f.default() for f in GLOBAL_FLAGS}
+    return top, _read_flags(argv, 0, _index(GLOBAL_FLAGS), top)
+
+
 def parse_run(argv: t.Sequence[str]) -> _Args | None:
     """``[GLOBAL FLAGS] run [RUN FLAGS] IMAGE [COMMAND...]`` read with :data:`GLOBAL_FLAGS` and
     :data:`RUN_FLAGS`, without argparse.
@@ -292,8 +326,7 @@ def parse_run(argv: t.Sequence[str]) -> _Args | None:
     (another verb, ``--help``, what :func:`_read_flags` leaves to argparse, a missing image, ``--`` in the
     command). argparse then reads the line and gives the result or docker's error.
     """
-    top = {f.dest: f.default() for f in GLOBAL_FLAGS}
-    i = _read_flags(argv, 0, _index(GLOBAL_FLAGS), top)
+    top, i = _read_global(argv)
     if i < 0 or i >= len(argv) or argv[i] != "run":
         return None
     values = {f.dest: f.default() for f in RUN_FLAGS}
@@ -302,3 +335,21 @@ def parse_run(argv: t.Sequence[str]) -> _Args | None:
         return None
     return _Args(**top, verb="run", image=argv[i], command=list(argv[i + 1:]), _run=RUN_TARGET,
                  _parser=_RunParser(f"{PROG} run"), **values)
+
+
+def parse_simple(argv: t.Sequence[str]) -> _Args | None:
+    """``[GLOBAL FLAGS] VERB [FLAGS] [ARG]`` for the verbs of :data:`SIMPLE_VERBS`, read as :func:`parse_run`
+    reads ``run``: the values argparse's parser gives, or None for what it leaves to argparse (another verb,
+    ``--help``, a flag after the argument, a missing or extra argument, ``--``)."""
+    top, i = _read_global(argv)
+    if i < 0 or i >= len(argv) or argv[i] not in SIMPLE_VERBS:
+        return None
+    verb = argv[i]
+    flags, target, arg = SIMPLE_VERBS[verb]
+    values = {f.dest: f.default() for f in flags}
+    i = _read_flags(argv, i + 1, _index(flags), values)
+    if i < 0 or len(argv) - i != (1 if arg else 0):
+        return None
+    if arg:
+        values[arg] = argv[i]
+    return _Args(**top, verb=verb, _run=target, _parser=_RunParser(f"{PROG} {verb}"), **values)

@@ -12,7 +12,7 @@ at start-up: the engine's stdlib-only error classes. ``berth run ...``, the
 command whose start-up time is a headline number, is read by
 ``flags.parse_run`` from the same flag tables as argparse, but without it, whenever
 it is an ordinary command line (anything else goes to argparse, which gives the
-same result or docker's error).
+same result or docker's error); ``build`` and ``version`` likewise by ``flags.parse_simple``.
 
 Exit codes follow docker: 0 on success, 125 for usage errors (unknown verb or
 flag, missing argument), the engine error's ``exit_code`` (usually 1) when the
@@ -25,7 +25,7 @@ import sys
 
 from ..engine.errors import EngineError
 from .context import PROG, USAGE_EXIT, Context, UnknownCommand, UsageError, usage_error
-from .flags import parse_run
+from .flags import parse_run, parse_simple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing at run time on the start path (see engine/runtime/__init__.py)
@@ -79,7 +79,7 @@ def main(
     stderr = stderr or sys.stderr
     stdin = stdin or sys.stdin
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_run(argv)
+    args = parse_run(argv) or parse_simple(argv)
     if args is None:
         parsed = _parse(argv, stderr)
         if isinstance(parsed, int):

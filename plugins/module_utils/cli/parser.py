@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The ``berth`` command line as argparse parsers: every verb, ``--help``, docker's usage errors.
 
-Split from ``main`` so that a plain ``berth run ...`` (read by ``flags.parse_run`` from the same flag
-tables) never imports argparse (~6 ms with ``re`` and ``gettext``) nor builds its ~70-flag parser. Every
-other command line, and any ``run`` that ``parse_run`` does not fully understand, goes through
-:func:`build_parser`.
+Split from ``main`` so that a plain ``berth run ...``, ``berth build ...`` or ``berth version`` (read by
+``flags.parse_run``/``flags.parse_simple`` from the same flag tables) never imports argparse (~6 ms with
+``re`` and ``gettext``, ~9 ms with its help formatter) nor builds a parser. Every other command line, and
+any of those that the flags readers do not fully understand, goes through :func:`build_parser`.
 Verb parsers themselves are built only when argparse dispatches to them (:class:`_LazyVerbs`).
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ import argparse
 import typing as t
 
 from .context import PROG, UnknownCommand, UsageError
-from .flags import GLOBAL_FLAGS, RESOURCE_FLAGS, RUN_FLAGS, RUN_TARGET, add_arguments
+from .flags import (BUILD_FLAGS, BUILD_TARGET, GLOBAL_FLAGS, RESOURCE_FLAGS, RUN_FLAGS, RUN_TARGET, VERSION_FLAGS,
+                    VERSION_TARGET, add_arguments)
 
 if t.TYPE_CHECKING:
     _Verb = t.Tuple[t.Sequence[str], t.Callable[[argparse.ArgumentParser], None], str, str]
@@ -119,19 +120,9 @@ def _add_import(p: argparse.ArgumentParser) -> None:
 
 
 def _add_build(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]",
-                   help="Name and optionally a tag in the 'name:tag' format")
-    p.add_argument("-f", "--file", metavar="FILE", help="Name of the Dockerfile (default: 'PATH/Dockerfile')")
-    p.add_argument("--build-arg", action="append", default=[], metavar="KEY[=VALUE]", help="Set build-time variables")
-    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="Set metadata for an image")
-    p.add_argument("--target", metavar="STAGE", help="Set the target build stage to build")
-    p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
-    p.add_argument("--pull", action="store_true", help="Always attempt to pull a newer version of the image")
-    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID on success")
-    p.add_argument("--network", metavar="MODE", help="Set the networking mode for the RUN instructions (default none)")
-    p.add_argument("--platform", metavar="PLATFORM", help="Set platform (only this host's)")
+    add_arguments(p, BUILD_FLAGS)
     p.add_argument("context", metavar="PATH|URL|-")
-    _handler(p, "build.build")
+    _handler(p, BUILD_TARGET)
 
 
 def _add_history(p: argparse.ArgumentParser) -> None:
@@ -172,9 +163,8 @@ def _add_events(p: argparse.ArgumentParser) -> None:
 
 
 def _add_version(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--format", metavar="FORMAT",
-                   help="Format output using a custom template: 'json' or a Go template")
-    _handler(p, "system.version")
+    add_arguments(p, VERSION_FLAGS)
+    _handler(p, VERSION_TARGET)
 
 
 def _add_df(p: argparse.ArgumentParser) -> None:

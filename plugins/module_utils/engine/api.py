@@ -11,6 +11,7 @@ import os
 from .config.daemon import DaemonConfig
 from .core import trust
 from .core.layout import DEFAULT_CONFIG, DEFAULT_ROOT, Layout
+from .core.version import VERSION
 from .errors import InvalidOption
 
 TYPE_CHECKING = False
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 #: imports the image store or the image service (~15 ms), image-only callers never the container runtime.
 _LAZY = {
     "LoadedImage": "images", "PullResult": "images", "PushResult": "images", "ImageService": "images",
-    "VERSION": "system", "SystemService": "system",
+    "SystemService": "system",
     "RunResult": "containers", "Stdio": "containers", "ContainerService": "containers",
 }
 
@@ -48,7 +49,7 @@ def __getattr__(name: str) -> t.Any:
     return getattr(mod, name)
 
 
-__all__ = ["Engine", "daemon_config"]  # and, served by __getattr__ on first use, the names in _LAZY
+__all__ = ["VERSION", "Engine", "daemon_config"]  # and, served by __getattr__ on first use, the names in _LAZY
 
 
 def daemon_config(path: str | None = None, data_root: str | None = None,
@@ -97,6 +98,14 @@ class Engine:
 
             self._store = ImageStore(self.layout, self.lock_timeout)
         return self._store
+
+    @staticmethod
+    def default_platform() -> str:
+        """This host's ``os/arch[/variant]``, as ``images.default_platform()`` gives it, without loading the
+        image service (``berth version``)."""
+        from .core.reference import format_platform, host_platform
+
+        return format_platform(host_platform())
 
     @property
     def images(self) -> ImageService:

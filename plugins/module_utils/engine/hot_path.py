@@ -48,6 +48,7 @@ MODULES = frozenset({
     "engine.core.trust",
     "engine.core.units",
     "engine.core.value",
+    "engine.core.version",
     "engine.errors",
     "engine.options",
     "engine.options.common",

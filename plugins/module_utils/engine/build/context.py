@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import hashlib
 import os
 import posixpath
 import re
 import stat
 import typing as t
 
+from ..core.digest import hasher
 from ..errors import BuildError, InvalidOption
 
 
@@ -196,8 +196,11 @@ class Context:
 
 def content_hash(items: t.Iterable[tuple[str, str, os.stat_result]]) -> str:
     """The cache key part of COPY/ADD sources: for each (name in the layer, path, lstat), the name, type,
-    mode, owner and content (a symlink's target); not times. ``sha256:<hex>``."""
-    h = hashlib.sha256()
+    mode, owner and content (a symlink's target); not times. ``sha256:<hex>``.
+
+    Sized for core.digest's :func:`hasher`: a small copy is hashed without loading OpenSSL."""
+    items = list(items)
+    h = hasher("sha256:", sum(st.st_size for dummy, dummy2, st in items if stat.S_ISREG(st.st_mode)))
     for name, path, st in items:
         h.update(f"{name}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0".encode())
         if stat.S_ISREG(st.st_mode):

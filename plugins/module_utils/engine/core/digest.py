@@ -1,15 +1,25 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Content digests (``sha256:<hex>``) and streaming verification."""
+"""Content digests (``sha256:<hex>``) and streaming verification.
+
+``hashlib`` (OpenSSL: the fastest per byte, but ~2.5 ms to load) is imported for streams of unknown or
+large size; SHA-256 of up to :data:`SMALL` bytes (configs, manifests, cache keys) is the interpreter's own
+(core/fasthash.py), so that reading an image, as a fully cached build does, never loads OpenSSL.
+"""
 from __future__ import annotations
 
-import hashlib
 import re
 import typing as t
 
 from ..errors import DigestMismatch, InvalidOption
+from .fasthash import sha256
+
+if t.TYPE_CHECKING:
+    import hashlib
 
 _DIGEST_RE = re.compile(r"^(sha256):([0-9a-f]{64})$|^(sha384):([0-9a-f]{96})$|^(sha512):([0-9a-f]{128})$")
 ALGORITHMS = ("sha256", "sha384", "sha512")
+#: Up to this many bytes, :func:`hasher` hashes SHA-256 without OpenSSL (which would take longer to load).
+SMALL = 1 << 20
 
 
 class Digest(str):
@@ -40,10 +50,12 @@ def is_digest(value: str) -> bool:
 
 
 def sha256_bytes(data: bytes) -> Digest:
-    return Digest("sha256:" + hashlib.sha256(data).hexdigest())
+    return Digest("sha256:" + sha256(data).hexdigest())
 
 
 def sha256_file(path: str, bufsize: int = 1 << 20) -> Digest:
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while True:
@@ -54,10 +66,15 @@ def sha256_file(path: str, bufsize: int = 1 << 20) -> Digest:
     return Digest("sha256:" + h.hexdigest())
 
 
-def hasher(digest: str) -> "hashlib._Hash":
+def hasher(digest: str, size: int | None = None) -> "hashlib._Hash":
+    """A hash object of *digest*'s algorithm, for *size* bytes (None: unknown, as a stream's)."""
     algo = digest.split(":", 1)[0]
     if algo not in ALGORITHMS:
         raise InvalidOption("digest", digest, f"unsupported algorithm {algo!r}")
+    if algo == "sha256" and size is not None and size <= SMALL:
+        return sha256()  # type: ignore[no-any-return]
+    import hashlib
+
     return hashlib.new(algo)
 
 
@@ -69,7 +86,7 @@ def verify(what: str, expected: str, actual_hex: str) -> None:
 
 
 def verify_bytes(what: str, expected: str, data: bytes) -> None:
-    h = hasher(expected)
+    h = hasher(expected, len(data))
     h.update(data)
     verify(what, expected, h.hexdigest())
 
@@ -78,6 +95,8 @@ class HashingReader:
     """Wrap a binary stream; hash (and count) everything read through it."""
 
     def __init__(self, raw: t.BinaryIO | t.Any, algorithm: str = "sha256") -> None:
+        import hashlib
+
         self._raw = raw
         self._hash = hashlib.new(algorithm)
         self.algorithm = algorithm

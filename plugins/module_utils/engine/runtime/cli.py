@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 import sys
 
+from ..core.version import VERSION
 from . import oci
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t  # noqa: F401
 
-VERSION = "0.1.0"
 SPEC_VERSION = "1.0.2"
 
 USAGE = """usage: berth-runtime [global options] COMMAND [options] [ARGS]

@@ -15,7 +15,6 @@ import json
 import os
 import tarfile
 import tempfile
-import threading
 import typing as t
 
 from ..build.builder import Backend, Builder, BuildOptions, BuildResult, WouldBuild
@@ -24,10 +23,14 @@ from ..build.dockerfile import parse
 from ..core import fs, oci, trust
 from ..core.reference import ImageReference, host_platform, is_full_id
 from ..errors import BuildError, InvalidOption, InvalidReference
-from ..store import changes
 from ..store.images import LayerRef
 
+# Imported where used, as store.archive below: a fully cached build writes no layer and starts no container.
+# store.changes (~1.5 ms with store.unpack; a cached COPY reads the image's tree through it only to see whether
+# its destination is a directory), threading (the removal of build containers).
 if t.TYPE_CHECKING:
+    import threading
+
     from ..store.images import ImageStore
     from .containers import ContainerService
     from .images import ImageService
@@ -95,6 +98,8 @@ class StoreBackend:
         return None if found is None else found[0]
 
     def _entry(self, image: str, path: str) -> tuple[os.stat_result, list[str]] | None:
+        from ..store import changes
+
         dirs = [self.layout.layer_diff(d) for d in reversed(self._diff_ids(image))]
         st: os.stat_result | None = None
         for part in [p for p in path.split("/") if p]:
@@ -190,6 +195,8 @@ class StoreBackend:
             except Exception as exc:  # reported by finish(); the build's result does not depend on it
                 self.removal_errors.append(f"cannot remove build container {cid[:12]}: {exc}")
 
+        import threading
+
         thread = threading.Thread(target=remove, name=f"remove-{cid[:12]}", daemon=False)
         thread.start()
         self._removals.append(thread)
@@ -245,6 +252,7 @@ def commit_image(store: ImageStore, parent: str | None, config: dict[str, t.Any]
 def layer_of(svc: ContainerService, cid: str, work: str) -> str:
     """The container's changes as a layer tar file in *work* (its upper dir, with whiteouts; the runtime's
     mountpoints left out, as Docker keeps them in the init layer)."""
+    from ..store import changes
     from ..supervisor import INIT_PATH
     from .containers.export import RUNTIME_MOUNTPOINTS
 

@@ -10,11 +10,10 @@ import typing as t
 from ..config.daemon import DaemonConfig
 from ..core import eventlog
 from ..core.reference import ImageReference
+from ..core.version import VERSION
 from ..errors import InvalidReference
 from ..store.images import ImageStore
 from .images import ImageService
-
-VERSION = "0.1.0"
 
 
 class SystemService:

@@ -117,7 +117,7 @@ class BlobStore:
 
     def put_bytes(self, data: bytes, expected: str | None = None, what: str = "blob") -> Digest:
         """Store a small blob (a config, a manifest); one stored before but damaged since is replaced."""
-        h = hasher(expected or "sha256:")
+        h = hasher(expected or "sha256:", len(data))
         h.update(data)
         if expected:
             verify(what, expected, h.hexdigest())
@@ -131,9 +131,9 @@ class BlobStore:
     def damage(self, digest: str) -> str | None:
         """What is wrong with the stored blob *digest* (missing, or its content has another digest), or None.
         Reads the whole blob."""
-        h = hasher(digest)
         try:
             with self.open(digest) as fh:
+                h = hasher(digest, os.fstat(fh.fileno()).st_size)
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     h.update(chunk)
         except StoreError:
@@ -144,7 +144,7 @@ class BlobStore:
     def read_verified(self, digest: str, what: str = "blob") -> bytes:
         """The blob's bytes, checked against its digest (for small blobs: configs, manifests)."""
         data = self.read(digest)
-        h = hasher(digest)
+        h = hasher(digest, len(data))
         h.update(data)
         actual = f"{h.name}:{h.hexdigest()}"
         if actual != digest:

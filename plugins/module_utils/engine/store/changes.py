@@ -9,8 +9,9 @@
   over the image layers (services/containers/export.py mounts it).
 
 Overlayfs on disk (kernel ``Documentation/filesystems/overlayfs.rst``; the layer dirs are written the
-same way by store/unpack.py): a character device 0:0 is a whiteout (the name is deleted), a directory
-with the xattr ``trusted.overlay.opaque=y`` is opaque (nothing below it in lower layers shows through).
+same way by store/unpack.py, the marks named in store/whiteouts.py): a character device 0:0 is a whiteout
+(the name is deleted), a directory with the xattr ``trusted.overlay.opaque=y`` is opaque (nothing below it
+in lower layers shows through).
 
 How :func:`diff` follows Docker (moby ``pkg/archive/changes.go``, its overlay differ), and where it does
 not:
@@ -39,7 +40,7 @@ import tarfile
 import typing as t
 
 from ..errors import StoreError
-from .unpack import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
+from .whiteouts import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
 ADDED = "A"
 CHANGED = "C"

@@ -31,13 +31,12 @@ import typing as t
 
 from ..errors import StoreError, UnsafeLayer
 from .decompress import CorruptStream, Prefixed, read_upto
+from .whiteouts import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
 
-WHITEOUT_PREFIX = _WHITEOUT_PREFIX = ".wh."
+_WHITEOUT_PREFIX = WHITEOUT_PREFIX
 _WHITEOUT_META_PREFIX = ".wh..wh."
-WHITEOUT_OPAQUE = _OPAQUE = ".wh..wh..opq"
-#: overlayfs marks an opaque directory with this xattr (value ``y``); store/changes.py reads it
-OPAQUE_XATTR = "trusted.overlay.opaque"
+_OPAQUE = WHITEOUT_OPAQUE
 _XATTR_PAX_PREFIX = "SCHILY.xattr."
 #: Overlay's own metadata may only come from our whiteout conversion, never from the tar.
 _FORBIDDEN_XATTR_PREFIX = "trusted.overlay."

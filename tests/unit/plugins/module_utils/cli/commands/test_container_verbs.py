@@ -234,6 +234,9 @@ class FakeEngine:
         self.system = FakeSystem(self.containers)
         self.config = types.SimpleNamespace(path="/etc/berth/daemon.json")
 
+    def default_platform(self) -> str:
+        return self.images.default_platform()
+
 
 class Run(t.NamedTuple):
     rc: int
@@ -392,16 +395,21 @@ def _run_lines() -> list[list[str]]:
     return lines
 
 
-@pytest.mark.parametrize("argv", _run_lines(), ids=" ".join)
-def test_parse_run_reads_what_argparse_reads(argv: list[str]) -> None:
-    fast = cli_flags.parse_run(argv)
+def assert_read_as_argparse_reads(fast: t.Any, argv: list[str]) -> str:
+    """*fast* (what a flags reader made of *argv*) holds what argparse's parser gives; returns the prog."""
     assert fast is not None
     ref = parser.build_parser().parse_known_args(argv)
     assert ref[1] == []
     want = {k: v for k, v in vars(ref[0]).items() if k != "_parser"}
     got = {k: v for k, v in vars(fast).items() if k != "_parser"}
     assert got == want
-    assert fast._parser.prog == ref[0]._parser.prog == "berth run"
+    assert fast._parser.prog == ref[0]._parser.prog
+    return str(fast._parser.prog)
+
+
+@pytest.mark.parametrize("argv", _run_lines(), ids=" ".join)
+def test_parse_run_reads_what_argparse_reads(argv: list[str]) -> None:
+    assert assert_read_as_argparse_reads(cli_flags.parse_run(argv), argv) == "berth run"
 
 
 @pytest.mark.parametrize("argv", [
@@ -428,6 +436,38 @@ def test_run_fast_path_imports_no_argparse(tmp_path: t.Any) -> None:
                           timeout=60, check=False)
     assert "No such image" in proc.stderr or "Unable to find image" in proc.stderr, proc.stderr
     assert "'argparse'" not in proc.stderr.strip().splitlines()[-1], proc.stderr
+
+
+def _simple_lines() -> list[list[str]]:
+    lines = [
+        ["build", "."], ["build", "-"], ["build", "-q", "-t", "a:1", "-t", "b", "-f", "D", "ctx"],
+        ["build", "--build-arg", "A=1", "--build-arg=B", "--label", "k=v", "--no-cache", "--pull", "."],
+        ["build", "-qt", "x", "."], ["--root", "/r", "-D", "build", "--network=none", "--platform", "linux/amd64", "."],
+        ["build", "--target", "s", "-t", "-1", "."], ["version"], ["version", "-f", "{{json .}}"],
+        ["--config=/c", "version", "--format=json"],
+    ]
+    for verb, (flags, dummy, arg) in cli_flags.SIMPLE_VERBS.items():
+        tail = ["ctx"] if arg else []
+        for f in flags:
+            for name in f.flags:
+                lines.append([verb, name, *tail] if f.switch else [verb, name, "v=1", name, "w", *tail])
+    return lines
+
+
+@pytest.mark.parametrize("argv", _simple_lines(), ids=" ".join)
+def test_parse_simple_reads_what_argparse_reads(argv: list[str]) -> None:
+    assert assert_read_as_argparse_reads(cli_flags.parse_simple(argv), argv) in ("berth build", "berth version")
+
+
+@pytest.mark.parametrize("argv", [
+    ["build"], ["build", "--help"], ["build", "-h"], ["build", ".", "-t", "x"], ["build", "a", "b"],
+    ["build", "--", "."],
+    ["build", "-t"], ["build", "--no-cache=1", "."], ["build", "--bogus", "."], ["build", "-tx", "."],
+    ["build", "--tag", "--pull", "."], ["image", "build", "."], ["version", "x"], ["version", "--help"],
+    ["version", "-f"], ["run", "bb"], ["ps"], ["-v"], [],
+])
+def test_parse_simple_leaves_everything_else_to_argparse(argv: list[str]) -> None:
+    assert cli_flags.parse_simple(argv) is None
 
 
 def test_create_has_no_detach_and_argparse_stops_at_the_image() -> None:
