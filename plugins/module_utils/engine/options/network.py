@@ -19,6 +19,7 @@ STATES = ("present", "absent")
 #: keys of an ``ipam_config`` entry (community.docker's); ``aux_addresses`` is refused (not supported)
 IPAM_KEYS = ("subnet", "gateway", "iprange", "aux_addresses")
 OPT_MTU = "com.docker.network.driver.mtu"
+OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
 
 NETWORK_OPTIONS = OptionTable(
     options=(
@@ -118,8 +119,11 @@ def shown(network: t.Mapping[str, t.Any] | None, connected: t.Iterable[str] = ()
     if not network:
         return {"exists": False}
     config = ((network.get("IPAM") or {}).get("Config") or [{}])[0]
+    options = dict(network.get("Options") or {})
+    if options.get(OPT_BRIDGE_NAME) == "br-" + str(network.get("Id"))[:12]:
+        del options[OPT_BRIDGE_NAME]  # the engine's choice, not an option (unknown in check mode)
     return {
-        "exists": True, "driver": network.get("Driver") or "bridge", "driver_options": dict(network.get("Options") or {}),
+        "exists": True, "driver": network.get("Driver") or "bridge", "driver_options": options,
         "subnet": config.get("Subnet"), "gateway": config.get("Gateway"),
         "ip_range": config.get("IPRange") or config.get("Subnet"), "internal": bool(network.get("Internal")),
         "mtu": network.get("MTU"), "labels": dict(network.get("Labels") or {}), "connected": sorted(connected),
@@ -135,7 +139,7 @@ def option_differences(network: t.Mapping[str, t.Any], spec: t.Mapping[str, t.An
         if key in spec and spec[key] != have[key]:
             out.append(key)
     out += [f"driver_options.{k}" for k, v in sorted(spec.get("options", {}).items())
-            if k != OPT_MTU and have["driver_options"].get(k) != v]
+            if k != OPT_MTU and (network.get("Options") or {}).get(k) != v]
     out += [f"labels.{k}" for k, v in sorted(spec.get("labels", {}).items()) if have["labels"].get(k) != v]
     return out
 
