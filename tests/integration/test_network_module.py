@@ -130,3 +130,62 @@ def test_network_lifecycle_connected_force(run_playbook: t.Callable[..., t.Any],
     assert ok(res["info after"])["exists"] is False
     for name in ("c1 gone", "c2 gone", "c3 gone"):
         ok(res[name])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_container_networks_change_in_place(run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str],
+                                           image_ref: str) -> None:
+    """A container on a user network joins a second one by connect (same ID, not restarted), check mode
+    predicting it with the same diff; published_ports stay idempotent; comparisons strict disconnects."""
+    port = _free_port()
+    box = {"name": "berth-it-nm", "image": image_ref, "command": "sleep 3600", "stop_timeout": 1,
+           "network_mode": "itfront", "published_ports": [f"127.0.0.1:{port}:80"]}
+    second = dict(box, networks=[{"name": "itback", "aliases": ["db"]}])
+    res = run_playbook([
+        {"name": "front", NETWORK: {"name": "itfront", "subnet": "10.247.14.0/24"}},
+        {"name": "back", NETWORK: {"name": "itback", "subnet": "10.247.15.0/24"}},
+        {"name": "create", CONTAINER: box},
+        {"name": "again", CONTAINER: box},
+        {"name": "info", "berth.engine.container_info": {"name": "berth-it-nm"}},
+        {"name": "second, check", CONTAINER: second, "check_mode": True},
+        {"name": "second", CONTAINER: second},
+        {"name": "second again", CONTAINER: second},
+        {"name": "info after", "berth.engine.container_info": {"name": "berth-it-nm"}},
+        {"name": "back users", INFO: {"name": "itback"}},
+        {"name": "strict, check", CONTAINER: dict(box, networks=[], comparisons={"networks": "strict"}),
+         "check_mode": True},
+        {"name": "strict", CONTAINER: dict(box, networks=[], comparisons={"networks": "strict"})},
+        {"name": "back users after", INFO: {"name": "itback"}},
+        {"name": "gone", CONTAINER: {"name": "berth-it-nm", "state": "absent"}},
+        {"name": "front gone", NETWORK: {"name": "itfront", "state": "absent"}},
+        {"name": "back gone", NETWORK: {"name": "itback", "state": "absent"}},
+    ], diff=True, defaults=engine_defaults)
+    assert ok(res["create"])["changed"] is True
+    assert ok(res["again"])["changed"] is False, res["again"].get("actions")
+    before = ok(res["info"])["container"]
+    assert ok(res["second, check"])["changed"] is True
+    assert ok(res["second"])["changed"] is True
+    assert res["second"]["actions"] == res["second, check"]["actions"] == [
+        f"Connected container berth-it-nm ({before['Id'][:12]}) to network itback"]
+    assert diff_of(res["second"]) == diff_of(res["second, check"])
+    assert "networks" in diff_of(res["second"])["after"]
+    assert ok(res["second again"])["changed"] is False, res["second again"].get("actions")
+    after = ok(res["info after"])["container"]
+    assert after["Id"] == before["Id"]
+    assert after["State"]["Running"] and after["State"]["Pid"] == before["State"]["Pid"]
+    assert after["State"]["StartedAt"] == before["State"]["StartedAt"]
+    assert set(after["NetworkSettings"]["Networks"]) == {"itfront", "itback"}
+    users = [c["Name"] for c in ok(res["back users"])["network"]["Containers"].values()]
+    assert users == ["berth-it-nm"]
+    assert ok(res["strict"])["actions"] == res["strict, check"]["actions"] == [
+        f"Disconnected container berth-it-nm ({before['Id'][:12]}) from network itback"]
+    assert ok(res["back users after"])["network"]["Containers"] == {}
+    for name in ("gone", "front gone", "back gone"):
+        ok(res[name])

@@ -73,3 +73,29 @@ def test_check_mode_prediction_has_the_inspect_shape() -> None:
     got = predicted(spec(subnet="10.9.0.0/24", internal=True, labels={"a": 1}))
     assert got["IPAM"]["Config"] == [{"Subnet": "10.9.0.0/24", "Gateway": None}]
     assert got["Internal"] is True and got["Labels"] == {"a": "1"} and got["Containers"] == {}
+
+
+def _net(name: str, aliases: t.Sequence[str] = (), ip: str | None = None) -> dict[str, t.Any]:
+    return {"name": name, "aliases": list(aliases), "ipv4_address": ip}
+
+
+def test_network_changes_connect_what_is_missing_and_reconnect_what_differs() -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import network_changes
+
+    recorded = {"network_mode": "front", "networks": [_net("back", ["db"])]}
+    assert network_changes({"networks": [_net("back", ["db"])]}, recorded) == []
+    assert network_changes({"networks": [_net("extra")]}, recorded) == [("connect", _net("extra"))]
+    assert network_changes({"networks": [_net("back", ["store"])]}, recorded) == [
+        ("disconnect", _net("back", ["db"])), ("connect", _net("back", ["store"]))]
+    # allow_more_present (the default) keeps unlisted networks; strict disconnects them, never network_mode's
+    assert network_changes({"networks": [_net("extra")]}, recorded, strict=True) == [
+        ("connect", _net("extra")), ("disconnect", _net("back", ["db"]))]
+    assert network_changes({"networks": [_net("default")]}, {"networks": [_net("bridge")]}) == []
+
+
+def test_network_changes_that_need_a_recreate() -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.engine.options.container import network_changes
+
+    assert network_changes({"networks": [_net("front", ["web"])]}, {"network_mode": "front"}) is None
+    assert network_changes({"networks": [_net("x")]}, {"network_mode": "none"}) is None
+    assert network_changes({"networks": [_net("x")]}, {"network_mode": "host"}) is None
