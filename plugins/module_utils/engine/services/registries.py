@@ -15,8 +15,8 @@
 * :meth:`~RegistryService.catalog` lists repositories and their tags, following ``Link`` pagination, with the
   engine's registry client (``certs.d``, ``insecure-registries``, ``auth.json``).
 
-The registry listens on the host's network (``network_mode: host``, ``REGISTRY_HTTP_ADDR``); the address is
-set in :func:`_network_options` only.
+The registry runs on the default bridge network, its port 5000 published on ``bind_address``:``port`` (an
+IPv6 ``bind_address``: on the host's network); this is set in :func:`_network_options` only.
 """
 from __future__ import annotations
 
@@ -226,11 +226,18 @@ def _no_sleep(_seconds: float) -> None:
     """The registry client's retry pause: none, :meth:`RegistryService.wait_ready` paces the attempts."""
 
 
+#: The port the registry listens on in its container (the image's default)
+CONTAINER_PORT = 5000
+
+
 def _network_options(bind: str, port: int) -> tuple[dict[str, t.Any], dict[str, str]]:
-    """How the registry's port reaches the host (container options, environment): the host's network, the
-    registry listening on *bind*:*port*."""
-    addr = f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
-    return {"network_mode": "host"}, {"REGISTRY_HTTP_ADDR": addr}
+    """How the registry's port reaches the host (container options, environment): on the default bridge
+    network, *bind*:*port* published to the registry's port 5000 (``docker run -p``). Bridge networks are IPv4
+    only: an IPv6 *bind* keeps the host's network, the registry listening on it."""
+    if ":" in bind:
+        return {"network_mode": "host"}, {"REGISTRY_HTTP_ADDR": f"[{bind}]:{port}"}
+    return ({"published_ports": [f"{bind}:{port}:{CONTAINER_PORT}"]},
+            {"REGISTRY_HTTP_ADDR": f"0.0.0.0:{CONTAINER_PORT}"})
 
 
 def _name(name: t.Any) -> str:
