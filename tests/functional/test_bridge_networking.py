@@ -256,6 +256,7 @@ def test_published_port_is_reachable_from_everywhere(berth: Berth, dummy_address
         assert berth("run", "--rm", IMAGE, "sh", "-c",
                      GET.format(host=dummy_address, port=port)).out.strip() == "published"
         assert berth("port", "pub").out == f"80/tcp -> 0.0.0.0:{port}\n"
+        assert f"pub 0.0.0.0:{port}->80/tcp" in berth("ps", "--format", "{{.Names}} {{.Ports}}").out.splitlines()
         # a host port that is taken fails, naming it, and leaves no container behind
         failed = berth("run", "-d", "--name", "second", "-p", f"{port}:80", IMAGE, "true", rc=None)
         assert failed.returncode != 0 and f"{port}/tcp" in failed.err
