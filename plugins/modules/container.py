@@ -278,8 +278,9 @@ options:
   network_mode:
     description:
       - V(bridge) (the default network, interface C(berth0), what a container gets without this option, as in
-        Docker), the name of a user-defined network, V(none) (a network namespace with only loopback) or
-        V(host). V(container:<name>) is refused.
+        Docker), the name of a user-defined network, V(none) (a network namespace with only loopback),
+        V(host), or V(container:<name>) (the other container's network namespace, C(/etc/hosts) and
+        C(/etc/resolv.conf); it must run when this one starts).
     type: str
   networks:
     description:
