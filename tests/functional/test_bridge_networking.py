@@ -377,6 +377,23 @@ def test_connect_and_disconnect_a_running_container(berth: Berth) -> None:
         berth("network", "rm", a, b_)
 
 
+def test_a_stopped_container_frees_its_published_port(berth: Berth) -> None:
+    """As in Docker: a stopped container's host port may be taken by another one; starting the first one
+    again then fails, naming the port."""
+    port = free_port()
+    berth("run", "-d", "--name", "first", "-p", f"{port}:80", IMAGE, "sh", "-c", SERVE.format(text="first"))
+    try:
+        assert until(lambda: fetch(f"http://127.0.0.1:{port}/"), "first") == "first\n"
+        berth("stop", "-t", "1", "first")
+        berth("run", "-d", "--name", "next", "-p", f"{port}:80", IMAGE, "sh", "-c", SERVE.format(text="next"))
+        assert until(lambda: fetch(f"http://127.0.0.1:{port}/"), "next") == "next\n"
+        failed = berth("start", "first", rc=None)
+        assert failed.returncode != 0 and f"{port}/tcp" in failed.err
+        assert fetch(f"http://127.0.0.1:{port}/") == "next\n"
+    finally:
+        berth("rm", "-f", "first", "next")
+
+
 def test_stop_unwires_and_start_wires_again(berth: Berth) -> None:
     port = free_port()
     berth("run", "-d", "--name", "again", "-p", f"{port}:80", IMAGE, "sh", "-c", SERVE.format(text="again"))
