@@ -141,7 +141,7 @@ def _free_port() -> int:
 
 
 def test_container_networks_change_in_place(run_playbook: t.Callable[..., t.Any], engine_defaults: dict[str, str],
-                                           image_ref: str) -> None:
+                                            image_ref: str) -> None:
     """A container on a user network joins a second one by connect (same ID, not restarted), check mode
     predicting it with the same diff; published_ports stay idempotent; comparisons strict disconnects."""
     port = _free_port()
