@@ -40,6 +40,11 @@ def test_plain_registry(svc: RegistryService) -> None:
         "volumes": ["data:/var/lib/registry"], "labels": {"berth.registry": "registry"},
     }
     assert plan.url == "http://127.0.0.1:5001" and plan.host == "127.0.0.1:5001"
+    # a pull-through cache of an origin on the host's loopback runs on the host's network (a bridge
+    # container's 127.0.0.1 is its own)
+    local = svc.plan(params(port=5001, proxy_remote_url="http://127.0.0.1:5002")).container
+    assert local["network_mode"] == "host" and local["env"]["REGISTRY_HTTP_ADDR"] == "0.0.0.0:5001"
+    assert "published_ports" not in local
     assert plan.files_changed == [] and plan.files == {"htpasswd": None, "tls.crt": None, "tls.key": None}
 
 
