@@ -278,8 +278,9 @@ options:
   network_mode:
     description:
       - V(bridge) (the default network, interface C(berth0), what a container gets without this option, as in
-        Docker), the name of a user-defined network, V(none) (a network namespace with only loopback) or
-        V(host). V(container:<name>) is refused.
+        Docker), the name of a user-defined network, V(none) (a network namespace with only loopback),
+        V(host), or V(container:<name>) (the other container's network namespace, C(/etc/hosts) and
+        C(/etc/resolv.conf); it must run when this one starts).
     type: str
   networks:
     description:
@@ -287,6 +288,11 @@ options:
         first interface is C(eth0), the next C(eth1), and so on.
       - Containers on a user-defined network find each other by name, alias and hostname (Berth rewrites
         their C(/etc/hosts) as containers come and go); the default V(bridge) network does not do that.
+      - "On an existing container, a changed list is applied in place by C(network connect) and C(network disconnect)
+        (same container, not restarted), as community.docker does with O(networks_cli_compatible=true): a listed
+        network it is not on is connected, one whose aliases or address differ is disconnected and connected again.
+        Networks that are not listed stay connected unless O(comparisons) sets C(networks: strict). Changed aliases or
+        address of the O(network_mode) network recreate the container."
     type: list
     elements: dict
     suboptions:

@@ -15,7 +15,9 @@ description:
     files (the htpasswd file, and copies of the TLS certificate and key) are kept root-only in
     C(<data_root>/registries/<name>/) and mounted read-only at C(/auth) in the container; when only they change,
     the container is restarted.
-  - The registry listens on the host's network, on O(bind_address):O(port) (C(network_mode=host)).
+  - The registry's container runs on the default bridge network, its port 5000 published on
+    O(bind_address):O(port) (C(docker run -p)). With an IPv6 O(bind_address), or a O(proxy_remote_url) on the
+    host's loopback (C(127.0.0.1), C(localhost)), it runs on the host's network.
   - "Without network access, build an equivalent image from Debian's C(docker-registry) package with
     C(scripts/registry-image.sh) (it makes V(localhost/berth/registry:2)) and set O(image) to it."
   - A container of the same name that this module did not create is left alone and the task fails.

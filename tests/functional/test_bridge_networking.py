@@ -130,6 +130,32 @@ def test_none_and_host_keep_working(berth: Berth) -> None:
     assert "eth0" in out or len(out.splitlines()) > 1
 
 
+def test_network_mode_container_shares_the_namespace_and_files(berth: Berth) -> None:
+    """``--network container:NAME`` joins the other container's namespace (its engine-made netns file for a
+    bridge container, its process's namespace for a ``none`` one) and sees its hosts and resolv.conf."""
+    berth("run", "-d", "--name", "owner", "--hostname", "ownerhost", IMAGE, "sleep", "3600")
+    berth("run", "-d", "--name", "lonely", "--network", "none", IMAGE, "sh", "-c",
+          "ip link add dummy7 type dummy 2>/dev/null; sleep 3600")
+    try:
+        address = ip_of(berth, "owner")
+        out = berth("run", "--rm", "--network", "container:owner", IMAGE, "ip", "-o", "-4", "addr").out
+        assert f" {address}/" in out
+        assert "ownerhost" in berth("run", "--rm", "--network", "container:owner", IMAGE, "cat", "/etc/hosts").out
+        with open(berth.root + "/containers/" + berth("inspect", "-f", "{{.Id}}", "owner").out.strip() + "/resolv.conf",
+                  encoding="utf-8") as fh:
+            assert berth("run", "--rm", "--network", "container:owner", IMAGE, "cat", "/etc/resolv.conf").out \
+                == fh.read()
+        links = berth("run", "--rm", "--network", "container:lonely", IMAGE, "ip", "-o", "link").out
+        assert "eth0" not in links and "lo" in links
+        berth("stop", "-t", "1", "lonely")
+        failed = berth("run", "--rm", "--network", "container:lonely", IMAGE, "true", rc=None)
+        assert failed.returncode != 0 and "container:lonely" in failed.err and "not running" in failed.err
+    finally:
+        berth("rm", "-f", "owner", "lonely")
+    failed = berth("create", "--network", "container:nosuch", IMAGE, "true", rc=None)
+    assert failed.returncode != 0 and "container:nosuch" in failed.err and "--network" in failed.err
+
+
 def test_dns_options_win_over_the_host(berth: Berth) -> None:
     out = berth("run", "--rm", "--dns", "192.0.2.53", "--dns-search", "example.com", "--dns-option", "ndots:2",
                 IMAGE, "cat", "/etc/resolv.conf").out
@@ -256,6 +282,7 @@ def test_published_port_is_reachable_from_everywhere(berth: Berth, dummy_address
         assert berth("run", "--rm", IMAGE, "sh", "-c",
                      GET.format(host=dummy_address, port=port)).out.strip() == "published"
         assert berth("port", "pub").out == f"80/tcp -> 0.0.0.0:{port}\n"
+        assert f"pub 0.0.0.0:{port}->80/tcp" in berth("ps", "--format", "{{.Names}} {{.Ports}}").out.splitlines()
         # a host port that is taken fails, naming it, and leaves no container behind
         failed = berth("run", "-d", "--name", "second", "-p", f"{port}:80", IMAGE, "true", rc=None)
         assert failed.returncode != 0 and f"{port}/tcp" in failed.err
@@ -348,6 +375,23 @@ def test_connect_and_disconnect_a_running_container(berth: Berth) -> None:
     finally:
         berth("rm", "-f", "hub", "peer", rc=None)
         berth("network", "rm", a, b_)
+
+
+def test_a_stopped_container_frees_its_published_port(berth: Berth) -> None:
+    """As in Docker: a stopped container's host port may be taken by another one; starting the first one
+    again then fails, naming the port."""
+    port = free_port()
+    berth("run", "-d", "--name", "first", "-p", f"{port}:80", IMAGE, "sh", "-c", SERVE.format(text="first"))
+    try:
+        assert until(lambda: fetch(f"http://127.0.0.1:{port}/"), "first") == "first\n"
+        berth("stop", "-t", "1", "first")
+        berth("run", "-d", "--name", "next", "-p", f"{port}:80", IMAGE, "sh", "-c", SERVE.format(text="next"))
+        assert until(lambda: fetch(f"http://127.0.0.1:{port}/"), "next") == "next\n"
+        failed = berth("start", "first", rc=None)
+        assert failed.returncode != 0 and f"{port}/tcp" in failed.err
+        assert fetch(f"http://127.0.0.1:{port}/") == "next\n"
+    finally:
+        berth("rm", "-f", "first", "next")
 
 
 def test_stop_unwires_and_start_wires_again(berth: Berth) -> None:

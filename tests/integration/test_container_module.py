@@ -172,7 +172,7 @@ def test_bad_options_fail_cleanly(
              "ignore_errors": True},
             {"name": "bad env value", CONTAINER: {"name": "x1", "image": image_ref, "env": {"A": True}},
              "ignore_errors": True},
-            {"name": "unknown network", CONTAINER: {"name": "x1", "image": image_ref, "network_mode": "nosuchnet"},
+            {"name": "no such network", CONTAINER: {"name": "x1", "image": image_ref, "network_mode": "nosuchnet"},
              "ignore_errors": True},
             {"name": "no image", CONTAINER: {"name": "x1"}, "ignore_errors": True},
             {"name": "exec in a missing container", EXEC: {"container": "x1", "command": "true"},
@@ -183,7 +183,7 @@ def test_bad_options_fail_cleanly(
     for task, words in (
         ("bad memory", ("memory", "12q")),
         ("bad env value", ("env.A",)),
-        ("unknown network", ("nosuchnet",)),
+        ("no such network", ("nosuchnet",)),
         ("no image", ("image",)),
         ("exec in a missing container", ("x1",)),
     ):

@@ -82,7 +82,8 @@ def test_present_idempotent_check_mode_volume_absent(
     assert not out["again"]["changed"] and not out["check again"]["changed"], out["again"]
     assert out["again"]["url"] == f"http://{host}"
     cfg = out["again"]["container"]["HostConfig"]
-    assert cfg["NetworkMode"] == "host" and cfg["RestartPolicy"]["Name"] == "always"
+    assert cfg["NetworkMode"] != "host" and cfg["RestartPolicy"]["Name"] == "always"
+    assert cfg["PortBindings"] == {"5000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
     assert get(host) == (200, b"{}")
 
     _images.push(busybox_layout, "latest", host, "team/app:1")

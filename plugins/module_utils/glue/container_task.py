@@ -10,6 +10,9 @@
                 each completed with its own image's defaults (options.container.differences):
                   a non-updatable difference, another image, or recreate=true -> stop, remove, create
                   only updatable differences (resources, restart policy) -> update in place
+                  a changed ``networks`` list -> connect/disconnect in place (options.container.network_changes;
+                  ``comparisons: {networks: strict}`` disconnects unlisted networks), unless it is the
+                  ``network_mode`` network's aliases or address, which recreate
     missing  -> create
     then     started/healthy: start (or restart with restart=true); pause/unpause per ``paused``
              stopped: stop;  present: leave it as it is
@@ -33,6 +36,7 @@ from ..engine.options.container import (
     differences,
     env as normalise_env,
     image_is_id,
+    network_changes,
     normalise_options,
     parse_comparisons,
 )
@@ -238,14 +242,20 @@ def _present(
             out.diff.add(d.name, d.before, d.after, kind=d.comparison_type)
         if image_differs:
             out.diff.add("image", current.get("Image"), image.id)
-        if p["recreate"] or image_differs or any(not d.updatable for d in diffs):
+        # a changed networks list is applied by connect/disconnect, not by a recreate (when it can be)
+        plan = network_changes(desired, recorded, modes.get("networks") == "strict") \
+            if any(d.name == "networks" for d in diffs) else None
+        others = [d for d in diffs if plan is None or d.name != "networks"]
+        if p["recreate"] or image_differs or any(not d.updatable for d in others):
             _recreate(ctx, name, desired, current, recorded, out)
             created = True
-        elif diffs:
-            out.act(f"Updated container {_label(name, current)}: {', '.join(d.name for d in diffs)}")
-            _warn_host(ctx, desired)
-            if not ctx.check_mode:
-                svc.update(name, {d.name: desired.get(d.name) for d in diffs})
+        else:
+            if others:
+                out.act(f"Updated container {_label(name, current)}: {', '.join(d.name for d in others)}")
+                _warn_host(ctx, desired)
+                if not ctx.check_mode:
+                    svc.update(name, {d.name: desired.get(d.name) for d in others})
+            _apply_networks(ctx, name, current, plan or [], out)
 
     was_running = bool(_state(current).get("Running"))
     running = was_running and not created
@@ -284,6 +294,25 @@ def _present(
     if started and not p.get("detach", True):
         return _wait_exit(ctx, name, after, out)
     return out.render(after)
+
+
+def _apply_networks(ctx: TaskContext, name: str, current: t.Mapping[str, t.Any],
+                    plan: list[tuple[str, dict[str, t.Any]]], out: _Result) -> None:
+    """Connect and disconnect an existing container in place (``network_changes``' plan); in check mode the
+    networks it joins must exist."""
+    svc = ctx.engine.containers
+    for action, entry in plan:
+        if action == "connect":
+            out.act(f"Connected container {_label(name, current)} to network {entry['name']}")
+            if ctx.check_mode:
+                if entry["name"] != "bridge" and not ctx.engine.networks.exists(entry["name"]):
+                    raise NotFound("network", entry["name"])
+            else:
+                svc.connect(name, entry["name"], entry.get("aliases") or (), entry.get("ipv4_address"))
+        else:
+            out.act(f"Disconnected container {_label(name, current)} from network {entry['name']}")
+            if not ctx.check_mode:
+                svc.disconnect(name, entry["name"], force=True)
 
 
 def _image_config(ctx: TaskContext, image_id: str | None) -> dict[str, t.Any]:

@@ -50,6 +50,36 @@ def ps_image(image: str, image_id: str, trunc: bool) -> str:
     return name
 
 
+def ps_ports(ports: t.Iterable[t.Mapping[str, t.Any]]) -> str:
+    """docker's ``DisplayablePorts``: ``0.0.0.0:8080->80/tcp``, an exposed port as ``80/tcp``, consecutive
+    ports of one address and protocol folded into a range (``0.0.0.0:8000-8001->80-81/tcp``)."""
+    def key(p: t.Mapping[str, t.Any]) -> tuple[str, str, int, int]:
+        return (str(p.get("Type") or "tcp"), str(p.get("IP") or ""), int(p.get("PrivatePort") or 0),
+                int(p.get("PublicPort") or 0))
+
+    runs: list[list[t.Any]] = []  # [type, ip, first private, last private, first public, last public]
+    for typ, ip, private, public in sorted(key(p) for p in ports):
+        last = runs[-1] if runs else None
+        if (last and last[:2] == [typ, ip] and private == last[3] + 1
+                and ((public == 0 and last[5] == 0) or (public and public == last[5] + 1))):
+            last[3], last[5] = private, public
+        else:
+            runs.append([typ, ip, private, private, public, public])
+
+    def span(lo: int, hi: int) -> str:
+        return str(lo) if lo == hi else f"{lo}-{hi}"
+
+    out = []
+    for typ, ip, lo, hi, plo, phi in runs:
+        inner = f"{span(lo, hi)}/{typ}"
+        if plo:
+            host = f"[{ip}]" if ":" in ip else ip
+            out.append(f"{host}:{span(plo, phi)}->{inner}")
+        else:
+            out.append(inner)
+    return ", ".join(out)
+
+
 def ps_items(
     containers: t.Sequence[t.Mapping[str, t.Any]],
     trunc: bool = True,
@@ -80,7 +110,7 @@ def ps_items(
                 "Mounts": "",
                 "Names": ",".join(str(n).lstrip("/") for n in c.get("Names") or []),
                 "Networks": net,
-                "Ports": "",
+                "Ports": ps_ports(c.get("Ports") or ()),
                 "RunningFor": render.created_since(created, now),
                 "Size": size,
                 "State": str(c.get("State") or ""),

@@ -648,12 +648,13 @@ class NetworkService:
             return []
         listing = self.firewall.rules() if self.iptables else []
         self._listing = listing
-        # rules of containers that are gone (--rm ones: their monitor does not load this code) do not hold
-        # their ports: they are dropped here, so a run after a run finds the port free
+        # rules of containers that are gone (--rm ones: their monitor does not load this code) or stopped (the
+        # monitor unmounted their namespace; the rules are added after it is mounted) do not hold their ports,
+        # as in Docker: they are dropped here, so a run after a run, or after a stop, finds the port free
         prefix = "berth:ctr:" + self._scoped("")
         stale = [r for r in listing if (r.get("comment") or "").startswith(prefix)
                  and (r["comment"][len(prefix):] == cid  # its own, from its last start: replaced
-                      or not os.path.exists(self.layout.container_dir(r["comment"][len(prefix):])))]
+                      or not os.path.ismount(self.netns_path(r["comment"][len(prefix):])))]
         if stale:
             self.firewall.delete(stale)
             listing = [r for r in listing if r not in stale]

@@ -15,8 +15,9 @@
 * :meth:`~RegistryService.catalog` lists repositories and their tags, following ``Link`` pagination, with the
   engine's registry client (``certs.d``, ``insecure-registries``, ``auth.json``).
 
-The registry listens on the host's network (``network_mode: host``, ``REGISTRY_HTTP_ADDR``); the address is
-set in :func:`_network_options` only.
+The registry runs on the default bridge network, its port 5000 published on ``bind_address``:``port`` (an
+IPv6 ``bind_address``, or a pull-through cache of an origin on the host's loopback: on the host's network);
+this is set in :func:`_network_options` only.
 """
 from __future__ import annotations
 
@@ -137,7 +138,7 @@ class RegistryService:
             "volumes": volumes,
             "labels": {LABEL: name},
         }
-        network, network_env = _network_options(bind, port)
+        network, network_env = _network_options(bind, port, remote)
         container.update(network)
         env.update(network_env)
         changed = [f for f, content in sorted(files.items()) if _current(os.path.join(directory, f)) != content]
@@ -226,11 +227,22 @@ def _no_sleep(_seconds: float) -> None:
     """The registry client's retry pause: none, :meth:`RegistryService.wait_ready` paces the attempts."""
 
 
-def _network_options(bind: str, port: int) -> tuple[dict[str, t.Any], dict[str, str]]:
-    """How the registry's port reaches the host (container options, environment): the host's network, the
-    registry listening on *bind*:*port*."""
-    addr = f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
-    return {"network_mode": "host"}, {"REGISTRY_HTTP_ADDR": addr}
+#: The port the registry listens on in its container (the image's default)
+CONTAINER_PORT = 5000
+
+
+def _network_options(bind: str, port: int, remote: str | None = None) -> tuple[dict[str, t.Any], dict[str, str]]:
+    """How the registry's port reaches the host (container options, environment): on the default bridge
+    network, *bind*:*port* published to the registry's port 5000 (``docker run -p``). On the host's network
+    instead, the registry listening on *bind*:*port*, when a bridge could not serve it: an IPv6 *bind*
+    (bridge networks are IPv4 only), or a pull-through cache whose *remote* is on the host's loopback
+    (unreachable from a bridge container's own loopback)."""
+    host = urllib.parse.urlsplit(remote).hostname if remote else None
+    if ":" in bind or host in ("localhost", "::1") or (host or "").startswith("127."):
+        addr = f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
+        return {"network_mode": "host"}, {"REGISTRY_HTTP_ADDR": addr}
+    return ({"published_ports": [f"{bind}:{port}:{CONTAINER_PORT}"]},
+            {"REGISTRY_HTTP_ADDR": f"0.0.0.0:{CONTAINER_PORT}"})
 
 
 def _name(name: t.Any) -> str:

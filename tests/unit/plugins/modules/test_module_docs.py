@@ -37,6 +37,9 @@ from ansible_collections.berth.engine.plugins.module_utils.engine.options.model 
 from ansible_collections.berth.engine.plugins.module_utils.engine.options.volume import (
     VOLUME_INFO_OPTIONS, VOLUME_OPTIONS,
 )
+from ansible_collections.berth.engine.plugins.module_utils.engine.options.network import (
+    NETWORK_INFO_OPTIONS, NETWORK_OPTIONS,
+)
 from ansible_collections.berth.engine.plugins.module_utils.glue.argspec import argument_spec
 from tests.support import REPO
 
@@ -57,6 +60,8 @@ TABLES: dict[str, OptionTable] = {
     "registry_login": REGISTRY_LOGIN_OPTIONS,
     "volume": VOLUME_OPTIONS,
     "volume_info": VOLUME_INFO_OPTIONS,
+    "network": NETWORK_OPTIONS,
+    "network_info": NETWORK_INFO_OPTIONS,
     "container_commit": CONTAINER_COMMIT_OPTIONS,
     "container_export": CONTAINER_EXPORT_OPTIONS,
 }

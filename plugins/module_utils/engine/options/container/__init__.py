@@ -48,7 +48,7 @@ from .mounts import (
     DEFAULT_PROPAGATION, DEFAULT_TMPFS_MODE, MOUNT_TYPES, PROPAGATIONS, mount_targets, mounts, volumes, volumes_from,
 )
 from .network import (
-    PROTOCOLS, dns_servers, etc_hosts, exposed_ports, mac_address, networks, published_ports, words,
+    PROTOCOLS, dns_servers, etc_hosts, exposed_ports, mac_address, network_changes, networks, published_ports, words,
 )
 from .normalise import (
     DEFAULT_IPC_MODE, DEFAULT_NETWORK_MODE, DEFAULT_SHM_SIZE, DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT,
@@ -80,8 +80,8 @@ __all__ = ["CAPABILITIES", "COMPAT_REFUSED", "CONTAINER_EXEC_OPTIONS", "CONTAINE
            "differences", "dns_servers", "domainname", "duration", "effective", "env", "etc_hosts", "exposed_ports",
            "groups", "healthcheck", "healthcheck_from_image", "hostname", "image", "image_is_id", "int_range",
            "ipc_mode", "is_sealed", "labels", "load_seccomp_profile", "log_driver", "log_options", "mac_address",
-           "mask_secrets", "missing_from", "mount_targets", "mounts", "network_mode", "networks", "normalise_options",
-           "online", "parse_comparisons", "parse_cpu_list", "parse_env_file", "pid_mode", "pids_limit",
+           "mask_secrets", "missing_from", "mount_targets", "mounts", "network_changes", "network_mode", "networks",
+           "normalise_options", "online", "parse_comparisons", "parse_cpu_list", "parse_env_file", "pid_mode", "pids_limit",
            "published_ports", "restart_policy", "runtime_name", "seal", "seal_secrets", "sealed_like", "secret_env",
            "security_opts", "signal_name", "signal_number", "size", "size_or_unlimited", "string_list", "sysctls",
            "tmpfs", "ulimits", "user", "userns_mode", "uts", "volumes", "volumes_from", "words", "working_dir"]

@@ -148,6 +148,43 @@ def networks(value: t.Any, field: str) -> list[dict[str, t.Any]]:
     return out
 
 
+def network_changes(desired: t.Mapping[str, t.Any], recorded: t.Mapping[str, t.Any],
+                    strict: bool = False) -> list[tuple[str, dict[str, t.Any]]] | None:
+    """How an existing container gets the task's ``networks`` in place: ``[("disconnect"|"connect", entry)]``
+    in order (community.docker with ``networks_cli_compatible=true``): a listed network it is not on is
+    connected; one it is on with other aliases or address is disconnected and connected again; with
+    *strict* (``comparisons: {networks: strict}``) a recorded network that is not listed is disconnected.
+    The ``network_mode`` network is not touched here: a change to its aliases or address, and any change of
+    a ``none``/``host``/``container:`` container, is a recreate (None). *desired*, *recorded*: normalised
+    options (the task's, the container's record)."""
+    def canonical(name: t.Any) -> str:
+        return "bridge" if name in (None, "default") else str(name)
+
+    def key(entry: t.Mapping[str, t.Any]) -> tuple[str, list[str], t.Any]:
+        return canonical(entry["name"]), sorted(entry.get("aliases") or ()), entry.get("ipv4_address")
+
+    mode = canonical(desired.get("network_mode") or recorded.get("network_mode"))
+    if mode in ("none", "host") or mode.startswith("container:"):
+        return None
+    have = {canonical(e["name"]): e for e in recorded.get("networks") or ()}
+    plan: list[tuple[str, dict[str, t.Any]]] = []
+    wanted = set()
+    for entry in desired.get("networks") or ():
+        name = canonical(entry["name"])
+        wanted.add(name)
+        old = have.get(name)
+        if old is not None and key(old) == key(entry):
+            continue
+        if name == mode:
+            return None
+        if old is not None:
+            plan.append(("disconnect", old))
+        plan.append(("connect", dict(entry, name=name)))
+    if strict:
+        plan += [("disconnect", old) for name, old in have.items() if name not in wanted and name != mode]
+    return plan
+
+
 def etc_hosts(value: t.Any, field: str) -> dict[str, str]:
     """``{name: address}``, or ``--add-host`` strings ``name:address`` (``name=address``)."""
     if isinstance(value, (list, tuple)):

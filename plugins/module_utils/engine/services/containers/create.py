@@ -205,7 +205,10 @@ def _bridged_opts(opts: t.Mapping[str, t.Any]) -> bool:
 def _check_supported(svc: ContainerService, opts: t.Mapping[str, t.Any], check_ports: bool = True) -> None:
     mode = opts.get("network_mode")
     if mode and mode.startswith("container:"):
-        raise InvalidOption("network_mode", mode, "sharing another container's network namespace is not supported")
+        if opts.get("networks") or opts.get("published_ports") or opts.get("publish_all_ports"):
+            raise InvalidOption("network_mode", mode, "a container sharing another one's network namespace has no "
+                                                      "networks or published ports of its own")
+        return
     if mode in (None, "none", "host", "bridge", "default") and not opts.get("networks") \
             and not opts.get("published_ports"):
         return

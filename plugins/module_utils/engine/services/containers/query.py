@@ -281,9 +281,28 @@ def list_(svc: ContainerService, all: bool = False,
                 "Status": _status_text(state),
                 "Labels": record.options.get("labels") or {},
                 "HostConfig": {"NetworkMode": record.options.get("network_mode") or "bridge"},
+                "Ports": _list_ports(svc, cid, record.options, state),
             }
         )
     out.sort(key=lambda x: -x["Created"])
+    return out
+
+
+def _list_ports(svc: ContainerService, cid: str, opts: t.Mapping[str, t.Any],
+                state: ContainerState) -> list[dict[str, t.Any]]:
+    """Docker's ``/containers/json`` ``Ports``: ``{IP, PrivatePort, PublicPort, Type}`` per published port of
+    a running container, ``{PrivatePort, Type}`` per exposed port that is not published."""
+    out: list[dict[str, t.Any]] = []
+    active = state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED)
+    if active and os.path.exists(svc.layout.container_file(cid, "network.json")):
+        for p in svc.networks.endpoints(cid).get("ports") or ():
+            out.append({"IP": p["host_ip"], "PrivatePort": int(p["container_port"]), "PublicPort": int(p["host_port"]),
+                        "Type": p["protocol"]})
+    published = {(p["PrivatePort"], p["Type"]) for p in out}
+    for spec in opts.get("exposed_ports") or ():
+        port, _slash, proto = str(spec).partition("/")
+        if port.isdigit() and (int(port), proto or "tcp") not in published:
+            out.append({"PrivatePort": int(port), "Type": proto or "tcp"})
     return out
 
 

@@ -111,6 +111,8 @@ def run(
     cid, spec = create_with_spec(svc, opts, name=name, pull=pull, check_ports=False)
     record = records.load(svc, cid)
     _common.event(svc, "create", record)
+    if str(record.options.get("network_mode") or "").startswith("container:"):
+        spec = None  # the other container's namespace is looked up at the start (_shared_netns)
     try:
         handle = start(svc, cid, stdio=None if detach else stdio, spec=spec)
     except Conflict:
@@ -220,7 +222,8 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
         if secrets:
             options = {**options, "secret_env": secrets}
         spec = bundle_spec(svc, cid, record.name, options, _common.image_config(svc, record.image),
-                           record.userns, lambda kind: _common.read_in_rootfs(rootfs, f"/etc/{kind}"), record.mounts)
+                           record.userns, lambda kind: _common.read_in_rootfs(rootfs, f"/etc/{kind}"), record.mounts,
+                           starting=True)
     # compact (the C encoder: indent=2 through json.dumps costs ~1 ms for a spec), no fsync: it is
     # written again at every start
     fs.atomic_write(os.path.join(layout.bundle(cid), "config.json"), cjson.dumps(spec),
@@ -230,23 +233,32 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
 def bundle_spec(svc: ContainerService, cid: str, name: str, options: t.Mapping[str, t.Any],
                 image: t.Mapping[str, t.Any], userns: t.Mapping[str, t.Any] | None,
                 user_db: t.Callable[[str], str | None],
-                mounts: t.Sequence[t.Mapping[str, t.Any]] = ()) -> dict[str, t.Any]:
+                mounts: t.Sequence[t.Mapping[str, t.Any]] = (), starting: bool = False) -> dict[str, t.Any]:
     """The OCI spec of the bundle (supervisor/spec.py ``build``): built at create, which fails on what
-    would fail the start (``user: nosuchuser``), and again at every start, from the container's own
-    files. *options* hold the plain ``secret_env`` values, *image* is the image's config, *user_db*
+    would fail the start (``user: nosuchuser``), and again at every start (*starting*), from the container's
+    own files. *options* hold the plain ``secret_env`` values, *image* is the image's config, *user_db*
     reads ``/etc/passwd`` and ``/etc/group`` (from the image layers at create, the mounted rootfs at
     start), *mounts* the record's volume, bind and tmpfs mounts."""
     from ...supervisor import spec as specmod
     from ...runtime import current_rlimits
 
     layout = svc.layout
+    files = {n: layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf")}
+    namespace_paths = {"network": layout.container_file(cid, "netns")} if _bridged(options) else None
+    mode = options.get("network_mode") or ""
+    if mode.startswith("container:"):
+        target, path = _shared_netns(svc, mode, starting)
+        namespace_paths = {"network": path}
+        # Docker's rule: the container sees the other one's hosts and resolv.conf
+        files.update({n: layout.container_file(target, n) for n in ("hosts", "resolv.conf")
+                      if os.path.exists(layout.container_file(target, n))})
     return specmod.build(
         _common.applicable(options),
         image.get("config") or {},
         svc.config,
         container_id=cid,
         rootfs=layout.rootfs(cid),
-        files={n: layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf")},
+        files=files,
         user_db=user_db,
         name=name,
         base_rlimits=current_rlimits(),
@@ -255,8 +267,27 @@ def bundle_spec(svc: ContainerService, cid: str, name: str, options: t.Mapping[s
         id_mappings=userns,
         host_hostname=os.uname().nodename,
         task_mounts=mounts,
-        namespace_paths={"network": layout.container_file(cid, "netns")} if _bridged(options) else None,
+        namespace_paths=namespace_paths,
     )
+
+
+def _shared_netns(svc: ContainerService, mode: str, starting: bool) -> tuple[str, str]:
+    """``network_mode: container:<name>``: the other container's ID and the path of its network namespace:
+    the engine-made ``netns`` file of a bridge container, else ``/proc/<pid>/ns/net`` while it runs. At
+    create it must exist; at start it must run (InvalidOption naming network_mode otherwise)."""
+    name = mode[len("container:"):]
+    target = records.lookup(svc, name)
+    if target is None:
+        raise InvalidOption("network_mode", mode, f"no such container: {name}")
+    netns = svc.layout.container_file(target, "netns")
+    if os.path.ismount(netns):
+        return target, netns
+    current = records.state(svc, target)
+    if current.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED) and current.pid:
+        return target, f"/proc/{current.pid}/ns/net"
+    if not starting:
+        return target, netns  # create: the start looks again
+    raise InvalidOption("network_mode", mode, f"container {name} is not running")
 
 
 def _bridged(options: t.Mapping[str, t.Any]) -> bool:

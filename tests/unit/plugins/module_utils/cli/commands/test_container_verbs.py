@@ -746,6 +746,23 @@ def test_ps_image_column(image: str, trunc: bool, expected: str) -> None:
     assert query.ps_image(image, IMAGE_ID, trunc) == expected
 
 
+@pytest.mark.parametrize(("ports", "expected"), [
+    ([], ""),
+    ([{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}], "0.0.0.0:8080->80/tcp"),
+    ([{"PrivatePort": 53, "Type": "udp"}, {"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}],
+     "127.0.0.1:8080->80/tcp, 53/udp"),
+    ([{"IP": "0.0.0.0", "PrivatePort": p, "PublicPort": p + 8000, "Type": "tcp"} for p in (81, 80, 82)]
+     + [{"IP": "0.0.0.0", "PrivatePort": 90, "PublicPort": 9999, "Type": "tcp"}],
+     "0.0.0.0:8080-8082->80-82/tcp, 0.0.0.0:9999->90/tcp"),
+    ([{"PrivatePort": 80, "Type": "tcp"}, {"PrivatePort": 81, "Type": "tcp"}], "80-81/tcp"),
+    ([{"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}], "[::]:8080->80/tcp"),
+])
+def test_ps_ports_column(ports: list[dict[str, t.Any]], expected: str) -> None:
+    """docker ps's PORTS: published as ip:public->private/proto, exposed as private/proto, runs folded."""
+    assert query.ps_ports(ports) == expected
+    assert query.ps_items([{"Id": "a" * 64, "Ports": ports}])[0]["Ports"] == expected
+
+
 def test_ps_items_fields() -> None:
     (item,) = query.ps_items([_container(created=1000)], now=1000 + 2 * HOUR, sizes={CID: (1000, 4262000)})
     assert item["ID"] == CID[:12] and item["RunningFor"] == "2 hours ago" and item["Names"] == "web"

@@ -35,11 +35,16 @@ def params(**kw: t.Any) -> dict[str, t.Any]:
 def test_plain_registry(svc: RegistryService) -> None:
     plan = svc.plan(params(volume="data", port=5001))
     assert plan.container == {
-        "name": "registry", "image": "registry:2", "restart_policy": "always", "network_mode": "host",
-        "env": {"REGISTRY_HTTP_ADDR": "0.0.0.0:5001"}, "secret_env": None,
+        "name": "registry", "image": "registry:2", "restart_policy": "always",
+        "published_ports": ["0.0.0.0:5001:5000"], "env": {"REGISTRY_HTTP_ADDR": "0.0.0.0:5000"}, "secret_env": None,
         "volumes": ["data:/var/lib/registry"], "labels": {"berth.registry": "registry"},
     }
     assert plan.url == "http://127.0.0.1:5001" and plan.host == "127.0.0.1:5001"
+    # a pull-through cache of an origin on the host's loopback runs on the host's network (a bridge
+    # container's 127.0.0.1 is its own)
+    local = svc.plan(params(port=5001, proxy_remote_url="http://127.0.0.1:5002")).container
+    assert local["network_mode"] == "host" and local["env"]["REGISTRY_HTTP_ADDR"] == "0.0.0.0:5001"
+    assert "published_ports" not in local
     assert plan.files_changed == [] and plan.files == {"htpasswd": None, "tls.crt": None, "tls.key": None}
 
 
@@ -56,6 +61,7 @@ def test_tls_proxy_delete_path(svc: RegistryService, tmp_path: t.Any) -> None:
         "REGISTRY_PROXY_REMOTEURL": "https://registry-1.docker.io", "REGISTRY_PROXY_USERNAME": "u",
         "REGISTRY_STORAGE_DELETE_ENABLED": "true", "REGISTRY_HTTP_ADDR": "[::1]:443",
     }
+    assert c["network_mode"] == "host" and "published_ports" not in c  # bridge networks are IPv4 only
     assert c["secret_env"] == {"REGISTRY_PROXY_PASSWORD": "p"}  # never in env
     assert c["volumes"] == ["/srv/reg:/var/lib/registry", f"{svc.directory('mirror')}:/auth:ro"]
     assert plan.url == "https://[::1]:443" and plan.files_changed == ["tls.crt", "tls.key"]
