@@ -164,7 +164,8 @@ options:
         (C(URL#ref:subdir)); C(dockerfile) the Dockerfile's path in it (default C(Dockerfile)).
       - C(args) are the build arguments (C(--build-arg)), C(labels) labels added to the image, C(target) the
         stage to build, C(no_cache) builds without the step cache (as O(force_source=true) does), C(pull)
-        pulls the base images again, C(network) is the network mode of C(RUN) steps (default V(none)).
+        pulls the base images again, C(network) is the network mode of C(RUN) steps (by default the default
+        bridge, as with C(docker build); V(none) for no network).
     type: dict
 seealso:
   - module: berth.engine.image_info

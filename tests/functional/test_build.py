@@ -571,3 +571,21 @@ def test_from_pulls_a_missing_base_and_pull_refreshes_it(engine: Engine, pushed_
     again, lines, result = build(engine, ctx, pull=True)  # asks the registry again: the same image
     assert again == first and result["cached"] == 1
     assert engine.build(ctx, pull=True, dry_run=True)["image_id"] == ""  # a dry run cannot know: it would build
+
+
+def test_run_steps_are_on_the_default_bridge_unless_told(engine: Engine, tmp_path: t.Any) -> None:
+    """RUN joins the default bridge as docker build's does (eth0, the engine's resolv.conf); --network none
+    gives only loopback. The layer holds what the step wrote, not the network files Berth mounted."""
+    ctx = context(tmp_path, "FROM busybox\nRUN ls /sys/class/net > /nets && cat /etc/resolv.conf > /resolv\n")
+    image, _, _ = build(engine, ctx, tags=["net:bridge"], no_cache=True)
+    with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
+        # no hosts/resolv.conf/hostname under etc/ (their mount points; etc itself may come as a copied-up dir)
+        files = sorted(m.name for m in tf.getmembers() if not m.isdir())
+        assert files == ["nets", "resolv"], [(m.name, m.type) for m in tf]
+    with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
+        nets = tf.extractfile("nets").read().decode().split()  # type: ignore[union-attr]
+    assert "eth0" in nets and "lo" in nets, nets
+    image, _, _ = build(engine, ctx, tags=["net:none"], no_cache=True, network="none")
+    with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
+        nets = tf.extractfile("nets").read().decode().split()  # type: ignore[union-attr]
+    assert nets == ["lo"], nets

@@ -148,8 +148,9 @@ class StoreBackend:
     def _container(self, image: str, argv: list[str], env: dict[str, str], network: str | None) -> str:
         from ..options.container import normalise_options
 
-        params: dict[str, t.Any] = {"image": image, "command": argv, "entrypoint": [], "log_driver": "none",
-                                    "network_mode": network or "none"}
+        params: dict[str, t.Any] = {"image": image, "command": argv, "entrypoint": [], "log_driver": "none"}
+        if network:  # else the default bridge, as docker build's RUN (the engine config's DNS applies)
+            params["network_mode"] = network
         if env:
             params["env"] = env
         try:
