@@ -88,7 +88,7 @@ def test_two_data_roots_on_one_bridge_get_distinct_addresses_and_talk(roots: lis
     assert "64 bytes" in b("exec", "client", "ping", "-c1", "-W2", web).out
     assert "64 bytes" in a("exec", "web", "ping", "-c1", "-W2", client).out
     got = ""
-    for _ in range(50):  # httpd may not listen yet: a bounded number of tries, not a time
+    for _try in range(50):  # httpd may not listen yet: a bounded number of tries, not a time
         got = b("exec", "client", "sh", "-c", GET.format(host=web), rc=None).out
         if "web-a" in got:
             break

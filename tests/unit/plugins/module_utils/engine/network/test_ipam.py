@@ -5,6 +5,7 @@ import ipaddress
 import json
 import multiprocessing
 import os
+import typing as t
 
 import pytest
 
@@ -137,28 +138,30 @@ def test_ipam_record_is_read_through_trust(tmp_path: str) -> None:
         book.allocate("n", "c")
 
 
-def _allocate(directory: str, owner: str, queue: multiprocessing.Queue) -> None:
-    queue.put(ipam.Ipam(directory).allocate("n", owner))
-
-
-def test_twenty_processes_get_twenty_addresses(tmp_path: str) -> None:
-    directory = str(tmp_path / "ipam")
-    ipam.Ipam(directory).create("n", subnet="10.77.0.0/24")
+def _in_parallel(allocate: t.Callable[..., str], calls: list[tuple]) -> list[str]:
+    """``allocate(*args)`` for each of *calls*, each in a forked process, all released at once; the results."""
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    start = ctx.Barrier(20)
+    start = ctx.Barrier(len(calls))
 
-    def run(owner: str) -> None:
+    def run(*args: object) -> None:
         start.wait()
-        _allocate(directory, owner, queue)
+        queue.put(allocate(*args))
 
-    procs = [ctx.Process(target=run, args=(f"c{i}",)) for i in range(20)]
+    procs = [ctx.Process(target=run, args=args) for args in calls]
     for p in procs:
         p.start()
     got = [queue.get(timeout=60) for _proc in procs]
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
+    return got
+
+
+def test_twenty_processes_get_twenty_addresses(tmp_path: str) -> None:
+    directory = str(tmp_path / "ipam")
+    ipam.Ipam(directory).create("n", subnet="10.77.0.0/24")
+    got = _in_parallel(lambda owner: ipam.Ipam(directory).allocate("n", owner), [(f"c{i}",) for i in range(20)])
     assert len(set(got)) == 20
     assert sorted(ipam.Ipam(directory).get("n")["addresses"].values()) == sorted(f"c{i}" for i in range(20))
 
@@ -236,34 +239,20 @@ def test_a_stable_address_taken_while_the_claims_were_gone(tmp_path: object) -> 
     assert _claims(tmp_path)["172.17.0.3"]["owner"] == "b3"
 
 
-def _allocate_in(root: str, claims: str, owner: str, queue: multiprocessing.Queue) -> None:
-    book = ipam.Ipam(os.path.join(root, "networks", "ipam"), ipam.BridgeClaims(root, claims))
-    queue.put(book.allocate("bridge", owner, bridge="berth0"))
-
-
 def test_twenty_processes_in_two_data_roots_get_twenty_addresses(tmp_path: object) -> None:
-    roots = {}
+    claims = os.path.join(str(tmp_path), "claims")
+    calls = []
     for name in ("a", "b"):
         owners = [f"{name}{i}" for i in range(10)]
         root, book = _root(tmp_path, name, *owners)
         book.delete("bridge")
         book.create("bridge", subnet="10.78.0.0/24")
-        roots[root] = owners
-    claims = os.path.join(str(tmp_path), "claims")
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    start = ctx.Barrier(20)
+        calls.extend((root, owner) for owner in owners)
 
-    def run(root: str, owner: str) -> None:
-        start.wait()
-        _allocate_in(root, claims, owner, queue)
+    def allocate(root: str, owner: str) -> str:
+        book = ipam.Ipam(os.path.join(root, "networks", "ipam"), ipam.BridgeClaims(root, claims))
+        return book.allocate("bridge", owner, bridge="berth0")
 
-    procs = [ctx.Process(target=run, args=(root, o)) for root, owners in roots.items() for o in owners]
-    for p in procs:
-        p.start()
-    got = [queue.get(timeout=60) for _proc in procs]
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    got = _in_parallel(allocate, calls)
     assert len(set(got)) == 20
     assert len(_claims(tmp_path)) == 20
