@@ -94,6 +94,14 @@ def test_two_data_roots_on_one_bridge_get_distinct_addresses_and_talk(roots: lis
             break
     assert "web-a" in got
 
+    # a reboot clears /run: a start claims the container's (stable) address again
+    a("stop", "-t", "1", "web")
+    os.unlink(CLAIMS)
+    a("start", "web")
+    assert ip_of(a, "web") == web
+    web_id = a("inspect", "-f", "{{.Id}}", "web").out.strip()
+    assert {addr: claim["owner"] for addr, claim in _claims().items()} == {web: web_id}
+
     b("rm", "-f", "client")
     assert list(_claims()) == [web]
     a("rm", "-f", "web")

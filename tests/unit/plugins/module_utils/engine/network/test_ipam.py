@@ -229,6 +229,9 @@ def test_a_stable_address_taken_while_the_claims_were_gone(tmp_path: object) -> 
     assert a.allocate("bridge", "a2", "172.17.0.3", bridge="berth0") == "172.17.0.3"
     assert a.allocate("bridge", "a1", bridge="berth0") == "172.17.0.2"  # a restart keeps it
     shutil.rmtree(os.path.join(str(tmp_path), "claims"))  # the reboot
+    assert a.allocate("bridge", "a1", bridge="berth0") == "172.17.0.2"  # a start claims the book's addresses again
+    assert sorted(_claims(tmp_path)) == ["172.17.0.2", "172.17.0.3"]
+    shutil.rmtree(os.path.join(str(tmp_path), "claims"))
     # a's claims are not there until a allocates again: b takes a1's and a2's (stopped) addresses
     assert b.allocate("bridge", "b1", bridge="berth0") == "172.17.0.2"
     assert b.allocate("bridge", "b3", bridge="berth0") == "172.17.0.3"
