@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # never run. For type checkers, and for AnsiballZ: it ships t
 
 #: The front door: public name -> "module" (the same name there) or "module:name".
 _EXPORTS = {
-    "Ipam": "ipam", "DEFAULT_POOLS": "ipam", "DEFAULT_BRIDGE_SUBNET": "ipam", "plan_network": "ipam",
+    "Ipam": "ipam", "BridgeClaims": "ipam", "DEFAULT_POOLS": "ipam", "DEFAULT_BRIDGE_SUBNET": "ipam", "plan_network": "ipam",
     "resolv_conf": "dns", "hosts_file": "dns",
     "Netlink": "links", "NsFd": "links", "open_netlink": "links", "ensure_bridge": "links", "delete_bridge": "links",
     "delete_link": "links", "attach": "links", "stable_mac": "links",

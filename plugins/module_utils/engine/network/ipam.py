@@ -11,13 +11,20 @@ bridge) narrows where container addresses come from.
 On disk: ``<directory>/<network>.json`` per network, written atomically (``core.fs.atomic_write_json``)
 under one flock (``<directory>/ipam.lock``) and read back through ``core.trust`` (``core.fs.read_json``).
 One lock for all networks: choosing a subnet must see every network, and an allocation is a few ms.
+
+A bridge interface may be shared by several data roots (the default ``berth0``: a second data root adopts
+the bridge's address), each with its own address book. :class:`BridgeClaims` keeps host-wide claims per
+bridge interface (``/run/berth/bridges/<ifname>.json``: address -> data root, owner, network), so that
+addresses on one bridge are unique on the host: an allocation consults the other data roots' claims and
+writes this data root's addresses of that network as its own.
 """
 from __future__ import annotations
 
 import ipaddress
 import os
 
-from ..core import fs
+from ..core import fs, trust
+from ..core.layout import Layout
 from ..core.locks import flock
 
 TYPE_CHECKING = False
@@ -30,6 +37,9 @@ DEFAULT_BRIDGE_SUBNET = "172.17.0.0/16"
 DEFAULT_POOLS = tuple({"base": f"172.{n}.0.0/16", "size": 16} for n in range(17, 32)) + (
     {"base": "192.168.0.0/16", "size": 20},)
 LOCK_NAME = "ipam.lock"
+#: Host-wide address claims per bridge interface; /run is cleared at reboot, with the links themselves
+CLAIMS_DIR = "/run/berth/bridges"
+CLAIMS_LOCK = "bridges.lock"
 
 
 def _invalid(field: str, value: t.Any, reason: str) -> Exception:
@@ -144,11 +154,69 @@ def free_address(record: dict[str, t.Any], wanted: t.Any = None) -> str:
     raise Conflict(f"no free address left in {rng} (network {record.get('name', '?')})")
 
 
-class Ipam:
-    """The persisted address book: one JSON record per network under *directory*."""
+class BridgeClaims:
+    """Host-wide claims on the addresses of bridge interfaces, for the data root *root*.
 
-    def __init__(self, directory: str) -> None:
+    ``<directory>/<ifname>.json``: ``{address: {"root", "owner", "network"}}``, root's (0700 directory, 0600
+    files), written atomically and read back through ``core.trust``, changed under one flock
+    (``bridges.lock``) that a data root takes inside its own IPAM lock. A claim of another data root is
+    stale, and dropped when it is met, when that data root or its container (``owner``) no longer exists: a
+    crash or a deleted data root never holds an address for good. This data root's claims mirror its
+    address book (:meth:`write`), so they need no staleness check of their own.
+    """
+
+    def __init__(self, root: str, directory: str = CLAIMS_DIR) -> None:
+        self.root = root
         self.directory = directory
+
+    def lock(self) -> flock:
+        fs.ensure_dir(self.directory, 0o700)
+        trust.check_path(self.directory, "directory")
+        return flock(os.path.join(self.directory, CLAIMS_LOCK))
+
+    def _path(self, bridge: str) -> str:
+        if not bridge or "/" in bridge or bridge.startswith("."):
+            raise _invalid("bridge", bridge, "is not an interface name")
+        return os.path.join(self.directory, bridge + ".json")
+
+    def read(self, bridge: str) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+        """Under :meth:`lock`: ``(claims as stored, the live claims of the other data roots)``."""
+        current = fs.read_json(self._path(bridge)) or {}
+        foreign = {}
+        for addr, claim in current.items():
+            root, owner = claim.get("root"), claim.get("owner")
+            if root == self.root or not isinstance(root, str) or not isinstance(owner, str) or "/" in owner:
+                continue
+            if owner and os.path.isdir(Layout(root).container_dir(owner)):
+                foreign[addr] = claim
+        return current, foreign
+
+    def write(self, bridge: str, network: str, addresses: t.Mapping[str, str], foreign: t.Mapping[str, t.Any],
+              current: t.Mapping[str, t.Any]) -> None:
+        """Under :meth:`lock`: the claims on *bridge* become *foreign* (:meth:`read`) plus this data root's
+        *addresses* (address -> owner) on *network*; an address another data root holds stays theirs."""
+        claims = dict(foreign)
+        for addr, owner in addresses.items():
+            claims.setdefault(addr, {"root": self.root, "owner": owner, "network": network})
+        if claims == current:
+            return
+        if claims:
+            fs.atomic_write_json(self._path(bridge), claims, mode=0o600, fsync=False, pretty=False)
+        else:
+            fs.remove_quietly(self._path(bridge))
+
+    @staticmethod
+    def claimant(claim: t.Mapping[str, t.Any]) -> str:
+        return f"container {str(claim.get('owner'))[:12]} of data root {claim.get('root')}"
+
+
+class Ipam:
+    """The persisted address book: one JSON record per network under *directory*. With *claims*, the
+    addresses of a network allocated with its ``bridge`` are unique on that bridge host-wide."""
+
+    def __init__(self, directory: str, claims: BridgeClaims | None = None) -> None:
+        self.directory = directory
+        self.claims = claims
 
     def _path(self, network: str) -> str:
         if not network or "/" in network or network.startswith("."):
@@ -207,13 +275,35 @@ class Ipam:
             return record
 
     def delete(self, network: str) -> None:
-        with self._lock():
-            fs.remove_quietly(self._path(network))
-
-    def allocate(self, network: str, owner: str, address: t.Any = None) -> str:
-        """An address on *network* for *owner* (a container id): its existing one, *address* if free, or the
-        first free one. Persisted before it is returned."""
         path = self._path(network)
+        with self._lock():
+            if self.claims is not None:
+                from ..errors import UntrustedPath
+
+                try:
+                    record = fs.read_json(path) or {}
+                except UntrustedPath:  # a planted leftover: removed below, as before
+                    record = {}
+                if record.get("bridge"):
+                    self._claim(record["bridge"], network, {})
+            fs.remove_quietly(path)
+
+    def _claim(self, bridge: str, network: str, addresses: t.Mapping[str, str]) -> None:
+        """Under the lock: this data root's claims on *bridge* become *addresses* (of *network*)."""
+        with self.claims.lock():
+            current, foreign = self.claims.read(bridge)
+            self.claims.write(bridge, network, addresses, foreign, current)
+
+    def allocate(self, network: str, owner: str, address: t.Any = None, bridge: str | None = None) -> str:
+        """An address on *network* for *owner* (a container id): its existing one, *address* if free, or the
+        first free one. Persisted before it is returned.
+
+        With *bridge* (and :class:`BridgeClaims`), an address another data root claims on that bridge is
+        taken: it is skipped, a wanted *address* that it holds is a ``Conflict`` naming the holder, and
+        *owner*'s existing address that it holds (claimed while the claims were gone, after a reboot) is
+        given up for a new one. *owner*'s address is claimed again on every call (a start)."""
+        path = self._path(network)
+        wanted = None if address is None else str(parse_address(address, "ipv4_address"))
         with self._lock():
             record = fs.read_json(path)
             if record is None:
@@ -221,12 +311,29 @@ class Ipam:
 
                 raise NotFound("network", network)
             addresses = record.setdefault("addresses", {})
-            for addr, who in addresses.items():
-                if who == owner and (address is None or addr == str(ipaddress.ip_address(str(address)))):
-                    return addr
-            addr = free_address(record, address)
-            addresses[addr] = owner
-            fs.atomic_write_json(path, record, mode=0o600)
+            mine = next((a for a, who in addresses.items() if who == owner and wanted in (None, a)), None)
+            if self.claims is None or not bridge:
+                if mine is not None:
+                    return mine
+                addr = free_address(record, wanted)
+                addresses[addr] = owner
+                fs.atomic_write_json(path, record, mode=0o600)
+                return addr
+            with self.claims.lock():
+                current, foreign = self.claims.read(bridge)
+                if mine is not None and mine in foreign:
+                    del addresses[mine]
+                    mine = None
+                addr = mine
+                if addr is None:
+                    taken = dict(addresses)
+                    taken.update((a, self.claims.claimant(c)) for a, c in foreign.items())
+                    addr = free_address(dict(record, addresses=taken), wanted)
+                    addresses[addr] = owner
+                if mine is None or record.get("bridge") != bridge:
+                    record["bridge"] = bridge
+                    fs.atomic_write_json(path, record, mode=0o600)
+                self.claims.write(bridge, network, addresses, foreign, current)
             return addr
 
     def release(self, owner: str, network: str | None = None) -> list[str]:
@@ -242,4 +349,6 @@ class Ipam:
                         del addresses[a]
                     fs.atomic_write_json(self._path(name), record, mode=0o600)
                     released.extend(mine)
+                    if self.claims is not None and record.get("bridge"):
+                        self._claim(record["bridge"], name, addresses)
         return released

@@ -5,7 +5,8 @@ Records, under ``<data root>/networks/`` (written with ``core.fs``, read through
 ``networks.lock``)::
 
     <name>.json     the network: driver options, labels, bridge name, created (docs/dev/networking.md)
-    ipam/           the address book (``network.Ipam``): subnet, gateway, ip_range, address -> container
+    ipam/           the address book (``network.Ipam``): subnet, gateway, ip_range, address -> container;
+                    its addresses are claimed host-wide per bridge (``network.BridgeClaims``, /run/berth/bridges)
 
 The default network ``bridge`` (interface ``berth0``) is made on first use from the engine config (``bip``,
 ``mtu``, ``fixed-cidr``, ``default-address-pools``); user networks by :meth:`NetworkService.create`.
@@ -154,7 +155,8 @@ class NetworkService:
 
     @property
     def ipam(self) -> t.Any:
-        return _net().Ipam(os.path.join(self.directory, "ipam"))
+        net = _net()
+        return net.Ipam(os.path.join(self.directory, "ipam"), claims=net.BridgeClaims(self.layout.root))
 
     @property
     def firewall(self) -> t.Any:
@@ -485,8 +487,9 @@ class NetworkService:
         try:
             endpoints: dict[str, t.Any] = {}
             with self._lock():
+                book = self.ipam
                 for i, (entry, record) in enumerate(zip(nets, records)):
-                    address = self.ipam.allocate(record["name"], cid, entry.get("ipv4_address"))
+                    address = book.allocate(record["name"], cid, entry.get("ipv4_address"), bridge=record["bridge"])
                     endpoints[record["name"]] = {
                         "ip": address, "prefixlen": int(record["subnet"].split("/")[1]),
                         "gateway": record["gateway"], "ifname": f"eth{i}", "host_ifname": f"vb{cid[:9]}{i}",
@@ -557,7 +560,7 @@ class NetworkService:
         used = {int(ep["ifname"][3:]) for ep in networks.values()}
         n = next(i for i in range(len(used) + 1) if i not in used)
         with self._lock():
-            address = self.ipam.allocate(record["name"], cid, entry.get("ipv4_address"))
+            address = self.ipam.allocate(record["name"], cid, entry.get("ipv4_address"), bridge=record["bridge"])
         ep = {"ip": address, "prefixlen": int(record["subnet"].split("/")[1]), "gateway": record["gateway"],
               "ifname": f"eth{n}", "host_ifname": f"vb{cid[:9]}{n}", "aliases": list(entry.get("aliases") or ()),
               "network_id": record["id"], "endpoint": os.urandom(32).hex(), "container_name": name,

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import multiprocessing
 import os
+import typing as t
 
 import pytest
 
@@ -136,27 +138,124 @@ def test_ipam_record_is_read_through_trust(tmp_path: str) -> None:
         book.allocate("n", "c")
 
 
-def _allocate(directory: str, owner: str, queue: multiprocessing.Queue) -> None:
-    queue.put(ipam.Ipam(directory).allocate("n", owner))
-
-
-def test_twenty_processes_get_twenty_addresses(tmp_path: str) -> None:
-    directory = str(tmp_path / "ipam")
-    ipam.Ipam(directory).create("n", subnet="10.77.0.0/24")
+def _in_parallel(allocate: t.Callable[..., str], calls: list[tuple]) -> list[str]:
+    """``allocate(*args)`` for each of *calls*, each in a forked process, all released at once; the results."""
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    start = ctx.Barrier(20)
+    start = ctx.Barrier(len(calls))
 
-    def run(owner: str) -> None:
+    def run(*args: object) -> None:
         start.wait()
-        _allocate(directory, owner, queue)
+        queue.put(allocate(*args))
 
-    procs = [ctx.Process(target=run, args=(f"c{i}",)) for i in range(20)]
+    procs = [ctx.Process(target=run, args=args) for args in calls]
     for p in procs:
         p.start()
     got = [queue.get(timeout=60) for _proc in procs]
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
+    return got
+
+
+def test_twenty_processes_get_twenty_addresses(tmp_path: str) -> None:
+    directory = str(tmp_path / "ipam")
+    ipam.Ipam(directory).create("n", subnet="10.77.0.0/24")
+    got = _in_parallel(lambda owner: ipam.Ipam(directory).allocate("n", owner), [(f"c{i}",) for i in range(20)])
     assert len(set(got)) == 20
     assert sorted(ipam.Ipam(directory).get("n")["addresses"].values()) == sorted(f"c{i}" for i in range(20))
+
+
+# ---------------------------------------------------------------- host-wide claims on a shared bridge
+def _root(base: object, name: str, *containers: str) -> tuple[str, ipam.Ipam]:
+    """A data root under *base* with *containers* (their directories: what makes a claim live) and an address
+    book whose network ``bridge`` (172.17.0.0/29) claims its addresses in ``base/claims``."""
+    root = os.path.join(str(base), name)
+    for cid in containers:
+        os.makedirs(os.path.join(root, "containers", cid))
+    book = ipam.Ipam(os.path.join(root, "networks", "ipam"), ipam.BridgeClaims(root, os.path.join(str(base), "claims")))
+    book.create("bridge", subnet="172.17.0.0/29")
+    return root, book
+
+
+def _claims(base: object) -> dict:
+    path = os.path.join(str(base), "claims", "berth0.json")
+    return json.load(open(path, encoding="utf-8")) if os.path.exists(path) else {}
+
+
+def test_two_data_roots_on_one_bridge_get_distinct_addresses(tmp_path: object) -> None:
+    root_a, a = _root(tmp_path, "a", "a1", "a2")
+    root_b, b = _root(tmp_path, "b", "b1")
+    assert a.allocate("bridge", "a1", bridge="berth0") == "172.17.0.2"
+    assert b.allocate("bridge", "b1", bridge="berth0") == "172.17.0.3"  # without the claims: .2 as well
+    assert a.allocate("bridge", "a2", bridge="berth0") == "172.17.0.4"
+    assert _claims(tmp_path) == {
+        "172.17.0.2": {"root": root_a, "owner": "a1", "network": "bridge"},
+        "172.17.0.3": {"root": root_b, "owner": "b1", "network": "bridge"},
+        "172.17.0.4": {"root": root_a, "owner": "a2", "network": "bridge"}}
+    with pytest.raises(errors.Conflict, match=f"172.17.0.3 is already in use .*container b1 of data root {root_b}"):
+        a.allocate("bridge", "a3", "172.17.0.3", bridge="berth0")
+    assert b.release("b1") == ["172.17.0.3"]
+    assert "172.17.0.3" not in _claims(tmp_path)
+    assert b.allocate("bridge", "b1", "172.17.0.3", bridge="berth0") == "172.17.0.3"
+    a.delete("bridge")  # the network goes: its claims with it
+    assert sorted(_claims(tmp_path)) == ["172.17.0.3"]
+    assert oct(os.stat(os.path.join(str(tmp_path), "claims")).st_mode & 0o777) == "0o700"
+
+
+def test_stale_claims_are_dropped_when_met(tmp_path: object) -> None:
+    import shutil
+
+    root_a, a = _root(tmp_path, "a", "a1", "a2")
+    _root_b, b = _root(tmp_path, "b", "b1")
+    a.allocate("bridge", "a1", bridge="berth0")
+    a.allocate("bridge", "a2", bridge="berth0")
+    shutil.rmtree(os.path.join(root_a, "containers", "a2"))  # a container gone without a release (a crash)
+    assert b.allocate("bridge", "b1", bridge="berth0") == "172.17.0.3"
+    assert sorted(_claims(tmp_path)) == ["172.17.0.2", "172.17.0.3"]
+    shutil.rmtree(root_a)  # a test's data root deleted with its containers' claims left
+    assert b.allocate("bridge", "b2", bridge="berth0") == "172.17.0.2"
+    assert {a: c["owner"] for a, c in _claims(tmp_path).items()} == {"172.17.0.2": "b2", "172.17.0.3": "b1"}
+
+
+def test_a_stable_address_taken_while_the_claims_were_gone(tmp_path: object) -> None:
+    """After a reboot (/run cleared) another data root may take a stopped container's address first: its
+    start then gets a new address, or fails naming the holder when the address was asked for."""
+    import shutil
+
+    _root_a, a = _root(tmp_path, "a", "a1", "a2")
+    root_b, b = _root(tmp_path, "b", "b1", "b3")
+    assert a.allocate("bridge", "a1", bridge="berth0") == "172.17.0.2"
+    assert a.allocate("bridge", "a2", "172.17.0.3", bridge="berth0") == "172.17.0.3"
+    assert a.allocate("bridge", "a1", bridge="berth0") == "172.17.0.2"  # a restart keeps it
+    shutil.rmtree(os.path.join(str(tmp_path), "claims"))  # the reboot
+    assert a.allocate("bridge", "a1", bridge="berth0") == "172.17.0.2"  # a start claims the book's addresses again
+    assert sorted(_claims(tmp_path)) == ["172.17.0.2", "172.17.0.3"]
+    shutil.rmtree(os.path.join(str(tmp_path), "claims"))
+    # a's claims are not there until a allocates again: b takes a1's and a2's (stopped) addresses
+    assert b.allocate("bridge", "b1", bridge="berth0") == "172.17.0.2"
+    assert b.allocate("bridge", "b3", bridge="berth0") == "172.17.0.3"
+    assert a.allocate("bridge", "a1", bridge="berth0") == "172.17.0.4"  # re-claimed at start: a new one
+    assert a.get("bridge")["addresses"] == {"172.17.0.4": "a1", "172.17.0.3": "a2"}
+    with pytest.raises(errors.Conflict, match=f"172.17.0.3 is already in use .*data root {root_b}"):
+        a.allocate("bridge", "a2", "172.17.0.3", bridge="berth0")
+    assert _claims(tmp_path)["172.17.0.3"]["owner"] == "b3"
+
+
+def test_twenty_processes_in_two_data_roots_get_twenty_addresses(tmp_path: object) -> None:
+    claims = os.path.join(str(tmp_path), "claims")
+    calls = []
+    for name in ("a", "b"):
+        owners = [f"{name}{i}" for i in range(10)]
+        root, book = _root(tmp_path, name, *owners)
+        book.delete("bridge")
+        book.create("bridge", subnet="10.78.0.0/24")
+        calls.extend((root, owner) for owner in owners)
+
+    def allocate(root: str, owner: str) -> str:
+        book = ipam.Ipam(os.path.join(root, "networks", "ipam"), ipam.BridgeClaims(root, claims))
+        return book.allocate("bridge", owner, bridge="berth0")
+
+    got = _in_parallel(allocate, calls)
+    assert len(set(got)) == 20
+    assert len(_claims(tmp_path)) == 20
