@@ -39,8 +39,14 @@ def run_nft(batch: dict[str, t.Any], read: bool = False) -> t.Any:
     import subprocess
 
     argv = ["nft", "-j", "-f", "-"] if not read else ["nft", "-j", "list", "table", FAMILY, TABLE]
-    proc = subprocess.run(argv, input=None if read else json.dumps(batch), capture_output=True, text=True,
-                          check=False)
+    try:
+        proc = subprocess.run(argv, input=None if read else json.dumps(batch), capture_output=True, text=True,
+                              check=False)
+    except FileNotFoundError:
+        from ..errors import EngineError
+
+        raise EngineError("bridge networking needs the nft command (the nftables package), which is not on "
+                          "this host's PATH; install it, or use network_mode host or none") from None
     if proc.returncode != 0:
         if read and "No such file or directory" in proc.stderr:
             return {"nftables": []}
