@@ -232,6 +232,9 @@ def test_add_from_url(engine: Engine, berth: Berth, tmp_path: t.Any) -> None:
         url = f"http://127.0.0.1:{server.server_address[1]}/file.txt"
         ctx = context(tmp_path, f"FROM busybox\nADD {url} /dl/\n")
         build(engine, ctx, tags=["dl:1"])
+        missing = f"http://127.0.0.1:{server.server_address[1]}/missing.txt"
+        with pytest.raises(BuildError, match="ADD failed: cannot download .*missing.txt.*404"):
+            build(engine, context(tmp_path / "404", f"FROM busybox\nADD {missing} /dl/\n"), tags=["dl:404"])
     finally:
         server.shutdown()
     out = berth("run", "--rm", "dl:1", "stat", "-c", "%a %u", "/dl/file.txt").out
@@ -577,7 +580,7 @@ def test_run_steps_are_on_the_default_bridge_unless_told(engine: Engine, tmp_pat
     """RUN joins the default bridge as docker build's does (eth0, the engine's resolv.conf); --network none
     gives only loopback. The layer holds what the step wrote, not the network files Berth mounted."""
     ctx = context(tmp_path, "FROM busybox\nRUN ls /sys/class/net > /nets && cat /etc/resolv.conf > /resolv\n")
-    image, _, _ = build(engine, ctx, tags=["net:bridge"], no_cache=True)
+    image = build(engine, ctx, tags=["net:bridge"], no_cache=True)[0]
     with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
         # no hosts/resolv.conf/hostname under etc/ (their mount points; etc itself may come as a copied-up dir)
         files = sorted(m.name for m in tf.getmembers() if not m.isdir())
@@ -585,7 +588,7 @@ def test_run_steps_are_on_the_default_bridge_unless_told(engine: Engine, tmp_pat
     with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
         nets = tf.extractfile("nets").read().decode().split()  # type: ignore[union-attr]
     assert "eth0" in nets and "lo" in nets, nets
-    image, _, _ = build(engine, ctx, tags=["net:none"], no_cache=True, network="none")
+    image = build(engine, ctx, tags=["net:none"], no_cache=True, network="none")[0]
     with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
         nets = tf.extractfile("nets").read().decode().split()  # type: ignore[union-attr]
     assert nets == ["lo"], nets
