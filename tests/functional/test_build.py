@@ -592,3 +592,13 @@ def test_run_steps_are_on_the_default_bridge_unless_told(engine: Engine, tmp_pat
     with tarfile.open(engine.layout.blob(engine.store.get(image).layers[-1].blob)) as tf:
         nets = tf.extractfile("nets").read().decode().split()  # type: ignore[union-attr]
     assert nets == ["lo"], nets
+
+
+@pytest.mark.timeout(300)
+def test_several_run_steps_on_the_bridge(engine: Engine, tmp_path: t.Any) -> None:
+    """RUN after RUN on the default bridge: the previous build container's removal (a thread) is over before
+    the next start forks (a starter forked beside it inherited the IPAM lock and hung the build)."""
+    steps = "".join(f"RUN echo {i} > /f{i}\n" for i in range(4))
+    image = build(engine, context(tmp_path, "FROM busybox\n" + steps), tags=["net:steps"], no_cache=True)[0]
+    assert len(engine.store.get(image).layers) == 5
+

@@ -165,6 +165,9 @@ class StoreBackend:
     def run(self, image: str, argv: list[str], env: dict[str, str], network: str | None) -> tuple[int, str]:
         from .containers.records import Stdio
 
+        # no removal thread may run while the start forks its starter: a child forked beside a running thread
+        # can inherit a held lock (the import lock, or the IPAM flock the removal takes) and hang with it
+        self.finish()
         cid = self._container(image, argv, env, network)
         self.say(f" ---> Running in {cid[:12]}")
         try:
@@ -188,7 +191,7 @@ class StoreBackend:
 
     def _remove(self, cid: str) -> None:
         """Remove a build container in the background (its files are many small unlinks): the next step
-        runs meanwhile; :meth:`finish` waits for all of them."""
+        runs meanwhile, unless it is a RUN (:meth:`run` waits first); :meth:`finish` waits for all of them."""
 
         def remove() -> None:
             try:
