@@ -601,4 +601,3 @@ def test_several_run_steps_on_the_bridge(engine: Engine, tmp_path: t.Any) -> Non
     steps = "".join(f"RUN echo {i} > /f{i}\n" for i in range(4))
     image = build(engine, context(tmp_path, "FROM busybox\n" + steps), tags=["net:steps"], no_cache=True)[0]
     assert len(engine.store.get(image).layers) == 5
-
