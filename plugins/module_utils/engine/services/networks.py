@@ -104,12 +104,6 @@ def container_networks(opts: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
     return out
 
 
-def uses_bridge(opts: t.Mapping[str, t.Any]) -> bool:
-    """The container joins at least one bridge network (its start path needs pyroute2 and nft)."""
-    mode = opts.get("network_mode") or DEFAULT_NETWORK
-    return mode not in SPECIAL_MODES and not mode.startswith("container:")
-
-
 class NetworkService:
     """Bridge networks: records, addresses, links and firewall rules, and the containers' endpoints.
 

@@ -48,7 +48,8 @@ from .mounts import (
     DEFAULT_PROPAGATION, DEFAULT_TMPFS_MODE, MOUNT_TYPES, PROPAGATIONS, mount_targets, mounts, volumes, volumes_from,
 )
 from .network import (
-    PROTOCOLS, dns_servers, etc_hosts, exposed_ports, mac_address, network_changes, networks, published_ports, words,
+    PROTOCOLS, dns_servers, etc_hosts, exposed_ports, mac_address, network_changes, networks, published_ports,
+    uses_bridge, words,
 )
 from .normalise import (
     DEFAULT_IPC_MODE, DEFAULT_NETWORK_MODE, DEFAULT_SHM_SIZE, DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT,
@@ -84,4 +85,5 @@ __all__ = ["CAPABILITIES", "COMPAT_REFUSED", "CONTAINER_EXEC_OPTIONS", "CONTAINE
            "normalise_options", "online", "parse_comparisons", "parse_cpu_list", "parse_env_file", "pid_mode", "pids_limit",
            "published_ports", "restart_policy", "runtime_name", "seal", "seal_secrets", "sealed_like", "secret_env",
            "security_opts", "signal_name", "signal_number", "size", "size_or_unlimited", "string_list", "sysctls",
-           "tmpfs", "ulimits", "user", "userns_mode", "uts", "volumes", "volumes_from", "words", "working_dir"]
+           "tmpfs", "ulimits", "user", "userns_mode", "uses_bridge",
+           "uts", "volumes", "volumes_from", "words", "working_dir"]

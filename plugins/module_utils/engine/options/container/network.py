@@ -234,3 +234,10 @@ def words(value: t.Any, field: str) -> list[str]:
         if not isinstance(v, str) or not v or any(c.isspace() for c in v):
             _fail(f"{field}[{i}]", v, "must be a non-empty string without blanks")
     return list(value)
+
+
+def uses_bridge(opts: t.Mapping[str, t.Any]) -> bool:
+    """The container joins a bridge network: the engine makes its network namespace (a file it wires with
+    pyroute2 and nft), which the runtime then joins. ``none``, ``host`` and ``container:NAME`` do not."""
+    mode = opts.get("network_mode") or "bridge"
+    return mode not in ("none", "host") and not mode.startswith("container:")

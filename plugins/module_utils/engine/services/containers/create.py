@@ -108,7 +108,7 @@ def create_with_spec(svc: ContainerService, options: t.Mapping[str, t.Any], name
     runtime = _common.runtime_name(svc, opts)
     _common.runtime_for(svc, runtime)  # fail early on an unknown runtime
     userns = _userns_for(svc, opts)
-    if userns is not None and runtime != "berth" and _bridged_opts(opts):
+    if userns is not None and runtime != "berth" and copts.uses_bridge(opts):
         raise InvalidOption("network_mode", opts.get("network_mode") or "bridge",
                             f"a bridge network with a user namespace needs runtime berth ({runtime} cannot exec "
                             "into its network namespace, which the engine owns): use network_mode none or host")
@@ -195,11 +195,6 @@ def _healthcheck(image: t.Mapping[str, t.Any], opts: t.Mapping[str, t.Any]) -> d
     if not hc or list(hc.get("test") or hc.get("Test") or []) in ([], ["NONE"]):
         return None
     return dict(hc)
-
-
-def _bridged_opts(opts: t.Mapping[str, t.Any]) -> bool:
-    mode = opts.get("network_mode") or "bridge"
-    return mode not in ("none", "host") and not mode.startswith("container:")
 
 
 def _check_supported(svc: ContainerService, opts: t.Mapping[str, t.Any], check_ports: bool = True) -> None:

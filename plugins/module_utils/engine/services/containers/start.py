@@ -173,7 +173,7 @@ def _prepare(svc: ContainerService, record: ContainerRecord, spec: dict[str, t.A
 
     layout = svc.layout
     cid = record.id
-    bridged = _bridged(record.options)
+    bridged = copts.uses_bridge(record.options)
     # not earlier: no thread may run while the monitor and its starter are forked (prefork): a child would
     # inherit the import lock the thread holds, and hang at its first import
     preload = None
@@ -244,7 +244,7 @@ def bundle_spec(svc: ContainerService, cid: str, name: str, options: t.Mapping[s
 
     layout = svc.layout
     files = {n: layout.container_file(cid, n) for n in ("hostname", "hosts", "resolv.conf")}
-    namespace_paths = {"network": layout.container_file(cid, "netns")} if _bridged(options) else None
+    namespace_paths = {"network": layout.container_file(cid, "netns")} if copts.uses_bridge(options) else None
     mode = options.get("network_mode") or ""
     if mode.startswith("container:"):
         target, path = _shared_netns(svc, mode, starting)
@@ -288,12 +288,6 @@ def _shared_netns(svc: ContainerService, mode: str, starting: bool) -> tuple[str
     if not starting:
         return target, netns  # create: the start looks again
     raise InvalidOption("network_mode", mode, f"container {name} is not running")
-
-
-def _bridged(options: t.Mapping[str, t.Any]) -> bool:
-    """The container joins a bridge network (``services/networks.py``: the engine makes its namespace)."""
-    mode = options.get("network_mode") or "bridge"
-    return mode not in ("none", "host") and not mode.startswith("container:")
 
 
 def _preload_pyroute2() -> t.Any:
